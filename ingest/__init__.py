@@ -1,0 +1,1 @@
+"""Ingest: MQTT messages from devices become validated readings stored in TimescaleDB."""

@@ -1,0 +1,63 @@
+"""From a raw MQTT message to something to store: a typed message or a dead letter (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ingest.codec import DEFAULT_LIMITS, Limits, decode
+from ingest.errors import Rejected
+from ingest.readings import DeviceMessage
+from ingest.topic import parse_topic
+from ingest.writer import DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What the MQTT callback hands on: nothing past the adapter knows about paho."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    mid: int = 0  # the broker's message id, acknowledged once the message is committed
+
+
+def topic_device(topic: str) -> str | None:
+    try:
+        return parse_topic(topic).device_id
+    except Rejected:
+        return None
+
+
+def classify(
+    inbound: Inbound,
+    site_of: Callable[[str], str | None],
+    limits: Limits = DEFAULT_LIMITS,
+) -> DeviceMessage | DeadLetter:
+    """Decode and check the device's provisioned site; every failure becomes a dead letter."""
+    try:
+        message = decode(
+            inbound.topic, inbound.payload, received_at=inbound.received_at, limits=limits
+        )
+        site = site_of(message.header.device_id)
+        if site is None:
+            raise Rejected(
+                "unknown_device", f"device {message.header.device_id!r} is not provisioned"
+            )
+        if site != message.header.site_id:
+            raise Rejected(
+                "topic_mismatch",
+                f"device {message.header.device_id!r} belongs to site {site!r}, "
+                f"not {message.header.site_id!r}",
+            )
+    except Rejected as rejected:
+        return DeadLetter(
+            received_at=inbound.received_at,
+            topic=inbound.topic,
+            device_id=topic_device(inbound.topic),
+            reason=rejected.reason,
+            detail=rejected.detail,
+            payload=inbound.payload,
+        )
+    return message

@@ -1,0 +1,1 @@
+"""CareWatch services: settings, the local runtime, the database, the broker admin and the API."""

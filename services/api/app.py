@@ -1,0 +1,50 @@
+"""The FastAPI application factory: settings in, app out; pools opened in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from services.api.routes import devices, health
+from services.broker.dynsec import DynsecAccounts
+from services.devices.provisioning import BrokerAccounts, DeviceError
+from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
+
+
+def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
+            database_url(settings),
+            min_size=1,
+            max_size=10,
+            open=False,
+            kwargs={"autocommit": True},
+        )
+        await pool.open(wait=True, timeout=30)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="CareWatch", version="1", lifespan=lifespan)
+    app.state.registry = CollectorRegistry()
+    app.state.broker = broker or DynsecAccounts(mqtt_admin_endpoint(settings))
+    app.state.admin_token = admin_token(settings)
+    app.state.mqtt_public = (settings.mqtt_host, settings.mqtt_port)
+
+    @app.exception_handler(DeviceError)
+    async def device_error(_request: Request, exc: DeviceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    app.include_router(health.router)
+    app.include_router(devices.router)
+    return app

@@ -1,0 +1,1 @@
+"""Mosquitto administration: accounts and ACLs through the dynamic-security plugin."""

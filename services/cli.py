@@ -1,0 +1,253 @@
+"""The `carewatch` command: run the stack, its services, devices and the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.errors import CareWatchError
+from services.settings import Settings
+
+app = typer.Typer(help="CareWatch: resident monitoring and alerting.", no_args_is_help=True)
+device_app = typer.Typer(help="Provision and manage devices.", no_args_is_help=True)
+site_app = typer.Typer(help="Sites (care homes, community stations, home-care areas).")
+app.add_typer(device_app, name="device")
+app.add_typer(site_app, name="site")
+
+
+def setup_logging(service: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+
+@app.command()
+def up(
+    no_sim: Annotated[bool, typer.Option("--no-sim", help="Do not start the simulator.")] = False,
+    residents: Annotated[int, typer.Option(min=1, max=500, help="Demo residents.")] = 8,
+    rate: Annotated[float, typer.Option(min=0.01, max=50.0, help="Vitals per second each.")] = 1.0,
+) -> None:
+    """Run everything locally in the foreground (data under CAREWATCH_DATA_DIR)."""
+    from services.local.supervisor import run_up
+
+    setup_logging("up")
+    try:
+        run_up(Settings(), sim=not no_sim, residents=residents, rate=rate)
+    except CareWatchError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (to CAREWATCH_DATABASE_URL or the local database)."""
+    import psycopg
+
+    from services.db.migrate import apply_migrations
+    from services.settings import database_url
+
+    setup_logging("migrate")
+    try:
+        with psycopg.connect(database_url(Settings()), autocommit=True) as conn:
+            applied = apply_migrations(conn)
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    typer.echo(f"applied {len(applied)} migration(s)")
+
+
+@app.command()
+def ingest(
+    share_group: Annotated[
+        str | None, typer.Option(help="MQTT 5 shared-subscription group (several workers).")
+    ] = None,
+    client_id: Annotated[str | None, typer.Option(help="MQTT client id (one per worker).")] = None,
+) -> None:
+    """Run the ingest worker: MQTT → validated readings → TimescaleDB."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from ingest.metrics import IngestMetrics
+    from ingest.worker import IngestWorker, WorkerConfig
+    from services.settings import database_url, mqtt_ingest_endpoint
+
+    setup_logging("ingest")
+    settings = Settings()
+    registry = CollectorRegistry()
+    try:
+        worker = IngestWorker(
+            WorkerConfig(
+                client_id=client_id or settings.ingest_client_id,
+                batch_size=settings.ingest_batch_size,
+                flush_s=settings.ingest_flush_ms / 1000,
+                queue_max=settings.ingest_queue_max,
+                share_group=share_group,
+                retention_days=settings.retention_days,
+            ),
+            mqtt_endpoint=mqtt_ingest_endpoint(settings),
+            database_url=database_url(settings),
+            metrics=IngestMetrics(registry),
+        )
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    if settings.ingest_metrics_port:
+        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=registry)
+    stop = threading.Event()
+    stop_on_signals(stop)
+
+    def stop_when_told() -> None:
+        stop.wait()
+        worker.stop()
+
+    threading.Thread(target=stop_when_told, daemon=True).start()
+    worker.run()
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API and web pages."""
+    import uvicorn
+
+    from services.api.app import create_app
+
+    setup_logging("api")
+    settings = Settings()
+    try:
+        application = create_app(settings)
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_level="info")
+
+
+@site_app.command("add")
+def site_add(site_id: str, name: Annotated[str, typer.Option(help="Display name.")]) -> None:
+    """Add a site (idempotent)."""
+    from psycopg import AsyncConnection
+
+    from services.devices import repo
+    from services.settings import database_url
+
+    async def run() -> None:
+        async with await AsyncConnection.connect(database_url(Settings()), autocommit=True) as conn:
+            await repo.ensure_site(conn, site_id=site_id, name=name)
+
+    asyncio.run(run())
+    typer.echo(f"site {site_id} ready")
+
+
+@device_app.command("add")
+def device_add(
+    device_id: str,
+    site: Annotated[str, typer.Option(help="The site the device belongs to.")],
+    kind: Annotated[str, typer.Option(help="wearable, bed_sensor or gateway.")] = "wearable",
+) -> None:
+    """Provision a device: prints its MQTT password once (only a hash is kept)."""
+    from psycopg import AsyncConnection
+
+    from services.broker.dynsec import DynsecAccounts
+    from services.devices.provisioning import DeviceError, provision_device
+    from services.settings import database_url, mqtt_admin_endpoint
+
+    if kind not in ("wearable", "bed_sensor", "gateway"):
+        raise fail(ValueError("--kind must be wearable, bed_sensor or gateway"))
+    settings = Settings()
+
+    async def run() -> str:
+        broker = DynsecAccounts(mqtt_admin_endpoint(settings))
+        async with await AsyncConnection.connect(database_url(settings), autocommit=True) as conn:
+            issued = await provision_device(
+                conn,
+                broker,
+                device_id=device_id,
+                site_id=site,
+                kind=kind,  # type: ignore[arg-type]
+            )
+            return issued.password
+
+    try:
+        password = asyncio.run(run())
+    except (CareWatchError, DeviceError) as exc:
+        raise fail(exc) from None
+    typer.echo(
+        f"device:   {device_id}\nsite:     {site}\n"
+        f"broker:   {settings.mqtt_host}:{settings.mqtt_port}"
+    )
+    typer.echo(
+        f"username: {device_id}\npassword: {password}   (shown once: store it on the device)"
+    )
+    typer.echo(f"topics:   carewatch/v1/{site}/{device_id}/{{vitals,motion,bed,event,status,fhir}}")
+
+
+@app.command()
+def sim(
+    residents: Annotated[int, typer.Option(min=1, max=500, help="Residents to simulate.")] = 8,
+    rate: Annotated[
+        float, typer.Option(min=0.001, max=100.0, help="Vitals per second each.")
+    ] = 1.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds to run (default: forever).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same ward).")] = 1,
+    speed: Annotated[float, typer.Option(min=0.1, help="Simulated seconds per real second.")] = 1.0,
+    devices: Annotated[
+        Path | None,
+        typer.Option(help="Devices file (JSON) to use instead of the local demo ward."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Broker host (default CAREWATCH_MQTT_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Broker port (default CAREWATCH_MQTT_PORT).")
+    ] = None,
+) -> None:
+    """Simulate residents' wearables and bed sensors publishing through the broker."""
+    from device_sim.devices import load_devices
+    from device_sim.errors import SimulatorError
+    from device_sim.run import run_simulation
+    from services.local.demo import ensure_demo_ward
+
+    setup_logging("sim")
+    settings = Settings()
+    try:
+        if devices is not None:
+            chosen = load_devices(devices)
+        else:
+            chosen = asyncio.run(ensure_demo_ward(settings, residents))
+        stop = threading.Event()
+        stop_on_signals(stop)
+        summary = run_simulation(
+            chosen,
+            host=host or settings.mqtt_host,
+            port=port or settings.mqtt_port,
+            rate_hz=rate,
+            duration_s=duration,
+            seed=seed,
+            stop=stop,
+            speed=speed,
+            progress=sys.stderr.isatty(),
+        )
+    except (CareWatchError, SimulatorError) as exc:
+        raise fail(exc) from None
+    typer.echo(
+        f"published {summary.messages_published} messages in {summary.elapsed_s:.1f}s "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(summary.by_stream.items()))})"
+    )
+
+
+if __name__ == "__main__":
+    app()

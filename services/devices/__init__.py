@@ -1,0 +1,1 @@
+"""Devices: provisioning (credentials at the broker, a hash in the database) and assignment."""

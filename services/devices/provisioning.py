@@ -1,0 +1,108 @@
+"""Provision and assign devices. The broker account is created inside the database
+transaction, so a device exists in both places or in neither."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+from services.devices import repo
+from services.devices.secrets import generate_password, hash_password
+from services.errors import CareWatchError
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DeviceKind = Literal["wearable", "bed_sensor", "gateway"]
+
+
+class DeviceError(CareWatchError):
+    """A provisioning or assignment request that cannot be done as asked (a 4xx, not a 5xx)."""
+
+    def __init__(self, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BrokerAccounts(Protocol):
+    """The broker side of provisioning (dynamic security in production, a fake in unit tests)."""
+
+    def create_device(self, device_id: str, password: str) -> None: ...
+
+    def delete_device(self, device_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedDevice:
+    device_id: str
+    site_id: str
+    kind: DeviceKind
+    password: str  # shown once, never stored
+
+    def __repr__(self) -> str:
+        return f"IssuedDevice({self.device_id!r}, site={self.site_id!r}, kind={self.kind!r})"
+
+
+async def provision_device(
+    conn: AsyncConnection[TupleRow],
+    broker: BrokerAccounts,
+    *,
+    device_id: str,
+    site_id: str,
+    kind: DeviceKind,
+) -> IssuedDevice:
+    if not DEVICE_ID.match(device_id):
+        raise DeviceError("device_id must match [A-Za-z0-9_-]{1,64}", status=422)
+    password = generate_password()
+    at_broker = False
+    try:
+        async with conn.transaction():
+            if not await repo.site_exists(conn, site_id=site_id):
+                raise DeviceError(f"unknown site {site_id!r}", status=422)
+            try:
+                await repo.insert_device(
+                    conn,
+                    device_id=device_id,
+                    site_id=site_id,
+                    kind=kind,
+                    secret_hash=hash_password(password),
+                )
+            except psycopg.errors.UniqueViolation:
+                raise DeviceError(f"device {device_id!r} already exists") from None
+            await asyncio.to_thread(broker.create_device, device_id, password)
+            at_broker = True
+    except BaseException:
+        if at_broker:  # the commit failed after the broker said yes: undo that too
+            await asyncio.to_thread(broker.delete_device, device_id)
+        raise
+    return IssuedDevice(device_id, site_id, kind, password)
+
+
+async def assign_device(
+    conn: AsyncConnection[TupleRow], *, device_id: str, resident_id: int | None, at: datetime
+) -> None:
+    async with conn.transaction():
+        device = await repo.get_device(conn, device_id=device_id)
+        if device is None:
+            raise DeviceError(f"unknown device {device_id!r}", status=404)
+        if resident_id is not None:
+            site = await repo.resident_site(conn, resident_id=resident_id)
+            if site is None:
+                raise DeviceError(f"unknown resident {resident_id}", status=404)
+            if site != device.site_id:
+                raise DeviceError(
+                    f"resident {resident_id} is in site {site!r}, the device in {device.site_id!r}",
+                    status=422,
+                )
+        try:
+            await repo.assign_device(conn, device_id=device_id, resident_id=resident_id, at=at)
+        except (psycopg.errors.DataException, psycopg.errors.ExclusionViolation):
+            raise DeviceError(
+                "the assignment would overlap or precede the device's current one: "
+                "give a time after it started"
+            ) from None

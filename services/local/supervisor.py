@@ -1,0 +1,108 @@
+"""`carewatch up`: the local stack plus every service as a child process, in the foreground.
+
+Services run as separate processes (as in production, so each fails alone); one that dies
+is restarted with a backoff. Ctrl-C stops them in order: simulator, API, ingest, broker,
+database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.local.process import ChildProcess
+from services.local.stack import LocalStack
+from services.local.system import ensure_port_free
+from services.settings import Settings
+
+log = logging.getLogger("carewatch.up")
+
+
+@dataclass
+class Supervised:
+    child: ChildProcess
+    restarts: int = 0
+    next_start: float = 0.0
+
+
+def service_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "services.cli", *args]
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        CAREWATCH_DATA_DIR=str(Path(settings.data_dir).resolve()),
+        CAREWATCH_MQTT_HOST=settings.mqtt_host,
+        CAREWATCH_MQTT_PORT=str(settings.mqtt_port),
+        CAREWATCH_API_HOST=settings.api_host,
+        CAREWATCH_API_PORT=str(settings.api_port),
+        CAREWATCH_PG_PORT=str(settings.pg_port),
+    )
+    return env
+
+
+def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
+    ensure_port_free(
+        settings.api_host, settings.api_port, what="the API", env_var="CAREWATCH_API_PORT"
+    )
+    stack = LocalStack(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack.start()
+    logs = Path(settings.data_dir).resolve() / "log"
+    env = child_env(settings)
+    services: list[Supervised] = []
+    try:
+        wanted = [("ingest", service_argv("ingest")), ("api", service_argv("api"))]
+        if sim:
+            wanted.append(
+                ("sim", service_argv("sim", "--residents", str(residents), "--rate", str(rate)))
+            )
+        for name, argv in wanted:
+            child = ChildProcess(
+                name, argv, log_path=logs / f"{name}.log", env=env, stop_signal=signal.SIGINT
+            )
+            child.start()
+            services.append(Supervised(child))
+        print(
+            f"CareWatch is up: API and web page http://{settings.api_host}:{settings.api_port} "
+            f"(docs at /docs), MQTT {settings.mqtt_host}:{settings.mqtt_port}, "
+            f"logs in {logs}. Ctrl-C stops everything.",
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            for s in services:
+                keep_alive(s)
+    finally:
+        for s in reversed(services):
+            log.info("stopping %s", s.child.name)
+            s.child.stop(timeout=20)
+        stack.stop()
+        print("CareWatch stopped.", flush=True)
+
+
+def keep_alive(s: Supervised) -> None:
+    """Restart a service that exited, waiting longer after each crash (1 s, 2 s, … 30 s)."""
+    if s.child.alive():
+        return
+    now = time.monotonic()
+    if s.next_start == 0.0:
+        code = s.child.proc.returncode if s.child.proc else None
+        log.warning(
+            "%s exited (code %s); last log lines:\n%s", s.child.name, code, s.child.log_tail(8)
+        )
+        s.next_start = now + min(30.0, 2.0**s.restarts)
+        return
+    if now >= s.next_start:
+        s.restarts += 1
+        s.next_start = 0.0
+        log.info("restarting %s (restart %d)", s.child.name, s.restarts)
+        s.child.start()

@@ -1,0 +1,75 @@
+"""Helpers shared by the integration tests: waiting on conditions, publishing as a device."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+T = TypeVar("T")
+
+
+def wait_for(
+    probe: Callable[[], T], *, until: Callable[[T], bool], timeout: float = 20.0, what: str = ""
+) -> T:
+    """Poll `probe` until `until(value)`; fail with the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not until(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}: last {value!r}")
+        time.sleep(0.05)
+        value = probe()
+    return value
+
+
+class Device:
+    """A real MQTT client logged in as one device; `publish` waits for the broker's PUBACK."""
+
+    def __init__(self, host: str, port: int, device_id: str, password: str) -> None:
+        self.device_id = device_id
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"test-{device_id}", protocol=mqtt.MQTTv5
+        )
+        self.client.username_pw_set(device_id, password)
+        self.acks: dict[int, ReasonCode] = {}
+        self._acked: queue.Queue[int] = queue.Queue()
+        connected: queue.Queue[ReasonCode] = queue.Queue()
+        self.client.on_connect = lambda _c, _u, _f, rc, _p: connected.put(rc)
+        self.client.on_publish = self._on_publish
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self.connect_result = connected.get(timeout=10)
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+        self.acks[mid] = reason
+        self._acked.put(mid)
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str | dict[str, Any],
+        *,
+        qos: int = 1,
+        retain: bool = False,
+    ) -> ReasonCode:
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(timeout=10)
+        if not info.is_published():
+            raise AssertionError(f"no PUBACK for {topic}")
+        deadline = time.monotonic() + 10
+        while info.mid not in self.acks:
+            self._acked.get(timeout=max(0.01, deadline - time.monotonic()))
+        return self.acks[info.mid]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
