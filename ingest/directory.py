@@ -1,33 +1,43 @@
-"""Which site each device was provisioned for, cached, re-read when an unknown id shows up."""
+"""Which site each device was provisioned for: looked up once per device, then cached.
+
+A device's site never changes, so a hit is final. A miss is remembered only briefly: it
+bounds the queries a flood from an unknown account can cause, and a real device cannot
+publish before its provisioning has committed (it has no password until then).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 
 class DeviceDirectory:
-    """`site_of(device_id)`; a miss reloads at most once per `min_reload_s` (a flood of
-    messages from an unknown id must not become a flood of queries)."""
-
     def __init__(
         self,
-        load: Callable[[], Mapping[str, str]],
+        lookup: Callable[[str], str | None],
         clock: Callable[[], float],
         *,
-        min_reload_s: float = 2.0,
+        miss_ttl_s: float = 5.0,
     ) -> None:
-        self._load = load
+        self._lookup = lookup
         self._clock = clock
-        self._min_reload_s = min_reload_s
-        self._sites: Mapping[str, str] = {}
-        self._loaded_at: float | None = None
+        self._miss_ttl_s = miss_ttl_s
+        self._sites: dict[str, str] = {}
+        self._misses: dict[str, float] = {}
 
     def site_of(self, device_id: str) -> str | None:
         site = self._sites.get(device_id)
         if site is not None:
             return site
         now = self._clock()
-        if self._loaded_at is None or now - self._loaded_at >= self._min_reload_s:
-            self._sites = self._load()
-            self._loaded_at = now
-        return self._sites.get(device_id)
+        missed_at = self._misses.get(device_id)
+        if missed_at is not None and now - missed_at < self._miss_ttl_s:
+            return None
+        site = self._lookup(device_id)
+        if site is None:
+            if len(self._misses) > 10_000:  # bounded: forget old misses rather than grow
+                self._misses.clear()
+            self._misses[device_id] = now
+        else:
+            self._misses.pop(device_id, None)
+            self._sites[device_id] = site
+        return site

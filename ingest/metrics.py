@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (
     0.005,
@@ -55,6 +55,11 @@ class IngestMetrics:
             "carewatch_ingest_publish_to_commit_seconds",
             "From a reading's ts (the device's clock) to its commit",
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.subscribed = Gauge(
+            "carewatch_ingest_subscribed",
+            "1 while connected with the data subscription confirmed by the broker",
             registry=registry,
         )
         self.write_failures = Counter(

@@ -9,7 +9,7 @@ from datetime import datetime
 from ingest.codec import DEFAULT_LIMITS, Limits, decode
 from ingest.errors import Rejected
 from ingest.readings import DeviceMessage
-from ingest.topic import parse_topic
+from ingest.topic import TOPIC_PREFIX, is_valid_id
 from ingest.writer import DeadLetter
 
 
@@ -24,10 +24,12 @@ class Inbound:
 
 
 def topic_device(topic: str) -> str | None:
-    try:
-        return parse_topic(topic).device_id
-    except Rejected:
-        return None
+    """The device a topic names, even when the topic is otherwise wrong (unknown stream,
+    extra levels), so an integrator can find their dead letters by device."""
+    parts = topic.split("/")
+    if len(parts) >= 4 and "/".join(parts[:2]) == TOPIC_PREFIX and is_valid_id(parts[3]):
+        return parts[3]
+    return None
 
 
 def classify(

@@ -12,7 +12,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,9 +55,9 @@ class WorkerConfig:
         return DATA_FILTER
 
 
-def load_device_sites(conn: psycopg.Connection[TupleRow]) -> Mapping[str, str]:
-    rows = conn.execute("SELECT device_id, site_id FROM devices").fetchall()
-    return {str(device_id): str(site_id) for device_id, site_id in rows}
+def device_site(conn: psycopg.Connection[TupleRow], device_id: str) -> str | None:
+    row = conn.execute("SELECT site_id FROM devices WHERE device_id = %s", [device_id]).fetchone()
+    return None if row is None else str(row[0])
 
 
 class IngestWorker:
@@ -76,7 +75,7 @@ class IngestWorker:
         self.metrics = metrics
         self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=config.queue_max)
         self.stopping = threading.Event()
-        self.connected = threading.Event()
+        self.subscribed = threading.Event()  # readings flow only once this is set
         self.client = self._make_client()
 
     # --- MQTT adapter -------------------------------------------------------------------
@@ -94,6 +93,7 @@ class IngestWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         return client
 
@@ -110,10 +110,26 @@ class IngestWorker:
             return
         log.info("connected to broker (session present: %s)", flags.session_present)
         client.subscribe(self.config.topic_filter, qos=1)
-        self.connected.set()
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _props: Properties | None,
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error(
+                "broker refused the subscription to %s: %s", self.config.topic_filter, reasons
+            )
+            return
+        self.metrics.subscribed.set(1)
+        self.subscribed.set()
 
     def _on_disconnect(self, *_args: object) -> None:
-        self.connected.clear()
+        self.metrics.subscribed.set(0)
+        self.subscribed.clear()
         if not self.stopping.is_set():
             log.warning("disconnected from broker; paho reconnects")
 
@@ -140,7 +156,9 @@ class IngestWorker:
     def run(self) -> None:
         """Consume until `stop()`; then flush what is in hand and disconnect."""
         self.writer = self._open_writer()
-        directory = DeviceDirectory(lambda: load_device_sites(self.writer.conn), time.monotonic)
+        directory = DeviceDirectory(
+            lambda device_id: device_site(self.writer.conn, device_id), time.monotonic
+        )
         self.connect()
         last_retention = 0.0
         try:
@@ -204,11 +222,12 @@ class IngestWorker:
                 measured_at.append(outcome.header.ts.timestamp())
         started = time.perf_counter()
         result = self._write_with_retry(batch)
+        write_s = time.perf_counter() - started
         committed = time.time()
         # Acknowledge only now: until the commit, the broker still holds every message.
         for item in inbound:
             self.client.ack(item.mid, 1)
-        self._count(len(inbound), batch, result, measured_at, committed - started, committed)
+        self._count(len(inbound), batch, result, measured_at, write_s, committed)
 
     def _write_with_retry(self, batch: Batch) -> WriteResult:
         delay = 0.5

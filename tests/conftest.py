@@ -7,23 +7,28 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from services.api.app import create_app
 from services.local.process import ChildProcess
 from services.local.stack import LocalStack
 from services.local.system import free_port
 from services.settings import (
     MqttEndpoint,
     Settings,
+    admin_token,
     database_url,
     mqtt_admin_endpoint,
     mqtt_ingest_endpoint,
 )
-from tests.support import wait_for
+from tests.support import SITE, UNIT, Device
 
 
 def fresh_data_dir(prefix: str) -> Path:
@@ -105,7 +110,21 @@ class IngestProcess:
         )
 
     def start(self) -> None:
+        """Start, and return once the broker has confirmed the worker's subscription (before
+        that, on a first start, a message has no subscriber yet and is not queued for it)."""
         self.child.start()
+        self.child.wait_until(self.subscribed, timeout=30, what="subscribed")
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.settings.ingest_metrics_port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return str(response.read().decode())
+        except OSError:
+            return ""
+
+    def subscribed(self) -> bool:
+        return "carewatch_ingest_subscribed 1.0" in self.metrics()
 
     def stop(self) -> None:
         code = self.child.stop(timeout=30)
@@ -125,10 +144,48 @@ def ingest_worker(settings: Settings) -> Iterator[IngestProcess]:
         worker.stop()
 
 
-def count(conn: psycopg.Connection[tuple[object, ...]], sql: str, *params: object) -> int:
-    row = conn.execute(sql.encode(), params).fetchone()  # type: ignore[call-overload]
-    assert row is not None
-    return int(row[0])
+@pytest.fixture(scope="session")
+def api(settings: Settings) -> Iterator[TestClient]:
+    """The real API app (real database, real broker admin) behind an in-process client."""
+    with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token(settings)}"
+        yield client
 
 
-__all__ = ["count", "wait_for"]
+@pytest.fixture(scope="session")
+def ward(settings: Settings, db_url: str) -> str:
+    """Site `t1`, unit `u1`; returns the site id."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO sites VALUES (%s, 'Test site') ON CONFLICT DO NOTHING", [SITE])
+        conn.execute(
+            "INSERT INTO units VALUES (%s, %s, 'Test unit') ON CONFLICT DO NOTHING", [SITE, UNIT]
+        )
+    return SITE
+
+
+@pytest.fixture
+def make_device(api: TestClient, ward: str, settings: Settings) -> Iterator[Callable[..., Device]]:
+    """Provision a device through the API and log in as it with a real MQTT client."""
+    made: list[Device] = []
+
+    def make(kind: str = "wearable", resident_id: int | None = None) -> Device:
+        device_id = f"dev-{uuid.uuid4().hex[:12]}"
+        response = api.post(
+            "/api/v1/devices", json={"device_id": device_id, "site_id": ward, "kind": kind}
+        )
+        assert response.status_code == 201, response.text
+        if resident_id is not None:
+            put = api.put(
+                f"/api/v1/devices/{device_id}/resident",
+                json={"resident_id": resident_id, "at": "2000-01-01T00:00:00Z"},
+            )
+            assert put.status_code == 204, put.text
+        mqtt_info = response.json()["mqtt"]
+        device = Device("127.0.0.1", settings.mqtt_port, device_id, mqtt_info["password"])
+        assert not device.connect_result.is_failure, device.connect_result
+        made.append(device)
+        return device
+
+    yield make
+    for device in made:
+        device.close()

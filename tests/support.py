@@ -9,10 +9,30 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 T = TypeVar("T")
+SITE = "t1"  # the test ward's site and unit (see the `ward` fixture)
+UNIT = "u1"
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def count(conn: Conn, sql: str, *params: object) -> int:
+    row = conn.execute(sql.encode(), params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def new_resident(conn: Conn, name: str = "Test Resident") -> int:
+    row = conn.execute(
+        "INSERT INTO residents (site_id, unit_id, display_name) VALUES (%s, %s, %s)"
+        " RETURNING resident_id",
+        [SITE, UNIT, name],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def wait_for(

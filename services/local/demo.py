@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from psycopg import AsyncConnection
 
 from device_sim.devices import SimDevice, load_devices, save_devices
 from services.broker.dynsec import DynsecAccounts
 from services.devices import repo
-from services.devices.provisioning import DeviceKind, assign_device, provision_device
+from services.devices.provisioning import assign_device, provision_device
 from services.settings import Settings, database_url, mqtt_admin_endpoint
 
+SimKind = Literal["wearable", "bed_sensor"]
 SITE = "demo"
 UNIT = "A"
 DEVICES_FILE = "demo-devices.json"
@@ -58,7 +60,7 @@ async def ensure_demo_ward(settings: Settings, residents: int) -> list[SimDevice
                 room=f"{101 + i // 2}",
                 bed="AB"[i % 2],
             )
-            kinds: tuple[tuple[str, DeviceKind], ...] = (("w", "wearable"), ("b", "bed_sensor"))
+            kinds: tuple[tuple[str, SimKind], ...] = (("w", "wearable"), ("b", "bed_sensor"))
             for prefix, kind in kinds:
                 issued = await provision_device(
                     conn, broker, device_id=f"demo-{prefix}{i:03d}", site_id=SITE, kind=kind

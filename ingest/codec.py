@@ -1,0 +1,465 @@
+"""Decode one device message (protocol v1 topic + payload bytes) into a typed reading.
+
+Pure: no I/O, no logging, no clock. Any bad input raises `Rejected`, never anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ingest.errors import Rejected
+from ingest.models import (
+    BedBody,
+    CodeableConcept,
+    EventBody,
+    MotionBody,
+    Observation,
+    Quantity,
+    StatusBody,
+    VitalsBody,
+)
+from ingest.readings import (
+    DeviceMessage,
+    EventMessage,
+    Header,
+    Measurement,
+    MotionMessage,
+    NumericMessage,
+    StatusMessage,
+    Stream,
+    Topic,
+)
+from ingest.topic import parse_topic
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one message may hold, set per deployment."""
+
+    max_payload_bytes: int = 65536
+    max_future: timedelta = timedelta(minutes=5)
+    max_motion_samples: int = 4096
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+# Inclusive bounds of what a body or a device can physically report.
+RANGES: Final[dict[str, tuple[float, float]]] = {
+    "hr": (20, 250),
+    "spo2": (50, 100),
+    "rr": (3, 70),
+    "temp": (30, 43),
+    "sbp": (50, 260),
+    "dbp": (20, 200),
+    "movement": (0, 1),
+    "battery": (0, 100),
+    "confidence": (0, 1),
+    "hz": (1, 1000),
+    "rssi": (-150, 0),
+}
+MAX_ABS_ACCELERATION_G: Final = 64.0
+_MAX_SEQ: Final = 2**63 - 1  # it is stored in a bigint
+
+_VITALS_METRICS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp")
+_BED_METRICS: Final = ("hr", "rr", "movement")
+
+_LOINC: Final = "http://loinc.org"
+_UCUM: Final = "http://unitsofmeasure.org"
+_LOINC_METRICS: Final[dict[str, str]] = {
+    "8867-4": "hr",
+    "59408-5": "spo2",
+    "2708-6": "spo2",
+    "9279-1": "rr",
+    "8310-5": "temp",
+}
+_LOINC_BP_PANEL: Final = "85354-9"
+_LOINC_BP_COMPONENTS: Final[dict[str, str]] = {"8480-6": "sbp", "8462-4": "dbp"}
+_FHIR_UNITS: Final[dict[str, frozenset[str]]] = {
+    "hr": frozenset({"/min"}),
+    "spo2": frozenset({"%"}),
+    "rr": frozenset({"/min"}),
+    "temp": frozenset({"Cel", "[degF]"}),
+    "sbp": frozenset({"mm[Hg]"}),
+    "dbp": frozenset({"mm[Hg]"}),
+}
+# Statuses whose value is a result; the others (registered, cancelled, entered-in-error,
+# unknown) say there is no trustworthy value to store.
+_FHIR_RESULT_STATUSES: Final = frozenset({"preliminary", "final", "amended", "corrected"})
+
+_M = TypeVar("_M", bound=BaseModel)
+_Decoder = Callable[[Topic, dict[str, Any], datetime, Limits], DeviceMessage]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# RFC 3339 section 5.6 (with the space separator its note allows); `[0-9]` because `\d`
+# also matches non-ASCII digits, which fromisoformat would then happily accept.
+_RFC3339: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def decode(
+    topic: str,
+    payload: bytes,
+    *,
+    received_at: datetime,
+    limits: Limits = DEFAULT_LIMITS,
+) -> DeviceMessage:
+    """Validate one message and return its typed reading, or raise `Rejected`.
+
+    `received_at` (timezone-aware) stands in for a missing `ts` on `status` and bounds how
+    far in the future `ts` may be. A naive `received_at` is a caller bug: ValueError.
+    """
+    if received_at.utcoffset() is None:
+        raise ValueError("received_at must be timezone-aware")
+    if len(payload) > limits.max_payload_bytes:
+        raise Rejected("oversized", f"{len(payload)} bytes > {limits.max_payload_bytes}")
+    where = parse_topic(topic)
+    obj = _load_object(payload)
+    return _DECODERS[where.stream](where, obj, received_at.astimezone(UTC), limits)
+
+
+# --- payload -------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    # json accepts NaN/Infinity by default; they are not JSON and no device should send them.
+    raise ValueError(f"{name} is not JSON")
+
+
+_JSON: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _load_object(payload: bytes) -> dict[str, Any]:
+    try:
+        # Decode explicitly: json.loads(bytes) would also guess UTF-16 and UTF-32.
+        value = _JSON.decode(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise Rejected("malformed_json", f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except RecursionError:
+        raise Rejected("malformed_json", "nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers over the digit limit
+        raise Rejected("malformed_json", str(exc)) from None
+    if not isinstance(value, dict):
+        raise Rejected("malformed_json", f"top level is {_json_type(value)}, not an object")
+    return value
+
+
+def _validate(model: type[_M], obj: dict[str, Any]) -> _M:
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        # `from None`: the chained error would carry the payload into tracebacks and logs.
+        raise _rejected_from(exc) from None
+
+
+def _rejected_from(exc: ValidationError) -> Rejected:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    if first["type"] == "float_type" and type(first.get("input")) is int:
+        return Rejected("out_of_range", f"{where}: integer too large to be a number")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return Rejected("invalid_field", f"{where}: {first['msg']}{more}")
+
+
+# --- header --------------------------------------------------------------------------------
+
+
+def _header(where: Topic, ts: datetime, seq: int | None) -> Header:
+    return Header(where.site_id, where.device_id, where.stream, ts, seq)
+
+
+def _message_header(
+    where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
+) -> Header:
+    """The header of a message that must carry `ts` and may carry `seq`."""
+    ts = _timestamp(obj.get("ts"), "ts", received_at, limits)
+    return _header(where, ts, _seq(obj.get("seq")))
+
+
+def _timestamp(
+    raw: object, field: str, received_at: datetime, limits: Limits, *, epoch_ms: bool = True
+) -> datetime:
+    if raw is None:
+        raise Rejected("missing_ts", f"no {field}")
+    # `type(...) is int`, not isinstance: a JSON true/false is a bool, which subclasses int.
+    if epoch_ms and type(raw) is int:
+        ts = _from_epoch_ms(raw, field)
+    elif type(raw) is str:
+        ts = _from_rfc3339(raw, field)
+    else:
+        wanted = "RFC 3339 string or integer epoch ms" if epoch_ms else "RFC 3339 string"
+        raise Rejected("invalid_field", f"{field} must be an {wanted}, got {_json_type(raw)}")
+    if ts - received_at > limits.max_future:
+        raise Rejected(
+            "future_ts", f"{field} {ts.isoformat()} is after receipt {received_at.isoformat()}"
+        )
+    return ts
+
+
+def _from_epoch_ms(raw: int, field: str) -> datetime:
+    try:
+        # Integer arithmetic: going through a float seconds value would lose milliseconds.
+        return _EPOCH + timedelta(milliseconds=raw)
+    except OverflowError:
+        raise Rejected("invalid_field", f"{field} epoch ms {_show(raw)} out of range") from None
+
+
+def _from_rfc3339(raw: str, field: str) -> datetime:
+    if _RFC3339.fullmatch(raw) is None:
+        raise Rejected("invalid_field", f"{field} {_show(raw)} is not RFC 3339 with an offset")
+    try:
+        return datetime.fromisoformat(raw.upper()).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise Rejected("invalid_field", f"{field} {_show(raw)}: {exc}") from None
+
+
+def _seq(raw: object) -> int | None:
+    if raw is None:
+        return None
+    if type(raw) is not int or not 0 <= raw <= _MAX_SEQ:
+        raise Rejected("invalid_field", f"seq must be an integer in [0, 2**63-1], got {_show(raw)}")
+    return raw
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+def _in_range(name: str, value: float) -> float:
+    lo, hi = RANGES[name]
+    # Written so that NaN fails too: every comparison with NaN is False.
+    if not lo <= value <= hi:
+        raise Rejected("out_of_range", f"{name}={value!r} not in [{lo}, {hi}]")
+    return value
+
+
+def _measurement(name: str, value: float) -> Measurement:
+    return Measurement(name, _in_range(name, value))
+
+
+def _measurements(names: Sequence[str], values: Sequence[float | None]) -> list[Measurement]:
+    found = []
+    for name, value in zip(names, values, strict=True):
+        if value is not None:
+            found.append(Measurement(name, _in_range(name, value)))
+    return found
+
+
+def _flag(name: str, value: bool) -> Measurement:
+    return Measurement(name, 1.0 if value else 0.0)
+
+
+def _text(name: str, value: str | None) -> str | None:
+    # Control characters (NUL above all) and lone surrogates break the database and logs.
+    if value is not None and not value.isprintable():
+        raise Rejected("invalid_field", f"{name} holds unprintable characters")
+    return value
+
+
+def _samples(name: str, values: Sequence[float]) -> tuple[float, ...]:
+    # sum/min/max run in C; the sum is not finite if any sample is inf or NaN.
+    limit = MAX_ABS_ACCELERATION_G
+    if not (math.isfinite(sum(values)) and -limit <= min(values) and max(values) <= limit):
+        index, bad = next((i, v) for i, v in enumerate(values) if not -limit <= v <= limit)
+        raise Rejected("out_of_range", f"{name}[{index}]={bad!r} not within +-{limit:g} g")
+    return tuple(values)
+
+
+# --- streams -------------------------------------------------------------------------------
+
+
+def _decode_vitals(
+    where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
+) -> NumericMessage:
+    body = _validate(VitalsBody, obj)
+    header = _message_header(where, obj, received_at, limits)
+    values = (body.hr, body.spo2, body.rr, body.temp, body.sbp, body.dbp)
+    measurements = _measurements(_VITALS_METRICS, values)
+    if body.on_o2 is not None:
+        measurements.append(_flag("on_o2", body.on_o2))
+    if not measurements:
+        raise Rejected("invalid_field", "vitals message without any measurement")
+    return NumericMessage(header=header, measurements=tuple(measurements))
+
+
+def _decode_bed(
+    where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
+) -> NumericMessage:
+    body = _validate(BedBody, obj)
+    header = _message_header(where, obj, received_at, limits)
+    measurements = [] if body.occupied is None else [_flag("occupied", body.occupied)]
+    values = (body.hr, body.rr, body.movement)
+    measurements += _measurements(_BED_METRICS, values)
+    if not measurements:
+        raise Rejected("invalid_field", "bed message without any measurement")
+    return NumericMessage(header=header, measurements=tuple(measurements))
+
+
+def _decode_motion(
+    where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
+) -> MotionMessage:
+    body = _validate(MotionBody, obj)
+    header = _message_header(where, obj, received_at, limits)
+    lengths = {len(body.ax), len(body.ay), len(body.az)}
+    if len(lengths) != 1:
+        shown = ", ".join(str(n) for n in (len(body.ax), len(body.ay), len(body.az)))
+        raise Rejected("invalid_field", f"ax, ay, az have unequal lengths {shown}")
+    count = lengths.pop()
+    if not 1 <= count <= limits.max_motion_samples:
+        raise Rejected(
+            "invalid_field", f"{count} samples per axis, want 1 to {limits.max_motion_samples}"
+        )
+    return MotionMessage(
+        header=header,
+        hz=_in_range("hz", body.hz),
+        ax=_samples("ax", body.ax),
+        ay=_samples("ay", body.ay),
+        az=_samples("az", body.az),
+    )
+
+
+def _decode_event(
+    where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
+) -> EventMessage:
+    body = _validate(EventBody, obj)
+    header = _message_header(where, obj, received_at, limits)
+    confidence = body.confidence
+    return EventMessage(
+        header=header,
+        type=body.type,
+        zone=_text("zone", body.zone),
+        confidence=None if confidence is None else _in_range("confidence", confidence),
+    )
+
+
+def _decode_status(
+    where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
+) -> StatusMessage:
+    body = _validate(StatusBody, obj)
+    raw_ts = obj.get("ts")
+    # The MQTT last will (`{"online": false}`) cannot carry a time: receipt stands in.
+    ts = received_at if raw_ts is None else _timestamp(raw_ts, "ts", received_at, limits)
+    battery, rssi = body.battery, body.rssi
+    return StatusMessage(
+        header=_header(where, ts, _seq(obj.get("seq"))),
+        battery=None if battery is None else _in_range("battery", battery),
+        online=body.online,
+        rssi=None if rssi is None else _in_range("rssi", rssi),
+        fw=_text("fw", body.fw),
+    )
+
+
+def _decode_fhir(
+    where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
+) -> NumericMessage:
+    obs = _validate(Observation, obj)
+    if obs.resourceType != "Observation":
+        raise Rejected("invalid_field", f"resourceType {_show(obs.resourceType)}, not Observation")
+    if obs.status not in _FHIR_RESULT_STATUSES:
+        raise Rejected("invalid_field", f"status {_show(obs.status)} carries no result")
+    ts = _timestamp(obs.effectiveDateTime, "effectiveDateTime", received_at, limits, epoch_ms=False)
+    codes = _loinc_codes(obs.code)
+    if _LOINC_BP_PANEL in codes:
+        measurements = _fhir_bp_panel(obs, codes)
+    else:
+        measurements = (_fhir_single(obs, codes),)
+    # A FHIR Observation carries no sequence number.
+    return NumericMessage(header=_header(where, ts, None), measurements=measurements)
+
+
+# --- FHIR ----------------------------------------------------------------------------------
+
+
+def _loinc_codes(concept: CodeableConcept) -> frozenset[str]:
+    return frozenset(c.code for c in concept.coding if c.system == _LOINC and c.code is not None)
+
+
+def _fhir_single(obs: Observation, codes: frozenset[str]) -> Measurement:
+    # Several codings may name the same metric (SpO2 is often coded 2708-6 and 59408-5).
+    metrics = {_LOINC_METRICS[code] for code in codes if code in _LOINC_METRICS}
+    if len(metrics) != 1:
+        found = ", ".join(sorted(codes)) or "none"
+        raise Rejected("invalid_field", f"want one supported LOINC vital sign, got codes {found}")
+    return _fhir_quantity(metrics.pop(), obs.valueQuantity, "valueQuantity")
+
+
+def _fhir_bp_panel(obs: Observation, codes: frozenset[str]) -> tuple[Measurement, ...]:
+    if any(code in _LOINC_METRICS for code in codes):
+        raise Rejected("invalid_field", "code names both the BP panel and another vital sign")
+    found: dict[str, Measurement] = {}
+    for index, component in enumerate(obs.component):
+        component_codes = _loinc_codes(component.code)
+        metrics = {_LOINC_BP_COMPONENTS[c] for c in component_codes if c in _LOINC_BP_COMPONENTS}
+        if not metrics:
+            continue  # e.g. mean arterial pressure: not ours, and allowed in the panel
+        if len(metrics) > 1 or metrics & found.keys():
+            raise Rejected("invalid_field", f"component.{index} repeats or mixes sbp/dbp")
+        metric = metrics.pop()
+        found[metric] = _fhir_quantity(
+            metric, component.valueQuantity, f"component.{index}.valueQuantity"
+        )
+    if not found:
+        raise Rejected("invalid_field", "BP panel without a systolic or diastolic component")
+    return tuple(found[metric] for metric in ("sbp", "dbp") if metric in found)
+
+
+def _fhir_quantity(metric: str, quantity: Quantity | None, path: str) -> Measurement:
+    if quantity is None or quantity.value is None:
+        raise Rejected("invalid_field", f"{path}.value missing for {metric}")
+    if quantity.comparator is not None:
+        raise Rejected("invalid_field", f"{path}.comparator: a bound is not a measurement")
+    unit = _fhir_unit(quantity, path)
+    if unit not in _FHIR_UNITS[metric]:
+        raise Rejected("invalid_field", f"{path}: unit {_show(unit)} is wrong for {metric}")
+    value = quantity.value
+    if unit == "[degF]":
+        value = (value - 32.0) * 5.0 / 9.0
+    return _measurement(metric, value)
+
+
+def _fhir_unit(quantity: Quantity, path: str) -> str:
+    # The UCUM code is authoritative; `unit` is display text, used only when there is no code.
+    if quantity.system is not None and quantity.system != _UCUM:
+        raise Rejected("invalid_field", f"{path}.system {_show(quantity.system)} is not UCUM")
+    unit = quantity.code if quantity.code is not None else quantity.unit
+    if unit is None:
+        raise Rejected("invalid_field", f"{path} has no unit")
+    return unit
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _show(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_DECODERS: Final[dict[Stream, _Decoder]] = {
+    "vitals": _decode_vitals,
+    "bed": _decode_bed,
+    "motion": _decode_motion,
+    "event": _decode_event,
+    "status": _decode_status,
+    "fhir": _decode_fhir,
+}
