@@ -30,6 +30,9 @@ def find_binary(name: str, *, search: tuple[str, ...] = ()) -> Path:
 
 def ensure_port_free(host: str, port: int, *, what: str, env_var: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers themselves do: a port held only by closed connections (TIME_WAIT)
+        # is free to listen on; a port with a listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -80,8 +83,9 @@ class RunAs:
         """The server's account must reach `path`: a data dir under /root, say, it cannot."""
         if self.user is None:
             return
+        runuser = find_binary("runuser", search=("/usr/sbin/runuser", "/sbin/runuser"))
         ok = subprocess.run(
-            ["runuser", "-u", self.user, "--", "test", "-w", str(path)], check=False
+            [str(runuser), "-u", self.user, "--", "test", "-w", str(path)], check=False
         ).returncode
         if ok != 0:
             raise SetupError(

@@ -1,0 +1,1 @@
+"""Device simulator: wearables and bed sensors that publish protocol v1 messages over MQTT."""

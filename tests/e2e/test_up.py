@@ -1,0 +1,116 @@
+"""`carewatch up` as a user runs it: first start creates the data dir, the demo ward's
+readings land, Ctrl-C stops everything cleanly, a second start reuses the data."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from services.errors import SetupError
+from services.local.system import ensure_port_free, find_binary
+from services.settings import Settings, database_url
+from tests.conftest import fresh_data_dir, local_settings, service_env
+from tests.support import count, wait_for
+
+CLI = [sys.executable, "-m", "services.cli"]
+
+
+def start_up(settings: Settings, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    out = Path(settings.data_dir) / f"up-{len(list(Path(settings.data_dir).glob('up-*')))}.out"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen(
+            [*CLI, "up", *args], env=service_env(settings), stdout=sink, stderr=subprocess.STDOUT
+        )
+    return proc, out
+
+
+def healthy(settings: Settings) -> bool:
+    try:
+        url = f"http://127.0.0.1:{settings.api_port}/healthz"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def ctrl_c(proc: subprocess.Popen[bytes], out: Path) -> None:
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(90)
+    assert code == 0, out.read_text()
+
+
+def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
+    settings = local_settings(fresh_data_dir("carewatch-up-"))
+    proc, out = start_up(settings, "--residents", "2", "--rate", "5")
+    try:
+        wait_for(lambda: healthy(settings), until=bool, timeout=90, what=f"/healthz\n{out}")
+        secrets_file = Path(settings.data_dir) / "secrets.json"
+        assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+        with psycopg.connect(database_url(settings), autocommit=True) as db:
+            wait_for(
+                lambda: count(db, "SELECT count(DISTINCT device_id) FROM readings"),
+                until=lambda n: n == 4,  # two residents, a wearable and a bed sensor each
+                timeout=60,
+                what="readings from every simulated device",
+            )
+            assert count(db, "SELECT count(*) FROM readings WHERE resident_id IS NULL") == 0
+    finally:
+        ctrl_c(proc, out)
+    for port, what in (
+        (settings.pg_port, "pg"),
+        (settings.mqtt_port, "mqtt"),
+        (settings.api_port, "api"),
+    ):
+        ensure_port_free("127.0.0.1", port, what=what, env_var="-")  # nothing left behind
+    first_secrets = json.loads(secrets_file.read_text())
+    assert "CareWatch stopped." in out.read_text()
+
+    proc, out = start_up(settings, "--no-sim")
+    try:
+        wait_for(lambda: healthy(settings), until=bool, timeout=90, what="/healthz again")
+        added = subprocess.run(
+            [*CLI, "device", "add", "cli-dev-1", "--site", "demo"],
+            env=service_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert added.returncode == 0, added.stderr
+        assert "password:" in added.stdout
+        with psycopg.connect(database_url(settings), autocommit=True) as db:
+            assert count(db, "SELECT count(*) FROM readings") > 0  # the first run's data
+            assert count(db, "SELECT count(*) FROM devices WHERE device_id = 'cli-dev-1'") == 1
+    finally:
+        ctrl_c(proc, out)
+    assert json.loads(secrets_file.read_text()) == first_secrets
+    assert "applied migration" not in out.read_text()
+
+
+def test_up_names_a_taken_port_and_how_to_fix_it() -> None:
+    settings = local_settings(fresh_data_dir("carewatch-up-port-"))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", settings.api_port))
+        squatter.listen()
+        proc, out = start_up(settings, "--no-sim")
+        code = proc.wait(60)
+    text = out.read_text()
+    assert code == 1
+    assert f"127.0.0.1:{settings.api_port}" in text and "CAREWATCH_API_PORT" in text
+    assert not (Path(settings.data_dir) / "pg").exists()  # failed before touching anything
+
+
+def test_a_missing_binary_is_named_with_the_fix() -> None:
+    expected = r"`carewatch-no-such-server` not found: run scripts/setup"
+    with pytest.raises(SetupError, match=expected):
+        find_binary("carewatch-no-such-server", search=("/nonexistent/*/bin",))
