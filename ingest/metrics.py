@@ -4,24 +4,34 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# Fine below a second, where the publish→commit target lies (p99 < 1 s).
 LATENCY_BUCKETS = (
     0.005,
     0.01,
-    0.025,
+    0.02,
+    0.03,
+    0.04,
     0.05,
     0.075,
     0.1,
+    0.125,
     0.15,
+    0.175,
     0.2,
+    0.25,
     0.3,
+    0.35,
     0.4,
     0.5,
+    0.6,
     0.75,
     1.0,
     1.5,
-    2.5,
+    2.0,
+    3.0,
     5.0,
     10.0,
+    30.0,
 )
 
 

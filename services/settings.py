@@ -72,12 +72,18 @@ def parse_mqtt_url(url: str) -> MqttEndpoint:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts"):
         raise ConfigError(f"MQTT URL must start with mqtt:// or mqtts://, not {parts.scheme!r}://")
-    if not parts.hostname or not parts.username or parts.password is None:
+    if not parts.hostname or not parts.username or not parts.password:
         raise ConfigError("MQTT URL needs user, password and host: mqtt://USER:PASSWORD@HOST:PORT")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"MQTT URL has an invalid port: {exc}") from None
+    if port == 0:
+        raise ConfigError("MQTT URL has an invalid port: 0")
     tls = parts.scheme == "mqtts"
     return MqttEndpoint(
         host=parts.hostname,
-        port=parts.port or (8883 if tls else 1883),
+        port=port or (8883 if tls else 1883),
         username=unquote(parts.username),
         password=unquote(parts.password),
         tls=tls,
@@ -88,7 +94,12 @@ def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
     """The local deployment's generated secrets, created on first use with mode 0600."""
     path = data_dir / SECRETS_FILE
     if path.exists():
-        loaded: dict[str, Any] = json.loads(path.read_text())
+        try:
+            loaded: Any = json.loads(path.read_text())
+        except ValueError:
+            raise ConfigError(f"{path} is not valid JSON: restore it from a backup") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path} is not a JSON object: restore it from a backup")
         missing = [name for name in SECRET_NAMES if not isinstance(loaded.get(name), str)]
         if missing:
             raise ConfigError(f"{path} lacks {', '.join(missing)}: restore it from a backup")

@@ -50,4 +50,3 @@ def require_admin(
 
 Conn = Annotated[AsyncConnection[TupleRow], Depends(get_conn)]
 Broker = Annotated[BrokerAccounts, Depends(get_broker)]
-Admin = Annotated[None, Depends(require_admin)]

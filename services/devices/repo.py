@@ -99,6 +99,10 @@ async def assign_device(
         " WHERE device_id = %s AND during @> %s::timestamptz",
         [at, device_id, at],
     )
+    # Re-assigning at the very instant the current assignment began replaces it.
+    await conn.execute(
+        "DELETE FROM device_assignments WHERE device_id = %s AND isempty(during)", [device_id]
+    )
     if resident_id is not None:
         await conn.execute(
             "INSERT INTO device_assignments (device_id, resident_id, during)"

@@ -22,9 +22,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
-    scheme, iterations, salt, digest = stored.split("$")
-    if scheme != "pbkdf2_sha512":
+    parts = stored.split("$")
+    if len(parts) != 4 or parts[0] != "pbkdf2_sha512":
         return False
+    _, iterations, salt, digest = parts
     candidate = hashlib.pbkdf2_hmac(
         "sha512", password.encode(), base64.b64decode(salt), int(iterations)
     )

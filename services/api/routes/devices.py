@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from services.api.deps import Admin, Broker, Conn
+from services.api.deps import Broker, Conn, require_admin
 from services.devices import repo
 from services.devices.provisioning import DeviceKind, assign_device, provision_device
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+# The token is checked before anything else (a database connection included).
+router = APIRouter(
+    prefix="/api/v1/devices", tags=["devices"], dependencies=[Depends(require_admin)]
+)
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -54,7 +57,7 @@ class AssignmentIn(BaseModel):
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_device(
-    body: DeviceCreate, conn: Conn, broker: Broker, _: Admin, request: Request
+    body: DeviceCreate, conn: Conn, broker: Broker, request: Request
 ) -> DeviceIssued:
     issued = await provision_device(
         conn, broker, device_id=body.device_id, site_id=body.site_id, kind=body.kind
@@ -75,7 +78,7 @@ async def create_device(
 
 
 @router.get("/{device_id}")
-async def get_device(device_id: str, conn: Conn, _: Admin) -> DevicePublic:
+async def get_device(device_id: str, conn: Conn) -> DevicePublic:
     row = await repo.get_device(conn, device_id=device_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
@@ -83,7 +86,7 @@ async def get_device(device_id: str, conn: Conn, _: Admin) -> DevicePublic:
 
 
 @router.put("/{device_id}/resident", status_code=status.HTTP_204_NO_CONTENT)
-async def put_device_resident(device_id: str, body: AssignmentIn, conn: Conn, _: Admin) -> None:
+async def put_device_resident(device_id: str, body: AssignmentIn, conn: Conn) -> None:
     await assign_device(
         conn, device_id=device_id, resident_id=body.resident_id, at=body.at or datetime.now(UTC)
     )
