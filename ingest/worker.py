@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from psycopg.rows import TupleRow
 
+from ingest.batching import collect_batch
 from ingest.codec import DEFAULT_LIMITS, Limits
 from ingest.directory import DeviceDirectory
 from ingest.metrics import IngestMetrics
@@ -163,7 +164,10 @@ class IngestWorker:
         last_retention = 0.0
         try:
             while not self.stopping.is_set():
-                if inbound := self._collect():
+                inbound = collect_batch(
+                    self.inbox, batch_size=self.config.batch_size, flush_s=self.config.flush_s
+                )
+                if inbound:
                     self._process(inbound, directory)
                 if time.monotonic() - last_retention > RETENTION_EVERY_S:
                     drop_expired(self.writer.conn, retention_days=self.config.retention_days)
@@ -182,27 +186,6 @@ class IngestWorker:
 
     def _open_writer(self) -> BatchWriter:
         return BatchWriter(psycopg.connect(self.database_url, autocommit=True))
-
-    def _collect(self) -> list[Inbound]:
-        """Up to batch_size messages, until flush_s after the first one *arrived*: time it
-        spent queued while the previous batch was written counts, so under load a batch
-        goes as soon as the last one is done."""
-        try:
-            first = self.inbox.get(timeout=0.25)
-        except queue.Empty:
-            return []
-        batch = [first]
-        waited = max(0.0, time.time() - first.received_at.timestamp())
-        deadline = time.monotonic() + self.config.flush_s - waited
-        while len(batch) < self.config.batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(self.inbox.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
 
     def _drain_nowait(self) -> list[Inbound]:
         batch: list[Inbound] = []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import IngestProcess
 from tests.support import Conn, Device, count, new_resident, wait_for
 
 pytestmark = pytest.mark.usefixtures("ingest_worker")
@@ -217,9 +218,18 @@ def test_reassignment_keeps_the_past(
     ) == [(70.0, first), (90.0, second)]
 
 
+def metric(worker: IngestProcess, line_prefix: str) -> float:
+    for line in worker.metrics().splitlines():
+        if line.startswith(line_prefix + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def test_same_message_three_times_is_stored_once(
-    make_device: Callable[..., Device], db: Conn
+    make_device: Callable[..., Device], db: Conn, ingest_worker: IngestProcess
 ) -> None:
+    duplicates = 'carewatch_ingest_rows_duplicate_total{table="readings"}'
+    before = metric(ingest_worker, duplicates)
     device = make_device()
     message = {"ts": now_ms(), "seq": 1, "hr": 80, "spo2": 96}
     for _ in range(3):
@@ -239,3 +249,4 @@ def test_same_message_three_times_is_stored_once(
         )
         == 2
     )
+    assert metric(ingest_worker, duplicates) - before == 4  # two rows, repeated twice
