@@ -21,6 +21,7 @@ class Inbound:
     payload: bytes
     received_at: datetime
     mid: int = 0  # the broker's message id, acknowledged once the message is committed
+    connection: int = 0  # which connection it came on: a mid means nothing on another one
 
 
 def topic_device(topic: str) -> str | None:

@@ -76,6 +76,7 @@ class IngestWorker:
         self.metrics = metrics
         self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=config.queue_max)
         self.stopping = threading.Event()
+        self.connection = 0  # counts connections; paho's callbacks run on one thread
         self.subscribed = threading.Event()  # readings flow only once this is set
         self.client = self._make_client()
 
@@ -109,6 +110,7 @@ class IngestWorker:
         if reason.is_failure:
             log.error("broker refused the ingest worker: %s", reason)
             return
+        self.connection += 1
         log.info("connected to broker (session present: %s)", flags.session_present)
         client.subscribe(self.config.topic_filter, qos=1)
 
@@ -137,7 +139,9 @@ class IngestWorker:
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         # Only convert and enqueue. A full inbox blocks the network thread, which pushes back
         # on the broker; the broker keeps the rest in our persistent session.
-        self.inbox.put(Inbound(msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid))
+        self.inbox.put(
+            Inbound(msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid, self.connection)
+        )
 
     def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -170,7 +174,7 @@ class IngestWorker:
                 if inbound:
                     self._process(inbound, directory)
                 if time.monotonic() - last_retention > RETENTION_EVERY_S:
-                    drop_expired(self.writer.conn, retention_days=self.config.retention_days)
+                    self._drop_expired()
                     last_retention = time.monotonic()
             # What is already queued is written before we go: a clean stop leaves nothing
             # for the broker to redeliver.
@@ -180,6 +184,12 @@ class IngestWorker:
             self.client.disconnect()
             self.client.loop_stop()
             self.writer.conn.close()
+
+    def _drop_expired(self) -> None:
+        try:
+            drop_expired(self.writer.conn, retention_days=self.config.retention_days)
+        except psycopg.Error as exc:  # retention can wait an hour; readings cannot
+            log.warning("dropping expired chunks failed (%s); next try in an hour", exc)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -212,7 +222,10 @@ class IngestWorker:
         committed = time.time()
         # Acknowledge only now: until the commit, the broker still holds every message.
         for item in inbound:
-            self.client.ack(item.mid, 1)
+            # A message from an earlier connection is redelivered by the broker anyway, and
+            # its mid may by now name another message: acknowledging it could lose that one.
+            if item.connection == self.connection:
+                self.client.ack(item.mid, 1)
         self._count(len(inbound), batch, result, measured_at, write_s, committed)
 
     def _write_with_retry(self, batch: Batch) -> WriteResult:
