@@ -1,0 +1,218 @@
+"""Device rules: offline (last will or silence), low battery, wearable removed.
+
+Silence is never read as "well": while a device is offline or off the wrist, the vital
+rules it feeds are suppressed (`vitals_suppressed`) and the device alert says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rules.types import (
+    AlertCandidate,
+    DeviceEvent,
+    DeviceStatus,
+    Observation,
+    ResidentProfile,
+    Severity,
+)
+
+OFFLINE = "device.offline"
+BATTERY = "device.battery_low"
+WEAR_OFF = "device.wear_off"
+SUPPRESSED_NOTE = "vital-sign rules fed by this device are paused until it is back"
+
+
+class DeviceRulesConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Wearables send vitals every few seconds and a status at least every 60 s (protocol
+    # v1): five minutes of nothing is a lost device, not a quiet one.
+    silence_s: float = Field(default=300.0, gt=0)
+    offline_severity: Severity = "medium"
+    battery_low: float = Field(default=20.0, ge=0, le=100)
+    battery_critical: float = Field(default=5.0, ge=0, le=100)
+    battery_clear: float = Field(default=30.0, ge=0, le=100)  # hysteresis: charge well first
+    # Bathing and dressing take the wearable off for a while; longer than this needs a look.
+    wear_off_grace_s: float = Field(default=900.0, ge=0)
+
+    @model_validator(mode="after")
+    def ordered(self) -> DeviceRulesConfig:
+        if not self.battery_critical <= self.battery_low <= self.battery_clear:
+            raise ValueError("need battery_critical <= battery_low <= battery_clear")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    device_id: str
+    last_seen: datetime | None = None
+    offline_open: bool = False
+    battery_open: Severity | None = None
+    worn: bool = True
+    wear_off_at: datetime | None = None
+    wear_off_open: bool = False
+
+    @property
+    def vitals_suppressed(self) -> bool:
+        return self.offline_open or not self.worn
+
+
+def _candidate(
+    rule_id: str,
+    action: str,
+    state: DeviceState,
+    profile: ResidentProfile,
+    ts: datetime,
+    severity: Severity,
+    title: str,
+    **values: float | str,
+) -> AlertCandidate:
+    return AlertCandidate(
+        rule_id=rule_id,
+        action=action,  # type: ignore[arg-type]
+        subject=profile.subject,
+        dedupe_key=f"{rule_id}:{state.device_id}",
+        severity=severity,
+        ts=ts,
+        title=title,
+        values={"device_id": state.device_id, **values},
+    )
+
+
+def device_step(
+    state: DeviceState,
+    obs: Observation,
+    *,
+    profile: ResidentProfile,
+    config: DeviceRulesConfig,
+) -> tuple[DeviceState, list[AlertCandidate]]:
+    """Anything the device sent: it is alive (unless it says otherwise)."""
+    out: list[AlertCandidate] = []
+    ts = obs.ts
+    said_offline = isinstance(obs, DeviceStatus) and obs.online is False
+    if said_offline:
+        if not state.offline_open:
+            out.append(
+                _candidate(
+                    OFFLINE,
+                    "raise",
+                    state,
+                    profile,
+                    ts,
+                    config.offline_severity,
+                    "Device disconnected",
+                    cause="last_will",
+                    note=SUPPRESSED_NOTE,
+                )
+            )
+        return replace(state, offline_open=True), out
+    if state.last_seen is None or ts > state.last_seen:
+        state = replace(state, last_seen=ts)
+    if state.offline_open:
+        out.append(
+            _candidate(
+                OFFLINE, "clear", state, profile, ts, config.offline_severity, "Device back online"
+            )
+        )
+        state = replace(state, offline_open=False)
+    if isinstance(obs, DeviceStatus) and obs.battery is not None:
+        state, battery = _battery(state, obs.battery, ts, profile, config)
+        out += battery
+    if isinstance(obs, DeviceEvent):
+        state, worn = _wear(state, obs, profile)
+        out += worn
+    return state, out
+
+
+def _battery(
+    state: DeviceState,
+    level: float,
+    ts: datetime,
+    profile: ResidentProfile,
+    config: DeviceRulesConfig,
+) -> tuple[DeviceState, list[AlertCandidate]]:
+    wanted: Severity | None = state.battery_open
+    if level <= config.battery_critical:
+        wanted = "medium"
+    elif level <= config.battery_low:
+        wanted = "low" if state.battery_open != "medium" else "medium"
+    elif level >= config.battery_clear:
+        wanted = None
+    if wanted == state.battery_open:
+        return state, []
+    if wanted is None:
+        action, severity, title = "clear", state.battery_open or "low", "Battery charged"
+    else:
+        action = "raise" if state.battery_open is None else "update"
+        severity, title = wanted, f"Battery low ({level:.0f}%)"
+    candidate = _candidate(BATTERY, action, state, profile, ts, severity, title, battery=level)
+    return replace(state, battery_open=wanted), [candidate]
+
+
+def _wear(
+    state: DeviceState, event: DeviceEvent, profile: ResidentProfile
+) -> tuple[DeviceState, list[AlertCandidate]]:
+    if event.type == "wear_off" and state.worn:
+        return replace(state, worn=False, wear_off_at=event.ts), []
+    if event.type == "wear_on" and not state.worn:
+        out = []
+        if state.wear_off_open:
+            out.append(
+                _candidate(
+                    WEAR_OFF, "clear", state, profile, event.ts, "medium", "Wearable back on"
+                )
+            )
+        return replace(state, worn=True, wear_off_at=None, wear_off_open=False), out
+    return state, []
+
+
+def device_tick(
+    state: DeviceState, *, profile: ResidentProfile, now: datetime, config: DeviceRulesConfig
+) -> tuple[DeviceState, list[AlertCandidate]]:
+    """Time passing without data: silence beyond `silence_s`, a wearable left off."""
+    out: list[AlertCandidate] = []
+    if (
+        not state.offline_open
+        and state.last_seen is not None
+        and (now - state.last_seen).total_seconds() > config.silence_s
+    ):
+        out.append(
+            _candidate(
+                OFFLINE,
+                "raise",
+                state,
+                profile,
+                now,
+                config.offline_severity,
+                "Device silent",
+                cause="silence",
+                silent_s=round((now - state.last_seen).total_seconds()),
+                note=SUPPRESSED_NOTE,
+            )
+        )
+        state = replace(state, offline_open=True)
+    if (
+        not state.worn
+        and not state.wear_off_open
+        and state.wear_off_at is not None
+        and (now - state.wear_off_at).total_seconds() >= config.wear_off_grace_s
+    ):
+        out.append(
+            _candidate(
+                WEAR_OFF,
+                "raise",
+                state,
+                profile,
+                now,
+                "medium",
+                "Wearable taken off",
+                off_s=round((now - state.wear_off_at).total_seconds()),
+                note=SUPPRESSED_NOTE,
+            )
+        )
+        state = replace(state, wear_off_open=True)
+    return state, out

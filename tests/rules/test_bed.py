@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+
+from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity
+from rules.types import AlertCandidate, DeviceEvent, ResidentProfile, Vital
+from tests.rules.conftest import later, local, profile
+
+CFG = BedRulesConfig()
+RISKY = profile(fall_risk=True)
+
+
+def occupied(t: object, value: float) -> Vital:
+    return Vital(t, "occupied", value, "bed", "b1")  # type: ignore[arg-type]
+
+
+def run(
+    p: ResidentProfile, steps: list[tuple[float, object]], until_min: float, start: object = None
+) -> list[tuple[str, str]]:
+    """Feed observations at minute offsets from `start`, ticking every minute."""
+    t0 = start or local(2)
+    state, got = BedState(), []
+    events = dict(steps)
+    for minute in range(int(until_min) + 1):
+        now = later(t0, minutes=minute)  # type: ignore[arg-type]
+        if minute in events:
+            obs = events[minute]
+            obs = occupied(now, obs) if isinstance(obs, float) else obs
+            state, out = bed_step(state, obs, profile=p, config=CFG)  # type: ignore[arg-type]
+            got += out
+        state, out = bed_tick(state, profile=p, now=now, config=CFG)
+        got += out
+    return [(a.rule_id, a.action) for a in got]
+
+
+def test_night_exit_without_return_raises_after_15_min() -> None:
+    assert run(RISKY, [(0, 1.0), (1, 0.0)], 15) == []
+    assert run(RISKY, [(0, 1.0), (1, 0.0)], 16) == [("bed.exit_night", "raise")]
+
+
+def test_return_clears_and_return_in_time_is_quiet() -> None:
+    assert run(RISKY, [(0, 1.0), (1, 0.0), (30, 1.0)], 31) == [
+        ("bed.exit_night", "raise"),
+        ("bed.exit_night", "clear"),
+    ]
+    assert run(RISKY, [(0, 1.0), (1, 0.0), (10, 1.0)], 60) == []
+
+
+@pytest.mark.parametrize(
+    ("p", "start", "alerts"),
+    [
+        (profile(fall_risk=False), local(2), 0),
+        (RISKY, local(14), 0),
+        (RISKY, local(21, 58), 0),  # left at 21:59, before the night began
+        (RISKY, local(22, 0), 1),
+    ],
+    ids=["not-fall-risk", "daytime", "before-night", "night"],
+)
+def test_who_and_when(p: ResidentProfile, start: object, alerts: int) -> None:
+    got = run(p, [(0, 1.0), (1, 0.0)], 20, start=start)
+    assert len([g for g in got if g[0] == "bed.exit_night"]) == alerts
+
+
+def test_device_events_count_like_occupancy() -> None:
+    t0 = local(2)
+    steps = [
+        (0, DeviceEvent(t0, "b1", "bed_enter")),
+        (1, DeviceEvent(later(t0, minutes=1), "b1", "bed_exit")),
+    ]
+    assert run(RISKY, steps, 20) == [("bed.exit_night", "raise")]
+
+
+def test_daytime_inactivity_after_three_hours() -> None:
+    p = profile()
+    state, _ = note_activity(BedState(), local(9), profile=p, config=CFG)
+    assert bed_tick(state, profile=p, now=local(11, 59), config=CFG)[1] == []
+    state, [alert] = bed_tick(state, profile=p, now=local(12), config=CFG)
+    assert (alert.rule_id, alert.action) == ("inactivity", "raise")
+    assert bed_tick(state, profile=p, now=local(13), config=CFG)[1] == []
+    moved = Vital(local(13, 5), "movement", 0.5, "bed", "b1")
+    state, [cleared] = bed_step(state, moved, profile=p, config=CFG)
+    assert cleared.action == "clear" and state.last_activity == local(13, 5)
+
+
+def test_no_inactivity_alert_at_night() -> None:
+    p = profile()
+    state, _ = note_activity(BedState(), local(19), profile=p, config=CFG)
+    assert bed_tick(state, profile=p, now=local(23, 30), config=CFG)[1] == []
+
+
+def test_small_bed_movement_is_not_activity() -> None:
+    state, out = bed_step(
+        BedState(), Vital(local(9), "movement", 0.1, "bed", "b1"), profile=profile(), config=CFG
+    )
+    assert out == [] and state.last_activity is None
+
+
+def kinds(alerts: list[AlertCandidate]) -> list[str]:
+    return [a.action for a in alerts]

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from pydantic import ValidationError
+
+from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
+from rules.types import AlertCandidate, DeviceEvent, DeviceStatus, Vital
+from tests.rules.conftest import later, local, profile
+
+CFG = DeviceRulesConfig()
+P = profile()
+T0 = local(10)
+
+
+def seen(state: DeviceState, obs: object) -> tuple[DeviceState, list[AlertCandidate]]:
+    return device_step(state, obs, profile=P, config=CFG)  # type: ignore[arg-type]
+
+
+def tick(state: DeviceState, minutes: float) -> tuple[DeviceState, list[AlertCandidate]]:
+    return device_tick(state, profile=P, now=later(T0, minutes=minutes), config=CFG)
+
+
+def vital(minutes: float) -> Vital:
+    return Vital(later(T0, minutes=minutes), "hr", 70, "vitals", "w1")
+
+
+def test_last_will_raises_offline_and_suppresses_vitals() -> None:
+    state, out = seen(DeviceState("w1"), vital(0))
+    assert out == [] and not state.vitals_suppressed
+    state, [alert] = seen(state, DeviceStatus(later(T0, minutes=1), "w1", online=False))
+    assert (alert.rule_id, alert.action, alert.values["cause"]) == (
+        "device.offline",
+        "raise",
+        "last_will",
+    )
+    assert "paused" in str(alert.values["note"])
+    assert state.vitals_suppressed
+    state, [back] = seen(state, vital(2))
+    assert back.action == "clear" and not state.vitals_suppressed
+
+
+@pytest.mark.parametrize(
+    ("silent_min", "alerts"), [(4.9, 0), (5.1, 1)], ids=["within-5-min", "beyond-5-min"]
+)
+def test_silence_beyond_expectation_is_offline(silent_min: float, alerts: int) -> None:
+    state, _ = seen(DeviceState("w1"), vital(0))
+    state, out = tick(state, silent_min)
+    assert len(out) == alerts
+    if alerts:
+        assert out[0].values["cause"] == "silence" and state.vitals_suppressed
+        assert tick(state, silent_min + 10)[1] == []  # raised once, not every tick
+
+
+def test_never_seen_device_is_not_called_silent() -> None:
+    assert tick(DeviceState("w1"), 60)[1] == []
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        ([50, 21], []),
+        ([50, 20], [("raise", "low")]),
+        ([50, 19, 10], [("raise", "low")]),
+        ([50, 15, 5], [("raise", "low"), ("update", "medium")]),
+        ([50, 15, 25], [("raise", "low")]),  # hysteresis: 25 % is not charged
+        ([50, 15, 30], [("raise", "low"), ("clear", "low")]),
+        ([50, 4, 10, 31], [("raise", "medium"), ("clear", "medium")]),
+    ],
+    ids=[
+        "above-low",
+        "at-low",
+        "stays-low",
+        "then-critical",
+        "no-flap",
+        "charged",
+        "critical-stays-until-charged",
+    ],
+)
+def test_battery_levels(levels: list[float], expected: list[tuple[str, str]]) -> None:
+    state, got = DeviceState("w1"), []
+    for i, level in enumerate(levels):
+        state, out = seen(state, DeviceStatus(later(T0, minutes=i), "w1", battery=level))
+        got += [(a.action, a.severity) for a in out if a.rule_id == "device.battery_low"]
+    assert got == expected
+
+
+def heartbeat(state: DeviceState, minutes: float) -> DeviceState:
+    """A status message: an off-wrist wearable still reports in."""
+    state, out = seen(state, DeviceStatus(later(T0, minutes=minutes), "w1", online=True))
+    assert out == []
+    return state
+
+
+def test_wearable_off_suppresses_at_once_and_alerts_after_grace() -> None:
+    state, out = seen(DeviceState("w1"), DeviceEvent(T0, "w1", "wear_off"))
+    assert out == [] and state.vitals_suppressed
+    state = heartbeat(state, 14)
+    assert tick(state, 14.9)[1] == []
+    state, [alert] = tick(state, 15)
+    assert (alert.rule_id, alert.action) == ("device.wear_off", "raise")
+    state, [cleared] = seen(state, DeviceEvent(later(T0, minutes=16), "w1", "wear_on"))
+    assert cleared.action == "clear" and not state.vitals_suppressed
+
+
+def test_wearable_back_on_within_grace_is_quiet() -> None:
+    state, _ = seen(DeviceState("w1"), DeviceEvent(T0, "w1", "wear_off"))
+    state, out = seen(state, DeviceEvent(later(T0, minutes=5), "w1", "wear_on"))
+    assert out == []
+    state = heartbeat(state, 29)
+    assert tick(state, 30)[1] == []
+
+
+def test_a_silent_wearable_off_the_wrist_is_also_offline() -> None:
+    state, _ = seen(DeviceState("w1"), DeviceEvent(T0, "w1", "wear_off"))
+    alerts = {a.rule_id for a in tick(state, 20)[1]}
+    assert alerts == {"device.offline", "device.wear_off"}
+
+
+def test_dedupe_key_names_the_device() -> None:
+    state = replace(DeviceState("w9"), last_seen=T0)
+    [alert] = device_tick(state, profile=P, now=later(T0, hours=1), config=CFG)[1]
+    assert alert.dedupe_key == "device.offline:w9" and alert.subject == "resident:7"
+
+
+def test_config_rejects_unordered_battery_levels() -> None:
+    with pytest.raises(ValidationError, match="battery_critical <= battery_low"):
+        DeviceRulesConfig(battery_low=10, battery_critical=20)
