@@ -13,18 +13,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from psycopg.rows import TupleRow
 
 from ingest.batching import collect_batch
 from ingest.codec import DEFAULT_LIMITS, Limits
+from ingest.consumer import DATA_FILTER, SessionConsumer
 from ingest.directory import DeviceDirectory
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Inbound, classify
@@ -33,8 +28,6 @@ from services.settings import MqttEndpoint
 
 log = logging.getLogger("carewatch.ingest")
 
-DATA_FILTER = "carewatch/v1/#"
-SESSION_EXPIRY_S = 14 * 24 * 3600  # the broker keeps our queue this long while we are away
 RETENTION_EVERY_S = 3600.0
 
 
@@ -71,90 +64,17 @@ class IngestWorker:
         metrics: IngestMetrics,
     ) -> None:
         self.config = config
-        self.endpoint = mqtt_endpoint
         self.database_url = database_url
         self.metrics = metrics
-        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=config.queue_max)
+        self.consumer = SessionConsumer(
+            mqtt_endpoint,
+            client_id=config.client_id,
+            topic_filter=config.topic_filter,
+            queue_max=config.queue_max,
+            receive_maximum=config.receive_maximum,
+        )
+        metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.stopping = threading.Event()
-        self.connection = 0  # counts connections; paho's callbacks run on one thread
-        self.subscribed = threading.Event()  # readings flow only once this is set
-        self.client = self._make_client()
-
-    # --- MQTT adapter -------------------------------------------------------------------
-
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.config.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        client.username_pw_set(self.endpoint.username, self.endpoint.password)
-        if self.endpoint.tls:
-            client.tls_set()
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        return client
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        _userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        _props: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            log.error("broker refused the ingest worker: %s", reason)
-            return
-        self.connection += 1
-        log.info("connected to broker (session present: %s)", flags.session_present)
-        client.subscribe(self.config.topic_filter, qos=1)
-
-    def _on_subscribe(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        _mid: int,
-        reasons: list[ReasonCode],
-        _props: Properties | None,
-    ) -> None:
-        if any(reason.is_failure for reason in reasons):
-            log.error(
-                "broker refused the subscription to %s: %s", self.config.topic_filter, reasons
-            )
-            return
-        self.metrics.subscribed.set(1)
-        self.subscribed.set()
-
-    def _on_disconnect(self, *_args: object) -> None:
-        self.metrics.subscribed.set(0)
-        self.subscribed.clear()
-        if not self.stopping.is_set():
-            log.warning("disconnected from broker; paho reconnects")
-
-    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-        # Only convert and enqueue. A full inbox blocks the network thread, which pushes back
-        # on the broker; the broker keeps the rest in our persistent session.
-        self.inbox.put(
-            Inbound(msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid, self.connection)
-        )
-
-    def connect(self) -> None:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = self.config.receive_maximum
-        self.client.connect_async(
-            self.endpoint.host,
-            self.endpoint.port,
-            keepalive=30,
-            clean_start=False,
-            properties=props,
-        )
-        self.client.loop_start()
 
     # --- pipeline -----------------------------------------------------------------------
 
@@ -164,12 +84,14 @@ class IngestWorker:
         directory = DeviceDirectory(
             lambda device_id: device_site(self.writer.conn, device_id), time.monotonic
         )
-        self.connect()
+        self.consumer.start()
         last_retention = 0.0
         try:
             while not self.stopping.is_set():
                 inbound = collect_batch(
-                    self.inbox, batch_size=self.config.batch_size, flush_s=self.config.flush_s
+                    self.consumer.inbox,
+                    batch_size=self.config.batch_size,
+                    flush_s=self.config.flush_s,
                 )
                 if inbound:
                     self._process(inbound, directory)
@@ -181,8 +103,7 @@ class IngestWorker:
             while inbound := self._drain_nowait():
                 self._process(inbound, directory)
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.consumer.stop()
             self.writer.conn.close()
 
     def _drop_expired(self) -> None:
@@ -201,7 +122,7 @@ class IngestWorker:
         batch: list[Inbound] = []
         while len(batch) < self.config.batch_size:
             try:
-                batch.append(self.inbox.get_nowait())
+                batch.append(self.consumer.inbox.get_nowait())
             except queue.Empty:
                 break
         return batch
@@ -221,11 +142,7 @@ class IngestWorker:
         write_s = time.perf_counter() - started
         committed = time.time()
         # Acknowledge only now: until the commit, the broker still holds every message.
-        for item in inbound:
-            # A message from an earlier connection is redelivered by the broker anyway, and
-            # its mid may by now name another message: acknowledging it could lose that one.
-            if item.connection == self.connection:
-                self.client.ack(item.mid, 1)
+        self.consumer.ack(inbound)
         self._count(len(inbound), batch, result, measured_at, write_s, committed)
 
     def _write_with_retry(self, batch: Batch) -> WriteResult:

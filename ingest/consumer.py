@@ -1,0 +1,130 @@
+"""Consume the device stream from the broker with a persistent MQTT 5 session and manual
+acknowledgements: the adapter both the ingest worker and the detector stand on.
+
+The paho callback only turns a message into an `Inbound` and queues it. The owner acks a
+message after it has durably done its work; what is never acked the broker delivers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ingest.pipeline import Inbound
+from services.settings import MqttEndpoint
+
+log = logging.getLogger("carewatch.mqtt")
+
+DATA_FILTER = "carewatch/v1/#"
+SESSION_EXPIRY_S = 14 * 24 * 3600  # the broker keeps our queue this long while we are away
+
+
+class SessionConsumer:
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        *,
+        client_id: str,
+        topic_filter: str = DATA_FILTER,
+        queue_max: int = 50_000,
+        receive_maximum: int = 20_000,  # messages the broker may have in flight to us
+    ) -> None:
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self.topic_filter = topic_filter
+        self.receive_maximum = receive_maximum
+        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=queue_max)
+        self.subscribed = threading.Event()  # messages flow only once this is set
+        self.stopping = threading.Event()
+        self.connection = 0  # counts connections; paho's callbacks all run on one thread
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        self.client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            self.client.tls_set()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = self.receive_maximum
+        self.client.connect_async(
+            self.endpoint.host,
+            self.endpoint.port,
+            keepalive=30,
+            clean_start=False,
+            properties=props,
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, items: list[Inbound]) -> None:
+        """Acknowledge messages whose work is durably done."""
+        current = self.connection
+        for item in items:
+            # A message from an earlier connection is redelivered by the broker anyway, and
+            # its mid may by now name another message: acknowledging it could lose that one.
+            if item.connection == current:
+                self.client.ack(item.mid, 1)
+
+    # --- paho callbacks (the network thread) ---------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused %s: %s", self.client_id, reason)
+            return
+        self.connection += 1
+        log.info("%s connected (session present: %s)", self.client_id, flags.session_present)
+        client.subscribe(self.topic_filter, qos=1)
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _props: Properties | None,
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("broker refused the subscription to %s: %s", self.topic_filter, reasons)
+            return
+        self.subscribed.set()
+
+    def _on_disconnect(self, *_args: object) -> None:
+        self.subscribed.clear()
+        if not self.stopping.is_set():
+            log.warning("%s disconnected from the broker; reconnecting", self.client_id)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        # Only convert and enqueue. A full inbox blocks this thread, which pushes back on
+        # the broker; the broker keeps the rest in our persistent session.
+        self.inbox.put(
+            Inbound(msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid, self.connection)
+        )
