@@ -1,0 +1,101 @@
+"""Who a device's readings belong to, and what the rules must know about that resident.
+
+Both come from the database and change rarely (a re-assignment, an edited admission
+assessment): they are cached and re-read every `refresh_s`, and on a miss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from rules.types import ResidentProfile
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    resident_id: int
+    start: datetime
+    end: datetime | None  # None: still assigned
+
+    def covers(self, ts: datetime) -> bool:
+        return self.start <= ts and (self.end is None or ts < self.end)
+
+
+class Attribution:
+    """`resident_at(device_id, ts)`: the resident the device was assigned to at `ts`."""
+
+    def __init__(
+        self,
+        load: Callable[[str], list[Assignment]],
+        clock: Callable[[], float],
+        *,
+        refresh_s: float = 30.0,
+    ) -> None:
+        self._load = load
+        self._clock = clock
+        self._refresh_s = refresh_s
+        self._cache: dict[str, tuple[float, list[Assignment]]] = {}
+
+    def resident_at(self, device_id: str, ts: datetime) -> int | None:
+        now = self._clock()
+        cached = self._cache.get(device_id)
+        if cached is None or now - cached[0] >= self._refresh_s:
+            cached = (now, self._load(device_id))
+            self._cache[device_id] = cached
+        for assignment in cached[1]:
+            if assignment.covers(ts):
+                return assignment.resident_id
+        return None
+
+
+def load_assignments(conn: psycopg.Connection[TupleRow], device_id: str) -> list[Assignment]:
+    rows = conn.execute(
+        "SELECT resident_id, lower(during), upper(during) FROM device_assignments"
+        " WHERE device_id = %s",
+        [device_id],
+    ).fetchall()
+    return [Assignment(int(r), start, end) for r, start, end in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRecord:
+    profile: ResidentProfile
+    overrides: dict[str, Any]  # the site's rule overrides, then the resident's, merged
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_resident(conn: psycopg.Connection[TupleRow], resident_id: int) -> ResidentRecord | None:
+    row = conn.execute(
+        "SELECT r.site_id, r.unit_id, r.conditions, r.fall_risk, r.news2_scale, r.timezone,"
+        " s.rule_overrides, r.rule_overrides"
+        " FROM residents r JOIN sites s USING (site_id) WHERE r.resident_id = %s",
+        [resident_id],
+    ).fetchone()
+    if row is None:
+        return None
+    site_id, unit_id, conditions, fall_risk, scale, tz, site_over, own_over = row
+    profile = ResidentProfile(
+        resident_id=resident_id,
+        site_id=site_id,
+        unit_id=unit_id,
+        conditions=frozenset(conditions),
+        fall_risk=fall_risk,
+        news2_scale=2 if scale == 2 else 1,
+        timezone=tz,
+    )
+    return ResidentRecord(profile, deep_merge(site_over or {}, own_over or {}))
