@@ -1,0 +1,495 @@
+"""NEWS2 (Royal College of Physicians, National Early Warning Score 2, 2017): the score from the
+freshest reading of each parameter, and the rule that raises, updates and clears its alert.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rules.types import AlertCandidate, ResidentProfile, Severity, Vital
+
+Parameter = Literal["rr", "spo2", "on_o2", "sbp", "hr", "acvpu", "temp"]
+Scale = Literal[1, 2]
+Band = Literal["low", "low_medium", "medium", "high"]
+AlertBand = Literal["low_medium", "medium", "high"]
+GapReason = Literal["absent", "stale", "invalid"]
+
+# Chart order (RCP 2017, chart 1).
+PARAMETERS: Final[tuple[Parameter, ...]] = ("rr", "spo2", "on_o2", "sbp", "hr", "acvpu", "temp")
+BANDS: Final[tuple[Band, ...]] = ("low", "low_medium", "medium", "high")
+ALERT_BANDS: Final[tuple[AlertBand, ...]] = ("low_medium", "medium", "high")
+# Clinical-risk band (RCP 2017) -> alert severity:
+#   aggregate 0-4, no single 3        "low"         no alert (an open one clears)
+#   a single parameter 3, total <= 4  "low_medium"  "medium"  (urgent ward-based review)
+#   aggregate 5-6                     "medium"      "high"    (urgent clinical review)
+#   aggregate >= 7                    "high"        "critical", suggestion "referral"
+#                                                             (emergency assessment)
+SEVERITY_BY_BAND: Final[Mapping[AlertBand, Severity]] = {
+    "low_medium": "medium",
+    "medium": "high",
+    "high": "critical",
+}
+RULE_ID: Final = "news2"
+# Elsewhere in the product: NEWS2 >= 5 must be detected within 60 s of the data supporting it.
+DETECTION_LATENCY_LIMIT_S: Final = 60.0
+
+_ACVPU_ALERT: Final = 0
+_ACVPU_MAX: Final = 4
+# Enough digits that quantizing any finite float cannot overflow the context.
+_DECIMAL: Final = Context(prec=400)
+_TENTH: Final = Decimal("0.1")
+_ONE: Final = Decimal(1)
+
+
+def _band_rank(band: Band) -> int:
+    return BANDS.index(band)
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+class FreshnessWindows(BaseModel):
+    """How old (seconds, inclusive) the freshest reading of each parameter may be to count."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Continuous wearable / bed streams report every few seconds to a minute: ten minutes of
+    # silence means the device is off or offline, and a reading that old no longer describes
+    # the resident (the device rules report the silence itself).
+    rr: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    spo2: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    hr: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    # Cuff BP and temperature come from rounds, due 4-6 hourly for a score of 1-4 (RCP 2017):
+    # 8 h keeps a round's value until the next is due, with slack, but not across a shift.
+    sbp: float = Field(default=8 * 3600.0, gt=0, allow_inf_nan=False)
+    temp: float = Field(default=8 * 3600.0, gt=0, allow_inf_nan=False)
+    # Consciousness and oxygen therapy are charted at the 12-hourly minimum and change rarely
+    # without someone recording it.
+    acvpu: float = Field(default=12 * 3600.0, gt=0, allow_inf_nan=False)
+    on_o2: float = Field(default=12 * 3600.0, gt=0, allow_inf_nan=False)
+
+    def for_parameter(self, parameter: Parameter) -> float:
+        window: float = getattr(self, parameter)
+        return window
+
+
+class RaiseAfter(BaseModel):
+    """How long (seconds) a band, or worse, must hold before the rule raises (or escalates) to
+    it. Never longer for a worse band, and at most DETECTION_LATENCY_LIMIT_S for medium/high."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # A lone artefact (a slipped SpO2 probe reading 91) scores a single 3: a minute of
+    # persistence filters it, and a single 3 asks for an urgent ward review, not a crash call.
+    low_medium: float = Field(default=60.0, ge=0, allow_inf_nan=False)
+    # Half the 60 s budget for NEWS2 >= 5: the rest is left for the detector's tick cadence and
+    # transport. An aggregate of 5 needs several parameters off at once, so artefacts are rarer.
+    medium: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    # >= 7 is an emergency response: raise on the first complete score.
+    high: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered_and_fast_enough(self) -> RaiseAfter:
+        if not self.high <= self.medium <= self.low_medium:
+            raise ValueError(
+                "raise_after_s must not be longer for a worse band: need high <= medium <= "
+                f"low_medium, got high={self.high}, medium={self.medium}, "
+                f"low_medium={self.low_medium}"
+            )
+        if self.medium > DETECTION_LATENCY_LIMIT_S:
+            raise ValueError(
+                f"raise_after_s.medium={self.medium} exceeds {DETECTION_LATENCY_LIMIT_S:g} s: "
+                "NEWS2 >= 5 must be detected within that time"
+            )
+        return self
+
+    def for_band(self, band: AlertBand) -> float:
+        seconds: float = getattr(self, band)
+        return seconds
+
+
+class News2Config(BaseModel):
+    """NEWS2 rule configuration; validated at load (all durations in seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_age_s: FreshnessWindows = FreshnessWindows()
+    raise_after_s: RaiseAfter = RaiseAfter()
+    # Hysteresis: the band must stay below the alert's band this long before the alert steps
+    # down (to "low": clears), so a value flickering across a boundary does not page twice.
+    # Five minutes is several wearable reports and short next to the 4-12 h observation cycle.
+    clear_after_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+def charted_value(parameter: Parameter, value: float) -> Decimal:
+    """`value` at the chart's precision, where it is banded: temperature to 0.1 °C, everything
+    else to an integer, rounded half up (20.5 -> 21, 95.49 -> 95, 38.05 -> 38.1).
+
+    The chart has integer (temperature: one-decimal) bands, so a wearable's 20.4 must land in
+    one of them. Rounding is applied to the value as written (its shortest decimal form, what
+    the device sent), not to the binary float: 38.05 is 38.0499999... in binary and would
+    otherwise round down. Raises ValueError for a non-finite value."""
+    if not math.isfinite(value):
+        raise ValueError(f"{parameter}: not a finite number: {value!r}")
+    quantum = _TENTH if parameter == "temp" else _ONE
+    return Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP, context=_DECIMAL)
+
+
+def _band_score(x: Decimal, upper_bounds: tuple[tuple[int | str, int], ...], top: int) -> int:
+    # `upper_bounds` lists (inclusive upper bound, score) from low to high values.
+    for bound, score in upper_bounds:
+        if x <= Decimal(bound):
+            return score
+    return top
+
+
+def sub_score(
+    parameter: Parameter, value: float, *, scale: Scale = 1, on_oxygen: bool = False
+) -> int:
+    """The RCP 2017 chart score (0-3) of one reading. `on_oxygen` matters only for SpO2 on
+    scale 2. Raises ValueError for a value the chart cannot score (non-finite; acvpu not a code
+    0-4; on_o2 not 0 or 1)."""
+    if parameter == "on_o2":
+        flag = _oxygen_flag(value)
+        return 2 if flag else 0
+    if parameter == "acvpu":
+        return 0 if _acvpu_code(value) == _ACVPU_ALERT else 3
+    x = charted_value(parameter, value)
+    if parameter == "rr":
+        return _band_score(x, ((8, 3), (11, 1), (20, 0), (24, 2)), 3)
+    if parameter == "spo2":
+        if scale == 1:
+            return _band_score(x, ((91, 3), (93, 2), (95, 1)), 0)
+        if x <= 92 or not on_oxygen:
+            return _band_score(x, ((83, 3), (85, 2), (87, 1)), 0)
+        # Scale 2 on oxygen: above the 88-92 % target means too much oxygen.
+        return _band_score(x, ((94, 1), (96, 2)), 3)
+    if parameter == "sbp":
+        return _band_score(x, ((90, 3), (100, 2), (110, 1), (219, 0)), 3)
+    if parameter == "hr":
+        return _band_score(x, ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2)), 3)
+    if parameter == "temp":
+        return _band_score(x, (("35.0", 3), ("36.0", 1), ("38.0", 0), ("39.0", 1)), 2)
+    raise ValueError(f"not a NEWS2 parameter: {parameter!r}")
+
+
+def _oxygen_flag(value: float) -> bool:
+    if value == 0:
+        return False
+    if value == 1:
+        return True
+    raise ValueError(f"on_o2: expected 0 (air) or 1 (oxygen), got {value!r}")
+
+
+def _acvpu_code(value: float) -> int:
+    if math.isfinite(value) and float(value).is_integer() and 0 <= value <= _ACVPU_MAX:
+        return int(value)
+    raise ValueError(f"acvpu: expected a code 0-4 (A, C, V, P, U), got {value!r}")
+
+
+def clinical_band(total: int, max_sub_score: int) -> Band:
+    """RCP 2017 clinical-risk band of a complete score."""
+    if total >= 7:
+        return "high"
+    if total >= 5:
+        return "medium"
+    if max_sub_score >= 3:
+        return "low_medium"
+    return "low"
+
+
+@dataclass(frozen=True, slots=True)
+class SubScore:
+    """One parameter's chart score and what it was computed from. `charted` is the value as
+    banded (after rounding). `reading` is None only for an assumption (on_o2 unknown: air)."""
+
+    parameter: Parameter
+    score: int
+    charted: Decimal
+    reading: Vital | None
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Why a parameter did not count: no reading, too old (`age_s` > window), or unscorable."""
+
+    parameter: Parameter
+    reason: GapReason
+    reading: Vital | None = None
+    age_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class News2Result:
+    """A NEWS2 computation at `at`. When any parameter is missing, stale or invalid, the score
+    is incomplete: `total` and `band` are None and `partial_total` is NOT a NEWS2 score, only
+    the sum over the parameters present (a lower bound of the true score)."""
+
+    at: datetime
+    scale: Scale
+    complete: bool
+    total: int | None
+    band: Band | None
+    partial_total: int
+    sub_scores: tuple[SubScore, ...]  # chart order, the parameters that counted
+    missing: tuple[Parameter, ...]  # chart order; details in `gaps`
+    gaps: tuple[Gap, ...]
+    assumptions: tuple[str, ...]
+
+    def sub_score(self, parameter: Parameter) -> SubScore | None:
+        return next((s for s in self.sub_scores if s.parameter == parameter), None)
+
+
+def _require_aware(name: str, ts: datetime) -> None:
+    if ts.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {ts!r}")
+
+
+def _fresh(
+    parameter: Parameter, latest: Mapping[str, Vital], now: datetime, config: News2Config
+) -> Vital | Gap:
+    reading = latest.get(parameter)
+    if reading is None:
+        return Gap(parameter, "absent")
+    _require_aware(f"{parameter} reading ts", reading.ts)
+    # A reading from slightly in the future (device clock ahead) is fresh: ingest owns skew.
+    age_s = (now - reading.ts).total_seconds()
+    if age_s > config.max_age_s.for_parameter(parameter):
+        return Gap(parameter, "stale", reading, age_s)
+    return reading
+
+
+def compute_news2(
+    latest: Mapping[str, Vital], *, scale: Scale, now: datetime, config: News2Config
+) -> News2Result:
+    """NEWS2 from the freshest reading of each parameter (`latest`, keyed by metric name).
+
+    on_o2 unknown (absent, stale or invalid) is taken as room air and said in `assumptions`;
+    any other parameter unknown makes the result incomplete (ACVPU is never assumed Alert)."""
+    _require_aware("now", now)
+    readings: dict[Parameter, Vital] = {}
+    gaps: list[Gap] = []
+    for parameter in PARAMETERS:
+        found = _fresh(parameter, latest, now, config)
+        if isinstance(found, Gap):
+            gaps.append(found)
+        else:
+            readings[parameter] = found
+
+    # Oxygen therapy is recorded rarely (at rounds, on a change), so unknown is charted as air
+    # rather than leaving most scores incomplete; that can only under-score, so it is said.
+    assumptions: list[str] = []
+    on_oxygen = False
+    oxygen = readings.pop("on_o2", None)
+    oxygen_gap = next((g for g in gaps if g.parameter == "on_o2"), None)
+    if oxygen is not None:
+        try:
+            on_oxygen = _oxygen_flag(oxygen.value)
+        except ValueError:
+            oxygen_gap = Gap("on_o2", "invalid", oxygen)
+        else:
+            readings["on_o2"] = oxygen
+    if oxygen_gap is not None:
+        gaps = [g for g in gaps if g.parameter != "on_o2"]
+        assumptions.append(
+            f"on_o2 {oxygen_gap.reason}: assumed room air (scores 0"
+            + ("; SpO2 scale 2 read as on air)" if scale == 2 else ")")
+        )
+
+    scores: list[SubScore] = []
+    for parameter in PARAMETERS:
+        reading = readings.get(parameter)
+        if reading is None:
+            if parameter == "on_o2":
+                scores.append(SubScore("on_o2", 0, Decimal(0), None))
+            continue
+        try:
+            score = sub_score(parameter, reading.value, scale=scale, on_oxygen=on_oxygen)
+            charted = (
+                Decimal(int(reading.value))
+                if parameter in ("on_o2", "acvpu")
+                else charted_value(parameter, reading.value)
+            )
+        except ValueError:
+            gaps.append(Gap(parameter, "invalid", reading))
+            continue
+        scores.append(SubScore(parameter, score, charted, reading))
+
+    gaps.sort(key=lambda g: PARAMETERS.index(g.parameter))
+    partial = sum(s.score for s in scores)
+    complete = not gaps
+    return News2Result(
+        at=now,
+        scale=scale,
+        complete=complete,
+        total=partial if complete else None,
+        band=clinical_band(partial, max(s.score for s in scores)) if complete else None,
+        partial_total=partial,
+        sub_scores=tuple(scores),
+        missing=tuple(g.parameter for g in gaps),
+        gaps=tuple(gaps),
+        assumptions=tuple(assumptions),
+    )
+
+
+# --- the rule over time --------------------------------------------------------------------
+
+
+HeldSince = tuple[datetime | None, datetime | None, datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class News2State:
+    """Per-resident NEWS2 rule state. The initial state is `News2State()`.
+
+    `held_since[i]`: since when every complete score has been in ALERT_BANDS[i] or worse
+    (None: not now). `alert_band`/`alert_total`: what the open alert last said (None: no
+    alert open). `below_since`/`below_peak`: since when the score has stayed below the
+    alert's band, and the worst band seen meanwhile (the step-down hysteresis window)."""
+
+    held_since: HeldSince = (None, None, None)
+    alert_band: AlertBand | None = None
+    alert_total: int | None = None
+    below_since: datetime | None = None
+    below_peak: Band | None = None
+
+
+def news2_step(
+    state: News2State,
+    latest: Mapping[str, Vital],
+    *,
+    profile: ResidentProfile,
+    now: datetime,
+    config: News2Config,
+) -> tuple[News2State, list[AlertCandidate]]:
+    """Advance the NEWS2 rule for one resident; call on every parameter change and on ticks.
+
+    Raises once a band of low_medium or worse has held for its `raise_after_s`; updates the
+    open alert when its band or total changes (escalating only after the same persistence,
+    stepping down only after the score stays below the alert's band for `clear_after_s`);
+    clears after `clear_after_s` back in "low". An incomplete score neither raises, updates
+    nor clears (silence is not wellness) and restarts those timers."""
+    result = compute_news2(latest, scale=profile.news2_scale, now=now, config=config)
+    if result.band is None or result.total is None:
+        return News2State(alert_band=state.alert_band, alert_total=state.alert_total), []
+    band, total = result.band, result.total
+    held_since = _held_since(state.held_since, band, now)
+    confirmed = _confirmed_band(held_since, now, config)
+
+    if state.alert_band is None:
+        if confirmed is None:
+            return News2State(held_since=held_since), []
+        return _emit("raise", confirmed, result, profile, held_since)
+
+    alert_band = state.alert_band
+    if _band_rank(band) >= _band_rank(alert_band):
+        if confirmed is not None and _band_rank(confirmed) > _band_rank(alert_band):
+            return _emit("update", confirmed, result, profile, held_since)
+        if total != state.alert_total:
+            return _emit("update", alert_band, result, profile, held_since)
+        return News2State(held_since, alert_band, state.alert_total), []
+
+    # Below the alert's band: step down only once a whole window has stayed below it, and then
+    # only to the worst band seen in that window (so a momentary low at its end cannot clear).
+    if state.below_since is None or state.below_peak is None:
+        below_since, peak = now, band
+    else:
+        below_since, peak = state.below_since, max(state.below_peak, band, key=_band_rank)
+    if (now - below_since).total_seconds() < config.clear_after_s:
+        return News2State(held_since, alert_band, state.alert_total, below_since, peak), []
+    step_down = _alert_band(peak)
+    if step_down is not None:
+        return _emit("update", step_down, result, profile, held_since)
+    clear = AlertCandidate(
+        rule_id=RULE_ID,
+        action="clear",
+        subject=profile.subject,
+        dedupe_key=_dedupe_key(profile),
+        severity=SEVERITY_BY_BAND[alert_band],
+        ts=now,
+        title=f"NEWS2 {total}: back to low clinical risk",
+        values=_values(result, None),
+    )
+    return News2State(held_since=held_since), [clear]
+
+
+def _held_since(previous: HeldSince, band: Band, now: datetime) -> HeldSince:
+    rank = _band_rank(band)
+
+    def since(i: int) -> datetime | None:
+        if rank < _band_rank(ALERT_BANDS[i]):
+            return None
+        return previous[i] if previous[i] is not None else now
+
+    return since(0), since(1), since(2)
+
+
+def _confirmed_band(held_since: HeldSince, now: datetime, config: News2Config) -> AlertBand | None:
+    """The worst band that has held (it or worse) for its persistence, if any."""
+    confirmed: AlertBand | None = None
+    for level, since in zip(ALERT_BANDS, held_since, strict=True):
+        held_s = None if since is None else (now - since).total_seconds()
+        if held_s is not None and held_s >= config.raise_after_s.for_band(level):
+            confirmed = level
+    return confirmed
+
+
+def _alert_band(band: Band) -> AlertBand | None:
+    return None if band == "low" else ALERT_BANDS[_band_rank(band) - 1]
+
+
+def _emit(
+    action: Literal["raise", "update"],
+    alert_band: AlertBand,
+    result: News2Result,
+    profile: ResidentProfile,
+    held_since: HeldSince,
+) -> tuple[News2State, list[AlertCandidate]]:
+    assert result.total is not None and result.band is not None
+    state = News2State(held_since, alert_band, result.total)
+    if _band_rank(result.band) < _band_rank(alert_band):
+        # Stepped down to a window's worst band while the score is lower still: the next
+        # window starts now.
+        state = News2State(held_since, alert_band, result.total, result.at, result.band)
+    candidate = AlertCandidate(
+        rule_id=RULE_ID,
+        action=action,
+        subject=profile.subject,
+        dedupe_key=_dedupe_key(profile),
+        severity=SEVERITY_BY_BAND[alert_band],
+        ts=result.at,
+        title=f"NEWS2 {result.total}: {alert_band.replace('_', '-')} clinical risk",
+        values=_values(result, alert_band),
+        suggestion="referral" if alert_band == "high" else None,
+    )
+    return state, [candidate]
+
+
+def _dedupe_key(profile: ResidentProfile) -> str:
+    return f"{RULE_ID}:{profile.subject}"
+
+
+def _values(result: News2Result, alert_band: AlertBand | None) -> dict[str, float | str]:
+    # "band" is the alert's (persistence-confirmed) band; "total" and the sub-scores are the
+    # score at `ts`, which may be a band worse while an escalation is still being confirmed.
+    assert result.total is not None and result.band is not None
+    values: dict[str, float | str] = {
+        "total": result.total,
+        "band": alert_band or result.band,
+        "scale": result.scale,
+    }
+    for s in result.sub_scores:
+        values[s.parameter] = s.score
+    if result.assumptions:
+        values["assumptions"] = "; ".join(result.assumptions)
+    return values
