@@ -1,0 +1,464 @@
+"""Tests for rules.vitals: limits, persistence, hysteresis, suppression, ordering, overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from rules.types import AlertCandidate, ResidentProfile, Source, Vital
+from rules.vitals import (
+    OverrideError,
+    VitalsConfig,
+    VitalsRuleState,
+    uses_scale2,
+    vitals_step,
+    vitals_suppress,
+    with_overrides,
+)
+
+T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+CFG = VitalsConfig()
+RESIDENT = ResidentProfile(resident_id=7, site_id="site-a", unit_id="unit-1")
+COPD = ResidentProfile(7, "site-a", "unit-1", conditions=frozenset({"copd", "dementia"}))
+SCALE2 = ResidentProfile(7, "site-a", "unit-1", news2_scale=2)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+class Feed:
+    """Drives vitals_step with a fake clock: `now` is each reading's time unless given."""
+
+    def __init__(self, profile: ResidentProfile = RESIDENT, config: VitalsConfig = CFG) -> None:
+        self.profile = profile
+        self.config = config
+        self.state = VitalsRuleState.empty()
+        self.out: list[AlertCandidate] = []
+
+    def __call__(
+        self,
+        t: float,
+        metric: str,
+        value: float,
+        *,
+        source: Source = "vitals",
+        now: float | None = None,
+        suppressed: bool = False,
+    ) -> list[AlertCandidate]:
+        self.state, candidates = vitals_step(
+            self.state,
+            Vital(at(t), metric, value, source),
+            profile=self.profile,
+            now=at(t if now is None else now),
+            config=self.config,
+            suppressed=suppressed,
+        )
+        self.out.extend(candidates)
+        return candidates
+
+    def series(
+        self, metric: str, values: Iterable[tuple[float, float]], **kw: Any
+    ) -> list[AlertCandidate]:
+        got: list[AlertCandidate] = []
+        for t, value in values:
+            got.extend(self(t, metric, value, **kw))
+        return got
+
+    def hold(
+        self, metric: str, value: float, start: float, end: float, step: float = 1.0, **kw: Any
+    ) -> list[AlertCandidate]:
+        """One reading every `step` seconds from start to end inclusive."""
+        n = round((end - start) / step)
+        return self.series(metric, ((start + i * step, value) for i in range(n + 1)), **kw)
+
+    def actions(self) -> list[tuple[str, str, str]]:
+        return [(c.action, c.rule_id, c.severity) for c in self.out]
+
+
+# --- limits: just inside / just outside, held past persistence ---------------------------
+
+LIMITS = [
+    # (metric, value, profile, expected (rule_id, severity) or None)
+    ("spo2", 89.9, RESIDENT, ("vital.spo2.low", "high")),
+    ("spo2", 90.0, RESIDENT, None),
+    ("spo2", 85.0, RESIDENT, ("vital.spo2.low", "high")),
+    ("spo2", 84.9, RESIDENT, ("vital.spo2.low", "critical")),
+    ("spo2", 100.0, RESIDENT, None),
+    ("spo2", 86.0, COPD, None),
+    ("spo2", 85.0, COPD, None),
+    ("spo2", 84.9, COPD, ("vital.spo2.low", "high")),
+    ("spo2", 79.0, COPD, ("vital.spo2.low", "critical")),
+    ("spo2", 86.0, SCALE2, None),
+    ("spo2", 84.0, SCALE2, ("vital.spo2.low", "high")),
+    ("hr", 44.9, RESIDENT, ("vital.hr.low", "medium")),
+    ("hr", 45.0, RESIDENT, None),
+    ("hr", 39.0, RESIDENT, ("vital.hr.low", "high")),
+    ("hr", 120.0, RESIDENT, None),
+    ("hr", 121.0, RESIDENT, ("vital.hr.high", "medium")),
+    ("hr", 131.0, RESIDENT, ("vital.hr.high", "high")),
+    ("rr", 7.9, RESIDENT, ("vital.rr.low", "high")),
+    ("rr", 8.0, RESIDENT, None),
+    ("rr", 25.0, RESIDENT, None),
+    ("rr", 25.5, RESIDENT, ("vital.rr.high", "high")),
+    ("temp", 34.9, RESIDENT, ("vital.temp.low", "high")),
+    ("temp", 35.0, RESIDENT, None),
+    ("temp", 39.5, RESIDENT, None),  # fever belongs to the baseline module
+    ("sbp", 89.0, RESIDENT, ("vital.sbp.low", "high")),
+    ("sbp", 90.0, RESIDENT, None),
+    ("sbp", 180.0, RESIDENT, None),
+    ("sbp", 181.0, RESIDENT, ("vital.sbp.high", "medium")),
+    ("sbp", 221.0, RESIDENT, ("vital.sbp.high", "high")),
+    ("dbp", 120.0, RESIDENT, None),
+    ("dbp", 121.0, RESIDENT, ("vital.dbp.high", "medium")),
+    ("dbp", 40.0, RESIDENT, None),  # no low diastolic limit by default
+]
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "profile", "expected"),
+    LIMITS,
+    ids=[
+        f"{m}-{v:g}-{'copd' if p is COPD else 'scale2' if p is SCALE2 else 'scale1'}"
+        for m, v, p, _ in LIMITS
+    ],
+)
+def test_limit_edges(
+    metric: str, value: float, profile: ResidentProfile, expected: tuple[str, str] | None
+) -> None:
+    feed = Feed(profile)
+    feed.hold(metric, value, 0, 600, step=5)  # past every default persistence
+    raised = [(c.rule_id, c.severity) for c in feed.out if c.action == "raise"]
+    assert raised == ([expected] if expected else [])
+    assert all(c.action == "raise" for c in feed.out)  # held steady: nothing else happens
+
+
+def test_candidate_shape() -> None:
+    feed = Feed()
+    [alert] = feed.hold("spo2", 88, 0, 20)
+    assert alert.subject == "resident:7"
+    assert alert.dedupe_key == "vital.spo2.low:resident:7"
+    assert alert.ts == at(15)
+    assert alert.title == "SpO2 below 90 %"
+    assert alert.values == {
+        "value": 88.0,
+        "worst": 88.0,
+        "limit": 90.0,
+        "persisted_s": 15.0,
+        "source": "vitals",
+    }
+
+
+@pytest.mark.parametrize(
+    ("profile", "scale2"),
+    [(RESIDENT, False), (COPD, True), (SCALE2, True)],
+    ids=["plain", "copd", "news2-scale-2"],
+)
+def test_scale2_selection(profile: ResidentProfile, scale2: bool) -> None:
+    assert uses_scale2(profile) is scale2
+
+
+# --- persistence -------------------------------------------------------------------------
+
+PERSISTENCE = [
+    # (metric, value, persistence_s)
+    ("spo2", 88.0, 15),
+    ("hr", 130.0, 60),
+    ("rr", 30.0, 60),
+    ("temp", 34.0, 300),
+    ("sbp", 200.0, 300),
+]
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "persistence_s"), PERSISTENCE, ids=[p[0] for p in PERSISTENCE]
+)
+def test_raises_only_after_persistence(metric: str, value: float, persistence_s: int) -> None:
+    feed = Feed()
+    assert feed.hold(metric, value, 0, persistence_s - 1) == []
+    [alert] = feed(persistence_s, metric, value)
+    assert alert.action == "raise" and alert.ts == at(persistence_s)
+
+
+def test_single_outlier_does_not_page() -> None:
+    feed = Feed()
+    feed.hold("spo2", 97, 0, 100)
+    feed(101, "spo2", 70)
+    feed.hold("spo2", 97, 102, 300)
+    assert feed.out == []
+
+
+def test_broken_runs_do_not_add_up() -> None:
+    feed = Feed()
+    for start in range(0, 300, 20):  # 14 s low, 6 s fine, over and over
+        feed.hold("spo2", 88, start, start + 13)
+        feed.hold("spo2", 95, start + 14, start + 19)
+    assert feed.out == []
+
+
+def test_gap_resets_persistence() -> None:
+    feed = Feed()
+    feed.hold("spo2", 88, 0, 10)
+    # 200 s of silence (> max_gap_s 120): the first 10 s are stale evidence.
+    assert feed.hold("spo2", 88, 210, 224) == []
+    [alert] = feed(225, "spo2", 88)
+    assert alert.ts == at(225) and alert.values["persisted_s"] == 15.0
+
+
+def test_sparse_readings_within_max_gap_persist() -> None:
+    feed = Feed()
+    assert feed(0, "hr", 130) == []
+    [alert] = feed(60, "hr", 131)
+    assert alert.rule_id == "vital.hr.high"
+
+
+def test_per_metric_max_gap() -> None:
+    # Periodic cuffs report every 15 min: sbp allows 30 min between readings by default.
+    feed = Feed()
+    assert feed(0, "sbp", 200) == []
+    [alert] = feed(900, "sbp", 205)
+    assert alert.rule_id == "vital.sbp.high"
+
+
+def test_spot_readings_count_at_once() -> None:
+    feed = Feed()
+    [alert] = feed(0, "sbp", 85, source="manual")
+    assert (alert.action, alert.rule_id, alert.values["persisted_s"]) == (
+        "raise",
+        "vital.sbp.low",
+        0.0,
+    )
+    [clear] = feed(3600, "sbp", 101, source="fhir")  # >= 90 + margin 10 clears at once
+    assert clear.action == "clear"
+
+
+# --- hysteresis and clearing -------------------------------------------------------------
+
+
+def test_oscillating_around_limit_raises_once_and_does_not_clear() -> None:
+    feed = Feed()
+    feed.hold("spo2", 88, 0, 20)
+    feed.series("spo2", ((21 + i, 89.0 if i % 2 else 91.0) for i in range(600)))
+    assert feed.actions() == [("raise", "vital.spo2.low", "high")]
+
+
+def test_short_recoveries_do_not_clear() -> None:
+    feed = Feed()
+    for start in range(0, 600, 40):  # 20 s low, 20 s at 93 (< clear_after_s 30)
+        feed.hold("spo2", 88, start, start + 19)
+        feed.hold("spo2", 93, start + 20, start + 39)
+    assert feed.actions() == [("raise", "vital.spo2.low", "high")]
+
+
+def test_inside_hysteresis_band_stays_open() -> None:
+    feed = Feed()
+    feed.hold("spo2", 88, 0, 20)
+    feed.hold("spo2", 91.9, 21, 400)  # above the limit, below limit + clear_margin
+    assert [c.action for c in feed.out] == ["raise"]
+
+
+def test_clears_after_sustained_recovery() -> None:
+    feed = Feed()
+    feed.hold("spo2", 86, 0, 20)
+    assert feed.hold("spo2", 92, 21, 50) == []
+    [cleared] = feed(51, "spo2", 92)
+    [raised, _] = feed.out
+    assert cleared.action == "clear"
+    assert cleared.ts == at(51)  # 30 s (clear_after_s) after the first reading >= 92
+    assert cleared.values["worst"] == 86.0
+    assert cleared.values["open_s"] == 36.0
+    assert cleared.severity == raised.severity
+    assert feed.state.conditions == {}
+
+
+def test_recovery_broken_by_gap_starts_over() -> None:
+    feed = Feed()
+    feed.hold("spo2", 86, 0, 20)
+    feed.hold("spo2", 95, 21, 40)
+    assert feed.hold("spo2", 95, 200, 229) == []  # gap: recovery restarts at 200
+    [cleared] = feed(230, "spo2", 95)
+    assert cleared.action == "clear"
+
+
+def test_severity_rises_to_a_persisting_tier_and_never_falls() -> None:
+    feed = Feed()
+    feed.hold("spo2", 88, 0, 20)
+    feed.hold("spo2", 83, 21, 30)  # 10 s in the critical tier: not yet
+    assert [c.action for c in feed.out] == ["raise"]
+    feed.hold("spo2", 83, 31, 40)
+    feed.hold("spo2", 88, 41, 100)
+    assert feed.actions() == [
+        ("raise", "vital.spo2.low", "high"),
+        ("update", "vital.spo2.low", "critical"),
+    ]
+    assert feed.out[1].ts == at(36) and feed.out[1].values["worst"] == 83.0
+    feed.hold("spo2", 95, 101, 140)
+    assert feed.out[-1].action == "clear" and feed.out[-1].severity == "critical"
+
+
+def test_low_and_high_of_one_metric_are_separate() -> None:
+    feed = Feed()
+    feed.hold("hr", 39, 0, 70)
+    feed.hold("hr", 140, 71, 200)
+    assert feed.actions() == [
+        ("raise", "vital.hr.low", "high"),
+        ("clear", "vital.hr.low", "high"),
+        ("raise", "vital.hr.high", "high"),
+    ]
+
+
+# --- suppression -------------------------------------------------------------------------
+
+
+def test_suppressed_readings_never_raise_and_reset_pending() -> None:
+    feed = Feed()
+    feed.hold("spo2", 88, 0, 10)
+    assert feed.hold("spo2", 80, 11, 100, suppressed=True) == []
+    assert feed.state.conditions == {}
+    assert feed.hold("spo2", 88, 101, 115) == []  # persistence counts from 101
+    [alert] = feed(116, "spo2", 88)
+    assert alert.ts == at(116)
+
+
+def test_open_alerts_stay_open_while_suppressed() -> None:
+    feed = Feed()
+    feed.hold("spo2", 86, 0, 20)
+    feed.hold("spo2", 97, 21, 40)  # recovering, not yet cleared (< 30 s)
+    feed.hold("spo2", 97, 41, 1000, suppressed=True)
+    assert [c.action for c in feed.out] == ["raise"]
+    assert feed.state.open_rules == {"vital.spo2.low"}
+    # Back on the wrist: the recovery must be seen afresh for clear_after_s.
+    assert feed.hold("spo2", 97, 1001, 1030) == []
+    [cleared] = feed(1031, "spo2", 97)
+    assert cleared.action == "clear"
+
+
+def test_vitals_suppress_without_a_reading() -> None:
+    feed = Feed()
+    feed.hold("spo2", 86, 0, 20)  # open
+    feed.hold("hr", 130, 0, 30)  # pending
+    assert set(feed.state.conditions) == {"vital.spo2.low", "vital.hr.high"}
+    feed.state = vitals_suppress(feed.state)
+    assert set(feed.state.conditions) == {"vital.spo2.low"}
+    assert feed.state.open_rules == {"vital.spo2.low"}
+
+
+# --- ordering and clocks -----------------------------------------------------------------
+
+
+def test_out_of_order_readings_are_ignored() -> None:
+    feed = Feed()
+    feed.hold("spo2", 88, 100, 110)
+    before = feed.state
+    assert feed(50, "spo2", 99) == [] and feed.state is before  # late, would have reset it
+    [alert] = feed.hold("spo2", 88, 111, 115)
+    assert alert.ts == at(115)
+
+
+def test_late_abnormal_reading_does_not_start_a_condition() -> None:
+    feed = Feed()
+    feed.hold("spo2", 97, 0, 100)
+    feed(20, "spo2", 70)
+    assert feed.state.conditions == {}
+    assert feed.hold("spo2", 97, 101, 130) == []
+
+
+def test_reading_from_the_future_is_ignored() -> None:
+    feed = Feed()
+    feed(3600, "spo2", 97, now=0)  # a device clock an hour ahead
+    assert feed.state.last_seen == {}
+    feed.hold("spo2", 88, 1, 20)
+    assert [c.action for c in feed.out] == ["raise"]
+
+
+def test_other_metrics_pass_through() -> None:
+    feed = Feed()
+    before = feed.state
+    assert feed(0, "acvpu", 3) == [] and feed.state is before
+
+
+def test_config_changing_shape_mid_episode() -> None:
+    feed = Feed()
+    feed.hold("spo2", 80, 0, 20)  # open at the critical tier
+    feed.config = with_overrides(CFG, {"spo2.low.tiers": []})
+    feed.hold("spo2", 80, 21, 30)
+    feed.hold("spo2", 95, 31, 70)
+    assert [c.action for c in feed.out] == ["raise", "clear"]
+
+
+# --- configuration and overrides ---------------------------------------------------------
+
+
+def test_defaults_are_what_the_docs_say() -> None:
+    assert CFG.spo2.low is not None and CFG.spo2.low.persistence_s == 15
+    assert CFG.spo2.low.threshold == 90 and CFG.spo2.low.clear_margin == 2
+    assert CFG.spo2_scale2.low is not None and CFG.spo2_scale2.low.threshold == 85
+    assert CFG.temp.high is None  # fever is the baseline module's
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"spo2": {"low": {"threshold": 88}}},
+        {"spo2.low.threshold": 88},
+        {"spo2.low": {"threshold": 88}},
+    ],
+    ids=["nested", "dotted", "mixed"],
+)
+def test_override_deep_merges(overrides: dict[str, Any]) -> None:
+    cfg = with_overrides(CFG, overrides)
+    assert cfg.spo2.low is not None and cfg.spo2.low.threshold == 88
+    assert cfg.spo2.low.persistence_s == 15  # untouched siblings kept
+    assert CFG.spo2.low is not None and CFG.spo2.low.threshold == 90  # original unchanged
+    feed = Feed(config=cfg)
+    assert feed.hold("spo2", 89, 0, 60) == []
+    assert [c.action for c in feed.hold("spo2", 87.5, 61, 80)] == ["raise"]
+
+
+def test_override_switches_limits_off_and_on() -> None:
+    cfg = with_overrides(CFG, {"hr.low": None, "dbp": {"low": {"threshold": 50}}})
+    feed = Feed(config=cfg)
+    feed.hold("hr", 35, 0, 300)
+    feed(0, "dbp", 45, source="manual")
+    assert feed.actions() == [("raise", "vital.dbp.low", "high")]
+
+
+def test_config_plan_is_not_shared_by_copies() -> None:
+    assert CFG.plan is CFG.plan
+    copy = CFG.model_copy(update={"max_gap_s": 5.0})
+    assert copy.plan is not CFG.plan and copy.plan.scale1["spo2"].max_gap == timedelta(seconds=5)
+
+
+BAD_OVERRIDES = [
+    ({"spo2.low.treshold": 88}, "spo2.low.treshold", "Extra inputs"),
+    ({"spo2": {"low": {"threshold": "ninety"}}}, "spo2.low.threshold", "number"),
+    ({"spo2.low.threshold": 0.9}, "spo2", "plausible range 50-100 %"),
+    ({"hr.low.severity": "urgent"}, "hr.low.severity", "'critical'"),
+    ({"max_gap_s": -1}, "max_gap_s", "greater than 0"),
+    ({"spo2.low.persistence_s": float("nan")}, "spo2.low.persistence_s", "finite"),
+    ({"hr.low.threshold": 125}, "hr", "below high.threshold"),
+    (
+        {"spo2.low.tiers": [{"threshold": 95, "severity": "critical"}]},
+        "spo2",
+        "more extreme",
+    ),
+    ({"nonsense": 1}, "nonsense", "Extra inputs"),
+    ({"spo2..low": 1}, "'spo2..low'", "dotted names"),
+    ({"spo2": {"low": {"": 1}}}, "'spo2.low.'", "dotted names"),
+    ({"spot_sources": ["pager"]}, "spot_sources.0", "'manual'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "message"),
+    BAD_OVERRIDES,
+    ids=[k for _, k, _ in BAD_OVERRIDES],
+)
+def test_bad_override_names_the_key(overrides: dict[str, Any], key: str, message: str) -> None:
+    with pytest.raises(OverrideError) as info:
+        with_overrides(CFG, overrides)
+    assert key in info.value.keys
+    assert key in str(info.value) and message in str(info.value)
