@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
+from rules.config import RuleConfig
 from rules.types import Action, AlertCandidate, ResidentProfile, Severity, Vital
-from rules.vitals import OverrideError, RuleConfig, with_overrides
 
 __all__ = [
     "Baseline",
@@ -24,10 +24,8 @@ __all__ = [
     "DaySummary",
     "DeviationConfig",
     "FeverConfig",
-    "OverrideError",
     "baseline_step",
     "is_febrile",
-    "with_overrides",
 ]
 
 Tracked = Literal["hr", "rr", "temp"]

@@ -11,16 +11,14 @@ from typing import Final
 
 from pydantic import Field
 
+from rules.config import RuleConfig
 from rules.types import Action, AlertCandidate, Severity, unit_subject
-from rules.vitals import OverrideError, RuleConfig, with_overrides
 
 __all__ = [
     "RULE_ID",
     "OutbreakConfig",
     "OutbreakState",
-    "OverrideError",
     "outbreak_step",
-    "with_overrides",
 ]
 
 RULE_ID: Final = "outbreak.fever_cluster"

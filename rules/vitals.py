@@ -1,24 +1,20 @@
-"""Vital-sign threshold rules (hr, spo2, rr, temp, sbp, dbp) with persistence and hysteresis,
-plus the configuration plumbing the rules share (`RuleConfig`, `with_overrides`).
-"""
+"""Vital-sign threshold rules (hr, spo2, rr, temp, sbp, dbp) with persistence and hysteresis."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from itertools import pairwise
-from typing import Any, ClassVar, Final, Self, TypeVar
+from typing import ClassVar, Final, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 
+from rules.config import RuleConfig
 from rules.types import (
     SEVERITY_ORDER,
     Action,
@@ -28,79 +24,6 @@ from rules.types import (
     Source,
     Vital,
 )
-
-# --- shared configuration plumbing ---------------------------------------------------------
-
-
-class OverrideError(ValueError):
-    """A configuration or per-resident override that does not validate. `problems` pairs each
-    bad key (a dotted path such as "spo2.low.threshold") with what is wrong with it."""
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(f"{key}: {message}" for key, message in self.problems))
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(key for key, _ in self.problems)
-
-
-class RuleConfig(BaseModel):
-    """Base of rule configurations: immutable, unknown keys refused, no NaN or infinity."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        copy = super().model_copy(update=update, deep=deep)
-        # A compiled `plan` (cached_property) describes the original's fields: never share it.
-        copy.__dict__.pop("plan", None)
-        return copy
-
-
-C = TypeVar("C", bound=BaseModel)
-
-
-def with_overrides(config: C, overrides: Mapping[str, Any]) -> C:
-    """`config` with `overrides` deep-merged in and the result validated again.
-
-    Keys nest as mappings ({"spo2": {"low": {"threshold": 88}}}) or as dotted paths
-    ({"spo2.low.threshold": 88}); a mapping merges into a mapping, anything else replaces
-    (None switches an optional limit off). Raises OverrideError naming every bad key.
-    """
-    merged = _merge(config.model_dump(), _expand(overrides, ""))
-    try:
-        return type(config).model_validate(merged)
-    except ValidationError as exc:
-        problems = [
-            (".".join(str(part) for part in err["loc"]) or "<config>", err["msg"])
-            for err in exc.errors()
-        ]
-        raise OverrideError(problems) from exc
-
-
-def _expand(overrides: Mapping[Any, Any], where: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in overrides.items():
-        path = f"{where}{key}"
-        if not isinstance(key, str) or not all(key.split(".")):
-            raise OverrideError([(repr(path), "override keys are non-empty dotted names")])
-        nested = _expand(value, f"{path}.") if isinstance(value, Mapping) else value
-        for part in reversed(key.split(".")[1:]):
-            nested = {part: nested}
-        out = _merge(out, {key.split(".")[0]: nested})
-    return out
-
-
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        current = out.get(key)
-        if isinstance(value, Mapping) and isinstance(current, Mapping):
-            out[key] = _merge(current, value)
-        else:
-            out[key] = value
-    return out
-
 
 # --- configuration -------------------------------------------------------------------------
 

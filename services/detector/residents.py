@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
+from rules.config import merge
 from rules.types import ResidentProfile
 
 
@@ -69,16 +70,6 @@ class ResidentRecord:
     overrides: dict[str, Any]  # the site's rule overrides, then the resident's, merged
 
 
-def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def load_resident(conn: psycopg.Connection[TupleRow], resident_id: int) -> ResidentRecord | None:
     row = conn.execute(
         "SELECT r.site_id, r.unit_id, r.conditions, r.fall_risk, r.news2_scale, r.timezone,"
@@ -98,4 +89,4 @@ def load_resident(conn: psycopg.Connection[TupleRow], resident_id: int) -> Resid
         news2_scale=2 if scale == 2 else 1,
         timezone=tz,
     )
-    return ResidentRecord(profile, deep_merge(site_over or {}, own_over or {}))
+    return ResidentRecord(profile, merge(site_over or {}, own_over or {}))

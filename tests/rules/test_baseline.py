@@ -15,12 +15,12 @@ from rules.baseline import (
     BaselineConfig,
     BaselineState,
     DaySummary,
-    OverrideError,
     baseline_step,
     is_febrile,
     robust_baseline,
-    with_overrides,
 )
+from rules.config import with_overrides
+from rules.errors import OverrideError
 from rules.types import AlertCandidate, ResidentProfile, Source, Vital
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rules.config import with_overrides
+from rules.errors import OverrideError
 from rules.outbreak import (
     OutbreakConfig,
     OutbreakState,
-    OverrideError,
     outbreak_step,
-    with_overrides,
 )
 from rules.types import AlertCandidate
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from rules.config import with_overrides
+from rules.errors import OverrideError
 from rules.types import AlertCandidate, ResidentProfile, Source, Vital
 from rules.vitals import (
-    OverrideError,
     VitalsConfig,
     VitalsRuleState,
     uses_scale2,
     vitals_step,
     vitals_suppress,
-    with_overrides,
 )
 
 T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)

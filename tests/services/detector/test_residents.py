@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.detector.residents import Assignment, Attribution, deep_merge
+from rules.config import merge
+from services.detector.residents import Assignment, Attribution
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -53,10 +54,10 @@ def test_assignments_are_cached_then_refreshed() -> None:
     assert attribution.resident_at("w1", T0) == 9
 
 
-def test_deep_merge_resident_over_site() -> None:
+def test_resident_overrides_merge_over_the_sites() -> None:
     site = {"vitals": {"spo2": {"low": 90, "persistence_s": 15}}, "fall": {"long_lie_s": 300}}
     resident = {"vitals": {"spo2": {"low": 85}}}
-    assert deep_merge(site, resident) == {
+    assert merge(site, resident) == {
         "vitals": {"spo2": {"low": 85, "persistence_s": 15}},
         "fall": {"long_lie_s": 300},
     }

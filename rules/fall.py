@@ -1,0 +1,601 @@
+"""Falls: a streaming detector over accelerometer windows and the rule that turns its
+detections and device-reported falls into alerts (cancel window, long-lie escalation).
+
+Pure: no I/O, no logging, no clock; `now` is a parameter. Signal features: rules/fall_signal.py.
+
+How the detector decides (per impact): free fall → impact → the body ends somewhere else.
+- candidate: |a| >= `impact_g`; the largest |a| within `impact_window_s` is the impact;
+- the posture changed: the mean gravity direction `settle_s`..`settle_s + stillness_window_s`
+  after the impact is >= `orientation_change_deg` away from the one `pre_gap_s +
+  pre_window_s`..`pre_gap_s` before it (measured in the device frame, so it does not matter
+  which axis is "up", or whether the device is on a belt or a wrist);
+- the body is not moving on: std of |a| over the same post-impact window <= `stillness_std_g`;
+- it is not a dropped device: true free fall and then no movement at all.
+Free fall is not required (falls from a chair or a faint have little of it); it only raises
+the confidence. Thresholds come from the literature and physics (see FallConfig) and were
+checked on device_sim/motion.py's synthetic falls and daily activities; the SisFall subset
+(bench/sisfall.py) was used only afterwards, as a held-out check, and changed nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal, Self
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rules.fall_signal import (
+    ImpactFeatures,
+    Vector,
+    angle_deg,
+    impact_features,
+    magnitude,
+    mean_direction,
+)
+from rules.types import AlertCandidate, DeviceEvent, Motion, Observation, ResidentProfile
+
+
+class FallConfig(BaseModel):
+    """Fall detector and fall rule settings; every default says why it is what it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- detector ---
+    # Bourke et al. (2007) put the trunk's impact threshold at 3.1 g and Kangas et al. (2008)
+    # at 2 g for the waist; older adults' real falls hit softer than young volunteers' staged
+    # ones (Klenk et al. 2011), and a low output rate blunts short peaks (SisFall's 50 Hz
+    # average halves F05's). 2 g is above ordinary walking (1.2-1.6 g at the waist) and leaves
+    # the discrimination to posture and stillness, which ADLs with big peaks do not pass.
+    impact_g: float = Field(2.0, gt=1.0, le=16.0)
+    # Bourke's lower fall threshold: below 0.6 g the body is dropping. Not required (falls
+    # from sitting and faints may barely go below it); counts toward confidence only.
+    free_fall_g: float = Field(0.6, gt=0.0, lt=1.0)
+    # Half-way between upright (0°) and lying (90°): sitting back in a chair tilts the pelvis
+    # 5-30°, lying after a fall is 70-100° from the posture before it.
+    orientation_change_deg: float = Field(45.0, gt=0.0, lt=180.0)
+    # Gait keeps std|a| at 0.1-0.3 g at the waist (more at the wrist); a person lying on the
+    # floor, even shifting about or trying to push up, stays well under 0.1 g.
+    stillness_std_g: float = Field(0.1, gt=0.0, le=1.0)
+    # The post-impact window: skip the rebound and the arms settling, then look long enough
+    # to average out breathing and small shifts.
+    settle_s: float = Field(1.0, ge=0.0, le=5.0)
+    stillness_window_s: float = Field(2.0, gt=0.0, le=10.0)
+    # The posture before: a fall's descent takes 0.5-1 s (Bourke 2010), so the reference ends
+    # a second before the impact and averages 1.5 s (about three steps when walking).
+    pre_gap_s: float = Field(1.0, ge=0.0, le=5.0)
+    pre_window_s: float = Field(1.5, gt=0.0, le=5.0)
+    # Knees, then hip, then shoulder may each hit: the largest peak within a second is "the"
+    # impact; after a detection, the rebounds and struggling of the same fall are not new ones.
+    impact_window_s: float = Field(1.0, gt=0.0, le=3.0)
+    refractory_s: float = Field(5.0, ge=0.0, le=60.0)
+    # A window that does not start where the previous one ended (allowing for a sample or two
+    # of timestamp jitter) means lost data: the buffer starts over rather than splice.
+    gap_tolerance_s: float = Field(0.1, ge=0.0, le=2.0)
+    # A dropped wearable: true free fall (|a| < 0.2 g; a person's trunk rarely gets there, a
+    # body is not ballistic) for >= 0.1 s (a 5 cm drop), and afterwards no slow movement at
+    # all: a 0.5 s average leaves ~0.001 g of sensor noise, breathing alone moves a worn
+    # device's axes by several mg.
+    drop_free_fall_g: float = Field(0.2, gt=0.0, lt=1.0)
+    drop_free_fall_s: float = Field(0.1, gt=0.0, le=2.0)
+    drop_wobble_g: float = Field(0.002, ge=0.0, le=0.1)
+    # Accelerometer rates outside this are not from a wearable; the bound also bounds state.
+    max_hz: float = Field(400.0, gt=0.0, le=1000.0)
+
+    # --- rule ---
+    # Time for "I'm OK" (or for getting up) before a detection pages; 0 pages at once.
+    cancel_window_s: float = Field(30.0, ge=0.0, le=600.0)
+    # Still on the floor this long after the impact: escalate (a long lie is what harms).
+    long_lie_s: float = Field(300.0, gt=0.0, le=24 * 3600.0)
+    # Up again: the posture back within 30° of the one before the fall for 3 s, with some
+    # movement (std|a| >= 0.02 g: standing people sway, a device on the floor does not).
+    getup_deg: float = Field(30.0, gt=0.0, lt=90.0)
+    getup_s: float = Field(3.0, gt=0.0, le=60.0)
+    getup_active_std_g: float = Field(0.02, ge=0.0, le=1.0)
+    # A device-reported fall and our own detection this close are the same fall (watches
+    # report after their own 30-60 s countdown).
+    merge_s: float = Field(60.0, ge=0.0, le=600.0)
+    max_devices: int = Field(4, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.drop_free_fall_g >= self.free_fall_g:
+            raise ValueError(
+                f"drop_free_fall_g ({self.drop_free_fall_g}) must be below free_fall_g "
+                f"({self.free_fall_g}): a dropped device is in deeper free fall than a body"
+            )
+        if self.getup_deg >= self.orientation_change_deg:
+            raise ValueError(
+                f"getup_deg ({self.getup_deg}) must be below orientation_change_deg "
+                f"({self.orientation_change_deg}): one posture cannot be both fallen and up"
+            )
+        if self.long_lie_s <= self.cancel_window_s:
+            raise ValueError(
+                f"long_lie_s ({self.long_lie_s}) must be longer than cancel_window_s "
+                f"({self.cancel_window_s}): the escalation comes after the first page"
+            )
+        return self
+
+    def buffer_s(self) -> float:
+        """How much signal the detector keeps: the posture before, the impact, the after."""
+        return (
+            self.pre_window_s
+            + self.pre_gap_s
+            + self.impact_window_s
+            + self.settle_s
+            + self.stillness_window_s
+        )
+
+    def buffer_samples(self, hz: float) -> int:
+        return math.ceil(self.buffer_s() * hz) + 1
+
+
+# --- detector ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FallDetection:
+    """One fall the detector found; `ts` is the impact. `pre_gravity` (device frame) is the
+    posture before the fall, which the rule compares against to see the resident up again."""
+
+    ts: datetime
+    device_id: str
+    peak_g: float
+    orientation_change_deg: float
+    stillness_std_g: float
+    free_fall_min_g: float
+    descent_mps: float
+    confidence: float
+    pre_gravity: Vector
+
+
+def _empty() -> NDArray[np.float32]:
+    return np.zeros((0, 3), dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FallDetectorState:
+    """One device's detector: the last `FallConfig.buffer_s()` seconds of samples (at most
+    `buffer_samples(max_hz)`, 3 float32 each: ~8.4 kB at 400 Hz, 1.1 kB at 50 Hz), where the
+    current continuous run started, and where the search for impacts has got to."""
+
+    device_id: str = ""
+    hz: float = 0.0
+    origin: datetime | None = None  # time of sample 0 of the current run
+    count: int = 0  # samples seen in the current run
+    buffer: NDArray[np.float32] = field(default_factory=_empty)  # the last ones, read-only
+    scan_from: int = 0  # first sample (run index) not yet ruled out as an impact
+
+    @property
+    def next_ts(self) -> datetime | None:
+        """When the next window should start if nothing is lost."""
+        if self.origin is None:
+            return None
+        return self.origin + timedelta(seconds=self.count / self.hz)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.buffer.nbytes)
+
+    def time_of(self, index: int) -> datetime:
+        assert self.origin is not None
+        return self.origin + timedelta(seconds=index / self.hz)
+
+
+def _samples(window: Motion, max_hz: float) -> NDArray[np.float64] | None:
+    n = len(window.ax)
+    if n == 0 or len(window.ay) != n or len(window.az) != n:
+        return None
+    if not (math.isfinite(window.hz) and 0 < window.hz <= max_hz):
+        return None
+    samples = np.column_stack([window.ax, window.ay, window.az]).astype(np.float64)
+    if not np.isfinite(samples).all():
+        return None
+    return samples
+
+
+def detect_step(
+    state: FallDetectorState, window: Motion, *, config: FallConfig
+) -> tuple[FallDetectorState, list[FallDetection]]:
+    """Feed one device's next window; returns the new state and the falls it completed.
+
+    A fall is reported once its post-impact window has been seen (`settle_s +
+    stillness_window_s` after the impact), whichever window that arrives in. A window that
+    does not continue the previous one (gap, overlap, other rate or device) starts a new
+    run; an unusable one (bad lengths, non-finite values, rate out of range) is dropped and
+    also resets, since the signal is no longer continuous.
+    """
+    samples = _samples(window, config.max_hz)
+    if samples is None:
+        return FallDetectorState(device_id=window.device_id), []
+    expected = state.next_ts
+    continues = (
+        expected is not None
+        and state.device_id == window.device_id
+        and state.hz == window.hz
+        and abs((window.ts - expected).total_seconds()) <= config.gap_tolerance_s
+    )
+    hz = window.hz
+    if continues:
+        # Re-anchor on the device's own timestamp so rate drift does not accumulate.
+        origin = window.ts - timedelta(seconds=state.count / hz)
+        buf = np.concatenate([state.buffer.astype(np.float64), samples])
+        base = state.count - len(state.buffer)  # run index of buf[0]
+        scan = state.scan_from
+    else:
+        origin, buf, base, scan = window.ts, samples, 0, 0
+    count = base + len(buf)
+    run = FallDetectorState(window.device_id, hz, origin, count, _empty(), scan)
+    scan, detections = _scan(run, buf, base, scan, config)
+    keep = buf[-config.buffer_samples(hz) :].astype(np.float32)
+    keep.flags.writeable = False
+    return replace(run, buffer=keep, scan_from=scan), detections
+
+
+def _scan(
+    run: FallDetectorState,
+    buf: NDArray[np.float64],
+    base: int,
+    scan: int,
+    config: FallConfig,
+) -> tuple[int, list[FallDetection]]:
+    hz = run.hz
+    mag = magnitude(buf)
+    impact_n = max(1, round(config.impact_window_s * hz))
+    after_n = round((config.settle_s + config.stillness_window_s) * hz)
+    found: list[FallDetection] = []
+    i = max(scan, base)
+    while True:
+        above = np.flatnonzero(mag[i - base :] >= config.impact_g)
+        if len(above) == 0:
+            return max(i, run.count), found
+        first = i + int(above[0])
+        end = min(first + impact_n, run.count)
+        peak = first + int(np.argmax(mag[first - base : end - base]))
+        if first + impact_n > run.count or peak + after_n >= run.count:
+            return first, found  # wait for the rest of the impact and what follows it
+        features = impact_features(
+            buf,
+            peak - base,
+            hz,
+            pre_gap_s=config.pre_gap_s,
+            pre_window_s=config.pre_window_s,
+            settle_s=config.settle_s,
+            still_window_s=config.stillness_window_s,
+            ballistic_g=config.drop_free_fall_g,
+        )
+        if features is not None and is_fall(features, config):
+            found.append(_detection(run, peak, features, config))
+            i = peak + max(1, round(config.refractory_s * hz))
+        else:
+            i = peak + 1
+
+
+def is_fall(f: ImpactFeatures, config: FallConfig) -> bool:
+    """The decision, given an impact >= impact_g: lying somewhere else, not moving on, and
+    not a dropped device."""
+    dropped = f.ballistic_s >= config.drop_free_fall_s and f.post_wobble_g <= config.drop_wobble_g
+    return (
+        f.peak_g >= config.impact_g
+        and f.orientation_change_deg >= config.orientation_change_deg
+        and f.post_std_g <= config.stillness_std_g
+        and not dropped
+    )
+
+
+def confidence(f: ImpactFeatures, config: FallConfig) -> float:
+    """0..1, the mean of four scores that are 0.5 at their threshold and 1 at twice as clear:
+    impact, free fall, posture change and stillness. Informative only; it decides nothing."""
+
+    def score(value: float) -> float:
+        return float(np.clip(value, 0.0, 1.0))
+
+    return (
+        score((f.peak_g - 1) / (2 * (config.impact_g - 1)))
+        + score((1 - f.free_fall_min_g) / (2 * (1 - config.free_fall_g)))
+        + score(f.orientation_change_deg / (2 * config.orientation_change_deg))
+        + score(1 - f.post_std_g / (2 * config.stillness_std_g))
+    ) / 4
+
+
+def _detection(
+    run: FallDetectorState, peak: int, f: ImpactFeatures, config: FallConfig
+) -> FallDetection:
+    return FallDetection(
+        ts=run.time_of(peak),
+        device_id=run.device_id,
+        peak_g=round(f.peak_g, 3),
+        orientation_change_deg=round(f.orientation_change_deg, 1),
+        stillness_std_g=round(f.post_std_g, 4),
+        free_fall_min_g=round(f.free_fall_min_g, 3),
+        descent_mps=round(f.descent_mps, 2),
+        confidence=round(confidence(f, config), 2),
+        pre_gravity=f.pre_gravity,
+    )
+
+
+def posture_before(state: FallDetectorState, ts: datetime, *, config: FallConfig) -> Vector | None:
+    """The device-frame posture before an impact at `ts`, if the buffer still holds it."""
+    if state.origin is None or len(state.buffer) == 0:
+        return None
+    base = state.count - len(state.buffer)
+    at = round((ts - state.origin).total_seconds() * state.hz) - base
+    end = at - round(config.pre_gap_s * state.hz)
+    start = end - round(config.pre_window_s * state.hz)
+    if start < 0 or end > len(state.buffer):
+        return None
+    return mean_direction(state.buffer[start:end])
+
+
+# --- rule -------------------------------------------------------------------------------------
+
+FallSource = Literal["device", "motion"]
+
+
+@dataclass(frozen=True, slots=True)
+class FallIncident:
+    """The current (or last) fall of a resident."""
+
+    impact_ts: datetime
+    source: FallSource
+    device_id: str
+    peak_g: float | None = None
+    orientation_change_deg: float | None = None
+    confidence: float | None = None
+    reference: Vector | None = None  # posture before the fall, `device_id`'s frame
+    raised: bool = False
+    long_lie_raised: bool = False
+    closed: bool = False  # cancelled ("I'm OK") or the resident got up: nothing more to do
+    upright_s: float = 0.0  # how long the resident has been back upright (get-up tracking)
+    moved: bool = False  # ... and whether they moved meanwhile
+
+    @property
+    def rule_id(self) -> str:
+        return f"fall.{self.source}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FallRuleState:
+    """Per resident: a detector per worn device (at most `max_devices`, least recently seen
+    dropped first) and at most one fall incident."""
+
+    detectors: tuple[FallDetectorState, ...] = ()
+    incident: FallIncident | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(d.nbytes for d in self.detectors)
+
+
+def fall_rule_step(
+    state: FallRuleState,
+    observation: Observation,
+    *,
+    profile: ResidentProfile,
+    now: datetime,
+    config: FallConfig,
+) -> tuple[FallRuleState, list[AlertCandidate]]:
+    """Feed one observation of the resident (motion windows and device events count; the rest
+    only advance time)."""
+    out: list[AlertCandidate] = []
+    incident = state.incident
+    detectors = state.detectors
+    if isinstance(observation, Motion):
+        current = next((d for d in detectors if d.device_id == observation.device_id), None)
+        detector, detections = detect_step(
+            current or FallDetectorState(device_id=observation.device_id),
+            observation,
+            config=config,
+        )
+        others = tuple(d for d in detectors if d.device_id != observation.device_id)
+        detectors = (*others, detector)[-config.max_devices :]
+        if incident is not None:
+            incident, out = _track_recovery(incident, observation, profile, config)
+        for detection in detections:
+            incident, more = _on_detection(incident, detection, profile, config)
+            out += more
+    elif isinstance(observation, DeviceEvent) and observation.type == "fall":
+        reference = next(
+            (
+                posture_before(d, observation.ts, config=config)
+                for d in detectors
+                if d.device_id == observation.device_id
+            ),
+            None,
+        )
+        incident, out = _on_device_fall(incident, observation, reference, profile, config)
+    incident, more = _advance(incident, profile, now, config)
+    return FallRuleState(detectors, incident), out + more
+
+
+def fall_rule_tick(
+    state: FallRuleState, *, profile: ResidentProfile, now: datetime, config: FallConfig
+) -> tuple[FallRuleState, list[AlertCandidate]]:
+    """Time passes without data: a pending fall still pages, a long lie still escalates (a
+    device that went silent after an impact has not shown anyone getting up)."""
+    incident, out = _advance(state.incident, profile, now, config)
+    return FallRuleState(state.detectors, incident), out
+
+
+def cancel_pending(state: FallRuleState, now: datetime) -> FallRuleState:
+    """The resident (on the device) or a caregiver said "I'm OK": a pending fall will not page
+    and a raised one will not escalate to a long lie. The alert itself is the alert service's
+    to resolve."""
+    incident = state.incident
+    if incident is None or incident.closed:
+        return state
+    return FallRuleState(state.detectors, replace(incident, closed=True))
+
+
+def _candidate(
+    incident: FallIncident,
+    profile: ResidentProfile,
+    *,
+    rule_id: str,
+    action: Literal["raise", "update"],
+    title: str,
+    severity: Literal["high", "critical"] = "high",
+    extra: dict[str, float | str] | None = None,
+) -> AlertCandidate:
+    values: dict[str, float | str] = {
+        "device_id": incident.device_id,
+        "impact_ts": incident.impact_ts.isoformat(),
+    }
+    for name in ("peak_g", "orientation_change_deg", "confidence"):
+        value = getattr(incident, name)
+        if value is not None:
+            values[name] = value
+    values.update(extra or {})
+    return AlertCandidate(
+        rule_id=rule_id,
+        action=action,
+        subject=profile.subject,
+        dedupe_key=f"fall:{profile.subject}",
+        severity=severity,
+        ts=incident.impact_ts,
+        title=title,
+        values=values,
+    )
+
+
+def _same_fall(incident: FallIncident | None, ts: datetime, config: FallConfig) -> bool:
+    return incident is not None and abs((ts - incident.impact_ts).total_seconds()) <= config.merge_s
+
+
+def _on_detection(
+    incident: FallIncident | None,
+    d: FallDetection,
+    profile: ResidentProfile,
+    config: FallConfig,
+) -> tuple[FallIncident | None, list[AlertCandidate]]:
+    if incident is not None and not incident.closed and _same_fall(incident, d.ts, config):
+        if incident.reference is None:  # the device reported it first: learn the posture
+            incident = replace(
+                incident,
+                device_id=d.device_id,
+                peak_g=d.peak_g,
+                orientation_change_deg=d.orientation_change_deg,
+                reference=d.pre_gravity,
+            )
+        return incident, []
+    new = FallIncident(
+        impact_ts=d.ts,
+        source="motion",
+        device_id=d.device_id,
+        peak_g=d.peak_g,
+        orientation_change_deg=d.orientation_change_deg,
+        confidence=d.confidence,
+        reference=d.pre_gravity,
+    )
+    if config.cancel_window_s > 0:
+        return new, []
+    new = replace(new, raised=True)
+    return new, [_raise_fall(new, profile)]
+
+
+def _on_device_fall(
+    incident: FallIncident | None,
+    event: DeviceEvent,
+    reference: Vector | None,
+    profile: ResidentProfile,
+    config: FallConfig,
+) -> tuple[FallIncident | None, list[AlertCandidate]]:
+    """A device's own fall detection has had its own countdown: it pages at once, unless this
+    fall has paged already (then it is the same fall seen twice)."""
+    if incident is not None and _same_fall(incident, event.ts, config):
+        if incident.raised:
+            return incident, []
+        # Our detection was pending (or the resident seemed to get up): the device says fall.
+        incident = replace(incident, source="device", raised=True, closed=False)
+        return incident, [_raise_fall(incident, profile)]
+    new = FallIncident(
+        impact_ts=event.ts,
+        source="device",
+        device_id=event.device_id,
+        confidence=event.confidence,
+        reference=reference,
+        raised=True,
+    )
+    return new, [_raise_fall(new, profile)]
+
+
+def _raise_fall(incident: FallIncident, profile: ResidentProfile) -> AlertCandidate:
+    title = "Fall reported by device" if incident.source == "device" else "Fall detected"
+    return _candidate(incident, profile, rule_id=incident.rule_id, action="raise", title=title)
+
+
+def _track_recovery(
+    incident: FallIncident, window: Motion, profile: ResidentProfile, config: FallConfig
+) -> tuple[FallIncident, list[AlertCandidate]]:
+    """Watch the fallen resident's device for them getting up: second by second, the posture
+    back near the one before the fall, for `getup_s`, with some movement."""
+    if incident.closed or incident.reference is None or window.device_id != incident.device_id:
+        return incident, []
+    samples = _samples(window, config.max_hz)
+    if samples is None:
+        return incident, []
+    hz = window.hz
+    step = max(1, round(hz))
+    settled = incident.impact_ts + timedelta(seconds=config.settle_s)
+    upright_s, moved = incident.upright_s, incident.moved
+    for start in range(0, len(samples), step):
+        chunk = samples[start : start + step]
+        if len(chunk) < step / 2 or window.ts + timedelta(seconds=start / hz) < settled:
+            continue
+        direction = mean_direction(chunk)
+        if direction is None or angle_deg(direction, incident.reference) > config.getup_deg:
+            upright_s, moved = 0.0, False
+            continue
+        upright_s += len(chunk) / hz
+        moved = moved or float(magnitude(chunk).std()) >= config.getup_active_std_g
+        if upright_s >= config.getup_s and moved:
+            up = replace(incident, closed=True, upright_s=upright_s, moved=moved)
+            if not incident.raised:
+                return up, []  # cancelled before it paged
+            rule_id = "fall.long_lie" if incident.long_lie_raised else incident.rule_id
+            after = (window.ts + timedelta(seconds=start / hz) - incident.impact_ts).total_seconds()
+            return up, [
+                _candidate(
+                    up,
+                    profile,
+                    rule_id=rule_id,
+                    action="update",
+                    title="Up again after the fall",
+                    severity="critical" if incident.long_lie_raised else "high",
+                    extra={"recovered_after_s": round(after, 1)},
+                )
+            ]
+    return replace(incident, upright_s=upright_s, moved=moved), []
+
+
+def _advance(
+    incident: FallIncident | None, profile: ResidentProfile, now: datetime, config: FallConfig
+) -> tuple[FallIncident | None, list[AlertCandidate]]:
+    if incident is None:
+        return None, []
+    since = (now - incident.impact_ts).total_seconds()
+    if incident.closed:
+        # Kept only to recognise a late report of the same fall.
+        return (None if since > config.merge_s else incident), []
+    out: list[AlertCandidate] = []
+    if not incident.raised and since >= config.cancel_window_s:
+        incident = replace(incident, raised=True)
+        out.append(_raise_fall(incident, profile))
+    if incident.raised and not incident.long_lie_raised and since >= config.long_lie_s:
+        incident = replace(incident, long_lie_raised=True)
+        minutes = config.long_lie_s / 60
+        out.append(
+            _candidate(
+                incident,
+                profile,
+                rule_id="fall.long_lie",
+                action="raise",
+                title=f"Still down {minutes:g} min after a fall",
+                severity="critical",
+                extra={"long_lie_s": config.long_lie_s},
+            )
+        )
+    return incident, out
