@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Final, Literal
@@ -377,11 +377,18 @@ def news2_step(
     Raises once a band of low_medium or worse has held for its `raise_after_s`; updates the
     open alert when its band or total changes (escalating only after the same persistence,
     stepping down only after the score stays below the alert's band for `clear_after_s`);
-    clears after `clear_after_s` back in "low". An incomplete score neither raises, updates
-    nor clears (silence is not wellness) and restarts those timers."""
+    clears after `clear_after_s` back in "low". An incomplete score never clears or steps
+    down (silence is not wellness); it raises or escalates only when the parameters present
+    already prove the band (their partial total is a lower bound), saying it is incomplete."""
     result = compute_news2(latest, scale=profile.news2_scale, now=now, config=config)
     if result.band is None or result.total is None:
-        return News2State(alert_band=state.alert_band, alert_total=state.alert_total), []
+        lower = _lower_bound(result)
+        worse = state.alert_band is None or _band_rank(lower.band) > _band_rank(state.alert_band)
+        if lower.band == "low" or not worse:
+            return News2State(alert_band=state.alert_band, alert_total=state.alert_total), []
+        # Missing parameters can only add points: what is present already proves this band.
+        result = lower
+    assert result.band is not None and result.total is not None
     band, total = result.band, result.total
     held_since = _held_since(state.held_since, band, now)
     confirmed = _confirmed_band(held_since, now, config)
@@ -421,6 +428,14 @@ def news2_step(
         values=_values(result, None),
     )
     return News2State(held_since=held_since), [clear]
+
+
+def _lower_bound(result: News2Result) -> News2Result:
+    """An incomplete result read as a lower bound: the partial total and its band (still
+    marked incomplete, so it is never shown as a complete score)."""
+    top = max((s.score for s in result.sub_scores), default=0)
+    band = clinical_band(result.partial_total, top)
+    return replace(result, total=result.partial_total, band=band)
 
 
 def _held_since(previous: HeldSince, band: Band, now: datetime) -> HeldSince:
@@ -468,7 +483,8 @@ def _emit(
         dedupe_key=_dedupe_key(profile),
         severity=SEVERITY_BY_BAND[alert_band],
         ts=result.at,
-        title=f"NEWS2 {result.total}: {alert_band.replace('_', '-')} clinical risk",
+        title=f"NEWS2 {'' if result.complete else '≥ '}{result.total}: "
+        f"{alert_band.replace('_', '-')} clinical risk",
         values=_values(result, alert_band),
         suggestion="referral" if alert_band == "high" else None,
     )
@@ -492,4 +508,7 @@ def _values(result: News2Result, alert_band: AlertBand | None) -> dict[str, floa
         values[s.parameter] = s.score
     if result.assumptions:
         values["assumptions"] = "; ".join(result.assumptions)
+    if not result.complete:
+        values["complete"] = "no: the total is a lower bound"
+        values["missing"] = ",".join(result.missing)
     return values

@@ -734,32 +734,40 @@ def test_step_down_goes_to_the_worst_band_of_the_window() -> None:
     assert only(ward.step(1, LOW)).action == "clear"
 
 
-def test_incomplete_score_never_raises() -> None:
+def test_incomplete_score_raises_only_what_the_present_parameters_prove() -> None:
     ward = Ward()
-    for _ in range(120):
-        assert ward.step(30, HIGH_8, omit=("acvpu",)) == []
-    assert ward.state == News2State()
+    for _ in range(120):  # acvpu unknown and the rest low: nothing is proven
+        assert ward.step(30, LOW_4, omit=("acvpu",)) == []
+    raised = only(ward.step(1, HIGH_8, omit=("acvpu",)))
+    assert (raised.action, raised.severity, raised.values["band"]) == ("raise", "critical", "high")
+    assert raised.title.startswith("NEWS2 ≥ 8")  # a lower bound, and it says so
+    assert raised.values["complete"] == "no: the total is a lower bound"
+    assert raised.values["missing"] == "acvpu"
 
 
-def test_incomplete_score_neither_clears_nor_updates() -> None:
+def test_incomplete_score_neither_clears_nor_steps_down() -> None:
     ward = Ward()
     ward.step(0, MEDIUM_5)
     ward.hold(30, MEDIUM_5)
     assert only(ward.emitted).action == "raise"
-    for values in (LOW, HIGH_8, LOW):
-        for _ in range(60):
-            assert ward.step(60, values, omit=("temp",)) == []
+    for _ in range(60):
+        assert ward.step(60, LOW, omit=("temp",)) == []
+    # Missing temperature cannot hide what the rest proves: 7 without it is high already.
+    update = only(ward.step(60, HIGH_8, omit=("temp",)))
+    assert (update.action, update.values["band"]) == ("update", "high")
+    for _ in range(60):
+        assert ward.step(60, LOW, omit=("temp",)) == []
     # Back to complete and low: the clear window starts again now.
     assert ward.step(1, LOW) == []
     assert ward.hold(299, LOW) == []
     assert only(ward.step(1, LOW)).action == "clear"
 
 
-def test_incomplete_score_restarts_persistence() -> None:
+def test_incomplete_score_restarts_persistence_of_what_it_cannot_prove() -> None:
     ward = Ward()
     ward.step(0, MEDIUM_5)
     ward.step(20, MEDIUM_5)
-    ward.step(5, MEDIUM_5, omit=("hr",))
+    ward.step(5, MEDIUM_5, omit=("rr",))  # only low-medium is proven without rr
     ward.step(5, MEDIUM_5)  # medium again from t=30 s
     assert ward.hold(29, MEDIUM_5) == []
     assert only(ward.step(1, MEDIUM_5)).ts == T0 + timedelta(seconds=60)
