@@ -382,12 +382,14 @@ def news2_step(
     already prove the band (their partial total is a lower bound), saying it is incomplete."""
     result = compute_news2(latest, scale=profile.news2_scale, now=now, config=config)
     if result.band is None or result.total is None:
-        lower = _lower_bound(result)
-        worse = state.alert_band is None or _band_rank(lower.band) > _band_rank(state.alert_band)
-        if lower.band == "low" or not worse:
+        # Missing parameters can only add points: what is present is a lower bound.
+        top = max((s.score for s in result.sub_scores), default=0)
+        lower = clinical_band(result.partial_total, top)
+        worse = state.alert_band is None or _band_rank(lower) > _band_rank(state.alert_band)
+        if lower == "low" or not worse:
             return News2State(alert_band=state.alert_band, alert_total=state.alert_total), []
-        # Missing parameters can only add points: what is present already proves this band.
-        result = lower
+        # Still marked incomplete, so it is never shown as a complete score.
+        result = replace(result, total=result.partial_total, band=lower)
     assert result.band is not None and result.total is not None
     band, total = result.band, result.total
     held_since = _held_since(state.held_since, band, now)
@@ -428,14 +430,6 @@ def news2_step(
         values=_values(result, None),
     )
     return News2State(held_since=held_since), [clear]
-
-
-def _lower_bound(result: News2Result) -> News2Result:
-    """An incomplete result read as a lower bound: the partial total and its band (still
-    marked incomplete, so it is never shown as a complete score)."""
-    top = max((s.score for s in result.sub_scores), default=0)
-    band = clinical_band(result.partial_total, top)
-    return replace(result, total=result.partial_total, band=band)
 
 
 def _held_since(previous: HeldSince, band: Band, now: datetime) -> HeldSince:
