@@ -119,6 +119,43 @@ def ingest(
 
 
 @app.command()
+def detect(
+    client_id: Annotated[str, typer.Option(help="MQTT client id (its persistent session).")] = (
+        "carewatch-detector"
+    ),
+) -> None:
+    """Run the streaming detector: the device stream → rules → alert candidates."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from services.detector.service import Detector, DetectorConfig, DetectorMetrics
+    from services.settings import database_url, mqtt_ingest_endpoint
+
+    setup_logging("detect")
+    settings = Settings()
+    registry = CollectorRegistry()
+    try:
+        detector = Detector(
+            DetectorConfig(client_id=client_id),
+            mqtt_endpoint=mqtt_ingest_endpoint(settings),
+            database_url=database_url(settings),
+            metrics=DetectorMetrics(registry),
+        )
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    if settings.detector_metrics_port:
+        start_http_server(settings.detector_metrics_port, addr="127.0.0.1", registry=registry)
+    stop = threading.Event()
+    stop_on_signals(stop)
+
+    def stop_when_told() -> None:
+        stop.wait()
+        detector.stop()
+
+    threading.Thread(target=stop_when_told, daemon=True).start()
+    detector.run()
+
+
+@app.command()
 def api() -> None:
     """Run the HTTP API and web pages."""
     import uvicorn

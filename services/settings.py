@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     pg_port: int = Field(default=55432, ge=1, le=65535)
     ingest_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    detector_metrics_port: int = Field(default=9102, ge=0, le=65535)
 
     ingest_client_id: str = "carewatch-ingest"
     ingest_batch_size: int = Field(default=5000, ge=1)

@@ -46,6 +46,7 @@ def local_settings(data_dir: Path, **overrides: object) -> Settings:
         mqtt_port=free_port(),
         api_port=free_port(),
         ingest_metrics_port=free_port(),
+        detector_metrics_port=free_port(),
     )
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -59,6 +60,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         CAREWATCH_MQTT_PORT=str(settings.mqtt_port),
         CAREWATCH_API_PORT=str(settings.api_port),
         CAREWATCH_INGEST_METRICS_PORT=str(settings.ingest_metrics_port),
+        CAREWATCH_DETECTOR_METRICS_PORT=str(settings.detector_metrics_port),
     )
     return env
 
@@ -96,27 +98,29 @@ def ingest_endpoint(settings: Settings) -> MqttEndpoint:
     return mqtt_ingest_endpoint(settings)
 
 
-class IngestProcess:
-    """`carewatch ingest` as a child process, as `carewatch up` runs it."""
+class ServiceProcess:
+    """A `carewatch` service as a child process, as `carewatch up` runs it, with its metrics."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, command: str, *, metrics_port: int) -> None:
         self.settings = settings
+        self.command = command
+        self.metrics_port = metrics_port
         self.child = ChildProcess(
-            "ingest",
-            [sys.executable, "-m", "services.cli", "ingest"],
-            log_path=Path(settings.data_dir) / "log" / "ingest-test.log",
+            command,
+            [sys.executable, "-m", "services.cli", command],
+            log_path=Path(settings.data_dir) / "log" / f"{command}-test.log",
             env=service_env(settings),
             stop_signal=signal.SIGINT,
         )
 
     def start(self) -> None:
-        """Start, and return once the broker has confirmed the worker's subscription (before
+        """Start, and return once the broker has confirmed the service's subscription (before
         that, on a first start, a message has no subscriber yet and is not queued for it)."""
         self.child.start()
         self.child.wait_until(self.subscribed, timeout=30, what="subscribed")
 
     def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.settings.ingest_metrics_port}/metrics"
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return str(response.read().decode())
@@ -124,19 +128,27 @@ class IngestProcess:
             return ""
 
     def subscribed(self) -> bool:
-        return "carewatch_ingest_subscribed 1.0" in self.metrics()
+        return any(line.endswith("_subscribed 1.0") for line in self.metrics().splitlines())
 
     def stop(self) -> None:
         code = self.child.stop(timeout=30)
-        assert code in (0, None), f"ingest exited with {code}:\n{self.child.log_tail()}"
+        assert code in (0, None), f"{self.command} exited with {code}:\n{self.child.log_tail()}"
 
     def kill(self) -> None:
         self.child.kill()
 
 
+def ingest_process(settings: Settings) -> ServiceProcess:
+    return ServiceProcess(settings, "ingest", metrics_port=settings.ingest_metrics_port)
+
+
+def detector_process(settings: Settings) -> ServiceProcess:
+    return ServiceProcess(settings, "detect", metrics_port=settings.detector_metrics_port)
+
+
 @pytest.fixture(scope="session")
-def ingest_worker(settings: Settings) -> Iterator[IngestProcess]:
-    worker = IngestProcess(settings)
+def ingest_worker(settings: Settings) -> Iterator[ServiceProcess]:
+    worker = ingest_process(settings)
     worker.start()
     try:
         yield worker

@@ -61,7 +61,11 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
     env = child_env(settings)
     services: list[Supervised] = []
     try:
-        wanted = [("ingest", service_argv("ingest")), ("api", service_argv("api"))]
+        wanted = [
+            ("ingest", service_argv("ingest")),
+            ("detect", service_argv("detect")),
+            ("api", service_argv("api")),
+        ]
         if sim:
             wanted.append(
                 ("sim", service_argv("sim", "--residents", str(residents), "--rate", str(rate)))

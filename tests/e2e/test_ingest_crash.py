@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from services.local.stack import LocalStack
 from services.settings import Settings, admin_token, database_url
-from tests.conftest import IngestProcess, fresh_data_dir, local_settings
+from tests.conftest import fresh_data_dir, ingest_process, local_settings
 from tests.support import Device, count, wait_for
 
 MESSAGES = 4000  # two readings each
@@ -48,7 +48,7 @@ def provision(settings: Settings, device_id: str) -> str:
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(own_stack: Settings) -> None:
     settings = own_stack
     password = provision(settings, "crash-dev")
-    worker = IngestProcess(settings)
+    worker = ingest_process(settings)
     worker.start()
     device = Device("127.0.0.1", settings.mqtt_port, "crash-dev", password)
     done = threading.Event()

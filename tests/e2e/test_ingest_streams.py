@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IngestProcess
+from tests.conftest import ServiceProcess
 from tests.support import Conn, Device, count, new_resident, wait_for
 
 pytestmark = pytest.mark.usefixtures("ingest_worker")
@@ -218,7 +218,7 @@ def test_reassignment_keeps_the_past(
     ) == [(70.0, first), (90.0, second)]
 
 
-def metric(worker: IngestProcess, line_prefix: str) -> float:
+def metric(worker: ServiceProcess, line_prefix: str) -> float:
     for line in worker.metrics().splitlines():
         if line.startswith(line_prefix + " "):
             return float(line.split()[-1])
@@ -226,7 +226,7 @@ def metric(worker: IngestProcess, line_prefix: str) -> float:
 
 
 def test_same_message_three_times_is_stored_once(
-    make_device: Callable[..., Device], db: Conn, ingest_worker: IngestProcess
+    make_device: Callable[..., Device], db: Conn, ingest_worker: ServiceProcess
 ) -> None:
     duplicates = 'carewatch_ingest_rows_duplicate_total{table="readings"}'
     before = metric(ingest_worker, duplicates)

@@ -635,7 +635,7 @@ def test_rejected_is_an_ingest_error_and_pickles() -> None:
     error = Rejected("unknown_device", "dev-9 is not provisioned")
     assert isinstance(error, IngestError)
     assert str(error) == "unknown_device: dev-9 is not provisioned"
-    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes)
+    copy = pickle.loads(pickle.dumps(error))
     assert (copy.reason, copy.detail) == (error.reason, error.detail)
 
 

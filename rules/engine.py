@@ -1,0 +1,269 @@
+"""The rule engine: every rule, per resident and per unit, over one stream of observations.
+
+Pure like the rules it composes: observations and `now` in, alert candidates out; the state
+is plain data (picklable) so the detector can snapshot it. The detector and the evaluation
+harness both drive this same class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import Field
+
+from rules.baseline import BaselineConfig, BaselineState, baseline_step
+from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity
+from rules.config import RuleConfig, with_overrides
+from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
+from rules.fall import FallConfig, FallRuleState, cancel_pending, fall_rule_step, fall_rule_tick
+from rules.news2 import PARAMETERS, News2Config, News2State, news2_step
+from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
+from rules.sos import sos_step
+from rules.types import (
+    AlertCandidate,
+    DeviceEvent,
+    DeviceStatus,
+    Motion,
+    Observation,
+    ResidentProfile,
+    Vital,
+)
+from rules.vitals import VitalsConfig, VitalsRuleState, vitals_step, vitals_suppress
+from rules.wandering import WanderingConfig, WanderingState, wandering_step
+
+NEWS2_PARAMETERS = frozenset(PARAMETERS)
+BED_METRICS = frozenset({"occupied", "movement"})
+# A worn accelerometer whose magnitude varies this much (g, standard deviation over a
+# window) shows the resident moving: enough to end "no activity for hours".
+ACTIVE_MOTION_STD_G = 0.05
+
+
+class RulesConfig(RuleConfig):
+    """Every rule's configuration; a site's and a resident's overrides merge into it."""
+
+    vitals: VitalsConfig = Field(default_factory=VitalsConfig)
+    news2: News2Config = Field(default_factory=News2Config)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    fall: FallConfig = Field(default_factory=FallConfig)
+    devices: DeviceRulesConfig = Field(default_factory=DeviceRulesConfig)
+    bed: BedRulesConfig = Field(default_factory=BedRulesConfig)
+    wandering: WanderingConfig = Field(default_factory=WanderingConfig)
+    outbreak: OutbreakConfig = Field(default_factory=OutbreakConfig)
+    # NEWS2 is re-scored at most this often from incoming data (and at every tick): its
+    # freshest-value inputs change every second, its bands do not.
+    news2_every_s: float = Field(default=5.0, gt=0, le=30)
+
+
+@dataclass(slots=True)
+class ResidentRules:
+    """One resident's rule states (each an immutable value, replaced as rules step)."""
+
+    profile: ResidentProfile
+    config: RulesConfig
+    latest: dict[str, Vital] = field(default_factory=dict)  # freshest NEWS2 parameters
+    vitals: VitalsRuleState = field(default_factory=VitalsRuleState.empty)
+    news2: News2State = field(default_factory=News2State)
+    news2_at: datetime | None = None
+    baseline: BaselineState = field(default_factory=BaselineState)
+    fall: FallRuleState = field(default_factory=FallRuleState)
+    bed: BedState = field(default_factory=BedState)
+    wandering: WanderingState = field(default_factory=WanderingState)
+    devices: dict[str, DeviceState] = field(default_factory=dict)
+
+
+def motion_is_active(window: Motion) -> bool:
+    n = len(window.ax)
+    if n < 2:
+        return False
+    mags = [
+        math.sqrt(x * x + y * y + z * z)
+        for x, y, z in zip(window.ax, window.ay, window.az, strict=True)
+    ]
+    mean = sum(mags) / n
+    return math.sqrt(sum((m - mean) ** 2 for m in mags) / n) >= ACTIVE_MOTION_STD_G
+
+
+class Engine:
+    def __init__(self, config: RulesConfig | None = None) -> None:
+        self.config = config or RulesConfig()
+        self.residents: dict[int, ResidentRules] = {}
+        self.units: dict[tuple[str, str], OutbreakState] = {}
+
+    # --- residents ---------------------------------------------------------------------------
+
+    def set_resident(
+        self, profile: ResidentProfile, overrides: Mapping[str, Any] | None = None
+    ) -> ResidentRules:
+        """Add a resident, or update their profile and overrides keeping their rule state.
+        Bad overrides raise OverrideError naming the key."""
+        config = with_overrides(self.config, overrides) if overrides else self.config
+        rules = self.residents.get(profile.resident_id)
+        if rules is None:
+            rules = ResidentRules(profile, config)
+            self.residents[profile.resident_id] = rules
+        else:
+            rules.profile, rules.config = profile, config
+        return rules
+
+    # --- the stream --------------------------------------------------------------------------
+
+    def observe(self, resident_id: int, obs: Observation, *, now: datetime) -> list[AlertCandidate]:
+        """One observation attributed to a resident (unknown residents are ignored)."""
+        r = self.residents.get(resident_id)
+        if r is None:
+            return []
+        out: list[AlertCandidate] = []
+        suppressed = False
+        device_id = obs.device_id
+        if device_id is not None:
+            device = r.devices.get(device_id) or DeviceState(device_id)
+            device, found = device_step(device, obs, profile=r.profile, config=r.config.devices)
+            r.devices[device_id] = device
+            out += found
+            suppressed = device.vitals_suppressed
+            if suppressed and found:
+                r.vitals = vitals_suppress(r.vitals)
+        if isinstance(obs, Vital):
+            out += self._vital(r, obs, now=now, suppressed=suppressed)
+        elif isinstance(obs, Motion):
+            r.fall, found = fall_rule_step(
+                r.fall, obs, profile=r.profile, now=now, config=r.config.fall
+            )
+            out += found
+            if motion_is_active(obs):
+                r.bed, found = note_activity(r.bed, obs.ts, profile=r.profile, config=r.config.bed)
+                out += found
+        elif isinstance(obs, DeviceEvent):
+            out += self._event(r, obs, now=now)
+        elif isinstance(obs, DeviceStatus) and obs.online is False:
+            r.vitals = vitals_suppress(r.vitals)
+        return out
+
+    def _vital(
+        self, r: ResidentRules, vital: Vital, *, now: datetime, suppressed: bool
+    ) -> list[AlertCandidate]:
+        out: list[AlertCandidate] = []
+        cfg = r.config
+        if vital.metric in BED_METRICS:
+            r.bed, found = bed_step(r.bed, vital, profile=r.profile, config=cfg.bed)
+            out += found
+        # Readings from a device off the wrist (or just back from offline) are not evidence.
+        r.vitals, found = vitals_step(
+            r.vitals, vital, profile=r.profile, now=now, config=cfg.vitals, suppressed=suppressed
+        )
+        out += found
+        if suppressed:
+            return out
+        r.baseline, found = baseline_step(
+            r.baseline, vital, profile=r.profile, now=now, config=cfg.baseline
+        )
+        out += found
+        for candidate in found:
+            if candidate.rule_id == "fever" and candidate.action == "raise":
+                out += self._fever_onset(r.profile, candidate.ts, now=now)
+        if vital.metric in NEWS2_PARAMETERS:
+            previous = r.latest.get(vital.metric)
+            if previous is None or vital.ts >= previous.ts:
+                r.latest[vital.metric] = vital
+            due = r.news2_at is None or (now - r.news2_at).total_seconds() >= cfg.news2_every_s
+            if due:
+                out += self._news2(r, now=now)
+        return out
+
+    def _event(
+        self, r: ResidentRules, event: DeviceEvent, *, now: datetime
+    ) -> list[AlertCandidate]:
+        cfg = r.config
+        if event.type == "sos":
+            return sos_step(event, profile=r.profile)
+        if event.type == "fall":
+            r.fall, found = fall_rule_step(
+                r.fall, event, profile=r.profile, now=now, config=cfg.fall
+            )
+            return found
+        if event.type in ("bed_exit", "bed_enter"):
+            r.bed, found = bed_step(r.bed, event, profile=r.profile, config=cfg.bed)
+            return found
+        if event.type in ("zone_exit", "zone_enter"):
+            r.wandering, found = wandering_step(
+                r.wandering, event, profile=r.profile, config=cfg.wandering
+            )
+            r.bed, activity = note_activity(r.bed, event.ts, profile=r.profile, config=cfg.bed)
+            return found + activity
+        return []
+
+    def _news2(self, r: ResidentRules, *, now: datetime) -> list[AlertCandidate]:
+        r.news2_at = now
+        r.news2, found = news2_step(
+            r.news2, r.latest, profile=r.profile, now=now, config=r.config.news2
+        )
+        return found
+
+    def _fever_onset(
+        self, profile: ResidentProfile, onset: datetime, *, now: datetime
+    ) -> list[AlertCandidate]:
+        key = (profile.site_id, profile.unit_id)
+        state, found = outbreak_step(
+            self.units.get(key, OutbreakState()),
+            (profile.resident_id, onset),
+            site_id=profile.site_id,
+            unit_id=profile.unit_id,
+            now=now,
+            config=self.config.outbreak,
+        )
+        self.units[key] = state
+        return found
+
+    # --- time --------------------------------------------------------------------------------
+
+    def tick(self, *, now: datetime) -> list[AlertCandidate]:
+        """Time passing with or without data: silences, pending falls, bed exits, NEWS2
+        staleness and clear windows, expiring clusters. Call it every second or so."""
+        out: list[AlertCandidate] = []
+        for r in self.residents.values():
+            out += self.tick_resident(r, now=now)
+        return out + self.tick_units(now=now)
+
+    def tick_units(self, *, now: datetime) -> list[AlertCandidate]:
+        """Let unit-level windows expire (a fever cluster clears when its window passes)."""
+        out: list[AlertCandidate] = []
+        for (site_id, unit_id), state in list(self.units.items()):
+            state, found = outbreak_step(
+                state,
+                None,
+                site_id=site_id,
+                unit_id=unit_id,
+                now=now,
+                config=self.config.outbreak,
+            )
+            self.units[(site_id, unit_id)] = state
+            out += found
+        return out
+
+    def tick_resident(self, r: ResidentRules, *, now: datetime) -> list[AlertCandidate]:
+        out: list[AlertCandidate] = []
+        cfg = r.config
+        for device_id, device in r.devices.items():
+            device, found = device_tick(device, profile=r.profile, now=now, config=cfg.devices)
+            r.devices[device_id] = device
+            if found:
+                out += found
+                if device.vitals_suppressed:
+                    r.vitals = vitals_suppress(r.vitals)
+        r.bed, found = bed_tick(r.bed, profile=r.profile, now=now, config=cfg.bed)
+        out += found
+        r.fall, found = fall_rule_tick(r.fall, profile=r.profile, now=now, config=cfg.fall)
+        out += found
+        if r.latest and (r.news2_at is None or now - r.news2_at >= timedelta(seconds=1)):
+            out += self._news2(r, now=now)
+        return out
+
+    def cancel_fall(self, resident_id: int, *, now: datetime) -> None:
+        """ "I'm OK" from the resident or a caregiver: a pending fall will not page."""
+        r = self.residents.get(resident_id)
+        if r is not None:
+            r.fall = cancel_pending(r.fall, now)

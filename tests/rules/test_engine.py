@@ -1,0 +1,145 @@
+"""The engine composes the rules: suppression, NEWS2 inputs, fever clusters, snapshots."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from rules.engine import Engine, RulesConfig, motion_is_active
+from rules.errors import OverrideError
+from rules.types import (
+    ACVPU_CODES,
+    AlertCandidate,
+    DeviceEvent,
+    DeviceStatus,
+    Motion,
+    Observation,
+    Vital,
+)
+from tests.rules.conftest import local, profile
+
+T0 = local(10)
+
+
+def seconds(n: float) -> datetime:
+    return T0 + timedelta(seconds=n)
+
+
+def engine_with(*resident_ids: int, unit: str = "u", **overrides: object) -> Engine:
+    engine = Engine(RulesConfig())
+    for rid in resident_ids:
+        engine.set_resident(profile(resident_id=rid, unit_id=unit), overrides or None)
+    return engine
+
+
+def feed(engine: Engine, items: list[tuple[int, Observation]]) -> list[AlertCandidate]:
+    out: list[AlertCandidate] = []
+    for rid, obs in items:
+        out += engine.observe(rid, obs, now=obs.ts)
+    return out
+
+
+def spo2_stream(rid: int, values: Iterator[tuple[float, float]]) -> list[tuple[int, Observation]]:
+    return [(rid, Vital(seconds(t), "spo2", v, "vitals", "w1")) for t, v in values]
+
+
+def raised(out: list[AlertCandidate]) -> list[str]:
+    return [c.rule_id for c in out if c.action == "raise"]
+
+
+def test_desaturation_from_the_wearable_raises_after_persistence() -> None:
+    engine = engine_with(1)
+    out = feed(engine, spo2_stream(1, ((t, 97.0 if t < 10 else 86.0) for t in range(40))))
+    assert "vital.spo2.low" in raised(out)
+    first = next(c for c in out if c.rule_id == "vital.spo2.low")
+    assert first.ts >= seconds(10 + 15)  # persistence held before paging
+
+
+def test_wearable_off_suppresses_its_vitals() -> None:
+    engine = engine_with(1)
+    feed(engine, [(1, DeviceEvent(seconds(0), "w1", "wear_off"))])
+    out = feed(engine, spo2_stream(1, ((t, 80.0) for t in range(1, 60))))
+    assert "vital.spo2.low" not in raised(out)
+
+
+def test_last_will_raises_offline_and_silence_is_not_wellness() -> None:
+    engine = engine_with(1)
+    out = feed(engine, spo2_stream(1, ((t, 97.0) for t in range(5))))
+    out = feed(engine, [(1, DeviceStatus(seconds(6), "w1", online=False))])
+    assert raised(out) == ["device.offline"]
+    out = engine.tick(now=seconds(3600))
+    assert "device.offline" not in raised(out)  # raised once, still open
+
+
+def test_news2_from_wearable_and_manual_observations() -> None:
+    engine = engine_with(1)
+    items: list[tuple[int, Observation]] = [
+        (1, Vital(seconds(0), "acvpu", ACVPU_CODES["A"], "manual")),
+        (1, Vital(seconds(0), "sbp", 95, "manual")),  # 2
+        (1, Vital(seconds(0), "temp", 38.6, "manual")),  # 1
+    ]
+    for t in range(0, 120, 1):
+        items += [
+            (1, Vital(seconds(t), m, v, "vitals", "w1"))
+            for m, v in (("hr", 118), ("rr", 23), ("spo2", 93), ("on_o2", 0))
+        ]
+    out = feed(engine, items)  # hr 2 + rr 2 + spo2 2 + sbp 2 + temp 1 = 9: high
+    for t in range(120, 130):
+        out += engine.tick(now=seconds(t))
+    news2 = [c for c in out if c.rule_id == "news2"]
+    assert news2[0].action == "raise" and news2[0].severity == "critical"
+    assert news2[0].suggestion == "referral" and news2[0].values["total"] == 9
+    assert news2[0].ts <= seconds(60)
+
+
+def test_fever_in_three_residents_of_a_unit_is_one_cluster() -> None:
+    engine = engine_with(1, 2, 3, 4)
+    engine.set_resident(profile(resident_id=4, unit_id="other"))
+    out: list[AlertCandidate] = []
+    for i, rid in enumerate((1, 2, 4, 3)):
+        out += feed(engine, [(rid, Vital(seconds(3600 * i), "temp", 38.4, "manual"))])
+    clusters = [c for c in out if c.rule_id == "outbreak.fever_cluster"]
+    assert [c.action for c in clusters] == ["raise"]
+    assert clusters[0].subject == "unit:s/u" and clusters[0].audience == "infection_control"
+
+
+def test_sos_pages() -> None:
+    engine = engine_with(1)
+    assert raised(feed(engine, [(1, DeviceEvent(seconds(0), "w1", "sos"))])) == ["sos"]
+
+
+def test_resident_overrides_apply_and_bad_ones_say_which_key() -> None:
+    engine = engine_with(1, **{"vitals.spo2.low.threshold": 80, "vitals.spo2.low.tiers": []})
+    out = feed(engine, spo2_stream(1, ((t, 86.0) for t in range(60))))
+    assert "vital.spo2.low" not in raised(out)
+    with pytest.raises(OverrideError, match=r"vitals\.spo2"):
+        engine.set_resident(profile(resident_id=2), {"vitals": {"spo2": {"lowest": 1}}})
+
+
+def test_unknown_resident_is_ignored() -> None:
+    assert engine_with(1).observe(99, DeviceEvent(T0, "w", "sos"), now=T0) == []
+
+
+def test_snapshot_and_resume_gives_the_same_alerts_as_running_on() -> None:
+    """Pickled mid-stream and restored (as the detector does), the engine neither re-raises
+    what was open nor forgets what was pending."""
+    stream = spo2_stream(1, ((t, 97.0 if t < 10 else 85.0) for t in range(60)))
+    straight = engine_with(1)
+    expected = feed(straight, stream)
+    resumed = engine_with(1)
+    before = feed(resumed, stream[:30])  # mid-persistence and after the raise
+    resumed = pickle.loads(pickle.dumps(resumed))
+    assert before + feed(resumed, stream[30:]) == expected
+
+
+@pytest.mark.parametrize(
+    ("ax", "active"),
+    [([0.0] * 50, False), ([0.0, 0.8] * 25, True), ([0.0], False)],
+    ids=["still", "moving", "one-sample"],
+)
+def test_motion_activity(ax: list[float], active: bool) -> None:
+    window = Motion(T0, "w1", 50.0, tuple(ax), tuple([-1.0] * len(ax)), tuple([0.0] * len(ax)))
+    assert motion_is_active(window) is active
