@@ -7,7 +7,7 @@ angles between mean gravity directions measured in the device's own frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,9 +27,10 @@ class ImpactFeatures:
     descent_mps: float  # velocity lost to "unweighting" during the descent (see descent_speed)
     ballistic_s: float  # time spent in true free fall (|a| near 0) during the descent
     orientation_change_deg: float  # mean gravity direction before vs after
-    post_std_g: float  # std of |a| after the impact has settled
-    post_wobble_g: float  # slow per-axis movement after the impact (a person breathes)
+    post_std_g: float  # std of |a| over the rest after the impact
+    post_movement: float  # slow movement after the impact, in units of sensor noise
     pre_gravity: Vector  # unit vector, device frame: the posture before the fall
+    rest_end: int  # buffer index just past the stretch of rest the posture was taken from
 
 
 def magnitude(samples: Samples) -> NDArray[np.float64]:
@@ -58,8 +59,9 @@ def descent_speed(mag: NDArray[np.float64], hz: float) -> float:
     """g·∫(1 − |a|)dt over the stretch where it is largest (m/s).
 
     While a body drops, the accelerometer reads less than 1 g; the shortfall integrated over
-    time approximates the downward speed gained (Bourke et al. 2010 used vertical velocity).
-    It is an integral, so unlike a peak it survives low sampling rates and averaging.
+    time approximates the downward speed gained (Bourke et al. 2010 thresholded vertical
+    velocity). An integral, so unlike a peak it survives low sampling rates and averaging.
+    Reported for review; the decision does not use it.
     """
     if len(mag) == 0:
         return 0.0
@@ -68,18 +70,23 @@ def descent_speed(mag: NDArray[np.float64], hz: float) -> float:
     return float((running - np.minimum.accumulate(running)).max()) * G
 
 
-def slow_wobble(samples: Samples, hz: float) -> float:
-    """Largest per-axis standard deviation after a 0.5 s moving average (g).
+def movement_over_noise(samples: Samples, hz: float) -> float:
+    """How much slow movement there is, in units of what sensor noise alone would leave.
 
-    The average removes sensor noise; what is left is slow movement. A worn device keeps
-    moving with breathing and small shifts; a dropped one lying on the floor does not.
+    Per axis: the spread of a 0.2 s moving average over the spread white noise of the size
+    seen sample-to-sample would leave after that average; the largest axis. About 1 for a
+    device lying on a table; breathing, a pulse or the smallest shift of a worn device raise
+    it. Being a ratio, it needs no knowledge of the sensor's noise level.
     """
-    width = max(1, round(0.5 * hz))
-    if len(samples) <= width:
-        return 0.0
-    cum = np.cumsum(np.vstack([np.zeros((1, 3)), samples]), axis=0)
+    width = max(2, round(0.2 * hz))
+    if len(samples) < 4 * width:
+        return float("inf")
+    x = np.asarray(samples, dtype=np.float64)
+    cum = np.cumsum(np.vstack([np.zeros((1, 3)), x]), axis=0)
     smooth = (cum[width:] - cum[:-width]) / width
-    return float(smooth.std(axis=0).max())
+    # Floor: quantisation alone (1/256 g steps) is ~1 mg rms even without noise.
+    noise = np.maximum(np.diff(x, axis=0).std(axis=0) / np.sqrt(2), 1e-3)
+    return float((smooth.std(axis=0) / (noise / np.sqrt(width))).max())
 
 
 def impact_features(
@@ -90,33 +97,66 @@ def impact_features(
     pre_gap_s: float,
     pre_window_s: float,
     settle_s: float,
+    rest_search_s: float,
     still_window_s: float,
+    still_std_g: float,
     ballistic_g: float,
-) -> ImpactFeatures | None:
-    """Features of the impact at buf[peak]; None if the buffer lacks the posture before it
-    (at least half the pre window) or the full window after it."""
+    mag: NDArray[np.float64] | None = None,
+) -> ImpactFeatures | Literal["wait"] | None:
+    """Features of the impact at buf[peak], once the body has come to rest after it.
+
+    The rest is the first stretch of `still_window_s` with std|a| <= `still_std_g` starting
+    `settle_s` to `settle_s + rest_search_s` after the impact (a faint crumples, then
+    topples; a faller may move before lying still). Returns "wait" while the buffer ends
+    before that is known, and None when this is no fall's impact: the posture before it is
+    not in the buffer, a larger impact comes before the rest (then that one is the impact),
+    or there is no rest in time. `mag` is magnitude(buf), if the caller has it already.
+    """
     gap = round(pre_gap_s * hz)
     pre_start = max(0, peak - gap - round(pre_window_s * hz))
     pre_end = peak - gap
-    post_start = peak + round(settle_s * hz)
-    post_end = post_start + round(still_window_s * hz)
-    if pre_end - pre_start < max(1, round(pre_window_s * hz / 2)) or post_end > len(buf):
+    if pre_end - pre_start < max(1, round(pre_window_s * hz / 2)):
         return None
+    mag = magnitude(buf) if mag is None else mag
+    length = max(2, round(still_window_s * hz))
+    first = peak + round(settle_s * hz)
+    step = max(1, round(0.25 * hz))
+    for start in range(first, first + round(rest_search_s * hz) + 1, step):
+        end = start + length
+        if end > len(buf):
+            return "wait"
+        if mag[peak + 1 : end].max() > mag[peak]:
+            return None
+        if mag[start:end].std() <= still_std_g:
+            return _features(buf, mag, peak, pre_start, pre_end, start, end, hz, ballistic_g)
+    return None
+
+
+def _features(
+    buf: Samples,
+    mag: NDArray[np.float64],
+    peak: int,
+    pre_start: int,
+    pre_end: int,
+    rest_start: int,
+    rest_end: int,
+    hz: float,
+    ballistic_g: float,
+) -> ImpactFeatures | None:
     before = mean_direction(buf[pre_start:pre_end])
-    after = mean_direction(buf[post_start:post_end])
+    post = buf[rest_start:rest_end]
+    after = mean_direction(post)
     if before is None or after is None:
         return None
-    mag = magnitude(buf[max(0, pre_end) : post_end])
-    peak_at = peak - max(0, pre_end)
-    descent = mag[:peak_at]
-    post_mag = magnitude(buf[post_start:post_end])
+    descent = mag[max(0, pre_end) : peak]
     return ImpactFeatures(
-        peak_g=float(mag[peak_at]),
+        peak_g=float(mag[peak]),
         free_fall_min_g=float(descent.min()) if len(descent) else 1.0,
         descent_mps=descent_speed(descent, hz),
         ballistic_s=float(np.count_nonzero(descent < ballistic_g)) / hz,
         orientation_change_deg=angle_deg(before, after),
-        post_std_g=float(post_mag.std()),
-        post_wobble_g=slow_wobble(buf[post_start:post_end], hz),
+        post_std_g=float(mag[rest_start:rest_end].std()),
+        post_movement=movement_over_noise(post, hz),
         pre_gravity=before,
+        rest_end=rest_end,
     )
