@@ -11,22 +11,14 @@ from typing import Final, Literal
 from device_sim.devices import DeviceKind, SimDevice
 from device_sim.physiology import BedReading, Vitals
 from device_sim.status import StatusReading
+from ingest.codec import RANGES
+from ingest.topic import TOPIC_PREFIX
 
 Stream = Literal["vitals", "bed", "status"]
 
-TOPIC_PREFIX: Final = "carewatch/v1"
-# Protocol v1's accepted ranges: a value outside them is a simulator bug, never sent.
-PROTOCOL_RANGES: Final[dict[str, tuple[float, float]]] = {
-    "hr": (20, 250),
-    "spo2": (50, 100),
-    "rr": (3, 70),
-    "temp": (30, 43),
-    "sbp": (50, 260),
-    "dbp": (20, 200),
-    "movement": (0, 1),
-    "battery": (0, 100),
-    "rssi": (-150, 0),
-}
+# Protocol v1's accepted ranges come from the codec that enforces them (one source of
+# truth): a value outside them is a simulator bug, never sent.
+PROTOCOL_RANGES: Final = RANGES
 _STREAM_KINDS: Final[dict[Stream, frozenset[DeviceKind]]] = {
     "vitals": frozenset({"wearable"}),
     "bed": frozenset({"bed_sensor"}),

@@ -9,7 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from rules.schedule import DAY, NIGHT, DailyWindow
-from rules.types import AlertCandidate, DeviceEvent, ResidentProfile, Severity, Vital
+from rules.types import AlertCandidate, DeviceEvent, ResidentProfile, Severity, Vital, candidate
 
 BED_EXIT = "bed.exit_night"
 INACTIVITY = "inactivity"
@@ -36,27 +36,6 @@ class BedState:
     exit_open: bool = False
     last_activity: datetime | None = None
     inactivity_open: bool = False
-
-
-def _candidate(
-    rule_id: str,
-    action: str,
-    profile: ResidentProfile,
-    ts: datetime,
-    severity: Severity,
-    title: str,
-    **values: float | str,
-) -> AlertCandidate:
-    return AlertCandidate(
-        rule_id=rule_id,
-        action=action,  # type: ignore[arg-type]
-        subject=profile.subject,
-        dedupe_key=f"{rule_id}:{profile.subject}",
-        severity=severity,
-        ts=ts,
-        title=title,
-        values=dict(values),
-    )
 
 
 def occupancy(obs: Vital | DeviceEvent) -> bool | None:
@@ -90,7 +69,7 @@ def bed_step(
     if now_in:
         if state.exit_open:
             out.append(
-                _candidate(BED_EXIT, "clear", profile, obs.ts, config.exit_severity, "Back in bed")
+                candidate(BED_EXIT, "clear", profile, obs.ts, config.exit_severity, "Back in bed")
             )
         return replace(state, left_at=None, exit_open=False), out
     watched = profile.fall_risk or not config.only_fall_risk
@@ -107,7 +86,7 @@ def note_activity(
     out = []
     if state.inactivity_open:
         out.append(
-            _candidate(
+            candidate(
                 INACTIVITY, "clear", profile, ts, config.inactivity_severity, "Activity again"
             )
         )
@@ -127,7 +106,7 @@ def bed_tick(
     ):
         away = round((now - state.left_at).total_seconds() / 60)
         out.append(
-            _candidate(
+            candidate(
                 BED_EXIT,
                 "raise",
                 profile,
@@ -146,7 +125,7 @@ def bed_tick(
     ):
         still = round((now - state.last_activity).total_seconds() / 60)
         out.append(
-            _candidate(
+            candidate(
                 INACTIVITY,
                 "raise",
                 profile,

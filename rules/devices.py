@@ -12,12 +12,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.types import (
+    Action,
     AlertCandidate,
     DeviceEvent,
     DeviceStatus,
     Observation,
     ResidentProfile,
     Severity,
+    candidate,
 )
 
 OFFLINE = "device.offline"
@@ -63,7 +65,7 @@ class DeviceState:
 
 def _candidate(
     rule_id: str,
-    action: str,
+    action: Action,
     state: DeviceState,
     profile: ResidentProfile,
     ts: datetime,
@@ -71,15 +73,17 @@ def _candidate(
     title: str,
     **values: float | str,
 ) -> AlertCandidate:
-    return AlertCandidate(
-        rule_id=rule_id,
-        action=action,  # type: ignore[arg-type]
-        subject=profile.subject,
-        dedupe_key=f"{rule_id}:{state.device_id}",
-        severity=severity,
-        ts=ts,
-        title=title,
-        values={"device_id": state.device_id, **values},
+    """One condition per device (a resident may wear two)."""
+    return candidate(
+        rule_id,
+        action,
+        profile,
+        ts,
+        severity,
+        title,
+        key=state.device_id,
+        device_id=state.device_id,
+        **values,
     )
 
 
@@ -144,13 +148,14 @@ def _battery(
         wanted = None
     if wanted == state.battery_open:
         return state, []
+    action: Action
     if wanted is None:
         action, severity, title = "clear", state.battery_open or "low", "Battery charged"
     else:
         action = "raise" if state.battery_open is None else "update"
         severity, title = wanted, f"Battery low ({level:.0f}%)"
-    candidate = _candidate(BATTERY, action, state, profile, ts, severity, title, battery=level)
-    return replace(state, battery_open=wanted), [candidate]
+    found = _candidate(BATTERY, action, state, profile, ts, severity, title, battery=level)
+    return replace(state, battery_open=wanted), [found]
 
 
 def _wear(

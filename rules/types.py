@@ -89,6 +89,31 @@ class AlertCandidate:
     audience: str | None = None  # e.g. "infection_control"; None: the unit's caregivers
 
 
+def candidate(
+    rule_id: str,
+    action: Action,
+    profile: ResidentProfile,
+    ts: datetime,
+    severity: Severity,
+    title: str,
+    *,
+    key: str | None = None,
+    **values: float | str,
+) -> AlertCandidate:
+    """A candidate about a resident; the dedupe key is the rule and `key` (default: the
+    resident), so one condition per resident, or per device when `key` is its id."""
+    return AlertCandidate(
+        rule_id=rule_id,
+        action=action,
+        subject=profile.subject,
+        dedupe_key=f"{rule_id}:{key or profile.subject}",
+        severity=severity,
+        ts=ts,
+        title=title,
+        values=dict(values),
+    )
+
+
 def resident_subject(resident_id: int) -> str:
     return f"resident:{resident_id}"
 
