@@ -1,0 +1,636 @@
+"""The green-channel referral state machine: typed referral in, new referral and effects out.
+
+Pure: no I/O, no logging, no clock (`now` is a parameter). Effects (`Notify`, `Audit`,
+`SlaFired`) are what the I/O layer must do or persist; nothing here sends or stores anything.
+
+    suggested ──▶ requested ──▶ accepted ──▶ in_transit ──▶ admitted ──▶ returned
+        │             │  │          │             │
+        ▼             │  ▼          ▼             ▼
+    dismissed         │ declined  cancelled    cancelled
+                      ▼
+                  cancelled
+
+A rule opens a *suggestion* (NEWS2 >= 7, a fall with suspected injury) that a nurse confirms
+into a request or dismisses; staff may also open a request by hand. The receiving hospital
+accepts, declines and admits; the care setting requests, confirms, cancels (until admission),
+marks the resident in transit and records the return for rehabilitation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Final, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rules.news2 import News2Result
+from rules.types import Severity, Vital
+from services.referrals.errors import IllegalTransition, InvalidReferral, NotPermitted
+
+State = Literal[
+    "suggested",
+    "dismissed",
+    "requested",
+    "accepted",
+    "declined",
+    "in_transit",
+    "admitted",
+    "returned",
+    "cancelled",
+]
+STATES: Final[tuple[State, ...]] = get_args(State)
+Side = Literal["care", "hospital"]
+Role = Literal["admin", "physician", "nurse", "caregiver", "integrator"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+SIDES: Final[tuple[Side, ...]] = get_args(Side)
+Sex = Literal["male", "female", "other", "unknown"]
+Trigger = Literal["news2", "fall", "staff"]
+# Who a notification goes to; the I/O layer resolves each through the roster and the hospital's
+# contact: "requester" is the staff member who requested (or confirmed) the referral.
+Party = Literal["hospital", "unit", "charge_nurse", "physician", "requester"]
+
+# The edges of the state machine, in the order a UI would offer them.
+TRANSITIONS: Final[Mapping[State, tuple[State, ...]]] = {
+    "suggested": ("requested", "dismissed"),
+    "requested": ("accepted", "declined", "cancelled"),
+    "accepted": ("in_transit", "cancelled"),
+    "in_transit": ("admitted", "cancelled"),
+    "admitted": ("returned",),
+    "dismissed": (),
+    "declined": (),
+    "returned": (),
+    "cancelled": (),
+}
+FINAL_STATES: Final = frozenset(s for s, nexts in TRANSITIONS.items() if not nexts)
+
+# NEWS2 at or above this opens a suggestion (RCP 2017: emergency assessment).
+NEWS2_REFERRAL_THRESHOLD: Final = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """Who may move a referral into a state: one side, some roles."""
+
+    side: Side
+    roles: frozenset[Role]
+
+
+_CARE_CLINICAL: Final[frozenset[Role]] = frozenset({"nurse", "physician"})
+# On the hospital side an `integrator` account stands for the hospital's own system (HIS)
+# answering through the API; admins manage accounts, they do not take clinical steps.
+_HOSPITAL: Final[frozenset[Role]] = frozenset({"nurse", "physician", "integrator"})
+PERMISSIONS: Final[Mapping[State, Permission]] = {
+    "requested": Permission("care", _CARE_CLINICAL),  # confirm a suggestion, or open by hand
+    "dismissed": Permission("care", _CARE_CLINICAL),
+    "cancelled": Permission("care", _CARE_CLINICAL),
+    # Caregivers hand the resident over to the ambulance and welcome them back.
+    "in_transit": Permission("care", _CARE_CLINICAL | {"caregiver"}),
+    "returned": Permission("care", _CARE_CLINICAL | {"caregiver"}),
+    "accepted": Permission("hospital", _HOSPITAL),
+    "declined": Permission("hospital", _HOSPITAL),
+    "admitted": Permission("hospital", _HOSPITAL),
+}
+# Steps that end or refuse a referral need a reason someone can act on later.
+NOTE_REQUIRED: Final[frozenset[State]] = frozenset({"dismissed", "declined", "cancelled"})
+
+_NOTIFY: Final[Mapping[State, tuple[tuple[Party, ...], bool]]] = {
+    # state entered: (parties, urgent)
+    "suggested": (("unit", "charge_nurse"), True),
+    "requested": (("hospital", "unit"), True),
+    "dismissed": (("unit",), False),
+    "accepted": (("requester", "unit"), True),
+    # Someone must find another hospital now.
+    "declined": (("requester", "charge_nurse", "physician"), True),
+    "in_transit": (("hospital",), True),
+    "admitted": (("requester", "unit"), False),
+    "returned": (("unit", "physician"), False),
+    "cancelled": (("hospital", "unit"), False),
+}
+_MAX_TEXT: Final = 2000
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+class ReferralConfig(BaseModel):
+    """Referral timers and snapshot bounds, validated at load (all durations in seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # A suggestion nobody confirms or dismisses: tell the charge nurse and physician (once).
+    suggestion_confirm_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    # The green channel's promise: the hospital answers a request within 15 minutes, or the
+    # charge nurse and physician are paged and the hospital is reminded (once).
+    hospital_answer_s: float = Field(default=900.0, gt=0, allow_inf_nan=False)
+    # In transit this long without admission: remind both sides, and again every period.
+    transit_admit_s: float = Field(default=4 * 3600.0, gt=0, allow_inf_nan=False)
+    # The vitals snapshot covers this much time before the referral was opened.
+    snapshot_window_s: float = Field(default=24 * 3600.0, gt=0, allow_inf_nan=False)
+    # Device clocks run a little ahead; ingest accepts readings up to 5 min in the future.
+    max_future_s: float = Field(default=300.0, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _answer_before_transit(self) -> ReferralConfig:
+        if self.hospital_answer_s > self.transit_admit_s:
+            raise ValueError(
+                f"hospital_answer_s={self.hospital_answer_s:g} is longer than "
+                f"transit_admit_s={self.transit_admit_s:g}: a green channel must be answered "
+                "faster than a transfer takes"
+            )
+        return self
+
+
+DEFAULT_CONFIG: Final = ReferralConfig()
+
+
+# --- the referral --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A staff member taking a step: who, in which role, on which side of the channel."""
+
+    staff_id: str
+    role: Role
+    side: Side
+
+    def __post_init__(self) -> None:
+        if not self.staff_id.strip() or not self.staff_id.isprintable():
+            raise InvalidReferral(f"actor staff_id must be printable text, got {self.staff_id!r}")
+        if self.role not in ROLES:
+            raise InvalidReferral(f"actor role {self.role!r} is not one of {', '.join(ROLES)}")
+        if self.side not in SIDES:
+            raise InvalidReferral(f"actor side {self.side!r} is not 'care' or 'hospital'")
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """Who is referred and where they live in the care setting."""
+
+    resident_id: int
+    name: str
+    sex: Sex
+    birth_date: date
+    site_id: str
+    unit_id: str
+    room: str | None = None
+    bed: str | None = None
+
+    @property
+    def location(self) -> str:
+        parts = [self.site_id, self.unit_id]
+        parts += [f"room {self.room}"] if self.room else []
+        parts += [f"bed {self.bed}"] if self.bed else []
+        return " / ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Hospital:
+    """The partner hospital; `contact` is the apprise URL (or tag) of its referral desk."""
+
+    hospital_id: str
+    name: str
+    contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    """An alert open on the resident when the referral was opened."""
+
+    rule_id: str
+    severity: Severity
+    title: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRecord:
+    """One step of the history. The opening step has `from_state` None; `actor` None means a
+    rule opened the referral (a suggestion) or a timer acted."""
+
+    from_state: State | None
+    to_state: State
+    at: datetime
+    actor: Actor | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """A referral and everything it carries to the hospital. `sla_fired` names the timers that
+    have already fired (see `sla_tick`), so each fires once."""
+
+    referral_id: str
+    resident: Resident
+    hospital: Hospital
+    reason: str
+    trigger: Trigger
+    vitals: tuple[Vital, ...]  # the snapshot, oldest first
+    news2: News2Result | None
+    alerts: tuple[ActiveAlert, ...]
+    created_at: datetime
+    state: State
+    history: tuple[TransitionRecord, ...]
+    sla_fired: frozenset[str] = frozenset()
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the referral entered its current state."""
+        return self.history[-1].at
+
+    @property
+    def requester(self) -> Actor | None:
+        """The staff member who requested (or confirmed) the referral, once requested."""
+        return next((r.actor for r in self.history if r.to_state == "requested"), None)
+
+    def entered(self, state: State) -> datetime | None:
+        """When the referral entered `state`, if it has."""
+        return next((r.at for r in self.history if r.to_state == state), None)
+
+    @property
+    def allowed_next(self) -> tuple[State, ...]:
+        return TRANSITIONS[self.state]
+
+
+# --- effects -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Send `template` to `parties` (resolved by the I/O layer through the roster and the
+    hospital's contact); `context` fills the template."""
+
+    referral_id: str
+    parties: tuple[Party, ...]
+    template: str
+    urgent: bool
+    context: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """Write one audit-log row. No actor: a rule or a timer acted."""
+
+    referral_id: str
+    action: str
+    at: datetime
+    from_state: State | None
+    to_state: State
+    staff_id: str | None = None
+    role: Role | None = None
+    side: Side | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SlaFired:
+    """A timer fired: persist it on the referral (`record_sla`) so it does not fire again."""
+
+    referral_id: str
+    timer: str
+    at: datetime
+
+
+Effect = Notify | Audit | SlaFired
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+def vitals_snapshot(
+    readings: Iterable[Vital], *, now: datetime, config: ReferralConfig = DEFAULT_CONFIG
+) -> tuple[Vital, ...]:
+    """The readings a referral opened at `now` carries: those in the snapshot window before
+    `now` (and up to `max_future_s` after it), oldest first."""
+    _require_aware("now", now)
+    start = now - timedelta(seconds=config.snapshot_window_s)
+    end = now + timedelta(seconds=config.max_future_s)
+    kept = []
+    for v in readings:
+        _require_aware(f"vital {v.metric} ts", v.ts)
+        if start <= v.ts <= end:
+            kept.append(v)
+    return tuple(sorted(kept, key=lambda v: (v.ts, v.metric)))
+
+
+def suggest(
+    *,
+    referral_id: str,
+    resident: Resident,
+    hospital: Hospital,
+    reason: str,
+    trigger: Literal["news2", "fall"],
+    vitals: Sequence[Vital],
+    news2: News2Result | None,
+    alerts: Sequence[ActiveAlert],
+    now: datetime,
+    config: ReferralConfig = DEFAULT_CONFIG,
+) -> tuple[Referral, list[Effect]]:
+    """A rule opens a suggestion: NEWS2 >= 7 (`trigger="news2"`, `news2` required) or a fall
+    with suspected injury (`trigger="fall"`, a `fall*` alert among `alerts`)."""
+    if trigger == "news2":
+        score = _news2_score(news2)
+        if score is None or score < NEWS2_REFERRAL_THRESHOLD:
+            raise InvalidReferral(
+                f"referral {referral_id}: a NEWS2 suggestion needs NEWS2 >= "
+                f"{NEWS2_REFERRAL_THRESHOLD}, got {score}"
+            )
+    elif trigger == "fall":
+        if not any(a.rule_id.startswith("fall") for a in alerts):
+            raise InvalidReferral(
+                f"referral {referral_id}: a fall suggestion needs an active fall alert"
+            )
+    else:
+        raise InvalidReferral(f"referral {referral_id}: rules suggest on news2 or fall only")
+    referral = _new(
+        referral_id,
+        resident,
+        hospital,
+        reason,
+        trigger,
+        vitals,
+        news2,
+        alerts,
+        now,
+        config,
+        state="suggested",
+        actor=None,
+        note="",
+    )
+    return referral, _effects(referral, None, "suggested", None, now, "", "opened")
+
+
+def open_request(
+    *,
+    referral_id: str,
+    resident: Resident,
+    hospital: Hospital,
+    reason: str,
+    vitals: Sequence[Vital],
+    news2: News2Result | None,
+    alerts: Sequence[ActiveAlert],
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+    config: ReferralConfig = DEFAULT_CONFIG,
+) -> tuple[Referral, list[Effect]]:
+    """Care-setting staff open a referral by hand: it starts as `requested`."""
+    _check_permission(referral_id, "requested", actor)
+    referral = _new(
+        referral_id,
+        resident,
+        hospital,
+        reason,
+        "staff",
+        vitals,
+        news2,
+        alerts,
+        now,
+        config,
+        state="requested",
+        actor=actor,
+        note=_note(referral_id, note),
+    )
+    return referral, _effects(referral, None, "requested", actor, now, note, "opened")
+
+
+def _new(
+    referral_id: str,
+    resident: Resident,
+    hospital: Hospital,
+    reason: str,
+    trigger: Trigger,
+    vitals: Sequence[Vital],
+    news2: News2Result | None,
+    alerts: Sequence[ActiveAlert],
+    now: datetime,
+    config: ReferralConfig,
+    *,
+    state: State,
+    actor: Actor | None,
+    note: str,
+) -> Referral:
+    _require_aware("now", now)
+    if not 1 <= len(referral_id) <= 128 or not referral_id.isprintable() or referral_id.isspace():
+        raise InvalidReferral(f"referral id must be 1-128 printable characters: {referral_id!r}")
+    reason = reason.strip()
+    if not reason or len(reason) > _MAX_TEXT:
+        raise InvalidReferral(
+            f"referral {referral_id}: reason must be 1-{_MAX_TEXT} characters of text"
+        )
+    _check_resident(referral_id, resident, now)
+    _check_hospital(referral_id, hospital)
+    start = now - timedelta(seconds=config.snapshot_window_s)
+    end = now + timedelta(seconds=config.max_future_s)
+    for v in vitals:
+        _require_aware(f"vital {v.metric} ts", v.ts)
+        if not start <= v.ts <= end or not math.isfinite(v.value):
+            raise InvalidReferral(
+                f"referral {referral_id}: vital {v.metric}={v.value!r} at {v.ts.isoformat()} "
+                f"is outside the {config.snapshot_window_s:g} s snapshot before "
+                f"{now.isoformat()} (use vitals_snapshot to select it)"
+            )
+    for a in alerts:
+        _require_aware(f"alert {a.rule_id} ts", a.ts)
+    if news2 is not None:
+        _require_aware("news2.at", news2.at)
+    return Referral(
+        referral_id=referral_id,
+        resident=resident,
+        hospital=hospital,
+        reason=reason,
+        trigger=trigger,
+        vitals=tuple(sorted(vitals, key=lambda v: (v.ts, v.metric))),
+        news2=news2,
+        alerts=tuple(alerts),
+        created_at=now,
+        state=state,
+        history=(TransitionRecord(None, state, now, actor, note),),
+    )
+
+
+def _check_resident(referral_id: str, resident: Resident, now: datetime) -> None:
+    if not resident.name.strip():
+        raise InvalidReferral(
+            f"referral {referral_id}: resident {resident.resident_id} has no name"
+        )
+    if resident.birth_date > now.date():
+        raise InvalidReferral(
+            f"referral {referral_id}: birth date {resident.birth_date} is in the future"
+        )
+    if resident.sex not in get_args(Sex):
+        raise InvalidReferral(
+            f"referral {referral_id}: sex {resident.sex!r} is not one of {', '.join(get_args(Sex))}"
+        )
+
+
+def _check_hospital(referral_id: str, hospital: Hospital) -> None:
+    for name in ("hospital_id", "name", "contact"):
+        if not getattr(hospital, name).strip():
+            raise InvalidReferral(f"referral {referral_id}: partner hospital has no {name}")
+
+
+# --- transitions ---------------------------------------------------------------------------
+
+
+def transition(
+    referral: Referral, to_state: State, *, actor: Actor, now: datetime, note: str = ""
+) -> tuple[Referral, list[Effect]]:
+    """Move `referral` to `to_state` on `actor`'s word at `now`.
+
+    Raises IllegalTransition (no such edge), NotPermitted (wrong side or role) or
+    InvalidReferral (naive or backwards `now`, a required note missing)."""
+    rid = referral.referral_id
+    _require_aware("now", now)
+    allowed = TRANSITIONS[referral.state]
+    if to_state not in allowed:
+        raise IllegalTransition(rid, referral.state, to_state, allowed)
+    _check_permission(rid, to_state, actor)
+    note = _note(rid, note)
+    if to_state in NOTE_REQUIRED and not note:
+        raise InvalidReferral(f"referral {rid}: moving to {to_state!r} needs a note saying why")
+    if now < referral.updated_at:
+        raise InvalidReferral(
+            f"referral {rid}: {now.isoformat()} is before its last step at "
+            f"{referral.updated_at.isoformat()}"
+        )
+    record = TransitionRecord(referral.state, to_state, now, actor, note)
+    updated = replace(referral, state=to_state, history=(*referral.history, record))
+    return updated, _effects(updated, referral.state, to_state, actor, now, note, "transition")
+
+
+def _check_permission(referral_id: str, to_state: State, actor: Actor) -> None:
+    permission = PERMISSIONS[to_state]
+    if actor.side != permission.side or actor.role not in permission.roles:
+        raise NotPermitted(
+            referral_id,
+            to_state,
+            staff_id=actor.staff_id,
+            role=actor.role,
+            side=actor.side,
+            required_side=permission.side,
+            allowed_roles=sorted(permission.roles),
+        )
+
+
+def _note(referral_id: str, note: str) -> str:
+    note = note.strip()
+    if len(note) > _MAX_TEXT:
+        raise InvalidReferral(f"referral {referral_id}: note longer than {_MAX_TEXT} characters")
+    return note
+
+
+def _effects(
+    referral: Referral,
+    from_state: State | None,
+    to_state: State,
+    actor: Actor | None,
+    now: datetime,
+    note: str,
+    action: str,
+) -> list[Effect]:
+    parties, urgent = _NOTIFY[to_state]
+    context = _context(referral)
+    if note:
+        context += (("note", note),)
+    if actor is not None:
+        context += (("by", f"{actor.staff_id} ({actor.side} {actor.role})"),)
+    audit = Audit(
+        referral_id=referral.referral_id,
+        action=f"referral.{action}",
+        at=now,
+        from_state=from_state,
+        to_state=to_state,
+        staff_id=None if actor is None else actor.staff_id,
+        role=None if actor is None else actor.role,
+        side=None if actor is None else actor.side,
+        note=note,
+    )
+    notify = Notify(referral.referral_id, parties, f"referral.{to_state}", urgent, context)
+    return [audit, notify]
+
+
+def _context(referral: Referral) -> tuple[tuple[str, str], ...]:
+    context: tuple[tuple[str, str], ...] = (
+        ("resident", referral.resident.name),
+        ("location", referral.resident.location),
+        ("hospital", referral.hospital.name),
+        ("reason", referral.reason),
+        ("state", referral.state),
+    )
+    score = _news2_score(referral.news2)
+    if score is not None:
+        context += (("news2", str(score)),)
+    return context
+
+
+def _news2_score(news2: News2Result | None) -> int | None:
+    # An incomplete score's partial total is a lower bound of the true one: >= 7 still holds.
+    if news2 is None:
+        return None
+    return news2.total if news2.total is not None else news2.partial_total
+
+
+# --- timers --------------------------------------------------------------------------------
+
+
+def sla_tick(
+    referral: Referral, now: datetime, config: ReferralConfig = DEFAULT_CONFIG
+) -> list[Effect]:
+    """The timer effects due at `now`: empty, or Audit + Notify + SlaFired for one timer.
+
+    - suggested, unconfirmed `suggestion_confirm_s` after opening: remind (once);
+    - requested, unanswered `hospital_answer_s` after the request: escalate (once);
+    - in_transit, not admitted `transit_admit_s` after leaving: remind, again each period.
+    A timer is once per referral because the I/O layer records the SlaFired effect on the
+    referral (`record_sla`) before the next tick; answered referrals have no timer running."""
+    _require_aware("now", now)
+    state = referral.state
+    entered = referral.updated_at
+    elapsed = (now - entered).total_seconds()
+    if state == "suggested":
+        timer, period = "suggestion_confirm", config.suggestion_confirm_s
+        parties: tuple[Party, ...] = ("charge_nurse", "physician")
+        template = "referral.remind.unconfirmed"
+        repeat = False
+    elif state == "requested":
+        timer, period = "hospital_answer", config.hospital_answer_s
+        parties = ("charge_nurse", "physician", "hospital")
+        template = "referral.escalate.no_answer"
+        repeat = False
+    elif state == "in_transit":
+        timer, period = "transit_admit", config.transit_admit_s
+        parties = ("hospital", "unit", "charge_nurse")
+        template = "referral.remind.not_admitted"
+        repeat = True
+    else:
+        return []
+    periods = math.floor(elapsed / period)
+    if periods < 1:
+        return []
+    key = f"{timer}:{periods}" if repeat else timer
+    if key in referral.sla_fired:
+        return []
+    context = (*_context(referral), ("overdue_s", f"{elapsed:.0f}"))
+    rid = referral.referral_id
+    return [
+        Audit(rid, f"referral.sla.{timer}", now, state, state, note=f"{elapsed:.0f} s in {state}"),
+        Notify(rid, parties, template, True, context),
+        SlaFired(rid, key, now),
+    ]
+
+
+def record_sla(referral: Referral, effects: Iterable[Effect]) -> Referral:
+    """`referral` with the timers fired among `effects` recorded, so they do not fire again."""
+    fired = {e.timer for e in effects if isinstance(e, SlaFired)}
+    if not fired:
+        return referral
+    return replace(referral, sla_fired=referral.sla_fired | fired)
+
+
+def _require_aware(name: str, ts: datetime) -> None:
+    if ts.utcoffset() is None:
+        raise InvalidReferral(f"{name} must be timezone-aware, got {ts!r}")
