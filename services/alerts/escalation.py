@@ -1,0 +1,268 @@
+"""Escalation policy (per site / unit, per severity, per special audience) and the pure decision
+of who is paged now: `due_pages(incident, policy, roster, now)`.
+
+Timing: step 1 (or the policy's start steps, paged together) is due when the incident is first
+paged; step k+1 is due `timeout_s` of step k after step k was due (at once if step k had nobody
+on duty). Every reached step is paged again every `renotify_every_s` until acknowledged.
+Recipients are looked up in the roster at page time, so a shift change mid-escalation pages
+whoever is on duty then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rules.types import Severity
+from services.alerts.effects import Page
+from services.alerts.errors import AlertConfigError
+from services.alerts.model import Incident
+from services.alerts.roster import Role, Roster, Staff, on_duty, resident_contacts
+
+__all__ = [
+    "EscalationConfig",
+    "SeverityPolicy",
+    "Step",
+    "Target",
+    "UnitPolicy",
+    "due_pages",
+    "load_escalation",
+    "policy_for",
+    "recipients",
+]
+
+# Roles are looked up on shift at the incident's site and unit; "resident_family" and
+# "family_doctor" are the contacts linked to the resident (family beds, contracted doctors).
+Target = Literal[
+    "caregiver",
+    "nurse",
+    "charge_nurse",
+    "physician",
+    "infection_control",
+    "disease_control",
+    "resident_family",
+    "family_doctor",
+]
+
+ROLE_TARGETS: dict[str, Role] = {
+    "caregiver": "caregiver",
+    "nurse": "nurse",
+    "charge_nurse": "charge_nurse",
+    "physician": "physician",
+    "infection_control": "infection_control",
+    "disease_control": "disease_control",
+}
+
+
+class PolicyModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Step(PolicyModel):
+    who: tuple[Target, ...] = Field(min_length=1)
+    timeout_s: float | None = Field(default=None, gt=0)  # before the next step; None: last
+    renotify_every_s: float | None = Field(default=None, gt=0)  # None: paged once
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        if len(set(self.who)) != len(self.who):
+            raise ValueError("a target appears twice in `who`")
+        return self
+
+
+class SeverityPolicy(PolicyModel):
+    """Ordered steps. `start_step` > 1 starts there: with `include_earlier` the steps before it
+    are paged at the same moment (several steps at once), without it they are skipped."""
+
+    steps: tuple[Step, ...] = Field(min_length=1)
+    start_step: int = Field(default=1, ge=1)
+    include_earlier: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.start_step > len(self.steps):
+            raise ValueError(f"start_step {self.start_step} but only {len(self.steps)} steps")
+        for i, step in enumerate(self.steps[:-1], start=1):
+            if step.timeout_s is None:
+                raise ValueError(f"step {i} needs timeout_s: step {i + 1} would never be reached")
+        if self.steps[-1].timeout_s is not None:
+            raise ValueError("the last step has no next step: drop its timeout_s")
+        return self
+
+    def first_steps(self) -> range:
+        """The steps paged together when the incident is first paged."""
+        return range(1 if self.include_earlier else self.start_step, self.start_step + 1)
+
+
+CAREGIVERS = Step(who=("caregiver",), timeout_s=120, renotify_every_s=60)
+CHARGE_NURSE = Step(who=("charge_nurse",), timeout_s=180, renotify_every_s=120)
+DOCTOR = Step(who=("physician", "family_doctor"), renotify_every_s=300)
+
+# Step 2 two minutes after step 1, step 3 five minutes after step 1.
+STANDARD = SeverityPolicy(steps=(CAREGIVERS, CHARGE_NURSE, DOCTOR))
+# Low severity (a low battery): the unit's caregivers, once; the feed shows it until resolved.
+LOW = SeverityPolicy(steps=(Step(who=("caregiver",)),))
+CRITICAL = SeverityPolicy(
+    steps=(
+        Step(who=("caregiver", "charge_nurse"), timeout_s=120, renotify_every_s=30),
+        Step(who=("physician", "family_doctor"), renotify_every_s=120),
+    )
+)
+OUTBREAK = SeverityPolicy(
+    steps=(Step(who=("infection_control", "disease_control"), renotify_every_s=3600),)
+)
+
+
+class UnitPolicy(PolicyModel):
+    low: SeverityPolicy = LOW
+    medium: SeverityPolicy = STANDARD
+    high: SeverityPolicy = STANDARD
+    critical: SeverityPolicy = CRITICAL
+
+
+class EscalationConfig(PolicyModel):
+    """Policies: `units["site/unit"]` over `sites["site"]` over `default`; an alert with an
+    `audience` that has a policy here (e.g. "infection_control") follows that one instead."""
+
+    default: UnitPolicy = UnitPolicy()
+    sites: dict[str, UnitPolicy] = Field(default_factory=dict)
+    units: dict[str, UnitPolicy] = Field(default_factory=dict)
+    audiences: dict[str, SeverityPolicy] = Field(
+        default_factory=lambda: {"infection_control": OUTBREAK}
+    )
+
+    @model_validator(mode="after")
+    def _unit_keys(self) -> Self:
+        bad = [k for k in self.units if k.count("/") != 1 or not all(k.split("/"))]
+        if bad:
+            raise ValueError(f"unit keys are 'site/unit', got {bad}")
+        return self
+
+
+def load_escalation(data: Mapping[str, Any]) -> EscalationConfig:
+    """Validate a policy document (e.g. a config file's `escalation` table); AlertConfigError
+    names every bad key as a dotted path."""
+    try:
+        return EscalationConfig.model_validate(data)
+    except ValidationError as exc:
+        raise AlertConfigError(
+            [
+                (".".join(str(p) for p in err["loc"]) or "<escalation>", err["msg"])
+                for err in exc.errors()
+            ]
+        ) from exc
+
+
+def policy_for(
+    config: EscalationConfig,
+    *,
+    site: str,
+    unit: str | None,
+    severity: Severity,
+    audience: str | None = None,
+) -> SeverityPolicy:
+    if audience is not None and audience in config.audiences:
+        return config.audiences[audience]
+    unit_policy = config.units.get(f"{site}/{unit}") if unit is not None else None
+    chosen = unit_policy or config.sites.get(site) or config.default
+    policy: SeverityPolicy = getattr(chosen, severity)
+    return policy
+
+
+def recipients(
+    incident: Incident, targets: tuple[str, ...], roster: Roster, at: datetime
+) -> tuple[tuple[Staff, ...], tuple[str, ...]]:
+    """Who `targets` mean for this incident at `at`, each once; and the targets nobody covers."""
+    found: dict[str, Staff] = {}
+    missing: list[str] = []
+    for target in targets:
+        if target == "resident_family":
+            people = _linked(incident, roster, "family")
+        elif target == "family_doctor":
+            people = _linked(incident, roster, "family_doctor")
+        else:
+            role: Role = target  # type: ignore[assignment]  # the other targets are roles
+            people = on_duty(
+                roster, incident.site_id, incident.unit_id, role, at, incident.timezone
+            )
+        if not people:
+            missing.append(target)
+        for person in people:
+            found.setdefault(person.id, person)
+    return tuple(found.values()), tuple(missing)
+
+
+def _linked(
+    incident: Incident, roster: Roster, kind: Literal["family", "family_doctor"]
+) -> list[Staff]:
+    if incident.resident_id is None:
+        return []
+    return resident_contacts(roster, incident.resident_id, kind)
+
+
+def due_pages(
+    incident: Incident, policy: SeverityPolicy, roster: Roster, now: datetime
+) -> list[Page]:
+    """The pages to send for `incident` at `now`: steps newly due, targets a severity rise
+    added to a reached step, and renotifications due. Empty once acknowledged or resolved.
+    Never pages a step again within its `renotify_every_s`."""
+    if not incident.active:
+        return []
+    esc = incident.escalation
+    anchor = esc.started_at or now
+    reached = dict(esc.reached)
+    unstaffed = set(esc.unstaffed)
+    pages: list[Page] = []
+
+    def page(step: int, due: datetime, targets: tuple[str, ...], *, renotify: bool) -> Page:
+        people, missing = recipients(incident, targets, roster, now)
+        return Page(
+            incident_id=incident.id,
+            step=step,
+            due_at=due,
+            recipients=people,
+            targets=targets,
+            missing=missing,
+            severity=incident.severity,
+            subject=incident.subject,
+            title=_title(incident),
+            renotify=renotify,
+        )
+
+    first = policy.first_steps()
+    for number in range(first.start, len(policy.steps) + 1):
+        step = policy.steps[number - 1]
+        if number in reached:
+            owed = tuple(t for t in step.who if t not in esc.paged_targets.get(number, ()))
+            every = step.renotify_every_s
+            last = esc.last_paged.get(number, reached[number])
+            if every is not None and now - last >= timedelta(seconds=every):
+                pages.append(page(number, reached[number], step.who, renotify=True))
+            elif owed:
+                pages.append(page(number, reached[number], owed, renotify=False))
+            continue
+        if number in first:
+            due = anchor
+        else:
+            previous = number - 1
+            if previous not in reached:
+                break
+            timeout = policy.steps[previous - 1].timeout_s or 0.0
+            delay = timedelta(0) if previous in unstaffed else timedelta(seconds=timeout)
+            due = reached[previous] + delay
+        if now < due:
+            break
+        new = page(number, due, step.who, renotify=False)
+        pages.append(new)
+        reached[number] = due
+        if not new.recipients:
+            unstaffed.add(number)
+    return pages
+
+
+def _title(incident: Incident) -> str:
+    open_alerts = [a for a in incident.alerts if a.resolution is None] or list(incident.alerts)
+    return " + ".join(dict.fromkeys(a.title for a in open_alerts))
