@@ -1,0 +1,1 @@
+"""Replaying labelled scenarios through the rule engine and scoring what it raises."""

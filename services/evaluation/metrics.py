@@ -1,0 +1,180 @@
+"""Detection metrics: raised alerts matched to labelled ground truth, per rule family.
+
+Pure. A raise matches a label of the same subject and family when it was emitted within the
+label's [onset, window_end]. A positive label is detected by its first matching raise (or an
+update at least as severe as the label asks: NEWS2 >= 5 must reach "high"); latency runs from
+`detectable_at` to that emission. Raises matching no positive label are false alerts (those
+on a negative label, e.g. a near-fall, included).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from device_sim.scenarios import Label
+from rules.types import SEVERITY_ORDER, AlertCandidate
+
+OVERALL: Final = "overall"
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """A candidate and the simulated time the engine emitted it (`candidate.ts` is the data
+    time, which for a fall is the impact, before its cancel window)."""
+
+    at: datetime
+    candidate: AlertCandidate
+    scenario: str = ""
+
+
+def family_of(rule_id: str) -> str:
+    """The rule family a rule id is scored under: every fall rule is "fall"; the rest keep
+    their id ("vital.spo2.low", "news2", "device.offline", ...)."""
+    if rule_id.startswith("fall."):
+        return "fall"
+    return rule_id
+
+
+@dataclass(slots=True)
+class FamilyStats:
+    family: str
+    positives: int = 0
+    detected: int = 0
+    negatives: int = 0
+    negatives_alerted: int = 0
+    raises: int = 0
+    matched_raises: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+    # From `Label.sustained_at` where the label has one (NEWS2 >= 5).
+    sustained_latencies_s: list[float] = field(default_factory=list)
+    missed: list[Label] = field(default_factory=list)
+    false_alerts: list[Emitted] = field(default_factory=list)
+
+    @property
+    def false_raises(self) -> int:
+        return self.raises - self.matched_raises
+
+    @property
+    def sensitivity(self) -> float | None:
+        return self.detected / self.positives if self.positives else None
+
+    @property
+    def precision(self) -> float | None:
+        return self.matched_raises / self.raises if self.raises else None
+
+    def latency(self, q: float) -> float | None:
+        return percentile(self.latencies_s, q)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    families: dict[str, FamilyStats]  # by family, plus OVERALL
+    resident_days: float
+
+    def false_per_resident_day(self, family: str = OVERALL) -> float | None:
+        if self.resident_days <= 0:
+            return None
+        return self.families[family].false_raises / self.resident_days
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _within(label: Label, at: datetime) -> bool:
+    return label.onset <= at <= label.window_end
+
+
+def _severe_enough(candidate: AlertCandidate, label: Label) -> bool:
+    return (
+        label.min_severity is None
+        or SEVERITY_ORDER[candidate.severity] >= SEVERITY_ORDER[label.min_severity]
+    )
+
+
+def evaluate(
+    labels: Iterable[Label], emitted: Iterable[Emitted], *, resident_days: float
+) -> Report:
+    """Match, count and summarise. Labels and emissions from several scenarios may be mixed:
+    they are matched within their own scenario (`Label.scenario` == `Emitted.scenario`)."""
+    labels = list(labels)
+    emitted = sorted(emitted, key=lambda e: e.at)
+    index: dict[tuple[str, str, str], list[Label]] = {}
+    for label in labels:
+        index.setdefault((label.scenario, label.subject, label.family), []).append(label)
+    stats: dict[str, FamilyStats] = {}
+
+    def get(family: str) -> FamilyStats:
+        return stats.setdefault(family, FamilyStats(family))
+
+    for label in labels:
+        s = get(label.family)
+        if label.positive:
+            s.positives += 1
+        else:
+            s.negatives += 1
+
+    detected: set[int] = set()
+    alerted_negatives: set[int] = set()
+    for e in emitted:
+        c = e.candidate
+        if c.action not in ("raise", "update"):
+            continue
+        family = family_of(c.rule_id)
+        candidates = [
+            lab for lab in index.get((e.scenario, c.subject, family), []) if _within(lab, e.at)
+        ]
+        positives = [lab for lab in candidates if lab.positive]
+        for lab in positives:
+            if id(lab) not in detected and _severe_enough(c, lab):
+                detected.add(id(lab))
+                s = get(family)
+                s.latencies_s.append((e.at - lab.detectable_at).total_seconds())
+                if lab.sustained_at is not None:
+                    s.sustained_latencies_s.append((e.at - lab.sustained_at).total_seconds())
+        if c.action != "raise":
+            continue
+        s = get(family)
+        s.raises += 1
+        if positives:
+            s.matched_raises += 1
+            continue
+        s.false_alerts.append(e)
+        for lab in candidates:
+            if id(lab) not in alerted_negatives:
+                alerted_negatives.add(id(lab))
+                s.negatives_alerted += 1
+
+    for label in labels:
+        if label.positive:
+            s = get(label.family)
+            if id(label) in detected:
+                s.detected += 1
+            else:
+                s.missed.append(label)
+
+    overall = FamilyStats(OVERALL)
+    for s in stats.values():
+        overall.positives += s.positives
+        overall.detected += s.detected
+        overall.negatives += s.negatives
+        overall.negatives_alerted += s.negatives_alerted
+        overall.raises += s.raises
+        overall.matched_raises += s.matched_raises
+        overall.latencies_s += s.latencies_s
+        overall.sustained_latencies_s += s.sustained_latencies_s
+        overall.missed += s.missed
+        overall.false_alerts += s.false_alerts
+    families = dict(sorted(stats.items()))
+    families[OVERALL] = overall
+    return Report(families, resident_days)
