@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -20,7 +20,7 @@ from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activit
 from rules.config import RuleConfig, with_overrides
 from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
 from rules.fall import FallConfig, FallRuleState, cancel_pending, fall_rule_step, fall_rule_tick
-from rules.news2 import PARAMETERS, News2Config, News2State, news2_step
+from rules.news2 import PARAMETERS, News2Config, News2State, news2_step, sub_score
 from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
 from rules.sos import sos_step
 from rules.types import (
@@ -53,8 +53,8 @@ class RulesConfig(RuleConfig):
     bed: BedRulesConfig = Field(default_factory=BedRulesConfig)
     wandering: WanderingConfig = Field(default_factory=WanderingConfig)
     outbreak: OutbreakConfig = Field(default_factory=OutbreakConfig)
-    # NEWS2 is re-scored at most this often from incoming data (and at every tick): its
-    # freshest-value inputs change every second, its bands do not.
+    # NEWS2 is re-scored when a parameter's chart score moves, and otherwise at ticks this
+    # far apart (staleness and the rule's timers): inputs change every second, bands do not.
     news2_every_s: float = Field(default=5.0, gt=0, le=30)
 
 
@@ -169,10 +169,23 @@ class Engine:
             previous = r.latest.get(vital.metric)
             if previous is None or vital.ts >= previous.ts:
                 r.latest[vital.metric] = vital
-            due = r.news2_at is None or (now - r.news2_at).total_seconds() >= cfg.news2_every_s
-            if due:
-                out += self._news2(r, now=now)
+                # Re-score at once when the chart score moved (persistence timers start
+                # when the band changes); time alone is the tick's business.
+                if previous is None or self._chart_moved(r, previous, vital):
+                    out += self._news2(r, now=now)
         return out
+
+    @staticmethod
+    def _chart_moved(r: ResidentRules, previous: Vital, vital: Vital) -> bool:
+        on_o2 = r.latest.get("on_o2")
+        oxygen = on_o2 is not None and on_o2.value == 1
+        scale = r.profile.news2_scale
+        try:
+            return sub_score(vital.metric, vital.value, scale=scale, on_oxygen=oxygen) != (  # type: ignore[arg-type]
+                sub_score(previous.metric, previous.value, scale=scale, on_oxygen=oxygen)  # type: ignore[arg-type]
+            )
+        except ValueError:
+            return True  # unscorable: let compute_news2 say so
 
     def _event(
         self, r: ResidentRules, event: DeviceEvent, *, now: datetime
@@ -258,7 +271,9 @@ class Engine:
         out += found
         r.fall, found = fall_rule_tick(r.fall, profile=r.profile, now=now, config=cfg.fall)
         out += found
-        if r.latest and (r.news2_at is None or now - r.news2_at >= timedelta(seconds=1)):
+        if r.latest and (
+            r.news2_at is None or (now - r.news2_at).total_seconds() >= cfg.news2_every_s
+        ):
             out += self._news2(r, now=now)
         return out
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import lru_cache
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -159,6 +160,13 @@ def sub_score(
     """The RCP 2017 chart score (0-3) of one reading. `on_oxygen` matters only for SpO2 on
     scale 2. Raises ValueError for a value the chart cannot score (non-finite; acvpu not a code
     0-4; on_o2 not 0 or 1)."""
+    return _cached_sub_score(parameter, value, scale, on_oxygen)
+
+
+# Readings repeat the same few values (whole beats per minute, whole percent), and exact
+# decimal rounding is not free: remember recent answers. Errors are not cached.
+@lru_cache(maxsize=8192)
+def _cached_sub_score(parameter: Parameter, value: float, scale: Scale, on_oxygen: bool) -> int:
     if parameter == "on_o2":
         flag = _oxygen_flag(value)
         return 2 if flag else 0
