@@ -1,5 +1,5 @@
 """Bed and movement: a fall-risk resident out of bed at night and not back within N minutes;
-no sign of activity for hours in the day."""
+no sign of activity for hours in the day while the wearable streams motion."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ class BedRulesConfig(BaseModel):
     day: DailyWindow = DAY
     inactivity_s: float = Field(default=3 * 3600.0, gt=0)
     inactivity_severity: Severity = "medium"
+    # "No activity" needs a device that streams motion: with motion windows arriving (the
+    # last within this long) but none active, the resident is still. With no stream at all,
+    # nothing can be said either way (the device rules report a silent device).
+    motion_stream_s: float = Field(default=300.0, gt=0)
     activity_movement: float = Field(default=0.2, ge=0, le=1)  # bed movement that counts
 
 
@@ -36,6 +40,7 @@ class BedState:
     exit_open: bool = False
     last_activity: datetime | None = None
     inactivity_open: bool = False
+    last_motion: datetime | None = None  # the last motion window seen, active or not
 
 
 def occupancy(obs: Vital | DeviceEvent) -> bool | None:
@@ -95,6 +100,13 @@ def note_activity(
     return replace(state, inactivity_open=False), out
 
 
+def note_motion(state: BedState, ts: datetime) -> BedState:
+    """A motion window arrived (active or not): the device is streaming motion."""
+    if state.last_motion is not None and ts <= state.last_motion:
+        return state
+    return replace(state, last_motion=ts)
+
+
 def bed_tick(
     state: BedState, *, profile: ResidentProfile, now: datetime, config: BedRulesConfig
 ) -> tuple[BedState, list[AlertCandidate]]:
@@ -120,6 +132,8 @@ def bed_tick(
     if (
         not state.inactivity_open
         and state.last_activity is not None
+        and state.last_motion is not None
+        and (now - state.last_motion).total_seconds() <= config.motion_stream_s
         and config.day.contains(now, profile.timezone)
         and (now - state.last_activity).total_seconds() >= config.inactivity_s
     ):

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from rules.baseline import BaselineConfig, BaselineState, baseline_step
-from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity
+from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity, note_motion
 from rules.config import RuleConfig, with_overrides
 from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
 from rules.fall import FallConfig, FallRuleState, cancel_pending, fall_rule_step, fall_rule_tick
@@ -134,6 +134,7 @@ class Engine:
                 r.fall, obs, profile=r.profile, now=now, config=r.config.fall
             )
             out += found
+            r.bed = note_motion(r.bed, obs.ts)
             if motion_is_active(obs):
                 r.bed, found = note_activity(r.bed, obs.ts, profile=r.profile, config=r.config.bed)
                 out += found

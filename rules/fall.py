@@ -629,7 +629,8 @@ def _advance(
                 incident,
                 profile,
                 rule_id="fall.long_lie",
-                action="raise",
+                # The same fall alert (same dedupe key), escalated: not a second page.
+                action="update",
                 title=title,
                 severity="critical",
                 extra=extra,

@@ -151,14 +151,16 @@ class DbpLimits(MetricLimits):
 # temperature and cuffless BP 5 min (project choice: transients from bathing, removal, arm
 # position); a manual or FHIR spot reading counts at once.
 DEFAULT_HR = HrLimits(
-    # Bradycardia: NEWS2 scores <= 40 as 3; 41-50 is common on beta-blockers in this age group.
+    # Bradycardia: NEWS2 scores <= 40 as 3; 41-50 (score 1) is common on beta-blockers in
+    # this age group and sleeping rates sit there: on its own it is NEWS2's to weigh, not a
+    # page (a 45 bpm limit paged residents asleep at 44 in the tune scenarios).
     low=Limit(
-        threshold=45,
-        severity="medium",
+        threshold=41,  # strictly below: 40 and less
+        severity="high",
         persistence_s=60,
         clear_margin=5,
         clear_after_s=60,
-        tiers=(Tier(threshold=40, severity="high"),),
+        tiers=(Tier(threshold=35, severity="critical"),),
     ),
     # NEWS2: 111-130 scores 2, >= 131 scores 3.
     high=Limit(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity
+from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity, note_motion
 from rules.types import AlertCandidate, DeviceEvent, ResidentProfile, Vital
 from tests.rules.conftest import later, local, profile
 
@@ -73,6 +73,7 @@ def test_device_events_count_like_occupancy() -> None:
 def test_daytime_inactivity_after_three_hours() -> None:
     p = profile()
     state, _ = note_activity(BedState(), local(9), profile=p, config=CFG)
+    state = note_motion(state, local(11, 58))  # the wearable streams motion, all of it still
     assert bed_tick(state, profile=p, now=local(11, 59), config=CFG)[1] == []
     state, [alert] = bed_tick(state, profile=p, now=local(12), config=CFG)
     assert (alert.rule_id, alert.action) == ("inactivity", "raise")
@@ -80,6 +81,16 @@ def test_daytime_inactivity_after_three_hours() -> None:
     moved = Vital(local(13, 5), "movement", 0.5, "bed", "b1")
     state, [cleared] = bed_step(state, moved, profile=p, config=CFG)
     assert cleared.action == "clear" and state.last_activity == local(13, 5)
+
+
+def test_no_motion_stream_no_inactivity_alert() -> None:
+    """Without motion windows arriving, stillness cannot be told from a device that only
+    sends events (or has died): that is the device rules' business, not this one's."""
+    p = profile()
+    state, _ = note_activity(BedState(), local(9), profile=p, config=CFG)
+    assert bed_tick(state, profile=p, now=local(13), config=CFG)[1] == []
+    state = note_motion(state, local(9, 30))  # the stream stopped at 09:30
+    assert bed_tick(state, profile=p, now=local(13), config=CFG)[1] == []
 
 
 def test_no_inactivity_alert_at_night() -> None:

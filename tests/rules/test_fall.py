@@ -340,7 +340,7 @@ def test_lying_still_escalates_to_a_long_lie() -> None:
     ward.tick(impact(rec) + timedelta(seconds=301))
     assert ward.rules() == [
         ("fall.motion", "raise", "high"),
-        ("fall.long_lie", "raise", "critical"),
+        ("fall.long_lie", "update", "critical"),
     ]
     assert {a.dedupe_key for a in ward.alerts} == {KEY}
     assert ward.alerts[1].title == "Still down 5 min after a fall"
@@ -355,7 +355,7 @@ def test_a_silent_device_still_escalates_a_raised_fall() -> None:
     ward.tick(T0 + timedelta(seconds=300))
     assert ward.rules() == [
         ("fall.device", "raise", "high"),
-        ("fall.long_lie", "raise", "critical"),
+        ("fall.long_lie", "update", "critical"),
     ]
     assert "no motion data" in ward.alerts[1].title
 
