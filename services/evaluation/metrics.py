@@ -3,8 +3,9 @@
 Pure. A raise matches a label of the same subject and family when it was emitted within the
 label's [onset, window_end]. A positive label is detected by its first matching raise (or an
 update at least as severe as the label asks: NEWS2 >= 5 must reach "high"); latency runs from
-`detectable_at` to that emission. Raises matching no positive label are false alerts (those
-on a negative label, e.g. a near-fall, included).
+`detectable_at` to that emission. A label whose family already had an alert open (severe
+enough) at `detectable_at` counts as detected with no delay. Raises matching no positive
+label are false alerts (those on a negative label, e.g. a near-fall, included).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from device_sim.scenarios import Label
 from rules.types import SEVERITY_ORDER, AlertCandidate
@@ -102,6 +103,32 @@ def _severe_enough(candidate: AlertCandidate, label: Label) -> bool:
     )
 
 
+# Families whose alerts are events (staff resolve them; the rule never clears them): an
+# earlier one does not cover a later event.
+EVENT_FAMILIES: Final = frozenset({"fall", "sos"})
+
+
+def _track_open(spans: list[list[Any]], e: Emitted) -> None:
+    c = e.candidate
+    current = spans[-1] if spans and spans[-1][1] is None else None
+    if c.action == "clear":
+        if current is not None:
+            current[1] = e.at
+    elif current is None:
+        spans.append([e.at, None, c])
+    elif SEVERITY_ORDER[c.severity] > SEVERITY_ORDER[current[2].severity]:
+        current[2] = c
+
+
+def _covers(span: list[Any], label: Label) -> bool:
+    opened, cleared, worst = span
+    return (
+        opened <= label.detectable_at
+        and (cleared is None or label.detectable_at <= cleared)
+        and _severe_enough(worst, label)
+    )
+
+
 def evaluate(
     labels: Iterable[Label], emitted: Iterable[Emitted], *, resident_days: float
 ) -> Report:
@@ -126,8 +153,12 @@ def evaluate(
 
     detected: set[int] = set()
     alerted_negatives: set[int] = set()
+    # Alerts open per (scenario, subject, family): [opened, cleared or None, worst candidate].
+    spans: dict[tuple[str, str, str], list[list[Any]]] = {}
     for e in emitted:
         c = e.candidate
+        key = (e.scenario, c.subject, family_of(c.rule_id))
+        _track_open(spans.setdefault(key, []), e)
         if c.action not in ("raise", "update"):
             continue
         family = family_of(c.rule_id)
@@ -155,6 +186,16 @@ def evaluate(
                 alerted_negatives.add(id(lab))
                 s.negatives_alerted += 1
 
+    for label in labels:
+        if label.positive and id(label) not in detected:
+            # An alert of this family already open (and severe enough) when the data came to
+            # support the label: the caregivers were already told, with no delay.
+            key = (label.scenario, label.subject, label.family)
+            if label.family in EVENT_FAMILIES:
+                continue  # every fall or SOS is its own page
+            if any(_covers(span, label) for span in spans.get(key, [])):
+                detected.add(id(label))
+                get(label.family).latencies_s.append(0.0)
     for label in labels:
         if label.positive:
             s = get(label.family)

@@ -155,3 +155,20 @@ def test_percentile() -> None:
     assert percentile([10.0], 95) == 10.0
     assert percentile([0.0, 10.0, 20.0, 30.0], 50) == 15.0
     assert percentile([float(x) for x in range(101)], 95) == 95.0
+
+
+def test_an_alert_already_open_covers_a_condition_label_but_not_an_event() -> None:
+    """NEWS2 already raised (and not cleared) when the data supports the label: detected at
+    once. A fall raised earlier does not cover a later fall: each fall is its own page."""
+    news2 = label("news2", onset=1000, end=1600)
+    early = emitted("news2", 500)
+    report = evaluate([news2], [early], resident_days=1.0)
+    assert report.families["news2"].detected == 1
+    assert report.families["news2"].latencies_s == [0.0]
+    cleared = emitted("news2", 800, action="clear")
+    assert evaluate([news2], [early, cleared], resident_days=1.0).families["news2"].detected == 0
+    fall = label("fall", onset=1000, end=1600)
+    assert (
+        evaluate([fall], [emitted("fall.motion", 500)], resident_days=1.0).families["fall"].detected
+        == 0
+    )
