@@ -41,6 +41,7 @@ class BedState:
     last_activity: datetime | None = None
     inactivity_open: bool = False
     last_motion: datetime | None = None  # the last motion window seen, active or not
+    motion_since: datetime | None = None  # start of the current unbroken motion stream
 
 
 def occupancy(obs: Vital | DeviceEvent) -> bool | None:
@@ -100,11 +101,16 @@ def note_activity(
     return replace(state, inactivity_open=False), out
 
 
-def note_motion(state: BedState, ts: datetime) -> BedState:
-    """A motion window arrived (active or not): the device is streaming motion."""
+def note_motion(state: BedState, ts: datetime, *, config: BedRulesConfig) -> BedState:
+    """A motion window arrived (active or not): the device is streaming motion. A gap longer
+    than `motion_stream_s` starts a new stream."""
     if state.last_motion is not None and ts <= state.last_motion:
         return state
-    return replace(state, last_motion=ts)
+    since = state.motion_since
+    gap = None if state.last_motion is None else (ts - state.last_motion).total_seconds()
+    if since is None or gap is None or gap > config.motion_stream_s:
+        since = ts
+    return replace(state, last_motion=ts, motion_since=since)
 
 
 def bed_tick(
@@ -133,9 +139,12 @@ def bed_tick(
         not state.inactivity_open
         and state.last_activity is not None
         and state.last_motion is not None
+        and state.motion_since is not None
         and (now - state.last_motion).total_seconds() <= config.motion_stream_s
         and config.day.contains(now, profile.timezone)
-        and (now - state.last_activity).total_seconds() >= config.inactivity_s
+        # Still for the whole period, by evidence: no activity, and motion data throughout.
+        and (now - max(state.last_activity, state.motion_since)).total_seconds()
+        >= config.inactivity_s
     ):
         still = round((now - state.last_activity).total_seconds() / 60)
         out.append(

@@ -134,7 +134,7 @@ class Engine:
                 r.fall, obs, profile=r.profile, now=now, config=r.config.fall
             )
             out += found
-            r.bed = note_motion(r.bed, obs.ts)
+            r.bed = note_motion(r.bed, obs.ts, config=r.config.bed)
             if motion_is_active(obs):
                 r.bed, found = note_activity(r.bed, obs.ts, profile=r.profile, config=r.config.bed)
                 out += found

@@ -73,7 +73,8 @@ def test_device_events_count_like_occupancy() -> None:
 def test_daytime_inactivity_after_three_hours() -> None:
     p = profile()
     state, _ = note_activity(BedState(), local(9), profile=p, config=CFG)
-    state = note_motion(state, local(11, 58))  # the wearable streams motion, all of it still
+    for minute in range(0, 180, 2):  # the wearable streams motion, all of it still
+        state = note_motion(state, later(local(9), minutes=minute), config=CFG)
     assert bed_tick(state, profile=p, now=local(11, 59), config=CFG)[1] == []
     state, [alert] = bed_tick(state, profile=p, now=local(12), config=CFG)
     assert (alert.rule_id, alert.action) == ("inactivity", "raise")
@@ -89,7 +90,11 @@ def test_no_motion_stream_no_inactivity_alert() -> None:
     p = profile()
     state, _ = note_activity(BedState(), local(9), profile=p, config=CFG)
     assert bed_tick(state, profile=p, now=local(13), config=CFG)[1] == []
-    state = note_motion(state, local(9, 30))  # the stream stopped at 09:30
+    state = note_motion(state, local(9, 30), config=CFG)  # the stream stopped at 09:30
+    assert bed_tick(state, profile=p, now=local(13), config=CFG)[1] == []
+    # Sparse windows (an event-driven device) are not a stream: a still one at 12:59 after
+    # nothing since 09:30 proves nothing about the hours between.
+    state = note_motion(state, local(12, 59), config=CFG)
     assert bed_tick(state, profile=p, now=local(13), config=CFG)[1] == []
 
 
