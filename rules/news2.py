@@ -127,6 +127,11 @@ class News2Config(BaseModel):
     # down (to "low": clears), so a value flickering across a boundary does not page twice.
     # Five minutes is several wearable reports and short next to the 4-12 h observation cycle.
     clear_after_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    # A score that dips below a band for up to this long has not left it: a deteriorating
+    # resident's score flickers across a boundary as each wearable reading lands, and
+    # restarting the hold at every dip delayed detection by many minutes. One minute is a
+    # wearable report or two; a single artefact shorter than the hold still does not page.
+    dip_tolerance_s: float = Field(default=60.0, ge=0, allow_inf_nan=False)
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -360,8 +365,9 @@ HeldSince = tuple[datetime | None, datetime | None, datetime | None]
 class News2State:
     """Per-resident NEWS2 rule state. The initial state is `News2State()`.
 
-    `held_since[i]`: since when every complete score has been in ALERT_BANDS[i] or worse
-    (None: not now). `alert_band`/`alert_total`: what the open alert last said (None: no
+    `held_since[i]`: since when every complete score has been in ALERT_BANDS[i] or worse,
+    dips shorter than `dip_tolerance_s` aside (`dipped_at[i]`: when the current dip began;
+    None: not now). `alert_band`/`alert_total`: what the open alert last said (None: no
     alert open). `below_since`/`below_peak`: since when the score has stayed below the
     alert's band, and the worst band seen meanwhile (the step-down hysteresis window)."""
 
@@ -370,6 +376,7 @@ class News2State:
     alert_total: int | None = None
     below_since: datetime | None = None
     below_peak: Band | None = None
+    dipped_at: HeldSince = (None, None, None)  # since when a held band is in a short dip
 
 
 def news2_step(
@@ -382,9 +389,10 @@ def news2_step(
 ) -> tuple[News2State, list[AlertCandidate]]:
     """Advance the NEWS2 rule for one resident; call on every parameter change and on ticks.
 
-    Raises once a band of low_medium or worse has held for its `raise_after_s`; updates the
-    open alert when its band or total changes (escalating only after the same persistence,
-    stepping down only after the score stays below the alert's band for `clear_after_s`);
+    Raises once a band of low_medium or worse has held for its `raise_after_s` (dips shorter
+    than `dip_tolerance_s` aside); updates the open alert when its band changes or its total
+    worsens (escalating only after the same persistence, stepping down only after the score
+    stays below the alert's band for `clear_after_s`);
     clears after `clear_after_s` back in "low". An incomplete score never clears or steps
     down (silence is not wellness); it raises or escalates only when the parameters present
     already prove the band (their partial total is a lower bound), saying it is incomplete."""
@@ -400,21 +408,23 @@ def news2_step(
         result = replace(result, total=result.partial_total, band=lower)
     assert result.band is not None and result.total is not None
     band, total = result.band, result.total
-    held_since = _held_since(state.held_since, band, now)
-    confirmed = _confirmed_band(held_since, now, config)
+    held_since, dipped = _held_since(state, band, now, config.dip_tolerance_s)
+    confirmed = _confirmed_band(held_since, band, now, config)
 
     if state.alert_band is None:
         if confirmed is None:
-            return News2State(held_since=held_since), []
-        return _emit("raise", confirmed, result, profile, held_since)
+            return News2State(held_since=held_since, dipped_at=dipped), []
+        return _emit("raise", confirmed, result, profile, held_since, dipped)
 
     alert_band = state.alert_band
     if _band_rank(band) >= _band_rank(alert_band):
         if confirmed is not None and _band_rank(confirmed) > _band_rank(alert_band):
-            return _emit("update", confirmed, result, profile, held_since)
-        if total != state.alert_total:
-            return _emit("update", alert_band, result, profile, held_since)
-        return News2State(held_since, alert_band, state.alert_total), []
+            return _emit("update", confirmed, result, profile, held_since, dipped)
+        # Worse within the band: say so. Better within it is not news (the step-down window
+        # reports lasting improvement), and a total flickering 5-6 must not stream updates.
+        if state.alert_total is None or total > state.alert_total:
+            return _emit("update", alert_band, result, profile, held_since, dipped)
+        return News2State(held_since, alert_band, state.alert_total, dipped_at=dipped), []
 
     # Below the alert's band: step down only once a whole window has stayed below it, and then
     # only to the worst band seen in that window (so a momentary low at its end cannot clear).
@@ -423,10 +433,13 @@ def news2_step(
     else:
         below_since, peak = state.below_since, max(state.below_peak, band, key=_band_rank)
     if (now - below_since).total_seconds() < config.clear_after_s:
-        return News2State(held_since, alert_band, state.alert_total, below_since, peak), []
+        return (
+            News2State(held_since, alert_band, state.alert_total, below_since, peak, dipped),
+            [],
+        )
     step_down = _alert_band(peak)
     if step_down is not None:
-        return _emit("update", step_down, result, profile, held_since)
+        return _emit("update", step_down, result, profile, held_since, dipped)
     clear = AlertCandidate(
         rule_id=RULE_ID,
         action="clear",
@@ -437,26 +450,45 @@ def news2_step(
         title=f"NEWS2 {total}: back to low clinical risk",
         values=_values(result, None),
     )
-    return News2State(held_since=held_since), [clear]
+    return News2State(held_since=held_since, dipped_at=dipped), [clear]
 
 
-def _held_since(previous: HeldSince, band: Band, now: datetime) -> HeldSince:
+def _held_since(
+    state: News2State, band: Band, now: datetime, tolerance_s: float
+) -> tuple[HeldSince, HeldSince]:
+    """Each alert band's hold start and dip start after a score in `band` at `now`."""
     rank = _band_rank(band)
+    held: list[datetime | None] = []
+    dipped: list[datetime | None] = []
+    for level, since, dip in zip(ALERT_BANDS, state.held_since, state.dipped_at, strict=True):
+        if rank >= _band_rank(level):
+            held.append(since if since is not None else now)
+            dipped.append(None)
+        elif since is None:
+            held.append(None)
+            dipped.append(None)
+        else:
+            dip_start = dip if dip is not None else now
+            still = (now - dip_start).total_seconds() <= tolerance_s
+            held.append(since if still else None)
+            dipped.append(dip_start if still else None)
+    return (held[0], held[1], held[2]), (dipped[0], dipped[1], dipped[2])
 
-    def since(i: int) -> datetime | None:
-        if rank < _band_rank(ALERT_BANDS[i]):
-            return None
-        return previous[i] if previous[i] is not None else now
 
-    return since(0), since(1), since(2)
-
-
-def _confirmed_band(held_since: HeldSince, now: datetime, config: News2Config) -> AlertBand | None:
-    """The worst band that has held (it or worse) for its persistence, if any."""
+def _confirmed_band(
+    held_since: HeldSince, band: Band, now: datetime, config: News2Config
+) -> AlertBand | None:
+    """The worst band the score is in now that has held (it or worse, short dips aside) for
+    its persistence, if any."""
     confirmed: AlertBand | None = None
+    rank = _band_rank(band)
     for level, since in zip(ALERT_BANDS, held_since, strict=True):
         held_s = None if since is None else (now - since).total_seconds()
-        if held_s is not None and held_s >= config.raise_after_s.for_band(level):
+        if (
+            held_s is not None
+            and rank >= _band_rank(level)
+            and held_s >= config.raise_after_s.for_band(level)
+        ):
             confirmed = level
     return confirmed
 
@@ -471,13 +503,14 @@ def _emit(
     result: News2Result,
     profile: ResidentProfile,
     held_since: HeldSince,
+    dipped: HeldSince,
 ) -> tuple[News2State, list[AlertCandidate]]:
     assert result.total is not None and result.band is not None
-    state = News2State(held_since, alert_band, result.total)
+    state = News2State(held_since, alert_band, result.total, dipped_at=dipped)
     if _band_rank(result.band) < _band_rank(alert_band):
         # Stepped down to a window's worst band while the score is lower still: the next
         # window starts now.
-        state = News2State(held_since, alert_band, result.total, result.at, result.band)
+        state = News2State(held_since, alert_band, result.total, result.at, result.band, dipped)
     candidate = AlertCandidate(
         rule_id=RULE_ID,
         action=action,
