@@ -919,6 +919,50 @@ def _labels(spec: ScenarioSpec, r: _Resident, config: RulesConfig) -> list[Label
             )
         elif k == "sos":
             out.append(label("sos", True, at, window_end=at + 300, kind=k))
+    if r.profile.fall_risk:
+        out += _spontaneous_night_exits(spec, r.profile, occupied, out, config)
+    return out
+
+
+def _spontaneous_night_exits(
+    spec: ScenarioSpec,
+    profile: ResidentProfile,
+    occupied: Sequence[Vital],
+    labelled: Sequence[Label],
+    config: RulesConfig,
+) -> list[Label]:
+    """Ground truth the physiology made on its own: a fall-risk resident out of bed at night
+    for longer than the rule allows (a long toilet visit, a sleepless hour in the chair) is a
+    real event a caregiver should check on, not a false alert."""
+    limit = timedelta(seconds=config.bed.return_within_s)
+    covered = [(lab.onset, lab.window_end) for lab in labelled if lab.family == "bed.exit_night"]
+    out: list[Label] = []
+    left: datetime | None = None
+    for v in [*occupied, None]:
+        if v is not None and v.value < 0.5:
+            left = left or v.ts
+            continue
+        back = v.ts if v is not None else spec.end
+        if (
+            left is not None
+            and back - left > limit
+            and config.bed.night.contains(left, profile.timezone)
+            and not any(on <= left + limit <= until for on, until in covered)
+        ):
+            due = left + limit
+            out.append(
+                Label(
+                    spec.name,
+                    profile.subject,
+                    "bed.exit_night",
+                    True,
+                    left,
+                    due,
+                    min(due + timedelta(minutes=30), spec.end),
+                    "spontaneous_night_exit",
+                )
+            )
+        left = None
     return out
 
 

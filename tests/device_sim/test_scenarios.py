@@ -132,3 +132,31 @@ def test_library_loads_with_both_splits() -> None:
     assert {s.split for s in specs} == {"tune", "heldout"}
     week = next(s for s in specs if s.name == "heldout-normal-week")
     assert len(week.residents) == 30 and week.duration_s == 7 * 86400 and not week.events
+
+
+@pytest.mark.parametrize(
+    ("left_hour", "away_min", "labels"),
+    [(2, 20, 1), (2, 10, 0), (14, 40, 0)],
+    ids=["long-night-exit", "short-night-exit", "daytime"],
+)
+def test_a_long_night_absence_the_physiology_made_is_labelled(
+    left_hour: int, away_min: int, labels: int
+) -> None:
+    from device_sim.scenarios import _spontaneous_night_exits
+    from rules.engine import RulesConfig
+    from rules.types import ResidentProfile
+
+    spec = spec_from_dict(
+        {"name": "x", "start": "2024-03-04T00:00:00+08:00", "duration": "1d", "residents": []}
+    )
+    profile = ResidentProfile(1, "s", "u", fall_risk=True)
+    left = spec.start + timedelta(hours=left_hour)
+    occupied = [
+        Vital(left - timedelta(minutes=1), "occupied", 1.0, "bed", "b"),
+        *(Vital(left + timedelta(minutes=m), "occupied", 0.0, "bed", "b") for m in range(away_min)),
+        Vital(left + timedelta(minutes=away_min), "occupied", 1.0, "bed", "b"),
+    ]
+    found = _spontaneous_night_exits(spec, profile, occupied, [], RulesConfig())
+    assert len(found) == labels
+    if labels:
+        assert found[0].positive and found[0].detectable_at == left + timedelta(minutes=15)
