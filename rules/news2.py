@@ -137,6 +137,7 @@ class News2Config(BaseModel):
 # --- scoring -------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)  # readings repeat a few values; exact decimal rounding is not free
 def charted_value(parameter: Parameter, value: float) -> Decimal:
     """`value` at the chart's precision, where it is banded: temperature to 0.1 °C, everything
     else to an integer, rounded half up (20.5 -> 21, 95.49 -> 95, 38.05 -> 38.1).
