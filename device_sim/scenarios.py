@@ -324,7 +324,8 @@ def generate(spec: ScenarioSpec, seed: int | None = None) -> Scenario:
     labels: list[Label] = []
     config = RulesConfig()
     for r in residents:
-        if r.events:
+        # Fall-risk residents with a bed sensor may leave bed long at night on their own.
+        if r.events or (r.profile.fall_risk and r.bed is not None):
             labels += _labels(spec, r, config)
     labels += _cluster_labels(spec, residents, labels, config)
     return Scenario(
@@ -945,7 +946,7 @@ def _spontaneous_night_exits(
         back = v.ts if v is not None else spec.end
         if (
             left is not None
-            and back - left > limit
+            and back - left >= limit  # the rule pages at exactly the limit
             and config.bed.night.contains(left, profile.timezone)
             and not any(on <= left + limit <= until for on, until in covered)
         ):
