@@ -324,9 +324,9 @@ def generate(spec: ScenarioSpec, seed: int | None = None) -> Scenario:
     labels: list[Label] = []
     config = RulesConfig()
     for r in residents:
-        # Fall-risk residents with a bed sensor may leave bed long at night on their own.
-        if r.events or (r.profile.fall_risk and r.bed is not None):
-            labels += _labels(spec, r, config)
+        # Every resident: the physiology alone may make a real event (a long night absence,
+        # a sustained NEWS2 of 5) that no script asked for.
+        labels += _labels(spec, r, config)
     labels += _cluster_labels(spec, residents, labels, config)
     return Scenario(
         spec=spec,
@@ -922,6 +922,57 @@ def _labels(spec: ScenarioSpec, r: _Resident, config: RulesConfig) -> list[Label
             out.append(label("sos", True, at, window_end=at + 300, kind=k))
     if r.profile.fall_risk:
         out += _spontaneous_night_exits(spec, r.profile, occupied, out, config)
+    out += _spontaneous_news2(spec, r.profile, vitals, out, config)
+    return out
+
+
+def _spontaneous_news2(
+    spec: ScenarioSpec,
+    profile: ResidentProfile,
+    vitals: Sequence[Vital],
+    labelled: Sequence[Label],
+    config: RulesConfig,
+) -> list[Label]:
+    """Ground truth the physiology made on its own: a complete NEWS2 of 5 or more held for
+    the rule's persistence is medium clinical risk (RCP 2017), scripted or not."""
+    hold = timedelta(seconds=config.news2.raise_after_s.medium)
+    covered = [(lab.onset, lab.window_end) for lab in labelled if lab.family == "news2"]
+    params = set(PARAMETERS)
+    latest: dict[str, Vital] = {}
+    out: list[Label] = []
+    run: datetime | None = None
+    labelled_run = False
+    for v in vitals:  # in timestamp order (from the stream)
+        if v.metric not in params:
+            continue
+        if v.metric in latest and v.ts < latest[v.metric].ts:
+            continue
+        latest[v.metric] = v
+        result = compute_news2(latest, scale=profile.news2_scale, now=v.ts, config=config.news2)
+        if result.total is None or result.total < 5:
+            run, labelled_run = None, False
+            continue
+        run = run or v.ts
+        if labelled_run or v.ts - run < hold:
+            continue
+        labelled_run = True
+        if any(on <= run <= until for on, until in covered):
+            continue
+        out.append(
+            Label(
+                spec.name,
+                profile.subject,
+                "news2",
+                True,
+                run,
+                run,
+                min(run + timedelta(hours=2), spec.end),
+                "spontaneous_news2",
+                "high",
+                "NEWS2 >= 5",
+                run,
+            )
+        )
     return out
 
 
