@@ -160,3 +160,35 @@ def test_a_long_night_absence_the_physiology_made_is_labelled(
     assert len(found) == labels
     if labels:
         assert found[0].positive and found[0].detectable_at == left + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(("high_for_s", "labels"), [(40, 1), (20, 0)], ids=["sustained", "a-touch"])
+def test_a_sustained_news2_of_5_the_physiology_made_is_labelled(
+    high_for_s: int, labels: int
+) -> None:
+    from device_sim.scenarios import _spontaneous_news2
+    from rules.engine import RulesConfig
+    from rules.types import ResidentProfile
+
+    spec = spec_from_dict(
+        {"name": "x", "start": "2024-03-04T00:00:00+08:00", "duration": "1d", "residents": []}
+    )
+    t0 = spec.start + timedelta(hours=3)
+    base = [
+        Vital(t0, m, v, "manual")
+        for m, v in (("acvpu", 0), ("sbp", 125), ("temp", 36.8), ("on_o2", 0))
+    ]
+    stream = list(base)
+    for s in range(0, 120, 5):  # spo2 91 (3) + rr 21 (2) = 5 for `high_for_s`, then 0
+        high = s < high_for_s
+        ts = t0 + timedelta(seconds=s)
+        stream += [
+            Vital(ts, "spo2", 91 if high else 97, "vitals"),
+            Vital(ts, "rr", 21 if high else 16, "vitals"),
+            Vital(ts, "hr", 70, "vitals"),
+        ]
+    profile = ResidentProfile(1, "s", "u")
+    found = _spontaneous_news2(spec, profile, stream, [], RulesConfig())
+    assert len(found) == labels
+    if labels:
+        assert (found[0].family, found[0].onset) == ("news2", t0)
