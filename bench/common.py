@@ -8,7 +8,6 @@ import platform
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -18,35 +17,11 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.local.env import service_env
 from services.local.process import ChildProcess
-from services.local.system import free_port
 from services.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def scratch_settings(prefix: str) -> Settings:
-    """Fresh data dir (open to traverse for the servers' system users) and free ports."""
-    data_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    data_dir.chmod(0o755)
-    return Settings(
-        data_dir=data_dir,
-        pg_port=free_port(),
-        mqtt_port=free_port(),
-        api_port=free_port(),
-        ingest_metrics_port=free_port(),
-    )
-
-
-def service_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        CAREWATCH_DATA_DIR=str(settings.data_dir),
-        CAREWATCH_PG_PORT=str(settings.pg_port),
-        CAREWATCH_MQTT_PORT=str(settings.mqtt_port),
-        CAREWATCH_INGEST_METRICS_PORT=str(settings.ingest_metrics_port),
-    )
-    return env
 
 
 class Worker:

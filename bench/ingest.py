@@ -33,7 +33,6 @@ from bench.common import (
     histogram_buckets,
     machine,
     quantile,
-    scratch_settings,
     wait_until,
     write_results,
 )
@@ -45,6 +44,7 @@ from ingest.writer import Batch, BatchWriter
 from services.broker.dynsec import DynsecAccounts
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
+from services.local.env import scratch_settings
 from services.local.stack import LocalStack
 from services.settings import Settings, database_url, mqtt_admin_endpoint
 

@@ -8,12 +8,15 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 
 from services.errors import CareWatchError
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 app = typer.Typer(help="CareWatch: resident monitoring and alerting.", no_args_is_help=True)
 device_app = typer.Typer(help="Provision and manage devices.", no_args_is_help=True)
@@ -37,6 +40,30 @@ def fail(exc: Exception) -> typer.Exit:
 def stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+
+class Service(Protocol):
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def run_service(service: Service, *, metrics_port: int, registry: CollectorRegistry) -> None:
+    """Serve its metrics on loopback (port 0: none) and run it until SIGINT or SIGTERM, which
+    ask it to stop cleanly (finish and commit what it holds)."""
+    from prometheus_client import start_http_server
+
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+    stop = threading.Event()
+    stop_on_signals(stop)
+
+    def stop_when_told() -> None:
+        stop.wait()
+        service.stop()
+
+    threading.Thread(target=stop_when_told, daemon=True).start()
+    service.run()
 
 
 @app.command()
@@ -80,7 +107,7 @@ def ingest(
     client_id: Annotated[str | None, typer.Option(help="MQTT client id (one per worker).")] = None,
 ) -> None:
     """Run the ingest worker: MQTT → validated readings → TimescaleDB."""
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
     from ingest.metrics import IngestMetrics
     from ingest.worker import IngestWorker, WorkerConfig
@@ -105,17 +132,7 @@ def ingest(
         )
     except CareWatchError as exc:
         raise fail(exc) from None
-    if settings.ingest_metrics_port:
-        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=registry)
-    stop = threading.Event()
-    stop_on_signals(stop)
-
-    def stop_when_told() -> None:
-        stop.wait()
-        worker.stop()
-
-    threading.Thread(target=stop_when_told, daemon=True).start()
-    worker.run()
+    run_service(worker, metrics_port=settings.ingest_metrics_port, registry=registry)
 
 
 @app.command()
@@ -125,7 +142,7 @@ def detect(
     ),
 ) -> None:
     """Run the streaming detector: the device stream → rules → alert candidates."""
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
     from services.detector.service import Detector, DetectorConfig, DetectorMetrics
     from services.settings import database_url, mqtt_ingest_endpoint
@@ -142,17 +159,7 @@ def detect(
         )
     except CareWatchError as exc:
         raise fail(exc) from None
-    if settings.detector_metrics_port:
-        start_http_server(settings.detector_metrics_port, addr="127.0.0.1", registry=registry)
-    stop = threading.Event()
-    stop_on_signals(stop)
-
-    def stop_when_told() -> None:
-        stop.wait()
-        detector.stop()
-
-    threading.Thread(target=stop_when_told, daemon=True).start()
-    detector.run()
+    run_service(detector, metrics_port=settings.detector_metrics_port, registry=registry)
 
 
 @app.command("eval")

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-import tempfile
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
+from services.local.env import scratch_settings, service_env
 from services.local.process import ChildProcess
 from services.local.stack import LocalStack
-from services.local.system import free_port
 from services.settings import (
     MqttEndpoint,
     Settings,
@@ -31,44 +29,10 @@ from services.settings import (
 from tests.support import SITE, UNIT, Device
 
 
-def fresh_data_dir(prefix: str) -> Path:
-    # Under /tmp and open to traverse: when the tests run as root, PostgreSQL and Mosquitto
-    # run as their own system users and must reach their directories inside.
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    path.chmod(0o755)
-    return path
-
-
-def local_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = dict(
-        data_dir=data_dir,
-        pg_port=free_port(),
-        mqtt_port=free_port(),
-        api_port=free_port(),
-        ingest_metrics_port=free_port(),
-        detector_metrics_port=free_port(),
-    )
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def service_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        CAREWATCH_DATA_DIR=str(settings.data_dir),
-        CAREWATCH_PG_PORT=str(settings.pg_port),
-        CAREWATCH_MQTT_PORT=str(settings.mqtt_port),
-        CAREWATCH_API_PORT=str(settings.api_port),
-        CAREWATCH_INGEST_METRICS_PORT=str(settings.ingest_metrics_port),
-        CAREWATCH_DETECTOR_METRICS_PORT=str(settings.detector_metrics_port),
-    )
-    return env
-
-
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     """The session's stack: real PostgreSQL + TimescaleDB and Mosquitto, stopped at the end."""
-    s = local_settings(fresh_data_dir("carewatch-test-"))
+    s = scratch_settings("carewatch-test-")
     stack = LocalStack(s)
     stack.start()
     try:

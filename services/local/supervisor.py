@@ -8,7 +8,6 @@ database.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -16,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.local.env import service_env
 from services.local.process import ChildProcess
 from services.local.stack import LocalStack
 from services.local.system import ensure_port_free
@@ -35,19 +35,6 @@ def service_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", *args]
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        CAREWATCH_DATA_DIR=str(Path(settings.data_dir).resolve()),
-        CAREWATCH_MQTT_HOST=settings.mqtt_host,
-        CAREWATCH_MQTT_PORT=str(settings.mqtt_port),
-        CAREWATCH_API_HOST=settings.api_host,
-        CAREWATCH_API_PORT=str(settings.api_port),
-        CAREWATCH_PG_PORT=str(settings.pg_port),
-    )
-    return env
-
-
 def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
     ensure_port_free(
         settings.api_host, settings.api_port, what="the API", env_var="CAREWATCH_API_PORT"
@@ -58,7 +45,7 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack.start()
     logs = Path(settings.data_dir).resolve() / "log"
-    env = child_env(settings)
+    env = service_env(settings)
     services: list[Supervised] = []
     try:
         wanted = [

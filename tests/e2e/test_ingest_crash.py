@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
+from services.local.env import scratch_settings
 from services.local.stack import LocalStack
 from services.settings import Settings, admin_token, database_url
-from tests.conftest import fresh_data_dir, ingest_process, local_settings
+from tests.conftest import ingest_process
 from tests.support import Device, count, wait_for
 
 MESSAGES = 4000  # two readings each
@@ -23,7 +24,7 @@ MESSAGES = 4000  # two readings each
 @pytest.fixture
 def own_stack() -> Iterator[Settings]:
     """A stack of its own: the session's worker must not store what this one loses."""
-    settings = local_settings(fresh_data_dir("carewatch-crash-"))
+    settings = scratch_settings("carewatch-crash-")
     stack = LocalStack(settings)
     stack.start()
     try:

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from services.errors import SetupError
+from services.local.env import scratch_settings, service_env
 from services.local.system import ensure_port_free, find_binary
 from services.settings import Settings, database_url
-from tests.conftest import fresh_data_dir, local_settings, service_env
 from tests.support import count, wait_for
 
 CLI = [sys.executable, "-m", "services.cli"]
@@ -50,7 +50,7 @@ def ctrl_c(proc: subprocess.Popen[bytes], out: Path) -> None:
 
 
 def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
-    settings = local_settings(fresh_data_dir("carewatch-up-"))
+    settings = scratch_settings("carewatch-up-")
     proc, out = start_up(settings, "--residents", "2", "--rate", "5")
     try:
         wait_for(lambda: healthy(settings), until=bool, timeout=90, what=f"/healthz\n{out}")
@@ -98,7 +98,7 @@ def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
 
 
 def test_up_names_a_taken_port_and_how_to_fix_it() -> None:
-    settings = local_settings(fresh_data_dir("carewatch-up-port-"))
+    settings = scratch_settings("carewatch-up-port-")
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", settings.api_port))
         squatter.listen()
