@@ -4,6 +4,7 @@ readings land, Ctrl-C stops everything cleanly, a second start reuses the data."
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import stat
@@ -114,3 +115,41 @@ def test_a_missing_binary_is_named_with_the_fix() -> None:
     expected = r"`carewatch-no-such-server` not found: run scripts/setup"
     with pytest.raises(SetupError, match=expected):
         find_binary("carewatch-no-such-server", search=("/nonexistent/*/bin",))
+
+
+def service_pid(settings: Settings, command: str) -> int | None:
+    """The pid of `carewatch <command>` running for this data dir (it is `up`'s child)."""
+    data_dir = str(Path(settings.data_dir).resolve())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if [b"services.cli", command.encode()] == argv[2:4] and (
+            f"CAREWATCH_DATA_DIR={data_dir}".encode() in environ
+        ):
+            return int(proc.name)
+    return None
+
+
+def test_up_restarts_a_service_that_dies() -> None:
+    settings = scratch_settings("carewatch-up-restart-")
+    proc, out = start_up(settings, "--no-sim")
+    try:
+        wait_for(lambda: healthy(settings), until=bool, timeout=90, what="/healthz")
+        first = wait_for(lambda: service_pid(settings, "ingest"), until=bool, what="ingest")
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        again = wait_for(
+            lambda: service_pid(settings, "ingest"),
+            until=lambda pid: pid not in (None, first),
+            timeout=30,
+            what="the ingest worker restarted",
+        )
+        assert again != first
+    finally:
+        ctrl_c(proc, out)
+    assert "ingest exited" in out.read_text() and "restarting ingest" in out.read_text()
