@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.local.env import service_env
@@ -24,11 +24,16 @@ from services.settings import Settings
 log = logging.getLogger("carewatch.up")
 
 
+# A service that ran this long before dying was healthy: its next restart is quick again.
+HEALTHY_RUN_S = 60.0
+
+
 @dataclass
 class Supervised:
     child: ChildProcess
     restarts: int = 0
     next_start: float = 0.0
+    started_at: float = field(default_factory=time.monotonic)
 
 
 def service_argv(*args: str) -> list[str]:
@@ -81,7 +86,8 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
 
 
 def keep_alive(s: Supervised) -> None:
-    """Restart a service that exited, waiting longer after each crash (1 s, 2 s, … 30 s)."""
+    """Restart a service that exited, waiting longer after each crash in a row (1 s, 2 s, …
+    30 s); a service that had run for a minute starts the count again."""
     if s.child.alive():
         return
     now = time.monotonic()
@@ -90,6 +96,8 @@ def keep_alive(s: Supervised) -> None:
         log.warning(
             "%s exited (code %s); last log lines:\n%s", s.child.name, code, s.child.log_tail(8)
         )
+        if now - s.started_at >= HEALTHY_RUN_S:
+            s.restarts = 0
         s.next_start = now + min(30.0, 2.0**s.restarts)
         return
     if now >= s.next_start:
@@ -97,3 +105,4 @@ def keep_alive(s: Supervised) -> None:
         s.next_start = 0.0
         log.info("restarting %s (restart %d)", s.child.name, s.restarts)
         s.child.start()
+        s.started_at = now
