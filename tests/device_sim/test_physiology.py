@@ -20,15 +20,10 @@ from device_sim.physiology import (
     new_resident,
     vitals_at,
 )
+from ingest.codec import RANGES
 
-PROTOCOL = {
-    "hr": (20, 250),
-    "spo2": (50, 100),
-    "rr": (3, 70),
-    "temp": (30, 43),
-    "sbp": (50, 260),
-    "dbp": (20, 200),
-}
+# The ranges the ingest codec enforces: a simulated value outside them would be rejected.
+PROTOCOL = {m: RANGES[m] for m in ("hr", "spo2", "rr", "temp", "sbp", "dbp")}
 MIDNIGHT = datetime(2025, 3, 1, tzinfo=DEFAULT_TZ)
 
 Series = list[tuple[datetime, Vitals, BedReading]]
