@@ -245,9 +245,10 @@ class Label:
     kind: str  # the event kind it comes from
     min_severity: Severity | None = None
     note: str = ""
-    # NEWS2 >= 5 only: start of the first run of scores >= 5 that lasts the rule's own
-    # persistence (a slowly rising, noisy score crosses 5 and falls back several times).
-    sustained_at: datetime | None = None
+    # NEWS2 >= 5 only: the first instant the score reached 5. A slowly rising, noisy score
+    # crosses 5 and falls back several times before it holds; `detectable_at` is the start of
+    # the first run that lasts the rule's persistence (the same standard as thresholds).
+    first_touch_at: datetime | None = None
 
 
 # --- generation --------------------------------------------------------------------------------
@@ -1100,7 +1101,7 @@ def _vital_labels(
         out.append(Label(spec.name, subject, "fever", True, t0, fever, t1, kind))
     news2 = _news2_onset(r, vitals, t0, t1, config)
     if news2 is not None:
-        when, severity, sustained = news2
+        when, severity, first_touch = news2
         out.append(
             Label(
                 spec.name,
@@ -1113,7 +1114,7 @@ def _vital_labels(
                 kind,
                 severity,
                 "NEWS2 >= 5" if severity == "high" else "NEWS2 alert band (single 3)",
-                sustained,
+                first_touch,
             )
         )
     return out
@@ -1137,15 +1138,19 @@ def _fever_onset(temps: Sequence[Vital], config: RulesConfig) -> datetime | None
 def _news2_onset(
     r: _Resident, vitals: Sequence[Vital], t0: datetime, t1: datetime, config: RulesConfig
 ) -> tuple[datetime, Severity, datetime | None] | None:
-    """First time the complete NEWS2 from the freshest values reaches 5 (severity "high";
-    with the start of the first run >= 5 lasting the rule's medium persistence), else the
-    first time it reaches an alert band at all (a single 3: "medium")."""
+    """When the complete NEWS2 from the freshest values first holds 5 or more for the rule's
+    medium persistence (severity "high", with the first instant it touched 5), else when it
+    first holds an alert band (a single 3 or worse) for the longest persistence ("medium").
+    A score that only touches a band for less than its persistence is noise in 1 Hz wearable
+    data, not an event: no label (the spontaneous labels use the same standard)."""
     latest: dict[str, Vital] = {}
     params = set(PARAMETERS)
-    first_any: datetime | None = None
     first_five: datetime | None = None
-    run: datetime | None = None
-    hold = timedelta(seconds=config.news2.raise_after_s.medium)
+    five_run: datetime | None = None
+    band_run: datetime | None = None
+    band_held: datetime | None = None
+    hold_five = timedelta(seconds=config.news2.raise_after_s.medium)
+    hold_band = timedelta(seconds=config.news2.raise_after_s.low_medium)
     for v in sorted(vitals, key=lambda v: v.ts):
         if v.metric not in params:
             continue
@@ -1158,16 +1163,18 @@ def _news2_onset(
             continue
         if result.total >= 5:
             first_five = first_five or v.ts
-            run = run or v.ts
-            if v.ts - run >= hold:
-                return first_five, "high", run
+            five_run = five_run or v.ts
+            if v.ts - five_run >= hold_five:
+                return five_run, "high", first_five
         else:
-            run = None
-        if result.band != "low" and first_any is None:
-            first_any = v.ts
-    if first_five is not None:
-        return first_five, "high", None
-    return (first_any, "medium", None) if first_any is not None else None
+            five_run = None
+        if result.band == "low":
+            band_run = None
+            continue
+        band_run = band_run or v.ts
+        if band_held is None and v.ts - band_run >= hold_band:
+            band_held = band_run
+    return (band_held, "medium", None) if band_held is not None else None
 
 
 def _cluster_labels(

@@ -50,8 +50,8 @@ class FamilyStats:
     raises: int = 0
     matched_raises: int = 0
     latencies_s: list[float] = field(default_factory=list)
-    # From `Label.sustained_at` where the label has one (NEWS2 >= 5).
-    sustained_latencies_s: list[float] = field(default_factory=list)
+    # From `Label.first_touch_at` where the label has one (NEWS2 >= 5).
+    first_touch_latencies_s: list[float] = field(default_factory=list)
     missed: list[Label] = field(default_factory=list)
     false_alerts: list[Emitted] = field(default_factory=list)
 
@@ -171,8 +171,8 @@ def evaluate(
                 detected.add(id(lab))
                 s = get(family)
                 s.latencies_s.append((e.at - lab.detectable_at).total_seconds())
-                if lab.sustained_at is not None:
-                    s.sustained_latencies_s.append((e.at - lab.sustained_at).total_seconds())
+                if lab.first_touch_at is not None:
+                    s.first_touch_latencies_s.append((e.at - lab.first_touch_at).total_seconds())
         if c.action != "raise":
             continue
         s = get(family)
@@ -213,7 +213,7 @@ def evaluate(
         overall.raises += s.raises
         overall.matched_raises += s.matched_raises
         overall.latencies_s += s.latencies_s
-        overall.sustained_latencies_s += s.sustained_latencies_s
+        overall.first_touch_latencies_s += s.first_touch_latencies_s
         overall.missed += s.missed
         overall.false_alerts += s.false_alerts
     families = dict(sorted(stats.items()))
