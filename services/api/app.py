@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from services.api.routes import devices, health
+from services.api.routes import devices, health, protocol
 from services.broker.dynsec import DynsecAccounts
 from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
@@ -47,4 +47,5 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
 
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(protocol.router)
     return app
