@@ -23,6 +23,11 @@ device_app = typer.Typer(help="Provision and manage devices.", no_args_is_help=T
 site_app = typer.Typer(help="Sites (care homes, community stations, home-care areas).")
 app.add_typer(device_app, name="device")
 app.add_typer(site_app, name="site")
+team_app = typer.Typer(
+    help="The care team document: staff, shifts, contacts, hospitals, alert policy.",
+    no_args_is_help=True,
+)
+app.add_typer(team_app, name="team")
 
 
 def setup_logging(service: str) -> None:
@@ -160,6 +165,82 @@ def detect(
     except CareWatchError as exc:
         raise fail(exc) from None
     run_service(detector, metrics_port=settings.detector_metrics_port, registry=registry)
+
+
+@app.command()
+def alerts() -> None:
+    """Run the alert service: candidates → incidents → escalation → notifications (apprise)."""
+    from prometheus_client import CollectorRegistry
+
+    from services.alerts.links import LinkSigner
+    from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
+    from services.settings import admin_token, database_url
+
+    setup_logging("alerts")
+    settings = Settings()
+    registry = CollectorRegistry()
+    try:
+        service = AlertService(
+            database_url(settings),
+            signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
+            metrics=AlertMetrics(registry),
+            config=AlertServiceConfig(base_url=settings.base_url),
+        )
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    run_service(service, metrics_port=settings.alerts_metrics_port, registry=registry)
+
+
+def _read_team(path: Path) -> object:
+    import yaml
+
+    from services.alerts.team import load_care_team
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CareWatchError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise CareWatchError(f"{path} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CareWatchError(f"{path}: the document must be a mapping (staff:, shifts:, ...)")
+    return load_care_team(data)
+
+
+@team_app.command("check")
+def team_check(path: Path) -> None:
+    """Validate a care team file without storing it."""
+    try:
+        _read_team(path)
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    typer.echo(f"{path}: valid")
+
+
+@team_app.command("load")
+def team_load(path: Path) -> None:
+    """Validate a care team file and store it as the new version (the alert service reloads)."""
+    from psycopg import AsyncConnection
+
+    from services.alerts.team import CareTeam, roster_of
+    from services.alerts.team_store import placements, store_team
+    from services.settings import database_url
+
+    try:
+        team = _read_team(path)
+        assert isinstance(team, CareTeam)
+
+        async def store() -> int:
+            async with await AsyncConnection.connect(database_url(Settings())) as conn:
+                roster_of(team, await placements(conn))  # contacts must name known residents
+                version = await store_team(conn, team, by=f"cli:{path.name}")
+                await conn.commit()
+                return version
+
+        version = asyncio.run(store())
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    typer.echo(f"stored care team version {version}")
 
 
 @app.command("eval")

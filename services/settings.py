@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     pg_port: int = Field(default=55432, ge=1, le=65535)
     ingest_metrics_port: int = Field(default=9101, ge=0, le=65535)
     detector_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    alerts_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    # Where phones reach the API: the base of the one-time acknowledgement links in pages.
+    public_url: str | None = None
+    ack_link_ttl_s: int = Field(default=1800, ge=60, le=86400)
 
     ingest_client_id: str = "carewatch-ingest"
     ingest_batch_size: int = Field(default=5000, ge=1)
@@ -54,6 +58,10 @@ class Settings(BaseSettings):
     @property
     def local_broker(self) -> bool:
         return self.mqtt_url is None
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)

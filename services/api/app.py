@@ -12,7 +12,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from services.api.routes import devices, health, protocol
+from services.alerts.links import LinkSigner
+from services.api.routes import ack_link, alerts, care_team, devices, health, protocol, referrals
 from services.broker.dynsec import DynsecAccounts
 from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
@@ -39,6 +40,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.state.registry = CollectorRegistry()
     app.state.broker = broker or DynsecAccounts(mqtt_admin_endpoint(settings))
     app.state.admin_token = admin_token(settings)
+    app.state.database_url = database_url(settings)
+    app.state.link_signer = LinkSigner(app.state.admin_token, ttl_s=settings.ack_link_ttl_s)
     app.state.mqtt_public = (settings.mqtt_host, settings.mqtt_port)
 
     @app.exception_handler(DeviceError)
@@ -47,5 +50,9 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
 
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(alerts.router)
+    app.include_router(care_team.router)
+    app.include_router(ack_link.router)
     app.include_router(protocol.router)
+    app.include_router(referrals.router)
     return app

@@ -22,7 +22,10 @@ def service_env(settings: Settings) -> dict[str, str]:
         CAREWATCH_PG_PORT=str(settings.pg_port),
         CAREWATCH_INGEST_METRICS_PORT=str(settings.ingest_metrics_port),
         CAREWATCH_DETECTOR_METRICS_PORT=str(settings.detector_metrics_port),
+        CAREWATCH_ALERTS_METRICS_PORT=str(settings.alerts_metrics_port),
     )
+    if settings.public_url is not None:
+        env["CAREWATCH_PUBLIC_URL"] = settings.public_url
     return env
 
 
@@ -40,4 +43,5 @@ def scratch_settings(prefix: str) -> Settings:
         api_port=free_port(),
         ingest_metrics_port=free_port(),
         detector_metrics_port=free_port(),
+        alerts_metrics_port=free_port(),
     )

@@ -56,6 +56,7 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
         wanted = [
             ("ingest", service_argv("ingest")),
             ("detect", service_argv("detect")),
+            ("alerts", service_argv("alerts")),
             ("api", service_argv("api")),
         ]
         if sim:

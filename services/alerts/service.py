@@ -1,0 +1,494 @@
+"""The alert service process: alert candidates and staff commands in, incidents, pages and the
+outbox out, around the pure core in services/alerts/lifecycle.py.
+
+One step, in one transaction: take pending candidates and commands, let time pass (escalation),
+write the timeline, the incident and alert rows and the messages the effects ask for, and save
+the book. If the process dies mid-step nothing of the step is visible; after a restart the book
+is where the last commit left it, so escalation continues from there and no page is queued
+twice. Delivery runs beside it (services/alerts/delivery.py) on its own connection.
+
+The service is the only writer of alert state: the API and the one-time links queue commands
+(`alert_commands`) and wait for the answer in the same row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+from rules.types import AlertCandidate
+from services.alerts.delivery import Delivery, Sender, apprise_send
+from services.alerts.effects import Effect, Page, Record, SendAcknowledged, SendResolved, SendUpdate
+from services.alerts.errors import (
+    AlertConfigError,
+    IllegalTransition,
+    ResolutionError,
+    UnknownAlert,
+    UnknownSubject,
+)
+from services.alerts.lifecycle import acknowledge, apply_candidate, forget, resolve, tick
+from services.alerts.links import LinkSigner
+from services.alerts.messages import (
+    Message,
+    acknowledged_message,
+    page_message,
+    resolved_message,
+    update_message,
+)
+from services.alerts.model import AlertBook, CreatedEvent, Incident
+from services.alerts.outbox import Kind, cancel_pages, enqueue
+from services.alerts.places import PlaceBook
+from services.alerts.retry import RetryPolicy
+from services.alerts.roster import Roster, Staff
+from services.alerts.store import (
+    Command,
+    finish_command,
+    load_book,
+    mark_consumed,
+    pending_candidates,
+    pending_commands,
+    save_book,
+    write_event,
+    write_incident,
+)
+from services.alerts.team import CareTeam, roster_of
+from services.alerts.team_store import current_team, placements
+from services.referrals.store import sla_step, suggest_from_alert
+
+__all__ = ["AlertMetrics", "AlertService", "AlertServiceConfig"]
+
+log = logging.getLogger("carewatch.alerts")
+
+Conn = AsyncConnection[TupleRow]
+
+
+class AlertMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.ready = Gauge(
+            "carewatch_alerts_ready",
+            "1 once the book is restored and the service is taking work",
+            registry=registry,
+        )
+        self.candidates = Counter(
+            "carewatch_alert_candidates", "Alert candidates taken", registry=registry
+        )
+        self.unroutable = Counter(
+            "carewatch_alert_candidates_unroutable",
+            "Candidates about a subject no site or unit could be found for",
+            registry=registry,
+        )
+        self.commands = Counter(
+            "carewatch_alert_commands", "Staff commands applied", ["status"], registry=registry
+        )
+        self.pages = Counter(
+            "carewatch_alert_pages", "Pages queued, one per recipient", registry=registry
+        )
+        self.unstaffed = Counter(
+            "carewatch_alert_pages_unstaffed",
+            "Escalation steps that found nobody on duty to page",
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "carewatch_notification_deliveries",
+            "Delivery attempts",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.delivery_seconds = Histogram(
+            "carewatch_notification_delivery_seconds",
+            "Time one apprise send took",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.active = Gauge(
+            "carewatch_alert_incidents_active",
+            "Incidents not yet acknowledged or resolved",
+            registry=registry,
+        )
+        self.undelivered = Gauge(
+            "carewatch_alert_incidents_undelivered",
+            "Active incidents paged but with no page delivered yet (every channel failing)",
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "carewatch_notifications_pending", "Messages waiting in the outbox", registry=registry
+        )
+        self.step_seconds = Histogram(
+            "carewatch_alert_step_seconds",
+            "One decision step (candidates, commands, escalation, outbox writes)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=registry,
+        )
+
+    def delivered(self, kind: str, ok: bool, elapsed_ms: float) -> None:
+        self.deliveries.labels(kind, "ok" if ok else "failed").inc()
+        self.delivery_seconds.observe(elapsed_ms / 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertServiceConfig:
+    base_url: str = "http://127.0.0.1:8000"
+    batch: int = 500
+    tick_s: float = 1.0  # escalation granularity
+    gauges_every_s: float = 5.0
+    referral_sla_every_s: float = 5.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Until `event` is set or `timeout` seconds pass, whichever is first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=timeout)
+
+
+class AlertService:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        signer: LinkSigner,
+        metrics: AlertMetrics,
+        config: AlertServiceConfig | None = None,
+        send: Sender = apprise_send,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.database_url = database_url
+        self.signer = signer
+        self.metrics = metrics
+        self.config = config or AlertServiceConfig()
+        self.clock = clock
+        self.delivery = Delivery(send=send, retry=self.config.retry, on_result=metrics.delivered)
+        self._stop = threading.Event()
+        self._book = AlertBook()
+        self._team: tuple[int, CareTeam] = (0, CareTeam())
+        self._roster = Roster()
+        self._gauges_at = 0.0
+        self._sla_at = 0.0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        asyncio.run(self.main())
+
+    async def main(self) -> None:
+        url = self.database_url
+        async with (
+            await AsyncConnection.connect(url, autocommit=True) as listen,
+            await AsyncConnection.connect(url, autocommit=True) as work,
+            await AsyncConnection.connect(url, autocommit=True) as outbox,
+        ):
+            await listen.execute("LISTEN carewatch_alerts")
+            await listen.execute("LISTEN carewatch_outbox")
+            wake = {"carewatch_alerts": asyncio.Event(), "carewatch_outbox": asyncio.Event()}
+            async with work.transaction():
+                self._book = await load_book(work)
+                await self._load_roster(work, force=True)
+            log.info(
+                "alert service started: %d active incidents restored",
+                sum(1 for i in self._book.incidents.values() if i.active),
+            )
+            self.metrics.ready.set(1)
+            tasks = [
+                asyncio.create_task(self._listen(listen, wake)),
+                asyncio.create_task(self._decide_loop(work, wake["carewatch_alerts"])),
+                asyncio.create_task(self._deliver_loop(outbox, wake["carewatch_outbox"])),
+            ]
+            try:
+                while not self._stop.is_set():
+                    done = [t for t in tasks if t.done()]
+                    if done:
+                        done[0].result()  # a loop died: raise its error, the supervisor restarts
+                    await asyncio.sleep(0.2)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("alert service stopped")
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    async def _listen(self, conn: Conn, wake: dict[str, asyncio.Event]) -> None:
+        async for notify in conn.notifies():
+            event = wake.get(notify.channel)
+            if event is not None:
+                event.set()
+
+    async def _decide_loop(self, conn: Conn, wake: asyncio.Event) -> None:
+        while not self._stop.is_set():
+            wake.clear()
+            more = await self.step(conn)
+            if more:
+                continue
+            await _wait(wake, self.config.tick_s)
+
+    async def _deliver_loop(self, conn: Conn, wake: asyncio.Event) -> None:
+        while not self._stop.is_set():
+            wake.clear()
+            if await self.delivery.run_once(conn, self.clock()):
+                continue
+            due = await self.delivery.next_due_in(conn, self.clock())
+            timeout = 1.0 if due is None else min(1.0, max(0.01, due))
+            await _wait(wake, timeout)
+
+    # -- one decision step -------------------------------------------------------------------
+
+    async def step(self, conn: Conn) -> bool:
+        """Candidates, commands and time, committed together. True: more candidates wait."""
+        began = time.perf_counter()
+        now = self.clock()
+        async with conn.transaction():
+            await self._load_roster(conn)
+            book = self._book
+            effects: list[Effect] = []
+            candidates = await pending_candidates(conn, self.config.batch)
+            errors: dict[int, str] = {}
+            for cid, candidate in candidates:
+                try:
+                    book, produced = self._apply(book, candidate, now)
+                except UnknownSubject:
+                    await self._load_roster(conn, force=True)  # a resident admitted just now?
+                    try:
+                        book, produced = self._apply(book, candidate, now)
+                    except UnknownSubject as exc:
+                        errors[cid] = str(exc)
+                        self.metrics.unroutable.inc()
+                        log.error("candidate %d dropped: %s", cid, exc)
+                        continue
+                effects += produced
+            if candidates:
+                await mark_consumed(conn, (cid for cid, _ in candidates), now, errors)
+                self.metrics.candidates.inc(len(candidates))
+            for command in await pending_commands(conn):
+                book, produced, status, error = await self._command(conn, book, command, now)
+                effects += produced
+                await finish_command(conn, command.command_id, status, error, now)
+                self.metrics.commands.labels(str(status)).inc()
+            book, produced = tick(book, now=now, config=self._team[1].alerts, roster=self._roster)
+            effects += produced
+            book = await self._carry_out(conn, book, effects, now)
+            if effects:
+                await save_book(conn, book, now)
+        self._book = book  # only once committed
+        if time.monotonic() - self._sla_at >= self.config.referral_sla_every_s:
+            self._sla_at = time.monotonic()
+            async with conn.transaction():
+                fired = await sla_step(conn, now)
+            if fired:
+                log.info("%d referral SLA timers fired", fired)
+        if time.monotonic() - self._gauges_at >= self.config.gauges_every_s:
+            await self._update_gauges(conn)
+        self.metrics.step_seconds.observe(time.perf_counter() - began)
+        return len(candidates) >= self.config.batch
+
+    def _apply(
+        self, book: AlertBook, candidate: AlertCandidate, now: datetime
+    ) -> tuple[AlertBook, list[Effect]]:
+        return apply_candidate(
+            book, candidate, now=now, config=self._team[1].alerts, roster=self._roster
+        )
+
+    async def _command(
+        self, conn: Conn, book: AlertBook, command: Command, now: datetime
+    ) -> tuple[AlertBook, list[Effect], int, str | None]:
+        try:
+            if command.kind == "ack":
+                book, effects = acknowledge(
+                    book, command.alert_id, by=command.actor, via=command.via, now=now
+                )
+            else:
+                book, effects = resolve(
+                    book,
+                    command.alert_id,
+                    by=command.actor,
+                    outcome=command.outcome,
+                    note=command.note,
+                    now=now,
+                )
+        except UnknownAlert:
+            return book, [], *await self._settled(conn, command)
+        except IllegalTransition as exc:
+            return book, [], 409, str(exc)
+        except ResolutionError as exc:
+            return book, [], 422, str(exc)
+        return book, effects, 200, None
+
+    async def _settled(self, conn: Conn, command: Command) -> tuple[int, str]:
+        """Not in the book: resolved earlier (and forgotten), or never existed."""
+        cur = await conn.execute(
+            "SELECT resolved_at IS NOT NULL FROM alerts WHERE alert_id = %s", [command.alert_id]
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return 404, f"no alert {command.alert_id}"
+        return 409, f"alert {command.alert_id} is already resolved"
+
+    # -- effects -------------------------------------------------------------------------------
+
+    async def _carry_out(
+        self, conn: Conn, book: AlertBook, effects: list[Effect], now: datetime
+    ) -> AlertBook:
+        places = PlaceBook(conn)
+        touched: set[int] = set()
+        # Resolving straight away implies an acknowledgement: one "resolved" message, not two.
+        resolving = {e.incident_id for e in effects if isinstance(e, SendResolved)}
+        for effect in effects:
+            incident = book.incidents[effect.incident_id]
+            touched.add(incident.id)
+            if isinstance(effect, Record):
+                await write_event(conn, incident.id, effect.event)
+                if isinstance(effect.event, CreatedEvent):
+                    await self._maybe_suggest_referral(conn, incident, effect.event, now)
+            elif isinstance(effect, Page):
+                await self._page(conn, places, incident, effect, now)
+            elif isinstance(effect, SendAcknowledged) and incident.id not in resolving:
+                await cancel_pages(conn, incident.id)
+                place = await places.of(incident)
+                by = self._name(effect.by)
+                message = acknowledged_message(incident, place, by=by)
+                await self._send(conn, "acknowledged", effect.to, message, incident.id, effect.by)
+            elif isinstance(effect, SendUpdate):
+                place = await places.of(incident)
+                message = update_message(
+                    incident, place, title=effect.title, severity=effect.severity
+                )
+                await self._send(conn, "update", effect.to, message, incident.id, None)
+            elif isinstance(effect, SendResolved):
+                await cancel_pages(conn, incident.id)
+                place = await places.of(incident)
+                message = resolved_message(
+                    incident, place, by=self._name(effect.by), outcome=effect.outcome
+                )
+                await self._send(conn, "resolved", effect.to, message, incident.id, effect.by)
+        for incident_id in sorted(touched):
+            await write_incident(conn, book.incidents[incident_id], now)
+        for incident_id in sorted(touched):
+            if book.incidents[incident_id].status == "resolved":
+                book = forget(book, incident_id)
+        return book
+
+    async def _page(
+        self, conn: Conn, places: PlaceBook, incident: Incident, page: Page, now: datetime
+    ) -> None:
+        if not page.recipients:
+            self.metrics.unstaffed.inc()
+            log.warning(
+                "incident %d step %d: nobody on duty for %s",
+                incident.id,
+                page.step,
+                ", ".join(page.missing or page.targets),
+            )
+            return
+        place = await places.of(incident)
+        fevers = await places.fevers(incident)
+        open_alerts = [a for a in incident.alerts if a.resolution is None] or list(incident.alerts)
+        target_alert = open_alerts[0].id
+        for person in page.recipients:
+            link = self.signer.issue(target_alert, person.id, now=now)
+            await conn.execute(
+                "INSERT INTO ack_links (nonce, alert_id, staff_id, expires_at)"
+                " VALUES (%s, %s, %s, %s)",
+                [link.nonce, link.alert_id, link.staff_id, link.expires_at],
+            )
+            message = page_message(
+                incident,
+                place,
+                step=page.step,
+                renotify=page.renotify,
+                link=f"{self.config.base_url}/a/{link.token}",
+                fevers=fevers,
+            )
+            await enqueue(
+                conn,
+                kind="page",
+                recipient=person.id,
+                channels=person.channels,
+                title=message.title,
+                body=message.body,
+                incident_id=incident.id,
+            )
+            self.metrics.pages.inc()
+
+    async def _send(
+        self,
+        conn: Conn,
+        kind: Kind,
+        to: tuple[Staff, ...],
+        message: Message,
+        incident_id: int,
+        skip: str | None,
+    ) -> None:
+        for person in to:
+            if person.id == skip:
+                continue  # they know: they did it
+            await enqueue(
+                conn,
+                kind=kind,
+                recipient=person.id,
+                channels=person.channels,
+                title=message.title,
+                body=message.body,
+                incident_id=incident_id,
+            )
+
+    async def _maybe_suggest_referral(
+        self, conn: Conn, incident: Incident, event: CreatedEvent, now: datetime
+    ) -> None:
+        alert = incident.alert(event.alert_id)
+        if alert.suggestion != "referral" or incident.resident_id is None:
+            return
+        await suggest_from_alert(
+            conn,
+            alert_id=alert.id,
+            resident_id=incident.resident_id,
+            rule_id=alert.rule_id,
+            title=alert.title,
+            values=alert.values,
+            now=now,
+        )
+
+    def _name(self, staff_id: str) -> str:
+        person = self._roster.staff.get(staff_id)
+        return person.name if person else staff_id
+
+    # -- roster and gauges ---------------------------------------------------------------------
+
+    async def _load_roster(self, conn: Conn, *, force: bool = False) -> None:
+        """Reload when a new care team version was stored (or on demand: new residents)."""
+        cur = await conn.execute("SELECT coalesce(max(version), 0) FROM care_team")
+        row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if not force and version == self._team[0]:
+            return
+        try:
+            team = await current_team(conn)
+            self._roster = roster_of(team[1], await placements(conn))
+            self._team = team
+        except AlertConfigError as exc:
+            # The API validates before storing, so this is a resident removed since: keep
+            # paging with the roster we have rather than stop paging at all.
+            log.error("care team version %d not applied: %s", version, exc)
+            self._team = (version, self._team[1])
+
+    async def _update_gauges(self, conn: Conn) -> None:
+        self._gauges_at = time.monotonic()
+        self.metrics.active.set(sum(1 for i in self._book.incidents.values() if i.active))
+        cur = await conn.execute(
+            "SELECT (SELECT count(*) FROM incidents WHERE state IN ('notified', 'escalated')"
+            "        AND delivered_at IS NULL),"
+            " (SELECT count(*) FROM notifications WHERE status = 'pending')"
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            self.metrics.undelivered.set(row[0])
+            self.metrics.pending.set(row[1])

@@ -1,0 +1,233 @@
+"""The alert service's database side: the book snapshot, incident and alert rows as people see
+them, the timeline, pending candidates and staff commands. Every function runs in the caller's
+transaction; the service commits a step's reads, writes and snapshot together."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
+
+from rules.types import AlertCandidate
+from services.alerts.model import AlertBook, AlertEvent, Incident
+
+__all__ = [
+    "BOOK_VERSION",
+    "Command",
+    "finish_command",
+    "load_book",
+    "mark_consumed",
+    "pending_candidates",
+    "pending_commands",
+    "save_book",
+    "write_event",
+    "write_incident",
+]
+
+# Bump when the pickled dataclasses change shape; an old snapshot is then refused loudly
+# rather than half-read.
+BOOK_VERSION = 1
+Conn = AsyncConnection[TupleRow]
+
+
+async def load_book(conn: Conn) -> AlertBook:
+    """The last committed book; a new one (ids continuing after any stored rows) if none."""
+    cur = await conn.execute("SELECT version, book FROM alert_service_state")
+    row = await cur.fetchone()
+    if row is not None:
+        if row[0] != BOOK_VERSION:
+            raise RuntimeError(
+                f"alert service state has version {row[0]}, this code reads {BOOK_VERSION}"
+            )
+        book = pickle.loads(row[1])  # noqa: S301 - our own snapshot, written by save_book
+        assert isinstance(book, AlertBook)
+        return book
+    cur = await conn.execute(
+        "SELECT coalesce((SELECT max(alert_id) FROM alerts), 0),"
+        " coalesce((SELECT max(incident_id) FROM incidents), 0)"
+    )
+    ids = await cur.fetchone()
+    assert ids is not None
+    return AlertBook(next_alert_id=ids[0] + 1, next_incident_id=ids[1] + 1)
+
+
+async def save_book(conn: Conn, book: AlertBook, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO alert_service_state (singleton, version, book, saved_at)"
+        " VALUES (true, %s, %s, %s) ON CONFLICT (singleton) DO UPDATE"
+        " SET version = excluded.version, book = excluded.book, saved_at = excluded.saved_at",
+        [BOOK_VERSION, pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL), now],
+    )
+
+
+async def pending_candidates(conn: Conn, limit: int) -> list[tuple[int, AlertCandidate]]:
+    cur = await conn.execute(
+        'SELECT id, rule_id, action, subject, dedupe_key, severity, ts, title, "values",'
+        " suggestion, audience FROM alert_candidates WHERE consumed_at IS NULL"
+        " ORDER BY id LIMIT %s",
+        [limit],
+    )
+    return [
+        (
+            row[0],
+            AlertCandidate(
+                rule_id=row[1],
+                action=row[2],
+                subject=row[3],
+                dedupe_key=row[4],
+                severity=row[5],
+                ts=row[6],
+                title=row[7],
+                values=row[8],
+                suggestion=row[9],
+                audience=row[10],
+            ),
+        )
+        for row in await cur.fetchall()
+    ]
+
+
+async def mark_consumed(
+    conn: Conn, ids: Iterable[int], now: datetime, errors: Mapping[int, str] | None = None
+) -> None:
+    await conn.execute(
+        "UPDATE alert_candidates SET consumed_at = %s WHERE id = ANY(%s)", [now, list(ids)]
+    )
+    for cid, error in (errors or {}).items():
+        await conn.execute(
+            "UPDATE alert_candidates SET consume_error = %s WHERE id = %s", [error, cid]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    command_id: int
+    kind: str
+    alert_id: int
+    actor: str
+    via: str
+    outcome: str | None
+    note: str | None
+
+
+async def pending_commands(conn: Conn) -> list[Command]:
+    cur = await conn.execute(
+        "SELECT command_id, kind, alert_id, actor, via, outcome, note FROM alert_commands"
+        " WHERE done_at IS NULL ORDER BY command_id"
+    )
+    return [Command(*row) for row in await cur.fetchall()]
+
+
+async def finish_command(
+    conn: Conn, command_id: int, status: int, error: str | None, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE alert_commands SET done_at = %s, status = %s, error = %s WHERE command_id = %s",
+        [now, status, error, command_id],
+    )
+    # Delivered at commit: whoever queued the command is waiting for this.
+    await conn.execute("SELECT pg_notify('carewatch_command_done', %s)", [str(command_id)])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+async def write_event(conn: Conn, incident_id: int, event: AlertEvent) -> None:
+    data = _jsonable(asdict(event))
+    for key in ("ts", "alert_id"):
+        data.pop(key, None)
+    await conn.execute(
+        "INSERT INTO alert_events (incident_id, alert_id, ts, kind, data)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        [incident_id, event.alert_id, event.ts, type(event).__name__, Jsonb(data)],
+    )
+
+
+async def write_incident(conn: Conn, incident: Incident, now: datetime) -> None:
+    """Upsert the incident and every alert in it as they stand in the book."""
+    ack = incident.acknowledgement
+    resolved_at = (
+        max((a.resolution.at for a in incident.alerts if a.resolution), default=None)
+        if incident.status == "resolved"
+        else None
+    )
+    await conn.execute(
+        "INSERT INTO incidents (incident_id, subject, audience, site_id, unit_id, resident_id,"
+        " state, severity, title, opened_at, escalation_step, acknowledged_at, acknowledged_by,"
+        " acknowledged_via, resolved_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (incident_id) DO UPDATE SET state = excluded.state,"
+        " severity = excluded.severity, title = excluded.title,"
+        " escalation_step = excluded.escalation_step,"
+        " acknowledged_at = excluded.acknowledged_at, acknowledged_by = excluded.acknowledged_by,"
+        " acknowledged_via = excluded.acknowledged_via, resolved_at = excluded.resolved_at,"
+        " updated_at = excluded.updated_at",
+        [
+            incident.id,
+            incident.subject,
+            incident.audience,
+            incident.site_id,
+            incident.unit_id,
+            incident.resident_id,
+            incident.status,
+            incident.severity,
+            " + ".join(dict.fromkeys(a.title for a in incident.alerts)),
+            incident.opened_at,
+            incident.escalation.step,
+            ack.at if ack else None,
+            ack.by if ack else None,
+            ack.via if ack else None,
+            resolved_at,
+            now,
+        ],
+    )
+    for a in incident.alerts:
+        r = a.resolution
+        await conn.execute(
+            "INSERT INTO alerts (alert_id, incident_id, rule_id, dedupe_key, subject,"
+            ' resident_id, title, severity, opened_at, first_ts, last_ts, count, "values",'
+            " suggestion, condition_cleared, outcome, resolved_by, resolved_at, note, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s)"
+            " ON CONFLICT (alert_id) DO UPDATE SET title = excluded.title,"
+            " severity = excluded.severity, last_ts = excluded.last_ts, count = excluded.count,"
+            ' "values" = excluded."values", suggestion = excluded.suggestion,'
+            " condition_cleared = excluded.condition_cleared, outcome = excluded.outcome,"
+            " resolved_by = excluded.resolved_by, resolved_at = excluded.resolved_at,"
+            " note = excluded.note, updated_at = excluded.updated_at",
+            [
+                a.id,
+                incident.id,
+                a.rule_id,
+                a.dedupe_key,
+                a.subject,
+                incident.resident_id,
+                a.title,
+                a.severity,
+                a.opened_at,
+                a.first_ts,
+                a.last_ts,
+                a.count,
+                Jsonb(dict(a.values)),
+                a.suggestion,
+                a.condition_cleared,
+                r.outcome if r else None,
+                r.by if r else None,
+                r.at if r else None,
+                r.note if r else None,
+                now,
+            ],
+        )

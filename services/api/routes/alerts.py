@@ -1,0 +1,239 @@
+"""Alerts: list with filters, one alert with its incident's timeline and deliveries,
+acknowledge, resolve with an outcome.
+
+Acknowledge and resolve are queued to the alert service (the one writer of alert state) and
+answered when it has applied them: 200 with the alert, 404 / 409 / 422 with its reason, or 202
+if the service did not answer in time (the command stays queued and is applied when it runs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from services.alerts.commands import CommandResult, submit
+from services.alerts.lifecycle import MAX_NOTE
+from services.alerts.model import STAFF_OUTCOMES, StaffOutcome
+from services.api.deps import Conn, require_admin
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(require_admin)])
+
+# Until user accounts exist the admin token is the only identity (issue #5 replaces this).
+ACTOR = "admin"
+
+Status = Literal["open", "notified", "escalated", "acknowledged", "resolved"]
+SEVERITY_RANK = (
+    "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END"
+)
+
+COLUMNS = (
+    "alert_id, incident_id, rule_id, subject, resident_id, site_id, unit_id, title, severity,"
+    ' status, opened_at, first_ts, last_ts, count, "values", suggestion, condition_cleared,'
+    " escalation_step, acknowledged_at, acknowledged_by, acknowledged_via, delivered_at,"
+    " outcome, resolved_by, resolved_at, note"
+)
+
+
+class AlertOut(BaseModel):
+    alert_id: int
+    incident_id: int
+    rule_id: str
+    subject: str
+    resident_id: int | None
+    site_id: str
+    unit_id: str | None
+    title: str
+    severity: str
+    status: Status = Field(
+        description="'open' until a page was delivered to someone; then the incident's state"
+    )
+    opened_at: datetime
+    first_ts: datetime
+    last_ts: datetime
+    count: int
+    values: dict[str, Any]
+    suggestion: str | None
+    condition_cleared: bool
+    escalation_step: int
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_via: str | None
+    delivered_at: datetime | None
+    outcome: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    note: str | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    limit: int
+    offset: int
+
+
+class EventOut(BaseModel):
+    event_id: int
+    alert_id: int | None
+    ts: datetime
+    kind: str
+    data: dict[str, Any]
+
+
+class DeliveryOut(BaseModel):
+    notification_id: int
+    kind: str
+    recipient: str
+    status: str
+    attempts: int
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class AlertDetail(AlertOut):
+    timeline: list[EventOut]
+    notifications: list[DeliveryOut]
+
+
+class ResolveIn(BaseModel):
+    outcome: StaffOutcome = Field(description=f"one of {', '.join(STAFF_OUTCOMES)}")
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
+
+
+def _alert(row: tuple[Any, ...]) -> dict[str, Any]:
+    names = [c.strip().strip('"') for c in COLUMNS.split(",")]
+    return dict(zip(names, row, strict=True))
+
+
+@router.get("")
+async def list_alerts(
+    conn: Conn,
+    status_: Annotated[
+        list[Status] | None, Query(alias="status", description="repeat for several")
+    ] = None,
+    active: Annotated[bool | None, Query(description="true: not yet resolved")] = None,
+    site: str | None = None,
+    unit: str | None = None,
+    resident: int | None = None,
+    severity: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AlertPage:
+    """Most urgent first: unresolved before resolved, then by severity, then oldest first."""
+    where: list[str] = ["true"]
+    args: list[object] = []
+    for column, value in (("site_id", site), ("unit_id", unit), ("resident_id", resident)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            args.append(value)
+    if status_:
+        where.append("status = ANY(%s)")
+        args.append(list(status_))
+    if severity:
+        where.append("severity = ANY(%s)")
+        args.append(severity)
+    if active is not None:
+        where.append("resolved_at IS NULL" if active else "resolved_at IS NOT NULL")
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM alerts_view WHERE {' AND '.join(where)}"  # noqa: S608 - fixed parts
+        f" ORDER BY (resolved_at IS NULL) DESC, {SEVERITY_RANK} DESC, opened_at, alert_id"
+        " LIMIT %s OFFSET %s",
+        [*args, limit, offset],
+    )
+    items = [AlertOut(**_alert(row)) for row in await cur.fetchall()]
+    return AlertPage(items=items, limit=limit, offset=offset)
+
+
+@router.get("/{alert_id}")
+async def get_alert(alert_id: int, conn: Conn) -> AlertDetail:
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM alerts_view WHERE alert_id = %s",  # noqa: S608 - fixed parts
+        [alert_id],
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    alert = _alert(row)
+    cur = await conn.execute(
+        "SELECT event_id, alert_id, ts, kind, data FROM alert_events WHERE incident_id = %s"
+        " AND (alert_id IS NULL OR alert_id = %s) ORDER BY event_id",
+        [alert["incident_id"], alert_id],
+    )
+    timeline = [
+        EventOut(event_id=r[0], alert_id=r[1], ts=r[2], kind=r[3], data=r[4])
+        for r in await cur.fetchall()
+    ]
+    cur = await conn.execute(
+        "SELECT notification_id, kind, recipient, status, attempts, delivered_at, last_error"
+        " FROM notifications WHERE incident_id = %s ORDER BY notification_id",
+        [alert["incident_id"]],
+    )
+    sent = [
+        DeliveryOut(
+            notification_id=r[0],
+            kind=r[1],
+            recipient=r[2],
+            status=r[3],
+            attempts=r[4],
+            delivered_at=r[5],
+            last_error=r[6],
+        )
+        for r in await cur.fetchall()
+    ]
+    return AlertDetail(**alert, timeline=timeline, notifications=sent)
+
+
+async def _answer(
+    result: CommandResult, alert_id: int, conn: Conn, response: Response
+) -> AlertOut | dict[str, Any]:
+    if result.status is None:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return {
+            "detail": "the alert service has not answered yet; the command is queued",
+            "command_id": result.command_id,
+        }
+    if result.status != 200:
+        raise HTTPException(result.status, result.error)
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM alerts_view WHERE alert_id = %s",  # noqa: S608 - fixed parts
+        [alert_id],
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return AlertOut(**_alert(row))
+
+
+@router.post(
+    "/{alert_id}/ack",
+    responses={202: {"description": "queued; the alert service did not answer in time"}},
+)
+async def ack_alert(
+    alert_id: int, request: Request, conn: Conn, response: Response
+) -> AlertOut | dict[str, Any]:
+    """Acknowledge: someone is on it, escalation stops for the whole incident."""
+    result = await submit(
+        request.app.state.database_url, kind="ack", alert_id=alert_id, actor=ACTOR, via="api"
+    )
+    return await _answer(result, alert_id, conn, response)
+
+
+@router.post(
+    "/{alert_id}/resolve",
+    responses={202: {"description": "queued; the alert service did not answer in time"}},
+)
+async def resolve_alert(
+    alert_id: int, body: ResolveIn, request: Request, conn: Conn, response: Response
+) -> AlertOut | dict[str, Any]:
+    """Resolve with an outcome (and an optional note): it feeds per-rule precision."""
+    result = await submit(
+        request.app.state.database_url,
+        kind="resolve",
+        alert_id=alert_id,
+        actor=ACTOR,
+        via="api",
+        outcome=body.outcome,
+        note=body.note,
+    )
+    return await _answer(result, alert_id, conn, response)

@@ -1,0 +1,256 @@
+"""The referrals API through the real app and database: open by hand, the green channel from
+request to return with its audit trail and outbox messages, refusals, the FHIR export."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from fhir.resources.R4B.bundle import Bundle
+
+from services.referrals import store
+from tests.services.referrals.test_store import (
+    CAREGIVER,
+    HOSPITAL_ID,
+    HOSPITAL_URL,
+    channel,
+    configure_referral_ward,
+    deteriorating,
+    last_notification,
+    new_resident,
+    notifications,
+)
+from tests.support import Conn, count
+
+pytestmark = pytest.mark.services
+
+REFERRALS = "/api/v1/referrals"
+LOINC = "http://loinc.org"
+NURSE = {"id": "ref-nurse", "role": "nurse", "side": "care"}
+CARE_GIVER = {"id": CAREGIVER.staff_id, "role": "caregiver", "side": "care"}
+DOCTOR = {"id": "h-doc", "role": "physician", "side": "hospital"}
+HIS = {"id": "his", "role": "integrator", "side": "hospital"}
+
+
+@pytest.fixture(scope="module")
+def ref_ward(db_url: str) -> str:
+    return configure_referral_ward(db_url)
+
+
+@pytest.fixture
+def resident(db: Conn, ref_ward: str) -> int:
+    rid = new_resident(db)
+    deteriorating(db, rid, datetime.now(UTC))
+    return rid
+
+
+def open_one(api: TestClient, resident_id: int, **fields: Any) -> dict[str, Any]:
+    body = {"resident_id": resident_id, "reason": "NEWS2 8 on the evening round", "actor": NURSE}
+    response = api.post(REFERRALS, json={**body, **fields})
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def step(api: TestClient, referral_id: int, to: str, actor: dict[str, str], note: str = "") -> Any:
+    return api.post(
+        f"{REFERRALS}/{referral_id}/transition", json={"to": to, "note": note, "actor": actor}
+    )
+
+
+def test_staff_open_a_referral_with_its_snapshot(api: TestClient, db: Conn, resident: int) -> None:
+    before = last_notification(db)
+    created = open_one(api, resident, note="family informed")
+    rid = created["id"]
+    assert created["state"] == "requested"
+    assert created["allowed_next"] == ["accepted", "declined", "cancelled"]
+    assert created["trigger"] == "staff"
+    assert created["hospital"] == {"id": HOSPITAL_ID, "name": "Partner Hospital"}
+    assert created["requester"] == {"id": "ref-nurse", "role": "nurse", "side": "care"}
+    assert created["snapshot"]["news2"]["total"] == 8
+    assert created["snapshot"]["patient"]["name"] == "王秀英"
+    assert {v["metric"] for v in created["snapshot"]["vitals"]} == {
+        "hr", "spo2", "rr", "temp", "sbp", "dbp", "acvpu",
+    }  # fmt: skip
+    assert [h["action"] for h in created["history"]] == ["referral.opened"]
+    assert created["history"][0]["note"] == "family informed"
+    # The hospital and the unit hear at once.
+    told = notifications(db, rid, before)
+    assert set(told) == {HOSPITAL_ID, "ref-cg", "ref-nurse"}
+    assert told[HOSPITAL_ID][1] == [HOSPITAL_URL]
+    assert api.get(f"{REFERRALS}/{rid}").json() == created
+
+    listed = api.get(REFERRALS, params={"resident": resident}).json()
+    assert listed["total"] == 1 and [r["id"] for r in listed["items"]] == [rid]
+    assert "snapshot" not in listed["items"][0]
+    page = api.get(REFERRALS, params={"state": "requested", "site": "ref-site", "limit": 1})
+    assert page.status_code == 200 and page.json()["items"][0]["id"] >= rid
+    assert page.json()["limit"] == 1 and page.json()["total"] >= 1
+    empty = api.get(REFERRALS, params={"resident": resident, "offset": 1}).json()
+    assert empty["items"] == [] and empty["total"] == 1
+
+
+def test_the_green_channel_from_request_to_return(api: TestClient, db: Conn, resident: int) -> None:
+    rid = open_one(api, resident)["id"]
+    path: list[tuple[str, dict[str, str], str, set[str]]] = [
+        # to, who, note, who hears
+        ("accepted", DOCTOR, "bed 12, cardiology", {"ref-nurse", "ref-cg"}),
+        ("in_transit", CARE_GIVER, "", {HOSPITAL_ID}),
+        ("admitted", HIS, "", {"ref-nurse", "ref-cg"}),
+        ("returned", NURSE, "for rehabilitation", {"ref-cg", "ref-nurse", "ref-doc"}),
+    ]
+    for to, actor, note, hear in path:
+        before = last_notification(db)
+        response = step(api, rid, to, actor, note)
+        assert response.status_code == 200, response.text
+        assert response.json()["state"] == to
+        told = notifications(db, rid, before)
+        assert set(told) == hear, to
+        for recipient, (title, channels) in told.items():
+            assert f"Referral #{rid}" in title
+            assert channels == [HOSPITAL_URL if recipient == HOSPITAL_ID else channel(recipient)]
+
+    rows = db.execute(
+        "SELECT action, from_state, to_state, staff_id, role, side, note"
+        " FROM referral_transitions WHERE referral_id = %s ORDER BY transition_id",
+        [rid],
+    ).fetchall()
+    assert rows == [
+        ("referral.opened", None, "requested", "ref-nurse", "nurse", "care", ""),
+        ("referral.transition", "requested", "accepted", "h-doc", "physician", "hospital",
+         "bed 12, cardiology"),
+        ("referral.transition", "accepted", "in_transit", "ref-cg", "caregiver", "care", ""),
+        ("referral.transition", "in_transit", "admitted", "his", "integrator", "hospital", ""),
+        ("referral.transition", "admitted", "returned", "ref-nurse", "nurse", "care",
+         "for rehabilitation"),
+    ]  # fmt: skip
+    final = api.get(f"{REFERRALS}/{rid}").json()
+    assert final["state"] == "returned" and final["allowed_next"] == []
+    assert final["sla_due_at"] is None
+    assert [h["to_state"] for h in final["history"]] == [
+        "requested", "accepted", "in_transit", "admitted", "returned",
+    ]  # fmt: skip
+    # Returned is final: a new referral may be opened for the resident.
+    assert open_one(api, resident)["id"] > rid
+
+
+def test_a_nurse_confirms_a_rules_suggestion(
+    api: TestClient, db: Conn, db_url: str, resident: int
+) -> None:
+    async def suggest() -> int | None:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            return await store.suggest_from_alert(
+                conn,
+                alert_id=980_000_001,
+                resident_id=resident,
+                rule_id="news2",
+                title="NEWS2 8: high clinical risk",
+                values={"total": 8},
+                now=datetime.now(UTC),
+            )
+
+    rid = asyncio.run(suggest())
+    assert rid is not None
+    suggested = api.get(f"{REFERRALS}/{rid}").json()
+    assert suggested["state"] == "suggested" and suggested["requester"] is None
+    assert suggested["history"][0]["actor"] is None  # a rule opened it
+    # Opening another by hand points at the suggestion instead.
+    clash = api.post(REFERRALS, json={"resident_id": resident, "reason": "again", "actor": NURSE})
+    assert clash.status_code == 409 and clash.json()["detail"]["referral_id"] == rid
+    confirmed = step(api, rid, "requested", NURSE)
+    assert confirmed.status_code == 200, confirmed.text
+    body = confirmed.json()
+    assert body["requester"] == {"id": "ref-nurse", "role": "nurse", "side": "care"}
+    assert datetime.fromisoformat(body["sla_due_at"]) - datetime.fromisoformat(
+        body["updated_at"]
+    ) == timedelta(minutes=15)
+
+
+def test_refusals_say_why(api: TestClient, db: Conn, resident: int) -> None:
+    rid = open_one(api, resident)["id"]
+    rows = count(db, "SELECT count(*) FROM referral_transitions WHERE referral_id = %s", rid)
+
+    illegal = step(api, rid, "admitted", DOCTOR)
+    assert illegal.status_code == 409
+    assert illegal.json()["detail"]["allowed_next"] == ["accepted", "declined", "cancelled"]
+    assert "cannot go from 'requested' to 'admitted'" in illegal.json()["detail"]["message"]
+
+    wrong_side = step(api, rid, "accepted", NURSE)
+    assert wrong_side.status_code == 403
+    assert wrong_side.json()["detail"]["required_side"] == "hospital"
+
+    no_note = step(api, rid, "declined", DOCTOR, note="   ")
+    assert no_note.status_code == 422
+    assert no_note.json()["detail"][0]["loc"] == ["body", "note"]
+
+    bad_role = step(api, rid, "accepted", {**DOCTOR, "role": "surgeon"})
+    assert bad_role.status_code == 422
+    assert bad_role.json()["detail"][0]["loc"] == ["body", "actor", "role"]
+    bad_state = step(api, rid, "teleported", DOCTOR)
+    assert bad_state.status_code == 422
+    assert bad_state.json()["detail"][0]["loc"] == ["body", "to"]
+
+    for method, url in (
+        ("GET", f"{REFERRALS}/999999999"),
+        ("GET", f"{REFERRALS}/999999999/fhir"),
+        ("POST", f"{REFERRALS}/999999999/transition"),
+    ):
+        body = {"to": "accepted", "actor": DOCTOR} if method == "POST" else None
+        missing = api.request(method, url, json=body)
+        assert missing.status_code == 404, url
+        assert missing.json() == {"detail": "unknown referral 999999999"}
+
+    for fields, field in (
+        ({"hospital_id": "nowhere"}, "hospital_id"),
+        ({"resident_id": 999_999_999}, "resident_id"),
+        ({"reason": "  "}, "reason"),
+    ):
+        refused = api.post(
+            REFERRALS, json={"resident_id": resident, "reason": "x", "actor": NURSE, **fields}
+        )
+        assert refused.status_code == 422, fields
+        assert refused.json()["detail"][0]["loc"] == ["body", field]
+
+    assert (
+        count(db, "SELECT count(*) FROM referral_transitions WHERE referral_id = %s", rid) == rows
+    )
+    assert api.get(f"{REFERRALS}/{rid}").json()["state"] == "requested"
+    # Without the token nothing is served.
+    assert api.get(REFERRALS, headers={"Authorization": ""}).status_code == 401
+
+
+def test_the_fhir_export(api: TestClient, resident: int) -> None:
+    rid = open_one(api, resident)["id"]
+    step(api, rid, "accepted", DOCTOR)
+    response = api.get(f"{REFERRALS}/{rid}/fhir")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    data = response.json()
+    bundle = Bundle.model_validate(data)
+    assert bundle.type == "collection"
+    resources: dict[str, list[dict[str, Any]]] = {}
+    for entry in data["entry"]:
+        resources.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+    assert set(resources) == {"Patient", "Organization", "ServiceRequest", "Task", "Observation"}
+    (patient,) = resources["Patient"]
+    assert patient["name"][0]["text"] == "王秀英"
+    assert patient["identifier"][0]["value"] == str(resident)
+    assert "birthDate" not in patient  # not on file: left out rather than made up
+    (request,) = resources["ServiceRequest"]
+    assert (request["status"], request["priority"]) == ("active", "stat")
+    assert request["identifier"][0]["value"] == str(rid)
+    (task,) = resources["Task"]
+    assert (task["status"], task["businessStatus"]["text"]) == ("accepted", "accepted")
+    codes = {
+        c["code"]
+        for obs in resources["Observation"]
+        for c in obs["code"].get("coding", [])
+        if c["system"] == LOINC
+    }
+    assert {"8867-4", "2708-6", "59408-5", "9279-1", "8310-5", "85354-9"} <= codes
+    news2 = [o for o in resources["Observation"] if o["code"].get("text") == "NEWS2 total"]
+    assert [o["valueInteger"] for o in news2] == [8]
