@@ -456,6 +456,7 @@ def _candidate(
     title: str,
     severity: Literal["high", "critical"] = "high",
     extra: dict[str, float | str] | None = None,
+    suggestion: str | None = None,
 ) -> AlertCandidate:
     values: dict[str, float | str] = {
         "device_id": incident.device_id,
@@ -475,6 +476,7 @@ def _candidate(
         ts=incident.impact_ts,
         title=title,
         values=values,
+        suggestion=suggestion,
     )
 
 
@@ -634,6 +636,9 @@ def _advance(
                 title=title,
                 severity="critical",
                 extra=extra,
+                # Unable to get up is the fall "with suspected injury" (and a long lie harms by
+                # itself): offer the green-channel referral for a nurse to confirm.
+                suggestion="referral",
             )
         )
     return incident, out

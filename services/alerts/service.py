@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg import AsyncConnection
@@ -45,7 +45,7 @@ from services.alerts.messages import (
     resolved_message,
     update_message,
 )
-from services.alerts.model import AlertBook, CreatedEvent, Incident
+from services.alerts.model import AlertBook, CreatedEvent, Incident, UpdatedEvent
 from services.alerts.outbox import Kind, cancel_pages, enqueue
 from services.alerts.places import PlaceBook
 from services.alerts.retry import RetryPolicy
@@ -66,6 +66,10 @@ from services.alerts.team_store import current_team, placements
 from services.referrals.store import sla_step, suggest_from_alert
 
 __all__ = ["AlertMetrics", "AlertService", "AlertServiceConfig"]
+
+# How long after an alert asking for a referral its suggestion is retried (see
+# `_retry_suggestions`).
+SUGGESTION_RETRY_S = 300.0
 
 log = logging.getLogger("carewatch.alerts")
 
@@ -284,6 +288,7 @@ class AlertService:
             self._sla_at = time.monotonic()
             async with conn.transaction():
                 fired = await sla_step(conn, now)
+                await self._retry_suggestions(conn, now)
             if fired:
                 log.info("%d referral SLA timers fired", fired)
         if time.monotonic() - self._gauges_at >= self.config.gauges_every_s:
@@ -347,7 +352,7 @@ class AlertService:
             touched.add(incident.id)
             if isinstance(effect, Record):
                 await write_event(conn, incident.id, effect.event)
-                if isinstance(effect.event, CreatedEvent):
+                if isinstance(effect.event, CreatedEvent | UpdatedEvent):
                     await self._maybe_suggest_referral(conn, incident, effect.event, now)
             elif isinstance(effect, Page):
                 await self._page(conn, places, incident, effect, now)
@@ -442,7 +447,7 @@ class AlertService:
             )
 
     async def _maybe_suggest_referral(
-        self, conn: Conn, incident: Incident, event: CreatedEvent, now: datetime
+        self, conn: Conn, incident: Incident, event: CreatedEvent | UpdatedEvent, now: datetime
     ) -> None:
         alert = incident.alert(event.alert_id)
         if alert.suggestion != "referral" or incident.resident_id is None:
@@ -456,6 +461,27 @@ class AlertService:
             values=alert.values,
             now=now,
         )
+
+    async def _retry_suggestions(self, conn: Conn, now: datetime) -> None:
+        """A NEWS2 >= 7 suggestion is checked against the stored readings, which can trail the
+        detector's live stream by a batch: try again for a few minutes after the alert."""
+        cur = await conn.execute(
+            'SELECT a.alert_id, a.resident_id, a.rule_id, a.title, a."values" FROM alerts a'
+            " WHERE a.suggestion = 'referral' AND a.resolved_at IS NULL"
+            " AND a.resident_id IS NOT NULL AND a.opened_at > %s"
+            " AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.alert_id = a.alert_id)",
+            [now - timedelta(seconds=SUGGESTION_RETRY_S)],
+        )
+        for alert_id, resident_id, rule_id, title, values in await cur.fetchall():
+            await suggest_from_alert(
+                conn,
+                alert_id=alert_id,
+                resident_id=resident_id,
+                rule_id=rule_id,
+                title=title,
+                values=values,
+                now=now,
+            )
 
     def _name(self, staff_id: str) -> str:
         person = self._roster.staff.get(staff_id)

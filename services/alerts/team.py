@@ -120,7 +120,10 @@ def load_care_team(data: Mapping[str, Any]) -> CareTeam:
     except ValidationError as exc:
         raise AlertConfigError(
             [
-                (".".join(str(p) for p in err["loc"]) or "<care team>", err["msg"])
+                (
+                    ".".join(str(p) for p in err["loc"]) or "<care team>",
+                    err["msg"].removeprefix("Value error, "),
+                )
                 for err in exc.errors()
             ]
         ) from exc

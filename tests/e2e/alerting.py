@@ -107,6 +107,7 @@ def candidate(
     ts: datetime | None = None,
     audience: str | None = None,
     suggestion: str | None = None,
+    dedupe_key: str | None = None,
 ) -> None:
     """An alert candidate as the detector writes it."""
     db.execute(
@@ -116,7 +117,7 @@ def candidate(
             rule_id,
             action,
             subject,
-            f"{rule_id}:{subject}",
+            dedupe_key or f"{rule_id}:{subject}",
             severity,
             ts or datetime.now(UTC),
             title,

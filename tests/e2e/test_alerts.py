@@ -320,3 +320,47 @@ def test_the_care_team_is_validated_before_it_is_stored_and_read_back_redacted(
     read = api.get("/api/v1/care-team").json()
     assert read["document"]["staff"][0]["channels"] == ["json://…"]
     assert str(http.port) not in str(read)
+
+
+def test_a_long_lie_suggests_a_referral_to_the_partner_hospital(
+    db: Conn,
+    api: TestClient,
+    settings: Settings,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    run_service: type[Running],
+) -> None:
+    document = team(http, smtp)
+    document["hospitals"] = [
+        {"id": "h1", "name": "County Hospital", "sites": ["t1"], "channels": [http.url("h1")]}
+    ]
+    document["staff"].append(
+        {"id": "n1", "name": "Nurse Xu", "role": "nurse", "channels": [http.url("n1")]}
+    )
+    document["shifts"].append({"staff": "n1", "site": "t1", "start": "00:00", "end": "00:00"})
+    store(db, document)
+    rid = resident(db, "Tang Yu")
+    run_service(settings)
+    key = f"fall:resident:{rid}"  # the fall rules' one key per fall
+    candidate(db, f"resident:{rid}", dedupe_key=key)
+    http.wait(1, timeout=10, what="the fall page")
+    assert count(db, "SELECT count(*) FROM referrals") == 0  # a fall alone suggests nothing
+    candidate(
+        db,
+        f"resident:{rid}",
+        rule_id="fall.long_lie",
+        action="update",
+        severity="critical",
+        title="Still down 5 min after a fall",
+        suggestion="referral",
+        dedupe_key=key,
+    )
+    wait_for(
+        lambda: db.execute(
+            "SELECT state, alert_id IS NOT NULL FROM referrals WHERE resident_id = %s", [rid]
+        ).fetchall(),
+        until=lambda rows: rows == [("suggested", True)],
+        what="a referral suggestion",
+    )
+    assert count(db, "SELECT count(*) FROM alerts") == 1  # the fall alert, escalated
+    assert count(db, "SELECT count FROM alerts") == 2

@@ -344,6 +344,9 @@ def test_lying_still_escalates_to_a_long_lie() -> None:
     ]
     assert {a.dedupe_key for a in ward.alerts} == {KEY}
     assert ward.alerts[1].title == "Still down 5 min after a fall"
+    # Unable to get up: the fall with suspected injury that offers a referral; the fall alone
+    # does not.
+    assert [a.suggestion for a in ward.alerts] == [None, "referral"]
     ward.tick(impact(rec) + timedelta(seconds=900))
     assert len(ward.alerts) == 2
 
