@@ -195,6 +195,17 @@ def test_resolving_needs_an_outcome_and_tells_those_who_were_paged(
     assert resolved.title.startswith("Resolved") and "false alarm" in resolved.body
     assert api.post(f"/api/v1/alerts/{alert_id}/ack").status_code == 409
     assert api.post("/api/v1/alerts/999999/ack").status_code == 404
+    precision = api.get("/api/v1/alerts/precision").json()
+    assert precision == [
+        {
+            "rule_id": "fall.device",
+            "resolved": 1,
+            "actionable": 0,
+            "already_attended": 0,
+            "false_alarm": 1,
+            "precision": 0.0,
+        }
+    ]
     detail = api.get(f"/api/v1/alerts/{alert_id}").json()
     kinds = [e["kind"] for e in detail["timeline"]]
     assert kinds[0] == "CreatedEvent" and "ResolvedEvent" in kinds and "ClosedEvent" in kinds

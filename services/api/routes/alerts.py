@@ -146,6 +146,49 @@ async def list_alerts(
     return AlertPage(items=items, limit=limit, offset=offset)
 
 
+class RuleOutcomes(BaseModel):
+    rule_id: str
+    resolved: int = Field(description="resolved by staff (self-cleared device alerts excluded)")
+    actionable: int
+    already_attended: int
+    false_alarm: int
+    precision: float | None = Field(
+        description="(actionable + already_attended) / resolved: the share of alerts that were "
+        "about something real"
+    )
+
+
+@router.get("/precision")
+async def precision_by_rule(
+    conn: Conn,
+    since: Annotated[datetime | None, Query(description="alerts opened at or after")] = None,
+    site: str | None = None,
+) -> list[RuleOutcomes]:
+    """Per-rule precision from the outcomes staff chose when resolving."""
+    cur = await conn.execute(
+        "SELECT rule_id, count(*),"
+        " count(*) FILTER (WHERE outcome = 'actionable'),"
+        " count(*) FILTER (WHERE outcome = 'already_attended'),"
+        " count(*) FILTER (WHERE outcome = 'false_alarm')"
+        " FROM alerts_view WHERE outcome IN ('actionable', 'already_attended', 'false_alarm')"
+        " AND (%s::timestamptz IS NULL OR opened_at >= %s)"
+        " AND (%s::text IS NULL OR site_id = %s)"
+        " GROUP BY rule_id ORDER BY rule_id",
+        [since, since, site, site],
+    )
+    return [
+        RuleOutcomes(
+            rule_id=rule,
+            resolved=n,
+            actionable=act,
+            already_attended=att,
+            false_alarm=false,
+            precision=(act + att) / n if n else None,
+        )
+        for rule, n, act, att, false in await cur.fetchall()
+    ]
+
+
 @router.get("/{alert_id}")
 async def get_alert(alert_id: int, conn: Conn) -> AlertDetail:
     cur = await conn.execute(
