@@ -23,6 +23,8 @@ device_app = typer.Typer(help="Provision and manage devices.", no_args_is_help=T
 site_app = typer.Typer(help="Sites (care homes, community stations, home-care areas).")
 app.add_typer(device_app, name="device")
 app.add_typer(site_app, name="site")
+user_app = typer.Typer(help="User accounts for the API and web pages.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 team_app = typer.Typer(
     help="The care team document: staff, shifts, contacts, hospitals, alert policy.",
     no_args_is_help=True,
@@ -241,6 +243,60 @@ def team_load(path: Path) -> None:
     except CareWatchError as exc:
         raise fail(exc) from None
     typer.echo(f"stored care team version {version}")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, physician, nurse, caregiver or integrator.")],
+    site: Annotated[
+        str | None, typer.Option(help="The site they work at (omit: every site).")
+    ] = None,
+    unit: Annotated[
+        list[str] | None, typer.Option(help="A unit they work on (repeat; omit: every unit).")
+    ] = None,
+    staff: Annotated[str | None, typer.Option(help="Their id in the care team document.")] = None,
+    hospital: Annotated[
+        str | None, typer.Option(help="For a partner hospital's staff: the hospital id.")
+    ] = None,
+) -> None:
+    """Create a user; the password is read from standard input (never from the command line,
+    where other users and the shell history would see it)."""
+    from psycopg import AsyncConnection
+
+    from services.auth.principal import ROLES
+    from services.auth.users import create_user
+    from services.settings import database_url
+
+    if role not in ROLES:
+        raise fail(CareWatchError(f"unknown role {role!r}: one of {', '.join(ROLES)}"))
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+
+    async def add() -> int:
+        async with await AsyncConnection.connect(database_url(Settings())) as conn:
+            user_id = await create_user(
+                conn,
+                username,
+                password,
+                role,  # checked against ROLES above
+                site_id=site,
+                unit_ids=unit or (),
+                staff_id=staff,
+                hospital_id=hospital,
+            )
+            await conn.commit()
+            return user_id
+
+    try:
+        user_id = asyncio.run(add())
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    typer.echo(f"created user {username} ({role}) with id {user_id}")
 
 
 @app.command("eval")

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # Where phones reach the API: the base of the one-time acknowledgement links in pages.
     public_url: str | None = None
     ack_link_ttl_s: int = Field(default=1800, ge=60, le=86400)
+    # Login and refresh attempts per client address per minute, per API process.
+    login_attempts_per_minute: int = Field(default=10, ge=1)
 
     ingest_client_id: str = "carewatch-ingest"
     ingest_batch_size: int = Field(default=5000, ge=1)

@@ -123,7 +123,10 @@ def ingest_worker(settings: Settings) -> Iterator[ServiceProcess]:
 @pytest.fixture(scope="session")
 def api(settings: Settings) -> Iterator[TestClient]:
     """The real API app (real database, real broker admin) behind an in-process client."""
-    with TestClient(create_app(settings)) as client:
+    # One client address ("testclient") for the whole session: no login throttle here
+    # (tests/e2e/test_auth.py checks it on an app of its own).
+    unthrottled = settings.model_copy(update={"login_attempts_per_minute": 1_000_000})
+    with TestClient(create_app(unthrottled)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token(settings)}"
         yield client
 

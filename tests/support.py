@@ -93,3 +93,43 @@ class Device:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+PASSWORD = "correct horse battery staple"
+_logins: dict[str, dict[str, str]] = {}
+
+
+def login_as(
+    api: Any,
+    username: str,
+    role: str,
+    *,
+    site: str | None = None,
+    units: tuple[str, ...] = (),
+    staff: str | None = None,
+    hospital: str | None = None,
+) -> dict[str, str]:
+    """Headers with a bearer token for a user of this role and scope, created on first use
+    (by the admin token the `api` client carries) and logged in through the OAuth2 flow."""
+    if username not in _logins:
+        created = api.post(
+            "/api/v1/users",
+            json={
+                "username": username,
+                "password": PASSWORD,
+                "role": role,
+                "site_id": site,
+                "unit_ids": list(units),
+                "staff_id": staff,
+                "hospital_id": hospital,
+            },
+        )
+        assert created.status_code in (201, 409), created.text
+        token = api.post(
+            "/api/v1/auth/token",
+            data={"username": username, "password": PASSWORD},
+            headers={"Authorization": ""},
+        )
+        assert token.status_code == 200, token.text
+        _logins[username] = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    return _logins[username]

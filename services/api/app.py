@@ -13,7 +13,20 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from services.alerts.links import LinkSigner
-from services.api.routes import ack_link, alerts, care_team, devices, health, protocol, referrals
+from services.api.routes import (
+    ack_link,
+    alerts,
+    audit,
+    auth,
+    care_team,
+    devices,
+    health,
+    protocol,
+    referrals,
+    users,
+)
+from services.auth.throttle import Throttle
+from services.auth.tokens import TokenSigner
 from services.broker.dynsec import DynsecAccounts
 from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
@@ -42,6 +55,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.state.admin_token = admin_token(settings)
     app.state.database_url = database_url(settings)
     app.state.link_signer = LinkSigner(app.state.admin_token, ttl_s=settings.ack_link_ttl_s)
+    app.state.tokens = TokenSigner(app.state.admin_token)
+    app.state.login_throttle = Throttle(limit=settings.login_attempts_per_minute)
     app.state.mqtt_public = (settings.mqtt_host, settings.mqtt_port)
 
     @app.exception_handler(DeviceError)
@@ -49,6 +64,9 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(audit.router)
     app.include_router(devices.router)
     app.include_router(alerts.router)
     app.include_router(care_team.router)

@@ -472,13 +472,25 @@ async def list_referrals(
     state: State | None = None,
     resident_id: int | None = None,
     site_id: str | None = None,
+    hospital_id: str | None = None,
+    scope: tuple[str, Sequence[object]] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[ReferralRow], int]:
-    """Referrals matching every filter given, newest first, and how many match in all."""
+    """Referrals matching every filter given, newest first, and how many match in all.
+    `scope`: a caller's place limit (a fixed SQL fragment over site_id/unit_id, and its
+    parameters; see auth.principal.Principal.scope_sql)."""
     where: list[sql.Composable] = []
     params: list[Any] = []
-    for column, value in (("state", state), ("resident_id", resident_id), ("site_id", site_id)):
+    if scope is not None:
+        where.append(sql.SQL(scope[0]))  # built from fixed parts, never from input
+        params += scope[1]
+    for column, value in (
+        ("state", state),
+        ("resident_id", resident_id),
+        ("site_id", site_id),
+        ("hospital_id", hospital_id),
+    ):
         if value is not None:
             where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
             params.append(value)

@@ -24,21 +24,27 @@ from tests.services.referrals.test_store import (
     new_resident,
     notifications,
 )
-from tests.support import Conn, count
+from tests.support import Conn, count, login_as
 
 pytestmark = pytest.mark.services
 
 REFERRALS = "/api/v1/referrals"
 LOINC = "http://loinc.org"
-NURSE = {"id": "ref-nurse", "role": "nurse", "side": "care"}
-CARE_GIVER = {"id": CAREGIVER.staff_id, "role": "caregiver", "side": "care"}
-DOCTOR = {"id": "h-doc", "role": "physician", "side": "hospital"}
-HIS = {"id": "his", "role": "integrator", "side": "hospital"}
+# Who acts: logged-in users (their bearer-token headers), filled in by `ref_ward`.
+NURSE: dict[str, str] = {}
+CARE_GIVER: dict[str, str] = {}
+DOCTOR: dict[str, str] = {}  # the partner hospital's physician
+HIS: dict[str, str] = {}  # the partner hospital's own system
 
 
 @pytest.fixture(scope="module")
-def ref_ward(db_url: str) -> str:
-    return configure_referral_ward(db_url)
+def ref_ward(db_url: str, api: TestClient) -> str:
+    site = configure_referral_ward(db_url)
+    NURSE.update(login_as(api, "ref-nurse", "nurse", site=site, staff="ref-nurse"))
+    CARE_GIVER.update(login_as(api, "ref-cg", "caregiver", site=site, staff=CAREGIVER.staff_id))
+    DOCTOR.update(login_as(api, "h-doc", "physician", hospital=HOSPITAL_ID, staff="h-doc"))
+    HIS.update(login_as(api, "his", "integrator", hospital=HOSPITAL_ID, staff="his"))
+    return site
 
 
 @pytest.fixture
@@ -49,8 +55,8 @@ def resident(db: Conn, ref_ward: str) -> int:
 
 
 def open_one(api: TestClient, resident_id: int, **fields: Any) -> dict[str, Any]:
-    body = {"resident_id": resident_id, "reason": "NEWS2 8 on the evening round", "actor": NURSE}
-    response = api.post(REFERRALS, json={**body, **fields})
+    body = {"resident_id": resident_id, "reason": "NEWS2 8 on the evening round"}
+    response = api.post(REFERRALS, json={**body, **fields}, headers=NURSE)
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
@@ -58,7 +64,7 @@ def open_one(api: TestClient, resident_id: int, **fields: Any) -> dict[str, Any]
 
 def step(api: TestClient, referral_id: int, to: str, actor: dict[str, str], note: str = "") -> Any:
     return api.post(
-        f"{REFERRALS}/{referral_id}/transition", json={"to": to, "note": note, "actor": actor}
+        f"{REFERRALS}/{referral_id}/transition", json={"to": to, "note": note}, headers=actor
     )
 
 
@@ -159,7 +165,7 @@ def test_a_nurse_confirms_a_rules_suggestion(
     assert suggested["state"] == "suggested" and suggested["requester"] is None
     assert suggested["history"][0]["actor"] is None  # a rule opened it
     # Opening another by hand points at the suggestion instead.
-    clash = api.post(REFERRALS, json={"resident_id": resident, "reason": "again", "actor": NURSE})
+    clash = api.post(REFERRALS, json={"resident_id": resident, "reason": "again"}, headers=NURSE)
     assert clash.status_code == 409 and clash.json()["detail"]["referral_id"] == rid
     confirmed = step(api, rid, "requested", NURSE)
     assert confirmed.status_code == 200, confirmed.text
@@ -187,9 +193,8 @@ def test_refusals_say_why(api: TestClient, db: Conn, resident: int) -> None:
     assert no_note.status_code == 422
     assert no_note.json()["detail"][0]["loc"] == ["body", "note"]
 
-    bad_role = step(api, rid, "accepted", {**DOCTOR, "role": "surgeon"})
-    assert bad_role.status_code == 422
-    assert bad_role.json()["detail"][0]["loc"] == ["body", "actor", "role"]
+    care_side = step(api, rid, "accepted", CARE_GIVER)
+    assert care_side.status_code == 403
     bad_state = step(api, rid, "teleported", DOCTOR)
     assert bad_state.status_code == 422
     assert bad_state.json()["detail"][0]["loc"] == ["body", "to"]
@@ -199,8 +204,8 @@ def test_refusals_say_why(api: TestClient, db: Conn, resident: int) -> None:
         ("GET", f"{REFERRALS}/999999999/fhir"),
         ("POST", f"{REFERRALS}/999999999/transition"),
     ):
-        body = {"to": "accepted", "actor": DOCTOR} if method == "POST" else None
-        missing = api.request(method, url, json=body)
+        body = {"to": "accepted"} if method == "POST" else None
+        missing = api.request(method, url, json=body, headers=DOCTOR)
         assert missing.status_code == 404, url
         assert missing.json() == {"detail": "unknown referral 999999999"}
 
@@ -210,7 +215,7 @@ def test_refusals_say_why(api: TestClient, db: Conn, resident: int) -> None:
         ({"reason": "  "}, "reason"),
     ):
         refused = api.post(
-            REFERRALS, json={"resident_id": resident, "reason": "x", "actor": NURSE, **fields}
+            REFERRALS, json={"resident_id": resident, "reason": "x", **fields}, headers=NURSE
         )
         assert refused.status_code == 422, fields
         assert refused.json()["detail"][0]["loc"] == ["body", field]

@@ -537,6 +537,6 @@ def test_api_unknown_stream_is_404_naming_the_streams(api: TestClient) -> None:
 def test_api_schemas_need_no_token(api: TestClient) -> None:
     # A wrong token is refused where a token is required, and makes no difference here.
     wrong = {"Authorization": "Bearer not-the-admin-token"}
-    assert api.get("/api/v1/devices/nobody", headers=wrong).status_code == 403
+    assert api.get("/api/v1/devices/nobody", headers=wrong).status_code == 401
     assert api.get("/api/v1/protocol/schemas", headers=wrong).status_code == 200
     assert api.get("/api/v1/protocol/schemas/vitals", headers=wrong).status_code == 200

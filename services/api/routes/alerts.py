@@ -17,12 +17,14 @@ from pydantic import BaseModel, Field
 from services.alerts.commands import CommandResult, submit
 from services.alerts.lifecycle import MAX_NOTE
 from services.alerts.model import STAFF_OUTCOMES, StaffOutcome
-from services.api.deps import Conn, require_admin
+from services.api.deps import Conn, require
+from services.auth import audit
+from services.auth.principal import Principal
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
-# Until user accounts exist the admin token is the only identity (issue #5 replaces this).
-ACTOR = "admin"
+Reader = Annotated[Principal, Depends(require("alerts:read"))]
+Actor = Annotated[Principal, Depends(require("alerts:act"))]
 
 Status = Literal["open", "notified", "escalated", "acknowledged", "resolved"]
 SEVERITY_RANK = (
@@ -110,6 +112,8 @@ def _alert(row: tuple[Any, ...]) -> dict[str, Any]:
 @router.get("")
 async def list_alerts(
     conn: Conn,
+    caller: Reader,
+    request: Request,
     status_: Annotated[
         list[Status] | None, Query(alias="status", description="repeat for several")
     ] = None,
@@ -121,9 +125,10 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AlertPage:
-    """Most urgent first: unresolved before resolved, then by severity, then oldest first."""
-    where: list[str] = ["true"]
-    args: list[object] = []
+    """Most urgent first: unresolved before resolved, then by severity, then oldest first.
+    Only alerts of the caller's sites and units."""
+    scope, args = caller.scope_sql("site_id", "unit_id")
+    where: list[str] = [scope]
     for column, value in (("site_id", site), ("unit_id", unit), ("resident_id", resident)):
         if value is not None:
             where.append(f"{column} = %s")
@@ -143,6 +148,7 @@ async def list_alerts(
         [*args, limit, offset],
     )
     items = [AlertOut(**_alert(row)) for row in await cur.fetchall()]
+    await audit.record(conn, request, caller, "alerts.list", "alerts", resident_id=resident)
     return AlertPage(items=items, limit=limit, offset=offset)
 
 
@@ -161,20 +167,22 @@ class RuleOutcomes(BaseModel):
 @router.get("/precision")
 async def precision_by_rule(
     conn: Conn,
+    caller: Reader,
     since: Annotated[datetime | None, Query(description="alerts opened at or after")] = None,
     site: str | None = None,
 ) -> list[RuleOutcomes]:
     """Per-rule precision from the outcomes staff chose when resolving."""
+    scope, scoped = caller.scope_sql("site_id", "unit_id")
     cur = await conn.execute(
-        "SELECT rule_id, count(*),"
+        "SELECT rule_id, count(*),"  # noqa: S608 - the scope clause is built from fixed parts
         " count(*) FILTER (WHERE outcome = 'actionable'),"
         " count(*) FILTER (WHERE outcome = 'already_attended'),"
         " count(*) FILTER (WHERE outcome = 'false_alarm')"
         " FROM alerts_view WHERE outcome IN ('actionable', 'already_attended', 'false_alarm')"
         " AND (%s::timestamptz IS NULL OR opened_at >= %s)"
         " AND (%s::text IS NULL OR site_id = %s)"
-        " GROUP BY rule_id ORDER BY rule_id",
-        [since, since, site, site],
+        f" AND {scope} GROUP BY rule_id ORDER BY rule_id",
+        [since, since, site, site, *scoped],
     )
     return [
         RuleOutcomes(
@@ -190,15 +198,17 @@ async def precision_by_rule(
 
 
 @router.get("/{alert_id}")
-async def get_alert(alert_id: int, conn: Conn) -> AlertDetail:
-    cur = await conn.execute(
-        f"SELECT {COLUMNS} FROM alerts_view WHERE alert_id = %s",  # noqa: S608 - fixed parts
-        [alert_id],
+async def get_alert(alert_id: int, conn: Conn, caller: Reader, request: Request) -> AlertDetail:
+    alert = await _scoped(conn, caller, alert_id)
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "alert.read",
+        f"alert/{alert_id}",
+        resident_id=alert["resident_id"],
+        site_id=alert["site_id"],
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-    alert = _alert(row)
     cur = await conn.execute(
         "SELECT event_id, alert_id, ts, kind, data FROM alert_events WHERE incident_id = %s"
         " AND (alert_id IS NULL OR alert_id = %s) ORDER BY event_id",
@@ -228,6 +238,21 @@ async def get_alert(alert_id: int, conn: Conn) -> AlertDetail:
     return AlertDetail(**alert, timeline=timeline, notifications=sent)
 
 
+async def _scoped(conn: Conn, caller: Principal, alert_id: int) -> dict[str, Any]:
+    """The alert, if it exists (404) and is in the caller's scope (403)."""
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM alerts_view WHERE alert_id = %s",  # noqa: S608 - fixed parts
+        [alert_id],
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    alert = _alert(row)
+    if not caller.covers(alert["site_id"], alert["unit_id"]):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"alert {alert_id} is outside your scope")
+    return alert
+
+
 async def _answer(
     result: CommandResult, alert_id: int, conn: Conn, response: Response
 ) -> AlertOut | dict[str, Any]:
@@ -253,12 +278,18 @@ async def _answer(
     responses={202: {"description": "queued; the alert service did not answer in time"}},
 )
 async def ack_alert(
-    alert_id: int, request: Request, conn: Conn, response: Response
+    alert_id: int, request: Request, conn: Conn, response: Response, caller: Actor
 ) -> AlertOut | dict[str, Any]:
     """Acknowledge: someone is on it, escalation stops for the whole incident."""
+    alert = await _scoped(conn, caller, alert_id)
     result = await submit(
-        request.app.state.database_url, kind="ack", alert_id=alert_id, actor=ACTOR, via="api"
+        request.app.state.database_url,
+        kind="ack",
+        alert_id=alert_id,
+        actor=caller.actor,
+        via="api",
     )
+    await _audit_command(conn, request, caller, "alert.ack", alert, result)
     return await _answer(result, alert_id, conn, response)
 
 
@@ -267,16 +298,43 @@ async def ack_alert(
     responses={202: {"description": "queued; the alert service did not answer in time"}},
 )
 async def resolve_alert(
-    alert_id: int, body: ResolveIn, request: Request, conn: Conn, response: Response
+    alert_id: int,
+    body: ResolveIn,
+    request: Request,
+    conn: Conn,
+    response: Response,
+    caller: Actor,
 ) -> AlertOut | dict[str, Any]:
     """Resolve with an outcome (and an optional note): it feeds per-rule precision."""
+    alert = await _scoped(conn, caller, alert_id)
     result = await submit(
         request.app.state.database_url,
         kind="resolve",
         alert_id=alert_id,
-        actor=ACTOR,
+        actor=caller.actor,
         via="api",
         outcome=body.outcome,
         note=body.note,
     )
+    await _audit_command(conn, request, caller, "alert.resolve", alert, result)
     return await _answer(result, alert_id, conn, response)
+
+
+async def _audit_command(
+    conn: Conn,
+    request: Request,
+    caller: Principal,
+    action: str,
+    alert: dict[str, Any],
+    result: CommandResult,
+) -> None:
+    await audit.record(
+        conn,
+        request,
+        caller,
+        action,
+        f"alert/{alert['alert_id']}",
+        resident_id=alert["resident_id"],
+        site_id=alert["site_id"],
+        status=result.status or 202,
+    )

@@ -3,7 +3,7 @@ replace it. Validated as a whole before it is stored; every problem is named by 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException
 
@@ -11,11 +11,10 @@ from services.alerts.delivery import scheme_of
 from services.alerts.errors import AlertConfigError
 from services.alerts.team import load_care_team, roster_of
 from services.alerts.team_store import current_team, placements, store_team
-from services.api.deps import Conn, require_admin
+from services.api.deps import Conn, require
+from services.auth.principal import Principal
 
-router = APIRouter(
-    prefix="/api/v1/care-team", tags=["care team"], dependencies=[Depends(require_admin)]
-)
+router = APIRouter(prefix="/api/v1/care-team", tags=["care team"])
 
 
 def _redacted(document: dict[str, Any]) -> dict[str, Any]:
@@ -27,13 +26,19 @@ def _redacted(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("")
-async def get_care_team(conn: Conn) -> dict[str, Any]:
+async def get_care_team(
+    conn: Conn, _caller: Annotated[Principal, Depends(require("care_team:read"))]
+) -> dict[str, Any]:
     version, team = await current_team(conn)
     return {"version": version, "document": _redacted(team.model_dump(mode="json"))}
 
 
 @router.put("")
-async def put_care_team(conn: Conn, document: dict[str, Any] = Body()) -> dict[str, Any]:  # noqa: B008
+async def put_care_team(
+    conn: Conn,
+    caller: Annotated[Principal, Depends(require("care_team:write"))],
+    document: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
     """Replace the document; the alert service applies it within a second."""
     try:
         team = load_care_team(document)
@@ -44,5 +49,5 @@ async def put_care_team(conn: Conn, document: dict[str, Any] = Body()) -> dict[s
             [{"loc": key.split("."), "msg": msg} for key, msg in exc.problems],
         ) from None
     async with conn.transaction():
-        version = await store_team(conn, team, by="admin")
+        version = await store_team(conn, team, by=caller.username)
     return {"version": version}

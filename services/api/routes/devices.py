@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from services.api.deps import Broker, Conn, require_admin
+from services.api.deps import Broker, Conn, require
 from services.devices import repo
 from services.devices.provisioning import DeviceKind, assign_device, provision_device
 
 # The token is checked before anything else (a database connection included).
 router = APIRouter(
-    prefix="/api/v1/devices", tags=["devices"], dependencies=[Depends(require_admin)]
+    prefix="/api/v1/devices", tags=["devices"], dependencies=[Depends(require("devices:manage"))]
 )
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

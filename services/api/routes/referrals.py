@@ -1,8 +1,8 @@
 """Referrals: list, open by hand, read, move through the green-channel workflow, export as FHIR.
 
-TEMPORARY: user accounts do not exist yet, so the admin bearer token guards these routes and the
-staff member taking a step is declared in the request body (`actor`). Once OAuth2 users and
-roles land, the actor comes from the token and the body's `actor` goes away.
+Who acts is the caller: their role, and their side — the hospital's for users of a partner
+hospital (`hospital_id`), the care setting's otherwise. Care-side users see the referrals of
+residents in their scope; hospital users see the referrals sent to their hospital.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.api.deps import Conn, require_admin
+from services.api.deps import Conn, require, resident_in_scope
+from services.auth import audit
+from services.auth.principal import Principal
 from services.referrals import store
 from services.referrals.errors import (
     IllegalTransition,
@@ -32,23 +34,19 @@ from services.referrals.workflow import (
     Trigger,
 )
 
-router = APIRouter(
-    prefix="/api/v1/referrals", tags=["referrals"], dependencies=[Depends(require_admin)]
-)
+router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
+
+Reader = Annotated[Principal, Depends(require("referrals:read"))]
+Writer = Annotated[Principal, Depends(require("referrals:write"))]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 StaffId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
 
 
-class ActorIn(BaseModel):
-    """Who takes the step. TEMPORARY: declared by the caller until user accounts exist."""
-
-    id: StaffId
-    role: Role
-    side: Side
-
-    def actor(self) -> Actor:
-        return Actor(self.id, self.role, self.side)
+def actor_of(caller: Principal) -> Actor:
+    side: Side = "hospital" if caller.hospital_id is not None else "care"
+    role: Role = caller.role
+    return Actor(caller.actor, role, side)
 
 
 class ReferralCreate(BaseModel):
@@ -58,15 +56,11 @@ class ReferralCreate(BaseModel):
         default=None, description="a partner hospital of the resident's site; default: the first"
     )
     note: Text = ""
-    # TEMPORARY: taken from the caller's token once user accounts exist.
-    actor: ActorIn
 
 
 class TransitionIn(BaseModel):
     to: State
     note: Text = Field(default="", description="required to dismiss, decline or cancel")
-    # TEMPORARY: taken from the caller's token once user accounts exist.
-    actor: ActorIn
 
 
 class HospitalPublic(BaseModel):
@@ -130,27 +124,51 @@ class ReferralPage(BaseModel):
 @router.get("")
 async def list_referrals(
     conn: Conn,
+    caller: Reader,
+    request: Request,
     state: State | None = None,
     resident: Annotated[int | None, Query(gt=0)] = None,
     site: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ReferralPage:
+    if caller.hospital_id is not None:
+        place: dict[str, Any] = {"hospital_id": caller.hospital_id}
+    else:
+        place = {"scope": caller.scope_sql("site_id", "unit_id")}
     rows, total = await store.list_referrals(
-        conn, state=state, resident_id=resident, site_id=site, limit=limit, offset=offset
+        conn,
+        state=state,
+        resident_id=resident,
+        site_id=site,
+        limit=limit,
+        offset=offset,
+        **place,
     )
+    await audit.record(conn, request, caller, "referrals.list", "referrals", resident_id=resident)
     return ReferralPage(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_referral(body: ReferralCreate, conn: Conn) -> ReferralPublic:
+async def create_referral(
+    body: ReferralCreate, conn: Conn, caller: Writer, request: Request
+) -> ReferralPublic:
     """Care-setting staff open a referral by hand; it starts as `requested` and the hospital
-    is told at once. TEMPORARY: `actor` is declared in the body until user accounts exist."""
+    is told at once."""
+    try:
+        await resident_in_scope(conn, caller, body.resident_id)
+    except HTTPException as exc:
+        if exc.status_code != status.HTTP_404_NOT_FOUND:
+            raise
+        # A reference in the body: the request is wrong, not the URL.
+        raise _http(
+            store.InvalidField("resident_id", f"no resident {body.resident_id}"), note_field=False
+        ) from None
     try:
         referral_id = await store.open_referral(
             conn,
             resident_id=body.resident_id,
-            actor=body.actor.actor(),
+            actor=actor_of(caller),
             reason=body.reason,
             hospital_id=body.hospital_id,
             note=body.note,
@@ -158,53 +176,86 @@ async def create_referral(body: ReferralCreate, conn: Conn) -> ReferralPublic:
         )
     except ReferralError as exc:
         raise _http(exc, note_field=False) from exc
-    return await _public(conn, referral_id)
+    referral = await _visible(conn, caller, referral_id)
+    await _audit(conn, request, caller, "referral.create", referral)
+    return _detail(referral)
 
 
 @router.get("/{referral_id}")
-async def get_referral(referral_id: int, conn: Conn) -> ReferralPublic:
-    return await _public(conn, referral_id)
+async def get_referral(
+    referral_id: int, conn: Conn, caller: Reader, request: Request
+) -> ReferralPublic:
+    referral = await _visible(conn, caller, referral_id)
+    await _audit(conn, request, caller, "referral.read", referral)
+    return _detail(referral)
 
 
 @router.post("/{referral_id}/transition")
-async def transition_referral(referral_id: int, body: TransitionIn, conn: Conn) -> ReferralPublic:
+async def transition_referral(
+    referral_id: int, body: TransitionIn, conn: Conn, caller: Writer, request: Request
+) -> ReferralPublic:
     """Move the referral to `to` (see `allowed_next`). 409: no such step from the current
-    state; 403: the actor's side or role may not take it; 422: a required note is missing.
-
-    TEMPORARY: `actor` is declared in the body because user accounts do not exist yet; it will
-    come from the bearer token, and the field will go."""
+    state; 403: the caller's side or role may not take it; 422: a required note is missing."""
+    await _visible(conn, caller, referral_id)
     try:
         stored = await store.apply_transition(
             conn,
             referral_id=referral_id,
             to_state=body.to,
-            actor=body.actor.actor(),
+            actor=actor_of(caller),
             note=body.note,
             now=datetime.now(UTC),
         )
     except ReferralError as exc:
         raise _http(exc, note_field=body.to in NOTE_REQUIRED and not body.note) from exc
+    await _audit(conn, request, caller, f"referral.{body.to}", stored)
     return _detail(stored)
 
 
 @router.get("/{referral_id}/fhir", response_class=JSONResponse)
-async def get_referral_fhir(referral_id: int, conn: Conn) -> JSONResponse:
+async def get_referral_fhir(
+    referral_id: int, conn: Conn, caller: Reader, request: Request
+) -> JSONResponse:
     """The referral as a FHIR R4 collection Bundle: Patient, Organization (the hospital),
     ServiceRequest, Task, the NEWS2 and vital-sign Observations (LOINC-coded)."""
-    stored = await store.get_referral(conn, referral_id)
-    if stored is None:
-        raise _http(store.UnknownReferral(referral_id), note_field=False)
+    stored = await _visible(conn, caller, referral_id)
+    await _audit(conn, request, caller, "referral.fhir", stored)
     return JSONResponse(store.fhir_bundle(stored), media_type="application/fhir+json")
 
 
 # --- conversions ---------------------------------------------------------------------------
 
 
-async def _public(conn: Conn, referral_id: int) -> ReferralPublic:
+async def _visible(conn: Conn, caller: Principal, referral_id: int) -> store.StoredReferral:
+    """The referral, if it exists (404) and the caller may see it (403): hospital users
+    those sent to their hospital, care-side users those of residents in their scope."""
     stored = await store.get_referral(conn, referral_id)
     if stored is None:
         raise _http(store.UnknownReferral(referral_id), note_field=False)
-    return _detail(stored)
+    row = stored.row
+    if caller.hospital_id is not None:
+        visible = row.hospital_id == caller.hospital_id
+    else:
+        visible = caller.covers(row.site_id, row.unit_id)
+    if not visible:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"referral {referral_id} is outside your scope"
+        )
+    return stored
+
+
+async def _audit(
+    conn: Conn, request: Request, caller: Principal, action: str, stored: store.StoredReferral
+) -> None:
+    await audit.record(
+        conn,
+        request,
+        caller,
+        action,
+        f"referral/{stored.row.referral_id}",
+        resident_id=stored.row.resident_id,
+        site_id=stored.row.site_id,
+    )
 
 
 def _summary(row: store.ReferralRow) -> ReferralSummary:

@@ -1,0 +1,123 @@
+"""Logging in: the OAuth2 password flow for short-lived bearer tokens, refresh with rotation,
+log-out; and who am I. Login attempts are throttled per client address (429) and an account
+is locked for a while after repeated failures (the same 401 as a wrong password)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+
+from services.api.deps import Caller, Conn
+from services.auth.throttle import Throttle
+from services.auth.tokens import TokenSigner
+from services.auth.users import (
+    LoginError,
+    authenticate,
+    issue_refresh,
+    revoke_refresh,
+    rotate_refresh,
+)
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, no secret
+    expires_in: int = Field(description="seconds the access token is valid")
+    refresh_token: str = Field(description="single use: each refresh returns a new one")
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    site_id: str | None
+    unit_ids: list[str]
+    staff_id: str | None
+    hospital_id: str | None
+
+
+def _throttle(request: Request) -> None:
+    throttle: Throttle = request.app.state.login_throttle
+    client = request.client.host if request.client else "?"
+    now = time.monotonic()
+    if not throttle.allow(client, now):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many login attempts from this address; wait a minute",
+            headers={"Retry-After": str(int(throttle.retry_after(client, now)) + 1)},
+        )
+
+
+def _pair(request: Request, principal_token: str, refresh: str) -> TokenPair:
+    signer: TokenSigner = request.app.state.tokens
+    return TokenPair(access_token=principal_token, expires_in=signer.ttl_s, refresh_token=refresh)
+
+
+@router.post("/token")
+async def login(
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: Conn
+) -> TokenPair:
+    _throttle(request)
+    now = datetime.now(UTC)
+    # The transaction commits on failure too: the failed-login count must stick.
+    async with conn.transaction():
+        try:
+            user_id, principal = await authenticate(conn, form.username, form.password, now=now)
+        except LoginError as exc:
+            failed: LoginError | None = exc
+        else:
+            failed = None
+            refresh = await issue_refresh(conn, user_id, now=now)
+    if failed is not None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(failed), headers={"WWW-Authenticate": "Bearer"}
+        )
+    signer: TokenSigner = request.app.state.tokens
+    return _pair(request, signer.issue(principal, now=now), refresh)
+
+
+@router.post("/refresh")
+async def refresh(request: Request, body: RefreshIn, conn: Conn) -> TokenPair:
+    _throttle(request)
+    now = datetime.now(UTC)
+    # Commits on failure too: presenting a spent token revokes the user's other sessions.
+    async with conn.transaction():
+        try:
+            _, principal, new = await rotate_refresh(conn, body.refresh_token, now=now)
+        except LoginError as exc:
+            failed: LoginError | None = exc
+        else:
+            failed = None
+    if failed is not None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(failed))
+    signer: TokenSigner = request.app.state.tokens
+    return _pair(request, signer.issue(principal, now=now), new)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshIn, conn: Conn) -> Response:
+    """Revoke the refresh token (the access token runs out by itself within minutes)."""
+    await revoke_refresh(conn, body.refresh_token, now=datetime.now(UTC))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me")
+async def me(caller: Caller) -> Me:
+    return Me(
+        username=caller.username,
+        role=caller.role,
+        site_id=caller.site_id,
+        unit_ids=sorted(caller.unit_ids),
+        staff_id=caller.staff_id,
+        hospital_id=caller.hospital_id,
+    )

@@ -1,0 +1,84 @@
+"""User accounts (administrators only): create, list. Passwords are set here or with
+`carewatch user add` and are never returned or logged."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from services.api.deps import Conn, require
+from services.auth.principal import Role
+from services.auth.users import UserError, create_user
+
+router = APIRouter(
+    prefix="/api/v1/users", tags=["users"], dependencies=[Depends(require("users:manage"))]
+)
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
+
+
+class UserIn(BaseModel):
+    username: Id
+    password: str = Field(min_length=10, max_length=1024, repr=False)
+    role: Role
+    site_id: Id | None = None
+    unit_ids: list[Id] = Field(default_factory=list)
+    staff_id: Id | None = None
+    hospital_id: Id | None = None
+
+
+class UserOut(BaseModel):
+    user_id: int
+    username: str
+    role: str
+    site_id: str | None
+    unit_ids: list[str]
+    staff_id: str | None
+    hospital_id: str | None
+    active: bool
+
+
+_COLUMNS = "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, active"
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def add_user(body: UserIn, conn: Conn) -> UserOut:
+    try:
+        async with conn.transaction():
+            user_id = await create_user(
+                conn,
+                body.username,
+                body.password,
+                body.role,
+                site_id=body.site_id,
+                unit_ids=body.unit_ids,
+                staff_id=body.staff_id,
+                hospital_id=body.hospital_id,
+            )
+    except UserError as exc:
+        code = 409 if "already exists" in str(exc) else 422
+        raise HTTPException(code, str(exc)) from None
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM users WHERE user_id = %s",  # noqa: S608 - fixed columns
+        [user_id],
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return UserOut(**dict(zip(_COLUMNS.split(", "), row, strict=True)))
+
+
+@router.get("")
+async def list_users(
+    conn: Conn,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[UserOut]:
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM users ORDER BY user_id LIMIT %s OFFSET %s",  # noqa: S608
+        [limit, offset],
+    )
+    return [
+        UserOut(**dict(zip(_COLUMNS.split(", "), row, strict=True))) for row in await cur.fetchall()
+    ]

@@ -1,0 +1,1 @@
+"""Who is calling: users, passwords, tokens, roles, scopes, and the audit log."""
