@@ -26,6 +26,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from services.alerts.retry import RetryPolicy
+from services.alerts.store import lock_events
 
 __all__ = ["Delivery", "Outcome", "apprise_send", "scheme_of"]
 
@@ -186,11 +187,7 @@ class Delivery:
                     [at, channel, item.notification_id],
                 )
                 if item.kind == "page" and item.incident_id is not None:
-                    await conn.execute(
-                        "UPDATE incidents SET delivered_at = coalesce(delivered_at, %s)"
-                        " WHERE incident_id = %s",
-                        [at, item.incident_id],
-                    )
+                    await self._first_delivery(conn, item.incident_id, at)
             else:
                 attempts = item.attempts + 1
                 following, delay = self.retry.after_failure(attempts, channel, len(item.channels))
@@ -219,6 +216,24 @@ class Delivery:
                 )
         if self.on_result is not None:
             self.on_result(item.kind, outcome.ok, outcome.elapsed_ms)
+
+    async def _first_delivery(
+        self, conn: AsyncConnection[TupleRow], incident_id: int, at: datetime
+    ) -> None:
+        """The incident's first page reached someone: it is "notified" from now on, and the
+        live feed hears of it."""
+        await lock_events(conn)
+        cur = await conn.execute(
+            "UPDATE incidents SET delivered_at = %s WHERE incident_id = %s"
+            " AND delivered_at IS NULL RETURNING incident_id",
+            [at, incident_id],
+        )
+        if await cur.fetchone() is not None:
+            await conn.execute(
+                "INSERT INTO alert_events (incident_id, ts, kind)"
+                " VALUES (%s, %s, 'DeliveredEvent')",
+                [incident_id, at],
+            )
 
     async def next_due_in(self, conn: AsyncConnection[TupleRow], now: datetime) -> float | None:
         """Seconds until the earliest pending message is due (None: nothing pending)."""

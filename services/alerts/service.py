@@ -54,6 +54,7 @@ from services.alerts.store import (
     Command,
     finish_command,
     load_book,
+    lock_events,
     mark_consumed,
     pending_candidates,
     pending_commands,
@@ -252,6 +253,7 @@ class AlertService:
         began = time.perf_counter()
         now = self.clock()
         async with conn.transaction():
+            await lock_events(conn)
             await self._load_roster(conn)
             book = self._book
             effects: list[Effect] = []

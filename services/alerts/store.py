@@ -22,6 +22,7 @@ __all__ = [
     "Command",
     "finish_command",
     "load_book",
+    "lock_events",
     "mark_consumed",
     "pending_candidates",
     "pending_commands",
@@ -29,6 +30,15 @@ __all__ = [
     "write_event",
     "write_incident",
 ]
+
+# Held by every transaction that writes `alert_events`: event ids then commit in id order, so
+# a live feed reading "everything after id N" never skips an event that commits late.
+EVENTS_LOCK = 0x43570001
+
+
+async def lock_events(conn: Conn) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", [EVENTS_LOCK])
+
 
 # Bump when the pickled dataclasses change shape; an old snapshot is then refused loudly
 # rather than half-read.

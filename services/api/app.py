@@ -23,6 +23,7 @@ from services.api.routes import (
     health,
     protocol,
     referrals,
+    residents,
     users,
 )
 from services.auth.throttle import Throttle
@@ -73,4 +74,5 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.include_router(ack_link.router)
     app.include_router(protocol.router)
     app.include_router(referrals.router)
+    app.include_router(residents.router)
     return app

@@ -29,7 +29,7 @@ from ingest.errors import Rejected
 from ingest.pipeline import Inbound
 from rules.engine import Engine, ResidentRules, RulesConfig
 from rules.errors import OverrideError
-from rules.types import AlertCandidate, unit_subject
+from rules.types import AlertCandidate, Vital, unit_subject
 from services.detector.convert import observations
 from services.detector.outbox import write_candidates
 from services.detector.residents import Attribution, load_assignments, load_resident
@@ -37,6 +37,8 @@ from services.detector.snapshots import load_snapshots, save_snapshots
 from services.settings import MqttEndpoint
 
 log = logging.getLogger("carewatch.detector")
+
+MANUAL_CURSOR = "cursor:manual"
 
 # What a snapshot keeps of a resident: the rule states, not the profile or configuration
 # (those are re-read from the database, so an edited assessment applies after a restart).
@@ -111,6 +113,9 @@ class Detector:
         self.metrics.residents.set_function(lambda: float(len(self.engine.residents)))
         self.stopping = threading.Event()
         self.profile_loaded: dict[int, float] = {}  # resident → monotonic time of last load
+        # Position in `manual_observations`, committed with the snapshots: each manual
+        # observation is taken in exactly once.
+        self.manual_cursor = 0
         self.unknown: set[int] = set()
 
     def stop(self) -> None:
@@ -150,13 +155,23 @@ class Detector:
             log.warning("%d snapshots of another state version were not loaded", len(skipped))
         for subject, state in states.items():
             kind, _, key = subject.partition(":")
-            if kind == "unit":
+            if subject == MANUAL_CURSOR:
+                self.manual_cursor = int(state)
+            elif kind == "unit":
                 site_id, _, unit_id = key.partition("/")
                 self.engine.units[(site_id, unit_id)] = state
             elif kind == "resident" and self._ensure_resident(int(key)):
                 rules = self.engine.residents[int(key)]
                 for name, value in state.items():
                     setattr(rules, name, value)
+        if MANUAL_CURSOR not in states:
+            # First start: observations older than NEWS2's longest freshness window (12 h)
+            # could not count any more.
+            row = self.conn.execute(
+                "SELECT coalesce(max(id), 0) FROM manual_observations"
+                " WHERE recorded_at < now() - interval '12 hours'"
+            ).fetchone()
+            self.manual_cursor = int(row[0]) if row else 0
         log.info(
             "resumed %d residents and %d units from snapshots",
             len(self.engine.residents),
@@ -200,6 +215,7 @@ class Detector:
                 touched.add(resident_id)
                 self.metrics.observations.inc()
         if tick:
+            candidates += self._manual_observations(touched, now)
             # A tick may move any resident's timers: snapshot everyone it touched.
             for resident_id, rules in self.engine.residents.items():
                 found = self.engine.tick_resident(rules, now=now)
@@ -210,10 +226,29 @@ class Detector:
         self._commit(candidates, touched, now)
         self.consumer.ack(batch)
 
+    def _manual_observations(self, touched: set[int], now: datetime) -> list[AlertCandidate]:
+        """Observations staff entered on rounds (through the API, into the database)."""
+        rows = self.conn.execute(
+            "SELECT id, resident_id, metric, value, ts FROM manual_observations WHERE id > %s"
+            " ORDER BY id LIMIT 1000",
+            [self.manual_cursor],
+        ).fetchall()
+        candidates: list[AlertCandidate] = []
+        for obs_id, resident_id, metric, value, ts in rows:
+            self.manual_cursor = obs_id
+            if not self._ensure_resident(resident_id):
+                continue
+            vital = Vital(ts, metric, value, "manual")
+            candidates += self.engine.observe(resident_id, vital, now=now)
+            touched.add(resident_id)
+            self.metrics.observations.inc()
+        return candidates
+
     def _commit(self, candidates: list[AlertCandidate], touched: set[int], now: datetime) -> None:
         states: dict[str, Any] = {
             f"resident:{rid}": resident_snapshot(self.engine.residents[rid]) for rid in touched
         }
+        states[MANUAL_CURSOR] = self.manual_cursor
         for (site_id, unit_id), state in self.engine.units.items():
             states[unit_subject(site_id, unit_id)] = state
         with self.conn.transaction():

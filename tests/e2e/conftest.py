@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from services.settings import Settings
+from tests.conftest import ServiceProcess, detector_process
 from tests.e2e.alerting import Running, clean
 from tests.receivers import HttpReceiver, SmtpReceiver
 
@@ -52,3 +53,14 @@ def run_service(settings: Settings, db_url: str, ward: str) -> Iterator[type[Run
         for service in started:
             if service.thread.is_alive():
                 service.stop()
+
+
+@pytest.fixture(scope="session")
+def detector(settings: Settings) -> Iterator[ServiceProcess]:
+    """One detector for the session (one MQTT session id: a second would take it over)."""
+    process = detector_process(settings)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
-
-from services.settings import Settings
-from tests.conftest import ServiceProcess, detector_process
+from tests.conftest import ServiceProcess
 from tests.support import Conn, Device, new_resident, wait_for
-
-
-@pytest.fixture(scope="session")
-def detector(settings: Settings) -> Iterator[ServiceProcess]:
-    process = detector_process(settings)
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def candidates(db: Conn, resident_id: int) -> list[tuple[str, str]]:

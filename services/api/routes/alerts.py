@@ -8,10 +8,13 @@ if the service did not answer in time (the command stays queued and is applied w
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
 from services.alerts.commands import CommandResult, submit
@@ -195,6 +198,93 @@ async def precision_by_rule(
         )
         for rule, n, act, att, false in await cur.fetchall()
     ]
+
+
+# The live feed ---------------------------------------------------------------------------
+
+HEARTBEAT_S = 15.0  # a comment line now and then keeps proxies from closing an idle stream
+
+
+def _sse(event_id: int | None, data: dict[str, Any]) -> str:
+    import json
+
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines += ["event: alert", f"data: {json.dumps(data, default=str, ensure_ascii=False)}"]
+    return "\n".join(lines) + "\n\n"
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def stream(
+    request: Request,
+    caller: Reader,
+    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+) -> StreamingResponse:
+    """Alert changes in the caller's scope as Server-Sent Events, within a second of the alert
+    service committing them. Each message: `event: alert`, `data` = {event_id, kind, alert}
+    (the alert as `GET /api/v1/alerts` shows it, after the change). Reconnect with the
+    `Last-Event-ID` header to get everything after that event; without it the feed starts
+    with the next change."""
+    database_url: str = request.app.state.database_url
+
+    async def events() -> AsyncIterator[str]:
+        async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute("LISTEN carewatch_alert_events")
+            if last_event_id is None:
+                cur = await conn.execute("SELECT coalesce(max(event_id), 0) FROM alert_events")
+                row = await cur.fetchone()
+                cursor = int(row[0]) if row else 0
+            else:
+                cursor = last_event_id
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                cursor, messages = await _changes_after(conn, caller, cursor)
+                for message in messages:
+                    yield message
+                if messages:
+                    continue
+                got = False
+                async for _ in conn.notifies(timeout=HEARTBEAT_S, stop_after=1):
+                    got = True
+                if not got:
+                    yield ": ping\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _changes_after(
+    conn: AsyncConnection[Any], caller: Principal, cursor: int
+) -> tuple[int, list[str]]:
+    cur = await conn.execute(
+        "SELECT event_id, incident_id, alert_id, kind FROM alert_events WHERE event_id > %s"
+        " ORDER BY event_id LIMIT 200",
+        [cursor],
+    )
+    messages: list[str] = []
+    for event_id, incident_id, alert_id, kind in await cur.fetchall():
+        cursor = event_id
+        where, arg = ("alert_id = %s", alert_id) if alert_id else ("incident_id = %s", incident_id)
+        rows = await conn.execute(
+            f"SELECT {COLUMNS} FROM alerts_view WHERE {where} ORDER BY alert_id",  # noqa: S608
+            [arg],
+        )
+        alerts = [AlertOut(**_alert(r)).model_dump(mode="json") for r in await rows.fetchall()]
+        alerts = [a for a in alerts if caller.covers(a["site_id"], a["unit_id"])]
+        for i, alert in enumerate(alerts):
+            # The id only on an event's last message: a reconnect resumes after whole events.
+            last = i == len(alerts) - 1
+            data = {"event_id": event_id, "kind": kind, "alert": alert}
+            messages.append(_sse(event_id if last else None, data))
+    return cursor, messages
 
 
 @router.get("/{alert_id}")

@@ -3,12 +3,15 @@ replace it. Validated as a whole before it is stored; every problem is named by 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
+from pydantic import BaseModel
 
 from services.alerts.delivery import scheme_of
 from services.alerts.errors import AlertConfigError
+from services.alerts.roster import Role, on_duty
 from services.alerts.team import load_care_team, roster_of
 from services.alerts.team_store import current_team, placements, store_team
 from services.api.deps import Conn, require
@@ -31,6 +34,43 @@ async def get_care_team(
 ) -> dict[str, Any]:
     version, team = await current_team(conn)
     return {"version": version, "document": _redacted(team.model_dump(mode="json"))}
+
+
+# Who the board shows, in this order (family contacts are not on shifts).
+WARD_ROLES: tuple[Role, ...] = (
+    "caregiver",
+    "nurse",
+    "charge_nurse",
+    "physician",
+    "infection_control",
+)
+
+
+class OnDuty(BaseModel):
+    id: str
+    name: str
+    role: str
+
+
+@router.get("/on-duty")
+async def on_duty_now(
+    conn: Conn,
+    caller: Annotated[Principal, Depends(require("alerts:read"))],
+    site: Annotated[str, Query(max_length=64)],
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[OnDuty]:
+    """Who is on shift now at a site (and unit): the people a new alert there would page."""
+    if not caller.covers(site, unit):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "that site or unit is outside your scope")
+    _, team = await current_team(conn)
+    roster = roster_of(team, await placements(conn))
+    zone = team.alerts.timezone_of(site)
+    now = datetime.now(UTC)
+    found: dict[str, OnDuty] = {}
+    for role in WARD_ROLES:
+        for person in on_duty(roster, site, unit, role, now, zone):
+            found.setdefault(person.id, OnDuty(id=person.id, name=person.name, role=role))
+    return list(found.values())
 
 
 @router.put("")

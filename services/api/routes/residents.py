@@ -1,0 +1,493 @@
+"""Residents: the admission profile, their devices' state, the latest vitals, the current NEWS2
+with its parts, and manual observations from rounds. Every call is scoped to the caller's
+sites and units and audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field, model_validator
+
+from ingest.codec import RANGES
+from rules.config import with_overrides
+from rules.engine import RulesConfig
+from rules.errors import OverrideError
+from rules.news2 import News2Config, compute_news2
+from rules.types import Vital
+from services.api.deps import Conn, require, resident_in_scope
+from services.auth import audit
+from services.auth.principal import Principal
+
+router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
+
+Reader = Annotated[Principal, Depends(require("residents:read"))]
+Writer = Annotated[Principal, Depends(require("residents:write"))]
+Observer = Annotated[Principal, Depends(require("observations:write"))]
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Condition = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
+ACVPU = ("A", "C", "V", "P", "U")  # NEWS2's consciousness scale, coded 0-4 in readings
+# A device that has not reported for this long is shown offline.
+OFFLINE_AFTER = timedelta(minutes=5)
+# Vitals older than this are not "current".
+LATEST_WINDOW = timedelta(hours=24)
+
+
+class DeviceState(BaseModel):
+    device_id: str
+    kind: str
+    online: bool | None = Field(description="null: never reported")
+    battery: float | None
+    worn: bool | None = Field(description="wearables: false after a wear_off event")
+    last_seen: datetime | None
+
+
+class ResidentOut(BaseModel):
+    resident_id: int
+    site_id: str
+    unit_id: str
+    display_name: str
+    room: str | None
+    bed: str | None
+    conditions: list[str]
+    fall_risk: bool
+    news2_scale: int
+    timezone: str
+    rule_overrides: dict[str, Any]
+    devices: list[DeviceState]
+
+
+class ResidentPage(BaseModel):
+    items: list[ResidentOut]
+    limit: int
+    offset: int
+
+
+class ResidentIn(BaseModel):
+    site_id: Id
+    unit_id: Id
+    display_name: Text
+    room: Annotated[str, Field(max_length=40)] | None = None
+    bed: Annotated[str, Field(max_length=40)] | None = None
+    conditions: list[Condition] = Field(default_factory=list, max_length=40)
+    fall_risk: bool = False
+    news2_scale: Literal[1, 2] = Field(
+        default=1, description="2 for hypercapnic respiratory failure (target SpO2 88-92 %)"
+    )
+    timezone: str = "Asia/Shanghai"
+    rule_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="per-resident rule settings (admission assessment)"
+    )
+
+
+class ResidentPatch(BaseModel):
+    display_name: Text | None = None
+    room: Annotated[str, Field(max_length=40)] | None = None
+    bed: Annotated[str, Field(max_length=40)] | None = None
+    unit_id: Id | None = None
+    conditions: list[Condition] | None = Field(default=None, max_length=40)
+    fall_risk: bool | None = None
+    news2_scale: Literal[1, 2] | None = None
+    timezone: str | None = None
+    rule_overrides: dict[str, Any] | None = None
+
+
+class Observations(BaseModel):
+    """One round's observations; at least one value. Ranges as the device protocol's."""
+
+    acvpu: Literal["A", "C", "V", "P", "U"] | None = None
+    sbp: float | None = Field(default=None, ge=RANGES["sbp"][0], le=RANGES["sbp"][1])
+    dbp: float | None = Field(default=None, ge=RANGES["dbp"][0], le=RANGES["dbp"][1])
+    temp: float | None = Field(default=None, ge=RANGES["temp"][0], le=RANGES["temp"][1])
+    hr: float | None = Field(default=None, ge=RANGES["hr"][0], le=RANGES["hr"][1])
+    rr: float | None = Field(default=None, ge=RANGES["rr"][0], le=RANGES["rr"][1])
+    spo2: float | None = Field(default=None, ge=RANGES["spo2"][0], le=RANGES["spo2"][1])
+    on_o2: bool | None = Field(default=None, description="on supplemental oxygen")
+    ts: datetime | None = Field(default=None, description="when observed; default now")
+
+    @model_validator(mode="after")
+    def _some(self) -> Observations:
+        if not self.values():
+            raise ValueError("give at least one observation (acvpu, sbp, dbp, temp, hr, ...)")
+        if self.ts is not None and self.ts.utcoffset() is None:
+            raise ValueError("ts needs a time zone offset")
+        return self
+
+    def values(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name in ("sbp", "dbp", "temp", "hr", "rr", "spo2"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = float(value)
+        if self.acvpu is not None:
+            out["acvpu"] = float(ACVPU.index(self.acvpu))
+        if self.on_o2 is not None:
+            out["on_o2"] = 1.0 if self.on_o2 else 0.0
+        return out
+
+
+class Reading(BaseModel):
+    value: float
+    ts: datetime
+    source: str
+
+
+class News2Part(BaseModel):
+    parameter: str
+    score: int
+    value: float | None
+    source: str | None
+    ts: datetime | None
+
+
+class News2Out(BaseModel):
+    resident_id: int
+    at: datetime
+    scale: int
+    complete: bool = Field(description="false: a parameter is missing or stale; no total then")
+    total: int | None
+    band: str | None = Field(description="low, low_medium (a single 3), medium, high")
+    partial_total: int = Field(description="the sum over the parameters present: a lower bound")
+    parts: list[News2Part]
+    missing: list[str]
+    assumptions: list[str]
+
+
+_PROFILE = (
+    "resident_id, site_id, unit_id, display_name, room, bed, conditions, fall_risk,"
+    " news2_scale, timezone, rule_overrides"
+)
+# Each currently assigned device with its latest status and wear event.
+_DEVICES = """
+SELECT a.resident_id, d.device_id, d.kind, s.online, s.battery, s.ts, w.type
+FROM device_assignments a
+JOIN devices d USING (device_id)
+LEFT JOIN LATERAL (SELECT online, battery, ts FROM device_status st
+                   WHERE st.device_id = d.device_id ORDER BY ts DESC LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT type FROM device_events e WHERE e.device_id = d.device_id
+                   AND e.type IN ('wear_on', 'wear_off') ORDER BY ts DESC LIMIT 1) w ON true
+WHERE a.resident_id = ANY(%s) AND upper_inf(a.during) AND d.retired_at IS NULL
+ORDER BY d.device_id
+"""
+
+
+async def _with_devices(conn: Conn, rows: list[tuple[Any, ...]]) -> list[ResidentOut]:
+    names = _PROFILE.replace(" ", "").split(",")
+    profiles = [dict(zip(names, row, strict=True)) for row in rows]
+    cur = await conn.execute(_DEVICES, [[p["resident_id"] for p in profiles]])
+    now = datetime.now(UTC)
+    devices: dict[int, list[DeviceState]] = {}
+    for rid, device_id, kind, online, battery, seen, wear in await cur.fetchall():
+        devices.setdefault(rid, []).append(
+            DeviceState(
+                device_id=device_id,
+                kind=kind,
+                online=None if seen is None else bool(online) and now - seen < OFFLINE_AFTER,
+                battery=battery,
+                worn=None if kind != "wearable" or wear is None else wear == "wear_on",
+                last_seen=seen,
+            )
+        )
+    return [ResidentOut(**p, devices=devices.get(p["resident_id"], [])) for p in profiles]
+
+
+def _check_profile(body: ResidentIn | ResidentPatch) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if body.timezone is not None:
+        try:
+            ZoneInfo(body.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _invalid("timezone", f"unknown time zone {body.timezone!r}") from None
+    if body.rule_overrides:
+        try:
+            with_overrides(RulesConfig(), body.rule_overrides)
+        except OverrideError as exc:
+            raise _invalid("rule_overrides", str(exc)) from None
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": ["body", field], "msg": message, "type": "value_error"}],
+    )
+
+
+@router.get("")
+async def list_residents(
+    conn: Conn,
+    caller: Reader,
+    request: Request,
+    site: str | None = None,
+    unit: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ResidentPage:
+    """The residents in the caller's scope, by unit, room and bed."""
+    scope, args = caller.scope_sql("site_id", "unit_id")
+    where = [scope]
+    for column, value in (("site_id", site), ("unit_id", unit)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            args.append(value)
+    cur = await conn.execute(
+        f"SELECT {_PROFILE} FROM residents WHERE {' AND '.join(where)}"  # noqa: S608 - fixed parts
+        " ORDER BY site_id, unit_id, room NULLS LAST, bed NULLS LAST, resident_id"
+        " LIMIT %s OFFSET %s",
+        [*args, limit, offset],
+    )
+    items = await _with_devices(conn, list(await cur.fetchall()))
+    await audit.record(conn, request, caller, "residents.list", "residents", site_id=site)
+    return ResidentPage(items=items, limit=limit, offset=offset)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def admit_resident(
+    body: ResidentIn, conn: Conn, caller: Writer, request: Request
+) -> ResidentOut:
+    if not caller.covers(body.site_id, body.unit_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "that unit is outside your scope")
+    _check_profile(body)
+    cur = await conn.execute(
+        "SELECT 1 FROM units WHERE site_id = %s AND unit_id = %s", [body.site_id, body.unit_id]
+    )
+    if await cur.fetchone() is None:
+        raise _invalid("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
+    cur = await conn.execute(
+        "INSERT INTO residents (site_id, unit_id, display_name, room, bed, conditions,"  # noqa: S608
+        " fall_risk, news2_scale, timezone, rule_overrides)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING " + _PROFILE,
+        [
+            body.site_id,
+            body.unit_id,
+            body.display_name,
+            body.room,
+            body.bed,
+            sorted(set(body.conditions)),
+            body.fall_risk,
+            body.news2_scale,
+            body.timezone,
+            Jsonb(body.rule_overrides),
+        ],
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    (resident,) = await _with_devices(conn, [row])
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.create",
+        f"resident/{resident.resident_id}",
+        resident_id=resident.resident_id,
+        site_id=resident.site_id,
+        status=201,
+    )
+    return resident
+
+
+async def _profile(conn: Conn, resident_id: int) -> ResidentOut:
+    cur = await conn.execute(
+        f"SELECT {_PROFILE} FROM residents WHERE resident_id = %s",  # noqa: S608 - fixed
+        [resident_id],
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
+    (resident,) = await _with_devices(conn, [row])
+    return resident
+
+
+@router.get("/{resident_id}")
+async def get_resident(
+    resident_id: int, conn: Conn, caller: Reader, request: Request
+) -> ResidentOut:
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    resident = await _profile(conn, resident_id)
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.read",
+        f"resident/{resident_id}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return resident
+
+
+@router.patch("/{resident_id}")
+async def update_resident(
+    resident_id: int, body: ResidentPatch, conn: Conn, caller: Writer, request: Request
+) -> ResidentOut:
+    """Change the profile (a move to another unit of the site, the admission assessment's
+    conditions, fall risk, NEWS2 scale, rule overrides). The detector applies it within
+    minutes."""
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "unit_id" in changes and not caller.covers(site_id, changes["unit_id"]):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "that unit is outside your scope")
+    for field in (
+        "display_name",
+        "unit_id",
+        "conditions",
+        "fall_risk",
+        "news2_scale",
+        "timezone",
+        "rule_overrides",
+    ):
+        if field in changes and changes[field] is None:
+            raise _invalid(field, f"{field} cannot be null")
+    _check_profile(body)
+    if not changes:
+        return await _profile(conn, resident_id)
+    if "conditions" in changes:
+        changes["conditions"] = sorted(set(changes["conditions"]))
+    if "rule_overrides" in changes:
+        changes["rule_overrides"] = Jsonb(changes["rule_overrides"])
+    sets = ", ".join(f"{name} = %s" for name in changes)  # names from the model, not input
+    try:
+        await conn.execute(
+            f"UPDATE residents SET {sets} WHERE resident_id = %s",  # noqa: S608 - fixed names
+            [*changes.values(), resident_id],
+        )
+    except Exception as exc:  # a unit that does not exist at the site
+        from psycopg import errors
+
+        if isinstance(exc, errors.ForeignKeyViolation):
+            raise _invalid("unit_id", f"no unit {changes.get('unit_id')!r} here") from None
+        raise
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.update",
+        f"resident/{resident_id}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return await _profile(conn, resident_id)
+
+
+@router.get("/{resident_id}/latest")
+async def latest_vitals(
+    resident_id: int, conn: Conn, caller: Reader, request: Request
+) -> dict[str, Reading]:
+    """The latest value of each metric in the last 24 h (wearables, bed sensors and rounds)."""
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    latest = await _latest(conn, resident_id, datetime.now(UTC))
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "vitals.latest",
+        f"resident/{resident_id}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return {
+        metric: Reading(value=v.value, ts=v.ts, source=v.source) for metric, v in latest.items()
+    }
+
+
+async def _latest(conn: Conn, resident_id: int, now: datetime) -> dict[str, Vital]:
+    cur = await conn.execute(
+        "SELECT DISTINCT ON (metric) metric, value, ts, source FROM readings"
+        " WHERE resident_id = %s AND ts > %s AND ts <= %s ORDER BY metric, ts DESC",
+        [resident_id, now - LATEST_WINDOW, now + timedelta(minutes=5)],
+    )
+    return {
+        metric: Vital(
+            ts, metric, value, source if source in ("vitals", "bed", "fhir", "manual") else "vitals"
+        )
+        for metric, value, ts, source in await cur.fetchall()
+    }
+
+
+@router.get("/{resident_id}/news2")
+async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: Request) -> News2Out:
+    """NEWS2 now, from the freshest reading of each parameter within its freshness window,
+    wearable and manual alike; incomplete (no total) when a parameter is missing or stale."""
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    cur = await conn.execute(
+        "SELECT news2_scale FROM residents WHERE resident_id = %s", [resident_id]
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    now = datetime.now(UTC)
+    result = compute_news2(
+        await _latest(conn, resident_id, now), scale=row[0], now=now, config=News2Config()
+    )
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "news2.read",
+        f"resident/{resident_id}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return News2Out(
+        resident_id=resident_id,
+        at=result.at,
+        scale=result.scale,
+        complete=result.complete,
+        total=result.total,
+        band=result.band,
+        partial_total=result.partial_total,
+        parts=[
+            News2Part(
+                parameter=s.parameter,
+                score=s.score,
+                value=None if s.reading is None else s.reading.value,
+                source=None if s.reading is None else s.reading.source,
+                ts=None if s.reading is None else s.reading.ts,
+            )
+            for s in result.sub_scores
+        ],
+        missing=list(result.missing),
+        assumptions=list(result.assumptions),
+    )
+
+
+@router.post("/{resident_id}/observations", status_code=status.HTTP_201_CREATED)
+async def record_observations(
+    resident_id: int, body: Observations, conn: Conn, caller: Observer, request: Request
+) -> dict[str, Reading]:
+    """Manual observations from a round. They are stored with the wearable readings (source
+    `manual`) and the detector takes them into NEWS2 within a tick."""
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    now = datetime.now(UTC)
+    ts = body.ts or now
+    if ts > now + timedelta(minutes=5):
+        raise _invalid("ts", "an observation cannot be in the future")
+    values = body.values()
+    async with conn.transaction():
+        for metric, value in values.items():
+            # One pseudo-device per resident keeps the readings' unique key per resident.
+            await conn.execute(
+                "INSERT INTO readings (ts, device_id, resident_id, metric, value, source,"
+                " received_at) VALUES (%s, %s, %s, %s, %s, 'manual', %s)"
+                " ON CONFLICT (device_id, metric, ts) DO UPDATE SET value = excluded.value",
+                [ts, f"manual-{resident_id}", resident_id, metric, value, now],
+            )
+            await conn.execute(
+                "INSERT INTO manual_observations (resident_id, metric, value, ts, recorded_by)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [resident_id, metric, value, ts, caller.actor],
+            )
+        await audit.record(
+            conn,
+            request,
+            caller,
+            "observation.create",
+            f"resident/{resident_id}",
+            resident_id=resident_id,
+            site_id=site_id,
+            status=201,
+        )
+    return {m: Reading(value=v, ts=ts, source="manual") for m, v in values.items()}
