@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     ack_link_ttl_s: int = Field(default=1800, ge=60, le=86400)
     # Login and refresh attempts per client address per minute, per API process.
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    # `carewatch up` only: the API takes the demo care team's pages at /demo/pager.
+    demo_pager: bool = False
 
     ingest_client_id: str = "carewatch-ingest"
     ingest_batch_size: int = Field(default=5000, ge=1)

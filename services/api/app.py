@@ -75,4 +75,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.include_router(protocol.router)
     app.include_router(referrals.router)
     app.include_router(residents.router)
+    if settings.demo_pager:
+        from services.api.routes import demo_pager
+
+        app.include_router(demo_pager.router)
     return app

@@ -13,6 +13,8 @@ from typing import Literal
 from psycopg import AsyncConnection
 
 from device_sim.devices import SimDevice, load_devices, save_devices
+from services.alerts.roster import Role as TeamRole
+from services.auth.principal import Role
 from services.broker.dynsec import DynsecAccounts
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
@@ -77,3 +79,76 @@ async def ensure_demo_ward(settings: Settings, residents: int) -> list[SimDevice
             save_devices(path, devices)
     keys = sorted({d.resident_key for d in devices}, key=lambda k: int(k[1:]))[:residents]
     return [d for d in devices if d.resident_key in keys]
+
+
+USERS_FILE = "demo-users.json"
+# username (also the care team id), display name, login role, care team role
+DEMO_STAFF: tuple[tuple[str, str, Role, TeamRole], ...] = (
+    ("demo-caregiver", "Li Na (caregiver)", "caregiver", "caregiver"),
+    ("demo-nurse", "Wang Fang (charge nurse)", "nurse", "charge_nurse"),
+    ("demo-doctor", "Dr Zhao (physician)", "physician", "physician"),
+)
+
+
+def users_file(settings: Settings) -> Path:
+    return Path(settings.data_dir).resolve() / USERS_FILE
+
+
+async def ensure_demo_people(settings: Settings) -> Path:
+    """Demo users (passwords generated once into demo-users.json, mode 0600, never printed)
+    and, if none is stored yet, a care team paging them on the API's demo pager, so the demo
+    ward's alerts go all the way to a message someone can read at /demo/pager."""
+    import json
+    import os
+    import secrets
+
+    from services.alerts.team import load_care_team
+    from services.alerts.team_store import current_team, store_team
+    from services.auth.users import UserError, create_user
+
+    path = users_file(settings)
+    async with await AsyncConnection.connect(database_url(settings), autocommit=True) as conn:
+        await repo.ensure_site(conn, site_id=SITE, name="Demo nursing home")
+        await repo.ensure_unit(conn, site_id=SITE, unit_id=UNIT, name="Unit A")
+        if not path.exists():
+            accounts: list[tuple[str, Role, str | None]] = [
+                (name, role, SITE) for name, _label, role, _team in DEMO_STAFF
+            ]
+            accounts.append(("demo-admin", "admin", None))
+            people: dict[str, str] = {}
+            for name, role, site in accounts:
+                password = secrets.token_urlsafe(12)
+                try:
+                    await create_user(
+                        conn, name, password, role, site_id=site, staff_id=name if site else None
+                    )
+                except UserError as exc:
+                    if "already exists" not in str(exc):
+                        raise
+                    continue  # made by an earlier run whose file was removed: keep it as is
+                people[name] = password
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(people, out, indent=1)
+        version, _ = await current_team(conn)
+        if version == 0:
+            pager = f"json://{settings.api_host}:{settings.api_port}/demo/pager"
+            team = load_care_team(
+                {
+                    "staff": [
+                        {
+                            "id": name,
+                            "name": label,
+                            "role": team_role,
+                            "channels": [f"{pager}/{name}"],
+                        }
+                        for name, label, _role, team_role in DEMO_STAFF
+                    ],
+                    "shifts": [
+                        {"staff": name, "site": SITE, "start": "00:00", "end": "00:00"}
+                        for name, *_ in DEMO_STAFF
+                    ],
+                }
+            )
+            await store_team(conn, team, by="carewatch up (demo)")
+    return path

@@ -7,6 +7,7 @@ database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.local.demo import ensure_demo_people
 from services.local.env import service_env
 from services.local.process import ChildProcess
 from services.local.stack import LocalStack
@@ -51,6 +53,8 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
     stack.start()
     logs = Path(settings.data_dir).resolve() / "log"
     env = service_env(settings)
+    env["CAREWATCH_DEMO_PAGER"] = "1"
+    users = asyncio.run(ensure_demo_people(settings))
     services: list[Supervised] = []
     try:
         wanted = [
@@ -72,7 +76,9 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
         print(
             f"CareWatch is up: API and web page http://{settings.api_host}:{settings.api_port} "
             f"(docs at /docs), MQTT {settings.mqtt_host}:{settings.mqtt_port}, "
-            f"logs in {logs}. Ctrl-C stops everything.",
+            f"logs in {logs}. Demo users and their passwords: {users}; pages to the demo "
+            f"staff arrive at http://{settings.api_host}:{settings.api_port}/demo/pager. "
+            "Ctrl-C stops everything.",
             flush=True,
         )
         while not stop.wait(0.5):

@@ -65,6 +65,23 @@ def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
                 what="readings from every simulated device",
             )
             assert count(db, "SELECT count(*) FROM readings WHERE resident_id IS NULL") == 0
+            assert count(db, "SELECT count(*) FROM care_team") == 1  # the demo care team
+        # Demo users can log in; their passwords are in a 0600 file, not in the output.
+        users_file = Path(settings.data_dir) / "demo-users.json"
+        assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
+        people = json.loads(users_file.read_text())
+        assert set(people) == {"demo-caregiver", "demo-nurse", "demo-doctor", "demo-admin"}
+        assert not any(password in out.read_text() for password in people.values())
+        login = urllib.request.Request(
+            f"http://127.0.0.1:{settings.api_port}/api/v1/auth/token",
+            data=f"username=demo-nurse&password={people['demo-nurse']}".encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(login, timeout=10) as response:  # noqa: S310 - loopback
+            assert "access_token" in json.loads(response.read())
+        pager = f"http://127.0.0.1:{settings.api_port}/demo/pager"
+        with urllib.request.urlopen(pager, timeout=10) as response:
+            assert "Demo pager" in response.read().decode()
     finally:
         ctrl_c(proc, out)
     for port, what in (
