@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -25,10 +26,12 @@ from ingest.metrics import IngestMetrics
 from ingest.pipeline import Inbound, classify
 from ingest.writer import Batch, BatchWriter, DeadLetter, WriteResult, drop_expired
 from services.settings import MqttEndpoint
+from services.trends.refresh import refresh_rollups
 
 log = logging.getLogger("carewatch.ingest")
 
 RETENTION_EVERY_S = 3600.0
+ROLLUPS_EVERY_S = 60.0  # trends answer unrefreshed minutes from raw: this bounds that tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ class IngestWorker:
         )
         metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.stopping = threading.Event()
+        self.rollups: threading.Thread | None = None
 
     # --- pipeline -----------------------------------------------------------------------
 
@@ -85,7 +89,7 @@ class IngestWorker:
             lambda device_id: device_site(self.writer.conn, device_id), time.monotonic
         )
         self.consumer.start()
-        last_retention = 0.0
+        last_retention = last_rollups = 0.0
         try:
             while not self.stopping.is_set():
                 inbound = collect_batch(
@@ -98,6 +102,9 @@ class IngestWorker:
                 if time.monotonic() - last_retention > RETENTION_EVERY_S:
                     self._drop_expired()
                     last_retention = time.monotonic()
+                if time.monotonic() - last_rollups > ROLLUPS_EVERY_S:
+                    self._refresh_rollups()
+                    last_rollups = time.monotonic()
             # What is already queued is written before we go: a clean stop leaves nothing
             # for the broker to redeliver.
             while inbound := self._drain_nowait():
@@ -105,12 +112,28 @@ class IngestWorker:
         finally:
             self.consumer.stop()
             self.writer.conn.close()
+            if self.rollups is not None:  # a step in flight may commit; else it rolls back
+                self.rollups.join(timeout=5)
 
     def _drop_expired(self) -> None:
         try:
             drop_expired(self.writer.conn, retention_days=self.config.retention_days)
         except psycopg.Error as exc:  # retention can wait an hour; readings cannot
             log.warning("dropping expired chunks failed (%s); next try in an hour", exc)
+
+    def _refresh_rollups(self) -> None:
+        # On a thread and a connection of its own: folding in a backfill can take seconds, and
+        # batches must not wait for it. One at a time; other workers' refreshes skip (lock).
+        if self.rollups is None or not self.rollups.is_alive():
+            self.rollups = threading.Thread(target=self._refresh, name="rollups", daemon=True)
+            self.rollups.start()
+
+    def _refresh(self) -> None:
+        try:
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                refresh_rollups(conn, datetime.now(UTC))
+        except psycopg.Error as exc:  # the notes stay; the next run folds them in
+            log.warning("refreshing trend rollups failed (%s); next try in a minute", exc)
 
     def stop(self) -> None:
         self.stopping.set()
