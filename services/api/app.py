@@ -25,6 +25,8 @@ from services.api.routes import (
     referrals,
     residents,
     users,
+    vitals,
+    web,
 )
 from services.auth.throttle import Throttle
 from services.auth.tokens import TokenSigner
@@ -74,7 +76,9 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.include_router(ack_link.router)
     app.include_router(protocol.router)
     app.include_router(referrals.router)
+    app.include_router(vitals.router)
     app.include_router(residents.router)
+    app.include_router(web.router)
     if settings.demo_pager:
         from services.api.routes import demo_pager
 

@@ -1,0 +1,501 @@
+// The alert board of a unit: open alerts by severity and age, live from the alert stream,
+// with one-tap acknowledge and resolve, who is on shift and which devices are silent.
+import { beep, enableSound, soundOn } from './audio.js';
+import { $, h, put } from './dom.js';
+import { formatAge, formatTime } from './format.js';
+import { LANGUAGE_EVENT, has, initI18n, label, t } from './i18n.js';
+import { mountHeader, notify } from './layout.js';
+import { accessToken, api, apiFetch, detailOf, refreshTokens, requireSession } from './session.js';
+import { follow } from './sse.js';
+
+const SEVERITY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
+// The alert lifecycle only moves forward: a view of an alert with a lower rank than the one
+// shown is older (a list fetched before a change the stream already delivered).
+const STATUS_RANK = { open: 0, notified: 1, escalated: 2, acknowledged: 3, resolved: 4 };
+const LOUD = new Set(['high', 'critical']);
+const OUTCOMES = ['actionable', 'false_alarm', 'already_attended'];
+const POLL_MS = 15_000; // only while the live stream is down
+const SIDE_MS = 60_000;
+const AGE_MS = 30_000;
+const LOW_BATTERY = 20;
+
+const state = {
+  me: null,
+  site: null,
+  unit: null,
+  alerts: new Map(),
+  touched: new Map(), // alert id -> the update counter when it last changed
+  updates: 0,
+  resolved: new Set(),
+  loaded: false,
+  residents: new Map(),
+  onDuty: null,
+  sideError: null,
+  live: 'connecting',
+  cards: new Map(),
+  fresh: new Set(),
+  busy: new Set(),
+  poller: null,
+};
+
+function inPlace(alert) {
+  return (
+    (!state.site || alert.site_id === state.site) && (!state.unit || alert.unit_id === state.unit)
+  );
+}
+
+function placeQuery(extra = {}) {
+  const params = new URLSearchParams(extra);
+  if (state.site) params.set('site', state.site);
+  if (state.unit) params.set('unit', state.unit);
+  return params.toString();
+}
+
+// --- the alerts ----------------------------------------------------------------------------
+
+/** Take in a view of an alert (from the list, the stream or an action's answer). */
+function apply(alert, { live = false } = {}) {
+  const id = alert.alert_id;
+  if (!inPlace(alert) || state.resolved.has(id)) return;
+  const known = state.alerts.get(id);
+  if (known && STATUS_RANK[alert.status] < STATUS_RANK[known.status]) return;
+  state.touched.set(id, ++state.updates);
+  if (alert.resolved_at) {
+    state.resolved.add(id);
+    state.alerts.delete(id);
+    state.fresh.delete(id);
+    return;
+  }
+  state.alerts.set(id, alert);
+  if (alert.status === 'acknowledged') state.fresh.delete(id);
+  if (!live || !state.loaded) return;
+  const louder =
+    LOUD.has(alert.severity) &&
+    (!known || SEVERITY_RANK[alert.severity] > SEVERITY_RANK[known.severity]);
+  if (!known || louder) state.fresh.add(id);
+  if (louder && beep(alert.severity)) {
+    const board = $('#board');
+    board.dataset.beeps = String(Number(board.dataset.beeps) + 1);
+  }
+}
+
+async function loadAlerts() {
+  const before = state.updates;
+  try {
+    const page = await api(`/api/v1/alerts?${placeQuery({ active: 'true', limit: '500' })}`);
+    const listed = new Set(page.items.map((alert) => alert.alert_id));
+    for (const alert of page.items) apply(alert);
+    // Gone from the list and not changed by the stream since the request: resolved.
+    for (const id of [...state.alerts.keys()]) {
+      if (!listed.has(id) && (state.touched.get(id) ?? 0) <= before) state.alerts.delete(id);
+    }
+    state.loaded = true;
+    render();
+  } catch (error) {
+    if (error.status !== 401) notify(t('common.error', { detail: error.message }), { error: true });
+  }
+}
+
+async function reloadOne(id) {
+  try {
+    apply(await api(`/api/v1/alerts/${id}`));
+  } catch (error) {
+    if (error.status === 404 || error.status === 403) state.alerts.delete(id);
+  }
+  render();
+}
+
+function compare(a, b) {
+  return (
+    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
+    new Date(a.opened_at) - new Date(b.opened_at) ||
+    a.alert_id - b.alert_id
+  );
+}
+
+// --- acting on an alert --------------------------------------------------------------------
+
+function cardMessage(id, text, error = false) {
+  const box = state.cards.get(id)?.querySelector('.card-message');
+  if (!box) return;
+  box.textContent = text;
+  box.classList.toggle('error', error);
+}
+
+async function act(id, action, body) {
+  state.busy.add(id);
+  cardMessage(id, '');
+  render();
+  try {
+    const response = await apiFetch(`/api/v1/alerts/${id}/${action}`, {
+      method: 'POST',
+      json: body,
+    });
+    if (response.status === 200) {
+      apply(await response.json());
+      state.fresh.delete(id);
+    } else if (response.status === 202) {
+      cardMessage(id, t('alert.queued'));
+    } else {
+      cardMessage(id, t('alert.refused', { detail: await detailOf(response) }), true);
+      if (response.status === 409 || response.status === 404) await reloadOne(id);
+    }
+  } catch (error) {
+    if (error.status !== 401) cardMessage(id, t('common.offline'), true);
+  } finally {
+    state.busy.delete(id);
+    render();
+  }
+}
+
+function toggleResolve(id) {
+  const card = state.cards.get(id);
+  const panel = card.querySelector('.resolve-panel');
+  panel.hidden = !panel.hidden;
+  card.querySelector('button.resolve').setAttribute('aria-expanded', String(!panel.hidden));
+  if (!panel.hidden) panel.querySelector('textarea').focus();
+}
+
+function resolve(id, outcome) {
+  const note = state.cards.get(id).querySelector('textarea').value.trim();
+  return act(id, 'resolve', { outcome, note: note || null });
+}
+
+// --- drawing -------------------------------------------------------------------------------
+
+function createCard(id) {
+  return h(
+    'li',
+    { class: 'alert', dataset: { alertId: id } },
+    h('div', { class: 'summary' }),
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'button', class: 'ack primary', onclick: () => act(id, 'ack') }),
+      h('button', {
+        type: 'button',
+        class: 'resolve',
+        'aria-expanded': 'false',
+        onclick: () => toggleResolve(id),
+      }),
+    ),
+    h(
+      'div',
+      { class: 'resolve-panel', hidden: true },
+      h(
+        'label',
+        {},
+        h('span', { class: 'note-label' }),
+        h('textarea', { rows: 2, maxlength: 2000 }),
+      ),
+      h(
+        'div',
+        { class: 'outcomes' },
+        OUTCOMES.map((outcome) =>
+          h('button', {
+            type: 'button',
+            class: `outcome ${outcome}`,
+            dataset: { outcome },
+            onclick: () => resolve(id, outcome),
+          }),
+        ),
+      ),
+    ),
+    h('p', { class: 'card-message', role: 'status' }),
+  );
+}
+
+function residentLine(alert) {
+  if (alert.resident_id === null)
+    return h(
+      'p',
+      { class: 'who' },
+      t('board.unit_alert', { unit: alert.unit_id || alert.site_id }),
+    );
+  const resident = state.residents.get(alert.resident_id);
+  const name = resident
+    ? resident.display_name
+    : t('resident.fallback_name', { id: alert.resident_id });
+  return h(
+    'p',
+    { class: 'who' },
+    h('a', { href: `/residents/${alert.resident_id}` }, name),
+    resident?.room ? ` · ${t('resident.room', { room: resident.room })}` : '',
+    resident?.bed ? ` · ${t('resident.bed', { bed: resident.bed })}` : '',
+  );
+}
+
+/** The figures behind an alert that the catalogue names (the rules also store ids, times and
+ * NEWS2 sub-scores, which would read as measurements here). */
+function valuesLine(values) {
+  const parts = Object.entries(values || {})
+    .filter(([key, value]) => typeof value === 'number' && has(`value.${key}`))
+    .map(([key, value]) => t(`value.${key}`, { value: Math.round(value * 10) / 10 }));
+  return parts.length ? h('p', { class: 'values' }, parts.join(' · ')) : null;
+}
+
+function updateCard(card, alert) {
+  const id = alert.alert_id;
+  const acked = alert.status === 'acknowledged';
+  const fresh = state.fresh.has(id) ? ' fresh' : '';
+  card.className = `alert sev-${alert.severity} status-${alert.status}${fresh}`;
+  card.dataset.severity = alert.severity;
+  card.dataset.status = alert.status;
+  const meta = [];
+  if (alert.count > 1) meta.push(t('alert.repeats', { count: alert.count }));
+  if (alert.escalation_step > 1) meta.push(t('alert.step', { step: alert.escalation_step }));
+  if (acked) {
+    meta.push(
+      t('alert.acked_by', {
+        who: alert.acknowledged_by || '?',
+        age: formatAge(alert.acknowledged_at),
+      }),
+    );
+  }
+  put(
+    card.querySelector('.summary'),
+    h(
+      'div',
+      { class: 'alert-head' },
+      h('span', { class: 'badge severity' }, t(`severity.${alert.severity}`)),
+      h('span', { class: 'status-label' }, t(`status.${alert.status}`)),
+      h(
+        'time',
+        { datetime: alert.opened_at, title: formatTime(alert.opened_at) },
+        formatAge(alert.opened_at),
+      ),
+    ),
+    h('h3', { class: 'alert-title', title: alert.title }, label('rule.', alert.rule_id)),
+    residentLine(alert),
+    valuesLine(alert.values),
+    meta.length ? h('p', { class: 'meta' }, meta.join(' · ')) : null,
+  );
+  const busy = state.busy.has(id);
+  const ack = card.querySelector('button.ack');
+  ack.textContent = t('alert.ack');
+  ack.hidden = acked;
+  ack.disabled = busy;
+  const resolveButton = card.querySelector('button.resolve');
+  resolveButton.textContent = t('alert.resolve');
+  resolveButton.disabled = busy;
+  card.querySelector('.note-label').textContent = t('alert.note');
+  for (const button of card.querySelectorAll('button.outcome')) {
+    button.textContent = t(`outcome.${button.dataset.outcome}`);
+    button.disabled = busy;
+  }
+}
+
+function render() {
+  const list = $('#alerts');
+  const sorted = [...state.alerts.values()].sort(compare);
+  for (const [id, card] of state.cards) {
+    if (!state.alerts.has(id)) {
+      card.remove();
+      state.cards.delete(id);
+    }
+  }
+  sorted.forEach((alert, index) => {
+    let card = state.cards.get(alert.alert_id);
+    if (!card) {
+      card = createCard(alert.alert_id);
+      state.cards.set(alert.alert_id, card);
+    }
+    updateCard(card, alert);
+    // Move only what is out of place: moving a card would drop the focus of a note being typed.
+    if (list.children[index] !== card) list.insertBefore(card, list.children[index] || null);
+  });
+  $('#no-alerts').hidden = sorted.length > 0 || !state.loaded;
+  $('#alert-count').textContent = sorted.length ? `(${sorted.length})` : '';
+  list.dataset.loaded = String(state.loaded);
+}
+
+function renderLive() {
+  const badge = $('#live');
+  badge.dataset.state = state.live;
+  badge.textContent = t(`live.${state.live}`);
+  badge.title = state.live === 'live' ? '' : t('live.polling');
+  const sound = $('#sound');
+  const on = soundOn();
+  sound.dataset.on = String(on);
+  sound.textContent = t(on ? 'sound.on' : 'sound.enable');
+}
+
+function renderPlace() {
+  const heading = $('#place');
+  if (state.site && state.unit)
+    heading.textContent = t('board.place', { site: state.site, unit: state.unit });
+  else if (state.site) heading.textContent = t('board.place_site', { site: state.site });
+  else heading.textContent = t('board.place_all');
+  const form = $('#place-form');
+  form.site.value = state.site || '';
+  form.unit.value = state.unit || '';
+}
+
+// --- who is on shift, which devices are silent ---------------------------------------------
+
+function deviceProblem(device) {
+  if (device.online === false) return 'offline';
+  if (device.online === null) return 'silent';
+  if (device.kind === 'wearable' && device.worn === false) return 'off_wrist';
+  if (device.battery !== null && device.battery <= LOW_BATTERY) return 'battery_low';
+  return null;
+}
+
+async function loadSide() {
+  const [residents, duty] = await Promise.allSettled([
+    api(`/api/v1/residents?${placeQuery({ limit: '500' })}`),
+    state.site ? api(`/api/v1/care-team/on-duty?${placeQuery()}`) : Promise.resolve(null),
+  ]);
+  if (residents.status === 'fulfilled') {
+    state.residents = new Map(residents.value.items.map((r) => [r.resident_id, r]));
+  }
+  state.onDuty = duty.status === 'fulfilled' ? duty.value : undefined;
+  state.sideError = residents.status === 'rejected' ? residents.reason : null;
+  renderSide();
+  render();
+}
+
+let sideTimer = null;
+
+/** Reload the side panels soon (a device alert, an unknown resident): once for a burst. */
+function reloadSideSoon() {
+  clearTimeout(sideTimer);
+  sideTimer = setTimeout(loadSide, 500);
+}
+
+function renderSide() {
+  const duty = $('#on-duty');
+  if (state.onDuty === null)
+    duty.replaceChildren(h('li', { class: 'muted' }, t('board.choose_unit')));
+  else if (state.onDuty === undefined)
+    duty.replaceChildren(h('li', { class: 'muted' }, t('common.unavailable')));
+  else if (state.onDuty.length === 0)
+    duty.replaceChildren(h('li', { class: 'warn' }, t('board.nobody_on_shift')));
+  else {
+    duty.replaceChildren(
+      ...state.onDuty.map((person) =>
+        h(
+          'li',
+          { class: 'person' },
+          h('strong', {}, person.name),
+          ` · ${label('role.', person.role)}`,
+        ),
+      ),
+    );
+  }
+  const devices = $('#devices');
+  if (state.sideError) {
+    devices.replaceChildren(h('li', { class: 'muted' }, t('common.unavailable')));
+    return;
+  }
+  const rows = [];
+  for (const resident of state.residents.values()) {
+    for (const device of resident.devices || []) {
+      const problem = deviceProblem(device);
+      if (!problem) continue;
+      rows.push(
+        h(
+          'li',
+          { class: `device ${problem}`, dataset: { deviceId: device.device_id } },
+          h('a', { href: `/residents/${resident.resident_id}` }, resident.display_name),
+          resident.room ? ` · ${t('resident.room', { room: resident.room })}` : '',
+          h('br'),
+          h('span', { class: 'badge' }, t(`device.${problem}`)),
+          ` ${label('device_kind.', device.kind)}`,
+          device.last_seen
+            ? ` · ${t('device.last_seen', { age: formatAge(device.last_seen) })}`
+            : '',
+        ),
+      );
+    }
+  }
+  devices.replaceChildren(
+    ...(rows.length ? rows : [h('li', { class: 'muted' }, t('board.devices_ok'))]),
+  );
+}
+
+// --- live updates --------------------------------------------------------------------------
+
+function onEvent(event) {
+  if (event.type !== 'alert') return;
+  let data;
+  try {
+    data = JSON.parse(event.data);
+  } catch {
+    return;
+  }
+  const alert = data.alert;
+  if (!alert) return;
+  apply(alert, { live: true });
+  render();
+  if (
+    alert.rule_id.startsWith('device.') ||
+    (alert.resident_id && !state.residents.has(alert.resident_id))
+  ) {
+    reloadSideSoon();
+  }
+}
+
+function onState(next) {
+  const was = state.live;
+  state.live = next;
+  renderLive();
+  // After a gap the server replays what was missed from Last-Event-ID; a fresh list also
+  // covers a server that could not.
+  if (next === 'live' && was !== 'connecting' && was !== 'live') loadAlerts();
+  if (next === 'live') {
+    clearInterval(state.poller);
+    state.poller = null;
+  } else if (!state.poller) {
+    state.poller = setInterval(loadAlerts, POLL_MS);
+  }
+}
+
+function startStream() {
+  follow('/api/v1/alerts/stream', {
+    token: accessToken,
+    refresh: refreshTokens,
+    onEvent,
+    onState,
+    signal: new AbortController().signal,
+  });
+}
+
+// --- start ---------------------------------------------------------------------------------
+
+async function main() {
+  if (!requireSession()) return;
+  await initI18n();
+  state.me = await api('/api/v1/auth/me');
+  const params = new URLSearchParams(location.search);
+  state.site = params.get('site') || state.me.site_id || null;
+  // A user of one unit sees that unit; a user of several sees all of them.
+  state.unit = params.get('unit') || (state.me.unit_ids.length === 1 ? state.me.unit_ids[0] : null);
+  $('#choose-place').open = !state.site;
+  mountHeader('board', state.me);
+  renderPlace();
+  renderLive();
+  startStream();
+  await loadAlerts();
+  loadSide();
+  setInterval(loadSide, SIDE_MS);
+  setInterval(render, AGE_MS);
+  $('#sound').addEventListener('click', async () => {
+    await enableSound();
+    renderLive();
+  });
+  // Browsers allow audio after the first tap: any tap on the page turns the beep on.
+  document.addEventListener('pointerdown', () => enableSound().then(renderLive), { once: true });
+  document.addEventListener(LANGUAGE_EVENT, () => {
+    mountHeader('board', state.me);
+    renderPlace();
+    renderLive();
+    renderSide();
+    render();
+  });
+}
+
+main().catch((error) => {
+  // A 401 has already sent the browser to the login page.
+  if (error.status !== 401) notify(t('common.error', { detail: error.message }), { error: true });
+});

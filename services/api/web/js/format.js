@@ -1,0 +1,37 @@
+// Times, ages and numbers in the page's language.
+import { locale } from './i18n.js';
+
+export function formatTime(iso) {
+  if (!iso) return '—';
+  const when = new Date(iso);
+  const today = new Date().toDateString() === when.toDateString();
+  const options = today
+    ? { hour: '2-digit', minute: '2-digit' }
+    : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  return new Intl.DateTimeFormat(locale(), options).format(when);
+}
+
+const STEPS = [
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+];
+
+/** "5 min ago" (in the page's language) for a past instant. */
+export function formatAge(iso, now = Date.now()) {
+  if (!iso) return '—';
+  const seconds = Math.round((now - new Date(iso).getTime()) / 1000);
+  const format = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto', style: 'short' });
+  for (const [unit, size] of STEPS) {
+    if (Math.abs(seconds) >= size) return format.format(-Math.trunc(seconds / size), unit);
+  }
+  return format.format(-Math.max(0, seconds), 'second');
+}
+
+export function formatNumber(value, digits = 0) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—';
+  return new Intl.NumberFormat(locale(), {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  }).format(value);
+}

@@ -1,0 +1,245 @@
+// Referrals: open ones first, each with its state and one button per next step the workflow
+// allows (`allowed_next`); declining, dismissing and cancelling ask for the reason.
+import { $, h } from './dom.js';
+import { formatAge, formatTime } from './format.js';
+import { LANGUAGE_EVENT, initI18n, label, t } from './i18n.js';
+import { mountHeader, notify } from './layout.js';
+import { api, apiFetch, detailOf, requireSession } from './session.js';
+
+const FINAL = new Set(['dismissed', 'declined', 'returned', 'cancelled']);
+const NOTE_REQUIRED = new Set(['dismissed', 'declined', 'cancelled']);
+const REFRESH_MS = 30_000;
+
+const state = {
+  me: null,
+  referrals: [],
+  residents: new Map(),
+  error: null,
+  busy: new Set(),
+  asking: new Map(), // referral id -> the state whose note is being asked for
+  messages: new Map(), // referral id -> [text, isError]
+};
+
+async function load({ periodic = false } = {}) {
+  try {
+    const page = await api('/api/v1/referrals?limit=200');
+    state.referrals = page.items;
+    state.error = null;
+  } catch (error) {
+    state.error = error;
+  }
+  render({ periodic });
+}
+
+async function loadResidents() {
+  // Names for the list; hospital users without access to the residents see numbers.
+  try {
+    const page = await api('/api/v1/residents?limit=500');
+    state.residents = new Map(page.items.map((r) => [r.resident_id, r]));
+    render();
+  } catch {
+    // Keep the numbers.
+  }
+}
+
+async function transition(referral, to, note = '') {
+  const id = referral.id;
+  state.busy.add(id);
+  state.messages.delete(id);
+  render();
+  try {
+    const response = await apiFetch(`/api/v1/referrals/${id}/transition`, {
+      method: 'POST',
+      json: { to, note },
+    });
+    if (response.ok) {
+      const updated = await response.json();
+      state.referrals = state.referrals.map((r) => (r.id === id ? updated : r));
+      state.asking.delete(id);
+      state.messages.set(id, [t('referrals.moved', { state: t(`state.${to}`) }), false]);
+    } else {
+      state.messages.set(id, [t('referrals.refused', { detail: await detailOf(response) }), true]);
+      if (response.status === 409) await load();
+    }
+  } catch (error) {
+    if (error.status !== 401) state.messages.set(id, [t('common.offline'), true]);
+  } finally {
+    state.busy.delete(id);
+    render();
+  }
+}
+
+function noteForm(referral, to) {
+  const input = h('textarea', {
+    rows: 2,
+    maxlength: 2000,
+    'aria-required': 'true',
+    class: 'note',
+    'aria-label': t('referrals.note_required'),
+  });
+  const form = h(
+    'form',
+    {
+      class: 'note-form',
+      novalidate: true,
+      onsubmit: (event) => {
+        event.preventDefault();
+        const note = input.value.trim();
+        if (!note) {
+          state.messages.set(referral.id, [t('referrals.note_required'), true]);
+          render();
+          return;
+        }
+        transition(referral, to, note);
+      },
+    },
+    h('label', {}, t('referrals.note_for', { state: t(`state.${to}`) }), input),
+    h(
+      'div',
+      { class: 'actions' },
+      h(
+        'button',
+        { type: 'submit', class: 'primary', dataset: { confirm: to } },
+        t(`transition.${to}`),
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () => {
+            state.asking.delete(referral.id);
+            render();
+          },
+        },
+        t('common.back'),
+      ),
+    ),
+  );
+  queueMicrotask(() => input.focus());
+  return form;
+}
+
+function card(referral) {
+  const id = referral.id;
+  const resident = state.residents.get(referral.resident_id);
+  const busy = state.busy.has(id);
+  const asking = state.asking.get(id);
+  const message = state.messages.get(id);
+  const due = referral.sla_due_at ? new Date(referral.sla_due_at) : null;
+  return h(
+    'li',
+    {
+      class: `card referral state-${referral.state}`,
+      dataset: { referralId: id, state: referral.state },
+    },
+    h(
+      'div',
+      { class: 'alert-head' },
+      h('span', { class: `badge state state-${referral.state}` }, t(`state.${referral.state}`)),
+      h('span', { class: 'muted' }, `#${id} · ${label('trigger.', referral.trigger)}`),
+      h(
+        'time',
+        { datetime: referral.updated_at, title: formatTime(referral.updated_at) },
+        formatAge(referral.updated_at),
+      ),
+    ),
+    h(
+      'h3',
+      {},
+      h(
+        'a',
+        { href: `/residents/${referral.resident_id}` },
+        resident
+          ? resident.display_name
+          : t('resident.fallback_name', { id: referral.resident_id }),
+      ),
+      ' → ',
+      referral.hospital.name,
+    ),
+    h('p', { class: 'reason' }, referral.reason),
+    h(
+      'p',
+      { class: 'muted' },
+      t('referrals.opened', { when: formatTime(referral.created_at) }),
+      referral.requester ? ` · ${t('referrals.by', { who: referral.requester.id })}` : '',
+      due
+        ? ` · ${t(due < Date.now() ? 'referrals.overdue' : 'referrals.due', { when: formatAge(due) })}`
+        : '',
+    ),
+    asking
+      ? noteForm(referral, asking)
+      : h(
+          'div',
+          { class: 'actions' },
+          referral.allowed_next.map((to) =>
+            h(
+              'button',
+              {
+                type: 'button',
+                class: `transition to-${to}${NOTE_REQUIRED.has(to) ? '' : ' primary'}`,
+                dataset: { to },
+                disabled: busy,
+                onclick: () => {
+                  if (NOTE_REQUIRED.has(to)) {
+                    state.asking.set(id, to);
+                    state.messages.delete(id);
+                    render();
+                  } else transition(referral, to);
+                },
+              },
+              t(`transition.${to}`),
+            ),
+          ),
+        ),
+    message
+      ? h('p', { class: `card-message${message[1] ? ' error' : ''}`, role: 'status' }, message[0])
+      : null,
+  );
+}
+
+function render({ periodic = false } = {}) {
+  const list = $('#referrals');
+  // A periodic reload must not wipe a note being typed.
+  if (
+    periodic &&
+    list.contains(document.activeElement) &&
+    document.activeElement.tagName === 'TEXTAREA'
+  )
+    return;
+  if (state.error) {
+    list.replaceChildren(
+      h('li', { class: 'error' }, t('common.error', { detail: state.error.message })),
+    );
+    return;
+  }
+  const showClosed = $('#show-closed').checked;
+  const shown = state.referrals
+    .filter((r) => showClosed || !FINAL.has(r.state))
+    .sort(
+      (a, b) =>
+        FINAL.has(a.state) - FINAL.has(b.state) || new Date(b.updated_at) - new Date(a.updated_at),
+    );
+  list.replaceChildren(...shown.map(card));
+  $('#no-referrals').hidden = shown.length > 0;
+  list.dataset.loaded = 'true';
+}
+
+async function main() {
+  if (!requireSession()) return;
+  await initI18n();
+  state.me = await api('/api/v1/auth/me');
+  mountHeader('referrals', state.me);
+  $('#show-closed').addEventListener('change', render);
+  await load();
+  loadResidents();
+  setInterval(() => load({ periodic: true }), REFRESH_MS);
+  document.addEventListener(LANGUAGE_EVENT, () => {
+    mountHeader('referrals', state.me);
+    render();
+  });
+}
+
+main().catch((error) => {
+  // A 401 has already sent the browser to the login page.
+  if (error.status !== 401) notify(t('common.error', { detail: error.message }), { error: true });
+});

@@ -1,0 +1,58 @@
+"""The login session in a real browser: tokens live in sessionStorage, the access token is
+refreshed before it runs out (the page's clock is moved on, not waited for), and logging out
+revokes the refresh token."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
+
+from tests.support import SITE, UNIT, login_as
+from tests.web.conftest import log_in
+
+pytestmark = pytest.mark.services
+
+NURSE = "web-session-nurse"
+
+
+def stored(page: Page) -> dict[str, Any]:
+    found: dict[str, Any] = page.evaluate("JSON.parse(sessionStorage.getItem('carewatch.session'))")
+    return found
+
+
+def test_the_token_is_refreshed_before_it_expires_and_log_out_revokes_it(
+    open_page: Any, api: TestClient, ward: str
+) -> None:
+    login_as(api, NURSE, "caregiver", site=SITE, units=(UNIT,))
+    page: Page = open_page()
+    page.clock.install()
+    log_in(page, NURSE)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    first = stored(page)
+    lifetime_ms = first["expiresAt"] - first["issuedAt"]
+    assert lifetime_ms == 15 * 60 * 1000
+
+    # A minute before expiry the page trades its refresh token for a new pair by itself.
+    with page.expect_response(re.compile(r"/api/v1/auth/refresh$")) as refreshed:
+        page.clock.fast_forward(lifetime_ms - 55_000)
+    assert refreshed.value.status == 200
+    second = stored(page)
+    assert second["access"] != first["access"] and second["refresh"] != first["refresh"]
+    assert page.evaluate("window.location.pathname") == "/board"
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    assert page.evaluate("sessionStorage.getItem('carewatch.session')") is None
+    again = api.post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": second["refresh"]},
+        headers={"Authorization": ""},
+    )
+    assert again.status_code == 401
+    # Without a session every page sends the browser to the login, and back after it.
+    page.goto("/referrals")
+    page.wait_for_url(re.compile(r"/login\?next=%2Freferrals$"))
