@@ -394,6 +394,49 @@ def device_add(
     typer.echo(f"topics:   carewatch/v1/{site}/{device_id}/{{vitals,motion,bed,event,status,fhir}}")
 
 
+@device_app.command("check")
+def device_check(
+    device: Annotated[str, typer.Option("--device", help="The device to watch.")],
+    duration: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds to watch (default: until Ctrl-C).")
+    ] = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(help="A stream it must send (repeat; default: by its kind)."),
+    ] = None,
+    max_skew: Annotated[
+        float, typer.Option(min=0.0, help="Clock offset, in seconds, beyond which to warn.")
+    ] = 2.0,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on warnings too (gaps, skew, missing streams).")
+    ] = False,
+) -> None:
+    """Watch a device's messages live and judge each as the ingest worker would; exits 1 if
+    any would be rejected."""
+    from datetime import timedelta
+
+    from services.devices.check import parse_streams
+    from services.devices.watch import run_device_check
+
+    try:
+        wanted = None if expect is None else parse_streams(expect)
+    except ValueError as exc:
+        raise fail(exc) from None
+    try:
+        summary = run_device_check(
+            Settings(),
+            device_id=device,
+            duration_s=duration,
+            expect=wanted,
+            max_skew=timedelta(seconds=max_skew),
+            strict=strict,
+            emit=typer.echo,
+        )
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    raise typer.Exit(code=summary.exit_code(strict=strict))
+
+
 @app.command()
 def sim(
     residents: Annotated[int, typer.Option(min=1, max=500, help="Residents to simulate.")] = 8,

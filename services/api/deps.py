@@ -3,19 +3,24 @@
 Every route states the permission it needs (`Depends(require("alerts:read"))`); routes about
 one resident also check the caller's scope (`resident_in_scope`). A bearer token is either an
 access token from `/api/v1/auth/token` or the deployment's admin token (automation and the
-first login: it acts as an administrator with no place limit)."""
+first login: it acts as an administrator with no place limit).
+
+Error answers are `{"detail": "..."}` (422s list the fields at fault, as FastAPI's own do);
+`errors(...)` declares them in the OpenAPI description."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
+from pydantic import AfterValidator, AwareDatetime, BaseModel
 
 from services.auth.principal import Permission, Principal
 from services.auth.tokens import TokenError, TokenSigner
@@ -23,6 +28,88 @@ from services.devices.provisioning import BrokerAccounts
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 BOOTSTRAP_ADMIN = "bootstrap-admin"  # who the admin token acts as
+
+
+class Problem(BaseModel):
+    """An error answer: what is wrong, for a person to read."""
+
+    detail: str
+
+
+# What each error status means across the API; a route with more to say declares its own.
+_MEANINGS: Final[dict[int, str]] = {
+    400: "the body cannot be parsed (not UTF-8, or not the declared media type)",
+    401: "no bearer token, or one that is not valid (malformed, expired, forged)",
+    403: "the caller's role lacks the permission, or the resource is outside their scope",
+    404: "no such resource",
+    409: "the resource's current state does not allow this",
+}
+
+
+def invalid(loc: Sequence[str | int], message: str) -> HTTPException:
+    """A 422 in the shape of FastAPI's own validation errors: where, and what is wrong."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": list(loc), "msg": message, "type": "value_error"}],
+    )
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with a `Problem` body."""
+    return {code: {"model": Problem, "description": _MEANINGS[code]} for code in codes}
+
+
+# Every route behind `require(...)` may answer these.
+AUTHENTICATED: Final = errors(401, 403)
+
+# Input checked against what the database takes before it is asked: a query PostgreSQL
+# refuses is a 500, where the caller deserves a 422 naming the parameter.
+BIGINT_MAX: Final = 2**63 - 1  # ids and OFFSET are bigints
+Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="how many items to skip")]
+PLACE_ID: Final = r"^[A-Za-z0-9_-]{1,64}$"  # site, unit and device ids (a CHECK in the schema)
+NO_NUL = "must not contain NUL characters (\\u0000)"
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError(NO_NUL)
+    return value
+
+
+# Text that is stored or looked up: PostgreSQL keeps no NUL character in text or jsonb.
+PgText = Annotated[str, AfterValidator(_storable)]
+
+
+def _representable(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range: a time between years 1 and 9999 in UTC") from None
+    return value
+
+
+# A point in time with its UTC offset, and one that is still a datetime in UTC: a time stored
+# past 9999 (or before year 1) in UTC could not be read back.
+Instant = Annotated[AwareDatetime, AfterValidator(_representable)]
+
+
+def nul_at(document: object) -> list[str | int] | None:
+    """Where in a JSON document a key or a string holds a NUL character; None: nowhere."""
+    if isinstance(document, str):
+        return [] if "\x00" in document else None
+    if isinstance(document, dict):
+        entries: list[tuple[str | int, object]] = [(str(k), v) for k, v in document.items()]
+    elif isinstance(document, list):
+        entries = list(enumerate(document))
+    else:
+        return None
+    for key, value in entries:
+        if isinstance(key, str) and "\x00" in key:
+            return [key]
+        found = nul_at(value)
+        if found is not None:
+            return [key, *found]
+    return None
 
 
 def get_pool(request: Request) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
@@ -62,19 +149,28 @@ def current_principal(request: Request, token: Annotated[str | None, Depends(oau
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency: the caller, if their role grants `permission` (403 otherwise)."""
+class Requirement:
+    """A dependency: the caller, if their role grants `permission` (403 otherwise). A class,
+    so the route table says which permission each route needs."""
 
-    async def check(principal: Caller) -> Principal:
-        if not principal.can(permission):
+    def __init__(self, permission: Permission) -> None:
+        self.permission: Permission = permission
+
+    async def __call__(self, principal: Caller) -> Principal:
+        if not principal.can(self.permission):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"a user with role {principal.role!r} may not do this ({permission})",
+                f"a user with role {principal.role!r} may not do this ({self.permission})",
             )
         return principal
 
-    check.__name__ = f"require_{permission.replace(':', '_')}"
-    return check
+    def __repr__(self) -> str:
+        return f"require({self.permission!r})"
+
+
+def require(permission: Permission) -> Requirement:
+    """A dependency: the caller, if their role grants `permission` (403 otherwise)."""
+    return Requirement(permission)
 
 
 require_admin = require("users:manage")

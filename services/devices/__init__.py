@@ -1,1 +1,2 @@
-"""Devices: provisioning (credentials at the broker, a hash in the database) and assignment."""
+"""Devices: provisioning (credentials at the broker, a hash in the database), assignment,
+retirement, and the live conformance check (`carewatch device check`)."""

@@ -1,4 +1,4 @@
-"""Provision and assign devices. The broker account is created inside the database
+"""Provision, assign and retire devices. The broker account is created inside the database
 transaction, so a device exists in both places or in neither."""
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from services.errors import CareWatchError
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DeviceKind = Literal["wearable", "bed_sensor", "gateway"]
+_OVERLAP = (
+    "the assignment would overlap or precede the device's current one (or rewrite an ended "
+    "one): give a time after it started"
+)
 
 
 class DeviceError(CareWatchError):
@@ -86,10 +90,15 @@ async def provision_device(
 async def assign_device(
     conn: AsyncConnection[TupleRow], *, device_id: str, resident_id: int | None, at: datetime
 ) -> None:
+    """Assign the device to a resident (None: to nobody) from `at` on, keeping the history."""
     async with conn.transaction():
-        device = await repo.get_device(conn, device_id=device_id)
+        device = await repo.get_device(conn, device_id=device_id, for_update=True)
         if device is None:
             raise DeviceError(f"unknown device {device_id!r}", status=404)
+        if device.retired_at is not None:
+            raise DeviceError(f"device {device_id!r} is retired")
+        if await repo.assignment_after(conn, device_id=device_id, at=at):
+            raise DeviceError(_OVERLAP)
         if resident_id is not None:
             site = await repo.resident_site(conn, resident_id=resident_id)
             if site is None:
@@ -102,7 +111,26 @@ async def assign_device(
         try:
             await repo.assign_device(conn, device_id=device_id, resident_id=resident_id, at=at)
         except (psycopg.errors.DataException, psycopg.errors.ExclusionViolation):
-            raise DeviceError(
-                "the assignment would overlap or precede the device's current one: "
-                "give a time after it started"
-            ) from None
+            raise DeviceError(_OVERLAP) from None
+
+
+async def retire_device(
+    conn: AsyncConnection[TupleRow], broker: BrokerAccounts, *, device_id: str, at: datetime
+) -> repo.DeviceRow:
+    """Take a device out of service: its broker account is deleted (which drops a connected
+    session at once), its assignment ends at `at` and its row is marked retired.
+
+    The broker is told inside the transaction: if it does not confirm, nothing is marked and
+    the call can simply be repeated. If the commit fails after it did, the device is locked out
+    anyway (the safe side) and a repeat finishes the job; so is retiring a retired device."""
+    async with conn.transaction():
+        device = await repo.get_device(conn, device_id=device_id, for_update=True)
+        if device is None:
+            raise DeviceError(f"unknown device {device_id!r}", status=404)
+        if device.retired_at is None:
+            await repo.end_assignments(conn, device_id=device_id, at=at)
+            await repo.mark_retired(conn, device_id=device_id, at=at)
+        await asyncio.to_thread(broker.delete_device, device_id)
+    retired = await repo.get_device(conn, device_id=device_id)
+    assert retired is not None  # devices are never deleted
+    return retired

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pickle
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -237,28 +236,6 @@ class Feed:
 
     def close(self) -> None:
         self._client.close()
-
-
-@pytest.fixture
-def live_api(settings: Settings) -> Iterator[str]:
-    """The API served by uvicorn on a free port (the SSE stream needs a real server)."""
-    import uvicorn
-
-    from services.api.app import create_app
-    from services.local.system import free_port
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, until=bool, what="uvicorn started")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def test_the_live_feed_pushes_changes_in_scope_and_resumes(

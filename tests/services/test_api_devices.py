@@ -151,7 +151,8 @@ def test_unknown_site_is_422(api: TestClient, db: Conn) -> None:
     made = new_id()
     response = api.post(DEVICES, json={"device_id": made, "site_id": "no-such-site"})
     assert response.status_code == 422, response.text
-    assert "no-such-site" in response.json()["detail"]
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "site_id"] and "no-such-site" in error["msg"]
     assert api.get(f"{DEVICES}/{made}").status_code == 404
 
 
@@ -308,7 +309,8 @@ def test_assign_resident_of_another_site_is_422(api: TestClient, db: Conn, devic
     assert row is not None
     response = assign(api, device_id, row[0])
     assert response.status_code == 422, response.text
-    assert "'t2'" in response.json()["detail"]
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "resident_id"] and "'t2'" in error["msg"]
     assert resident_of(api, device_id) is None
 
 

@@ -17,14 +17,27 @@ from fastapi.responses import StreamingResponse
 from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
+from rules.types import Severity
 from services.alerts.commands import CommandResult, submit
 from services.alerts.lifecycle import MAX_NOTE
 from services.alerts.model import STAFF_OUTCOMES, StaffOutcome
-from services.api.deps import Conn, require
+from services.api.deps import (
+    AUTHENTICATED,
+    BIGINT_MAX,
+    PLACE_ID,
+    Conn,
+    Instant,
+    Offset,
+    PgText,
+    Problem,
+    errors,
+    invalid,
+    require,
+)
 from services.auth import audit
 from services.auth.principal import Principal
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
 Reader = Annotated[Principal, Depends(require("alerts:read"))]
 Actor = Annotated[Principal, Depends(require("alerts:act"))]
@@ -102,9 +115,22 @@ class AlertDetail(AlertOut):
     notifications: list[DeliveryOut]
 
 
+class Queued(BaseModel):
+    detail: str
+    command_id: int = Field(description="the queued command, applied when the service runs")
+
+
+# What acknowledge and resolve may answer besides the alert.
+COMMAND_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"model": Queued, "description": "queued; the alert service did not answer in time"},
+    404: {"model": Problem, "description": "no such alert"},
+    409: {"model": Problem, "description": "the alert is resolved, or cannot move so"},
+}
+
+
 class ResolveIn(BaseModel):
     outcome: StaffOutcome = Field(description=f"one of {', '.join(STAFF_OUTCOMES)}")
-    note: str | None = Field(default=None, max_length=MAX_NOTE)
+    note: PgText | None = Field(default=None, max_length=MAX_NOTE)
 
 
 def _alert(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -121,12 +147,12 @@ async def list_alerts(
         list[Status] | None, Query(alias="status", description="repeat for several")
     ] = None,
     active: Annotated[bool | None, Query(description="true: not yet resolved")] = None,
-    site: str | None = None,
-    unit: str | None = None,
-    resident: int | None = None,
-    severity: Annotated[list[str] | None, Query()] = None,
+    site: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
+    unit: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
+    resident: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+    severity: Annotated[list[Severity] | None, Query(description="repeat for several")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AlertPage:
     """Most urgent first: unresolved before resolved, then by severity, then oldest first.
     Only alerts of the caller's sites and units."""
@@ -171,8 +197,8 @@ class RuleOutcomes(BaseModel):
 async def precision_by_rule(
     conn: Conn,
     caller: Reader,
-    since: Annotated[datetime | None, Query(description="alerts opened at or after")] = None,
-    site: str | None = None,
+    since: Annotated[Instant | None, Query(description="alerts opened at or after")] = None,
+    site: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
 ) -> list[RuleOutcomes]:
     """Per-rule precision from the outcomes staff chose when resolving."""
     scope, scoped = caller.scope_sql("site_id", "unit_id")
@@ -223,7 +249,7 @@ def _sse(event_id: int | None, data: dict[str, Any]) -> str:
 async def stream(
     request: Request,
     caller: Reader,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=BIGINT_MAX)] = None,
 ) -> StreamingResponse:
     """Alert changes in the caller's scope as Server-Sent Events, within a second of the alert
     service committing them. Each message: `event: alert`, `data` = {event_id, kind, alert}
@@ -287,7 +313,7 @@ async def _changes_after(
     return cursor, messages
 
 
-@router.get("/{alert_id}")
+@router.get("/{alert_id}", responses=errors(404))
 async def get_alert(alert_id: int, conn: Conn, caller: Reader, request: Request) -> AlertDetail:
     alert = await _scoped(conn, caller, alert_id)
     await audit.record(
@@ -352,6 +378,9 @@ async def _answer(
             "detail": "the alert service has not answered yet; the command is queued",
             "command_id": result.command_id,
         }
+    if result.status == status.HTTP_422_UNPROCESSABLE_CONTENT:
+        # The service refused the resolution's outcome: named like a validation error.
+        raise invalid(["body", "outcome"], result.error or "not an outcome")
     if result.status != 200:
         raise HTTPException(result.status, result.error)
     cur = await conn.execute(
@@ -363,10 +392,7 @@ async def _answer(
     return AlertOut(**_alert(row))
 
 
-@router.post(
-    "/{alert_id}/ack",
-    responses={202: {"description": "queued; the alert service did not answer in time"}},
-)
+@router.post("/{alert_id}/ack", responses=COMMAND_ANSWERS)
 async def ack_alert(
     alert_id: int, request: Request, conn: Conn, response: Response, caller: Actor
 ) -> AlertOut | dict[str, Any]:
@@ -383,10 +409,7 @@ async def ack_alert(
     return await _answer(result, alert_id, conn, response)
 
 
-@router.post(
-    "/{alert_id}/resolve",
-    responses={202: {"description": "queued; the alert service did not answer in time"}},
-)
+@router.post("/{alert_id}/resolve", responses={**COMMAND_ANSWERS, **errors(400)})
 async def resolve_alert(
     alert_id: int,
     body: ResolveIn,

@@ -9,10 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from services.api.deps import Conn, require
+from services.api.deps import AUTHENTICATED, BIGINT_MAX, Conn, Instant, Offset, PgText, require
 
 router = APIRouter(
-    prefix="/api/v1/audit", tags=["audit"], dependencies=[Depends(require("audit:read"))]
+    prefix="/api/v1/audit",
+    tags=["audit"],
+    dependencies=[Depends(require("audit:read"))],
+    responses=AUTHENTICATED,
 )
 
 
@@ -46,13 +49,13 @@ _COLUMNS = (
 @router.get("")
 async def list_audit(
     conn: Conn,
-    actor: str | None = None,
-    resident: int | None = None,
-    action: Annotated[str | None, Query(description="e.g. resident.read, alert.ack")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    actor: PgText | None = None,
+    resident: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+    action: Annotated[PgText | None, Query(description="e.g. resident.read, alert.ack")] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     where: list[str] = ["true"]
     args: list[object] = []

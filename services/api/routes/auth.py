@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from services.api.deps import Caller, Conn
+from services.api.deps import NO_NUL, Caller, Conn, Problem, errors, invalid
 from services.auth.throttle import Throttle
 from services.auth.tokens import TokenSigner
 from services.auth.users import (
@@ -24,6 +24,22 @@ from services.auth.users import (
 )
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+# The login and the refresh are throttled per client address.
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "description": "too many attempts from this address",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    }
+}
+# Refused credentials; a locked account is refused with the same answer as a wrong password.
+REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "wrong, unknown, locked, expired or spent"}
+}
 
 
 class TokenPair(BaseModel):
@@ -63,11 +79,13 @@ def _pair(request: Request, principal_token: str, refresh: str) -> TokenPair:
     return TokenPair(access_token=principal_token, expires_in=signer.ttl_s, refresh_token=refresh)
 
 
-@router.post("/token")
+@router.post("/token", responses={**REFUSED, **THROTTLED, **errors(400)})
 async def login(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: Conn
 ) -> TokenPair:
     _throttle(request)
+    if "\x00" in form.username:  # nobody's name, and PostgreSQL refuses it in a query
+        raise invalid(["body", "username"], NO_NUL)
     now = datetime.now(UTC)
     # The transaction commits on failure too: the failed-login count must stick.
     async with conn.transaction():
@@ -86,7 +104,7 @@ async def login(
     return _pair(request, signer.issue(principal, now=now), refresh)
 
 
-@router.post("/refresh")
+@router.post("/refresh", responses={**REFUSED, **THROTTLED, **errors(400)})
 async def refresh(request: Request, body: RefreshIn, conn: Conn) -> TokenPair:
     _throttle(request)
     now = datetime.now(UTC)
@@ -104,14 +122,14 @@ async def refresh(request: Request, body: RefreshIn, conn: Conn) -> TokenPair:
     return _pair(request, signer.issue(principal, now=now), new)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400))
 async def logout(body: RefreshIn, conn: Conn) -> Response:
     """Revoke the refresh token (the access token runs out by itself within minutes)."""
     await revoke_refresh(conn, body.refresh_token, now=datetime.now(UTC))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me")
+@router.get("/me", responses=errors(401))
 async def me(caller: Caller) -> Me:
     return Me(
         username=caller.username,

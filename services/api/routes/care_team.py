@@ -14,10 +14,19 @@ from services.alerts.errors import AlertConfigError
 from services.alerts.roster import Role, on_duty
 from services.alerts.team import load_care_team, roster_of
 from services.alerts.team_store import current_team, placements, store_team
-from services.api.deps import Conn, require
+from services.api.deps import (
+    AUTHENTICATED,
+    NO_NUL,
+    PLACE_ID,
+    Conn,
+    errors,
+    invalid,
+    nul_at,
+    require,
+)
 from services.auth.principal import Principal
 
-router = APIRouter(prefix="/api/v1/care-team", tags=["care team"])
+router = APIRouter(prefix="/api/v1/care-team", tags=["care team"], responses=AUTHENTICATED)
 
 
 def _redacted(document: dict[str, Any]) -> dict[str, Any]:
@@ -56,8 +65,8 @@ class OnDuty(BaseModel):
 async def on_duty_now(
     conn: Conn,
     caller: Annotated[Principal, Depends(require("alerts:read"))],
-    site: Annotated[str, Query(max_length=64)],
-    unit: Annotated[str | None, Query(max_length=64)] = None,
+    site: Annotated[str, Query(pattern=PLACE_ID)],
+    unit: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
 ) -> list[OnDuty]:
     """Who is on shift now at a site (and unit): the people a new alert there would page."""
     if not caller.covers(site, unit):
@@ -73,20 +82,26 @@ async def on_duty_now(
     return list(found.values())
 
 
-@router.put("")
+@router.put("", responses=errors(400))
 async def put_care_team(
     conn: Conn,
     caller: Annotated[Principal, Depends(require("care_team:write"))],
     document: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Replace the document; the alert service applies it within a second."""
+    found = nul_at(document)
+    if found is not None:  # stored as jsonb, which keeps no NUL character
+        raise invalid(["body", *found], NO_NUL)
     try:
         team = load_care_team(document)
         roster_of(team, await placements(conn))
     except AlertConfigError as exc:
         raise HTTPException(
             422,
-            [{"loc": key.split("."), "msg": msg} for key, msg in exc.problems],
+            [
+                {"loc": ["body", *key.split(".")], "msg": msg, "type": "value_error"}
+                for key, msg in exc.problems
+            ],
         ) from None
     async with conn.transaction():
         version = await store_team(conn, team, by=caller.username)

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from ingest.schemas import protocol_schemas
 from ingest.topic import TOPIC_PREFIX
+from services.api.deps import errors
 
 router = APIRouter(prefix="/api/v1/protocol", tags=["protocol"])
 
@@ -44,7 +45,10 @@ async def list_schemas(request: Request) -> SchemaIndex:
 @router.get(
     "/schemas/{stream}",
     response_class=JSONResponse,
-    responses={status.HTTP_200_OK: {"content": {SCHEMA_MEDIA_TYPE: {}}}},
+    responses={
+        status.HTTP_200_OK: {"content": {SCHEMA_MEDIA_TYPE: {}}},
+        **errors(status.HTTP_404_NOT_FOUND),
+    },
 )
 async def get_schema(stream: str) -> JSONResponse:
     schemas = {str(name): schema for name, schema in protocol_schemas().items()}

@@ -14,7 +14,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.api.deps import Conn, require, resident_in_scope
+from services.api.deps import (
+    AUTHENTICATED,
+    BIGINT_MAX,
+    PLACE_ID,
+    Conn,
+    Offset,
+    PgText,
+    errors,
+    require,
+    resident_in_scope,
+)
 from services.auth import audit
 from services.auth.principal import Principal
 from services.referrals import store
@@ -34,12 +44,13 @@ from services.referrals.workflow import (
     Trigger,
 )
 
-router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUTHENTICATED)
 
 Reader = Annotated[Principal, Depends(require("referrals:read"))]
 Writer = Annotated[Principal, Depends(require("referrals:write"))]
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Text = Annotated[PgText, StringConstraints(strip_whitespace=True, max_length=2000)]
+FHIR_JSON = "application/fhir+json"
 StaffId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
 
 
@@ -50,9 +61,9 @@ def actor_of(caller: Principal) -> Actor:
 
 
 class ReferralCreate(BaseModel):
-    resident_id: int = Field(gt=0)
+    resident_id: int = Field(gt=0, le=BIGINT_MAX)
     reason: Annotated[Text, StringConstraints(min_length=1)]
-    hospital_id: str | None = Field(
+    hospital_id: PgText | None = Field(
         default=None, description="a partner hospital of the resident's site; default: the first"
     )
     note: Text = ""
@@ -121,16 +132,47 @@ class ReferralPage(BaseModel):
     offset: int
 
 
+class NotPermittedOut(BaseModel):
+    message: str
+    required_side: Side
+    allowed_roles: list[Role]
+
+
+class ForbiddenOut(BaseModel):
+    detail: str | NotPermittedOut = Field(
+        description="the workflow's refusal says which side and roles may take the step"
+    )
+
+
+class ConflictDetail(BaseModel):
+    message: str
+    state: State | None = Field(default=None, description="an illegal step: the current state")
+    allowed_next: list[State] | None = None
+    referral_id: int | None = Field(default=None, description="the referral already open")
+
+
+class ConflictOut(BaseModel):
+    detail: ConflictDetail
+
+
+# What the workflow's steps may answer besides the referral (see `_http`).
+WORKFLOW_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **errors(400),
+    403: {"model": ForbiddenOut, "description": "the caller's role, side or scope"},
+    409: {"model": ConflictOut, "description": "no such step from here, or one already open"},
+}
+
+
 @router.get("")
 async def list_referrals(
     conn: Conn,
     caller: Reader,
     request: Request,
     state: State | None = None,
-    resident: Annotated[int | None, Query(gt=0)] = None,
-    site: Annotated[str | None, Query(max_length=64)] = None,
+    resident: Annotated[int | None, Query(gt=0, le=BIGINT_MAX)] = None,
+    site: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReferralPage:
     if caller.hospital_id is not None:
         place: dict[str, Any] = {"hospital_id": caller.hospital_id}
@@ -149,7 +191,7 @@ async def list_referrals(
     return ReferralPage(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=WORKFLOW_ANSWERS)
 async def create_referral(
     body: ReferralCreate, conn: Conn, caller: Writer, request: Request
 ) -> ReferralPublic:
@@ -181,7 +223,7 @@ async def create_referral(
     return _detail(referral)
 
 
-@router.get("/{referral_id}")
+@router.get("/{referral_id}", responses=errors(404))
 async def get_referral(
     referral_id: int, conn: Conn, caller: Reader, request: Request
 ) -> ReferralPublic:
@@ -190,7 +232,7 @@ async def get_referral(
     return _detail(referral)
 
 
-@router.post("/{referral_id}/transition")
+@router.post("/{referral_id}/transition", responses={**WORKFLOW_ANSWERS, **errors(404)})
 async def transition_referral(
     referral_id: int, body: TransitionIn, conn: Conn, caller: Writer, request: Request
 ) -> ReferralPublic:
@@ -212,7 +254,11 @@ async def transition_referral(
     return _detail(stored)
 
 
-@router.get("/{referral_id}/fhir", response_class=JSONResponse)
+@router.get(
+    "/{referral_id}/fhir",
+    response_class=JSONResponse,
+    responses={200: {"content": {FHIR_JSON: {}}}, **errors(404)},
+)
 async def get_referral_fhir(
     referral_id: int, conn: Conn, caller: Reader, request: Request
 ) -> JSONResponse:
@@ -220,7 +266,7 @@ async def get_referral_fhir(
     ServiceRequest, Task, the NEWS2 and vital-sign Observations (LOINC-coded)."""
     stored = await _visible(conn, caller, referral_id)
     await _audit(conn, request, caller, "referral.fhir", stored)
-    return JSONResponse(store.fhir_bundle(stored), media_type="application/fhir+json")
+    return JSONResponse(store.fhir_bundle(stored), media_type=FHIR_JSON)
 
 
 # --- conversions ---------------------------------------------------------------------------

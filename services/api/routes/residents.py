@@ -17,18 +17,32 @@ from rules.engine import RulesConfig
 from rules.errors import OverrideError
 from rules.news2 import News2Config, compute_news2
 from rules.types import Vital
-from services.api.deps import Conn, require, resident_in_scope
+from services.api.deps import (
+    AUTHENTICATED,
+    NO_NUL,
+    PLACE_ID,
+    Conn,
+    Instant,
+    Offset,
+    PgText,
+    errors,
+    invalid,
+    nul_at,
+    require,
+    resident_in_scope,
+)
 from services.auth import audit
 from services.auth.principal import Principal
 
-router = APIRouter(prefix="/api/v1/residents", tags=["residents"])
+router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUTHENTICATED)
 
 Reader = Annotated[Principal, Depends(require("residents:read"))]
 Writer = Annotated[Principal, Depends(require("residents:write"))]
 Observer = Annotated[Principal, Depends(require("observations:write"))]
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[PgText, Field(min_length=1, max_length=200)]
+Short = Annotated[PgText, Field(max_length=40)]
 Condition = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
 ACVPU = ("A", "C", "V", "P", "U")  # NEWS2's consciousness scale, coded 0-4 in readings
 # A device that has not reported for this long is shown offline.
@@ -71,8 +85,8 @@ class ResidentIn(BaseModel):
     site_id: Id
     unit_id: Id
     display_name: Text
-    room: Annotated[str, Field(max_length=40)] | None = None
-    bed: Annotated[str, Field(max_length=40)] | None = None
+    room: Short | None = None
+    bed: Short | None = None
     conditions: list[Condition] = Field(default_factory=list, max_length=40)
     fall_risk: bool = False
     news2_scale: Literal[1, 2] = Field(
@@ -86,8 +100,8 @@ class ResidentIn(BaseModel):
 
 class ResidentPatch(BaseModel):
     display_name: Text | None = None
-    room: Annotated[str, Field(max_length=40)] | None = None
-    bed: Annotated[str, Field(max_length=40)] | None = None
+    room: Short | None = None
+    bed: Short | None = None
     unit_id: Id | None = None
     conditions: list[Condition] | None = Field(default=None, max_length=40)
     fall_risk: bool | None = None
@@ -107,14 +121,12 @@ class Observations(BaseModel):
     rr: float | None = Field(default=None, ge=RANGES["rr"][0], le=RANGES["rr"][1])
     spo2: float | None = Field(default=None, ge=RANGES["spo2"][0], le=RANGES["spo2"][1])
     on_o2: bool | None = Field(default=None, description="on supplemental oxygen")
-    ts: datetime | None = Field(default=None, description="when observed; default now")
+    ts: Instant | None = Field(default=None, description="when observed; default now")
 
     @model_validator(mode="after")
     def _some(self) -> Observations:
         if not self.values():
             raise ValueError("give at least one observation (acvpu, sbp, dbp, temp, hr, ...)")
-        if self.ts is not None and self.ts.utcoffset() is None:
-            raise ValueError("ts needs a time zone offset")
         return self
 
     def values(self) -> dict[str, float]:
@@ -204,6 +216,9 @@ def _check_profile(body: ResidentIn | ResidentPatch) -> None:
         except (ZoneInfoNotFoundError, ValueError):
             raise _invalid("timezone", f"unknown time zone {body.timezone!r}") from None
     if body.rule_overrides:
+        found = nul_at(body.rule_overrides)  # stored as jsonb, which keeps no NUL character
+        if found is not None:
+            raise invalid(["body", "rule_overrides", *found], NO_NUL)
         try:
             with_overrides(RulesConfig(), body.rule_overrides)
         except OverrideError as exc:
@@ -222,10 +237,10 @@ async def list_residents(
     conn: Conn,
     caller: Reader,
     request: Request,
-    site: str | None = None,
-    unit: str | None = None,
+    site: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
+    unit: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ResidentPage:
     """The residents in the caller's scope, by unit, room and bed."""
     scope, args = caller.scope_sql("site_id", "unit_id")
@@ -245,7 +260,7 @@ async def list_residents(
     return ResidentPage(items=items, limit=limit, offset=offset)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400))
 async def admit_resident(
     body: ResidentIn, conn: Conn, caller: Writer, request: Request
 ) -> ResidentOut:
@@ -302,7 +317,7 @@ async def _profile(conn: Conn, resident_id: int) -> ResidentOut:
     return resident
 
 
-@router.get("/{resident_id}")
+@router.get("/{resident_id}", responses=errors(404))
 async def get_resident(
     resident_id: int, conn: Conn, caller: Reader, request: Request
 ) -> ResidentOut:
@@ -320,7 +335,7 @@ async def get_resident(
     return resident
 
 
-@router.patch("/{resident_id}")
+@router.patch("/{resident_id}", responses=errors(400, 404))
 async def update_resident(
     resident_id: int, body: ResidentPatch, conn: Conn, caller: Writer, request: Request
 ) -> ResidentOut:
@@ -373,7 +388,7 @@ async def update_resident(
     return await _profile(conn, resident_id)
 
 
-@router.get("/{resident_id}/latest")
+@router.get("/{resident_id}/latest", responses=errors(404))
 async def latest_vitals(
     resident_id: int, conn: Conn, caller: Reader, request: Request
 ) -> dict[str, Reading]:
@@ -408,7 +423,7 @@ async def _latest(conn: Conn, resident_id: int, now: datetime) -> dict[str, Vita
     }
 
 
-@router.get("/{resident_id}/news2")
+@router.get("/{resident_id}/news2", responses=errors(404))
 async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: Request) -> News2Out:
     """NEWS2 now, from the freshest reading of each parameter within its freshness window,
     wearable and manual alike; incomplete (no total) when a parameter is missing or stale."""
@@ -454,7 +469,9 @@ async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: R
     )
 
 
-@router.post("/{resident_id}/observations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{resident_id}/observations", status_code=status.HTTP_201_CREATED, responses=errors(400, 404)
+)
 async def record_observations(
     resident_id: int, body: Observations, conn: Conn, caller: Observer, request: Request
 ) -> dict[str, Reading]:

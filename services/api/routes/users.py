@@ -8,12 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from services.api.deps import Conn, require
+from services.api.deps import AUTHENTICATED, Conn, Offset, errors, invalid, require
 from services.auth.principal import Role
 from services.auth.users import UserError, create_user
 
 router = APIRouter(
-    prefix="/api/v1/users", tags=["users"], dependencies=[Depends(require("users:manage"))]
+    prefix="/api/v1/users",
+    tags=["users"],
+    dependencies=[Depends(require("users:manage"))],
+    responses=AUTHENTICATED,
 )
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
@@ -43,7 +46,7 @@ class UserOut(BaseModel):
 _COLUMNS = "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, active"
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409))
 async def add_user(body: UserIn, conn: Conn) -> UserOut:
     try:
         async with conn.transaction():
@@ -58,8 +61,7 @@ async def add_user(body: UserIn, conn: Conn) -> UserOut:
                 hospital_id=body.hospital_id,
             )
     except UserError as exc:
-        code = 409 if "already exists" in str(exc) else 422
-        raise HTTPException(code, str(exc)) from None
+        raise _refused(exc) from None
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM users WHERE user_id = %s",  # noqa: S608 - fixed columns
         [user_id],
@@ -69,11 +71,21 @@ async def add_user(body: UserIn, conn: Conn) -> UserOut:
     return UserOut(**dict(zip(_COLUMNS.split(", "), row, strict=True)))
 
 
+def _refused(exc: UserError) -> HTTPException:
+    """409 for a username that is taken; otherwise a 422 naming the field. `create_user` words
+    its refusals for the CLI too, so the field is told by what the message is about."""
+    message = str(exc)
+    if "already exists" in message:
+        return HTTPException(status.HTTP_409_CONFLICT, message)
+    field = next((f for f in ("username", "password") if f in message), "site_id")
+    return invalid(["body", field], message)
+
+
 @router.get("")
 async def list_users(
     conn: Conn,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[UserOut]:
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM users ORDER BY user_id LIMIT %s OFFSET %s",  # noqa: S608

@@ -11,14 +11,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from services.api.deps import Conn, require, resident_in_scope
+from services.api.deps import (
+    AUTHENTICATED,
+    Conn,
+    Instant,
+    errors,
+    invalid,
+    require,
+    resident_in_scope,
+)
 from services.auth import audit
 from services.auth.principal import Principal
 from services.trends.errors import InvalidQuery
 from services.trends.plan import MAX_POINTS, Bucket, Metric, Source, plan_query
 from services.trends.queries import fetch_trend
 
-router = APIRouter(prefix="/api/v1/residents", tags=["vitals"])
+router = APIRouter(prefix="/api/v1/residents", tags=["vitals"], responses=AUTHENTICATED)
 
 DEFAULT_RANGE = timedelta(hours=24)
 
@@ -63,7 +71,7 @@ class VitalsOut(BaseModel):
     series: list[SeriesOut]
 
 
-@router.get("/{resident_id}/vitals")
+@router.get("/{resident_id}/vitals", responses=errors(404))
 async def get_vitals(
     resident_id: int,
     conn: Conn,
@@ -71,9 +79,9 @@ async def get_vitals(
     request: Request,
     metric: Annotated[list[Metric], Query(min_length=1, description="repeat for several")],
     start: Annotated[
-        datetime | None, Query(description="with a UTC offset; default: 24 h before end")
+        Instant | None, Query(description="with a UTC offset; default: 24 h before end")
     ] = None,
-    end: Annotated[datetime | None, Query(description="with a UTC offset; default: now")] = None,
+    end: Annotated[Instant | None, Query(description="with a UTC offset; default: now")] = None,
     bucket: Annotated[
         Bucket | None,
         Query(description=f"default: the finest giving at most 1000 points; max {MAX_POINTS}"),
@@ -84,7 +92,10 @@ async def get_vitals(
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
     now = datetime.now(UTC)
     end = end or now
-    start = start or end - DEFAULT_RANGE
+    try:
+        start = start or end - DEFAULT_RANGE
+    except OverflowError:  # an `end` at the very start of the calendar
+        raise invalid(["query", "end"], "too early to look back from") from None
     try:
         plan = plan_query(metrics=metric, start=start, end=end, bucket=bucket)
     except InvalidQuery as exc:
