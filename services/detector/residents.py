@@ -6,6 +6,7 @@ assessment): they are cached and re-read every `refresh_s`, and on a miss.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,16 @@ class Assignment:
         return self.start <= ts and (self.end is None or ts < self.end)
 
 
+_jitter = random.Random()  # noqa: S311 - spreading refreshes over time, not security
+
+
+def spread(interval_s: float) -> float:
+    """A refresh interval between half and all of `interval_s`: entries loaded together (at
+    start) do not all expire in the same second, which stalled the detector for a moment
+    every minute with thousands of residents."""
+    return interval_s * _jitter.uniform(0.5, 1.0)
+
+
 class Attribution:
     """`resident_at(device_id, ts)`: the resident the device was assigned to at `ts`."""
 
@@ -41,13 +52,13 @@ class Attribution:
         self._load = load
         self._clock = clock
         self._refresh_s = refresh_s
-        self._cache: dict[str, tuple[float, list[Assignment]]] = {}
+        self._cache: dict[str, tuple[float, list[Assignment]]] = {}  # device → (expiry, …)
 
     def resident_at(self, device_id: str, ts: datetime) -> int | None:
         now = self._clock()
         cached = self._cache.get(device_id)
-        if cached is None or now - cached[0] >= self._refresh_s:
-            cached = (now, self._load(device_id))
+        if cached is None or now >= cached[0]:
+            cached = (now + spread(self._refresh_s), self._load(device_id))
             self._cache[device_id] = cached
         for assignment in cached[1]:
             if assignment.covers(ts):

@@ -32,7 +32,7 @@ from rules.errors import OverrideError
 from rules.types import AlertCandidate, Vital, unit_subject
 from services.detector.convert import observations
 from services.detector.outbox import write_candidates
-from services.detector.residents import Attribution, load_assignments, load_resident
+from services.detector.residents import Attribution, load_assignments, load_resident, spread
 from services.detector.snapshots import load_snapshots, save_snapshots
 from services.settings import MqttEndpoint
 
@@ -112,7 +112,7 @@ class Detector:
         self.metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.metrics.residents.set_function(lambda: float(len(self.engine.residents)))
         self.stopping = threading.Event()
-        self.profile_loaded: dict[int, float] = {}  # resident → monotonic time of last load
+        self.profile_due: dict[int, float] = {}  # resident → monotonic time to re-read it
         # Position in `manual_observations`, committed with the snapshots: each manual
         # observation is taken in exactly once.
         self.manual_cursor = 0
@@ -180,10 +180,10 @@ class Detector:
 
     def _ensure_resident(self, resident_id: int) -> bool:
         """Load (or periodically re-read) a resident's profile and rule overrides."""
-        loaded = self.profile_loaded.get(resident_id)
-        if loaded is not None and time.monotonic() - loaded < self.config.profile_refresh_s:
+        due = self.profile_due.get(resident_id)
+        if due is not None and time.monotonic() < due:
             return resident_id in self.engine.residents
-        self.profile_loaded[resident_id] = time.monotonic()
+        self.profile_due[resident_id] = time.monotonic() + spread(self.config.profile_refresh_s)
         record = load_resident(self.conn, resident_id)
         if record is None:
             return False

@@ -54,6 +54,26 @@ def test_assignments_are_cached_then_refreshed() -> None:
     assert attribution.resident_at("w1", T0) == 9
 
 
+def test_entries_loaded_together_expire_apart() -> None:
+    # A thousand devices seen in the first second must not all be re-read in the same one.
+    load = FakeLoad(HISTORY)
+    now = [0.0]
+    attribution = Attribution(load, clock=lambda: now[0], refresh_s=30)
+    devices = [f"w{i}" for i in range(1000)]
+    for device in devices:
+        attribution.resident_at(device, T0)
+    reloads = []
+    for second in range(15, 31):
+        now[0] = float(second)
+        before = load.calls
+        for device in devices:
+            attribution.resident_at(device, T0)
+        reloads.append(load.calls - before)
+    assert reloads[0] == 0  # nothing before half the interval
+    assert sum(reloads) >= 1000  # everything by the full interval
+    assert max(reloads) < 200  # spread out, not all at once
+
+
 def test_resident_overrides_merge_over_the_sites() -> None:
     site = {"vitals": {"spo2": {"low": 90, "persistence_s": 15}}, "fall": {"long_lie_s": 300}}
     resident = {"vitals": {"spo2": {"low": 85}}}
