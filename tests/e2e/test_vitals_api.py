@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from services.local.system import free_port
 from services.settings import Settings
 from services.trends.grid import HOUR, MINUTE, floor_to
 from services.trends.refresh import LOCK_KEY
@@ -207,7 +208,12 @@ def test_the_ingest_worker_keeps_the_rollups(
     rid = new_resident(db, "Worker Rollups")
     device = make_device(resident_id=rid)
     start = NOW - 3 * HOUR
-    worker = ingest_process(settings)
+    # A worker of its own (its own MQTT session and metrics port): the session's shared
+    # worker may be running too, and `start` must wait for this one, not answer for that one.
+    own = settings.model_copy(update={"ingest_metrics_port": free_port()})
+    worker = ingest_process(own)
+    assert worker.child.env is not None
+    worker.child.env["CAREWATCH_INGEST_CLIENT_ID"] = "carewatch-ingest-rollups"
     worker.start()
     try:
         for i in range(30):
