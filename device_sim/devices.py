@@ -46,6 +46,21 @@ class SimDevice:
             raise ValueError(f"device {self.device_id}: resident_key must be a non-empty string")
 
 
+def synthetic_ward(residents: int, site_id: str = "demo") -> list[SimDevice]:
+    """A wearable and a bed sensor per resident, named as the demo ward names them, with
+    placeholder passwords: for a dry run, which needs no broker."""
+    if residents < 1:
+        raise ValueError("a ward has at least one resident")
+    devices = []
+    kinds: tuple[tuple[str, DeviceKind], ...] = (("w", "wearable"), ("b", "bed_sensor"))
+    for i in range(residents):
+        for prefix, kind in kinds:
+            devices.append(
+                SimDevice(f"demo-{prefix}{i:03d}", site_id, kind, "dry-run", f"r{i + 1}")
+            )
+    return devices
+
+
 def load_devices(path: str | os.PathLike[str]) -> list[SimDevice]:
     """Read a devices file written by `save_devices`; DevicesFileError if it is not one."""
     path = Path(path)

@@ -21,6 +21,15 @@ DEFAULT_TZ: Final[tzinfo] = ZoneInfo("Asia/Shanghai")
 # Order of the six vital signs in the arrays below.
 METRICS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp")
 Drift = tuple[float, float, float, float, float, float]
+# What is going on besides rest and sleep (a meal, exercise, a fever) as offsets of the true
+# values, in METRICS order; the sensors then read them with their usual noise.
+Effects = tuple[float, float, float, float, float, float]
+NO_EFFECTS: Final[Effects] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+# Fever drives heart and breathing rate with it: about 10 beats/min per °C (Liebermeister's
+# rule) and about 2 breaths/min per °C.
+FEVER_HR_PER_C: Final = 10.0
+FEVER_RR_PER_C: Final = 2.0
 
 # Slow, correlated drift of each metric around its mean (Ornstein-Uhlenbeck): stationary
 # standard deviation and time constant. Temperature and blood pressure wander over tens of
@@ -33,9 +42,9 @@ _BED_HR_SD: Final = 1.5
 _BED_RR_SD: Final = 0.7
 
 # What a plausible elderly resident shows; all well inside protocol v1's accepted ranges, so a
-# simulated value is never rejected as out_of_range.
+# simulated value is never rejected as out_of_range. (Temperature up to 41 °C: a fever.)
 _LOW: Final = np.array([40.0, 88.0, 8.0, 35.0, 85.0, 45.0])
-_HIGH: Final = np.array([150.0, 100.0, 30.0, 38.5, 190.0, 115.0])
+_HIGH: Final = np.array([150.0, 100.0, 30.0, 41.0, 190.0, 115.0])
 _MIN_PULSE_PRESSURE: Final = 20
 
 _SLEEP_TAU_S: Final = 900.0  # falling asleep / waking up is gradual, not a step
@@ -169,13 +178,37 @@ def advance(
     )
 
 
+def fever_effects(elevation_c: float) -> Effects:
+    """A temperature `elevation_c` °C above the resident's own, with the heart and breathing
+    rate that rise with it."""
+    e = max(0.0, elevation_c)
+    return (FEVER_HR_PER_C * e, 0.0, FEVER_RR_PER_C * e, e, 0.0, 0.0)
+
+
+def add_effects(*parts: Effects) -> Effects:
+    hr, spo2, rr, temp, sbp, dbp = (sum(values) for values in zip(*parts, strict=True))
+    return (hr, spo2, rr, temp, sbp, dbp)
+
+
+def scheduled_in_bed(baseline: Baseline, t: datetime, tz: tzinfo = DEFAULT_TZ) -> bool:
+    """Whether the resident's routine has them in bed at `t` (night or afternoon nap)."""
+    return _scheduled_in_bed(baseline, local_hour(t, tz))
+
+
 def vitals_at(
-    state: ResidentState, t: datetime, rng: np.random.Generator, tz: tzinfo = DEFAULT_TZ
+    state: ResidentState,
+    t: datetime,
+    rng: np.random.Generator,
+    tz: tzinfo = DEFAULT_TZ,
+    *,
+    effects: Effects | None = None,
 ) -> tuple[ResidentState, Vitals]:
-    """Advance to `t` and read the resident's vital signs as a wearable reports them."""
+    """Advance to `t` and read the resident's vital signs as a wearable reports them;
+    `effects` shift the true values (see `Effects`)."""
     state = advance(state, t, rng, tz)
-    noisy = _latent(state, tz) + _WEARABLE_SD * rng.standard_normal(len(METRICS))
-    hr, spo2, rr, temp, sbp, dbp = np.clip(noisy, _LOW, _HIGH).tolist()
+    noisy = _latent(state, tz, effects) + _WEARABLE_SD * rng.standard_normal(len(METRICS))
+    # np.clip's own overhead dwarfs six numbers; this is what it computes.
+    hr, spo2, rr, temp, sbp, dbp = np.minimum(np.maximum(noisy, _LOW), _HIGH).tolist()
     sbp_i = round(sbp)
     vitals: Vitals = {
         "hr": round(hr),
@@ -190,15 +223,20 @@ def vitals_at(
 
 
 def bed_at(
-    state: ResidentState, t: datetime, rng: np.random.Generator, tz: tzinfo = DEFAULT_TZ
+    state: ResidentState,
+    t: datetime,
+    rng: np.random.Generator,
+    tz: tzinfo = DEFAULT_TZ,
+    *,
+    effects: Effects | None = None,
 ) -> tuple[ResidentState, BedReading]:
     """Advance to `t` and read what a bed sensor under the resident's mattress reports."""
     state = advance(state, t, rng, tz)
     if not state.occupied:
         return state, {"occupied": False, "movement": 0.0}
-    latent = _latent(state, tz)
-    hr = float(np.clip(latent[0] + _BED_HR_SD * rng.standard_normal(), _LOW[0], _HIGH[0]))
-    rr = float(np.clip(latent[2] + _BED_RR_SD * rng.standard_normal(), _LOW[2], _HIGH[2]))
+    latent = _latent(state, tz, effects)
+    hr = _clip(float(latent[0] + _BED_HR_SD * rng.standard_normal()), _LOW[0], _HIGH[0])
+    rr = _clip(float(latent[2] + _BED_RR_SD * rng.standard_normal()), _LOW[2], _HIGH[2])
     turn, turn_size = rng.random(2)
     if state.sleep >= 0.5:
         # Asleep: nearly still, with the odd turn.
@@ -207,11 +245,15 @@ def bed_at(
         movement = rng.beta(2.0, 8.0)
     reading: BedReading = {
         "occupied": True,
-        "movement": round(float(np.clip(movement, 0.0, 1.0)), 2),
+        "movement": round(_clip(float(movement), 0.0, 1.0), 2),
         "hr": round(hr),
         "rr": round(rr),
     }
     return state, reading
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    return float(min(max(value, low), high))
 
 
 def local_hour(t: datetime, tz: tzinfo) -> float:
@@ -220,8 +262,11 @@ def local_hour(t: datetime, tz: tzinfo) -> float:
     return local.hour + local.minute / 60 + (local.second + local.microsecond / 1e6) / 3600
 
 
-def _latent(state: ResidentState, tz: tzinfo) -> NDArray[np.float64]:
-    """The true (noise-free) values: baseline, circadian rhythm, sleep and activity, drift."""
+def _latent(
+    state: ResidentState, tz: tzinfo, effects: Effects | None = None
+) -> NDArray[np.float64]:
+    """The true (noise-free) values: baseline, circadian rhythm, sleep and activity, drift,
+    and any effects."""
     if state.t is None:
         raise ValueError("the resident state has not been advanced to a time yet")
     base = state.baseline
@@ -241,6 +286,9 @@ def _latent(state: ResidentState, tz: tzinfo) -> NDArray[np.float64]:
         ]
     )
     latent: NDArray[np.float64] = mean + np.asarray(state.drift)
+    if effects is not None:
+        # Added last, and only when given, so callers without effects get the same floats.
+        latent = latent + np.asarray(effects)
     return latent
 
 

@@ -439,15 +439,32 @@ def device_check(
 
 @app.command()
 def sim(
-    residents: Annotated[int, typer.Option(min=1, max=500, help="Residents to simulate.")] = 8,
-    rate: Annotated[
-        float, typer.Option(min=0.001, max=100.0, help="Vitals per second each.")
-    ] = 1.0,
-    duration: Annotated[
-        float | None, typer.Option(help="Seconds to run (default: forever).")
+    residents: Annotated[
+        int | None, typer.Option(min=1, max=500, help="Residents to simulate (default 8).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same ward).")] = 1,
-    speed: Annotated[float, typer.Option(min=0.1, help="Simulated seconds per real second.")] = 1.0,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.001, max=100.0, help="Vitals (and bed readings) per second each."),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Simulated seconds to run (default: forever).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed: same seed, same messages (default 1).")
+    ] = None,
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Simulated seconds per real second ('inf': as fast as acknowledged)."
+        ),
+    ] = 1.0,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Simulated start, RFC 3339 with an offset (default: now, or early enough to "
+            "end now when faster than real time)."
+        ),
+    ] = None,
     devices: Annotated[
         Path | None,
         typer.Option(help="Devices file (JSON) to use instead of the local demo ward."),
@@ -458,39 +475,175 @@ def sim(
     port: Annotated[
         int | None, typer.Option(help="Broker port (default CAREWATCH_MQTT_PORT).")
     ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scenario YAML (which resident, what, when; see device_sim/library): played "
+            "by the ward's devices, with its ground truth in the labels."
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the ground-truth labels here (JSON Lines; default with --scenario or "
+            "--out: beside the output, NAME.labels.jsonl)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dry run: write the messages to this JSON Lines file instead of publishing "
+            "(no broker, no pacing; with --start, byte-identical every time)."
+        ),
+    ] = None,
+    routine: Annotated[
+        bool | None,
+        typer.Option(
+            "--routine/--no-routine",
+            help="Meals, the morning wash (wearable off) and everyday activities (motion "
+            "windows). Default on.",
+        ),
+    ] = None,
+    fever_rate: Annotated[
+        float, typer.Option(min=0.0, help="Fevers per resident-day (HR and RR rise with them).")
+    ] = 0.0,
+    wifi_drops: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Wi-Fi drops per device-day; the backlog is sent on reconnecting."
+        ),
+    ] = 0.0,
+    clock_drift: Annotated[
+        float,
+        typer.Option(min=0.0, max=1000.0, help="Device clock drift: standard deviation, ppm."),
+    ] = 0.0,
+    duplicate_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of messages sent twice.")
+    ] = 0.0,
+    reorder_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of messages overtaken by 1-3 later ones."),
+    ] = 0.0,
+    malformed_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of readings followed by a malformed copy."),
+    ] = 0.0,
+    malformed_kind: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this malformed kind (repeat; default: all of them)."),
+    ] = None,
+    max_inflight: Annotated[
+        int,
+        typer.Option(min=1, max=65535, help="QoS 1: unacknowledged messages per device at most."),
+    ] = 1000,
 ) -> None:
-    """Simulate residents' wearables and bed sensors publishing through the broker."""
-    from device_sim.devices import load_devices
+    """Simulate residents' wearables and bed sensors publishing through the broker (or, with
+    --out, into a file), with a summary at the end."""
+    from datetime import UTC, datetime
+    from typing import cast
+
+    from device_sim.devices import load_devices, synthetic_ward
     from device_sim.errors import SimulatorError
-    from device_sim.run import run_simulation
+    from device_sim.faults import Faults
+    from device_sim.malformed import MALFORMED_KINDS, MalformedKind
+    from device_sim.run import run_simulation, write_simulation
+    from device_sim.scenarios import ScenarioError, load_spec
+    from device_sim.ward import WardOptions
     from services.local.demo import ensure_demo_ward
 
     setup_logging("sim")
     settings = Settings()
     try:
-        if devices is not None:
-            chosen = load_devices(devices)
-        else:
-            chosen = asyncio.run(ensure_demo_ward(settings, residents))
+        spec = None if scenario is None else load_spec(scenario)
+        if spec is not None:
+            given = [
+                name
+                for name, value in (
+                    ("--residents", residents),
+                    ("--rate", rate),
+                    ("--duration", duration),
+                    ("--routine/--no-routine", routine),
+                )
+                if value is not None
+            ]
+            if fever_rate:
+                given.append("--fever-rate")
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: the scenario file sets its residents, cadence, "
+                    "duration and events"
+                )
+        kinds = tuple(malformed_kind or MALFORMED_KINDS)
+        unknown = [k for k in kinds if k not in MALFORMED_KINDS]
+        if unknown:
+            raise ValueError(
+                f"unknown malformed kind {unknown[0]!r}: one of {', '.join(MALFORMED_KINDS)}"
+            )
+        faults = Faults(
+            wifi_drops_per_day=wifi_drops,
+            clock_drift_ppm=clock_drift,
+            duplicate_rate=duplicate_rate,
+            reorder_rate=reorder_rate,
+            malformed_rate=malformed_rate,
+            malformed_kinds=cast("tuple[MalformedKind, ...]", kinds),
+        )
+        ward = WardOptions(routine=routine is not False, fever_rate=fever_rate)
+        begin = None if start is None else datetime.fromisoformat(start)
+        if begin is not None and begin.utcoffset() is None:
+            raise ValueError(f"--start {start!r} needs an offset (e.g. +08:00 or Z)")
+        count = len(spec.residents) if spec is not None else residents or 8
+        seed_ = seed if seed is not None else spec.seed if spec is not None else 1
+        if labels is None and (out is not None or spec is not None):
+            stem = out if out is not None else Path(spec.name if spec else "sim")
+            labels = stem.with_name(f"{stem.stem}.labels.jsonl")
         stop = threading.Event()
         stop_on_signals(stop)
-        summary = run_simulation(
-            chosen,
-            host=host or settings.mqtt_host,
-            port=port or settings.mqtt_port,
-            rate_hz=rate,
-            duration_s=duration,
-            seed=seed,
-            stop=stop,
-            speed=speed,
-            progress=sys.stderr.isatty(),
-        )
-    except (CareWatchError, SimulatorError) as exc:
+        if out is not None:
+            chosen = load_devices(devices) if devices is not None else synthetic_ward(count)
+            summary = write_simulation(
+                chosen,
+                out,
+                duration_s=duration,
+                seed=seed_,
+                start=begin or datetime.now(UTC),
+                rate_hz=rate or 1.0,
+                stop=stop,
+                progress=sys.stderr.isatty(),
+                ward=ward,
+                faults=faults,
+                scenario=spec,
+                labels_path=labels,
+            )
+            verb = f"wrote to {out}:"
+        else:
+            if devices is not None:
+                chosen = load_devices(devices)
+            else:
+                chosen = asyncio.run(ensure_demo_ward(settings, count))
+            summary = run_simulation(
+                chosen,
+                host=host or settings.mqtt_host,
+                port=port or settings.mqtt_port,
+                rate_hz=rate or 1.0,
+                duration_s=duration,
+                seed=seed_,
+                stop=stop,
+                speed=speed,
+                start=begin,
+                progress=sys.stderr.isatty(),
+                max_inflight=max_inflight,
+                ward=ward,
+                faults=faults,
+                scenario=spec,
+                labels_path=labels,
+            )
+            verb = "published"
+    except (CareWatchError, SimulatorError, ScenarioError, ValueError, OSError) as exc:
         raise fail(exc) from None
-    typer.echo(
-        f"published {summary.messages_published} messages in {summary.elapsed_s:.1f}s "
-        f"({', '.join(f'{k}: {v}' for k, v in sorted(summary.by_stream.items()))})"
-    )
+    for line in summary.lines(verb=verb):
+        typer.echo(line)
+    if labels is not None:
+        typer.echo(f"  labels: {summary.labels:,} written to {labels}")
 
 
 if __name__ == "__main__":

@@ -11,11 +11,16 @@ import pytest
 
 from device_sim.devices import SimDevice
 from device_sim.messages import (
+    MAX_CLOCK_OFFSET_S,
     DeviceClock,
     Message,
     bed_message,
     device_topic,
     epoch_ms,
+    event_message,
+    motion_message,
+    reading_message,
+    restamp,
     status_message,
     vitals_message,
     will_message,
@@ -156,3 +161,48 @@ def test_a_value_outside_the_protocol_range_is_a_bug_not_a_message(
 ) -> None:
     with pytest.raises(ValueError, match="outside protocol range"):
         vitals_message(WEARABLE, {**VITALS, field: value}, seq=1, ts_ms=TS)  # type: ignore[misc]
+
+
+def test_motion_window_and_events() -> None:
+    motion = motion_message(WEARABLE, 50.0, [0.0, 0.1], [-1.0, -0.9], [0.0, 0.05], seq=3, ts_ms=TS)
+    assert motion.topic == "carewatch/v1/site_A/w-001/motion" and not motion.retain
+    assert json.loads(motion.payload) == {
+        "ts": TS,
+        "seq": 3,
+        "hz": 50.0,
+        "ax": [0.0, 0.1],
+        "ay": [-1.0, -0.9],
+        "az": [0.0, 0.05],
+    }
+    with pytest.raises(ValueError, match="equally many"):
+        motion_message(WEARABLE, 50.0, [0.0], [0.0, 1.0], [0.0], seq=1, ts_ms=TS)
+    with pytest.raises(ValueError, match="does not publish"):
+        motion_message(BED, 50.0, [0.0], [0.0], [0.0], seq=1, ts_ms=TS)
+    event = event_message(BED, "bed_exit", seq=4, ts_ms=TS)
+    assert event.topic == "carewatch/v1/site_A/b-001/event"
+    assert json.loads(event.payload) == {"ts": TS, "seq": 4, "type": "bed_exit"}
+    zone = event_message(WEARABLE, "zone_exit", seq=5, ts_ms=TS, zone="garden", confidence=0.9)
+    assert json.loads(zone.payload)["zone"] == "garden"
+    assert json.loads(zone.payload)["confidence"] == 0.9
+
+
+def test_a_drifting_clock_gains_its_skew_and_is_resynchronised_in_the_end() -> None:
+    t0 = datetime(2025, 3, 1, tzinfo=UTC)
+    clock = DeviceClock(skew=50e-6)
+    assert clock.stamp(t0) == (1, TS)  # the origin is the first stamp
+    _, ts = clock.stamp(t0 + timedelta(days=1))
+    assert ts - (TS + 86_400_000) == 4320  # 50 ppm: 4.32 s a day
+    slow = DeviceClock(skew=-0.005, origin=t0)
+    assert slow.offset_s(t0 + timedelta(days=1)) == -MAX_CLOCK_OFFSET_S
+    assert slow.stamp(t0 + timedelta(days=1))[1] == TS + 86_400_000 - 240_000
+    with pytest.raises(ValueError, match="plausible"):
+        DeviceClock(skew=0.5)
+
+
+def test_restamp_keeps_the_body_and_reading_message_retains_status() -> None:
+    status = reading_message(WEARABLE, "status", {"battery": 50, "online": True}, seq=1, ts_ms=TS)
+    assert status.retain
+    again = restamp(status, seq=9, ts_ms=TS + 5)
+    assert json.loads(again.payload) == {"ts": TS + 5, "seq": 9, "battery": 50, "online": True}
+    assert (again.topic, again.retain) == (status.topic, True)
+    assert not reading_message(BED, "bed", {"occupied": False}, seq=1, ts_ms=TS).retain

@@ -11,12 +11,18 @@ from hypothesis import strategies as st
 
 from device_sim.physiology import (
     DEFAULT_TZ,
+    FEVER_HR_PER_C,
+    FEVER_RR_PER_C,
+    NO_EFFECTS,
     BedReading,
+    Effects,
     ResidentState,
     Vitals,
+    add_effects,
     advance,
     bed_at,
     draw_baseline,
+    fever_effects,
     new_resident,
     vitals_at,
 )
@@ -207,3 +213,47 @@ def test_any_seed_start_and_step_stays_in_range(seed: int, start_minute: int, st
         for name, (low, high) in PROTOCOL.items():
             assert low <= vitals[name] <= high  # type: ignore[literal-required]
         assert 0.0 <= bed["movement"] <= 1.0
+
+
+def _day_with(effects: Effects | None, seed: int = 3) -> list[tuple[Vitals, BedReading]]:
+    """A day every 5 minutes; the same draws whatever the effects."""
+    rng = np.random.default_rng(seed)
+    state = new_resident(rng)
+    out = []
+    for k in range(288):
+        t = MIDNIGHT + timedelta(minutes=5 * k)
+        state, vitals = vitals_at(state, t, rng, effects=effects)
+        state, bed = bed_at(state, t, rng, effects=effects)
+        out.append((vitals, bed))
+    return out
+
+
+def test_no_effects_and_zero_effects_read_the_same() -> None:
+    assert _day_with(None) == _day_with(NO_EFFECTS)
+
+
+def test_heart_and_breathing_rate_rise_with_a_fever() -> None:
+    plain, febrile = _day_with(None), _day_with(fever_effects(1.5))
+    for (v0, b0), (v1, b1) in zip(plain, febrile, strict=True):
+        # Rounding to whole beats and breaths: within one of the exact shift.
+        assert abs((v1["hr"] - v0["hr"]) - FEVER_HR_PER_C * 1.5) <= 1
+        assert abs((v1["rr"] - v0["rr"]) - FEVER_RR_PER_C * 1.5) <= 1
+        assert v1["temp"] - v0["temp"] == pytest.approx(1.5, abs=0.11)
+        assert (v1["spo2"], v1["sbp"], v1["dbp"]) == (v0["spo2"], v0["sbp"], v0["dbp"])
+        assert b1["occupied"] == b0["occupied"]
+        if b0["occupied"]:  # the bed sensor feels it too
+            assert abs((b1["hr"] - b0["hr"]) - FEVER_HR_PER_C * 1.5) <= 1
+            assert abs((b1["rr"] - b0["rr"]) - FEVER_RR_PER_C * 1.5) <= 1
+
+
+def test_fever_effects_and_their_sum() -> None:
+    assert fever_effects(-1.0) == NO_EFFECTS  # a fever does not cool
+    assert fever_effects(2.0) == (20.0, 0.0, 4.0, 2.0, 0.0, 0.0)
+    assert add_effects(fever_effects(1.0), (6.0, 0.0, 0.0, 0.0, -7.0, -3.0)) == (
+        16.0,
+        0.0,
+        2.0,
+        1.0,
+        -7.0,
+        -3.0,
+    )

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from device_sim.devices import SimDevice
 from device_sim.errors import AckTimeout, BrokerRefused
+from device_sim.faults import Faults
 from device_sim.messages import Message
 from device_sim.physiology import DEFAULT_TZ
-from device_sim.run import SimSummary, run_simulation
+from device_sim.run import SimSummary, delivery_line, run_simulation, write_simulation
+from device_sim.scenarios import spec_from_dict
+from device_sim.simulation import build
 
 THREE_AM = datetime(2025, 3, 1, 3, 0, tzinfo=DEFAULT_TZ)
 
@@ -188,7 +194,14 @@ def test_a_reconnected_device_republishes_its_status_at_once() -> None:
     simulate(ward(1), fakes, rate_hz=1.0, duration_s=30.0)
     bodies = fakes.bodies("w-001")
     assert [s for s, _ in bodies].count("status") == 2
-    assert bodies[11][0] == "status" and bodies[11][1]["seq"] == 12
+    # Stamped as it is sent, with a seq of its own: the readings already produced keep theirs.
+    assert bodies[11][0] == "status"
+    others = [b["seq"] for _, b in bodies[:11] + bodies[12:]]
+    assert bodies[11][1]["seq"] not in others and bodies[11][1]["seq"] > 11
+    assert others == list(range(1, len(others) + 1))
+    assert {k: v for k, v in bodies[11][1].items() if k not in ("ts", "seq")} == {
+        k: v for k, v in bodies[0][1].items() if k not in ("ts", "seq")
+    }
     assert [s for s, _ in fakes.bodies("b-001")].count("status") == 1
 
 
@@ -269,3 +282,110 @@ def test_messages_per_device_are_in_time_order() -> None:
         for _, message in publisher.sent:
             counts[message.stream] += 1
     assert counts == {"vitals": 200, "bed": 200, "status": 16}
+
+
+def test_unpaced_with_faults_per_device_order_and_a_summary_that_adds_up(tmp_path: Path) -> None:
+    fakes = Fakes()
+    faults = Faults(
+        wifi_drops_per_day=500, duplicate_rate=0.05, reorder_rate=0.05, malformed_rate=0.05
+    )
+    labels_path = tmp_path / "labels.jsonl"
+    summary = simulate(
+        ward(3), fakes, speed=math.inf, duration_s=1800.0, faults=faults, labels_path=labels_path
+    )
+    sim = build(ward(3), seed=1, start=THREE_AM, duration_s=1800.0, rate_hz=2.0, faults=faults)
+    expected = list(sim.deliveries())
+    # Published device by device when due, each device's messages in the order produced.
+    for device_id, publisher in fakes.by_device.items():
+        assert [m for _, m in publisher.sent] == [
+            d.message for d in expected if d.device_id == device_id
+        ]
+    assert summary.messages_published == len(expected)
+    assert summary.by_kind == dict(Counter(d.kind for d in expected))
+    assert summary.by_stream == dict(Counter(d.message.stream for d in expected))
+    assert summary.malformed == dict(Counter(d.detail for d in expected if d.detail))
+    assert set(summary.by_kind) == {"data", "backfill", "duplicate", "late", "malformed"}
+    lines = labels_path.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["type"] == "run" and header["seed"] == 1 and header["rate_hz"] == 2.0
+    assert [json.loads(line) for line in lines[1:]] == sim.labels.records
+    assert summary.labels == len(lines) - 1
+    text = "\n".join(summary.lines())
+    assert "by kind:" in text and "malformed:" in text and "broker rejected: 0" in text
+
+
+def test_a_scenario_through_the_run_loop(tmp_path: Path) -> None:
+    spec = spec_from_dict(
+        {
+            "name": "loop",
+            "start": "2025-03-01T09:00:00+08:00",
+            "duration": "20m",
+            "residents": [{"key": "a"}, {"key": "b"}],
+            "events": [{"at": "5m", "resident": "b", "kind": "sos"}],
+        }
+    )
+    fakes = Fakes()
+    summary = simulate(
+        ward(2),
+        fakes,
+        scenario=spec,
+        start=None,
+        speed=math.inf,
+        duration_s=None,
+        labels_path=tmp_path / "l.jsonl",
+    )
+    assert summary.simulated_s <= spec.duration_s
+    events = [b for s, b in fakes.bodies("w-002") if s == "event"]
+    assert [e["type"] for e in events] == ["sos"]
+    labels = [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()]
+    assert labels[0]["scenario"] == "loop"
+    assert [r["kind"] for r in labels if r["type"] == "event"] == ["sos"]
+    # Moved by whole days to end by now: 09:00 local still.
+    start = datetime.fromisoformat(labels[0]["start"])
+    assert start.astimezone(DEFAULT_TZ).time() == spec.start.time()
+    assert start <= datetime.now(UTC) - timedelta(seconds=spec.duration_s)
+
+
+def test_a_dry_run_writes_the_same_file_every_time(tmp_path: Path) -> None:
+    faults = Faults(malformed_rate=0.2, malformed_kinds=("not_utf8", "truncated"))
+    paths = []
+    for name in ("one", "two"):
+        out, labels = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.labels.jsonl"
+        summary = write_simulation(
+            ward(2),
+            out,
+            duration_s=600.0,
+            seed=5,
+            start=THREE_AM,
+            faults=faults,
+            labels_path=labels,
+        )
+        paths.append((out, labels))
+    (one, one_labels), (two, two_labels) = paths
+    assert (
+        one.read_bytes() == two.read_bytes() and one_labels.read_bytes() == two_labels.read_bytes()
+    )
+    lines = [json.loads(x) for x in one.read_text().splitlines()]
+    assert len(lines) == summary.messages_published
+    sim = build(ward(2), seed=5, start=THREE_AM, duration_s=600.0, faults=faults)
+    assert one.read_text().splitlines() == [delivery_line(d, sim.start) for d in sim.deliveries()]
+    binary = [x for x in lines if "payload_base64" in x]
+    assert binary and all(x["detail"] == "not_utf8" for x in binary)
+    assert b"\xff" in base64.b64decode(binary[0]["payload_base64"])
+    assert {x["kind"] for x in lines} == {"data", "malformed"}
+    with pytest.raises(ValueError, match="duration"):
+        write_simulation(ward(1), tmp_path / "x.jsonl", duration_s=None, seed=1, start=THREE_AM)
+
+
+def test_stopping_early_writes_the_labels_reached(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    summary = simulate(
+        ward(1),
+        Fakes(),
+        stop=stop,
+        faults=Faults(malformed_rate=1.0),
+        labels_path=tmp_path / "l.jsonl",
+    )
+    assert summary.messages_published == 0
+    assert len((tmp_path / "l.jsonl").read_text().splitlines()) == 1 + summary.labels
