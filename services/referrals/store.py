@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, Literal, cast, get_args
+from typing import Any, Final, Literal, cast
 
 from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import TupleRow
@@ -30,6 +30,7 @@ from services.alerts.roster import Role as StaffRole
 from services.alerts.roster import Roster, Staff, on_duty, resident_contacts
 from services.alerts.team import CareTeam, Placement, roster_of
 from services.alerts.team_store import current_team, placements
+from services.readings import latest_vitals, vitals_from_rows
 from services.referrals import fhir, workflow
 from services.referrals.errors import InvalidReferral, ReferralError
 from services.referrals.workflow import (
@@ -83,7 +84,6 @@ SNAPSHOT_BUCKET: Final = timedelta(minutes=5)
 _UNKNOWN_BIRTH_DATE: Final = date(1, 1, 1)
 _FINAL: Final = tuple(sorted(workflow.FINAL_STATES))
 _MAX_REASON: Final = 500
-_SOURCES: Final[frozenset[str]] = frozenset(get_args(Source))
 # Which roster roles stand behind a workflow party (the hospital and the requester are looked
 # up by id instead).
 _PARTY_ROLES: Final[Mapping[Party, tuple[StaffRole, ...]]] = {
@@ -627,14 +627,10 @@ async def _snapshot(
         " ORDER BY metric, bucket, ts DESC",
         {**window, "bucket": SNAPSHOT_BUCKET},
     )
-    vitals = workflow.vitals_snapshot(_vitals(await cur.fetchall()), now=now, config=config)
-    cur = await conn.execute(
-        "SELECT DISTINCT ON (metric) ts, metric, value, source, device_id FROM readings"
-        " WHERE resident_id = %(rid)s AND metric = ANY(%(metrics)s)"
-        " AND ts >= %(start)s AND ts <= %(end)s ORDER BY metric, ts DESC",
-        window,
+    vitals = workflow.vitals_snapshot(
+        vitals_from_rows(await cur.fetchall()), now=now, config=config
     )
-    latest = {v.metric: v for v in _vitals(await cur.fetchall())}
+    latest = await latest_vitals(conn, rid, since=start, until=end, metrics=VITAL_METRICS)
     news2 = compute_news2(latest, scale=subject.scale, now=now, config=subject.news2)
     # No reading at all (only the on_o2 assumption): a score of 0 would mislead.
     scored = any(s.reading is not None for s in news2.sub_scores)
@@ -645,14 +641,6 @@ async def _snapshot(
     )
     alerts = [_alert_json(int(a), r, s, t, ts) for a, r, s, t, ts in await cur.fetchall()]
     return list(vitals), news2 if scored else None, alerts
-
-
-def _vitals(rows: Iterable[Sequence[Any]]) -> list[Vital]:
-    return [
-        Vital(ts, metric, float(value), cast(Source, source), device_id)
-        for ts, metric, value, source, device_id in rows
-        if source in _SOURCES
-    ]
 
 
 def _score(news2: News2Result) -> int:

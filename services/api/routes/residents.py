@@ -33,6 +33,7 @@ from services.api.deps import (
 )
 from services.auth import audit
 from services.auth.principal import Principal
+from services.readings import latest_vitals as stored_latest
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUTHENTICATED)
 
@@ -410,17 +411,9 @@ async def latest_vitals(
 
 
 async def _latest(conn: Conn, resident_id: int, now: datetime) -> dict[str, Vital]:
-    cur = await conn.execute(
-        "SELECT DISTINCT ON (metric) metric, value, ts, source FROM readings"
-        " WHERE resident_id = %s AND ts > %s AND ts <= %s ORDER BY metric, ts DESC",
-        [resident_id, now - LATEST_WINDOW, now + timedelta(minutes=5)],
+    return await stored_latest(
+        conn, resident_id, since=now - LATEST_WINDOW, until=now + timedelta(minutes=5)
     )
-    return {
-        metric: Vital(
-            ts, metric, value, source if source in ("vitals", "bed", "fhir", "manual") else "vitals"
-        )
-        for metric, value, ts, source in await cur.fetchall()
-    }
 
 
 @router.get("/{resident_id}/news2", responses=errors(404))
