@@ -354,16 +354,21 @@ async def get_alert(alert_id: int, conn: Conn, caller: Reader, request: Request)
     return AlertDetail(**alert, timeline=timeline, notifications=sent)
 
 
-async def _scoped(conn: Conn, caller: Principal, alert_id: int) -> dict[str, Any]:
-    """The alert, if it exists (404) and is in the caller's scope (403)."""
+async def _fetch(conn: Conn, alert_id: int) -> dict[str, Any] | None:
+    """The alert as people see it (alerts_view), or None."""
     cur = await conn.execute(
         f"SELECT {COLUMNS} FROM alerts_view WHERE alert_id = %s",  # noqa: S608 - fixed parts
         [alert_id],
     )
     row = await cur.fetchone()
-    if row is None:
+    return None if row is None else _alert(row)
+
+
+async def _scoped(conn: Conn, caller: Principal, alert_id: int) -> dict[str, Any]:
+    """The alert, if it exists (404) and is in the caller's scope (403)."""
+    alert = await _fetch(conn, alert_id)
+    if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-    alert = _alert(row)
     if not caller.covers(alert["site_id"], alert["unit_id"]):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"alert {alert_id} is outside your scope")
     return alert
@@ -383,13 +388,9 @@ async def _answer(
         raise invalid(["body", "outcome"], result.error or "not an outcome")
     if result.status != 200:
         raise HTTPException(result.status, result.error)
-    cur = await conn.execute(
-        f"SELECT {COLUMNS} FROM alerts_view WHERE alert_id = %s",  # noqa: S608 - fixed parts
-        [alert_id],
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return AlertOut(**_alert(row))
+    alert = await _fetch(conn, alert_id)
+    assert alert is not None
+    return AlertOut(**alert)
 
 
 @router.post("/{alert_id}/ack", responses=COMMAND_ANSWERS)
