@@ -39,11 +39,14 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            database_url(settings),
+            app.state.database_url,
             min_size=1,
             max_size=10,
             open=False,
             kwargs={"autocommit": True},
+            # After a database restart every pooled connection is dead: checked at checkout,
+            # a request gets a fresh one instead of a 500 (tests/faults/test_database.py).
+            check=AsyncConnectionPool.check_connection,
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
@@ -56,7 +59,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.state.registry = CollectorRegistry()
     app.state.broker = broker or DynsecAccounts(mqtt_admin_endpoint(settings))
     app.state.admin_token = admin_token(settings)
-    app.state.database_url = database_url(settings)
+    # The API's own role (migration 0008), never the owner's: see docs/security.md.
+    app.state.database_url = database_url(settings, "api")
     app.state.link_signer = LinkSigner(app.state.admin_token, ttl_s=settings.ack_link_ttl_s)
     app.state.tokens = TokenSigner(app.state.admin_token)
     app.state.login_throttle = Throttle(limit=settings.login_attempts_per_minute)

@@ -10,6 +10,9 @@ from typing import Any
 ADMIN_ROLE = "carewatch-admin"
 INGEST_ROLE = "carewatch-ingest"
 DATA_TOPICS = "carewatch/v1/#"
+# Mosquitto checks a shared subscription's whole filter, `$share/GROUP/...`, against the ACLs:
+# ingest workers sharing the stream (docs/scaling.md) need it allowed in its own right.
+SHARED_DATA_TOPICS = "$share/+/carewatch/v1/#"
 CONTROL_TOPICS = "$CONTROL/dynamic-security/#"
 # Mosquitto's own scheme for dynamic-security passwords: PBKDF2-HMAC-SHA512 over a random salt.
 PBKDF2_ITERATIONS = 101
@@ -76,7 +79,10 @@ def initial_config(
             },
             {
                 "rolename": INGEST_ROLE,
-                "acls": [acl("subscribePattern", DATA_TOPICS)],
+                "acls": [
+                    acl("subscribePattern", DATA_TOPICS),
+                    acl("subscribePattern", SHARED_DATA_TOPICS),
+                ],
             },
         ],
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import queue
 import secrets
+import ssl
 from types import TracebackType
 from typing import Any
 
@@ -32,8 +33,8 @@ def connect_client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, **kwargs
     )
     client.username_pw_set(endpoint.username, endpoint.password)
-    if endpoint.tls:
-        client.tls_set()
+    if endpoint.tls:  # the deployment's own CA when given, else the system's
+        client.tls_set_context(ssl.create_default_context(cafile=endpoint.ca_file))
     result: queue.Queue[ReasonCode] = queue.Queue()
     client.on_connect = lambda _c, _u, _f, reason, _p: result.put(reason)
     try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.broker.acl import initial_config
 from services.broker.dynsec import connect_client
-from services.errors import BrokerAdminError, SetupError
+from services.errors import BrokerAdminError, ConfigError, SetupError
 from services.local.process import ChildProcess
 from services.local.system import FIX_SETUP, RunAs, ensure_port_free, find_binary
 from services.settings import MqttEndpoint
@@ -44,6 +46,23 @@ log_type notice
 connection_messages false
 """
 
+# Appended when a TLS listener is configured: same accounts and ACLs (per_listener_settings
+# false), TLS 1.2 at least; a client without the deployment's CA cannot complete the handshake.
+TLS_LISTENER_CONF = """\
+listener {port} {host}
+certfile {cert}
+keyfile {key}
+tls_version tlsv1.2
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    host: str
+    port: int
+    cert: Path  # PEM: the server certificate, then any intermediates
+    key: Path  # PEM, unencrypted (the broker starts unattended)
+
 
 def dynsec_plugin() -> Path:
     for pattern in DYNSEC_GLOBS:
@@ -55,11 +74,19 @@ def dynsec_plugin() -> Path:
 
 class EmbeddedMosquitto:
     def __init__(
-        self, data_dir: Path, *, host: str, port: int, admin: MqttEndpoint, ingest: MqttEndpoint
+        self,
+        data_dir: Path,
+        *,
+        host: str,
+        port: int,
+        admin: MqttEndpoint,
+        ingest: MqttEndpoint,
+        tls: TlsListener | None = None,
     ) -> None:
         self.root = data_dir.resolve() / "mosquitto"
         self.host = host
         self.port = port
+        self.tls = tls
         self.admin = admin
         self.ingest = ingest
         self.run_as = RunAs.for_server("mosquitto")
@@ -89,13 +116,43 @@ class EmbeddedMosquitto:
             plugin=dynsec_plugin(),
             dynsec_file=self.dynsec_file,
         )
+        if self.tls is not None:
+            conf += self._tls_conf(self.tls)
         (self.root / "mosquitto.conf").write_text(conf)
         os.chmod(self.root, 0o700)
         self.run_as.own(self.root)
 
+    def _tls_conf(self, tls: TlsListener) -> str:
+        """Copy the certificate and key in (the broker may run as `mosquitto`, which cannot
+        read an operator's files; a renewed certificate is taken at the next start)."""
+        tls_dir = self.root / "tls"
+        tls_dir.mkdir(mode=0o700, exist_ok=True)
+        copies = {"server.crt": tls.cert, "server.key": tls.key}
+        for name, source in copies.items():
+            if not source.is_file():
+                raise ConfigError(
+                    f"the MQTT TLS listener needs {source}: set CAREWATCH_MQTT_TLS_CERT and "
+                    "CAREWATCH_MQTT_TLS_KEY to PEM files (docs/tls.md)"
+                )
+            target = tls_dir / name
+            target.unlink(missing_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out)
+        return TLS_LISTENER_CONF.format(
+            host=tls.host, port=tls.port, cert=tls_dir / "server.crt", key=tls_dir / "server.key"
+        )
+
     def start(self, timeout: float = 30.0) -> None:
         binary = find_binary("mosquitto", search=("/usr/sbin/mosquitto",))
         ensure_port_free(self.host, self.port, what="Mosquitto", env_var="CAREWATCH_MQTT_PORT")
+        if self.tls is not None:
+            ensure_port_free(
+                self.tls.host,
+                self.tls.port,
+                what="Mosquitto's TLS listener",
+                env_var="CAREWATCH_MQTT_TLS_PORT",
+            )
         self.child = ChildProcess(
             "mosquitto",
             [str(binary), "-c", str(self.root / "mosquitto.conf")],

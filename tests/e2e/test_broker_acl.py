@@ -6,7 +6,10 @@ import queue
 import time
 from collections.abc import Callable
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from services.settings import Settings
 from tests.support import Conn, Device, count, wait_for
@@ -47,3 +50,33 @@ def test_wrong_password_is_refused(make_device: Callable[..., Device], settings:
         assert intruder.connect_result.is_failure
     finally:
         intruder.close()
+
+
+def test_anonymous_clients_are_refused(settings: Settings) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="anonymous", protocol=mqtt.MQTTv5)
+    answered: queue.Queue[ReasonCode] = queue.Queue()
+    client.on_connect = lambda _c, _u, _f, reason, _p: answered.put(reason)
+    client.connect("127.0.0.1", settings.mqtt_port)  # no username, no password
+    client.loop_start()
+    try:
+        reason = answered.get(timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert reason.is_failure and reason.getName() == "Not authorized"
+
+
+def test_a_device_may_subscribe_to_nothing(make_device: Callable[..., Device]) -> None:
+    device = make_device()
+    filters = [
+        "#",
+        "$SYS/#",
+        "$CONTROL/dynamic-security/v1/response",
+        f"carewatch/v1/t1/{device.device_id}/#",  # not even its own messages
+        "carewatch/v1/+/+/status",
+    ]
+    granted: queue.Queue[list[ReasonCode]] = queue.Queue()
+    device.client.on_subscribe = lambda _c, _u, _mid, codes, _p: granted.put(codes)
+    device.client.subscribe([(topic, 1) for topic in filters])
+    codes = granted.get(timeout=10)
+    assert len(codes) == len(filters) and all(code.is_failure for code in codes)

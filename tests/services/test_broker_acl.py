@@ -58,7 +58,9 @@ def test_defaults_are_closed(config: dict[str, Any], access: str, allowed: bool)
 def test_ingest_role_may_only_subscribe_to_data_topics(config: dict[str, Any]) -> None:
     assert DATA_TOPICS == "carewatch/v1/#"
     assert role(config, INGEST_ROLE)["acls"] == [
-        {"acltype": "subscribePattern", "topic": "carewatch/v1/#", "allow": True}
+        {"acltype": "subscribePattern", "topic": "carewatch/v1/#", "allow": True},
+        # the same stream through an MQTT 5 shared subscription (several workers)
+        {"acltype": "subscribePattern", "topic": "$share/+/carewatch/v1/#", "allow": True},
     ]
     assert client(config, "ingest")["roles"] == [{"rolename": INGEST_ROLE}]
 

@@ -13,14 +13,19 @@ from pydantic import SecretStr
 
 from services.errors import ConfigError
 from services.settings import (
+    FIRST_SECRET_NAMES,
+    ROLE_SECRET_NAMES,
     SECRET_NAMES,
     SECRETS_FILE,
+    SERVICE_ROLES,
     MqttEndpoint,
+    ServiceRole,
     Settings,
     admin_token,
     database_url,
     load_or_create_secrets,
     mqtt_admin_endpoint,
+    mqtt_ingest_endpoint,
     parse_mqtt_url,
     read_secrets,
 )
@@ -167,7 +172,63 @@ def test_read_secrets_without_a_file_names_the_path(tmp_path: Path) -> None:
     assert not (tmp_path / SECRETS_FILE).exists()  # reading never creates
 
 
+def first_release_secrets() -> dict[str, str]:
+    return {name: f"value-of-{name}" for name in FIRST_SECRET_NAMES}
+
+
+def test_an_older_secrets_file_gets_the_role_passwords_added(tmp_path: Path) -> None:
+    old = first_release_secrets()
+    path = tmp_path / SECRETS_FILE
+    path.write_text(json.dumps(old))
+    path.chmod(0o600)
+    upgraded = load_or_create_secrets(tmp_path)
+    assert set(upgraded) == set(SECRET_NAMES)
+    assert {k: upgraded[k] for k in old} == old  # the existing secrets are kept as they were
+    assert all(len(upgraded[name]) >= 32 for name in ROLE_SECRET_NAMES)
+    assert json.loads(path.read_text()) == upgraded
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_secrets(tmp_path) == upgraded  # added once, then stable
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SECRETS_FILE]  # no staging left
+
+
+def test_a_role_url_from_an_older_secrets_file_says_how_to_upgrade(tmp_path: Path) -> None:
+    (tmp_path / SECRETS_FILE).write_text(json.dumps(first_release_secrets()))
+    settings = Settings(data_dir=tmp_path)
+    assert database_url(settings).startswith("postgresql://carewatch:value-of-pg_password@")
+    with pytest.raises(ConfigError) as caught:
+        database_url(settings, "ingest")
+    assert "pg_ingest_password" in str(caught.value) and "carewatch up" in str(caught.value)
+    assert set(read_secrets(tmp_path)) == set(FIRST_SECRET_NAMES)  # reading never adds
+
+
 # --- URLs and tokens from Settings ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_each_service_has_its_own_local_role(tmp_path: Path, role: ServiceRole) -> None:
+    settings = Settings(data_dir=tmp_path, pg_port=54999)
+    password = load_or_create_secrets(tmp_path)[f"pg_{role}_password"]
+    assert database_url(settings, role) == (
+        f"postgresql://carewatch_{role}:{password}@127.0.0.1:54999/carewatch"
+    )
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_external_role_urls_fall_back_to_the_owner_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role: ServiceRole
+) -> None:
+    monkeypatch.setenv("CAREWATCH_DATABASE_URL", "postgresql://owner:pw@db.example/carewatch")
+    assert database_url(Settings(data_dir=tmp_path), role) == (
+        "postgresql://owner:pw@db.example/carewatch"
+    )
+    own = f"postgresql://carewatch_{role}:pw@db.example/carewatch"
+    monkeypatch.setenv(f"CAREWATCH_{role.upper()}_DATABASE_URL", own)
+    settings = Settings(data_dir=tmp_path)
+    assert database_url(settings, role) == own
+    assert database_url(settings) == "postgresql://owner:pw@db.example/carewatch"
+    others = [r for r in SERVICE_ROLES if r != role]
+    assert all(database_url(settings, r).startswith("postgresql://owner:") for r in others)
+    assert not (tmp_path / SECRETS_FILE).exists()
 
 
 def test_database_url_in_local_mode(tmp_path: Path) -> None:
@@ -228,3 +289,65 @@ def test_external_broker_needs_an_admin_url(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         mqtt_admin_endpoint(settings)
     assert "CAREWATCH_MQTT_ADMIN_URL" in str(caught.value)
+
+
+# --- a process given only its own role's URL (deploy/env/*.env) ----------------------------
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_a_role_url_alone_is_not_local_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role: ServiceRole
+) -> None:
+    own = f"postgresql://carewatch_{role}:pw@db.example/carewatch"
+    monkeypatch.setenv(f"CAREWATCH_{role.upper()}_DATABASE_URL", own)
+    settings = Settings(data_dir=tmp_path)
+    assert not settings.local_database
+    assert database_url(settings, role) == own
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_the_owner_url_is_never_taken_from_local_secrets_beside_a_role_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role: ServiceRole
+) -> None:
+    load_or_create_secrets(tmp_path)  # a stray local secrets file must not be used
+    monkeypatch.setenv(
+        f"CAREWATCH_{role.upper()}_DATABASE_URL", f"postgresql://carewatch_{role}:pw@db/x"
+    )
+    settings = Settings(data_dir=tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        database_url(settings)
+    assert "CAREWATCH_DATABASE_URL" in str(caught.value) and "owner" in str(caught.value)
+    for other in (r for r in SERVICE_ROLES if r != role):
+        with pytest.raises(ConfigError) as caught:
+            database_url(settings, other)
+        assert f"CAREWATCH_{other.upper()}_DATABASE_URL" in str(caught.value)
+
+
+def test_the_owner_url_alone_needs_no_secrets_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        database_url(
+            Settings(data_dir=tmp_path, api_database_url=SecretStr("postgresql://a:b@c/d"))
+        )
+    assert SECRETS_FILE not in str(caught.value)  # not "run carewatch up": that is local mode
+
+
+def test_admin_token_beside_only_a_role_url_must_be_set(tmp_path: Path) -> None:
+    load_or_create_secrets(tmp_path)
+    settings = Settings(
+        data_dir=tmp_path, alerts_database_url=SecretStr("postgresql://carewatch_alerts:pw@db/x")
+    )
+    with pytest.raises(ConfigError) as caught:
+        admin_token(settings)
+    assert "CAREWATCH_ADMIN_TOKEN" in str(caught.value)
+
+
+def test_an_admin_url_alone_is_an_external_broker(tmp_path: Path) -> None:
+    """The owner's file (backups, `device add`) holds the admin account, not the ingest one."""
+    load_or_create_secrets(tmp_path)
+    settings = Settings(data_dir=tmp_path, mqtt_admin_url=SecretStr("mqtt://admin:pw@broker"))
+    assert not settings.local_broker
+    assert mqtt_admin_endpoint(settings).username == "admin"
+    with pytest.raises(ConfigError) as caught:
+        mqtt_ingest_endpoint(settings)
+    assert "CAREWATCH_MQTT_URL" in str(caught.value)
+    assert Settings(data_dir=tmp_path).local_broker
