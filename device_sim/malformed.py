@@ -4,7 +4,9 @@ device and rejected by ingest for a documented reason (docs/device-protocol.md, 
 Pure: the variant is drawn from the `random.Random` passed in.
 
 `unknown_device` is the one reason a simulated device cannot provoke: the broker only lets in
-devices it has an account for, and CareWatch provisions the two together.
+devices it has an account for, and CareWatch provisions the two together. Nor can a device send
+a topic with `+` or `#`, a NUL, or a packet over 1 MiB: the broker disconnects it for that,
+and nothing reaches CareWatch (tests/faults/test_bad_input.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from ingest.errors import RejectReason
 MalformedKind = Literal[
     "truncated",
     "not_utf8",
+    "utf8_surrogate",
     "nan",
+    "infinity",
+    "deep_nesting",
     "not_object",
     "missing_ts",
     "string_number",
@@ -29,7 +34,13 @@ MalformedKind = Literal[
     "future_ts",
     "out_of_range",
     "oversized",
+    "huge_motion",
     "bad_topic",
+    "dot_dot_level",
+    "empty_level",
+    "percent_slash",
+    "lookalike_stream",
+    "overlong_level",
     "unknown_stream",
     "topic_mismatch",
 ]
@@ -38,7 +49,10 @@ MALFORMED_KINDS: Final[tuple[MalformedKind, ...]] = get_args(MalformedKind)
 EXPECTED_REASON: Final[dict[MalformedKind, RejectReason]] = {
     "truncated": "malformed_json",  # cut off mid-message
     "not_utf8": "malformed_json",  # a byte that is never UTF-8
+    "utf8_surrogate": "malformed_json",  # a UTF-16 surrogate encoded as UTF-8 (CESU-8)
     "nan": "malformed_json",  # a reading of NaN, which JSON does not have
+    "infinity": "malformed_json",  # nor Infinity
+    "deep_nesting": "malformed_json",  # a reading tens of thousands of arrays deep
     "not_object": "malformed_json",  # the object wrapped in an array
     "missing_ts": "missing_ts",
     "string_number": "invalid_field",  # "72" instead of 72
@@ -46,7 +60,13 @@ EXPECTED_REASON: Final[dict[MalformedKind, RejectReason]] = {
     "future_ts": "future_ts",  # a clock set ten years ahead
     "out_of_range": "out_of_range",  # a value no body or sensor produces
     "oversized": "oversized",  # over the 64 KiB payload limit
+    "huge_motion": "invalid_field",  # a motion window of more samples than allowed
     "bad_topic": "bad_topic",  # an extra topic level
+    "dot_dot_level": "bad_topic",  # a `..` level, as if topics were paths
+    "empty_level": "bad_topic",  # an empty site level (`carewatch/v1//dev/vitals`)
+    "percent_slash": "bad_topic",  # a URL-encoded slash in the site id
+    "lookalike_stream": "bad_topic",  # a Cyrillic letter that looks Latin in the stream
+    "overlong_level": "bad_topic",  # a site id far over 64 characters
     "unknown_stream": "unknown_stream",
     "topic_mismatch": "topic_mismatch",  # another site's id in the topic
 }
@@ -56,7 +76,15 @@ SOURCE_STREAMS: Final = frozenset({"vitals", "bed", "motion"})
 
 _FUTURE_MS: Final = 3650 * 86_400_000
 _PAD_BYTES: Final = DEFAULT_LIMITS.max_payload_bytes + 1
+# Deep, but under the payload limit: the parser must refuse it, not the size check.
+_NESTING_ROOM: Final = DEFAULT_LIMITS.max_payload_bytes - 64
+# Samples per axis of a `huge_motion` window: twice the limit, and still under 64 KiB.
+_HUGE_MOTION: Final = 2 * DEFAULT_LIMITS.max_motion_samples
+# Cyrillic letters that look like Latin ones: а, е, о, с.
+_LOOKALIKES: Final = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441"}
+_OVERLONG_ID: Final = 200
 _SCALARS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp", "movement", "hz")
+_AXES: Final = ("ax", "ay", "az")
 
 
 def malform(kind: MalformedKind, message: Message, rng: random.Random) -> Message:
@@ -71,9 +99,22 @@ def malform(kind: MalformedKind, message: Message, rng: random.Random) -> Messag
     elif kind == "not_utf8":
         at = rng.randint(0, len(message.payload))
         payload = message.payload[:at] + b"\xff" + message.payload[at:]
+    elif kind == "utf8_surrogate":
+        body["note"] = "\ud800"
+        # Python's UTF-8 codec refuses surrogates unless told to pass them through.
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
     elif kind == "nan":
         body[_field(body, rng)] = float("nan")
         payload = _encode(body, allow_nan=True)
+    elif kind == "infinity":
+        body[_field(body, rng)] = rng.choice((float("inf"), float("-inf")))
+        payload = _encode(body, allow_nan=True)
+    elif kind == "deep_nesting":
+        # Only ts and seq besides: a long motion window would leave no room for depth.
+        name = _field(body, rng)
+        head = _encode({"ts": body["ts"], "seq": body.get("seq"), name: 0})[:-2]
+        depth = (_NESTING_ROOM - len(head)) // 2
+        payload = head + b"[" * depth + b"]" * depth + b"}"
     elif kind == "not_object":
         payload = _encode([body])
     elif kind == "missing_ts":
@@ -100,17 +141,49 @@ def malform(kind: MalformedKind, message: Message, rng: random.Random) -> Messag
     elif kind == "oversized":
         body["pad"] = "x" * _PAD_BYTES
         payload = _encode(body)
+    elif kind == "huge_motion":
+        prefix, _, _ = topic.rpartition("/")
+        samples = [0] * _HUGE_MOTION
+        window = {"ts": body["ts"], "seq": body.get("seq"), "hz": 50}
+        topic, payload = f"{prefix}/motion", _encode(window | dict.fromkeys(_AXES, samples))
     elif kind == "bad_topic":
         topic, payload = f"{topic}/extra", message.payload
+    elif kind == "dot_dot_level":
+        prefix, _, stream = topic.rpartition("/")
+        topic, payload = f"{prefix}/../{stream}", message.payload
+    elif kind == "empty_level":
+        topic, payload = _with_site(topic, ""), message.payload
+    elif kind == "percent_slash":
+        topic, payload = _with_site(topic, f"{_site(topic)}%2Fx"), message.payload
+    elif kind == "lookalike_stream":
+        prefix, _, stream = topic.rpartition("/")
+        at = next(i for i, char in enumerate(stream) if char in _LOOKALIKES)
+        lookalike = stream[:at] + _LOOKALIKES[stream[at]] + stream[at + 1 :]
+        topic, payload = f"{prefix}/{lookalike}", message.payload
+    elif kind == "overlong_level":
+        site = _site(topic)
+        long_site = (site * (_OVERLONG_ID // len(site) + 1))[:_OVERLONG_ID]
+        topic, payload = _with_site(topic, long_site), message.payload
     elif kind == "unknown_stream":
         topic, payload = f"{topic}-x", message.payload
     elif kind == "topic_mismatch":
-        prefix, version, site, device, stream = topic.split("/")
+        site = _site(topic)
         other = f"{site}-x" if len(site) <= 62 else "x"
-        topic, payload = "/".join((prefix, version, other, device, stream)), message.payload
+        topic, payload = _with_site(topic, other), message.payload
     else:
         raise ValueError(f"unknown malformed kind {kind!r}")
     return Message(message.stream, topic, payload, retain=False)
+
+
+def _site(topic: str) -> str:
+    return topic.split("/")[2]
+
+
+def _with_site(topic: str, site: str) -> str:
+    """The topic with another site level: the broker's ACL lets a device publish under any
+    site, but only under its own device id."""
+    prefix, version, _, device, stream = topic.split("/")
+    return "/".join((prefix, version, site, device, stream))
 
 
 def _field(body: dict[str, Any], rng: random.Random) -> str:

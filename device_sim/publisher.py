@@ -187,6 +187,12 @@ class DevicePublisher:
         AckTimeout if no slot frees up within `ack_timeout_s`; BrokerRefused if the broker
         refused a reconnection since the last call.
         """
+        self.publish_tracked(message)
+
+    def publish_tracked(self, message: Message) -> mqtt.MQTTMessageInfo:
+        """`publish`, returning paho's handle: `is_published()` turns true on this message's
+        PUBACK (also after paho resent it over a new connection), so a caller can tell
+        exactly which messages the broker accepted."""
         with self._cond:
             if self._fatal is not None:
                 raise self._fatal
@@ -214,6 +220,11 @@ class DevicePublisher:
                 f"device {self.device.device_id}: paho did not take the message for "
                 f"{message.topic}: {mqtt.error_string(info.rc)}"
             )
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            # Queued for the reconnection; paho never updates the handle's rc, and left at
+            # NO_CONN its is_published() raises instead of answering, even after the PUBACK.
+            info.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        return info
 
     @property
     def inflight(self) -> int:

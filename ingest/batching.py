@@ -14,11 +14,14 @@ def collect_batch(
     *,
     batch_size: int,
     flush_s: float,
+    max_bytes: int | None = None,
     idle_wait_s: float = 0.25,
     wall_clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[Inbound]:
-    """Up to `batch_size` messages, until `flush_s` after the first one *arrived*.
+    """Up to `batch_size` messages (and, given `max_bytes`, until their payloads and topics
+    reach that many bytes: decoded, a batch takes several times that), until `flush_s` after
+    the first one *arrived*.
 
     Time a message spent queued (while the previous batch was being written) counts against
     the deadline, so under load batches follow each other without a pause; and whatever is
@@ -30,12 +33,19 @@ def collect_batch(
     except queue.Empty:
         return []
     batch = [first]
+    size = _bytes(first)
     waited = max(0.0, wall_clock() - first.received_at.timestamp())
     deadline = monotonic() + flush_s - waited
-    while len(batch) < batch_size:
+    while len(batch) < batch_size and (max_bytes is None or size < max_bytes):
         remaining = deadline - monotonic()
         try:
-            batch.append(inbox.get(timeout=remaining) if remaining > 0 else inbox.get_nowait())
+            item = inbox.get(timeout=remaining) if remaining > 0 else inbox.get_nowait()
         except queue.Empty:
             break
+        batch.append(item)
+        size += _bytes(item)
     return batch
+
+
+def _bytes(item: Inbound) -> int:
+    return len(item.payload) + len(item.topic)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import ssl
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -17,7 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from ingest.inbox import Inbox
 from ingest.pipeline import Inbound
 from services.settings import MqttEndpoint
 
@@ -33,15 +37,24 @@ class SessionConsumer:
         endpoint: MqttEndpoint,
         *,
         client_id: str,
-        topic_filter: str = DATA_FILTER,
+        topic_filter: str | Sequence[str] = DATA_FILTER,  # several: one SUBSCRIBE for all
         queue_max: int = 50_000,
         receive_maximum: int = 20_000,  # messages the broker may have in flight to us
+        queue_max_bytes: int | None = None,  # also full at this many bytes (ingest.inbox)
+        max_payload_bytes: int | None = None,  # keep only the head of larger payloads
     ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
-        self.topic_filter = topic_filter
+        self.topic_filters = (
+            (topic_filter,) if isinstance(topic_filter, str) else tuple(topic_filter)
+        )
         self.receive_maximum = receive_maximum
-        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=queue_max)
+        self.max_payload_bytes = max_payload_bytes
+        self.inbox: queue.Queue[Inbound] = (
+            queue.Queue(maxsize=queue_max)
+            if queue_max_bytes is None
+            else Inbox(queue_max, queue_max_bytes)
+        )
         self.subscribed = threading.Event()  # messages flow only once this is set
         self.stopping = threading.Event()
         self.connection = 0  # counts connections; paho's callbacks all run on one thread
@@ -52,8 +65,8 @@ class SessionConsumer:
             manual_ack=True,
         )
         self.client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self.client.tls_set()
+        if endpoint.tls:  # the deployment's own CA when given, else the system's
+            self.client.tls_set_context(ssl.create_default_context(cafile=endpoint.ca_file))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -102,7 +115,11 @@ class SessionConsumer:
             return
         self.connection += 1
         log.info("%s connected (session present: %s)", self.client_id, flags.session_present)
-        client.subscribe(self.topic_filter, qos=1)
+        # Retained messages (each device's last status, or its last will) only with a new
+        # subscription: replayed on every reconnection, a will without `ts` would be stamped
+        # anew each time and read as the device going offline again (tests/faults).
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe([(topic, options) for topic in self.topic_filters])
 
     def _on_subscribe(
         self,
@@ -113,7 +130,7 @@ class SessionConsumer:
         _props: Properties | None,
     ) -> None:
         if any(reason.is_failure for reason in reasons):
-            log.error("broker refused the subscription to %s: %s", self.topic_filter, reasons)
+            log.error("broker refused the subscription to %s: %s", self.topic_filters, reasons)
             return
         self.subscribed.set()
 
@@ -126,5 +143,12 @@ class SessionConsumer:
         # Only convert and enqueue. A full inbox blocks this thread, which pushes back on
         # the broker; the broker keeps the rest in our persistent session.
         self.inbox.put(
-            Inbound(msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid, self.connection)
+            Inbound.received(
+                msg.topic,
+                bytes(msg.payload),
+                datetime.now(UTC),
+                mid=msg.mid,
+                connection=self.connection,
+                max_payload_bytes=self.max_payload_bytes,
+            )
         )

@@ -77,3 +77,9 @@ class IngestMetrics:
             "Batch writes that failed and were retried",
             registry=registry,
         )
+        # `subscribed` alone stays 1 while the database is away and nothing is stored.
+        self.database_up = Gauge(
+            "carewatch_ingest_database_up",
+            "1 while the worker's last database operation succeeded, 0 while it retries",
+            registry=registry,
+        )

@@ -10,7 +10,7 @@ from ingest.codec import DEFAULT_LIMITS, Limits, decode
 from ingest.errors import Rejected
 from ingest.readings import DeviceMessage
 from ingest.topic import TOPIC_PREFIX, is_valid_id
-from ingest.writer import DeadLetter
+from ingest.writer import DEAD_LETTER_BYTES, DeadLetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,32 @@ class Inbound:
     received_at: datetime
     mid: int = 0  # the broker's message id, acknowledged once the message is committed
     connection: int = 0  # which connection it came on: a mid means nothing on another one
+    # The real size of an oversized payload of which only the head was kept (`received`).
+    truncated_from: int | None = None
+
+    @property
+    def size(self) -> int:
+        """The payload's size as received."""
+        return len(self.payload) if self.truncated_from is None else self.truncated_from
+
+    @classmethod
+    def received(
+        cls,
+        topic: str,
+        payload: bytes,
+        received_at: datetime,
+        *,
+        mid: int = 0,
+        connection: int = 0,
+        max_payload_bytes: int | None = None,
+    ) -> Inbound:
+        """A message as taken from the broker. Of a payload over `max_payload_bytes` only the
+        head a dead letter keeps is held: it is rejected unparsed anyway, and a run of them
+        (the broker lets through up to 1 MiB each) must not fill the worker's memory."""
+        if max_payload_bytes is None or len(payload) <= max_payload_bytes:
+            return cls(topic, payload, received_at, mid, connection)
+        head = payload[:DEAD_LETTER_BYTES]
+        return cls(topic, head, received_at, mid, connection, truncated_from=len(payload))
 
 
 def topic_device(topic: str) -> str | None:
@@ -40,6 +66,10 @@ def classify(
 ) -> DeviceMessage | DeadLetter:
     """Decode and check the device's provisioned site; every failure becomes a dead letter."""
     try:
+        if inbound.truncated_from is not None:
+            raise Rejected(
+                "oversized", f"{inbound.truncated_from} bytes > {limits.max_payload_bytes}"
+            )
         message = decode(
             inbound.topic, inbound.payload, received_at=inbound.received_at, limits=limits
         )
@@ -62,5 +92,6 @@ def classify(
             reason=rejected.reason,
             detail=rejected.detail,
             payload=inbound.payload,
+            payload_size=inbound.size,
         )
     return message

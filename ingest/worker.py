@@ -12,8 +12,11 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -23,12 +26,20 @@ from ingest.codec import DEFAULT_LIMITS, Limits
 from ingest.consumer import DATA_FILTER, SessionConsumer
 from ingest.directory import DeviceDirectory
 from ingest.metrics import IngestMetrics
-from ingest.pipeline import Inbound, classify
-from ingest.writer import Batch, BatchWriter, DeadLetter, WriteResult, drop_expired
+from ingest.pipeline import Inbound, classify, topic_device
+from ingest.writer import (
+    Batch,
+    BatchWriter,
+    DeadLetter,
+    WriteResult,
+    drop_expired,
+    trim_dead_letters,
+)
 from services.settings import MqttEndpoint
 from services.trends.refresh import refresh_rollups
 
 log = logging.getLogger("carewatch.ingest")
+T = TypeVar("T")
 
 RETENTION_EVERY_S = 3600.0
 ROLLUPS_EVERY_S = 60.0  # trends answer unrefreshed minutes from raw: this bounds that tail
@@ -44,6 +55,14 @@ class WorkerConfig:
     share_group: str | None = None  # MQTT 5 shared subscription group for scale-out
     retention_days: int = 365
     limits: Limits = DEFAULT_LIMITS
+    # Memory: payloads and topics queued from the broker, and per batch (decoded, a batch
+    # takes several times its raw bytes). Receive Maximum alone would allow 20,000 x 64 KiB.
+    queue_max_bytes: int = 64 * 2**20
+    batch_max_bytes: int = 8 * 2**20
+    # Dead letters: kept this many days, and never more than this many rows; trimmed hourly
+    # and, in a flood, every tenth of the cap written (docs/ingest.md, "Dead-letter retention").
+    dead_letter_days: int = 30
+    dead_letter_max_rows: int = 1_000_000
 
     @property
     def topic_filter(self) -> str:
@@ -75,16 +94,20 @@ class IngestWorker:
             topic_filter=config.topic_filter,
             queue_max=config.queue_max,
             receive_maximum=config.receive_maximum,
+            queue_max_bytes=config.queue_max_bytes,
+            max_payload_bytes=config.limits.max_payload_bytes,
         )
         metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.stopping = threading.Event()
         self.rollups: threading.Thread | None = None
+        self.dead_since_trim = 0
 
     # --- pipeline -----------------------------------------------------------------------
 
     def run(self) -> None:
         """Consume until `stop()`; then flush what is in hand and disconnect."""
         self.writer = self._open_writer()
+        self.metrics.database_up.set(1)
         directory = DeviceDirectory(
             lambda device_id: device_site(self.writer.conn, device_id), time.monotonic
         )
@@ -96,9 +119,12 @@ class IngestWorker:
                     self.consumer.inbox,
                     batch_size=self.config.batch_size,
                     flush_s=self.config.flush_s,
+                    max_bytes=self.config.batch_max_bytes,
                 )
                 if inbound:
                     self._process(inbound, directory)
+                if self.dead_since_trim >= max(1, self.config.dead_letter_max_rows // 10):
+                    self._trim_dead_letters()
                 if time.monotonic() - last_retention > RETENTION_EVERY_S:
                     self._drop_expired()
                     last_retention = time.monotonic()
@@ -116,10 +142,34 @@ class IngestWorker:
                 self.rollups.join(timeout=5)
 
     def _drop_expired(self) -> None:
+        self.dead_since_trim = 0
         try:
-            drop_expired(self.writer.conn, retention_days=self.config.retention_days)
+            drop_expired(
+                self.writer.conn,
+                retention_days=self.config.retention_days,
+                dead_letter_days=self.config.dead_letter_days,
+                dead_letter_max_rows=self.config.dead_letter_max_rows,
+            )
         except psycopg.Error as exc:  # retention can wait an hour; readings cannot
             log.warning("dropping expired chunks failed (%s); next try in an hour", exc)
+
+    def _trim_dead_letters(self) -> None:
+        # A flood of bad messages: the row cap cannot wait for the hourly run.
+        self.dead_since_trim = 0
+        try:
+            deleted = trim_dead_letters(
+                self.writer.conn,
+                days=self.config.dead_letter_days,
+                max_rows=self.config.dead_letter_max_rows,
+            )
+        except psycopg.Error as exc:
+            log.warning("trimming dead letters failed (%s)", exc)
+        else:
+            log.info(
+                "trimmed %d dead letters to the newest %d",
+                deleted,
+                self.config.dead_letter_max_rows,
+            )
 
     def _refresh_rollups(self) -> None:
         # On a thread and a connection of its own: folding in a backfill can take seconds, and
@@ -151,12 +201,14 @@ class IngestWorker:
         return batch
 
     def _process(self, inbound: list[Inbound], directory: DeviceDirectory) -> None:
+        self._look_up_sites(inbound, directory)
         batch = Batch()
         measured_at: list[float] = []
         for item in inbound:
             outcome = classify(item, directory.site_of, self.config.limits)
             if isinstance(outcome, DeadLetter):
                 batch.dead.append(outcome)
+                self.dead_since_trim += 1
             else:
                 batch.add(outcome, item.received_at)
                 measured_at.append(outcome.header.ts.timestamp())
@@ -169,15 +221,30 @@ class IngestWorker:
         self._count(len(inbound), batch, result, measured_at, write_s, committed)
 
     def _write_with_retry(self, batch: Batch) -> WriteResult:
+        return self._while_database_away(lambda: self.writer.write(batch), "batch write")
+
+    def _look_up_sites(self, inbound: list[Inbound], directory: DeviceDirectory) -> None:
+        """Ask the directory about the batch's devices first, waiting out a database outage as
+        a write does: a device not cached yet (any device, after a restart) would otherwise
+        make `classify` raise and kill the worker while the database is away."""
+        devices = {d for item in inbound if (d := topic_device(item.topic)) is not None}
+        for device_id in devices:
+            self._while_database_away(
+                partial(directory.site_of, device_id), "device lookup", count=False
+            )
+
+    def _while_database_away(self, action: Callable[[], T], what: str, *, count: bool = True) -> T:
         delay = 0.5
         while True:
             try:
-                return self.writer.write(batch)
+                done = action()
             except psycopg.OperationalError as exc:
                 # The database is away: keep the batch (unacked, so the broker holds it too)
                 # and retry; meanwhile the inbox fills and then pushes back on the broker.
-                self.metrics.write_failures.inc()
-                log.warning("batch write failed (%s); retrying in %.1fs", exc, delay)
+                self.metrics.database_up.set(0)
+                if count:
+                    self.metrics.write_failures.inc()
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
                 if self.stopping.wait(delay):
                     raise
                 delay = min(delay * 2, 10.0)
@@ -185,6 +252,9 @@ class IngestWorker:
                     old = self.writer.conn
                     self.writer = self._open_writer()
                     old.close()
+            else:
+                self.metrics.database_up.set(1)
+                return done
 
     def _count(
         self,

@@ -21,6 +21,9 @@ from ingest.readings import (
 )
 
 DEAD_LETTER_BYTES = 4096  # what a dead letter keeps of the raw payload
+# ... and of the topic: the broker allows 65,535 bytes, a valid one is under 160 characters.
+# Together they bound a dead letter's row, so the row cap bounds the table's size.
+DEAD_LETTER_TOPIC_CHARS = 512
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_readings (
@@ -101,6 +104,11 @@ class DeadLetter:
     reason: str
     detail: str
     payload: bytes  # the whole payload; truncated to DEAD_LETTER_BYTES when stored
+    payload_size: int | None = None  # as received, when `payload` is already only its head
+
+    @property
+    def size(self) -> int:
+        return len(self.payload) if self.payload_size is None else self.payload_size
 
 
 Row = tuple[object, ...]
@@ -205,12 +213,12 @@ class BatchWriter:
                     [
                         (
                             d.received_at,
-                            d.topic,
+                            d.topic[:DEAD_LETTER_TOPIC_CHARS],
                             d.device_id,
                             d.reason,
                             d.detail,
                             d.payload[:DEAD_LETTER_BYTES],
-                            len(d.payload),
+                            d.size,
                         )
                         for d in batch.dead
                     ],
@@ -218,10 +226,54 @@ class BatchWriter:
         return WriteResult(staged, stored, len(batch.dead))
 
 
-def drop_expired(conn: psycopg.Connection[TupleRow], *, retention_days: int) -> None:
-    """Drop raw chunks past retention (the Apache edition has no retention policy jobs)."""
-    for table in ("readings", "motion_windows"):
-        conn.execute(
-            "SELECT drop_chunks(%s::regclass, older_than => now() - make_interval(days => %s))",
-            [table, retention_days],
-        )
+def drop_expired(
+    conn: psycopg.Connection[TupleRow],
+    *,
+    retention_days: int,
+    dead_letter_days: int = 30,
+    dead_letter_max_rows: int = 1_000_000,
+) -> None:
+    """Drop raw chunks past retention (the Apache edition has no retention policy jobs).
+
+    Dropping a chunk takes ownership: the owner's SECURITY DEFINER function (migration 0008)
+    does it for the ingest worker's role, for `readings` and `motion_windows` only."""
+    conn.execute("SELECT carewatch_drop_expired(%s)", [retention_days])
+    trim_dead_letters(conn, days=dead_letter_days, max_rows=dead_letter_max_rows)
+
+
+# Rows per DELETE: each a short transaction (the worker's connection is in autocommit), so a
+# large trim neither holds locks long nor writes its WAL in one burst.
+TRIM_CHUNK_ROWS = 50_000
+
+_DELETE_OLD = """
+    DELETE FROM dead_letters WHERE id IN (
+        SELECT id FROM dead_letters
+        WHERE received_at < now() - make_interval(days => %s) LIMIT %s)"""
+# The oldest id to keep: `id` is an identity column, so the newest rows have the largest.
+_KEEP_FROM = "SELECT id FROM dead_letters ORDER BY id DESC OFFSET %s LIMIT 1"
+_DELETE_UPTO = """
+    DELETE FROM dead_letters WHERE id IN (
+        SELECT id FROM dead_letters WHERE id < %s ORDER BY id LIMIT %s)"""
+
+
+def trim_dead_letters(conn: psycopg.Connection[TupleRow], *, days: int, max_rows: int) -> int:
+    """Delete dead letters older than `days` days, then all but the newest `max_rows`.
+
+    Plain statements on `dead_letters` reading only `id` and `received_at`: the role needs
+    DELETE and SELECT (id, received_at) on it. Returns how many rows went."""
+    if days < 1 or max_rows < 1:
+        raise ValueError("keep dead letters at least a day, and at least one")
+    deleted = _delete_in_chunks(conn, _DELETE_OLD, days)
+    row = conn.execute(_KEEP_FROM, [max_rows - 1]).fetchone()
+    if row is not None:
+        deleted += _delete_in_chunks(conn, _DELETE_UPTO, row[0])
+    return deleted
+
+
+def _delete_in_chunks(conn: psycopg.Connection[TupleRow], statement: str, bound: object) -> int:
+    deleted = 0
+    while True:
+        n = conn.execute(statement.encode(), [bound, TRIM_CHUNK_ROWS]).rowcount
+        deleted += n
+        if n < TRIM_CHUNK_ROWS:
+            return deleted

@@ -12,11 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
 from services.settings import Settings, admin_token, database_url
 from tests.conftest import ingest_process
 from tests.support import Device, count, wait_for
+from tests.support import own_stack as stack_of_its_own
 
 MESSAGES = 4000  # two readings each
 
@@ -24,13 +23,8 @@ MESSAGES = 4000  # two readings each
 @pytest.fixture
 def own_stack() -> Iterator[Settings]:
     """A stack of its own: the session's worker must not store what this one loses."""
-    settings = scratch_settings("carewatch-crash-")
-    stack = LocalStack(settings)
-    stack.start()
-    try:
+    with stack_of_its_own("carewatch-crash-") as settings:
         yield settings
-    finally:
-        stack.stop()
 
 
 def provision(settings: Settings, device_id: str) -> str:

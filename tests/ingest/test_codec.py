@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -663,3 +664,19 @@ def test_detail_does_not_echo_invalid_values() -> None:
         # A chained pydantic or json error would carry the input into logged tracebacks.
         assert error.__cause__ is None
         assert error.__suppress_context__
+
+
+@pytest.mark.parametrize("stream", ["vitals", "bed", "motion", "event", "status", "fhir"])
+@pytest.mark.parametrize("opener", [b"[", b'{"a":'], ids=["arrays", "objects"])
+def test_nesting_as_deep_as_the_size_limit_allows_is_refused_in_bounded_time(
+    stream: str, opener: bytes
+) -> None:
+    # ~64 KiB of openers: the C parser stops at the interpreter's recursion limit (a
+    # RecursionError the codec turns into a reason) after ~1,000 levels, whatever follows.
+    deep = b'{"ts": 0, "hr": ' + opener * ((DEFAULT_LIMITS.max_payload_bytes - 20) // len(opener))
+    started = time.perf_counter()
+    refused = rejected(stream, deep)
+    assert (refused.reason, refused.detail) == ("malformed_json", "nested too deeply")
+    assert time.perf_counter() - started < 0.5  # typically well under a millisecond
+    # 100,000 levels do not fit in 64 KiB: refused by size, never parsed.
+    assert rejected(stream, b"[" * 100_000).reason == "oversized"

@@ -4,7 +4,7 @@ dead letters, resident attribution and retention against the real TimescaleDB.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -22,6 +22,7 @@ from ingest.readings import (
     Stream,
 )
 from ingest.writer import DEAD_LETTER_BYTES, Batch, BatchWriter, DeadLetter, drop_expired
+from services.settings import ServiceRole
 from tests.support import SITE, count, new_resident
 
 Conn = psycopg.Connection[TupleRow]
@@ -145,8 +146,10 @@ def conn(db_url: str) -> Iterator[Conn]:
 
 
 @pytest.fixture
-def writer(conn: Conn) -> BatchWriter:
-    return BatchWriter(conn)
+def writer(role_db_url: Callable[[ServiceRole], str]) -> Iterator[BatchWriter]:
+    # As the worker's role (migration 0008); `conn`, the owner's, checks what it stored.
+    with psycopg.connect(role_db_url("ingest"), autocommit=True) as c:
+        yield BatchWriter(c)
 
 
 def one_of_each(device_id: str) -> Batch:
@@ -207,11 +210,11 @@ def test_duplicates_within_one_batch_are_stored_once(writer: BatchWriter, conn: 
     assert count(conn, "SELECT count(*) FROM readings WHERE device_id = %s", device) == 2
 
 
-def test_staging_tables_are_empty_after_each_write(writer: BatchWriter, conn: Conn) -> None:
+def test_staging_tables_are_empty_after_each_write(writer: BatchWriter) -> None:
     writer.write(one_of_each(new_device_id()))
     # Temp tables are per session: this is the writer's own staging.
     for stage in ("stage_readings", "stage_motion", "stage_events", "stage_status"):
-        assert count(conn, f"SELECT count(*) FROM {stage}") == 0, stage
+        assert count(writer.conn, f"SELECT count(*) FROM {stage}") == 0, stage
 
 
 def dead_letter(device_id: str | None, payload: bytes, topic: str | None = None) -> DeadLetter:
@@ -345,7 +348,7 @@ def test_drop_expired_drops_old_chunks_and_keeps_recent_rows(
         batch.add(motion(device, ts), ts)
     assert writer.write(batch).stored["readings"] == 4
 
-    drop_expired(conn, retention_days=365)
+    drop_expired(writer.conn, retention_days=365)
 
     for table in ("readings", "motion_windows"):
         kept = conn.execute(
