@@ -6,7 +6,7 @@ rules it feeds are suppressed (`vitals_suppressed`) and the device alert says so
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -36,6 +36,10 @@ class DeviceRulesConfig(BaseModel):
     # v1): five minutes of nothing is a lost device, not a quiet one.
     silence_s: float = Field(default=300.0, gt=0)
     offline_severity: Severity = "medium"
+    # A last will pages only if the device has not spoken again this long after it: a broker
+    # restart, or a Wi-Fi blip, publishes wills for devices that reconnect within seconds, and
+    # paging every resident for those drowns the alerts that count. 0: page at once.
+    offline_grace_s: float = Field(default=120.0, ge=0)
     battery_low: float = Field(default=20.0, ge=0, le=100)
     battery_critical: float = Field(default=5.0, ge=0, le=100)
     battery_clear: float = Field(default=30.0, ge=0, le=100)  # hysteresis: charge well first
@@ -58,10 +62,16 @@ class DeviceState:
     worn: bool = True
     wear_off_at: datetime | None = None
     wear_off_open: bool = False
+    will_at: datetime | None = None  # a last will not yet confirmed by the grace period
 
     @property
     def vitals_suppressed(self) -> bool:
         return self.offline_open or not self.worn
+
+    def __setstate__(self, state: list[object]) -> None:
+        # Snapshots taken before a field was added lack its value: it takes its default.
+        for i, f in enumerate(fields(self)):
+            object.__setattr__(self, f.name, state[i] if i < len(state) else f.default)
 
 
 def _candidate(
@@ -97,7 +107,7 @@ def device_step(
 ) -> tuple[DeviceState, list[AlertCandidate]]:
     """Anything the device sent: it is alive (unless it says otherwise)."""
     ts = obs.ts
-    if isinstance(obs, Vital) and not state.offline_open:
+    if isinstance(obs, Vital) and not state.offline_open and state.will_at is None:
         # The hot path (a reading from a device already known to be online): only the time
         # of the last sighting moves. Built directly: dataclasses.replace costs 20x more.
         if state.last_seen is not None and ts <= state.last_seen:
@@ -109,21 +119,15 @@ def device_step(
     out: list[AlertCandidate] = []
     said_offline = isinstance(obs, DeviceStatus) and obs.online is False
     if said_offline:
-        if not state.offline_open:
-            out.append(
-                _candidate(
-                    OFFLINE,
-                    "raise",
-                    state,
-                    profile,
-                    ts,
-                    config.offline_severity,
-                    "Device disconnected",
-                    cause="last_will",
-                    note=SUPPRESSED_NOTE,
-                )
-            )
-        return replace(state, offline_open=True), out
+        if state.offline_open or state.will_at is not None:
+            return state, []  # already offline, or a repeated will within the grace
+        if config.offline_grace_s > 0:
+            return replace(state, will_at=ts), []
+        return replace(state, offline_open=True), [_disconnected(state, profile, ts, config)]
+    if state.will_at is not None:
+        # Anything the device sends after its will (in arrival order: a stamp from its own
+        # clock may lag the broker's) means it is connected again: no page.
+        state = replace(state, will_at=None)
     if state.last_seen is None or ts > state.last_seen:
         state = replace(state, last_seen=ts)
     if state.offline_open:
@@ -140,6 +144,27 @@ def device_step(
         state, worn = _wear(state, obs, profile)
         out += worn
     return state, out
+
+
+def _disconnected(
+    state: DeviceState,
+    profile: ResidentProfile,
+    ts: datetime,
+    config: DeviceRulesConfig,
+    **values: float | str,
+) -> AlertCandidate:
+    return _candidate(
+        OFFLINE,
+        "raise",
+        state,
+        profile,
+        ts,
+        config.offline_severity,
+        "Device disconnected",
+        cause="last_will",
+        note=SUPPRESSED_NOTE,
+        **values,
+    )
 
 
 def _battery(
@@ -190,6 +215,14 @@ def device_tick(
 ) -> tuple[DeviceState, list[AlertCandidate]]:
     """Time passing without data: silence beyond `silence_s`, a wearable left off."""
     out: list[AlertCandidate] = []
+    if (
+        state.will_at is not None
+        and (now - state.will_at).total_seconds() >= config.offline_grace_s
+    ):
+        # Stamped with the will's time, not the tick's: a replay raises the same candidate.
+        offline_s = round((now - state.will_at).total_seconds())
+        out.append(_disconnected(state, profile, state.will_at, config, offline_s=offline_s))
+        state = replace(state, offline_open=True, will_at=None)
     if (
         not state.offline_open
         and state.last_seen is not None

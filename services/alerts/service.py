@@ -59,6 +59,7 @@ from services.alerts.store import (
     pending_candidates,
     pending_commands,
     save_book,
+    try_become_active,
     write_event,
     write_incident,
 )
@@ -147,6 +148,7 @@ class AlertServiceConfig:
     tick_s: float = 1.0  # escalation granularity
     gauges_every_s: float = 5.0
     referral_sla_every_s: float = 5.0
+    standby_poll_s: float = 1.0  # how often a standby checks whether the active one is gone
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -193,6 +195,8 @@ class AlertService:
             await AsyncConnection.connect(url, autocommit=True) as work,
             await AsyncConnection.connect(url, autocommit=True) as outbox,
         ):
+            if not await self._become_active(listen):
+                return  # stopped while standing by
             await listen.execute("LISTEN carewatch_alerts")
             await listen.execute("LISTEN carewatch_outbox")
             wake = {"carewatch_alerts": asyncio.Event(), "carewatch_outbox": asyncio.Event()}
@@ -220,6 +224,19 @@ class AlertService:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         log.info("alert service stopped")
+
+    async def _become_active(self, conn: Conn) -> bool:
+        """Wait until no other alert service is active, then hold the lock: an active/standby
+        pair takes over within `standby_poll_s` of the active one's session ending."""
+        if await try_become_active(conn):
+            return True
+        log.warning("another alert service is active; standing by until it stops")
+        while not self._stop.is_set():
+            await asyncio.sleep(self.config.standby_poll_s)
+            if await try_become_active(conn):
+                log.info("the other alert service is gone; taking over")
+                return True
+        return False
 
     # -- loops ---------------------------------------------------------------------------------
 

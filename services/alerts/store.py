@@ -34,10 +34,21 @@ __all__ = [
 # Held by every transaction that writes `alert_events`: event ids then commit in id order, so
 # a live feed reading "everything after id N" never skips an event that commits late.
 EVENTS_LOCK = 0x43570001
+# Held for its whole life by the one alert service taking work: a second instance (a standby,
+# or one started by mistake) waits for it, since it would decide from a book it loaded once.
+ACTIVE_LOCK = 0x43570002
 
 
 async def lock_events(conn: Conn) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", [EVENTS_LOCK])
+
+
+async def try_become_active(conn: Conn) -> bool:
+    """Take the active service's lock on `conn` (autocommit), for as long as the session
+    lasts; the server frees it when the session ends, a SIGKILLed holder included."""
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", [ACTIVE_LOCK])
+    row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 # Bump when the pickled dataclasses change shape; an old snapshot is then refused loudly

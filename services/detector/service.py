@@ -1,12 +1,14 @@
 """The detector process: the live device stream through the broker → the rule engine →
 alert candidates in the database, with the engine's state snapshotted alongside.
 
-Per batch, in one transaction: the candidates the batch produced and a snapshot of every
-resident it touched; only then are the batch's messages acknowledged. After a crash the
-detector resumes from those snapshots and the broker redelivers exactly the messages whose
-effects were not committed, so nothing is forgotten and an open condition is not raised
-again. (Candidates stamped with the processing time, such as NEWS2's, may come again with
-a later stamp on replay; the alert service folds repeats into the open alert.)
+Each batch's candidates are written as soon as it is processed. Every `snapshot_every_s`
+(or sooner under load) the state of every resident changed since is saved, and only then
+are the messages taken in since acknowledged. After a crash the detector resumes from those
+snapshots and the broker redelivers exactly the messages whose effects were not saved, so
+nothing is forgotten and an open condition is not raised again: a replayed candidate already
+written is skipped by its key. (Candidates stamped with the processing time, such as
+NEWS2's, may come again with a later stamp on replay; the alert service folds repeats into
+the open alert.)
 """
 
 from __future__ import annotations
@@ -20,25 +22,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ingest.batching import collect_batch
 from ingest.codec import decode
 from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
+from ingest.metrics import LATENCY_BUCKETS
 from ingest.pipeline import Inbound
 from rules.engine import Engine, ResidentRules, RulesConfig
 from rules.errors import OverrideError
 from rules.types import AlertCandidate, Vital, unit_subject
 from services.detector.convert import observations
 from services.detector.outbox import write_candidates
+from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, Partition
 from services.detector.residents import Attribution, load_assignments, load_resident, spread
 from services.detector.snapshots import load_snapshots, save_snapshots
 from services.settings import MqttEndpoint
 
 log = logging.getLogger("carewatch.detector")
-
-MANUAL_CURSOR = "cursor:manual"
 
 # What a snapshot keeps of a resident: the rule states, not the profile or configuration
 # (those are re-read from the database, so an edited assessment applies after a restart).
@@ -74,16 +76,31 @@ class DetectorMetrics:
         self.residents = Gauge(
             "carewatch_detector_residents", "Residents with rule state", registry=registry
         )
+        # How far behind the devices the rules run (bench/load.py reads it under load).
+        self.lag_seconds = Histogram(
+            "carewatch_detector_lag_seconds",
+            "From a message's ts (the device's clock) to the commit of the batch that took it in",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
-    client_id: str = "carewatch-detector"
+    partition: Partition = EVERY_SITE  # the sites this detector owns (docs/scaling.md)
+    client_id: str | None = None  # None: the partition's (`carewatch-detector[-NAME]`)
     batch_size: int = 2000
     flush_s: float = 0.2
     tick_s: float = 1.0
     profile_refresh_s: float = 60.0
     queue_max: int = 50_000
+    # Residents' state is saved this often (and the messages it took in acknowledged only
+    # then), or sooner once this many messages wait unacknowledged (below the consumer's
+    # receive maximum, or the broker would stop sending). Saving every resident each batch
+    # made PostgreSQL the bottleneck past a few hundred residents; candidates are still
+    # written with every batch, so pages are not delayed.
+    snapshot_every_s: float = 5.0
+    max_unacked: int = 10_000
 
 
 def resident_snapshot(rules: ResidentRules) -> dict[str, Any]:
@@ -104,9 +121,14 @@ class Detector:
         self.config = config
         self.database_url = database_url
         self.clock = clock
+        self.rules_config = rules_config
         self.engine = Engine(rules_config)
+        self.partition = config.partition
         self.consumer = SessionConsumer(
-            mqtt_endpoint, client_id=config.client_id, queue_max=config.queue_max
+            mqtt_endpoint,
+            client_id=config.client_id or config.partition.client_id,
+            topic_filter=config.partition.topic_filters,
+            queue_max=config.queue_max,
         )
         self.metrics = metrics or DetectorMetrics(CollectorRegistry())
         self.metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
@@ -117,6 +139,10 @@ class Detector:
         # observation is taken in exactly once.
         self.manual_cursor = 0
         self.unknown: set[int] = set()
+        self.dirty: set[int] = set()  # residents whose state changed since the last snapshot
+        self.unacked: list[Inbound] = []  # messages taken in since the last snapshot
+        self.snapshot_due = time.monotonic() + config.snapshot_every_s
+        self.watermark: datetime | None = None  # the latest message time taken in (≤ now)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -144,6 +170,10 @@ class Detector:
                         next_tick = time.monotonic() + self.config.tick_s
                     if batch or tick:
                         self._process(batch, tick=tick)
+                # A clean stop saves what it holds: nothing is taken in again on restart
+                # (unless the broker dropped us meanwhile and will send it all again).
+                if not self._held_from_dropped_connection():
+                    self._commit([], self.clock(), snapshot=True)
             finally:
                 self.consumer.stop()
 
@@ -153,18 +183,25 @@ class Detector:
         states, skipped = load_snapshots(self.conn)
         if skipped:
             log.warning("%d snapshots of another state version were not loaded", len(skipped))
+        cursor_key = self.partition.cursor_key
         for subject, state in states.items():
             kind, _, key = subject.partition(":")
-            if subject == MANUAL_CURSOR:
-                self.manual_cursor = int(state)
-            elif kind == "unit":
+            if kind == "cursor":
+                continue  # ours is read below; other partitions' are theirs
+            if kind == "unit":
                 site_id, _, unit_id = key.partition("/")
-                self.engine.units[(site_id, unit_id)] = state
+                if self.partition.owns(site_id):
+                    self.engine.units[(site_id, unit_id)] = state
             elif kind == "resident" and self._ensure_resident(int(key)):
                 rules = self.engine.residents[int(key)]
                 for name, value in state.items():
                     setattr(rules, name, value)
-        if MANUAL_CURSOR not in states:
+        # A new partition of a deployment that had one detector takes up where it stopped:
+        # what that detector took in before its cursor was taken in for every site.
+        cursor = states.get(cursor_key, states.get(MANUAL_CURSOR))
+        if cursor is not None:
+            self.manual_cursor = int(cursor)
+        else:
             # First start: observations older than NEWS2's longest freshness window (12 h)
             # could not count any more.
             row = self.conn.execute(
@@ -173,7 +210,9 @@ class Detector:
             ).fetchone()
             self.manual_cursor = int(row[0]) if row else 0
         log.info(
-            "resumed %d residents and %d units from snapshots",
+            "partition %s (sites: %s): resumed %d residents and %d units from snapshots",
+            self.partition.name or "-",
+            ",".join(sorted(self.partition.sites)) or "all",
             len(self.engine.residents),
             len(self.engine.units),
         )
@@ -187,6 +226,11 @@ class Detector:
         record = load_resident(self.conn, resident_id)
         if record is None:
             return False
+        if not self.partition.owns(record.profile.site_id):
+            # Another partition's resident (or one moved to another partition's site): its
+            # state is that partition's to keep and snapshot.
+            self.engine.residents.pop(resident_id, None)
+            return False
         try:
             self.engine.set_resident(record.profile, record.overrides)
         except OverrideError as exc:
@@ -198,14 +242,25 @@ class Detector:
     # --- a batch ------------------------------------------------------------------------------
 
     def _process(self, batch: list[Inbound], *, tick: bool) -> None:
+        current = self.consumer.connection
+        if self._held_from_dropped_connection():
+            self._rewind()
+        # Taken in under a connection the broker has dropped: it sends them again.
+        batch = [item for item in batch if item.connection == current]
         now = self.clock()
         candidates: list[AlertCandidate] = []
         touched: set[int] = set()
+        stamps: list[datetime] = []
         for item in batch:
             try:
                 message = decode(item.topic, item.payload, received_at=item.received_at)
             except Rejected:
                 continue  # the ingest worker dead-letters it; nothing here to detect
+            if not self.partition.owns(message.header.site_id):
+                continue  # a subscription this session kept from an earlier set of sites
+            stamps.append(message.header.ts)
+            if self.watermark is None or message.header.ts > self.watermark:
+                self.watermark = min(message.header.ts, now)
             device_id = message.header.device_id
             for obs in observations(message):
                 resident_id = self.attribution.resident_at(device_id, obs.ts)
@@ -216,23 +271,69 @@ class Detector:
                 self.metrics.observations.inc()
         if tick:
             candidates += self._manual_observations(touched, now)
-            # A tick may move any resident's timers: snapshot everyone it touched.
-            for resident_id, rules in self.engine.residents.items():
-                found = self.engine.tick_resident(rules, now=now)
-                if found:
-                    candidates += found
-                    touched.add(resident_id)
-            candidates += self.engine.tick_units(now=now)
-        self._commit(candidates, touched, now)
-        self.consumer.ack(batch)
+            stream_now = self._stream_now(now)
+            if stream_now is not None:
+                # A tick may move any resident's timers: snapshot everyone it touched.
+                for resident_id, rules in self.engine.residents.items():
+                    found = self.engine.tick_resident(rules, now=stream_now)
+                    if found:
+                        candidates += found
+                        touched.add(resident_id)
+                candidates += self.engine.tick_units(now=stream_now)
+        self.dirty |= touched
+        self.unacked += batch
+        snapshot = (
+            len(self.unacked) >= self.config.max_unacked or time.monotonic() >= self.snapshot_due
+        )
+        self._commit(candidates, now, snapshot=snapshot)
+        committed = self.clock()
+        for ts in stamps:
+            self.metrics.lag_seconds.observe((committed - ts).total_seconds())
+
+    def _held_from_dropped_connection(self) -> bool:
+        # Every held message came in on one connection (the others are filtered out as they
+        # arrive), so the first says for all: no walk over thousands per batch.
+        return bool(self.unacked) and self.unacked[0].connection != self.consumer.connection
+
+    def _rewind(self) -> None:
+        """Back to the last snapshot. The broker dropped us (and we reconnected): it sends
+        again every message not yet acknowledged, whose effects the rules already hold; taken
+        in twice, a reading would count twice. Replayed onto the snapshot, they count once."""
+        log.warning(
+            "reconnected: back to the last snapshot; %d messages come again", len(self.unacked)
+        )
+        self.engine = Engine(self.rules_config)
+        self.profile_due.clear()
+        self.unacked = []
+        self.dirty = set()
+        self.watermark = None
+        self._restore()
+
+    def _stream_now(self, now: datetime) -> datetime | None:
+        """The time the rules' timers run on. Caught up (nothing waiting in the inbox), the
+        clock; behind (a backlog after a restart or under overload), the latest message time
+        taken in, or no timers at all before the first: judged against the clock, every
+        device whose messages still wait would look silent, and the device rules would page
+        "device silent" for all of them and clear each as its backlog arrived."""
+        if self.consumer.inbox.empty():
+            return now
+        return self.watermark
 
     def _manual_observations(self, touched: set[int], now: datetime) -> list[AlertCandidate]:
         """Observations staff entered on rounds (through the API, into the database)."""
-        rows = self.conn.execute(
-            "SELECT id, resident_id, metric, value, ts FROM manual_observations WHERE id > %s"
-            " ORDER BY id LIMIT 1000",
-            [self.manual_cursor],
-        ).fetchall()
+        if self.partition.sites:
+            rows = self.conn.execute(
+                "SELECT m.id, m.resident_id, m.metric, m.value, m.ts FROM manual_observations m"
+                " JOIN residents r USING (resident_id) WHERE m.id > %s AND r.site_id = ANY(%s)"
+                " ORDER BY m.id LIMIT 1000",
+                [self.manual_cursor, sorted(self.partition.sites)],
+            ).fetchall()
+        else:
+            rows = self.conn.execute(
+                "SELECT id, resident_id, metric, value, ts FROM manual_observations WHERE id > %s"
+                " ORDER BY id LIMIT 1000",
+                [self.manual_cursor],
+            ).fetchall()
         candidates: list[AlertCandidate] = []
         for obs_id, resident_id, metric, value, ts in rows:
             self.manual_cursor = obs_id
@@ -244,16 +345,32 @@ class Detector:
             self.metrics.observations.inc()
         return candidates
 
-    def _commit(self, candidates: list[AlertCandidate], touched: set[int], now: datetime) -> None:
-        states: dict[str, Any] = {
-            f"resident:{rid}": resident_snapshot(self.engine.residents[rid]) for rid in touched
-        }
-        states[MANUAL_CURSOR] = self.manual_cursor
-        for (site_id, unit_id), state in self.engine.units.items():
-            states[unit_subject(site_id, unit_id)] = state
+    def _commit(self, candidates: list[AlertCandidate], now: datetime, *, snapshot: bool) -> None:
+        """Write the candidates; with `snapshot`, also the state of every resident changed
+        since the last one, then acknowledge every message taken in since. After a crash the
+        broker redelivers those messages, replayed onto the last snapshot: a candidate already
+        written is skipped by its key, and one stamped with the processing time comes again
+        and is folded into its open alert by the alert service."""
+        if not candidates and not snapshot:
+            return
+        states: dict[str, Any] = {}
+        if snapshot:
+            states = {
+                f"resident:{rid}": resident_snapshot(self.engine.residents[rid])
+                for rid in self.dirty
+                if rid in self.engine.residents
+            }
+            states[self.partition.cursor_key] = self.manual_cursor
+            for (site_id, unit_id), state in self.engine.units.items():
+                states[unit_subject(site_id, unit_id)] = state
         with self.conn.transaction():
             new = write_candidates(self.conn, candidates)
             save_snapshots(self.conn, states, taken_at=now)
+        if snapshot:
+            self.consumer.ack(self.unacked)
+            self.unacked = []
+            self.dirty = set()
+            self.snapshot_due = time.monotonic() + self.config.snapshot_every_s
         for c in candidates:
             self.metrics.candidates.labels(c.rule_id, c.action).inc()
             log.info("%s %s %s (%s): %s", c.action, c.rule_id, c.subject, c.severity, c.title)

@@ -20,9 +20,6 @@ from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from rules.config import merge, with_overrides
-from rules.engine import RulesConfig
-from rules.errors import OverrideError
 from rules.news2 import Gap, News2Config, News2Result, SubScore, compute_news2
 from rules.types import Severity, Source, Vital
 from services.alerts.outbox import enqueue
@@ -52,6 +49,7 @@ from services.referrals.workflow import (
     TransitionRecord,
     Trigger,
 )
+from services.resident_rules import configured_rules
 
 __all__ = [
     "AlreadyOpen",
@@ -600,12 +598,7 @@ async def _resident(conn: Conn, resident_id: int) -> _Subject:
     if found is None:
         raise InvalidField("resident_id", f"unknown resident {resident_id}")
     name, site, unit, room, bed, scale, site_over, own_over = found
-    config = RulesConfig()
-    try:
-        config = with_overrides(config, merge(site_over or {}, own_over or {}))
-    except OverrideError as exc:
-        # The detector refuses these too and says so; a referral is not the place to stop.
-        log.warning("resident %s: overrides ignored for the referral's NEWS2: %s", resident_id, exc)
+    config = configured_rules(site_over, own_over, resident_id=resident_id)
     resident = Resident(resident_id, name, "unknown", _UNKNOWN_BIRTH_DATE, site, unit, room, bed)
     return _Subject(resident, 2 if scale == 2 else 1, config.news2)
 

@@ -137,7 +137,7 @@ class Running:
         config.setdefault("retry", RetryPolicy(base_s=0.2, cap_s=1.0))
         config.setdefault("gauges_every_s", 0.1)
         self.service = AlertService(
-            database_url(settings),
+            database_url(settings, "alerts"),
             signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
             metrics=AlertMetrics(self.registry),
             config=AlertServiceConfig(base_url=settings.base_url, **config),

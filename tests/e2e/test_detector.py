@@ -6,15 +6,7 @@ import time
 from collections.abc import Callable
 
 from tests.conftest import ServiceProcess
-from tests.support import Conn, Device, new_resident, wait_for
-
-
-def candidates(db: Conn, resident_id: int) -> list[tuple[str, str]]:
-    rows = db.execute(
-        "SELECT rule_id, action FROM alert_candidates WHERE subject = %s ORDER BY id",
-        [f"resident:{resident_id}"],
-    ).fetchall()
-    return [(str(rule), str(action)) for rule, action in rows]
+from tests.support import Conn, Device, candidates, new_resident, wait_for
 
 
 def vitals_topic(device: Device) -> str:

@@ -104,6 +104,29 @@ def test_out_of_scope_is_403_everywhere(
     assert api.get(RESIDENTS, headers=integrator).status_code == 403
 
 
+def test_news2_applies_the_rule_overrides_the_detector_applies(
+    api: TestClient, db: Conn, nurse: dict[str, str]
+) -> None:
+    """A resident whose heart rate counts for 30 s only (their override): a 1-minute-old
+    reading is stale for their NEWS2, as it is for the detector's."""
+    strict = admit(api, nurse, rule_overrides={"news2": {"max_age_s": {"hr": 30}}})
+    default = admit(api, nurse)
+    for rid in (strict["resident_id"], default["resident_id"]):
+        db.execute(
+            "INSERT INTO readings (ts, device_id, resident_id, metric, value, source,"
+            " received_at) VALUES (now() - interval '1 minute', %s, %s, 'hr', 118, 'vitals',"
+            " now())",
+            [f"w-{rid}", rid],
+        )
+    db.commit()
+    scored = {
+        rid: api.get(f"{RESIDENTS}/{rid}/news2", headers=nurse).json()
+        for rid in (strict["resident_id"], default["resident_id"])
+    }
+    assert "hr" in scored[strict["resident_id"]]["missing"]
+    assert "hr" not in scored[default["resident_id"]]["missing"]
+
+
 def test_news2_from_wearable_and_manual_readings(
     api: TestClient, db: Conn, nurse: dict[str, str]
 ) -> None:

@@ -69,6 +69,8 @@ def test_last_will_raises_offline_and_silence_is_not_wellness() -> None:
     engine = engine_with(1)
     out = feed(engine, spo2_stream(1, ((t, 97.0) for t in range(5))))
     out = feed(engine, [(1, DeviceStatus(seconds(6), "w1", online=False))])
+    assert raised(out) == []  # a will pages only after the grace period
+    out = engine.tick(now=seconds(6 + 120))
     assert raised(out) == ["device.offline"]
     out = engine.tick(now=seconds(3600))
     assert "device.offline" not in raised(out)  # raised once, still open

@@ -15,7 +15,7 @@ from ingest.codec import RANGES
 from rules.config import with_overrides
 from rules.engine import RulesConfig
 from rules.errors import OverrideError
-from rules.news2 import News2Config, compute_news2
+from rules.news2 import compute_news2
 from rules.types import Vital
 from services.api.deps import (
     AUTHENTICATED,
@@ -34,6 +34,7 @@ from services.api.deps import (
 from services.auth import audit
 from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
+from services.resident_rules import configured_rules
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUTHENTICATED)
 
@@ -422,13 +423,17 @@ async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: R
     wearable and manual alike; incomplete (no total) when a parameter is missing or stale."""
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
     cur = await conn.execute(
-        "SELECT news2_scale FROM residents WHERE resident_id = %s", [resident_id]
+        "SELECT r.news2_scale, s.rule_overrides, r.rule_overrides"
+        " FROM residents r JOIN sites s USING (site_id) WHERE r.resident_id = %s",
+        [resident_id],
     )
     row = await cur.fetchone()
     assert row is not None
+    scale, site_overrides, own_overrides = row
+    config = configured_rules(site_overrides, own_overrides, resident_id=resident_id)
     now = datetime.now(UTC)
     result = compute_news2(
-        await _latest(conn, resident_id, now), scale=row[0], now=now, config=News2Config()
+        await _latest(conn, resident_id, now), scale=scale, now=now, config=config.news2
     )
     await audit.record(
         conn,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import psycopg
+import pytest
 
 from rules.types import AlertCandidate
 from services.detector import snapshots
 from services.detector.outbox import write_candidates
+from services.settings import ServiceRole
 from tests.support import Conn, count
 
 TS = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -19,25 +24,32 @@ class Toy:
     n: int
 
 
-def test_snapshots_round_trip_and_skip_other_versions(db: Conn) -> None:
+@pytest.fixture
+def detector(role_db_url: Callable[[ServiceRole], str]) -> Iterator[Conn]:
+    """As the detector connects: its own role (migration 0008)."""
+    with psycopg.connect(role_db_url("detector"), autocommit=True) as conn:
+        yield conn
+
+
+def test_snapshots_round_trip_and_skip_other_versions(detector: Conn, db: Conn) -> None:
     subject = f"resident:{uuid.uuid4().int % 10**9}"
-    snapshots.save_snapshots(db, {subject: Toy(1)}, taken_at=TS)
-    snapshots.save_snapshots(db, {subject: Toy(2)}, taken_at=TS)  # upsert
-    states, _ = snapshots.load_snapshots(db)
+    snapshots.save_snapshots(detector, {subject: Toy(1)}, taken_at=TS)
+    snapshots.save_snapshots(detector, {subject: Toy(2)}, taken_at=TS)  # upsert
+    states, _ = snapshots.load_snapshots(detector)
     assert states[subject] == Toy(2)
     db.execute("UPDATE detector_snapshots SET version = version + 1 WHERE subject = %s", [subject])
-    states, skipped = snapshots.load_snapshots(db)
+    states, skipped = snapshots.load_snapshots(detector)
     assert subject not in states and subject in skipped
     db.execute("DELETE FROM detector_snapshots WHERE subject = %s", [subject])
 
 
-def test_replayed_candidates_are_written_once(db: Conn) -> None:
+def test_replayed_candidates_are_written_once(detector: Conn, db: Conn) -> None:
     key = f"sos:resident:{uuid.uuid4().hex}"
     candidate = AlertCandidate(
         "sos", "raise", "resident:1", key, "critical", TS, "SOS", {"device_id": "w1"}
     )
-    assert write_candidates(db, [candidate]) == 1
-    assert write_candidates(db, [candidate]) == 0
+    assert write_candidates(detector, [candidate]) == 1
+    assert write_candidates(detector, [candidate]) == 0
     row = db.execute(
         'SELECT severity, "values" FROM alert_candidates WHERE dedupe_key = %s', [key]
     ).fetchone()
