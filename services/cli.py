@@ -61,7 +61,7 @@ def run_service(service: Service, *, metrics_port: int, registry: CollectorRegis
     from prometheus_client import start_http_server
 
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+        start_http_server(metrics_port, addr=Settings().metrics_host, registry=registry)
     stop = threading.Event()
     stop_on_signals(stop)
 
@@ -106,17 +106,96 @@ def migrate() -> None:
     typer.echo(f"applied {len(applied)} migration(s)")
 
 
+DynsecOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dynsec-file",
+        help="An external Mosquitto's dynamic-security.json (device accounts); "
+        "the embedded broker's is used by default.",
+    ),
+]
+
+
+@app.command()
+def backup(
+    path: Annotated[
+        Path | None, typer.Argument(help="The backup file, or a directory to put it in.")
+    ] = None,
+    dynsec_file: DynsecOption = None,
+) -> None:
+    """Back up the database (one consistent pg_dump snapshot) and the broker's device accounts
+    into one file; see docs/operations.md."""
+    from datetime import UTC, datetime
+
+    from services.backup.progress import RichSteps
+    from services.backup.run import backup as run_backup
+
+    setup_logging("backup")
+    try:
+        dest, manifest = run_backup(
+            Settings(), path, dynsec_file=dynsec_file, now=datetime.now(UTC), ui=RichSteps()
+        )
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    rows = sum(manifest.database.tables.values())
+    typer.echo(f"backup written: {dest} ({rows} rows in {len(manifest.database.tables)} tables)")
+    if not manifest.has_broker:
+        typer.echo("note: no broker config included (give --dynsec-file for an external broker)")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A file written by `carewatch backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a target database that holds data.")
+    ] = False,
+    dynsec_file: DynsecOption = None,
+) -> None:
+    """Restore a backup into an empty database (stop every CareWatch service first)."""
+    from services.backup.progress import RichSteps
+    from services.backup.run import restore as run_restore
+
+    setup_logging("restore")
+    try:
+        report = run_restore(Settings(), path, force=force, dynsec_file=dynsec_file, ui=RichSteps())
+    except CareWatchError as exc:
+        raise fail(exc) from None
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    db = report.manifest.database
+    typer.echo(
+        f"restored the backup of {report.manifest.created_at}: {sum(db.tables.values())} rows "
+        f"in {len(db.tables)} tables, schema at migration {db.migration_version}"
+    )
+    if report.migrations_applied:
+        typer.echo(f"then applied migration(s) {', '.join(report.migrations_applied)}")
+    if report.broker_file is not None:
+        typer.echo(f"broker accounts restored to {report.broker_file} (start the broker now)")
+
+
 @app.command()
 def ingest(
+    worker_no: Annotated[
+        int | None,
+        typer.Option(
+            "--worker",
+            help="Worker N of several sharing the stream: client id CLIENT_ID-N, the shared "
+            "group, metrics on CAREWATCH_INGEST_WORKER_METRICS_BASE+N (docs/scaling.md).",
+        ),
+    ] = None,
     share_group: Annotated[
         str | None, typer.Option(help="MQTT 5 shared-subscription group (several workers).")
     ] = None,
     client_id: Annotated[str | None, typer.Option(help="MQTT client id (one per worker).")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve /metrics on this loopback port (0: none).")
+    ] = None,
 ) -> None:
     """Run the ingest worker: MQTT → validated readings → TimescaleDB."""
     from prometheus_client import CollectorRegistry
 
     from ingest.metrics import IngestMetrics
+    from ingest.scaleout import worker_identity
     from ingest.worker import IngestWorker, WorkerConfig
     from services.settings import database_url, mqtt_ingest_endpoint
 
@@ -124,33 +203,67 @@ def ingest(
     settings = Settings()
     registry = CollectorRegistry()
     try:
+        identity = worker_identity(
+            worker=worker_no if worker_no is not None else settings.ingest_worker,
+            client_id=client_id,
+            share_group=share_group or settings.ingest_share_group,
+            metrics_port=metrics_port,
+            base_client_id=settings.ingest_client_id,
+            default_metrics_port=settings.ingest_metrics_port,
+            worker_metrics_base=settings.ingest_worker_metrics_base,
+        )
         worker = IngestWorker(
             WorkerConfig(
-                client_id=client_id or settings.ingest_client_id,
+                client_id=identity.client_id,
                 batch_size=settings.ingest_batch_size,
                 flush_s=settings.ingest_flush_ms / 1000,
                 queue_max=settings.ingest_queue_max,
-                share_group=share_group,
+                share_group=identity.share_group,
                 retention_days=settings.retention_days,
+                dead_letter_days=settings.dead_letter_days,
+                dead_letter_max_rows=settings.dead_letter_max_rows,
             ),
             mqtt_endpoint=mqtt_ingest_endpoint(settings),
-            database_url=database_url(settings),
+            database_url=database_url(settings, "ingest"),
             metrics=IngestMetrics(registry),
         )
     except CareWatchError as exc:
         raise fail(exc) from None
-    run_service(worker, metrics_port=settings.ingest_metrics_port, registry=registry)
+    logging.getLogger("carewatch.ingest").info(
+        "client id %s, %s", identity.client_id, worker.config.topic_filter
+    )
+    run_service(worker, metrics_port=identity.metrics_port, registry=registry)
 
 
 @app.command()
 def detect(
-    client_id: Annotated[str, typer.Option(help="MQTT client id (its persistent session).")] = (
-        "carewatch-detector"
-    ),
+    sites: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these sites, comma-separated: one partition of several "
+            "(default: CAREWATCH_DETECTOR_SITES, else every site; docs/scaling.md)."
+        ),
+    ] = None,
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            help="The partition's stable name: its MQTT session and cursor "
+            "(default: CAREWATCH_DETECTOR_PARTITION, else the sites joined by _)."
+        ),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(help="MQTT client id (default carewatch-detector[-PARTITION])."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /metrics on this loopback port (default: the setting; 0: none)."),
+    ] = None,
 ) -> None:
     """Run the streaming detector: the device stream → rules → alert candidates."""
     from prometheus_client import CollectorRegistry
 
+    from services.detector.partition import parse_partition
     from services.detector.service import Detector, DetectorConfig, DetectorMetrics
     from services.settings import database_url, mqtt_ingest_endpoint
 
@@ -158,15 +271,20 @@ def detect(
     settings = Settings()
     registry = CollectorRegistry()
     try:
+        owned = parse_partition(
+            sites if sites is not None else settings.detector_sites,
+            partition or settings.detector_partition,
+        )
         detector = Detector(
-            DetectorConfig(client_id=client_id),
+            DetectorConfig(partition=owned, client_id=client_id),
             mqtt_endpoint=mqtt_ingest_endpoint(settings),
-            database_url=database_url(settings),
+            database_url=database_url(settings, "detector"),
             metrics=DetectorMetrics(registry),
         )
     except CareWatchError as exc:
         raise fail(exc) from None
-    run_service(detector, metrics_port=settings.detector_metrics_port, registry=registry)
+    port = settings.detector_metrics_port if metrics_port is None else metrics_port
+    run_service(detector, metrics_port=port, registry=registry)
 
 
 @app.command()
@@ -183,7 +301,7 @@ def alerts() -> None:
     registry = CollectorRegistry()
     try:
         service = AlertService(
-            database_url(settings),
+            database_url(settings, "alerts"),
             signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
             metrics=AlertMetrics(registry),
             config=AlertServiceConfig(base_url=settings.base_url),
@@ -473,7 +591,20 @@ def sim(
         str | None, typer.Option(help="Broker host (default CAREWATCH_MQTT_HOST).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Broker port (default CAREWATCH_MQTT_PORT).")
+        int | None,
+        typer.Option(
+            help="Broker port (default CAREWATCH_MQTT_PORT; with TLS CAREWATCH_MQTT_TLS_PORT)."
+        ),
+    ] = None,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Connect over TLS (mqtts), as devices in the field do.")
+    ] = False,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="With TLS, trust only this CA (PEM; default CAREWATCH_MQTT_CA_FILE, else the "
+            "system's CAs). Implies --tls."
+        ),
     ] = None,
     scenario: Annotated[
         Path | None,
@@ -620,10 +751,17 @@ def sim(
                 chosen = load_devices(devices)
             else:
                 chosen = asyncio.run(ensure_demo_ward(settings, count))
+            use_tls = tls or ca_file is not None
+            trusted = ca_file or settings.mqtt_ca_file
+            default_port = settings.mqtt_port
+            if use_tls:
+                default_port = settings.mqtt_tls_port or 8883
             summary = run_simulation(
                 chosen,
                 host=host or settings.mqtt_host,
-                port=port or settings.mqtt_port,
+                port=port or default_port,
+                tls=use_tls,
+                ca_file=None if trusted is None else str(trusted),
                 rate_hz=rate or 1.0,
                 duration_s=duration,
                 seed=seed_,

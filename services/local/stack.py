@@ -10,22 +10,43 @@ import logging
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from services.db.migrate import apply_migrations
-from services.local.mosquitto import EmbeddedMosquitto
+from services.errors import ConfigError
+from services.local.mosquitto import EmbeddedMosquitto, TlsListener
 from services.local.postgres import EmbeddedPostgres
 from services.settings import (
     LOCAL_DB_NAME,
     LOCAL_DB_USER,
     LOCAL_MQTT_ADMIN,
     LOCAL_MQTT_INGEST,
+    SERVICE_ROLES,
     MqttEndpoint,
     Settings,
     database_url,
+    db_role,
     load_or_create_secrets,
 )
 
 log = logging.getLogger("carewatch.local")
+
+
+def tls_listener(settings: Settings) -> TlsListener | None:
+    """The embedded broker's TLS listener, when CAREWATCH_MQTT_TLS_PORT asks for one."""
+    if not settings.mqtt_tls_port:
+        return None
+    if settings.mqtt_tls_cert is None or settings.mqtt_tls_key is None:
+        raise ConfigError(
+            "CAREWATCH_MQTT_TLS_PORT needs CAREWATCH_MQTT_TLS_CERT and CAREWATCH_MQTT_TLS_KEY "
+            "(the server's certificate chain and key, PEM; docs/tls.md)"
+        )
+    return TlsListener(
+        host=settings.mqtt_tls_host or settings.mqtt_host,
+        port=settings.mqtt_tls_port,
+        cert=Path(settings.mqtt_tls_cert).resolve(),
+        key=Path(settings.mqtt_tls_key).resolve(),
+    )
 
 
 class LocalStack:
@@ -55,6 +76,8 @@ class LocalStack:
                 self.postgres.start()
                 self.postgres.ensure_database(LOCAL_DB_NAME)
             self.migrate()
+            if s.local_database:
+                self.set_role_passwords(secrets)
             if s.local_broker:
                 self.mosquitto = EmbeddedMosquitto(
                     self.data_dir,
@@ -66,9 +89,15 @@ class LocalStack:
                     ingest=MqttEndpoint(
                         s.mqtt_host, s.mqtt_port, LOCAL_MQTT_INGEST, secrets["mqtt_ingest_password"]
                     ),
+                    tls=tls_listener(s),
                 )
                 self.mosquitto.init()
-                log.info("starting Mosquitto on %s:%d", s.mqtt_host, s.mqtt_port)
+                log.info(
+                    "starting Mosquitto on %s:%d%s",
+                    s.mqtt_host,
+                    s.mqtt_port,
+                    f" (TLS on {s.mqtt_tls_port})" if s.mqtt_tls_port else "",
+                )
                 self.mosquitto.start()
         except BaseException:
             self.stop()
@@ -78,6 +107,22 @@ class LocalStack:
         with psycopg.connect(database_url(self.settings), autocommit=True) as conn:
             for migration in apply_migrations(conn):
                 log.info("applied migration %04d_%s", migration.version, migration.name)
+
+    def set_role_passwords(self, secrets: dict[str, str]) -> None:
+        """Give each service's role (migration 0008) its password from secrets.json, at every
+        start: a data dir from before the roles, or a restored secrets file, just works."""
+        with psycopg.connect(database_url(self.settings), autocommit=True) as conn:
+            for role in SERVICE_ROLES:
+                user = db_role(role)
+                # Hashed here (SCRAM): the password itself never reaches the server's logs.
+                verifier = conn.pgconn.encrypt_password(
+                    secrets[f"pg_{role}_password"].encode(), user.encode(), b"scram-sha-256"
+                )
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(user), sql.Literal(verifier.decode())
+                    )
+                )
 
     def stop(self) -> None:
         """Broker first (no new readings), then the database; safe to call twice."""
