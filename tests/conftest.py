@@ -7,7 +7,7 @@ import signal
 import sys
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -15,35 +15,37 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
-from services.local.env import scratch_settings, service_env
+from services.local.env import service_env
 from services.local.process import ChildProcess
-from services.local.stack import LocalStack
 from services.settings import (
     MqttEndpoint,
+    ServiceRole,
     Settings,
     admin_token,
     database_url,
     mqtt_admin_endpoint,
     mqtt_ingest_endpoint,
 )
-from tests.support import SITE, UNIT, Device
+from tests.support import SITE, UNIT, Device, own_stack
 
 
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     """The session's stack: real PostgreSQL + TimescaleDB and Mosquitto, stopped at the end."""
-    s = scratch_settings("carewatch-test-")
-    stack = LocalStack(s)
-    stack.start()
-    try:
+    with own_stack("carewatch-test-") as s:
         yield s
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="session")
 def db_url(settings: Settings) -> str:
     return database_url(settings)
+
+
+@pytest.fixture(scope="session")
+def role_db_url(settings: Settings) -> Callable[[ServiceRole], str]:
+    """A service's own database URL (its role, migration 0008), for services run in-process:
+    what they connect as in production. `db_url` is the owner's, for setting tests up."""
+    return lambda role: database_url(settings, role)
 
 
 @pytest.fixture
@@ -65,14 +67,22 @@ def ingest_endpoint(settings: Settings) -> MqttEndpoint:
 class ServiceProcess:
     """A `carewatch` service as a child process, as `carewatch up` runs it, with its metrics."""
 
-    def __init__(self, settings: Settings, command: str, *, metrics_port: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        command: str,
+        *,
+        metrics_port: int,
+        args: Sequence[str] = (),
+        name: str | None = None,  # several of one command (scale-out): each its own log
+    ) -> None:
         self.settings = settings
         self.command = command
         self.metrics_port = metrics_port
         self.child = ChildProcess(
-            command,
-            [sys.executable, "-m", "services.cli", command],
-            log_path=Path(settings.data_dir) / "log" / f"{command}-test.log",
+            name or command,
+            [sys.executable, "-m", "services.cli", command, *args],
+            log_path=Path(settings.data_dir) / "log" / f"{name or command}-test.log",
             env=service_env(settings),
             stop_signal=signal.SIGINT,
         )

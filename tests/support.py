@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import queue
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
+
+from services.local.env import scratch_settings
+from services.local.stack import LocalStack
+from services.settings import Settings
 
 T = TypeVar("T")
 SITE = "t1"  # the test ward's site and unit (see the `ward` fixture)
@@ -36,15 +43,21 @@ def new_resident(conn: Conn, name: str = "Test Resident") -> int:
 
 
 def wait_for(
-    probe: Callable[[], T], *, until: Callable[[T], bool], timeout: float = 20.0, what: str = ""
+    probe: Callable[[], T],
+    *,
+    until: Callable[[T], bool],
+    timeout: float = 20.0,
+    what: str = "",
+    every: float = 0.05,
 ) -> T:
-    """Poll `probe` until `until(value)`; fail with the last value after `timeout` seconds."""
+    """Poll `probe` every `every` seconds until `until(value)`; fail with the last value after
+    `timeout` seconds."""
     deadline = time.monotonic() + timeout
     value = probe()
     while not until(value):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}: last {value!r}")
-        time.sleep(0.05)
+        time.sleep(every)
         value = probe()
     return value
 
@@ -133,3 +146,26 @@ def login_as(
         assert token.status_code == 200, token.text
         _logins[username] = {"Authorization": f"Bearer {token.json()['access_token']}"}
     return _logins[username]
+
+
+@contextmanager
+def own_stack(prefix: str) -> Iterator[Settings]:
+    """A real PostgreSQL + TimescaleDB and Mosquitto of the caller's own, on free ports under a
+    scratch data dir under /tmp, stopped and removed at the end."""
+    settings = scratch_settings(prefix)
+    stack = LocalStack(settings)
+    stack.start()
+    try:
+        yield settings
+    finally:
+        stack.stop()
+        shutil.rmtree(Path(settings.data_dir), ignore_errors=True)
+
+
+def candidates(db: Conn, resident_id: int) -> list[tuple[str, str]]:
+    """The detector's alert candidates about a resident, as (rule, action), in order."""
+    rows = db.execute(
+        "SELECT rule_id, action FROM alert_candidates WHERE subject = %s ORDER BY id",
+        [f"resident:{resident_id}"],
+    ).fetchall()
+    return [(str(rule), str(action)) for rule, action in rows]

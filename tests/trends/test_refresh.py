@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
+from services.settings import ServiceRole
 from services.trends.grid import HOUR, MINUTE
 from services.trends.refresh import LOCK_KEY, refresh_rollups
 from tests.support import Conn, count, new_resident
@@ -46,17 +47,24 @@ def resident(db: Conn, ward: str) -> int:
 
 
 @pytest.fixture
+def ingest(role_db_url: Callable[[ServiceRole], str]) -> Iterator[Conn]:
+    """The refresh runs in the ingest worker, as its role."""
+    with psycopg.connect(role_db_url("ingest"), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
 def other_conn(db_url: str) -> Iterator[Conn]:
     with psycopg.connect(db_url, autocommit=True) as conn:
         yield conn
 
 
-def test_rollups_equal_raw_per_minute_and_hour(db: Conn, resident: int) -> None:
+def test_rollups_equal_raw_per_minute_and_hour(ingest: Conn, db: Conn, resident: int) -> None:
     readings = series(T0, 5.5, 7, seed=1)
     # Several statements, as the writer's batches are; one of them arrives out of order.
     for part in (readings[4000:], readings[:1500], readings[1500:4000]):
         store(db, resident, part)
-    result = refresh(db)
+    result = refresh(ingest)
     assert result.notes > 0 and not result.remaining
     assert agrees(db, resident)
     hours = rollup(db, "readings_1h", resident)
@@ -64,26 +72,28 @@ def test_rollups_equal_raw_per_minute_and_hour(db: Conn, resident: int) -> None:
     assert sum(n for _, _, _, n in hours.values()) == len(readings)
 
 
-def test_a_late_reading_is_folded_in_by_the_next_refresh(db: Conn, resident: int) -> None:
+def test_a_late_reading_is_folded_in_by_the_next_refresh(
+    ingest: Conn, db: Conn, resident: int
+) -> None:
     store(db, resident, series(T0, 3, 10, seed=2))
-    refresh(db)
+    refresh(ingest)
     before = rollup(db, "readings_1h", resident)[("hr", T0)]
     # A device back on Wi-Fi hours later: one minute already has readings, one had none.
     late = [(T0 + timedelta(minutes=5, seconds=3), "hr", 250.0), (T0 + HOUR * 5, "hr", 21.0)]
     store(db, resident, late)
     assert not agrees(db, resident)
-    refresh(db)
+    refresh(ingest)
     assert agrees(db, resident)
     after = rollup(db, "readings_1h", resident)[("hr", T0)]
     assert (after[2], after[3]) == (250.0, before[3] + 1)
     assert rollup(db, "readings_1m", resident)[("hr", T0 + 5 * HOUR)] == (21.0, 21.0, 21.0, 1)
 
 
-def test_refreshing_again_changes_nothing(db: Conn, resident: int) -> None:
+def test_refreshing_again_changes_nothing(ingest: Conn, db: Conn, resident: int) -> None:
     store(db, resident, series(T0, 2, 5, seed=3))
-    refresh(db)
+    refresh(ingest)
     minutes, hours = rollup(db, "readings_1m", resident), rollup(db, "readings_1h", resident)
-    refresh(db)
+    refresh(ingest)
     assert rollup(db, "readings_1m", resident) == minutes
     assert rollup(db, "readings_1h", resident) == hours
     # A note for minutes that are already right (as a repair would write): rebuilt the same.
@@ -92,14 +102,16 @@ def test_refreshing_again_changes_nothing(db: Conn, resident: int) -> None:
         " VALUES (%s, '{hr,spo2,rr}', %s, %s)",
         [resident, T0, T0 + 2 * HOUR],
     )
-    refresh(db)
+    refresh(ingest)
     assert rollup(db, "readings_1h", resident) == hours
     assert same(rollup(db, "readings_1m", resident), minutes)
 
 
-def test_deleted_and_corrected_readings_reach_the_rollups(db: Conn, resident: int) -> None:
+def test_deleted_and_corrected_readings_reach_the_rollups(
+    ingest: Conn, db: Conn, resident: int
+) -> None:
     store(db, resident, series(T0, 2, 10, seed=4))
-    refresh(db)
+    refresh(ingest)
     db.execute(
         "DELETE FROM readings WHERE resident_id = %s AND ts >= %s AND ts < %s",
         [resident, T0, T0 + 10 * MINUTE],
@@ -108,7 +120,7 @@ def test_deleted_and_corrected_readings_reach_the_rollups(db: Conn, resident: in
         "UPDATE readings SET value = 199 WHERE resident_id = %s AND metric = 'hr' AND ts = %s",
         [resident, T0 + HOUR],
     )
-    refresh(db)
+    refresh(ingest)
     assert agrees(db, resident)
     assert ("hr", T0) not in rollup(db, "readings_1m", resident)
     assert rollup(db, "readings_1m", resident)[("hr", T0 + HOUR)][2] == 199.0
@@ -124,26 +136,29 @@ def test_readings_of_no_resident_are_not_noted(db: Conn, db_url: str) -> None:
 
 
 def test_a_refresh_skips_while_another_holds_the_lock(
-    db: Conn, other_conn: Conn, resident: int
+    ingest: Conn, db: Conn, other_conn: Conn, resident: int
 ) -> None:
     store(db, resident, series(T0, 1, 10, seed=5))
     with other_conn.transaction():
         other_conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        result = refresh_rollups(db, datetime.now(UTC))
+        result = refresh_rollups(ingest, datetime.now(UTC))
         assert result.skipped and result.notes == 0
         assert rollup(db, "readings_1m", resident) == {}
-    refresh(db)
+    refresh(ingest)
     assert agrees(db, resident)
 
 
-def test_two_refreshes_at_once_while_readings_arrive(db_url: str, db: Conn, resident: int) -> None:
+def test_two_refreshes_at_once_while_readings_arrive(
+    ingest: Conn, role_db_url: Callable[[ServiceRole], str], db: Conn, resident: int
+) -> None:
+    ingest_url = role_db_url("ingest")
     readings = series(T0, 4, 3, seed=6)
     stop = threading.Event()
     errors: list[BaseException] = []
 
     def keep_refreshing() -> None:
         try:
-            with psycopg.connect(db_url, autocommit=True) as conn:
+            with psycopg.connect(ingest_url, autocommit=True) as conn:
                 while not stop.is_set():
                     refresh_rollups(conn, datetime.now(UTC), notes_per_step=50)
         except BaseException as exc:  # reported below, in the test's thread
@@ -160,15 +175,15 @@ def test_two_refreshes_at_once_while_readings_arrive(db_url: str, db: Conn, resi
         for t in threads:
             t.join(timeout=60)
     assert not errors and not any(t.is_alive() for t in threads)
-    refresh(db)
+    refresh(ingest)
     assert agrees(db, resident)
 
 
-def test_work_is_taken_in_bounded_steps(db: Conn, resident: int) -> None:
+def test_work_is_taken_in_bounded_steps(ingest: Conn, db: Conn, resident: int) -> None:
     for minute in range(60):  # 60 statements, 60 notes
         store(db, resident, series(T0 + minute * MINUTE, 1 / 60, 10, seed=minute))
-    first = refresh(db, notes_per_step=20, max_steps=2)
+    first = refresh(ingest, notes_per_step=20, max_steps=2)
     assert (first.steps, first.notes, first.remaining) == (2, 40, True)
-    rest = refresh(db, notes_per_step=20)
+    rest = refresh(ingest, notes_per_step=20)
     assert not rest.remaining and rest.steps >= 1
     assert agrees(db, resident)
