@@ -35,19 +35,14 @@ import asyncio
 import multiprocessing as mp
 import os
 import queue
-import shutil
-import signal
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.sharedctypes import Synchronized
-from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
 from psycopg import AsyncConnection
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -72,27 +67,23 @@ from bench.alert_stream import (
     stream,
 )
 from bench.caregiver import Acker, Pages, names_of, resident_of
-from bench.common import histogram_buckets, machine, quantile, write_results
+from bench.common import finish, machine
 from bench.cpu import BACKGROUND, CpuSample, cpu_cores, cpu_sample
 from bench.receiver import JsonReceiver, Notification
+from bench.services import Service, histogram_ms, pipeline, store_care_team
 from device_sim.devices import SimDevice
 from services.alerts.service import AlertServiceConfig
-from services.alerts.team import load_care_team
-from services.alerts.team_store import store_team
 from services.broker.dynsec import DynsecAdmin
 from services.detector.service import DetectorConfig
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
 from services.errors import CareWatchError
-from services.local.env import scratch_settings, service_env
-from services.local.process import ChildProcess
+from services.local.env import scratch_settings
 from services.local.stack import LocalStack
-from services.local.supervisor import service_argv
 from services.settings import Settings, database_url, mqtt_admin_endpoint
 
 SITE = "bench"
 UNIT = "ward"
-STAFF_ID = "cg-bench"
 TARGETS = {"fall_p99_ms": 1000.0, "delivered_ratio": 1.0}
 # The longest a publish may trail its schedule before the stream no longer counts as 1 Hz.
 MAX_LAG_P99_S = 0.5
@@ -180,64 +171,6 @@ def provision(settings: Settings, resident_ids: list[int], processes: int) -> li
         SimDevice(device_id, SITE, "wearable", password, str(index))
         for index, device_id, password in sorted(issued)
     ]
-
-
-async def store_care_team(settings: Settings, channel: str) -> None:
-    team = load_care_team(
-        {
-            "staff": [
-                {
-                    "id": STAFF_ID,
-                    "name": "Bench Caregiver",
-                    "role": "caregiver",
-                    "channels": [channel],
-                },
-            ],
-            "shifts": [{"staff": STAFF_ID, "site": SITE, "start": "00:00", "end": "00:00"}],
-        }
-    )
-    async with await AsyncConnection.connect(database_url(settings)) as conn:
-        await store_team(conn, team, by="bench")
-        await conn.commit()
-
-
-class Service:
-    """A `carewatch <command>` child process started as `carewatch up` starts it, with its
-    metrics endpoint."""
-
-    def __init__(self, settings: Settings, command: str, metrics_port: int, ready: str) -> None:
-        self.metrics_port = metrics_port
-        self.ready = ready
-        self.child = ChildProcess(
-            command,
-            service_argv(command),
-            log_path=Path(settings.data_dir) / "log" / f"{command}.log",
-            env=service_env(settings),
-            stop_signal=signal.SIGINT,
-        )
-
-    def start(self) -> None:
-        self.child.start()
-        self.child.wait_until(lambda: self.sample(self.ready) == 1.0, timeout=60, what="ready")
-
-    def stop(self) -> None:
-        self.child.stop(timeout=30)
-
-    def samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        try:
-            url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-            with urllib.request.urlopen(url, timeout=5) as response:
-                text = response.read().decode()
-        except OSError:
-            return {}
-        return {
-            (s.name, tuple(sorted(s.labels.items()))): float(s.value)
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        }
-
-    def sample(self, name: str) -> float:
-        return self.samples().get((name, ()), 0.0)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -358,13 +291,6 @@ def wait_for_pages(pages: Pages, expected: set[int], timeout: float) -> None:
         progress.update(task, completed=pages.count(expected))
 
 
-def histogram_ms(service: Service, name: str, q: float) -> float | None:
-    buckets = histogram_buckets(service.samples(), name)
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    return round(quantile(buckets, q) * 1000, 1)
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -399,13 +325,8 @@ def measure(
         devices = provision(settings, resident_ids, processes=os.cpu_count() or 2)
         # Stored before the alert service starts, so apprise's plugins are loaded (by the
         # team's validation) before the first page, as in a running deployment.
-        asyncio.run(store_care_team(settings, receiver.url("page")))
-        for command, port, ready in (
-            ("ingest", settings.ingest_metrics_port, "carewatch_ingest_subscribed"),
-            ("detect", settings.detector_metrics_port, "carewatch_detector_subscribed"),
-            ("alerts", settings.alerts_metrics_port, "carewatch_alerts_ready"),
-        ):
-            service = Service(settings, command, port, ready)
+        asyncio.run(store_care_team(settings, receiver.url("page"), SITE))
+        for service in pipeline(settings):
             service.start()
             services.append(service)
         console.print(
@@ -570,17 +491,9 @@ def main() -> int:
     results = results_of(args, plan, measured)
     results["elapsed_s"] = round(time.monotonic() - began, 1)
     results["machine"] = machine()
-    path = write_results("alerts", results)
-    print_results(results)
-    console.print(f"results: {path}")
-    problems = results["problems"]
-    if args.keep or problems:
-        console.print(f"scratch data (logs under log/): {settings.data_dir}")
-    else:
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
-    for problem in problems:
-        console.print(f"[red]problem:[/] {problem}")
-    return 1 if problems else 0
+    return finish(
+        "alerts", results, settings, keep=args.keep, show=print_results, say=console.print
+    )
 
 
 def _ms(value: object) -> str:

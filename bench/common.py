@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -131,3 +132,27 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     return path
+
+
+def finish(
+    name: str,
+    results: dict[str, Any],
+    settings: Settings,
+    *,
+    keep: bool,
+    show: Callable[[dict[str, Any]], None],
+    say: Callable[[str], None],
+) -> int:
+    """Write and show a benchmark's results; keep its scratch data when asked or when the
+    figures are in doubt (its logs say why), else remove it. The exit code: 1 with problems."""
+    path = write_results(name, results)
+    show(results)
+    say(f"results: {path}")
+    problems = results["problems"]
+    if keep or problems:
+        say(f"scratch data (logs under log/): {settings.data_dir}")
+    else:
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+    for problem in problems:
+        say(f"[red]problem:[/] {problem}")
+    return 1 if problems else 0
