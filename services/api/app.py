@@ -8,11 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
 
 from services.alerts.links import LinkSigner
+from services.api.database import UNAVAILABLE, database_unavailable, make_pool
 from services.api.routes import (
     ack_link,
     alerts,
@@ -38,16 +36,7 @@ from services.settings import Settings, admin_token, database_url, mqtt_admin_en
 def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            app.state.database_url,
-            min_size=1,
-            max_size=10,
-            open=False,
-            kwargs={"autocommit": True},
-            # After a database restart every pooled connection is dead: checked at checkout,
-            # a request gets a fresh one instead of a 500 (tests/faults/test_database.py).
-            check=AsyncConnectionPool.check_connection,
-        )
+        pool = make_pool(app.state.database_url)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         try:
@@ -70,6 +59,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     async def device_error(_request: Request, exc: DeviceError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_unavailable)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)

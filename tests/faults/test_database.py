@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from services.api.database import WAIT_S
 from tests.faults.supervised import scrape
 from tests.faults.ward import INBOX_MAX, Ward, ingest_ready
 from tests.support import wait_for
@@ -50,11 +51,20 @@ def test_postgres_down(fault_ward: Ward, outage_s: float) -> None:
             every=0.5,
         )
         window.note("ingest worker: carewatch_ingest_database_up 0; API /readyz 503")
+        unreported = ""
     except AssertionError as exc:
         window.note(f"PROBLEM: {exc}")
         unreported = str(exc)
-    else:
-        unreported = ""
+    # A data request must say the database is away, within its bounded wait, not hang or 500.
+    asked = time.monotonic()
+    try:
+        status, body = ward.api("GET", "/api/v1/alerts")
+    except OSError as exc:
+        status, body = 0, str(exc)
+    took = time.monotonic() - asked
+    window.note(f"API GET /api/v1/alerts meanwhile: {status} in {took:.1f} s: {body}")
+    if status != 503 or took > WAIT_S + 3:
+        unreported += f" GET /api/v1/alerts answered {status} after {took:.1f} s, not 503"
     ward.stream_for(outage_s - (time.monotonic() - stopped))
     during = ward.devices_stream.count() - sent_before
     ward.stack.postgres.start()
