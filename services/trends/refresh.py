@@ -26,7 +26,12 @@ from services.trends.grid import HOUR
 from services.trends.spans import Span, by_day, merge, widen
 
 LOCK_KEY = 7_302_206  # any fixed key; services.db.migrate uses its neighbour
-NOTES_PER_STEP = 20_000
+# A step rebuilds every minute its notes touch, so a busy minute's notes must fit in one step:
+# split across steps, the same current minute of every resident was rebuilt once per step,
+# and steps per minute grow with the ward, so the refresh cost grew with its square (20,000
+# per step: 10 rebuilds of each minute at 2,000 residents, about 200,000 notes a minute, found
+# by bench/load.py). A note is a small row; this bounds one transaction after a long backlog.
+NOTES_PER_STEP = 500_000
 
 # Takes the oldest notes and returns, per resident and metric, the runs of minutes they cover
 # (range_agg merges overlapping and adjacent ranges).

@@ -187,3 +187,18 @@ def test_work_is_taken_in_bounded_steps(ingest: Conn, db: Conn, resident: int) -
     rest = refresh(ingest, notes_per_step=20)
     assert not rest.remaining and rest.steps >= 1
     assert agrees(db, resident)
+
+
+def test_a_busy_minute_is_rebuilt_once(ingest: Conn, db: Conn, resident: int) -> None:
+    """A minute's notes at 2,000 residents (about 200,000; 25,000 here, more than the steps of
+    old) are taken in one step: each minute is rebuilt once, not once per step."""
+    store(db, resident, series(T0, 1 / 60, 10, seed=1))
+    refresh(ingest)
+    db.execute(
+        "INSERT INTO rollup_dirty (resident_id, metrics, first_ts, last_ts)"
+        " SELECT %s, ARRAY['hr'], %s, %s FROM generate_series(1, 25000)",
+        [resident, T0, T0 + timedelta(seconds=30)],
+    )
+    result = refresh(ingest)
+    assert (result.steps, result.notes, result.minutes) == (1, 25_000, 1)
+    assert agrees(db, resident)
