@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,14 +11,25 @@ from services.detector.residents import Assignment, Attribution
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-class FakeLoad:
-    def __init__(self, assignments: list[Assignment]) -> None:
-        self.assignments = assignments
-        self.calls = 0
+class FakeTable:
+    """device_assignments: every device has `assignments`; counts the reads."""
 
-    def __call__(self, device_id: str) -> list[Assignment]:
-        self.calls += 1
+    def __init__(self, devices: list[str], assignments: list[Assignment]) -> None:
+        self.devices = devices
+        self.assignments = assignments
+        self.all_reads = 0
+        self.one_reads: list[str] = []
+
+    def one(self, device_id: str) -> list[Assignment]:
+        self.one_reads.append(device_id)
         return list(self.assignments)
+
+    def all(self) -> dict[str, list[Assignment]]:
+        self.all_reads += 1
+        return {d: list(self.assignments) for d in self.devices}
+
+    def attribution(self, clock: Callable[[], float]) -> Attribution:
+        return Attribution(self.one, self.all, clock, refresh_s=30)
 
 
 HISTORY = [
@@ -38,40 +50,43 @@ HISTORY = [
     ids=["before-any", "first-start", "first-end-minus", "second-start", "still-open"],
 )
 def test_resident_at_the_readings_time(offset: timedelta, resident: int | None) -> None:
-    attribution = Attribution(FakeLoad(HISTORY), clock=lambda: 0.0)
+    attribution = FakeTable(["w1"], HISTORY).attribution(lambda: 0.0)
     assert attribution.resident_at("w1", T0 + offset) == resident
 
 
 def test_assignments_are_cached_then_refreshed() -> None:
     now = [0.0]
-    load = FakeLoad(HISTORY)
-    attribution = Attribution(load, clock=lambda: now[0], refresh_s=30)
+    table = FakeTable(["w1"], HISTORY)
+    attribution = table.attribution(lambda: now[0])
     attribution.resident_at("w1", T0)
     attribution.resident_at("w1", T0)
-    assert load.calls == 1
-    load.assignments = [Assignment(9, T0, None)]  # re-assigned behind our back
+    assert table.all_reads == 1
+    table.assignments = [Assignment(9, T0, None)]  # re-assigned behind our back
     now[0] = 31.0
     assert attribution.resident_at("w1", T0) == 9
 
 
-def test_entries_loaded_together_expire_apart() -> None:
-    # A thousand devices seen in the first second must not all be re-read in the same one.
-    load = FakeLoad(HISTORY)
+def test_every_device_is_read_in_one_query_per_interval() -> None:
+    # Thousands of devices must not each cost a round trip per interval.
     now = [0.0]
-    attribution = Attribution(load, clock=lambda: now[0], refresh_s=30)
     devices = [f"w{i}" for i in range(1000)]
-    for device in devices:
-        attribution.resident_at(device, T0)
-    reloads = []
-    for second in range(15, 31):
+    table = FakeTable(devices, HISTORY)
+    attribution = table.attribution(lambda: now[0])
+    for second in range(0, 61):
         now[0] = float(second)
-        before = load.calls
         for device in devices:
-            attribution.resident_at(device, T0)
-        reloads.append(load.calls - before)
-    assert reloads[0] == 0  # nothing before half the interval
-    assert sum(reloads) >= 1000  # everything by the full interval
-    assert max(reloads) < 200  # spread out, not all at once
+            assert attribution.resident_at(device, T0) == 1
+    assert (table.all_reads, table.one_reads) == (3, [])  # at 0, 30 and 60 s
+
+
+def test_a_device_provisioned_since_the_last_read_is_read_once_on_its_own() -> None:
+    table = FakeTable(["w1"], HISTORY)
+    attribution = table.attribution(lambda: 0.0)
+    assert attribution.resident_at("w1", T0) == 1
+    table.devices.append("w-new")
+    for _ in range(3):
+        assert attribution.resident_at("w-new", T0) == 1
+    assert (table.all_reads, table.one_reads) == (1, ["w-new"])
 
 
 def test_resident_overrides_merge_over_the_sites() -> None:
