@@ -1,22 +1,24 @@
 """Who a device's readings belong to, and what the rules must know about that resident.
 
 Both come from the database and change rarely (a re-assignment, an edited admission
-assessment): they are cached and re-read every `refresh_s`, and on a miss.
+assessment): they are read for everyone at once every `refresh_s`, and one by one on a miss.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from rules.config import merge
 from rules.types import ResidentProfile
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,23 +31,39 @@ class Assignment:
         return self.start <= ts and (self.end is None or ts < self.end)
 
 
-_jitter = random.Random()  # noqa: S311 - spreading refreshes over time, not security
+class BulkCache(Generic[K, V]):
+    """Values read for every key in one query every `refresh_s`, and a key missing from the
+    last read (added since) on its own. Read one by one, each entry expiring on its own, they
+    cost a round trip per key per interval on the detector's one thread: at 4,000 devices and
+    2,000 residents, a third of its time (bench/load.py)."""
 
+    def __init__(
+        self,
+        load_one: Callable[[K], V],
+        load_all: Callable[[], dict[K, V]],
+        clock: Callable[[], float],
+        *,
+        refresh_s: float,
+    ) -> None:
+        self._load_one = load_one
+        self._load_all = load_all
+        self._clock = clock
+        self._refresh_s = refresh_s
+        self._values: dict[K, V] = {}
+        self._expires = float("-inf")
 
-def spread(interval_s: float) -> float:
-    """A refresh interval between half and all of `interval_s`: entries loaded together (at
-    start) do not all expire in the same second, which stalled the detector for a moment
-    every minute with thousands of residents."""
-    return interval_s * _jitter.uniform(0.5, 1.0)
+    def get(self, key: K) -> V:
+        now = self._clock()
+        if now >= self._expires:
+            self._values = self._load_all()
+            self._expires = now + self._refresh_s
+        if key not in self._values:
+            self._values[key] = self._load_one(key)
+        return self._values[key]
 
 
 class Attribution:
-    """`resident_at(device_id, ts)`: the resident the device was assigned to at `ts`.
-
-    Every device's assignments are read in one query every `refresh_s`, and a device not seen
-    in the last read (provisioned since) on its own. Read per device, with each entry expiring
-    on its own, they cost a round trip per device per interval on the detector's one thread:
-    at 4,000 devices a fifth of its time (bench/load.py)."""
+    """`resident_at(device_id, ts)`: the resident the device was assigned to at `ts`."""
 
     def __init__(
         self,
@@ -55,22 +73,10 @@ class Attribution:
         *,
         refresh_s: float = 30.0,
     ) -> None:
-        self._load_one = load_one
-        self._load_all = load_all
-        self._clock = clock
-        self._refresh_s = refresh_s
-        self._cache: dict[str, list[Assignment]] = {}
-        self._expires = float("-inf")
+        self._assignments = BulkCache(load_one, load_all, clock, refresh_s=refresh_s)
 
     def resident_at(self, device_id: str, ts: datetime) -> int | None:
-        now = self._clock()
-        if now >= self._expires:
-            self._cache = self._load_all()
-            self._expires = now + self._refresh_s
-        assignments = self._cache.get(device_id)
-        if assignments is None:
-            assignments = self._cache[device_id] = self._load_one(device_id)
-        for assignment in assignments:
+        for assignment in self._assignments.get(device_id):
             if assignment.covers(ts):
                 return assignment.resident_id
         return None
@@ -97,18 +103,33 @@ class ResidentRecord:
     overrides: dict[str, Any]  # the site's rule overrides, then the resident's, merged
 
 
+_RESIDENTS = (
+    "SELECT r.resident_id, r.site_id, r.unit_id, r.conditions, r.fall_risk, r.news2_scale,"
+    " r.timezone, s.rule_overrides, r.rule_overrides FROM residents r JOIN sites s USING (site_id)"
+)
+
+
 def load_resident(conn: psycopg.Connection[TupleRow], resident_id: int) -> ResidentRecord | None:
-    row = conn.execute(
-        "SELECT r.site_id, r.unit_id, r.conditions, r.fall_risk, r.news2_scale, r.timezone,"
-        " s.rule_overrides, r.rule_overrides"
-        " FROM residents r JOIN sites s USING (site_id) WHERE r.resident_id = %s",
-        [resident_id],
-    ).fetchone()
-    if row is None:
-        return None
-    site_id, unit_id, conditions, fall_risk, scale, tz, site_over, own_over = row
+    row = conn.execute(_RESIDENTS + " WHERE r.resident_id = %s", [resident_id]).fetchone()
+    return None if row is None else _record(row)
+
+
+def load_residents(
+    conn: psycopg.Connection[TupleRow], sites: frozenset[str]
+) -> dict[int, ResidentRecord | None]:
+    """Every resident of `sites` (empty: of every site)."""
+    rows = (
+        conn.execute(_RESIDENTS + " WHERE r.site_id = ANY(%s)", [sorted(sites)])
+        if sites
+        else conn.execute(_RESIDENTS)
+    )
+    return {int(row[0]): _record(row) for row in rows}
+
+
+def _record(row: tuple[Any, ...]) -> ResidentRecord:
+    resident_id, site_id, unit_id, conditions, fall_risk, scale, tz, site_over, own_over = row
     profile = ResidentProfile(
-        resident_id=resident_id,
+        resident_id=int(resident_id),
         site_id=site_id,
         unit_id=unit_id,
         conditions=frozenset(conditions),

@@ -38,10 +38,12 @@ from services.detector.outbox import write_candidates
 from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, Partition
 from services.detector.residents import (
     Attribution,
+    BulkCache,
+    ResidentRecord,
     load_all_assignments,
     load_assignments,
     load_resident,
-    spread,
+    load_residents,
 )
 from services.detector.snapshots import load_snapshots, save_snapshots
 from services.settings import MqttEndpoint
@@ -141,7 +143,8 @@ class Detector:
         self.metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.metrics.residents.set_function(lambda: float(len(self.engine.residents)))
         self.stopping = threading.Event()
-        self.profile_due: dict[int, float] = {}  # resident → monotonic time to re-read it
+        # The record each resident's rules were last given: a re-read record is a new object.
+        self.applied: dict[int, ResidentRecord | None] = {}
         # Position in `manual_observations`, committed with the snapshots: each manual
         # observation is taken in exactly once.
         self.manual_cursor = 0
@@ -161,6 +164,12 @@ class Detector:
                 lambda device_id: load_assignments(conn, device_id),
                 lambda: load_all_assignments(conn),
                 time.monotonic,
+            )
+            self.profiles = BulkCache(
+                lambda resident_id: load_resident(conn, resident_id),
+                lambda: load_residents(conn, self.partition.sites),
+                time.monotonic,
+                refresh_s=self.config.profile_refresh_s,
             )
             self._restore()
             self.consumer.start()
@@ -227,12 +236,12 @@ class Detector:
         )
 
     def _ensure_resident(self, resident_id: int) -> bool:
-        """Load (or periodically re-read) a resident's profile and rule overrides."""
-        due = self.profile_due.get(resident_id)
-        if due is not None and time.monotonic() < due:
+        """Give the rules a resident's profile and rule overrides, when first seen and again
+        each time they are re-read (every `profile_refresh_s`)."""
+        record = self.profiles.get(resident_id)
+        if resident_id in self.applied and self.applied[resident_id] is record:
             return resident_id in self.engine.residents
-        self.profile_due[resident_id] = time.monotonic() + spread(self.config.profile_refresh_s)
-        record = load_resident(self.conn, resident_id)
+        self.applied[resident_id] = record
         if record is None:
             return False
         if not self.partition.owns(record.profile.site_id):
@@ -314,7 +323,7 @@ class Detector:
             "reconnected: back to the last snapshot; %d messages come again", len(self.unacked)
         )
         self.engine = Engine(self.rules_config)
-        self.profile_due.clear()
+        self.applied.clear()
         self.unacked = []
         self.dirty = set()
         self.watermark = None
