@@ -9,7 +9,8 @@ injected on distinct residents over the measuring window, and the bench records:
 
 - readings/s stored (the ingest worker's counter over the window) and messages/s published;
 - detector lag p99 (a message's ts → commit of the detector batch that took it in) and
-  ingest lag p99 (ts → commit), from the services' histograms over the window;
+  ingest lag p99 (ts → commit), from the services' histograms over the window; the share of
+  the window the detector's main loop was busy, and its snapshots' p99 (its pauses);
 - alert p99: publish of the fall → its page at the caregiver's receiver (as
   bench/alert_latency.py measures it);
 - lost readings: messages the broker acknowledged (PUBACK) whose `ts` lies in the window,
@@ -103,7 +104,9 @@ STORED = {
 HISTOGRAMS = {
     "detector_lag": ("detect", "carewatch_detector_lag_seconds"),
     "ingest_lag": ("ingest", "carewatch_ingest_publish_to_commit_seconds"),
+    "detector_snapshot": ("detect", "carewatch_detector_snapshot_seconds"),
 }
+_DETECTOR_BUSY = ("carewatch_detector_busy_seconds_total", ())
 
 console = Console(width=max(120, Console().width))
 
@@ -120,6 +123,7 @@ class StepWindow:
     cpu: dict[str, float]
     memory_mb: dict[str, float]
     rows_stored: float
+    detector_busy_s: float  # the detector's main loop, over the window
     histograms: dict[str, tuple[Samples, Samples]]
     dead: list[str] = field(default_factory=list)
 
@@ -261,6 +265,7 @@ def run_step(
         ramp.fall_due[faller] = start + offset
     before = {k: services[svc].samples() for k, (svc, _) in HISTOGRAMS.items()}
     stored_before = services["ingest"].samples().get(_ROWS, 0.0)
+    busy_before = services["detect"].samples().get(_DETECTOR_BUSY, 0.0)
     while time.time() < start:
         time.sleep(0.01)
     roles = roles_of(stack, list(services.values()), ramp)
@@ -273,6 +278,7 @@ def run_step(
     cpu_after = cpu_sample()
     after = {k: services[svc].samples() for k, (svc, _) in HISTOGRAMS.items()}
     stored_after = services["ingest"].samples().get(_ROWS, 0.0)
+    busy_after = services["detect"].samples().get(_DETECTOR_BUSY, 0.0)
     cpu = cpu_cores(cpu_before, cpu_after, roles, postmaster)
     return StepWindow(
         step=step,
@@ -283,6 +289,7 @@ def run_step(
         cpu=cpu,
         memory_mb={role: round(mb, 1) for role, mb in memory.items()},
         rows_stored=stored_after - stored_before,
+        detector_busy_s=busy_after - busy_before,
         histograms={k: (before[k], after[k]) for k in HISTOGRAMS},
     )
 
@@ -395,6 +402,10 @@ def step_result(
         },
         "detector_lag_p99_ms": _hist_ms(w, "detector_lag"),
         "ingest_lag_p99_ms": _hist_ms(w, "ingest_lag"),
+        # Share of the window the detector's main loop was busy (1.0: it cannot keep up),
+        # and its longest pauses, the snapshots.
+        "detector_busy": round(w.detector_busy_s / seconds, 2),
+        "detector_snapshot_p99_ms": _hist_ms(w, "detector_snapshot"),
         "alert_p50_ms": pct(latencies, 50),
         "alert_p99_ms": p99,
         "alert_max_ms": pct(latencies, 100),
@@ -576,6 +587,7 @@ def print_results(r: dict[str, Any]) -> None:
         "readings/s stored",
         "msg/s (of)",
         "detector lag p99",
+        "detector busy, snapshot p99",
         "ingest lag p99",
         "alert p99",
         "paged",
@@ -589,6 +601,7 @@ def print_results(r: dict[str, Any]) -> None:
             f"{s['readings_stored_per_s']:,.0f}",
             f"{s['messages_published_per_s']:,.0f} ({s['messages_expected_per_s']:,.0f})",
             _ms(s["detector_lag_p99_ms"]),
+            f"{s['detector_busy']:.0%}, {_ms(s['detector_snapshot_p99_ms'])}",
             _ms(s["ingest_lag_p99_ms"]),
             _ms(s["alert_p99_ms"]),
             f"{s['falls_paged']}/{s['falls_injected']}",

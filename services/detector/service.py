@@ -91,6 +91,20 @@ class DetectorMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        # Headroom: one process takes in the whole stream on one thread (plus paho's). A
+        # busy rate near 1 s/s means it cannot keep up, and a long snapshot is a pause every
+        # message then waits behind (docs/scaling.md, "Capacity").
+        self.busy_seconds = Counter(
+            "carewatch_detector_busy_seconds",
+            "Time the main loop spent on batches, ticks and commits (its rate: busy share)",
+            registry=registry,
+        )
+        self.snapshot_seconds = Histogram(
+            "carewatch_detector_snapshot_seconds",
+            "Saving the changed residents' state and acknowledging the messages it covers",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +201,9 @@ class Detector:
                     if tick:
                         next_tick = time.monotonic() + self.config.tick_s
                     if batch or tick:
+                        began = time.monotonic()
                         self._process(batch, tick=tick)
+                        self.metrics.busy_seconds.inc(time.monotonic() - began)
                 # A clean stop saves what it holds: nothing is taken in again on restart
                 # (unless the broker dropped us meanwhile and will send it all again).
                 if not self._held_from_dropped_connection():
@@ -373,6 +389,7 @@ class Detector:
         and is folded into its open alert by the alert service."""
         if not candidates and not snapshot:
             return
+        began = time.monotonic()
         states: dict[str, Any] = {}
         if snapshot:
             states = {
@@ -390,7 +407,9 @@ class Detector:
             self.consumer.ack(self.unacked)
             self.unacked = []
             self.dirty = set()
-            self.snapshot_due = time.monotonic() + self.config.snapshot_every_s
+            done = time.monotonic()
+            self.snapshot_due = done + self.config.snapshot_every_s
+            self.metrics.snapshot_seconds.observe(done - began)
         for c in candidates:
             self.metrics.candidates.labels(c.rule_id, c.action).inc()
             log.info("%s %s %s (%s): %s", c.action, c.rule_id, c.subject, c.severity, c.title)

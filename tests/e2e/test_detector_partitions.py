@@ -16,6 +16,8 @@ from tests.support import Conn, Device, candidates, count, own_stack, wait_for
 
 OBSERVATIONS = "carewatch_detector_observations_total"
 RESIDENTS = "carewatch_detector_residents"
+SNAPSHOTS = "carewatch_detector_snapshot_seconds_count"
+BUSY = "carewatch_detector_busy_seconds_total"
 
 
 def partition(settings: Settings, site: str) -> ServiceProcess:
@@ -116,6 +118,13 @@ def test_partitions_own_their_sites_and_resume_from_snapshots() -> None:
                     until=lambda n: n == 1,
                     what="pa's snapshot of its resident",
                 )
+                # Its headroom metrics saw that snapshot and the batches before it.
+                wait_for(
+                    lambda: metric(scrape(a.metrics_port), SNAPSHOTS),
+                    until=lambda n: n >= 1,
+                    what="pa's snapshot in its metrics",
+                )
+                assert metric(scrape(a.metrics_port), BUSY) > 0
                 a.kill()
                 a.start()
                 for second in range(30, 60):
