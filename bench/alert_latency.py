@@ -325,7 +325,7 @@ def measure(
         devices = provision(settings, resident_ids, processes=os.cpu_count() or 2)
         # Stored before the alert service starts, so apprise's plugins are loaded (by the
         # team's validation) before the first page, as in a running deployment.
-        asyncio.run(store_care_team(settings, receiver.url("page"), SITE))
+        asyncio.run(store_care_team(settings, receiver.url("page"), [SITE]))
         for service in pipeline(settings):
             service.start()
             services.append(service)

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from bench.alert_stream import resident_name
-from bench.load_plan import SITE, device_ids
+from bench.load_plan import SITE, device_ids, site_of
 from device_sim.devices import SimDevice
 from services.broker.acl import device_role, device_role_acls, hashed_client
 from services.local.mosquitto import EmbeddedMosquitto
@@ -32,16 +32,17 @@ UNIT = "ward"
 ASSIGNED_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def new_devices(count: int) -> list[tuple[SimDevice, SimDevice]]:
-    """A wearable and a bed sensor per resident index, each with its own password."""
+def new_devices(count: int, sites: Sequence[str] = (SITE,)) -> list[tuple[SimDevice, SimDevice]]:
+    """A wearable and a bed sensor per resident index, each with its own password, at the
+    resident's site."""
     out = []
     for index in range(count):
         wearable, bed = device_ids(index)
-        key = str(index)
+        key, site = str(index), site_of(index, sites)
         out.append(
             (
-                SimDevice(wearable, SITE, "wearable", secrets.token_urlsafe(24), key),
-                SimDevice(bed, SITE, "bed_sensor", secrets.token_urlsafe(24), key),
+                SimDevice(wearable, site, "wearable", secrets.token_urlsafe(24), key),
+                SimDevice(bed, site, "bed_sensor", secrets.token_urlsafe(24), key),
             )
         )
     return out
@@ -67,22 +68,25 @@ def add_rows(settings: Settings, pairs: Sequence[tuple[SimDevice, SimDevice]]) -
     """Residents (named as the alert bench names them), devices and assignments; returns the
     resident ids by index."""
     with psycopg.connect(database_url(settings)) as conn:
-        conn.execute(
-            "INSERT INTO sites (site_id, name) VALUES (%s, 'Load bench') ON CONFLICT DO NOTHING",
-            [SITE],
-        )
-        conn.execute(
-            "INSERT INTO units (site_id, unit_id, name) VALUES (%s, %s, 'Ward')"
-            " ON CONFLICT DO NOTHING",
-            [SITE, UNIT],
-        )
+        for site in sorted({wearable.site_id for wearable, _ in pairs}):
+            conn.execute(
+                "INSERT INTO sites (site_id, name) VALUES (%s, 'Load bench')"
+                " ON CONFLICT DO NOTHING",
+                [site],
+            )
+            conn.execute(
+                "INSERT INTO units (site_id, unit_id, name) VALUES (%s, %s, 'Ward')"
+                " ON CONFLICT DO NOTHING",
+                [site, UNIT],
+            )
         names = [resident_name(i) for i in range(len(pairs))]
         by_name = {
             str(name): int(rid)
             for rid, name in conn.execute(
                 "INSERT INTO residents (site_id, unit_id, display_name)"
-                " SELECT %s, %s, unnest(%s::text[]) RETURNING resident_id, display_name",
-                [SITE, UNIT, names],
+                " SELECT unnest(%s::text[]), %s, unnest(%s::text[])"
+                " RETURNING resident_id, display_name",
+                [[wearable.site_id for wearable, _ in pairs], UNIT, names],
             )
         }
         ids = [by_name[name] for name in names]
@@ -93,7 +97,7 @@ def add_rows(settings: Settings, pairs: Sequence[tuple[SimDevice, SimDevice]]) -
                 for d in pair:
                     h = hashed_client(d.device_id, d.password, [])
                     secret = f"pbkdf2_sha512${h['iterations']}${h['salt']}${h['password']}"
-                    copy.write_row((d.device_id, SITE, d.kind, secret))
+                    copy.write_row((d.device_id, d.site_id, d.kind, secret))
         with conn.cursor().copy(
             "COPY device_assignments (device_id, resident_id, during) FROM STDIN"
         ) as copy:

@@ -25,6 +25,19 @@ GOLDEN = 0.6180339887498949
 STREAMS = ("vitals", "bed", "status", "event")
 
 
+def site_names(count: int) -> list[str]:
+    """The sites the bench ward is spread over, one detector partition each: `bench` alone, or
+    `bench-1` … `bench-N`."""
+    if count < 1:
+        raise ValueError(f"sites must be at least 1, got {count}")
+    return [SITE] if count == 1 else [f"{SITE}-{n}" for n in range(1, count + 1)]
+
+
+def site_of(index: int, sites: Sequence[str]) -> str:
+    """Residents take the sites in turn, so every step grows each site alike."""
+    return sites[index % len(sites)]
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     number: int  # 1-based

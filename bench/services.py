@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,6 +17,7 @@ from services.alerts.team_store import store_team
 from services.local.env import service_env
 from services.local.process import ChildProcess
 from services.local.supervisor import service_argv
+from services.local.system import free_port
 from services.settings import Settings, database_url
 
 STAFF_ID = "cg-bench"
@@ -27,13 +29,23 @@ class Service:
     """A `carewatch <command>` child process started as `carewatch up` starts it, with its
     metrics endpoint."""
 
-    def __init__(self, settings: Settings, command: str, metrics_port: int, ready: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        command: str,
+        metrics_port: int,
+        ready: str,
+        *,
+        args: Sequence[str] = (),
+        name: str | None = None,  # the child's name (logs, CPU role); default the command
+    ) -> None:
         self.metrics_port = metrics_port
         self.ready = ready
+        name = name or command
         self.child = ChildProcess(
-            command,
-            service_argv(command),
-            log_path=Path(settings.data_dir) / "log" / f"{command}.log",
+            name,
+            service_argv(command, *args),
+            log_path=Path(settings.data_dir) / "log" / f"{name}.log",
             env=service_env(settings),
             stop_signal=signal.SIGINT,
         )
@@ -62,13 +74,24 @@ class Service:
         return self.samples().get((name, ()), 0.0)
 
 
-def pipeline(settings: Settings) -> list[Service]:
-    """Ingest, detector and alert service, in the order they are started."""
+def pipeline(settings: Settings, partitions: Sequence[str] = ()) -> list[Service]:
+    """Ingest, detector and alert service, in the order they are started. With `partitions`
+    (sites), one detector per site, `carewatch detect --sites SITE`, named `detect-SITE`
+    (docs/scaling.md); without, the single detector of every site."""
+    ready = "carewatch_detector_subscribed"
+    if partitions:
+        detectors = []
+        for site in partitions:
+            port = free_port()
+            args = ("--sites", site, "--metrics-port", str(port))
+            detectors.append(
+                Service(settings, "detect", port, ready, args=args, name=f"detect-{site}")
+            )
+    else:
+        detectors = [Service(settings, "detect", settings.detector_metrics_port, ready)]
     return [
         Service(settings, "ingest", settings.ingest_metrics_port, "carewatch_ingest_subscribed"),
-        Service(
-            settings, "detect", settings.detector_metrics_port, "carewatch_detector_subscribed"
-        ),
+        *detectors,
         Service(settings, "alerts", settings.alerts_metrics_port, "carewatch_alerts_ready"),
     ]
 
@@ -80,8 +103,8 @@ def histogram_ms(service: Service, name: str, q: float) -> float | None:
     return round(quantile(buckets, q) * 1000, 1)
 
 
-async def store_care_team(settings: Settings, channel: str, site: str) -> None:
-    """One caregiver on a 24 h shift at `site`, paged on `channel`."""
+async def store_care_team(settings: Settings, channel: str, sites: Sequence[str]) -> None:
+    """One caregiver on a 24 h shift at each of `sites`, paged on `channel`."""
     team = load_care_team(
         {
             "staff": [
@@ -92,7 +115,10 @@ async def store_care_team(settings: Settings, channel: str, site: str) -> None:
                     "channels": [channel],
                 },
             ],
-            "shifts": [{"staff": STAFF_ID, "site": site, "start": "00:00", "end": "00:00"}],
+            "shifts": [
+                {"staff": STAFF_ID, "site": site, "start": "00:00", "end": "00:00"}
+                for site in sites
+            ],
         }
     )
     async with await AsyncConnection.connect(database_url(settings)) as conn:

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from bench.load_plan import (
+    SITE,
     StepVerdict,
     excess_messages,
     fall_offsets,
@@ -18,6 +19,8 @@ from bench.load_plan import (
     phase,
     pick_fallers,
     publishers_for,
+    site_names,
+    site_of,
     step_problems,
     window_quantile,
 )
@@ -171,3 +174,13 @@ def test_window_quantile_is_of_the_difference() -> None:
     assert q is not None and 0.1 < q <= 1.0
     assert window_quantile(after, after, 0.99) is None
     assert window_quantile([], [], 0.99) is None
+
+
+def test_residents_take_the_sites_in_turn() -> None:
+    assert site_names(1) == [SITE]
+    sites = site_names(2)
+    assert sites == [f"{SITE}-1", f"{SITE}-2"]
+    placed = [site_of(i, sites) for i in range(6)]
+    assert placed == [f"{SITE}-1", f"{SITE}-2"] * 3
+    with pytest.raises(ValueError, match="at least 1"):
+        site_names(0)
