@@ -273,11 +273,8 @@ def run_step(
         fallers, fall_offsets(len(fallers), args.step_seconds, FALL_TAIL_S), strict=True
     ):
         ramp.fall_due[faller] = start + offset
-    before = {
-        k: [s.samples() for s in serving(services, svc)] for k, (svc, _) in HISTOGRAMS.items()
-    }
-    stored_before = services["ingest"].samples().get(_ROWS, 0.0)
-    busy_before = [s.samples().get(_DETECTOR_BUSY, 0.0) for s in serving(services, "detect")]
+    # Each service scraped once at each edge of the window: its figures from one instant.
+    before = {name: s.samples() for name, s in services.items()}
     while time.time() < start:
         time.sleep(0.01)
     roles = roles_of(stack, list(services.values()), ramp)
@@ -288,9 +285,7 @@ def run_step(
         memory = peaks(memory, pss_mb(roles, postmaster))
         wait(min(1.0, end - time.time()), None, ramp, services)
     cpu_after = cpu_sample()
-    after = {k: [s.samples() for s in serving(services, svc)] for k, (svc, _) in HISTOGRAMS.items()}
-    stored_after = services["ingest"].samples().get(_ROWS, 0.0)
-    busy_after = [s.samples().get(_DETECTOR_BUSY, 0.0) for s in serving(services, "detect")]
+    after = {name: s.samples() for name, s in services.items()}
     cpu = cpu_cores(cpu_before, cpu_after, roles, postmaster)
     return StepWindow(
         step=step,
@@ -300,15 +295,24 @@ def run_step(
         fallers=fallers,
         cpu=cpu,
         memory_mb={role: round(mb, 1) for role, mb in memory.items()},
-        rows_stored=stored_after - stored_before,
-        detector_busy_s=max(a - b for a, b in zip(busy_after, busy_before, strict=True)),
-        histograms={k: list(zip(before[k], after[k], strict=True)) for k in HISTOGRAMS},
+        rows_stored=_delta(before["ingest"], after["ingest"], _ROWS),
+        detector_busy_s=max(
+            _delta(before[n], after[n], _DETECTOR_BUSY) for n in serving(services, "detect")
+        ),
+        histograms={
+            k: [(before[n], after[n]) for n in serving(services, svc)]
+            for k, (svc, _) in HISTOGRAMS.items()
+        },
     )
 
 
-def serving(services: dict[str, Service], name: str) -> list[Service]:
+def serving(services: dict[str, Service], name: str) -> list[str]:
     """The service `name`, or each of its partitions (`name-SITE`)."""
-    return [s for n, s in services.items() if n == name or n.startswith(f"{name}-")]
+    return [n for n in services if n == name or n.startswith(f"{name}-")]
+
+
+def _delta(before: Samples, after: Samples, key: tuple[str, tuple[tuple[str, str], ...]]) -> float:
+    return after.get(key, 0.0) - before.get(key, 0.0)
 
 
 _ROWS = ("carewatch_ingest_rows_stored_total", (("table", "readings"),))

@@ -91,9 +91,9 @@ class DetectorMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        # Headroom: one process takes in the whole stream on one thread (plus paho's). A
-        # busy rate near 1 s/s means it cannot keep up, and a long snapshot is a pause every
-        # message then waits behind (docs/scaling.md, "Capacity").
+        # Headroom: one process takes in its sites' whole stream on one thread (plus
+        # paho's). A busy rate near 1 s/s means it cannot keep up, and a long snapshot is a
+        # pause every message then waits behind (docs/scaling.md, "Capacity").
         self.busy_seconds = Counter(
             "carewatch_detector_busy_seconds",
             "Time the main loop spent on batches, ticks and commits (its rate: busy share)",
