@@ -19,7 +19,15 @@ from rules.baseline import BaselineConfig, BaselineState, baseline_step
 from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity, note_motion
 from rules.config import RuleConfig, with_overrides
 from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
-from rules.fall import FallConfig, FallRuleState, cancel_pending, fall_rule_step, fall_rule_tick
+from rules.fall import (
+    DEDUPE_PREFIX,
+    FallConfig,
+    FallRuleState,
+    cancel_pending,
+    fall_attended,
+    fall_rule_step,
+    fall_rule_tick,
+)
 from rules.news2 import PARAMETERS, News2Config, News2State, news2_step, sub_score
 from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
 from rules.sos import sos_step
@@ -30,6 +38,7 @@ from rules.types import (
     Motion,
     Observation,
     ResidentProfile,
+    StaffAttended,
     Vital,
 )
 from rules.vitals import VitalsConfig, VitalsRuleState, vitals_step, vitals_suppress
@@ -277,6 +286,15 @@ class Engine:
         ):
             out += self._news2(r, now=now)
         return out
+
+    def attend(self, resident_id: int, attended: StaffAttended) -> None:
+        """Staff acknowledged or resolved one of the resident's alerts: the rules whose
+        timers assume nobody came (a fall's long lie) learn that somebody did."""
+        r = self.residents.get(resident_id)
+        if r is None:
+            return
+        if attended.dedupe_key.startswith(DEDUPE_PREFIX):
+            r.fall = fall_attended(r.fall, attended, config=r.config.fall)
 
     def cancel_fall(self, resident_id: int, *, now: datetime) -> None:
         """ "I'm OK" from the resident or a caregiver: a pending fall will not page."""

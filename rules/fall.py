@@ -42,7 +42,14 @@ from rules.fall_signal import (
     magnitude,
     mean_direction,
 )
-from rules.types import AlertCandidate, DeviceEvent, Motion, Observation, ResidentProfile
+from rules.types import (
+    AlertCandidate,
+    DeviceEvent,
+    Motion,
+    Observation,
+    ResidentProfile,
+    StaffAttended,
+)
 
 
 class FallConfig(BaseModel):
@@ -344,6 +351,7 @@ def posture_before(state: FallDetectorState, ts: datetime, *, config: FallConfig
 # --- rule -------------------------------------------------------------------------------------
 
 FallSource = Literal["device", "motion"]
+DEDUPE_PREFIX = "fall:"  # one alert per fall: "fall:resident:42"
 _SILENT_S = 60.0  # no motion window for this long: the long-lie page says the data stopped
 
 
@@ -447,6 +455,18 @@ def cancel_pending(state: FallRuleState, now: datetime) -> FallRuleState:
     return FallRuleState(state.detectors, replace(incident, closed_at=now))
 
 
+def fall_attended(
+    state: FallRuleState, attended: StaffAttended, *, config: FallConfig
+) -> FallRuleState:
+    """Staff acknowledged or resolved this fall's alert: a person is with the resident (or has
+    helped them up), so it will not escalate to a long lie, nor send "up again" to an alert
+    staff may already have closed. An action on an earlier fall leaves a new one alone."""
+    incident = state.incident
+    if incident is None or not _same_fall(incident, attended.condition_ts, config):
+        return state
+    return cancel_pending(state, attended.ts)
+
+
 def _candidate(
     incident: FallIncident,
     profile: ResidentProfile,
@@ -471,7 +491,7 @@ def _candidate(
         rule_id=rule_id,
         action=action,
         subject=profile.subject,
-        dedupe_key=f"fall:{profile.subject}",
+        dedupe_key=f"{DEDUPE_PREFIX}{profile.subject}",
         severity=severity,
         ts=incident.impact_ts,
         title=title,

@@ -68,6 +68,22 @@ class DeviceStatus:
 
 Observation = Vital | Motion | DeviceEvent | DeviceStatus
 
+StaffAction = Literal["acknowledged", "resolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAttended:
+    """A person acted on an alert about the resident (acknowledged or resolved it): someone
+    is attending. `condition_ts` is the data time the alert's condition was established (a
+    fall's impact), which names the episode the action was about."""
+
+    ts: datetime  # when staff acted
+    action: StaffAction
+    rule_id: str
+    dedupe_key: str
+    condition_ts: datetime
+
+
 Action = Literal["raise", "update", "clear"]
 
 
@@ -87,6 +103,9 @@ class AlertCandidate:
     values: dict[str, float | str] = field(default_factory=dict)
     suggestion: str | None = None  # e.g. "referral" for NEWS2 >= 7
     audience: str | None = None  # e.g. "infection_control"; None: the unit's caregivers
+    # The identity of the input it was computed from, set by the detector (rules leave it
+    # None): replaying that input gives the same origin, which makes writing it idempotent.
+    origin: str | None = None
 
 
 def candidate(

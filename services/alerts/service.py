@@ -58,6 +58,7 @@ from services.alerts.store import (
     mark_consumed,
     pending_candidates,
     pending_commands,
+    record_attendance,
     save_book,
     try_become_active,
     write_event,
@@ -371,6 +372,7 @@ class AlertService:
             touched.add(incident.id)
             if isinstance(effect, Record):
                 await write_event(conn, incident.id, effect.event)
+                await record_attendance(conn, incident, effect.event)
                 if isinstance(effect.event, CreatedEvent | UpdatedEvent):
                     await self._maybe_suggest_referral(conn, incident, effect.event, now)
             elif isinstance(effect, Page):

@@ -15,7 +15,14 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from rules.types import AlertCandidate
-from services.alerts.model import AlertBook, AlertEvent, Incident
+from services.alerts.model import (
+    STAFF_OUTCOMES,
+    AckEvent,
+    AlertBook,
+    AlertEvent,
+    Incident,
+    ResolvedEvent,
+)
 
 __all__ = [
     "BOOK_VERSION",
@@ -26,6 +33,7 @@ __all__ = [
     "mark_consumed",
     "pending_candidates",
     "pending_commands",
+    "record_attendance",
     "save_book",
     "write_event",
     "write_incident",
@@ -175,6 +183,40 @@ async def write_event(conn: Conn, incident_id: int, event: AlertEvent) -> None:
         " VALUES (%s, %s, %s, %s, %s)",
         [incident_id, event.alert_id, event.ts, type(event).__name__, Jsonb(data)],
     )
+
+
+async def record_attendance(conn: Conn, incident: Incident, event: AlertEvent) -> None:
+    """A person acknowledged or resolved a resident's alert: say so to the detector (through
+    `staff_attendance`, which it reads in order), so the rules know somebody came. Resolutions
+    by the system (a self-clearing condition) are not attendance."""
+    if incident.resident_id is None:
+        return
+    if isinstance(event, AckEvent):
+        action = "acknowledged"
+        alerts = list(incident.alerts)  # the page, and so the acknowledgement, was for all
+        by = event.by
+    elif isinstance(event, ResolvedEvent) and event.outcome in STAFF_OUTCOMES:
+        action = "resolved"
+        alerts = [incident.alert(event.alert_id)]
+        by = event.by
+    else:
+        return
+    for a in alerts:
+        await conn.execute(
+            "INSERT INTO staff_attendance (resident_id, site_id, alert_id, rule_id, dedupe_key,"
+            " condition_ts, action, by_staff, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                incident.resident_id,
+                incident.site_id,
+                a.id,
+                a.rule_id,
+                a.dedupe_key,
+                a.first_ts,
+                action,
+                by,
+                event.ts,
+            ],
+        )
 
 
 async def write_incident(conn: Conn, incident: Incident, now: datetime) -> None:

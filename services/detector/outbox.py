@@ -1,8 +1,14 @@
-"""Alert candidates into the durable hand-off table the alert service reads."""
+"""Alert candidates into the durable hand-off table the alert service reads.
+
+A candidate's identity is the input it was computed from (its `origin`), not its `ts`: every
+candidate stamped with the processing time in one batch shares a `ts`, and keying on it
+dropped a second update of the same alert (NEWS2 3 → 8 over three observations entered in one
+round). Replaying an input after a crash gives the same origins, which are skipped."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -11,21 +17,38 @@ from psycopg.types.json import Jsonb
 from rules.types import AlertCandidate
 
 
+def with_origin(
+    candidates: Iterable[AlertCandidate], input_key: str | None
+) -> list[AlertCandidate]:
+    """Stamp the candidates one input produced with its identity, numbered within the input
+    per dedupe key and action (an input may update one alert twice). Without an input (time
+    passing), the identity is the data time the condition was established, as it always was."""
+    out: list[AlertCandidate] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for c in candidates:
+        base = input_key if input_key is not None else f"at:{c.ts.isoformat()}"
+        n = seen.get((c.dedupe_key, c.action, base), 0)
+        seen[(c.dedupe_key, c.action, base)] = n + 1
+        out.append(replace(c, origin=f"{base}#{n}"))
+    return out
+
+
 def write_candidates(
     conn: psycopg.Connection[TupleRow], candidates: Sequence[AlertCandidate]
 ) -> int:
     """Insert; a candidate already there (the same input replayed after a crash) is skipped.
-    Returns how many were new."""
+    Returns how many were new. One without an origin is keyed by its data time."""
     if not candidates:
         return 0
     new = 0
     with conn.cursor() as cur:
         for c in candidates:
+            origin = c.origin if c.origin is not None else f"at:{c.ts.isoformat()}#0"
             cur.execute(
                 "INSERT INTO alert_candidates (rule_id, action, subject, dedupe_key, severity,"
-                ' ts, title, "values", suggestion, audience)'
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (dedupe_key, action, ts) DO NOTHING",
+                ' ts, title, "values", suggestion, audience, origin)'
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (dedupe_key, action, origin) DO NOTHING",
                 [
                     c.rule_id,
                     c.action,
@@ -37,6 +60,7 @@ def write_candidates(
                     Jsonb(c.values),
                     c.suggestion,
                     c.audience,
+                    origin,
                 ],
             )
             new += cur.rowcount

@@ -1,5 +1,6 @@
 """A detector partition: the sites one detector owns, and what follows from them — its MQTT
-client id (its own persistent session), its topic filters and its manual-observations cursor.
+client id (its own persistent session), its topic filters and its cursors over manual
+observations and staff attendance.
 
 Sites are never split between partitions, so every rule that spans residents (the outbreak
 cluster, per unit of a site) sees all of its input in one process (docs/scaling.md).
@@ -16,6 +17,7 @@ from services.errors import ConfigError
 
 BASE_CLIENT_ID = "carewatch-detector"
 MANUAL_CURSOR = "cursor:manual"
+STAFF_CURSOR = "cursor:staff"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # site ids (device protocol v1), partition names
 
 
@@ -37,6 +39,11 @@ class Partition:
     @property
     def cursor_key(self) -> str:
         return MANUAL_CURSOR if self.name is None else f"{MANUAL_CURSOR}:{self.name}"
+
+    @property
+    def staff_cursor_key(self) -> str:
+        """Its position in `staff_attendance` (staff acting on alerts)."""
+        return STAFF_CURSOR if self.name is None else f"{STAFF_CURSOR}:{self.name}"
 
     def owns(self, site_id: str) -> bool:
         return not self.sites or site_id in self.sites

@@ -6,9 +6,14 @@ Each batch's candidates are written as soon as it is processed. Every `snapshot_
 are the messages taken in since acknowledged. After a crash the detector resumes from those
 snapshots and the broker redelivers exactly the messages whose effects were not saved, so
 nothing is forgotten and an open condition is not raised again: a replayed candidate already
-written is skipped by its key. (Candidates stamped with the processing time, such as
-NEWS2's, may come again with a later stamp on replay; the alert service folds repeats into
-the open alert.)
+written is skipped by its origin, the identity of the input it was computed from (a device
+reading, a manual observation; for time passing, the data time the condition was
+established). Distinct inputs never share an origin, so two updates of one alert in one batch
+are both written. (A candidate from time passing may come again on replay from another input,
+or with a later stamp; the alert service folds repeats into the open alert.)
+
+Staff acting on alerts (acknowledge, resolve) reach the rules the way manual observations do:
+read in order from `staff_attendance`, by a cursor committed with the snapshots.
 """
 
 from __future__ import annotations
@@ -32,10 +37,10 @@ from ingest.metrics import LATENCY_BUCKETS
 from ingest.pipeline import Inbound
 from rules.engine import Engine, ResidentRules, RulesConfig
 from rules.errors import OverrideError
-from rules.types import AlertCandidate, Vital, unit_subject
-from services.detector.convert import observations
-from services.detector.outbox import write_candidates
-from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, Partition
+from rules.types import AlertCandidate, StaffAttended, Vital, unit_subject
+from services.detector.convert import input_key, observations
+from services.detector.outbox import with_origin, write_candidates
+from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, STAFF_CURSOR, Partition
 from services.detector.residents import (
     Attribution,
     BulkCache,
@@ -162,6 +167,7 @@ class Detector:
         # Position in `manual_observations`, committed with the snapshots: each manual
         # observation is taken in exactly once.
         self.manual_cursor = 0
+        self.staff_cursor = 0  # position in `staff_attendance`, likewise
         self.unknown: set[int] = set()
         self.dirty: set[int] = set()  # residents whose state changed since the last snapshot
         self.unacked: list[Inbound] = []  # messages taken in since the last snapshot
@@ -230,6 +236,7 @@ class Detector:
                 rules = self.engine.residents[int(key)]
                 for name, value in state.items():
                     setattr(rules, name, value)
+        self.staff_cursor = self._staff_cursor(states)
         # A new partition of a deployment that had one detector takes up where it stopped:
         # what that detector took in before its cursor was taken in for every site.
         cursor = states.get(cursor_key, states.get(MANUAL_CURSOR))
@@ -250,6 +257,14 @@ class Detector:
             len(self.engine.residents),
             len(self.engine.units),
         )
+
+    def _staff_cursor(self, states: dict[str, Any]) -> int:
+        cursor = states.get(self.partition.staff_cursor_key, states.get(STAFF_CURSOR))
+        if cursor is not None:
+            return int(cursor)
+        # No rule state that a past action could be about: start at the end.
+        row = self.conn.execute("SELECT coalesce(max(id), 0) FROM staff_attendance").fetchone()
+        return int(row[0]) if row else 0
 
     def _ensure_resident(self, resident_id: int) -> bool:
         """Give the rules a resident's profile and rule overrides, when first seen and again
@@ -301,21 +316,23 @@ class Detector:
                 resident_id = self.attribution.resident_at(device_id, obs.ts)
                 if resident_id is None or not self._ensure_resident(resident_id):
                     continue
-                candidates += self.engine.observe(resident_id, obs, now=now)
+                found = self.engine.observe(resident_id, obs, now=now)
+                candidates += with_origin(found, input_key(obs))
                 touched.add(resident_id)
                 observed += 1
         self.metrics.observations.inc(observed)
         if tick:
             candidates += self._manual_observations(touched, now)
+            self._staff_attendance(touched)
             stream_now = self._stream_now(now)
             if stream_now is not None:
                 # A tick may move any resident's timers: snapshot everyone it touched.
                 for resident_id, rules in self.engine.residents.items():
                     found = self.engine.tick_resident(rules, now=stream_now)
                     if found:
-                        candidates += found
+                        candidates += with_origin(found, None)
                         touched.add(resident_id)
-                candidates += self.engine.tick_units(now=stream_now)
+                candidates += with_origin(self.engine.tick_units(now=stream_now), None)
         self.dirty |= touched
         self.unacked += batch
         snapshot = (
@@ -376,17 +393,38 @@ class Detector:
             if not self._ensure_resident(resident_id):
                 continue
             vital = Vital(ts, metric, value, "manual")
-            candidates += self.engine.observe(resident_id, vital, now=now)
+            found = self.engine.observe(resident_id, vital, now=now)
+            candidates += with_origin(found, f"manual:{obs_id}")
             touched.add(resident_id)
             self.metrics.observations.inc()
         return candidates
+
+    def _staff_attendance(self, touched: set[int]) -> None:
+        """Staff acknowledging or resolving a resident's alert (the alert service records it):
+        the rules learn a person attended, e.g. a resolved fall is no long lie."""
+        query = (
+            "SELECT id, resident_id, at, action, rule_id, dedupe_key, condition_ts"
+            " FROM staff_attendance WHERE id > %s"
+        )
+        params: list[Any] = [self.staff_cursor]
+        if self.partition.sites:
+            query += " AND site_id = ANY(%s)"
+            params.append(sorted(self.partition.sites))
+        rows = self.conn.execute(query + " ORDER BY id LIMIT 1000", params).fetchall()
+        for row_id, resident_id, at, action, rule_id, dedupe_key, condition_ts in rows:
+            self.staff_cursor = row_id
+            if not self._ensure_resident(resident_id):
+                continue
+            attended = StaffAttended(at, action, rule_id, dedupe_key, condition_ts)
+            self.engine.attend(resident_id, attended)
+            touched.add(resident_id)
 
     def _commit(self, candidates: list[AlertCandidate], now: datetime, *, snapshot: bool) -> None:
         """Write the candidates; with `snapshot`, also the state of every resident changed
         since the last one, then acknowledge every message taken in since. After a crash the
         broker redelivers those messages, replayed onto the last snapshot: a candidate already
-        written is skipped by its key, and one stamped with the processing time comes again
-        and is folded into its open alert by the alert service."""
+        written is skipped by its origin (the input it came from); one from time passing may
+        come again and is folded into its open alert by the alert service."""
         if not candidates and not snapshot:
             return
         began = time.monotonic()
@@ -398,6 +436,7 @@ class Detector:
                 if rid in self.engine.residents
             }
             states[self.partition.cursor_key] = self.manual_cursor
+            states[self.partition.staff_cursor_key] = self.staff_cursor
             for (site_id, unit_id), state in self.engine.units.items():
                 states[unit_subject(site_id, unit_id)] = state
         with self.conn.transaction():
