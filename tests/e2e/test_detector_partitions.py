@@ -147,7 +147,12 @@ def test_partitions_own_their_sites_and_resume_from_snapshots() -> None:
                 "SELECT subject FROM detector_snapshots WHERE subject LIKE 'cursor:%%'"
                 " ORDER BY subject"
             ).fetchall()
-            assert [c[0] for c in cursors] == ["cursor:manual:pa", "cursor:manual:pb"]
+            assert [c[0] for c in cursors] == [
+                "cursor:manual:pa",
+                "cursor:manual:pb",
+                "cursor:staff:pa",
+                "cursor:staff:pb",
+            ]
             assert (
                 count(
                     db, "SELECT count(*) FROM detector_snapshots WHERE subject LIKE 'resident:%%'"

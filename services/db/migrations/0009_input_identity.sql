@@ -5,10 +5,9 @@
 -- at a data time) and its place among that input's candidates for the same key and action.
 -- Replaying that input after a crash gives the same origin, which the unique key skips; two
 -- updates computed from different inputs in one batch (sharing a processing-time `ts`) are
--- both kept. Rows from before are unique by their id.
-ALTER TABLE alert_candidates ADD COLUMN origin text;
-UPDATE alert_candidates SET origin = 'legacy:' || id;
-ALTER TABLE alert_candidates ALTER COLUMN origin SET NOT NULL;
+-- both kept.
+-- A writer that names no origin (and every row from before) gets a unique one: never skipped.
+ALTER TABLE alert_candidates ADD COLUMN origin text NOT NULL DEFAULT gen_random_uuid()::text;
 ALTER TABLE alert_candidates DROP CONSTRAINT alert_candidates_dedupe_key_action_ts_key;
 ALTER TABLE alert_candidates ADD CONSTRAINT alert_candidates_origin_key
     UNIQUE (dedupe_key, action, origin);
