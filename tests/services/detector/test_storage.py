@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -55,3 +55,19 @@ def test_replayed_candidates_are_written_once(detector: Conn, db: Conn) -> None:
     ).fetchone()
     assert row == ("critical", {"device_id": "w1"})
     assert count(db, "SELECT count(*) FROM alert_candidates WHERE dedupe_key = %s", key) == 1
+
+
+def test_updates_sharing_a_ts_are_kept_apart_by_their_origin(detector: Conn, db: Conn) -> None:
+    # NEWS2 stamps the processing time: three updates of one round share a ts.
+    key = f"news2:resident:{uuid.uuid4().hex}"
+    updates = [
+        AlertCandidate("news2", "update", "resident:1", key, "medium", TS, f"NEWS2 {total}")
+        for total in (4, 5, 8)
+    ]
+    keyed = [replace(c, origin=f"manual:{n}#0") for n, c in enumerate(updates)]
+    assert write_candidates(detector, keyed) == 3
+    assert write_candidates(detector, keyed) == 0  # the round replayed after a crash
+    titles = db.execute(
+        "SELECT title FROM alert_candidates WHERE dedupe_key = %s ORDER BY id", [key]
+    ).fetchall()
+    assert titles == [("NEWS2 4",), ("NEWS2 5",), ("NEWS2 8",)]
