@@ -1,13 +1,14 @@
 """Issue 12, item 2: a fall staff have attended does not page again as a long lie. Staff
 acting on an alert reach the detector's rules (through `staff_attendance`), so a caregiver
-resolving "helped up, no injury" ends the fall's long-lie timer. Through the real broker,
-detector, alert service, API and a real receiver."""
+resolving "helped up, no injury", or acknowledging the page, ends the fall's long-lie
+timer. Through the real broker, detector, alert service, API and a real receiver."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
@@ -37,7 +38,9 @@ def open_alert(api: TestClient, resident_id: int) -> int:
     return int(items[0]["alert_id"])
 
 
-def test_a_fall_resolved_by_staff_does_not_page_again_as_a_long_lie(
+@pytest.mark.parametrize("action", ["resolve", "ack"])
+def test_a_fall_staff_attended_does_not_page_again_as_a_long_lie(
+    action: str,
     db: Conn,
     api: TestClient,
     settings: Settings,
@@ -61,13 +64,15 @@ def test_a_fall_resolved_by_staff_does_not_page_again_as_a_long_lie(
             {"ts": int(impact * 1000), "type": "fall", "confidence": 0.9},
         )
     http.wait(2, timeout=20, what="both fall pages")
-    done = api.post(
-        f"/api/v1/alerts/{open_alert(api, helped)}/resolve",
-        json={"outcome": "actionable", "note": "helped up, no injury"},
-    )
+    alert_id = open_alert(api, helped)
+    if action == "resolve":
+        body = {"outcome": "actionable", "note": "helped up, no injury"}
+        done = api.post(f"/api/v1/alerts/{alert_id}/resolve", json=body)
+    else:
+        done = api.post(f"/api/v1/alerts/{alert_id}/ack")
     assert done.status_code == 200, done.text
     assert time.time() < impact + LONG_LIE_S - 8, "too slow for the long lie to mean anything"
-    http.wait(3, timeout=20, what="the resolved message")
+    http.wait(3, timeout=20, what="the resolved (acknowledged) message")
     pages_before = len(http.for_path("cg1"))
 
     # The unattended fall escalates; the same tick judged the attended one.
@@ -79,8 +84,9 @@ def test_a_fall_resolved_by_staff_does_not_page_again_as_a_long_lie(
     )
     assert candidates(db, helped) == [("fall.device", "raise")]
     rows = db.execute(
-        "SELECT rule_id, outcome FROM alerts WHERE resident_id = %s", [helped]
+        "SELECT rule_id, outcome, severity FROM alerts WHERE resident_id = %s", [helped]
     ).fetchall()
-    assert rows == [("fall.device", "actionable")]  # no new alert
+    outcome = "actionable" if action == "resolve" else None
+    assert rows == [("fall.device", outcome, "high")]  # neither a new alert nor escalated
     later = [p for p in http.for_path("cg1")[pages_before:] if "Ma Lan" in p.title]
     assert later == [], later
