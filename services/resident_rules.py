@@ -61,24 +61,6 @@ def check_resident_overrides(
         raise OverrideError(error.problems)
 
 
-def check_site_overrides(
-    site_overrides: Mapping[str, Any],
-    residents_overrides: Mapping[int, Mapping[str, Any] | None],
-    *,
-    base: RulesConfig | None = None,
-) -> None:
-    """Raise OverrideError when the site's overrides do not validate, or would make one of
-    its residents' own overrides fail (the key named with the resident's id)."""
-    site = _key(site_overrides)
-    _, error, _ = _resolve(base, site, _key(None))
-    if error is not None:
-        raise OverrideError(error.problems)
-    for resident_id, own in sorted(residents_overrides.items()):
-        _, _, error = _resolve(base, site, _key(own))
-        if error is not None:
-            raise OverrideError([(f"resident {resident_id}: {k}", m) for k, m in error.problems])
-
-
 Resolved = tuple[RulesConfig, OverrideError | None, OverrideError | None]
 
 

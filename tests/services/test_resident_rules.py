@@ -13,7 +13,6 @@ from rules.news2 import News2Config
 from services.readings import news2_lookback
 from services.resident_rules import (
     check_resident_overrides,
-    check_site_overrides,
     effective_rules,
 )
 
@@ -67,13 +66,6 @@ def test_the_api_check_names_the_key_at_fault() -> None:
     with pytest.raises(OverrideError) as info:
         check_resident_overrides(None, {"vitals": {"spo2": {"persist_s": -5}}})
     assert info.value.keys == ("vitals.spo2.persist_s",)
-
-
-def test_the_site_check_names_the_resident_it_would_break() -> None:
-    check_site_overrides(SITE, {1: None, 2: {"news2.raise_after_s.high": 5}})
-    with pytest.raises(OverrideError) as info:
-        check_site_overrides(SITE, {1: None, 7: CLASHING})
-    assert info.value.keys == ("resident 7: news2.raise_after_s",)
 
 
 def test_equal_overrides_share_one_validated_config() -> None:
