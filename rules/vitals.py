@@ -73,6 +73,13 @@ class MetricLimits(RuleConfig):
     # Longest silence between readings that still counts as "continuous" (default: the
     # config's max_gap_s). Periodic devices (cuffs, thermometers) need a longer one.
     max_gap_s: float | None = Field(default=None, gt=0)
+    # A reading older than this (its own `ts` to `now`) is history: it still counts towards
+    # persistence and may clear, but it cannot raise or escalate (a round's SBP of 85 entered
+    # 9 h later is not an emergency now). None: the subclass's `default_max_age_s`.
+    max_age_s: float | None = Field(default=None, gt=0, le=7 * 86_400)
+    # NEWS2's own freshness defaults (rules/news2.py), so a reading too old to score is too
+    # old to page on: streams 10 min, round-charted metrics 8 h.
+    default_max_age_s: ClassVar[float] = 600.0
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -126,16 +133,19 @@ class RrLimits(MetricLimits):
 class TempLimits(MetricLimits):
     plausible = (30.0, 43.0)
     unit = "°C"
+    default_max_age_s = 8 * 3600.0
 
 
 class SbpLimits(MetricLimits):
     plausible = (50.0, 260.0)
     unit = "mmHg"
+    default_max_age_s = 8 * 3600.0
 
 
 class DbpLimits(MetricLimits):
     plausible = (20.0, 200.0)  # not in the protocol table; brackets diastolic the same way
     unit = "mmHg"
+    default_max_age_s = 8 * 3600.0
 
 
 # Defaults: older adults in long-term care, single-parameter "red" alarms. Limits follow the
@@ -234,8 +244,9 @@ class VitalsConfig(RuleConfig):
 
     hr: HrLimits = DEFAULT_HR
     spo2: Spo2Limits = DEFAULT_SPO2
-    # Used instead of `spo2` for residents on NEWS2 SpO2 scale 2 or with "copd" in their
-    # conditions: override this one to change their SpO2 limits.
+    # Used instead of `spo2` for residents on NEWS2 SpO2 scale 2 (a clinician's setting for
+    # confirmed hypercapnic respiratory failure; a "copd" condition alone does not switch it,
+    # as RCP 2017 reserves scale 2): override this one to change their SpO2 limits.
     spo2_scale2: Spo2Limits = DEFAULT_SPO2_SCALE2
     rr: RrLimits = DEFAULT_RR
     temp: TempLimits = DEFAULT_TEMP
@@ -285,6 +296,7 @@ class _MetricPlan:
     lo: float  # lo <= value <= hi breaches nothing
     hi: float
     max_gap: timedelta
+    max_age: timedelta
     rule_ids: tuple[str, ...]
     limits: tuple[_LimitPlan, ...]
 
@@ -326,6 +338,7 @@ def _compile(metrics: Mapping[str, MetricLimits], default_gap_s: float) -> dict[
             lo=limits.low.threshold if limits.low is not None else float("-inf"),
             hi=limits.high.threshold if limits.high is not None else float("inf"),
             max_gap=timedelta(seconds=limits.max_gap_s or default_gap_s),
+            max_age=timedelta(seconds=limits.max_age_s or limits.default_max_age_s),
             rule_ids=tuple(p.rule_id for p in plans),
             limits=tuple(plans),
         )
@@ -369,8 +382,9 @@ class VitalsRuleState:
 
 
 def uses_scale2(profile: ResidentProfile) -> bool:
-    """Residents whose SpO2 limits come from `spo2_scale2` (hypercapnic risk)."""
-    return profile.news2_scale == 2 or "copd" in profile.conditions
+    """Residents whose SpO2 limits come from `spo2_scale2`: NEWS2 scale 2 only (a diagnosis
+    tag such as "copd" is not the clinician's decision that the resident retains CO2)."""
+    return profile.news2_scale == 2
 
 
 # --- the rule ------------------------------------------------------------------------------
@@ -389,9 +403,7 @@ def vitals_step(
     pending conditions are dropped, open ones stay open and their recovery starts over."""
     plan = config.plan
     metric = vital.metric
-    table = (
-        plan.scale2 if (profile.news2_scale == 2 or "copd" in profile.conditions) else plan.scale1
-    )
+    table = plan.scale2 if profile.news2_scale == 2 else plan.scale1
     mp = table.get(metric)
     if mp is None:
         return state, []
@@ -412,11 +424,21 @@ def vitals_step(
         return VitalsRuleState(last_seen, conditions), []
 
     spot = vital.source in plan.spot_sources
+    # Ages run from the reading's own time: a late entry or a backlog is not news.
+    current = now - ts <= mp.max_age
     updated = dict(conditions)
     candidates: list[AlertCandidate] = []
     for lp in mp.limits:
         condition, candidate = _limit_step(
-            lp, conditions.get(lp.rule_id), value, ts, spot, mp.max_gap, vital.source, profile
+            lp,
+            conditions.get(lp.rule_id),
+            value,
+            ts,
+            spot,
+            current,
+            mp.max_gap,
+            vital.source,
+            profile,
         )
         if condition is None:
             updated.pop(lp.rule_id, None)
@@ -457,10 +479,13 @@ def _limit_step(
     value: float,
     ts: datetime,
     spot: bool,
+    current: bool,
     max_gap: timedelta,
     source: str,
     profile: ResidentProfile,
 ) -> tuple[VitalCondition | None, AlertCandidate | None]:
+    """`current`: the reading is young enough to raise or escalate (an old one still builds
+    persistence, in reading time, and may clear)."""
     thresholds = lp.thresholds
     level = -1
     for threshold in thresholds:
@@ -500,7 +525,7 @@ def _limit_step(
     if cond is None or cond.level < 0:
         if level < 0:
             return None, None  # the run is broken before it counted: a blip, not an alert
-        if sustained < 0:
+        if sustained < 0 or not current:
             return VitalCondition(tuple(since), ts, -1, value, worst), None
         opened = VitalCondition(tuple(since), ts, sustained, value, worst, None, ts)
         first = since[0] if since[0] is not None else ts
@@ -538,7 +563,9 @@ def _limit_step(
             (None,) * len(thresholds), ts, cond.level, value, worst, start, cond.opened_at
         ), None
     # Still beyond the limit or inside the hysteresis band: stays open. Severity only rises,
-    # and only when a more extreme tier has itself persisted.
+    # and only when a more extreme tier has itself persisted (on a current reading).
+    if not current:
+        sustained = -1
     raised = VitalCondition(
         tuple(since), ts, max(cond.level, sustained), value, worst, None, cond.opened_at
     )

@@ -14,8 +14,9 @@ from typing import Any, Generic, TypeVar
 import psycopg
 from psycopg.rows import TupleRow
 
-from rules.config import merge
+from rules.engine import RulesConfig
 from rules.types import ResidentProfile
+from services.resident_rules import effective_rules
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -100,7 +101,9 @@ def load_all_assignments(conn: psycopg.Connection[TupleRow]) -> dict[str, list[A
 @dataclass(frozen=True, slots=True)
 class ResidentRecord:
     profile: ResidentProfile
-    overrides: dict[str, Any]  # the site's rule overrides, then the resident's, merged
+    # The defaults, the site's overrides, then the resident's, each layer validated
+    # (services/resident_rules.py: the API and referrals score with the same).
+    config: RulesConfig
 
 
 _RESIDENTS = (
@@ -109,13 +112,15 @@ _RESIDENTS = (
 )
 
 
-def load_resident(conn: psycopg.Connection[TupleRow], resident_id: int) -> ResidentRecord | None:
+def load_resident(
+    conn: psycopg.Connection[TupleRow], resident_id: int, base: RulesConfig | None = None
+) -> ResidentRecord | None:
     row = conn.execute(_RESIDENTS + " WHERE r.resident_id = %s", [resident_id]).fetchone()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row, base)
 
 
 def load_residents(
-    conn: psycopg.Connection[TupleRow], sites: frozenset[str]
+    conn: psycopg.Connection[TupleRow], sites: frozenset[str], base: RulesConfig | None = None
 ) -> dict[int, ResidentRecord | None]:
     """Every resident of `sites` (empty: of every site)."""
     rows = (
@@ -123,10 +128,10 @@ def load_residents(
         if sites
         else conn.execute(_RESIDENTS)
     )
-    return {int(row[0]): _record(row) for row in rows}
+    return {int(row[0]): _record(row, base) for row in rows}
 
 
-def _record(row: tuple[Any, ...]) -> ResidentRecord:
+def _record(row: tuple[Any, ...], base: RulesConfig | None) -> ResidentRecord:
     resident_id, site_id, unit_id, conditions, fall_risk, scale, tz, site_over, own_over = row
     profile = ResidentProfile(
         resident_id=int(resident_id),
@@ -137,4 +142,5 @@ def _record(row: tuple[Any, ...]) -> ResidentRecord:
         news2_scale=2 if scale == 2 else 1,
         timezone=tz,
     )
-    return ResidentRecord(profile, merge(site_over or {}, own_over or {}))
+    config = effective_rules(site_over, own_over, resident_id=int(resident_id), base=base)
+    return ResidentRecord(profile, config)

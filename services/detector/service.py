@@ -36,7 +36,6 @@ from ingest.errors import Rejected
 from ingest.metrics import LATENCY_BUCKETS
 from ingest.pipeline import Inbound
 from rules.engine import Engine, ResidentRules, RulesConfig
-from rules.errors import OverrideError
 from rules.types import AlertCandidate, StaffAttended, Vital, unit_subject
 from services.detector.convert import input_key, observations
 from services.detector.outbox import with_origin, write_candidates
@@ -186,8 +185,8 @@ class Detector:
                 time.monotonic,
             )
             self.profiles = BulkCache(
-                lambda resident_id: load_resident(conn, resident_id),
-                lambda: load_residents(conn, self.partition.sites),
+                lambda resident_id: load_resident(conn, resident_id, self.rules_config),
+                lambda: load_residents(conn, self.partition.sites, self.rules_config),
                 time.monotonic,
                 refresh_s=self.config.profile_refresh_s,
             )
@@ -280,12 +279,9 @@ class Detector:
             # state is that partition's to keep and snapshot.
             self.engine.residents.pop(resident_id, None)
             return False
-        try:
-            self.engine.set_resident(record.profile, record.overrides)
-        except OverrideError as exc:
-            # A bad override must not blind the detector: the site defaults still watch.
-            log.error("resident %d: rule overrides ignored (%s)", resident_id, exc)
-            self.engine.set_resident(record.profile)
+        # The loader has validated it (a bad stored override falls back, logged, to the
+        # site's configuration): the same the API and referrals score with.
+        self.engine.set_resident(record.profile).config = record.config
         return True
 
     # --- a batch ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from services.alerts.roster import Role as StaffRole
 from services.alerts.roster import Roster, Staff, on_duty, resident_contacts
 from services.alerts.team import CareTeam, Placement, roster_of
 from services.alerts.team_store import current_team, placements
-from services.readings import latest_vitals, vitals_from_rows
+from services.readings import latest_vitals, news2_lookback, vitals_from_rows
 from services.referrals import fhir, workflow
 from services.referrals.errors import InvalidReferral, ReferralError
 from services.referrals.workflow import (
@@ -49,7 +49,7 @@ from services.referrals.workflow import (
     TransitionRecord,
     Trigger,
 )
-from services.resident_rules import configured_rules
+from services.resident_rules import effective_rules
 
 __all__ = [
     "AlreadyOpen",
@@ -598,7 +598,7 @@ async def _resident(conn: Conn, resident_id: int) -> _Subject:
     if found is None:
         raise InvalidField("resident_id", f"unknown resident {resident_id}")
     name, site, unit, room, bed, scale, site_over, own_over = found
-    config = configured_rules(site_over, own_over, resident_id=resident_id)
+    config = effective_rules(site_over, own_over, resident_id=resident_id)
     resident = Resident(resident_id, name, "unknown", _UNKNOWN_BIRTH_DATE, site, unit, room, bed)
     return _Subject(resident, 2 if scale == 2 else 1, config.news2)
 
@@ -623,7 +623,10 @@ async def _snapshot(
     vitals = workflow.vitals_snapshot(
         vitals_from_rows(await cur.fetchall()), now=now, config=config
     )
-    latest = await latest_vitals(conn, rid, since=start, until=end, metrics=VITAL_METRICS)
+    # NEWS2 reads back as far as the resident's freshness settings let a reading count (the
+    # snapshot's window can be shorter than an override), as the detector and the API do.
+    since = now - news2_lookback(subject.news2)
+    latest = await latest_vitals(conn, rid, since=since, until=end, metrics=VITAL_METRICS)
     news2 = compute_news2(latest, scale=subject.scale, now=now, config=subject.news2)
     # No reading at all (only the on_o2 assumption): a score of 0 would mislead.
     scored = any(s.reading is not None for s in news2.sub_scores)

@@ -88,11 +88,15 @@ LIMITS = [
     ("spo2", 85.0, RESIDENT, ("vital.spo2.low", "high")),
     ("spo2", 84.9, RESIDENT, ("vital.spo2.low", "critical")),
     ("spo2", 100.0, RESIDENT, None),
-    ("spo2", 86.0, COPD, None),
-    ("spo2", 85.0, COPD, None),
-    ("spo2", 84.9, COPD, ("vital.spo2.low", "high")),
-    ("spo2", 79.0, COPD, ("vital.spo2.low", "critical")),
+    # A "copd" tag on NEWS2 scale 1 keeps the scale-1 limits (RCP: scale 2 is the
+    # clinician's call for confirmed hypercapnic respiratory failure).
+    ("spo2", 89.0, COPD, ("vital.spo2.low", "high")),
+    ("spo2", 85.0, COPD, ("vital.spo2.low", "high")),
+    ("spo2", 84.9, COPD, ("vital.spo2.low", "critical")),
     ("spo2", 86.0, SCALE2, None),
+    ("spo2", 85.0, SCALE2, None),
+    ("spo2", 84.9, SCALE2, ("vital.spo2.low", "high")),
+    ("spo2", 79.0, SCALE2, ("vital.spo2.low", "critical")),
     ("spo2", 84.0, SCALE2, ("vital.spo2.low", "high")),
     ("hr", 40.9, RESIDENT, ("vital.hr.low", "high")),
     ("hr", 41.0, RESIDENT, None),
@@ -154,8 +158,8 @@ def test_candidate_shape() -> None:
 
 @pytest.mark.parametrize(
     ("profile", "scale2"),
-    [(RESIDENT, False), (COPD, True), (SCALE2, True)],
-    ids=["plain", "copd", "news2-scale-2"],
+    [(RESIDENT, False), (COPD, False), (SCALE2, True)],
+    ids=["plain", "copd-on-scale-1", "news2-scale-2"],
 )
 def test_scale2_selection(profile: ResidentProfile, scale2: bool) -> None:
     assert uses_scale2(profile) is scale2
@@ -372,6 +376,57 @@ def test_reading_from_the_future_is_ignored() -> None:
     assert feed.state.last_seen == {}
     feed.hold("spo2", 88, 1, 20)
     assert [c.action for c in feed.out] == ["raise"]
+
+
+# --- age: a reading counts from its own time ---------------------------------------------
+
+H = 3600.0
+
+
+def test_a_manual_reading_entered_hours_late_does_not_page() -> None:
+    feed = Feed()
+    # A round's SBP of 85 taken 9 h before it is entered: NEWS2 counts it stale (8 h).
+    assert feed(0, "sbp", 85, source="manual", now=9 * H) == []
+    assert feed.state.open_rules == frozenset()
+    # The same value entered within its freshness window pages at once.
+    late = Feed()
+    [alert] = late(0, "sbp", 85, source="manual", now=7 * H)
+    assert (alert.action, alert.rule_id) == ("raise", "vital.sbp.low")
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "max_age_s"),
+    [("spo2", 80, 600), ("hr", 30, 600), ("rr", 5, 600), ("temp", 34, 8 * H), ("sbp", 85, 8 * H)],
+)
+def test_freshness_edge_per_metric(metric: str, value: float, max_age_s: float) -> None:
+    assert Feed()(0, metric, value, source="manual", now=max_age_s + 1) == []
+    assert len(Feed()(0, metric, value, source="manual", now=max_age_s)) == 1
+
+
+def test_an_old_backlog_builds_persistence_in_reading_time_but_raises_only_when_current() -> None:
+    feed = Feed()
+    # A Wi-Fi backlog: 90 s of SpO2 88 from 20 min ago, all taken in at once.
+    assert feed.hold("spo2", 88, 0, 90, step=5, now=1200) == []
+    assert feed.state.conditions["vital.spo2.low"].level == -1  # pending, not paged
+    # The live stream resumes (within max_gap of the backlog) still low: it raises at once,
+    # having persisted since the backlog's first reading.
+    [alert] = feed(100, "spo2", 88, now=100)
+    assert alert.action == "raise" and alert.values["persisted_s"] == 100.0
+
+
+def test_an_old_reading_does_not_escalate_an_open_alert_but_may_clear_it() -> None:
+    feed = Feed()
+    feed.hold("spo2", 88, 0, 20)  # open, high
+    assert feed.hold("spo2", 80, 21, 60, now=2000) == []  # old critical values: no update
+    assert feed.state.conditions["vital.spo2.low"].level == 0
+    [clear] = feed.hold("spo2", 97, 61, 100, now=2000)  # old recovery still ends it
+    assert clear.action == "clear"
+
+
+def test_max_age_is_configurable() -> None:
+    cfg = with_overrides(CFG, {"sbp.max_age_s": 3600})
+    assert Feed(config=cfg)(0, "sbp", 85, source="manual", now=2 * H) == []
+    assert CFG.sbp.max_age_s is None and CFG.plan.scale1["sbp"].max_age == timedelta(hours=8)
 
 
 def test_other_metrics_pass_through() -> None:

@@ -12,8 +12,6 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, model_validator
 
 from ingest.codec import RANGES
-from rules.config import with_overrides
-from rules.engine import RulesConfig
 from rules.errors import OverrideError
 from rules.news2 import compute_news2
 from rules.types import Vital
@@ -34,7 +32,8 @@ from services.api.deps import (
 from services.auth import audit
 from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
-from services.resident_rules import configured_rules
+from services.readings import news2_lookback
+from services.resident_rules import check_resident_overrides, effective_rules
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUTHENTICATED)
 
@@ -221,10 +220,27 @@ def _check_profile(body: ResidentIn | ResidentPatch) -> None:
         found = nul_at(body.rule_overrides)  # stored as jsonb, which keeps no NUL character
         if found is not None:
             raise invalid(["body", "rule_overrides", *found], NO_NUL)
-        try:
-            with_overrides(RulesConfig(), body.rule_overrides)
-        except OverrideError as exc:
-            raise _invalid("rule_overrides", str(exc)) from None
+
+
+async def _check_overrides(conn: Conn, site_id: str, overrides: dict[str, Any]) -> None:
+    """422 naming each key at fault when `overrides` would not validate once merged over the
+    site's, as the detector applies them (stored, they would be ignored: silently weaker)."""
+    cur = await conn.execute("SELECT rule_overrides FROM sites WHERE site_id = %s", [site_id])
+    row = await cur.fetchone()
+    try:
+        check_resident_overrides(None if row is None else row[0], overrides)
+    except OverrideError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["body", "rule_overrides", *key.split(".")],
+                    "msg": f"{key}: {message}",
+                    "type": "value_error",
+                }
+                for key, message in exc.problems
+            ],
+        ) from None
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -274,6 +290,7 @@ async def admit_resident(
     )
     if await cur.fetchone() is None:
         raise _invalid("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
+    await _check_overrides(conn, body.site_id, body.rule_overrides)
     cur = await conn.execute(
         "INSERT INTO residents (site_id, unit_id, display_name, room, bed, conditions,"  # noqa: S608
         " fall_risk, news2_scale, timezone, rule_overrides)"
@@ -360,12 +377,21 @@ async def update_resident(
         if field in changes and changes[field] is None:
             raise _invalid(field, f"{field} cannot be null")
     _check_profile(body)
+    if "rule_overrides" in changes:
+        await _check_overrides(conn, site_id, changes["rule_overrides"])
     if not changes:
         return await _profile(conn, resident_id)
     if "conditions" in changes:
         changes["conditions"] = sorted(set(changes["conditions"]))
     if "rule_overrides" in changes:
         changes["rule_overrides"] = Jsonb(changes["rule_overrides"])
+    scale_was = None
+    if "news2_scale" in changes:
+        cur = await conn.execute(
+            "SELECT news2_scale FROM residents WHERE resident_id = %s", [resident_id]
+        )
+        found = await cur.fetchone()
+        scale_was = None if found is None else found[0]
     sets = ", ".join(f"{name} = %s" for name in changes)  # names from the model, not input
     try:
         await conn.execute(
@@ -387,6 +413,18 @@ async def update_resident(
         resident_id=resident_id,
         site_id=site_id,
     )
+    if scale_was is not None and scale_was != changes["news2_scale"]:
+        # A clinician's decision that switches the resident's SpO2 scoring and SpO2 alarm
+        # limits: its own entry, saying from what to what.
+        await audit.record(
+            conn,
+            request,
+            caller,
+            "resident.news2_scale",
+            f"resident/{resident_id}/news2_scale/{scale_was}->{changes['news2_scale']}",
+            resident_id=resident_id,
+            site_id=site_id,
+        )
     return await _profile(conn, resident_id)
 
 
@@ -430,11 +468,16 @@ async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: R
     row = await cur.fetchone()
     assert row is not None
     scale, site_overrides, own_overrides = row
-    config = configured_rules(site_overrides, own_overrides, resident_id=resident_id)
+    config = effective_rules(site_overrides, own_overrides, resident_id=resident_id)
     now = datetime.now(UTC)
-    result = compute_news2(
-        await _latest(conn, resident_id, now), scale=scale, now=now, config=config.news2
+    # As far back as a reading can still count under this resident's freshness settings.
+    latest = await stored_latest(
+        conn,
+        resident_id,
+        since=now - news2_lookback(config.news2),
+        until=now + timedelta(minutes=5),
     )
+    result = compute_news2(latest, scale=scale, now=now, config=config.news2)
     await audit.record(
         conn,
         request,

@@ -25,8 +25,9 @@ function flatten(value, prefix = '', out = {}) {
 
 /** [{value, side: 'low' | 'high' | 'fever'}] for a metric of this resident. */
 export function thresholdsFor(metric, resident) {
-  const conditions = resident?.conditions || [];
-  const scale2 = resident?.news2_scale === 2 || conditions.includes('copd');
+  // Scale 2 is the clinician's NEWS2 setting (confirmed hypercapnic respiratory failure),
+  // never inferred from a diagnosis such as COPD: as rules/vitals.py.
+  const scale2 = resident?.news2_scale === 2;
   const key = metric === 'spo2' && scale2 ? 'spo2_scale2' : metric;
   const overrides = flatten(resident?.rule_overrides || {});
   const lines = [];
