@@ -163,13 +163,14 @@ def test_news2_from_wearable_and_manual_readings(
         assert refused.status_code == 422, body
         if field:
             assert refused.json()["detail"][0]["loc"][:2] == ["body", field]
-    future = (now + timedelta(hours=1)).isoformat()
-    assert (
-        api.post(
-            f"{RESIDENTS}/{rid}/observations", json={"temp": 37, "ts": future}, headers=nurse
-        ).status_code
-        == 422
-    )
+    for when in (now + timedelta(hours=1), now - timedelta(days=8), datetime(1, 1, 2, tzinfo=UTC)):
+        refused = api.post(
+            f"{RESIDENTS}/{rid}/observations",
+            json={"temp": 37, "ts": when.isoformat()},
+            headers=nurse,
+        )
+        assert refused.status_code == 422, when
+        assert refused.json()["detail"][0]["loc"] == ["body", "ts"]
     # Administrators run the deployment; they do not chart observations.
     assert api.post(f"{RESIDENTS}/{rid}/observations", json={"temp": 37}).status_code == 403
 

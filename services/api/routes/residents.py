@@ -243,6 +243,9 @@ async def _check_overrides(conn: Conn, site_id: str, overrides: dict[str, Any]) 
         ) from None
 
 
+MAX_OBSERVATION_AGE = timedelta(days=7)
+
+
 def _invalid(field: str, message: str) -> HTTPException:
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -523,6 +526,12 @@ async def record_observations(
     ts = body.ts or now
     if ts > now + timedelta(minutes=5):
         raise _invalid("ts", "an observation cannot be in the future")
+    if ts < now - MAX_OBSERVATION_AGE:
+        # A round charted a week late is a data-entry error, not a late round; ancient times
+        # would also reach the detector's date arithmetic.
+        raise _invalid(
+            "ts", f"an observation cannot be more than {MAX_OBSERVATION_AGE.days} days old"
+        )
     values = body.values()
     async with conn.transaction():
         for metric, value in values.items():
