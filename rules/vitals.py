@@ -73,9 +73,10 @@ class MetricLimits(RuleConfig):
     # Longest silence between readings that still counts as "continuous" (default: the
     # config's max_gap_s). Periodic devices (cuffs, thermometers) need a longer one.
     max_gap_s: float | None = Field(default=None, gt=0)
-    # A reading older than this (its own `ts` to `now`) is history: it still counts towards
-    # persistence and may clear, but it cannot raise or escalate (a round's SBP of 85 entered
-    # 9 h later is not an emergency now). None: the subclass's `default_max_age_s`.
+    # A spot reading (manual, fhir) older than this (its own `ts` to `now`) is history: it
+    # still counts and may clear, but it cannot raise or escalate (a round's SBP of 85 entered
+    # 9 h later is not an emergency now). Device backlogs are judged by the alert service's
+    # late-data hold instead. None: the subclass's `default_max_age_s`.
     max_age_s: float | None = Field(default=None, gt=0, le=7 * 86_400)
     # NEWS2's own freshness defaults (rules/news2.py), so a reading too old to score is too
     # old to page on: streams 10 min, round-charted metrics 8 h.
@@ -424,8 +425,10 @@ def vitals_step(
         return VitalsRuleState(last_seen, conditions), []
 
     spot = vital.source in plan.spot_sources
-    # Ages run from the reading's own time: a late entry or a backlog is not news.
-    current = now - ts <= mp.max_age
+    # A spot reading's age runs from its own time: a round charted late is not news. A
+    # device's backlog is evaluated as it comes; the alert service files what had already
+    # ended before it arrived as history (its late-data hold), so a live one still pages.
+    current = not spot or now - ts <= mp.max_age
     updated = dict(conditions)
     candidates: list[AlertCandidate] = []
     for lp in mp.limits:

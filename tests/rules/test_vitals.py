@@ -403,23 +403,20 @@ def test_freshness_edge_per_metric(metric: str, value: float, max_age_s: float) 
     assert len(Feed()(0, metric, value, source="manual", now=max_age_s)) == 1
 
 
-def test_an_old_backlog_builds_persistence_in_reading_time_but_raises_only_when_current() -> None:
+def test_a_device_backlog_is_evaluated_as_it_comes() -> None:
+    # A Wi-Fi backlog: 90 s of SpO2 88 from 20 min ago, all taken in at once. It raises in
+    # reading time; the alert service's late-data hold decides whether it pages.
     feed = Feed()
-    # A Wi-Fi backlog: 90 s of SpO2 88 from 20 min ago, all taken in at once.
-    assert feed.hold("spo2", 88, 0, 90, step=5, now=1200) == []
-    assert feed.state.conditions["vital.spo2.low"].level == -1  # pending, not paged
-    # The live stream resumes (within max_gap of the backlog) still low: it raises at once,
-    # having persisted since the backlog's first reading.
-    [alert] = feed(100, "spo2", 88, now=100)
-    assert alert.action == "raise" and alert.values["persisted_s"] == 100.0
+    [alert] = feed.hold("spo2", 88, 0, 90, step=5, now=1200)
+    assert alert.action == "raise" and alert.values["persisted_s"] == 15.0
 
 
-def test_an_old_reading_does_not_escalate_an_open_alert_but_may_clear_it() -> None:
+def test_an_old_manual_reading_does_not_escalate_an_open_alert_but_may_clear_it() -> None:
     feed = Feed()
     feed.hold("spo2", 88, 0, 20)  # open, high
-    assert feed.hold("spo2", 80, 21, 60, now=2000) == []  # old critical values: no update
+    assert feed(21, "spo2", 80, source="manual", now=2000) == []  # old critical value
     assert feed.state.conditions["vital.spo2.low"].level == 0
-    [clear] = feed.hold("spo2", 97, 61, 100, now=2000)  # old recovery still ends it
+    [clear] = feed(61, "spo2", 97, source="manual", now=2000)  # old recovery still ends it
     assert clear.action == "clear"
 
 
