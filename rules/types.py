@@ -87,6 +87,9 @@ class AlertCandidate:
     values: dict[str, float | str] = field(default_factory=dict)
     suggestion: str | None = None  # e.g. "referral" for NEWS2 >= 7
     audience: str | None = None  # e.g. "infection_control"; None: the unit's caregivers
+    # When the data behind it reached the detector (the hand-off row's time), set by the alert
+    # service on intake; None: live. Far after `ts`, the data was late (a backlog, a replay).
+    arrived_at: datetime | None = None
 
 
 def candidate(
