@@ -123,6 +123,7 @@ OUTBREAK = SeverityPolicy(
 DEVICE_PAGE = SeverityPolicy(steps=(Step(who=("caregiver",), renotify_every_s=900),))
 # Targets a technical alert may never page: a device fault is not a clinical question.
 CLINICAL_ONLY: frozenset[str] = frozenset({"physician", "family_doctor"})
+QUEUED: dict[str, SeverityPolicy | None] = {"device.battery_low": None}
 
 
 class DeviceRoute(PolicyModel):
@@ -135,9 +136,7 @@ class DeviceRoute(PolicyModel):
     audience: str = Field(default="technical", min_length=1, max_length=64)
     page: SeverityPolicy | None = DEVICE_PAGE
     # Low battery is a chore for the next round, not a page.
-    by_rule: dict[str, SeverityPolicy | None] = Field(
-        default_factory=lambda: {"device.battery_low": None}
-    )
+    by_rule: dict[str, SeverityPolicy | None] = Field(default_factory=lambda: dict(QUEUED))
 
     @model_validator(mode="after")
     def _never_clinical(self) -> Self:
