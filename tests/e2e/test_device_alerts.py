@@ -74,8 +74,6 @@ def test_a_device_offline_pages_the_caregiver_never_a_physician_and_names_the_de
     gone(device)
     page = http.wait(1, timeout=20, what="the caregiver's page")[0]
     assert page.path == "/cg1"
-    assert f"Device disconnected (wristband {device.device_id})" in page.title, page.title
-    assert "Gao Lan" in page.title
     steps = service.metric("carewatch_alert_step_seconds_count")
     wait_for(
         lambda: (time.time(), service.metric("carewatch_alert_step_seconds_count")),
@@ -84,6 +82,8 @@ def test_a_device_offline_pages_the_caregiver_never_a_physician_and_names_the_de
     )
     assert not http.for_path("dr1") and not smtp.items  # no charge nurse, no physician
     assert len(http.for_path("cg1")) == 1  # and no reminder every minute
+    assert f"Device disconnected (wristband {device.device_id})" in page.title, page.title
+    assert "Gao Lan" in page.title
     row = db.execute(
         "SELECT i.audience, i.escalation_step, a.\"values\"->>'device_kind' FROM alerts a"
         " JOIN incidents i USING (incident_id) WHERE a.resident_id = %s",
@@ -116,15 +116,15 @@ def test_a_flapping_device_is_one_alert_and_one_page(
         until=lambda n: n == 0,
         what="every queued page delivered",
     )
-    offline = [r for r in http.items if "Device disconnected" in r.title]
-    assert len(offline) == 1, [r.title for r in http.items]
-    assert f"bed sensor {device.device_id}" in offline[0].title
     # One alert, still open: the episode ends once the device stays back (flap_damping_s).
     rows = db.execute(
         "SELECT resolved_at FROM alerts WHERE rule_id = 'device.offline' AND resident_id = %s",
         [rid],
     ).fetchall()
     assert rows == [(None,)]
+    offline = [r for r in http.items if "Device disconnected" in r.title]
+    assert len(offline) == 1, [r.title for r in http.items]
+    assert f"bed sensor {device.device_id}" in offline[0].title
 
 
 def test_a_backfilled_condition_that_had_ended_is_recorded_not_paged(
