@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from itertools import product
@@ -33,6 +34,7 @@ from services.alerts.model import (
     ClearedEvent,
     ClosedEvent,
     CreatedEvent,
+    Incident,
     IncidentStatus,
     NotifiedEvent,
     ResolvedEvent,
@@ -489,3 +491,13 @@ def test_late_is_data_time_against_arrival(ts: float, arrived: float, held: bool
     ward = Ward()
     out = ward.feed(late("fall.device", ts=ts, arrived=arrived))
     assert (pages(out) == []) is held
+
+
+def test_a_book_saved_before_holds_existed_loads_with_nothing_held() -> None:
+    ward = Ward()
+    ward.feed(cand("fall.device"))
+    incident = ward.incident()
+    legacy = Incident.__new__(Incident)
+    legacy.__setstate__(incident.__getstate__()[:-1])  # type: ignore[attr-defined]
+    assert legacy == incident and legacy.held_until is None
+    assert pickle.loads(pickle.dumps(ward.book)) == ward.book
