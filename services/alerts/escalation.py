@@ -105,7 +105,8 @@ DOCTOR = Step(who=("physician", "family_doctor"), renotify_every_s=300)
 
 # Step 2 two minutes after step 1, step 3 five minutes after step 1.
 STANDARD = SeverityPolicy(steps=(CAREGIVERS, CHARGE_NURSE, DOCTOR))
-# Low severity (a low battery): the unit's caregivers, once; the feed shows it until resolved.
+# Low severity: the unit's caregivers, once; the feed shows it until resolved. (Device alerts,
+# a low battery included, take their own route: `DeviceRoute`.)
 LOW = SeverityPolicy(steps=(Step(who=("caregiver",)),))
 CRITICAL = SeverityPolicy(
     steps=(

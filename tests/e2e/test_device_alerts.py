@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
 from services.settings import Settings
@@ -56,6 +57,7 @@ def sos(device: Device, http: HttpReceiver) -> Received:
 
 def test_a_device_offline_pages_the_caregiver_never_a_physician_and_names_the_device(
     db: Conn,
+    api: TestClient,
     settings: Settings,
     http: HttpReceiver,
     smtp: SmtpReceiver,
@@ -90,6 +92,10 @@ def test_a_device_offline_pages_the_caregiver_never_a_physician_and_names_the_de
         [rid],
     ).fetchall()
     assert row == [("technical", 1, "wearable")]
+    queue = api.get("/api/v1/alerts", params={"audience": "technical", "resident": rid}).json()
+    assert [(a["rule_id"], a["audience"]) for a in queue["items"]] == [
+        ("device.offline", "technical")
+    ]
 
 
 def test_a_flapping_device_is_one_alert_and_one_page(
