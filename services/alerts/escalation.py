@@ -45,6 +45,7 @@ Target = Literal[
     "physician",
     "infection_control",
     "disease_control",
+    "technician",
     "resident_family",
     "family_doctor",
 ]
@@ -56,6 +57,7 @@ ROLE_TARGETS: dict[str, Role] = {
     "physician": "physician",
     "infection_control": "infection_control",
     "disease_control": "disease_control",
+    "technician": "technician",
 }
 
 

@@ -22,11 +22,12 @@ from services.alerts.escalation import (
     policy_for,
 )
 from services.alerts.lifecycle import acknowledge
-from services.alerts.roster import Roster, Shift
+from services.alerts.roster import Roster, Shift, Staff
 from tests.services.alerts.fakes import (
     CONFIG,
     RESIDENTS,
     ROSTER,
+    SHIFTS,
     STAFF,
     TZ,
     Ward,
@@ -385,3 +386,17 @@ def test_the_device_route_is_configurable_but_never_reaches_a_physician() -> Non
     ):
         with pytest.raises(AlertConfigError, match="devices"):
             load_config({"devices": bad})
+
+
+def test_a_technician_on_shift_can_take_the_technical_queue() -> None:
+    tech = Staff("tech", "Ma Tech", "technician", ("ntfy://tech",))
+    roster = Roster.of(
+        (*STAFF, tech), (*SHIFTS, Shift("tech", "site-a", time(8), time(18))), RESIDENTS
+    )
+    config = load_config({"devices": {"page": {"steps": [{"who": ["technician", "caregiver"]}]}}})
+    ward = Ward(config=config, roster=roster)
+    first = pages(ward.feed(cand("device.wear_off", severity="medium")))
+    assert [who(p) for p in first] == [("tech", "cg-day")]
+    # A clinical alert never reaches the technician: the clinical policy has no such step.
+    ward.feed(cand("fall.device", resident=2))
+    assert all("tech" not in who(p) for _, p in ward.run(600, every=10))
