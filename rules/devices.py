@@ -2,6 +2,10 @@
 
 Silence is never read as "well": while a device is offline or off the wrist, the vital
 rules it feeds are suppressed (`vitals_suppressed`) and the device alert says so.
+
+An offline episode is one alert: a device back online ends it only once it has stayed back
+for `flap_damping_s`; going offline again before that continues the same episode, so a
+device flapping on a weak Wi-Fi link raises (and pages) once.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ class DeviceRulesConfig(BaseModel):
     battery_clear: float = Field(default=30.0, ge=0, le=100)  # hysteresis: charge well first
     # Bathing and dressing take the wearable off for a while; longer than this needs a look.
     wear_off_grace_s: float = Field(default=900.0, ge=0)
+    # A device back online ends its offline episode only after this long back: one that drops
+    # out again sooner (a flapping link) stays one alert. 0: the episode ends at once.
+    flap_damping_s: float = Field(default=300.0, ge=0)
 
     @model_validator(mode="after")
     def ordered(self) -> DeviceRulesConfig:
@@ -63,10 +70,12 @@ class DeviceState:
     wear_off_at: datetime | None = None
     wear_off_open: bool = False
     will_at: datetime | None = None  # a last will not yet confirmed by the grace period
+    back_at: datetime | None = None  # offline episode open, device back since (damping)
 
     @property
     def vitals_suppressed(self) -> bool:
-        return self.offline_open or not self.worn
+        # Back while the episode is damped: its readings are real again.
+        return (self.offline_open and self.back_at is None) or not self.worn
 
     def __setstate__(self, state: list[object]) -> None:
         # Snapshots taken before a field was added lack its value: it takes its default.
@@ -119,6 +128,9 @@ def device_step(
     out: list[AlertCandidate] = []
     said_offline = isinstance(obs, DeviceStatus) and obs.online is False
     if said_offline:
+        if state.offline_open and state.back_at is not None:
+            # Offline again within the damping window: the same episode, no new alert.
+            return replace(state, back_at=None), []
         if state.offline_open or state.will_at is not None:
             return state, []  # already offline, or a repeated will within the grace
         if config.offline_grace_s > 0:
@@ -130,13 +142,12 @@ def device_step(
         state = replace(state, will_at=None)
     if state.last_seen is None or ts > state.last_seen:
         state = replace(state, last_seen=ts)
-    if state.offline_open:
-        out.append(
-            _candidate(
-                OFFLINE, "clear", state, profile, ts, config.offline_severity, "Device back online"
-            )
-        )
-        state = replace(state, offline_open=False)
+    if state.offline_open and state.back_at is None:
+        if config.flap_damping_s > 0:
+            state = replace(state, back_at=ts)  # the episode ends once it stays back (tick)
+        else:
+            out.append(_back_online(state, profile, ts, config))
+            state = replace(state, offline_open=False)
     if isinstance(obs, DeviceStatus) and obs.battery is not None:
         state, battery = _battery(state, obs.battery, ts, profile, config)
         out += battery
@@ -144,6 +155,14 @@ def device_step(
         state, worn = _wear(state, obs, profile)
         out += worn
     return state, out
+
+
+def _back_online(
+    state: DeviceState, profile: ResidentProfile, ts: datetime, config: DeviceRulesConfig
+) -> AlertCandidate:
+    return _candidate(
+        OFFLINE, "clear", state, profile, ts, config.offline_severity, "Device back online"
+    )
 
 
 def _disconnected(
@@ -210,6 +229,24 @@ def _wear(
     return state, []
 
 
+def _settle(
+    state: DeviceState,
+    back_at: datetime,
+    profile: ResidentProfile,
+    now: datetime,
+    config: DeviceRulesConfig,
+) -> tuple[DeviceState, list[AlertCandidate]]:
+    """An offline episode whose device came back: over once it stayed back long enough."""
+    heard = state.last_seen or back_at
+    if (now - heard).total_seconds() > config.silence_s:
+        return replace(state, back_at=None), []  # silent again: the episode goes on
+    if (now - back_at).total_seconds() < config.flap_damping_s:
+        return state, []
+    # Stamped with the time it came back: a replay clears with the same candidate.
+    cleared = _back_online(state, profile, back_at, config)
+    return replace(state, offline_open=False, back_at=None), [cleared]
+
+
 def device_tick(
     state: DeviceState, *, profile: ResidentProfile, now: datetime, config: DeviceRulesConfig
 ) -> tuple[DeviceState, list[AlertCandidate]]:
@@ -223,6 +260,9 @@ def device_tick(
         offline_s = round((now - state.will_at).total_seconds())
         out.append(_disconnected(state, profile, state.will_at, config, offline_s=offline_s))
         state = replace(state, offline_open=True, will_at=None)
+    if state.offline_open and state.back_at is not None:
+        state, settled = _settle(state, state.back_at, profile, now, config)
+        out += settled
     if (
         not state.offline_open
         and state.last_seen is not None

@@ -106,6 +106,9 @@ class AlertCandidate:
     # The identity of the input it was computed from, set by the detector (rules leave it
     # None): replaying that input gives the same origin, which makes writing it idempotent.
     origin: str | None = None
+    # When the data behind it reached the detector (the hand-off row's time), set by the alert
+    # service on intake; None: live. Far after `ts`, the data was late (a backlog, a replay).
+    arrived_at: datetime | None = None
 
 
 def candidate(

@@ -1,5 +1,5 @@
 """The alert core's settings, validated at load: grouping window, self-clearing rules, site time
-zones, and the escalation policy."""
+zones, the escalation policy, the route of technical (device) alerts and late data."""
 
 from __future__ import annotations
 
@@ -9,10 +9,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, model_validator
 
+from rules.types import AlertCandidate
 from services.alerts.errors import AlertConfigError
-from services.alerts.escalation import EscalationConfig, PolicyModel
+from services.alerts.escalation import DeviceRoute, EscalationConfig, PolicyModel
 
-__all__ = ["AlertsConfig", "load_config"]
+__all__ = ["AlertsConfig", "LateData", "load_config"]
+
+
+class LateData(PolicyModel):
+    """Data that reaches the detector long after it was measured (a device's backlog after a
+    Wi-Fi drop, a replay): its conditions are recorded, but one that ended before its data
+    arrived is history, not a page."""
+
+    # A candidate is late when the data behind it reached the detector more than this long
+    # after its own time (its `ts`).
+    after_s: float = Field(default=300.0, gt=0)
+    # A late condition is held this long (service time) before it pages: its end, if it
+    # came in the same backlog, arrives meanwhile and files it as history instead.
+    hold_s: float = Field(default=60.0, ge=0)
+
+    def is_late(self, candidate: AlertCandidate) -> bool:
+        arrived = candidate.arrived_at
+        return arrived is not None and (arrived - candidate.ts).total_seconds() > self.after_s
 
 
 class AlertsConfig(PolicyModel):
@@ -27,6 +45,9 @@ class AlertsConfig(PolicyModel):
     default_timezone: str = "Asia/Shanghai"
     site_timezones: dict[str, str] = Field(default_factory=dict)
     escalation: EscalationConfig = EscalationConfig()
+    # Device alerts: a technical queue and the caregiver on shift, never a physician.
+    devices: DeviceRoute = DeviceRoute()
+    late: LateData = LateData()
 
     @model_validator(mode="after")
     def _zones(self) -> Self:

@@ -10,7 +10,7 @@ whoever is on duty then.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
@@ -23,6 +23,8 @@ from services.alerts.model import Incident
 from services.alerts.roster import Role, Roster, Staff, on_duty, resident_contacts
 
 __all__ = [
+    "DEVICE_PAGE",
+    "DeviceRoute",
     "EscalationConfig",
     "SeverityPolicy",
     "Step",
@@ -43,6 +45,7 @@ Target = Literal[
     "physician",
     "infection_control",
     "disease_control",
+    "technician",
     "resident_family",
     "family_doctor",
 ]
@@ -54,6 +57,7 @@ ROLE_TARGETS: dict[str, Role] = {
     "physician": "physician",
     "infection_control": "infection_control",
     "disease_control": "disease_control",
+    "technician": "technician",
 }
 
 
@@ -103,7 +107,8 @@ DOCTOR = Step(who=("physician", "family_doctor"), renotify_every_s=300)
 
 # Step 2 two minutes after step 1, step 3 five minutes after step 1.
 STANDARD = SeverityPolicy(steps=(CAREGIVERS, CHARGE_NURSE, DOCTOR))
-# Low severity (a low battery): the unit's caregivers, once; the feed shows it until resolved.
+# Low severity: the unit's caregivers, once; the feed shows it until resolved. (Device alerts,
+# a low battery included, take their own route: `DeviceRoute`.)
 LOW = SeverityPolicy(steps=(Step(who=("caregiver",)),))
 CRITICAL = SeverityPolicy(
     steps=(
@@ -114,6 +119,52 @@ CRITICAL = SeverityPolicy(
 OUTBREAK = SeverityPolicy(
     steps=(Step(who=("infection_control", "disease_control"), renotify_every_s=3600),)
 )
+
+
+# A device alert (offline, wearable removed): the caregiver on shift, reminded every 15 minutes
+# until someone acknowledges or the device is back. Never escalated to a physician.
+DEVICE_PAGE = SeverityPolicy(steps=(Step(who=("caregiver",), renotify_every_s=900),))
+# Targets a technical alert may never page: a device fault is not a clinical question.
+CLINICAL_ONLY: frozenset[str] = frozenset({"physician", "family_doctor"})
+QUEUED: dict[str, SeverityPolicy | None] = {"device.battery_low": None}
+
+
+class DeviceRoute(PolicyModel):
+    """Technical alerts (rules whose id starts with one of `rules`) get their own route: their
+    own incidents under `audience` (the technical queue on the board, never grouped with a
+    resident's clinical alerts), paged by `page`, or by `by_rule[rule_id]` where given; a
+    policy of None means queue/board only (no page). A physician is never a target."""
+
+    rules: tuple[str, ...] = ("device.",)
+    audience: str = Field(default="technical", min_length=1, max_length=64)
+    page: SeverityPolicy | None = DEVICE_PAGE
+    # Low battery is a chore for the next round, not a page.
+    by_rule: dict[str, SeverityPolicy | None] = Field(default_factory=lambda: dict(QUEUED))
+
+    @model_validator(mode="after")
+    def _never_clinical(self) -> Self:
+        if any(not prefix for prefix in self.rules):
+            raise ValueError("an empty rule prefix would make every alert technical")
+        named = {"page": self.page} | {f"by_rule.{k}": v for k, v in self.by_rule.items()}
+        for where, policy in named.items():
+            for i, step in enumerate(policy.steps if policy else (), start=1):
+                bad = CLINICAL_ONLY.intersection(step.who)
+                if bad:
+                    raise ValueError(
+                        f"{where} step {i}: device alerts never page {', '.join(sorted(bad))}"
+                    )
+        return self
+
+    def covers(self, rule_id: str) -> bool:
+        return rule_id.startswith(self.rules)
+
+    def policy(self, rule_ids: Iterable[str]) -> SeverityPolicy | None:
+        """The route of an incident holding these rules' alerts: the first that pages."""
+        for rule_id in rule_ids:
+            chosen = self.by_rule.get(rule_id, self.page)
+            if chosen is not None:
+                return chosen
+        return None
 
 
 class UnitPolicy(PolicyModel):

@@ -6,6 +6,11 @@ An incident is what gets paged: `open → notified → escalated* → acknowledg
 again, a severity rise pages only what the stricter policy adds. `clear` resolves self-clearing
 (device) alerts as "self_cleared" and otherwise only marks `condition_cleared`: a clinical alert
 keeps escalating until a person acknowledges it. The incident is resolved when its last alert is.
+
+Technical (device) alerts take their own route (`AlertsConfig.devices`): their own incidents
+under the technical audience, paged by the device policy or not at all. Late data
+(`AlertsConfig.late`) opens a held incident: paged only if still open once the hold passes or
+live data confirms it; ended before that, it is filed as history, resolved and never paged.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from services.alerts.effects import (
     SendUpdate,
 )
 from services.alerts.errors import IllegalTransition, ResolutionError, UnknownAlert, UnknownSubject
-from services.alerts.escalation import due_pages, policy_for
+from services.alerts.escalation import SeverityPolicy, due_pages, policy_for
 from services.alerts.model import (
     STAFF_OUTCOMES,
     AckEvent,
@@ -59,6 +64,8 @@ __all__ = [
 
 MAX_NOTE = 2000
 SYSTEM = "system"
+# The resolution note of a late condition that had ended before its data arrived.
+HISTORY_NOTE = "late data: the condition had ended before its data arrived; recorded, not paged"
 
 Result = tuple[AlertBook, list[Effect]]
 
@@ -72,6 +79,10 @@ def apply_candidate(
     roster: Roster,
 ) -> Result:
     """Take one rule candidate: open, update or clear its alert, and page what is due now."""
+    route = config.devices
+    if route.covers(candidate.rule_id) and candidate.audience != route.audience:
+        candidate = replace(candidate, audience=route.audience)  # the technical queue
+    late = config.late.is_late(candidate)
     alert_id = book.open_keys.get(candidate.dedupe_key)
     if candidate.action == "clear":
         if alert_id is None:
@@ -81,7 +92,15 @@ def apply_candidate(
         book, effects, incident_id = _update(book, alert_id, candidate, now=now)
     else:
         place = _place(candidate.subject, roster, config)
+        fresh = book.next_incident_id
         book, effects, incident_id = _open(book, candidate, place, now=now, config=config)
+        if late and incident_id == fresh and config.late.hold_s > 0:
+            # A new incident from late data: held, its end may be right behind it.
+            held = now + timedelta(seconds=config.late.hold_s)
+            book = _put(book, replace(book.incidents[incident_id], held_until=held))
+    if not late and book.incidents[incident_id].held_until is not None:
+        # Live data about the held incident: the condition is going on now.
+        book = _put(book, replace(book.incidents[incident_id], held_until=None))
     book, paged = _page(book, incident_id, now=now, config=config, roster=roster)
     return book, effects + paged
 
@@ -323,6 +342,17 @@ def _clear(
 ) -> Result:
     incident = book.incident_of(alert_id)
     alert = incident.alert(alert_id)
+    if incident.held_until is not None:
+        # Late data, and it ended before anyone was paged: history, not a page.
+        return _resolve_alert(
+            book,
+            incident.id,
+            alert_id,
+            by=SYSTEM,
+            outcome="self_cleared",
+            note=HISTORY_NOTE,
+            now=now,
+        )
     if config.self_clearing(alert.rule_id):
         return _resolve_alert(
             book, incident.id, alert_id, by=SYSTEM, outcome="self_cleared", note=None, now=now
@@ -341,13 +371,14 @@ def _page(
     book: AlertBook, incident_id: int, *, now: datetime, config: AlertsConfig, roster: Roster
 ) -> Result:
     incident = book.incidents[incident_id]
-    policy = policy_for(
-        config.escalation,
-        site=incident.site_id,
-        unit=incident.unit_id,
-        severity=incident.severity,
-        audience=incident.audience,
-    )
+    if incident.held_until is not None:
+        if now < incident.held_until:
+            return book, []
+        incident = replace(incident, held_until=None)  # still open after the hold: page it
+        book = _put(book, incident)
+    policy = _policy(incident, config)
+    if policy is None:
+        return book, []  # queue/board only
     first = policy.first_steps()
     effects: list[Effect] = []
     for page in due_pages(incident, policy, roster, now):
@@ -356,6 +387,21 @@ def _page(
         effects.append(page)
         effects += [Record(incident.id, e) for e in recorded]
     return _put(book, incident), effects
+
+
+def _policy(incident: Incident, config: AlertsConfig) -> SeverityPolicy | None:
+    if incident.audience == config.devices.audience:
+        # Technical: the device route of its open alerts, most severe first; never clinical.
+        open_alerts = [a for a in incident.alerts if a.resolution is None]
+        ranked = sorted(open_alerts, key=lambda a: -SEVERITY_ORDER[a.severity])
+        return config.devices.policy(a.rule_id for a in ranked)
+    return policy_for(
+        config.escalation,
+        site=incident.site_id,
+        unit=incident.unit_id,
+        severity=incident.severity,
+        audience=incident.audience,
+    )
 
 
 def _record_page(

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from services.alerts.model import Incident, Outcome
+from services.alerts.model import Alert, Incident, Outcome
 
 __all__ = [
     "Fever",
     "Message",
     "Place",
     "acknowledged_message",
+    "device_name",
     "page_message",
     "resolved_message",
     "update_message",
@@ -36,6 +37,13 @@ KEY_VALUES: tuple[tuple[str, str, str], ...] = (
     ("still_s", "still for", " s"),
     ("away_min", "away", " min"),
 )
+
+# What people call each kind of device (`devices.kind`): a page names the one at fault.
+DEVICE_KINDS: Mapping[str, str] = {
+    "wearable": "wristband",
+    "bed_sensor": "bed sensor",
+    "gateway": "gateway",
+}
 
 OUTCOME_TEXT: Mapping[Outcome, str] = {
     "actionable": "actionable",
@@ -94,6 +102,20 @@ def _values(values: Mapping[str, float | str]) -> str:
     return ", ".join(shown)
 
 
+def device_name(values: Mapping[str, float | str]) -> str | None:
+    """ "wristband w-17" for an alert about a device (its kind looked up on intake)."""
+    device_id = values.get("device_id")
+    if device_id is None:
+        return None
+    kind = DEVICE_KINDS.get(str(values.get("device_kind", "")), "device")
+    return f"{kind} {device_id}"
+
+
+def _named(alert: Alert) -> str:
+    device = device_name(alert.values)
+    return f"{alert.title} ({device})" if device else alert.title
+
+
 def _local(ts: datetime, tz: str) -> str:
     return ts.astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
 
@@ -108,7 +130,7 @@ def page_message(
     fevers: Sequence[Fever] = (),
 ) -> Message:
     open_alerts = [a for a in incident.alerts if a.resolution is None] or list(incident.alerts)
-    what = " + ".join(dict.fromkeys(a.title for a in open_alerts))
+    what = " + ".join(dict.fromkeys(_named(a) for a in open_alerts))
     severity = incident.severity.upper()
     again = "REMINDER " if renotify else ""
     title = f"{again}[{severity}] {what} — {place.who()}"
@@ -116,7 +138,7 @@ def page_message(
     for alert in open_alerts:
         shown = _values(alert.values)
         if shown:
-            lines.append(f"{alert.title}: {shown}")
+            lines.append(f"{_named(alert)}: {shown}")
     if fevers:
         lines.append(f"Febrile residents ({len(fevers)}):")
         lines += [
@@ -155,4 +177,4 @@ def resolved_message(incident: Incident, place: Place, *, by: str, outcome: Outc
 
 
 def _summary(incident: Incident) -> str:
-    return " + ".join(dict.fromkeys(a.title for a in incident.alerts))
+    return " + ".join(dict.fromkeys(_named(a) for a in incident.alerts))

@@ -6,7 +6,7 @@ the book of them all. Frozen values: every operation returns a new book.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Final, Literal
 
@@ -227,6 +227,20 @@ class Incident:
     acknowledgement: Acknowledgement | None = None
     paged: tuple[Staff, ...] = ()  # everyone paged so far, first page order
     timeline: tuple[AlertEvent, ...] = ()
+    # Opened by late data: not paged before this (service time), so that the condition's end,
+    # arriving in the same backlog, can file it as history instead. None: page as usual.
+    held_until: datetime | None = None
+
+    def __setstate__(self, state: list[object]) -> None:
+        # A book saved before a field was added lacks its value: it takes its default.
+        for i, f in enumerate(fields(self)):
+            if i < len(state):
+                value = state[i]
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            object.__setattr__(self, f.name, value)
 
     @property
     def severity(self) -> Severity:

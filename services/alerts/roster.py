@@ -34,6 +34,7 @@ Role = Literal[
     "family",
     "infection_control",
     "disease_control",
+    "technician",  # devices and the network: the technical queue's own staff
 ]
 ROLES: frozenset[str] = frozenset(get_args(Role))
 

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -52,6 +52,7 @@ from services.alerts.retry import RetryPolicy
 from services.alerts.roster import Roster, Staff
 from services.alerts.store import (
     Command,
+    device_kinds,
     finish_command,
     load_book,
     lock_events,
@@ -157,6 +158,23 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
     """Until `event` is set or `timeout` seconds pass, whichever is first."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout=timeout)
+
+
+async def _with_device_kinds(
+    conn: Conn, candidates: list[tuple[int, AlertCandidate]]
+) -> list[tuple[int, AlertCandidate]]:
+    """Name the device a candidate is about by its kind too (the rules know only its id)."""
+    ids = [str(c.values["device_id"]) for _, c in candidates if "device_id" in c.values]
+    if not ids:
+        return candidates
+    kinds = await device_kinds(conn, ids)
+    out = []
+    for cid, c in candidates:
+        kind = kinds.get(str(c.values.get("device_id")))
+        if kind is not None and "device_kind" not in c.values:
+            c = replace(c, values={**c.values, "device_kind": kind})
+        out.append((cid, c))
+    return out
 
 
 class AlertService:
@@ -275,7 +293,9 @@ class AlertService:
             await self._load_roster(conn)
             book = self._book
             effects: list[Effect] = []
-            candidates = await pending_candidates(conn, self.config.batch)
+            candidates = await _with_device_kinds(
+                conn, await pending_candidates(conn, self.config.batch)
+            )
             errors: dict[int, str] = {}
             for cid, candidate in candidates:
                 try:

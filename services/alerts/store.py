@@ -27,6 +27,7 @@ from services.alerts.model import (
 __all__ = [
     "BOOK_VERSION",
     "Command",
+    "device_kinds",
     "finish_command",
     "load_book",
     "lock_events",
@@ -98,7 +99,7 @@ async def save_book(conn: Conn, book: AlertBook, now: datetime) -> None:
 async def pending_candidates(conn: Conn, limit: int) -> list[tuple[int, AlertCandidate]]:
     cur = await conn.execute(
         'SELECT id, rule_id, action, subject, dedupe_key, severity, ts, title, "values",'
-        " suggestion, audience FROM alert_candidates WHERE consumed_at IS NULL"
+        " suggestion, audience, created_at FROM alert_candidates WHERE consumed_at IS NULL"
         " ORDER BY id LIMIT %s",
         [limit],
     )
@@ -116,10 +117,20 @@ async def pending_candidates(conn: Conn, limit: int) -> list[tuple[int, AlertCan
                 values=row[8],
                 suggestion=row[9],
                 audience=row[10],
+                # Written by the detector as it took the data in: when the data arrived.
+                arrived_at=row[11],
             ),
         )
         for row in await cur.fetchall()
     ]
+
+
+async def device_kinds(conn: Conn, device_ids: Iterable[str]) -> dict[str, str]:
+    """Each known device's kind (wearable, bed_sensor, gateway): pages say which device."""
+    cur = await conn.execute(
+        "SELECT device_id, kind FROM devices WHERE device_id = ANY(%s)", [sorted(set(device_ids))]
+    )
+    return {str(device_id): str(kind) for device_id, kind in await cur.fetchall()}
 
 
 async def mark_consumed(

@@ -45,8 +45,64 @@ def test_last_will_raises_offline_after_the_grace_and_suppresses_vitals() -> Non
     assert "paused" in str(alert.values["note"])
     assert state.vitals_suppressed
     assert tick(state, 10)[1] == []  # raised once
-    state, [back] = seen(state, vital(11))
-    assert back.action == "clear" and not state.vitals_suppressed
+    state, out = seen(state, vital(11))
+    assert out == [] and not state.vitals_suppressed  # back: its readings count again
+    assert tick(state, 11 + 4.9)[1] == []  # but the episode ends only once it stays back
+    state, [back] = tick(state, 11 + 5)
+    assert back.action == "clear" and back.ts == vital(11).ts
+    assert not state.offline_open and tick(state, 16)[1] == []
+
+
+def test_a_flapping_device_is_one_offline_episode_until_it_stays_back() -> None:
+    no_grace = CFG.model_copy(update={"offline_grace_s": 0})
+    state, _ = seen(DeviceState("w1"), vital(0))
+    got: list[tuple[str, str]] = []
+    for minute in (1, 3, 5, 7, 9):  # offline a minute, back a minute, five times
+        for found in flap_steps(state, minute, no_grace):
+            state, out = found
+            got += [(a.rule_id, a.action) for a in out]
+    assert got == [("device.offline", "raise")]
+    assert state.offline_open and state.back_at == vital(10).ts
+    state, out = device_tick(state, profile=P, now=later(T0, minutes=15), config=no_grace)
+    assert [(a.action, a.ts) for a in out] == [("clear", vital(10).ts)]
+
+
+def flap_steps(
+    state: DeviceState, minute: float, config: DeviceRulesConfig
+) -> list[tuple[DeviceState, list[AlertCandidate]]]:
+    """Offline at `minute` (a will), back a minute later, each followed by a tick."""
+    steps = []
+    for obs in (
+        DeviceStatus(later(T0, minutes=minute), "w1", online=False),
+        vital(minute + 1),
+    ):
+        state, found = device_step(state, obs, profile=P, config=config)
+        steps.append((state, found))
+        state, found = device_tick(state, profile=P, now=later(obs.ts, seconds=1), config=config)
+        steps.append((state, found))
+    return steps
+
+
+def test_a_device_silent_again_while_damped_stays_offline() -> None:
+    state, _ = seen(DeviceState("w1"), vital(0))
+    state, [raised] = tick(state, 6)  # silent
+    state, out = seen(state, vital(7))
+    assert out == [] and state.back_at is not None
+    state, out = tick(state, 7 + 5.5)  # silent again before the damping ran out
+    assert out == [] and state.back_at is None and state.vitals_suppressed
+    state, _ = seen(state, vital(13))
+    state, [cleared] = tick(state, 18)
+    assert (raised.action, cleared.action) == ("raise", "clear")
+
+
+def test_without_damping_back_online_clears_at_once() -> None:
+    undamped = CFG.model_copy(update={"offline_grace_s": 0, "flap_damping_s": 0})
+    state, _ = seen(DeviceState("w1"), vital(0))
+    state, [_] = device_step(
+        state, DeviceStatus(later(T0, minutes=1), "w1", online=False), profile=P, config=undamped
+    )
+    state, [back] = device_step(state, vital(2), profile=P, config=undamped)
+    assert back.action == "clear" and not state.offline_open
 
 
 def test_a_device_back_within_the_grace_pages_nobody() -> None:

@@ -117,7 +117,14 @@ def test_the_board_orders_by_severity_then_age_and_fits_a_phone(
     second = resident(db, "Chen Mei", room="102", bed="1")
     third = resident(db, "Zhao Gang", room="103", bed="2")
     now = datetime.now(UTC)
-    candidate(db, f"resident:{first}", rule_id="device.offline", severity="medium", ts=now)
+    candidate(
+        db,
+        f"resident:{first}",
+        rule_id="device.offline",
+        severity="medium",
+        ts=now,
+        values={"device_id": "w-board-1", "device_kind": "bed_sensor"},
+    )
     candidate(db, f"resident:{second}", rule_id="vital.spo2.low", severity="high", ts=now)
     wait_for(
         lambda: len(
@@ -137,6 +144,8 @@ def test_the_board_orders_by_severity_then_age_and_fits_a_phone(
     assert names == ["Zhao Gang", "Chen Mei", "Wang Li"], names
     severities = [page.locator("li.alert").nth(i).get_attribute("data-severity") for i in range(3)]
     assert severities == ["critical", "high", "medium"]
+    # A device alert's card says which device.
+    expect(page.locator("li.alert").nth(2)).to_contain_text("Device: Bed sensor w-board-1")
     expect(page.locator("#board")).to_have_attribute("data-beeps", "1")
     # Nothing wider than the screen: no sideways scrolling on a phone.
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

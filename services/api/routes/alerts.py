@@ -51,7 +51,7 @@ COLUMNS = (
     "alert_id, incident_id, rule_id, subject, resident_id, site_id, unit_id, title, severity,"
     ' status, opened_at, first_ts, last_ts, count, "values", suggestion, condition_cleared,'
     " escalation_step, acknowledged_at, acknowledged_by, acknowledged_via, delivered_at,"
-    " outcome, resolved_by, resolved_at, note"
+    " outcome, resolved_by, resolved_at, note, audience"
 )
 
 
@@ -84,6 +84,11 @@ class AlertOut(BaseModel):
     resolved_by: str | None
     resolved_at: datetime | None
     note: str | None
+    audience: str | None = Field(
+        default=None,
+        description="who the alert is for beyond the unit's clinical staff: 'technical' for"
+        " device alerts (the technical queue), 'infection_control' for outbreaks",
+    )
 
 
 class AlertPage(BaseModel):
@@ -151,6 +156,10 @@ async def list_alerts(
     unit: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
     resident: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     severity: Annotated[list[Severity] | None, Query(description="repeat for several")] = None,
+    audience: Annotated[
+        str | None,
+        Query(max_length=64, description="e.g. 'technical': the device alerts' queue"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> AlertPage:
@@ -158,7 +167,13 @@ async def list_alerts(
     Only alerts of the caller's sites and units."""
     scope, args = caller.scope_sql("site_id", "unit_id")
     where: list[str] = [scope]
-    for column, value in (("site_id", site), ("unit_id", unit), ("resident_id", resident)):
+    filters = (
+        ("site_id", site),
+        ("unit_id", unit),
+        ("resident_id", resident),
+        ("audience", audience),
+    )
+    for column, value in filters:
         if value is not None:
             where.append(f"{column} = %s")
             args.append(value)

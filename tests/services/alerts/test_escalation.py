@@ -6,7 +6,7 @@ from datetime import datetime, time
 
 import pytest
 
-from services.alerts.config import AlertsConfig
+from services.alerts.config import AlertsConfig, load_config
 from services.alerts.errors import AlertConfigError
 from services.alerts.escalation import (
     CRITICAL,
@@ -22,11 +22,12 @@ from services.alerts.escalation import (
     policy_for,
 )
 from services.alerts.lifecycle import acknowledge
-from services.alerts.roster import Roster, Shift
+from services.alerts.roster import Roster, Shift, Staff
 from tests.services.alerts.fakes import (
     CONFIG,
     RESIDENTS,
     ROSTER,
+    SHIFTS,
     STAFF,
     TZ,
     Ward,
@@ -94,7 +95,7 @@ def test_acknowledgement_stops_escalation() -> None:
 
 def test_low_severity_pages_once() -> None:
     ward = Ward()
-    assert len(pages(ward.feed(cand("device.battery_low", severity="low")))) == 1
+    assert len(pages(ward.feed(cand("vital.temp.low", severity="low")))) == 1
     assert ward.run(3600, every=10) == []
 
 
@@ -316,3 +317,86 @@ def test_load_escalation_accepts_a_document() -> None:
     assert isinstance(policy, SeverityPolicy) and policy.steps[1] == Step(
         who=("physician",), renotify_every_s=120
     )
+
+
+# -- technical (device) alerts ----------------------------------------------------------------
+
+
+def test_device_offline_pages_the_caregiver_only_and_reminds_every_15_minutes() -> None:
+    ward = Ward()
+    first = pages(ward.feed(cand("device.offline", severity="high", device_id="w1")))
+    assert [(p.step, who(p)) for p in first] == [(1, ("cg-day",))]
+    later = schedule(ward, 3600)
+    assert later == [(t, 1, ("cg-day",), True) for t in (900, 1800, 2700, 3600)]
+    inc = ward.incident()
+    assert inc.audience == "technical" and inc.escalation.step == 1
+
+
+@pytest.mark.parametrize("severity", ["low", "medium", "high", "critical"])
+def test_low_battery_is_queued_not_paged(severity: str) -> None:
+    ward = Ward()
+    assert pages(ward.feed(cand("device.battery_low", severity=severity))) == []  # type: ignore[arg-type]
+    assert ward.run(3600, every=30) == []
+    assert ward.incident().status == "open"  # on the board until the device is charged
+
+
+def test_device_alerts_never_join_a_residents_clinical_incident() -> None:
+    ward = Ward()
+    ward.feed(cand("device.offline", severity="medium"))
+    ward.feed(cand("fall.device", severity="high", ts=10), now=10)
+    clinical = ward.incident(2)
+    assert clinical.audience is None and [a.rule_id for a in clinical.alerts] == ["fall.device"]
+    # The fall escalates to the physician as usual; the device incident does not.
+    ward.run(400)
+    assert ward.incident(2).escalation.step == 3
+    assert ward.incident(1).escalation.step == 1
+
+
+def test_an_offline_device_joining_a_queued_battery_alert_pages() -> None:
+    ward = Ward()
+    assert pages(ward.feed(cand("device.battery_low", severity="low"))) == []
+    out = ward.feed(cand("device.offline", severity="medium", ts=30), now=30)
+    assert [who(p) for p in pages(out)] == [("cg-day",)]
+
+
+def test_the_device_route_is_configurable_but_never_reaches_a_physician() -> None:
+    config = load_config(
+        {
+            "devices": {
+                "page": {
+                    "steps": [
+                        {"who": ["caregiver"], "timeout_s": 600},
+                        {"who": ["charge_nurse"], "renotify_every_s": 1800},
+                    ]
+                },
+                "by_rule": {"device.battery_low": {"steps": [{"who": ["caregiver"]}]}},
+            }
+        }
+    )
+    ward = Ward(config=config)
+    assert [who(p) for p in pages(ward.feed(cand("device.battery_low", severity="low")))] == [
+        ("cg-day",)
+    ]
+    ward.feed(cand("device.offline", resident=2, severity="medium"))
+    assert [(t, who(p)) for t, p in ward.run(600, every=10)] == [(600, ("cn",))]
+    for bad in (
+        {"page": {"steps": [{"who": ["caregiver", "physician"]}]}},
+        {"by_rule": {"device.offline": {"steps": [{"who": ["family_doctor"]}]}}},
+        {"rules": [""]},
+    ):
+        with pytest.raises(AlertConfigError, match="devices"):
+            load_config({"devices": bad})
+
+
+def test_a_technician_on_shift_can_take_the_technical_queue() -> None:
+    tech = Staff("tech", "Ma Tech", "technician", ("ntfy://tech",))
+    roster = Roster.of(
+        (*STAFF, tech), (*SHIFTS, Shift("tech", "site-a", time(8), time(18))), RESIDENTS
+    )
+    config = load_config({"devices": {"page": {"steps": [{"who": ["technician", "caregiver"]}]}}})
+    ward = Ward(config=config, roster=roster)
+    first = pages(ward.feed(cand("device.wear_off", severity="medium")))
+    assert [who(p) for p in first] == [("tech", "cg-day")]
+    # A clinical alert never reaches the technician: the clinical policy has no such step.
+    ward.feed(cand("fall.device", resident=2))
+    assert all("tech" not in who(p) for _, p in ward.run(600, every=10))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from itertools import product
 
 import pytest
 
+from rules.types import Action, AlertCandidate
 from services.alerts.config import AlertsConfig, load_config
 from services.alerts.effects import Effect, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
@@ -18,6 +20,7 @@ from services.alerts.errors import (
     UnknownSubject,
 )
 from services.alerts.lifecycle import (
+    HISTORY_NOTE,
     acknowledge,
     acknowledge_incident,
     forget,
@@ -31,6 +34,7 @@ from services.alerts.model import (
     ClearedEvent,
     ClosedEvent,
     CreatedEvent,
+    Incident,
     IncidentStatus,
     NotifiedEvent,
     ResolvedEvent,
@@ -439,3 +443,61 @@ def test_load_config_defaults() -> None:
     assert load_config({}) == AlertsConfig()
     assert load_config({"grouping_window_s": 60}).grouping_window_s == 60
     assert CONFIG.self_clearing("device.offline") and not CONFIG.self_clearing("fall.device")
+
+
+# -- late data --------------------------------------------------------------------------------
+
+
+def late(rule_id: str, action: Action = "raise", *, ts: float, arrived: float) -> AlertCandidate:
+    """A candidate whose data (time `ts`) reached the detector at `arrived` (seconds)."""
+    return replace(cand(rule_id, action, ts=ts, severity="high"), arrived_at=Ward().at(arrived))
+
+
+def test_a_late_condition_that_ended_before_it_arrived_is_history_not_a_page() -> None:
+    ward = Ward()
+    day = 86400.0
+    out = ward.feed(late("vital.spo2.low", ts=-2 * day, arrived=0))
+    out += ward.feed(late("vital.spo2.low", "clear", ts=-2 * day + 60, arrived=0))
+    assert pages(out) == [] and ward.run(3600, every=10) == []
+    inc = ward.incident()
+    res = inc.alerts[0].resolution
+    assert inc.status == "resolved" and inc.paged == ()
+    assert res is not None and (res.outcome, res.note) == ("self_cleared", HISTORY_NOTE)
+
+
+def test_a_late_condition_still_open_after_the_hold_pages() -> None:
+    ward = Ward()
+    assert pages(ward.feed(late("vital.spo2.low", ts=-900, arrived=0))) == []
+    assert ward.run(59) == []
+    assert [(t, who(p)) for t, p in ward.run(60)] == [(60, ("cg-day",))]
+    # Now paged, its end is an ordinary clear: a clinical alert stays until staff resolve it.
+    ward.feed(late("vital.spo2.low", "clear", ts=-600, arrived=70), now=70)
+    assert ward.incident().alerts[0].condition_cleared
+
+
+def test_live_data_about_a_held_condition_pages_at_once() -> None:
+    ward = Ward()
+    ward.feed(late("vital.spo2.low", ts=-900, arrived=0))
+    out = ward.feed(cand("vital.spo2.low", "update", ts=5), now=5)
+    assert [who(p) for p in pages(out)] == [("cg-day",)]
+
+
+@pytest.mark.parametrize(
+    ("ts", "arrived", "held"),
+    [(-299, 0, False), (-301, 0, True), (-3600, -3590, False)],
+    ids=["within-threshold", "beyond-threshold", "arrived-on-time-long-ago"],
+)
+def test_late_is_data_time_against_arrival(ts: float, arrived: float, held: bool) -> None:
+    ward = Ward()
+    out = ward.feed(late("fall.device", ts=ts, arrived=arrived))
+    assert (pages(out) == []) is held
+
+
+def test_a_book_saved_before_holds_existed_loads_with_nothing_held() -> None:
+    ward = Ward()
+    ward.feed(cand("fall.device"))
+    incident = ward.incident()
+    legacy = Incident.__new__(Incident)
+    legacy.__setstate__(incident.__getstate__()[:-1])  # type: ignore[attr-defined]
+    assert legacy == incident and legacy.held_until is None
+    assert pickle.loads(pickle.dumps(ward.book)) == ward.book

@@ -130,6 +130,29 @@ def test_an_outbreak_page_lists_the_febrile_residents() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [("wearable", "wristband w-17"), ("bed_sensor", "bed sensor w-17"), ("", "device w-17")],
+    ids=["wristband", "bed-sensor", "kind-unknown"],
+)
+def test_a_device_page_names_the_device_kind_and_id(kind: str, named: str) -> None:
+    offline = AlertCandidate(
+        rule_id="device.offline",
+        action="raise",
+        subject="resident:1",
+        dedupe_key="device.offline:w-17",
+        severity="medium",
+        ts=T0,
+        title="Device disconnected",
+        values={"device_id": "w-17", "device_kind": kind} if kind else {"device_id": "w-17"},
+    )
+    message = page_message(incident_of(offline), PLACE, step=1, renotify=False, link=None)
+    assert message.title == f"[MEDIUM] Device disconnected ({named}) — Zhang Wei"
+    assert message.body.splitlines()[0] == f"Device disconnected ({named})"
+    done = resolved_message(incident_of(offline), PLACE, by="system", outcome="self_cleared")
+    assert named in done.body
+
+
 def test_follow_ups_are_short_and_clear() -> None:
     incident = incident_of(fall())
     ack = acknowledged_message(incident, PLACE, by="Li Na")

@@ -234,6 +234,14 @@ function valuesLine(values) {
   return parts.length ? h('p', { class: 'values' }, parts.join(' · ')) : null;
 }
 
+/** Which device a device alert is about: its kind (the alert service looks it up) and id. */
+function deviceLine(values) {
+  const id = values?.device_id;
+  if (typeof id !== 'string') return null;
+  const kind = label('device_kind.', values.device_kind || 'unknown');
+  return h('p', { class: 'device-of' }, t('alert.device', { kind, id }));
+}
+
 function updateCard(card, alert) {
   const id = alert.alert_id;
   const acked = alert.status === 'acknowledged';
@@ -267,6 +275,7 @@ function updateCard(card, alert) {
     ),
     h('h3', { class: 'alert-title', title: alert.title }, label('rule.', alert.rule_id)),
     residentLine(alert),
+    deviceLine(alert.values),
     valuesLine(alert.values),
     meta.length ? h('p', { class: 'meta' }, meta.join(' · ')) : null,
   );
