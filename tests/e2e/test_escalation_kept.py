@@ -90,7 +90,8 @@ def escalated_to_8(db: Conn, resident_id: int) -> None:
             "SELECT state FROM referrals WHERE resident_id = %s", [resident_id]
         ).fetchall(),
         until=lambda rows: rows == [("suggested",)],
-        timeout=20,
+        # Checked against the stored readings, retried every 5 s while ingest catches up.
+        timeout=60,
         what="the referral suggestion NEWS2 >= 7 makes",
     )
 
