@@ -24,6 +24,7 @@ from device_sim.messages import (
     status_message,
     vitals_message,
 )
+from ingest.codec import Limits
 from ingest.errors import REJECT_REASONS
 from ingest.pipeline import Inbound, classify
 from ingest.writer import DeadLetter
@@ -48,11 +49,15 @@ READINGS: dict[str, Message] = {
     ),
 }
 SITES = {"w-001": "site-a", "b-001": "site-a"}
+# What the worker decodes with: the deployment's retention (365 days by default) bounds `ts`.
+WORKER_LIMITS = Limits(max_age=timedelta(days=365))
 
 
 def judge(message: Message) -> DeadLetter | None:
     result = classify(
-        Inbound(message.topic, message.payload, NOW + timedelta(seconds=1)), SITES.get
+        Inbound(message.topic, message.payload, NOW + timedelta(seconds=1)),
+        SITES.get,
+        WORKER_LIMITS,
     )
     return result if isinstance(result, DeadLetter) else None
 
