@@ -261,7 +261,7 @@ class Publisher:
         self.failure: str | None = None
         connected = threading.Event()
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"t-{device.device_id}", protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=device.device_id, protocol=mqtt.MQTTv5
         )
         self.client.username_pw_set(device.device_id, device.password)
         self.client.max_inflight_messages_set(WINDOW)
