@@ -132,10 +132,10 @@ def upgrade_config(config: dict[str, Any]) -> bool:
     for client in config.get("clients", []):
         username = client.get("username")
         roles = {r.get("rolename") for r in client.get("roles", [])}
-        if isinstance(username, str) and device_role(username) in roles:
-            if client.get("clientid") != username:
-                client["clientid"] = username
-                changed = True
+        is_device = isinstance(username, str) and device_role(username) in roles
+        if is_device and client.get("clientid") != username:
+            client["clientid"] = username
+            changed = True
     return changed
 
 
