@@ -49,6 +49,8 @@ class Limits:
     # How far back `ts` may lie (the deployment's retention period; None: no bound). Older
     # data would be dropped anyway, and every day of it would cost a database chunk first.
     max_age: timedelta | None = None
+    # A retained message stays at the broker: only `status` may be one, and this small.
+    max_retained_bytes: int = 4096
     max_motion_samples: int = 4096
 
 

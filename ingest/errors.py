@@ -16,6 +16,8 @@ Reasons (device protocol v1):
     out_of_range    a value is physiologically or physically impossible (never clipped)
     topic_mismatch  the topic's site is not the device's provisioned site (decided by the caller)
     unknown_device  the device is not provisioned (decided by the caller)
+    retained        published with the retain flag outside `status`, or a retained `status`
+                    over its size cap (decided by the caller, from the MQTT flag; cleared)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ RejectReason = Literal[
     "out_of_range",
     "topic_mismatch",
     "unknown_device",
+    "retained",
 ]
 REJECT_REASONS: Final[tuple[RejectReason, ...]] = get_args(RejectReason)
 

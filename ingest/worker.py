@@ -123,6 +123,7 @@ class IngestWorker:
             receive_maximum=config.receive_maximum,
             queue_max_bytes=config.queue_max_bytes,
             max_payload_bytes=config.limits.max_payload_bytes,
+            retain_as_published=True,
         )
         metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.stopping = threading.Event()
@@ -230,11 +231,16 @@ class IngestWorker:
         self._look_up_sites(inbound, directory)
         batch = Batch()
         measured_at: list[float] = []
+        to_clear: set[str] = set()
         for item in inbound:
+            if item.is_clear:  # a retained message deleted (often by us, below): nothing to keep
+                continue
             outcome = classify(item, directory.site_of, self.limits)
             if isinstance(outcome, DeadLetter):
                 batch.dead.append(outcome)
                 self.dead_since_trim += 1
+                if outcome.reason == "retained":
+                    to_clear.add(item.topic)
             else:
                 batch.add(outcome, item.received_at)
                 measured_at.append(outcome.header.ts.timestamp())
@@ -244,6 +250,9 @@ class IngestWorker:
         committed = time.time()
         # Acknowledge only now: until the commit, the broker still holds every message.
         self.consumer.ack(inbound)
+        # After the commit too: a crash before this redelivers the message, which is then
+        # dead-lettered (again) and cleared.
+        self.consumer.clear_retained(to_clear)
         self._count(len(inbound), batch, result, measured_at, write_s, committed)
 
     def _write_with_retry(self, batch: Batch) -> WriteResult:

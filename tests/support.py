@@ -118,6 +118,22 @@ class Device:
         self.client.loop_stop()
 
 
+def drop_session(host: str, port: int, username: str, password: str, client_id: str) -> None:
+    """End a persistent session a test left (a clean start discards it), so the broker does
+    not queue the rest of the run's messages for it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(username, password)
+    connected: queue.Queue[ReasonCode] = queue.Queue()
+    client.on_connect = lambda _c, _u, _f, rc, _p: connected.put(rc)
+    client.connect(host, port, clean_start=True)
+    client.loop_start()
+    try:
+        connected.get(timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 PASSWORD = "correct horse battery staple"
 _logins: dict[str, dict[str, str]] = {}
 

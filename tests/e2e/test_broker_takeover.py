@@ -19,7 +19,7 @@ from ingest.consumer import SessionConsumer
 from services.broker.dynsec import DynsecAdmin
 from services.settings import MqttEndpoint, Settings
 from tests.conftest import ServiceProcess
-from tests.support import Conn, Device, count, wait_for
+from tests.support import Conn, Device, count, drop_session, wait_for
 
 
 def reading(device: Device, hr: int = 70) -> tuple[str, dict[str, int]]:
@@ -60,27 +60,8 @@ def service_session(ingest_endpoint: MqttEndpoint) -> Iterator[Callable[[str], S
     for consumer in started:
         consumer.stop()
         # Leave no persistent session behind to queue the rest of the run's messages.
-        MqttClean(consumer.endpoint, consumer.client_id).drop()
-
-
-class MqttClean:
-    def __init__(self, endpoint: MqttEndpoint, client_id: str) -> None:
-        self.endpoint, self.client_id = endpoint, client_id
-
-    def drop(self) -> None:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5
-        )
-        client.username_pw_set(self.endpoint.username, self.endpoint.password)
-        connected: queue.Queue[ReasonCode] = queue.Queue()
-        client.on_connect = lambda _c, _u, _f, rc, _p: connected.put(rc)
-        client.connect(self.endpoint.host, self.endpoint.port, clean_start=True)
-        client.loop_start()
-        try:
-            connected.get(timeout=10)
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        e = consumer.endpoint
+        drop_session(e.host, e.port, e.username, e.password, consumer.client_id)
 
 
 def receives(consumer: SessionConsumer, device: Device, hr: int) -> None:
