@@ -7,6 +7,8 @@ import hashlib
 import secrets
 from typing import Any
 
+from services.errors import ConfigError
+
 ADMIN_ROLE = "carewatch-admin"
 INGEST_ROLE = "carewatch-ingest"
 DATA_TOPICS = "carewatch/v1/#"
@@ -41,6 +43,16 @@ def device_role_acls(device_id: str) -> list[dict[str, Any]]:
 
 def is_service_client_id(client_id: str) -> bool:
     return client_id.lower().startswith(SERVICE_CLIENT_PREFIX)
+
+
+def check_service_client_id(client_id: str, option: str) -> None:
+    """A service's client id must be in the reserved range: under any other id, a device
+    provisioned with that id could connect and take the service's session over."""
+    if not is_service_client_id(client_id):
+        raise ConfigError(
+            f"{option} {client_id!r} must start with {SERVICE_CLIENT_PREFIX!r}: other client "
+            "ids may belong to devices (docs/security.md)"
+        )
 
 
 def device_client(device_id: str, password: str) -> dict[str, Any]:
