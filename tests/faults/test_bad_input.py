@@ -522,7 +522,7 @@ def raw_publish(port: int, device: SimDevice, topic: bytes, payload: bytes) -> l
         + bytes([5, 0xC2])  # v5; username, password, clean start
         + struct.pack("!H", 30)
         + _varint(0)
-        + _string(f"raw-{uuid.uuid4().hex[:8]}".encode())
+        + _string(device.device_id.encode())  # the only client id its account may use
         + _string(device.device_id.encode())
         + _string(device.password.encode())
     )
