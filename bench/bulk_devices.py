@@ -24,7 +24,7 @@ import psycopg
 from bench.alert_stream import resident_name
 from bench.load_plan import SITE, device_ids, site_of
 from device_sim.devices import SimDevice
-from services.broker.acl import device_role, device_role_acls, hashed_client
+from services.broker.acl import device_client, device_role, device_role_acls, hashed_client
 from services.local.mosquitto import EmbeddedMosquitto
 from services.settings import Settings, database_url
 
@@ -55,7 +55,7 @@ def add_broker_accounts(mosquitto: EmbeddedMosquitto, devices: Sequence[SimDevic
     for device in devices:
         role = device_role(device.device_id)
         config["roles"].append({"rolename": role, "acls": device_role_acls(device.device_id)})
-        config["clients"].append(hashed_client(device.device_id, device.password, [role]))
+        config["clients"].append(device_client(device.device_id, device.password))
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

@@ -32,6 +32,8 @@ MalformedKind = Literal[
     "string_number",
     "naive_ts",
     "future_ts",
+    "ancient_ts",
+    "duplicate_key",
     "out_of_range",
     "oversized",
     "huge_motion",
@@ -58,6 +60,8 @@ EXPECTED_REASON: Final[dict[MalformedKind, RejectReason]] = {
     "string_number": "invalid_field",  # "72" instead of 72
     "naive_ts": "invalid_field",  # a time without an offset
     "future_ts": "future_ts",  # a clock set ten years ahead
+    "ancient_ts": "too_old",  # a clock reset to 2000: older than any retention keeps
+    "duplicate_key": "malformed_json",  # a field given twice, `{"hr": 300, "hr": 72}`
     "out_of_range": "out_of_range",  # a value no body or sensor produces
     "oversized": "oversized",  # over the 64 KiB payload limit
     "huge_motion": "invalid_field",  # a motion window of more samples than allowed
@@ -75,6 +79,7 @@ EXPECTED_REASON: Final[dict[MalformedKind, RejectReason]] = {
 SOURCE_STREAMS: Final = frozenset({"vitals", "bed", "motion"})
 
 _FUTURE_MS: Final = 3650 * 86_400_000
+_Y2K_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
 _PAD_BYTES: Final = DEFAULT_LIMITS.max_payload_bytes + 1
 # Deep, but under the payload limit: the parser must refuse it, not the size check.
 _NESTING_ROOM: Final = DEFAULT_LIMITS.max_payload_bytes - 64
@@ -133,6 +138,13 @@ def malform(kind: MalformedKind, message: Message, rng: random.Random) -> Messag
     elif kind == "future_ts":
         body["ts"] = int(body["ts"]) + _FUTURE_MS
         payload = _encode(body)
+    elif kind == "ancient_ts":
+        body["ts"] = _Y2K_MS + int(body["ts"]) % 86_400_000
+        payload = _encode(body)
+    elif kind == "duplicate_key":
+        # json.dumps cannot write a key twice: splice the repeat in after the opening brace.
+        name = _field(body, rng)
+        payload = b'{"%s": %s, ' % (name.encode(), _encode(body[name])) + _encode(body)[1:]
     elif kind == "out_of_range":
         name = _field(body, rng)
         low, high = RANGES[name]

@@ -46,6 +46,11 @@ class Limits:
 
     max_payload_bytes: int = 65536
     max_future: timedelta = timedelta(minutes=5)
+    # How far back `ts` may lie (the deployment's retention period; None: no bound). Older
+    # data would be dropped anyway, and every day of it would cost a database chunk first.
+    max_age: timedelta | None = None
+    # A retained message stays at the broker: only `status` may be one, and this small.
+    max_retained_bytes: int = 4096
     max_motion_samples: int = 4096
 
 
@@ -135,7 +140,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_JSON: Final = json.JSONDecoder(parse_constant=_reject_constant)
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # `{"hr": 300, "hr": 72}` would otherwise keep the last value silently: which one a
+    # device meant is unknowable, so the message is refused. One dict build and a length
+    # compare on the common path; the key is looked for only when there is one.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {_show(key)}")
+            seen.add(key)
+    return obj
+
+
+_JSON: Final = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def _load_object(payload: bytes) -> dict[str, Any]:
@@ -201,6 +220,11 @@ def _timestamp(
     if ts - received_at > limits.max_future:
         raise Rejected(
             "future_ts", f"{field} {ts.isoformat()} is after receipt {received_at.isoformat()}"
+        )
+    if limits.max_age is not None and received_at - ts > limits.max_age:
+        raise Rejected(
+            "too_old",
+            f"{field} {ts.isoformat()} is older than the {limits.max_age.days}-day retention",
         )
     return ts
 

@@ -42,6 +42,9 @@ class SessionConsumer:
         receive_maximum: int = 20_000,  # messages the broker may have in flight to us
         queue_max_bytes: int | None = None,  # also full at this many bytes (ingest.inbox)
         max_payload_bytes: int | None = None,  # keep only the head of larger payloads
+        # See the retain flag of live messages too (MQTT 5 Retain As Published): the ingest
+        # worker refuses retained ones outside `status` and clears them.
+        retain_as_published: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
@@ -50,6 +53,7 @@ class SessionConsumer:
         )
         self.receive_maximum = receive_maximum
         self.max_payload_bytes = max_payload_bytes
+        self.retain_as_published = retain_as_published
         self.inbox: queue.Queue[Inbound] = (
             queue.Queue(maxsize=queue_max)
             if queue_max_bytes is None
@@ -91,6 +95,11 @@ class SessionConsumer:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def clear_retained(self, topics: set[str]) -> None:
+        """Delete the broker's retained message on each topic (an empty retained publish)."""
+        for topic in sorted(topics):
+            self.client.publish(topic, b"", qos=1, retain=True)
+
     def ack(self, items: list[Inbound]) -> None:
         """Acknowledge messages whose work is durably done."""
         current = self.connection
@@ -118,7 +127,11 @@ class SessionConsumer:
         # Retained messages (each device's last status, or its last will) only with a new
         # subscription: replayed on every reconnection, a will without `ts` would be stamped
         # anew each time and read as the device going offline again (tests/faults).
-        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        options = SubscribeOptions(
+            qos=1,
+            retainAsPublished=self.retain_as_published,
+            retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB,
+        )
         client.subscribe([(topic, options) for topic in self.topic_filters])
 
     def _on_subscribe(
@@ -150,5 +163,6 @@ class SessionConsumer:
                 mid=msg.mid,
                 connection=self.connection,
                 max_payload_bytes=self.max_payload_bytes,
+                retained=bool(msg.retain),
             )
         )

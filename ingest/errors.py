@@ -12,9 +12,12 @@ Reasons (device protocol v1):
     missing_ts      no `ts` (only a `status` message may omit it)
     invalid_field   a field has the wrong type or format, or a required one is missing
     future_ts       `ts` is further ahead of the time of receipt than allowed
+    too_old         `ts` lies further back than the deployment keeps data (retention)
     out_of_range    a value is physiologically or physically impossible (never clipped)
     topic_mismatch  the topic's site is not the device's provisioned site (decided by the caller)
     unknown_device  the device is not provisioned (decided by the caller)
+    retained        published with the retain flag outside `status`, or a retained `status`
+                    over its size cap (decided by the caller, from the MQTT flag; cleared)
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ RejectReason = Literal[
     "missing_ts",
     "invalid_field",
     "future_ts",
+    "too_old",
     "out_of_range",
     "topic_mismatch",
     "unknown_device",
+    "retained",
 ]
 REJECT_REASONS: Final[tuple[RejectReason, ...]] = get_args(RejectReason)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from ingest.codec import DEFAULT_LIMITS, Limits, decode
 from ingest.errors import Rejected
 from ingest.readings import DeviceMessage
-from ingest.topic import TOPIC_PREFIX, is_valid_id
+from ingest.topic import TOPIC_PREFIX, is_valid_id, parse_topic
 from ingest.writer import DEAD_LETTER_BYTES, DeadLetter
 
 
@@ -24,6 +24,8 @@ class Inbound:
     connection: int = 0  # which connection it came on: a mid means nothing on another one
     # The real size of an oversized payload of which only the head was kept (`received`).
     truncated_from: int | None = None
+    # Published with the retain flag (seen live only with MQTT 5 Retain As Published).
+    retained: bool = False
 
     @property
     def size(self) -> int:
@@ -40,14 +42,28 @@ class Inbound:
         mid: int = 0,
         connection: int = 0,
         max_payload_bytes: int | None = None,
+        retained: bool = False,
     ) -> Inbound:
         """A message as taken from the broker. Of a payload over `max_payload_bytes` only the
         head a dead letter keeps is held: it is rejected unparsed anyway, and a run of them
         (the broker lets through up to 1 MiB each) must not fill the worker's memory."""
         if max_payload_bytes is None or len(payload) <= max_payload_bytes:
-            return cls(topic, payload, received_at, mid, connection)
+            return cls(topic, payload, received_at, mid, connection, retained=retained)
         head = payload[:DEAD_LETTER_BYTES]
-        return cls(topic, head, received_at, mid, connection, truncated_from=len(payload))
+        return cls(
+            topic,
+            head,
+            received_at,
+            mid,
+            connection,
+            truncated_from=len(payload),
+            retained=retained,
+        )
+
+    @property
+    def is_clear(self) -> bool:
+        """An empty retained message: MQTT's way to delete one (ours, or a device's own)."""
+        return self.retained and self.size == 0
 
 
 def topic_device(topic: str) -> str | None:
@@ -66,6 +82,8 @@ def classify(
 ) -> DeviceMessage | DeadLetter:
     """Decode and check the device's provisioned site; every failure becomes a dead letter."""
     try:
+        if inbound.retained:
+            _check_retained(inbound, limits)
         if inbound.truncated_from is not None:
             raise Rejected(
                 "oversized", f"{inbound.truncated_from} bytes > {limits.max_payload_bytes}"
@@ -95,3 +113,19 @@ def classify(
             payload_size=inbound.size,
         )
     return message
+
+
+def _check_retained(inbound: Inbound, limits: Limits) -> None:
+    """Only a device's `status` may stay at the broker, and only a small one: any other
+    retained message would be stored there (and replayed to every new subscriber) without
+    bound. The worker clears what this rejects (docs/ingest.md, "Retained messages")."""
+    try:
+        stream = parse_topic(inbound.topic).stream
+    except Rejected:
+        stream = None
+    if stream != "status":
+        raise Rejected("retained", "only status may be published with the retain flag")
+    if inbound.size > limits.max_retained_bytes:
+        raise Rejected(
+            "retained", f"retained status of {inbound.size} bytes > {limits.max_retained_bytes}"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.broker.acl import check_service_client_id
 from services.errors import ConfigError
 
 DEFAULT_SHARE_GROUP = "carewatch-ingest"
@@ -51,6 +52,7 @@ def worker_identity(
             metrics_port = default_metrics_port
     if group is not None and not _SHARE_NAME.fullmatch(group):
         raise ConfigError(f"share group {group!r}: 1-64 characters without '/', '+', '#' or spaces")
+    check_service_client_id(client, "the ingest worker's client id")
     if not 0 <= metrics_port <= 65535:
         raise ConfigError(f"metrics port {metrics_port} is not a TCP port")
     return WorkerIdentity(client_id=client, share_group=group or None, metrics_port=metrics_port)

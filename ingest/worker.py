@@ -13,8 +13,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -54,7 +54,7 @@ class WorkerConfig:
     receive_maximum: int = 20_000  # messages the broker may have in flight to us, unacked
     share_group: str | None = None  # MQTT 5 shared subscription group for scale-out
     retention_days: int = 365
-    limits: Limits = DEFAULT_LIMITS
+    limits: Limits = DEFAULT_LIMITS  # `max_age` None: the retention period (`decode_limits`)
     # Memory: payloads and topics queued from the broker, and per batch (decoded, a batch
     # takes several times its raw bytes). Receive Maximum alone would allow 20,000 x 64 KiB.
     queue_max_bytes: int = 64 * 2**20
@@ -65,10 +65,36 @@ class WorkerConfig:
     dead_letter_max_rows: int = 1_000_000
 
     @property
+    def decode_limits(self) -> Limits:
+        """The limits messages are decoded with: a `ts` older than the retention period is
+        dead-lettered (`too_old`), since its chunk would be created only to be dropped."""
+        if self.limits.max_age is not None:
+            return self.limits
+        return replace(self.limits, max_age=timedelta(days=self.retention_days))
+
+    @property
     def topic_filter(self) -> str:
         if self.share_group:
             return f"$share/{self.share_group}/{DATA_FILTER}"
         return DATA_FILTER
+
+
+class Periodic:
+    """Due at once, then every `every_s` seconds of `clock`. (Measuring from a last run of 0.0
+    made the first run wait until the monotonic clock, which counts from boot, passed
+    `every_s`: on a host up less than an hour, retention did not run at start.)"""
+
+    def __init__(self, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self.last: float | None = None
+
+    def due(self) -> bool:
+        now = self.clock()
+        if self.last is not None and now - self.last < self.every_s:
+            return False
+        self.last = now
+        return True
 
 
 def device_site(conn: psycopg.Connection[TupleRow], device_id: str) -> str | None:
@@ -86,6 +112,7 @@ class IngestWorker:
         metrics: IngestMetrics,
     ) -> None:
         self.config = config
+        self.limits = config.decode_limits
         self.database_url = database_url
         self.metrics = metrics
         self.consumer = SessionConsumer(
@@ -96,6 +123,7 @@ class IngestWorker:
             receive_maximum=config.receive_maximum,
             queue_max_bytes=config.queue_max_bytes,
             max_payload_bytes=config.limits.max_payload_bytes,
+            retain_as_published=True,
         )
         metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.stopping = threading.Event()
@@ -112,7 +140,8 @@ class IngestWorker:
             lambda device_id: device_site(self.writer.conn, device_id), time.monotonic
         )
         self.consumer.start()
-        last_retention = last_rollups = 0.0
+        # Retention at start, then hourly: readings past it must not wait an hour to go.
+        retention, rollups = Periodic(RETENTION_EVERY_S), Periodic(ROLLUPS_EVERY_S)
         try:
             while not self.stopping.is_set():
                 inbound = collect_batch(
@@ -125,12 +154,10 @@ class IngestWorker:
                     self._process(inbound, directory)
                 if self.dead_since_trim >= max(1, self.config.dead_letter_max_rows // 10):
                     self._trim_dead_letters()
-                if time.monotonic() - last_retention > RETENTION_EVERY_S:
+                if retention.due():
                     self._drop_expired()
-                    last_retention = time.monotonic()
-                if time.monotonic() - last_rollups > ROLLUPS_EVERY_S:
+                if rollups.due():
                     self._refresh_rollups()
-                    last_rollups = time.monotonic()
             # What is already queued is written before we go: a clean stop leaves nothing
             # for the broker to redeliver.
             while inbound := self._drain_nowait():
@@ -204,11 +231,16 @@ class IngestWorker:
         self._look_up_sites(inbound, directory)
         batch = Batch()
         measured_at: list[float] = []
+        to_clear: set[str] = set()
         for item in inbound:
-            outcome = classify(item, directory.site_of, self.config.limits)
+            if item.is_clear:  # a retained message deleted (often by us, below): nothing to keep
+                continue
+            outcome = classify(item, directory.site_of, self.limits)
             if isinstance(outcome, DeadLetter):
                 batch.dead.append(outcome)
                 self.dead_since_trim += 1
+                if outcome.reason == "retained":
+                    to_clear.add(item.topic)
             else:
                 batch.add(outcome, item.received_at)
                 measured_at.append(outcome.header.ts.timestamp())
@@ -218,6 +250,9 @@ class IngestWorker:
         committed = time.time()
         # Acknowledge only now: until the commit, the broker still holds every message.
         self.consumer.ack(inbound)
+        # After the commit too: a crash before this redelivers the message, which is then
+        # dead-lettered (again) and cleared.
+        self.consumer.clear_retained(to_clear)
         self._count(len(inbound), batch, result, measured_at, write_s, committed)
 
     def _write_with_retry(self, batch: Batch) -> WriteResult:

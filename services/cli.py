@@ -263,6 +263,7 @@ def detect(
     """Run the streaming detector: the device stream → rules → alert candidates."""
     from prometheus_client import CollectorRegistry
 
+    from services.broker.acl import check_service_client_id
     from services.detector.partition import parse_partition
     from services.detector.service import Detector, DetectorConfig, DetectorMetrics
     from services.settings import database_url, mqtt_ingest_endpoint
@@ -275,6 +276,8 @@ def detect(
             sites if sites is not None else settings.detector_sites,
             partition or settings.detector_partition,
         )
+        if client_id is not None:
+            check_service_client_id(client_id, "--client-id")
         detector = Detector(
             DetectorConfig(partition=owned, client_id=client_id),
             mqtt_endpoint=mqtt_ingest_endpoint(settings),

@@ -65,10 +65,20 @@ def wait_for(
 class Device:
     """A real MQTT client logged in as one device; `publish` waits for the broker's PUBACK."""
 
-    def __init__(self, host: str, port: int, device_id: str, password: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        device_id: str,
+        password: str,
+        *,
+        client_id: str | None = None,  # None: the device id, the only one its account may use
+        clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+    ) -> None:
         self.device_id = device_id
+        self.password = password
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"test-{device_id}", protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=client_id or device_id, protocol=mqtt.MQTTv5
         )
         self.client.username_pw_set(device_id, password)
         self.acks: dict[int, ReasonCode] = {}
@@ -76,7 +86,7 @@ class Device:
         connected: queue.Queue[ReasonCode] = queue.Queue()
         self.client.on_connect = lambda _c, _u, _f, rc, _p: connected.put(rc)
         self.client.on_publish = self._on_publish
-        self.client.connect(host, port)
+        self.client.connect(host, port, clean_start=clean_start)
         self.client.loop_start()
         self.connect_result = connected.get(timeout=10)
 
@@ -106,6 +116,22 @@ class Device:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def drop_session(host: str, port: int, username: str, password: str, client_id: str) -> None:
+    """End a persistent session a test left (a clean start discards it), so the broker does
+    not queue the rest of the run's messages for it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(username, password)
+    connected: queue.Queue[ReasonCode] = queue.Queue()
+    client.on_connect = lambda _c, _u, _f, rc, _p: connected.put(rc)
+    client.connect(host, port, clean_start=True)
+    client.loop_start()
+    try:
+        connected.get(timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 PASSWORD = "correct horse battery staple"

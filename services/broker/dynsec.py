@@ -127,6 +127,8 @@ class DynsecAdmin:
                 {
                     "command": "createClient",
                     "username": device_id,
+                    # Bound: the account is refused under any other client id (acl.py).
+                    "clientid": device_id,
                     "password": password,
                     "roles": [{"rolename": role}],
                 },

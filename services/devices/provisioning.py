@@ -13,6 +13,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
+from services.broker.acl import SERVICE_CLIENT_PREFIX, is_service_client_id
 from services.devices import repo
 from services.devices.secrets import generate_password, hash_password
 from services.errors import CareWatchError
@@ -62,6 +63,12 @@ async def provision_device(
 ) -> IssuedDevice:
     if not DEVICE_ID.match(device_id):
         raise DeviceError("device_id must match [A-Za-z0-9_-]{1,64}", status=422)
+    if is_service_client_id(device_id):
+        # A device's MQTT client id is its device id: this one could pose as a service.
+        raise DeviceError(
+            f"device_id may not start with {SERVICE_CLIENT_PREFIX!r} (reserved for services)",
+            status=422,
+        )
     password = generate_password()
     at_broker = False
     try:

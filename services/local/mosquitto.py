@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.broker.acl import initial_config
+from services.broker.acl import initial_config, upgrade_config
 from services.broker.dynsec import connect_client
 from services.errors import BrokerAdminError, ConfigError, SetupError
 from services.local.process import ChildProcess
@@ -97,9 +97,12 @@ class EmbeddedMosquitto:
         return self.root / "dynamic-security.json"
 
     def init(self) -> None:
-        """Create the state dir and the plugin's first config; existing state is kept."""
+        """Create the state dir and the plugin's first config; existing state is kept, its
+        accounts and roles brought up to this release's rules (`upgrade_config`)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if not self.dynsec_file.exists():
+        if self.dynsec_file.exists():
+            self._upgrade_dynsec()
+        else:
             config = initial_config(
                 admin_user=self.admin.username,
                 admin_password=self.admin.password,
@@ -121,6 +124,24 @@ class EmbeddedMosquitto:
         (self.root / "mosquitto.conf").write_text(conf)
         os.chmod(self.root, 0o700)
         self.run_as.own(self.root)
+
+    def _upgrade_dynsec(self) -> None:
+        """Rewrite the stopped broker's config if an older release wrote it (the plugin reads
+        it only at start): staged beside it with mode 0600, then renamed over it."""
+        try:
+            config = json.loads(self.dynsec_file.read_text())
+        except ValueError:
+            raise SetupError(
+                f"{self.dynsec_file} is not valid JSON: restore it from a backup"
+            ) from None
+        if not upgrade_config(config):
+            return
+        staged = self.dynsec_file.with_name(f".{self.dynsec_file.name}.{os.getpid()}")
+        staged.unlink(missing_ok=True)
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(config, out, indent=1)
+        os.replace(staged, self.dynsec_file)
 
     def _tls_conf(self, tls: TlsListener) -> str:
         """Copy the certificate and key in (the broker may run as `mosquitto`, which cannot

@@ -24,6 +24,7 @@ from device_sim.messages import (
     status_message,
     vitals_message,
 )
+from ingest.codec import Limits
 from ingest.errors import REJECT_REASONS
 from ingest.pipeline import Inbound, classify
 from ingest.writer import DeadLetter
@@ -48,11 +49,15 @@ READINGS: dict[str, Message] = {
     ),
 }
 SITES = {"w-001": "site-a", "b-001": "site-a"}
+# What the worker decodes with: the deployment's retention (365 days by default) bounds `ts`.
+WORKER_LIMITS = Limits(max_age=timedelta(days=365))
 
 
 def judge(message: Message) -> DeadLetter | None:
     result = classify(
-        Inbound(message.topic, message.payload, NOW + timedelta(seconds=1)), SITES.get
+        Inbound(message.topic, message.payload, NOW + timedelta(seconds=1)),
+        SITES.get,
+        WORKER_LIMITS,
     )
     return result if isinstance(result, DeadLetter) else None
 
@@ -73,7 +78,8 @@ def test_each_kind_is_rejected_for_its_documented_reason(kind: MalformedKind, so
 
 def test_every_reason_a_device_can_provoke_is_covered() -> None:
     # `unknown_device` needs a broker account without a device record: not a device's doing.
-    assert set(EXPECTED_REASON.values()) == set(REJECT_REASONS) - {"unknown_device"}
+    # `retained` is the retain flag on a copy of a reading: tests/e2e/test_retained_and_old.py.
+    assert set(EXPECTED_REASON.values()) == set(REJECT_REASONS) - {"unknown_device", "retained"}
     assert set(EXPECTED_REASON) == set(MALFORMED_KINDS)
 
 

@@ -21,6 +21,7 @@ from device_sim.physiology import DEFAULT_TZ
 from device_sim.scenarios import load_spec
 from device_sim.simulation import build
 from device_sim.ward import WardOptions
+from ingest.codec import Limits
 from ingest.pipeline import Inbound, classify
 from ingest.writer import DeadLetter
 from tests.device_sim.streams import Run, at, body, ms, readable, run, true_ms
@@ -37,6 +38,8 @@ FAULTS = Faults(
     malformed_rate=0.01,
 )
 SPEC = load_spec(Path(__file__).parent / "data" / "day-ward.yaml")
+# What the worker decodes with: the default retention (365 days) bounds `ts` (`ancient_ts`).
+WORKER_LIMITS = Limits(max_age=timedelta(days=365))
 SCENARIO_FAULTS = Faults(duplicate_rate=0.01, reorder_rate=0.01, malformed_rate=0.01)
 
 
@@ -104,7 +107,8 @@ def test_ingest_rejects_exactly_the_malformed_messages_for_their_labelled_reason
     for d in r.deliveries:
         # Received when sent; the clock drift stays far inside ingest's 5 minutes of slack.
         received = r.start + timedelta(seconds=d.offset_s + 0.5)
-        result = classify(Inbound(d.message.topic, d.message.payload, received), sites.get)
+        inbound = Inbound(d.message.topic, d.message.payload, received)
+        result = classify(inbound, sites.get, WORKER_LIMITS)
         if d.kind == "malformed":
             assert isinstance(result, DeadLetter), d
             assert result.reason == EXPECTED_REASON[cast(MalformedKind, d.detail)], d.detail
@@ -138,8 +142,9 @@ def test_wifi_drops_silence_the_device_then_send_the_backlog_in_order(ward: Run)
             continue
         back = ward.offset(at(drop["reconnected_at"]))
         assert back >= ward.offset(at(drop["end"]))
-        assert not [d for d in sent if start < d.offset_s < back]
-        on_reconnect = [d for d in sent if d.offset_s == back][: drop["backfilled"]]
+        # Labels carry milliseconds: the reconnection is the delivery within one of them.
+        assert not [d for d in sent if start < d.offset_s < back - 0.001]
+        on_reconnect = [d for d in sent if abs(d.offset_s - back) < 0.001][: drop["backfilled"]]
         # Nothing to send back if all it produced meanwhile was held back (out of order).
         assert len(on_reconnect) == drop["backfilled"]
         if not on_reconnect:

@@ -261,7 +261,7 @@ class Publisher:
         self.failure: str | None = None
         connected = threading.Event()
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"t-{device.device_id}", protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=device.device_id, protocol=mqtt.MQTTv5
         )
         self.client.username_pw_set(device.device_id, device.password)
         self.client.max_inflight_messages_set(WINDOW)
@@ -522,7 +522,7 @@ def raw_publish(port: int, device: SimDevice, topic: bytes, payload: bytes) -> l
         + bytes([5, 0xC2])  # v5; username, password, clean start
         + struct.pack("!H", 30)
         + _varint(0)
-        + _string(f"raw-{uuid.uuid4().hex[:8]}".encode())
+        + _string(device.device_id.encode())  # the only client id its account may use
         + _string(device.device_id.encode())
         + _string(device.password.encode())
     )

@@ -538,7 +538,78 @@ def test_decode_rejects(stream: str, payload: bytes, reason: str) -> None:
 
 def test_every_codec_reason_has_a_case() -> None:
     covered = {reason for _, _, _, reason in REJECTS}
-    assert covered == set(REJECT_REASONS) - {"topic_mismatch", "unknown_device"}
+    # too_old needs a retention period in the limits: its own tests below; retained is the
+    # pipeline's, from the MQTT flag (tests/ingest/test_pipeline.py).
+    decided_elsewhere = {"topic_mismatch", "unknown_device", "too_old", "retained"}
+    assert covered == set(REJECT_REASONS) - decided_elsewhere
+
+
+# --- duplicate keys and ancient timestamps (issue 13, items 9 and 10) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("stream", "payload"),
+    [
+        ("vitals", b'{"ts": 1740801598250, "hr": 300, "hr": 72}'),
+        ("vitals", b'{"ts": 1740801598250, "hr": 72, "hr": 72}'),  # even an equal repeat
+        ("vitals", b'{"ts": 1740801598250, "ts": 1740801598251, "hr": 72}'),
+        ("status", b'{"online": true, "online": false}'),
+        (
+            "fhir",
+            b'{"resourceType": "Observation", "status": "final", "effectiveDateTime": '
+            b'"2025-03-01T03:59:58Z", "code": {"coding": [{"system": "http://loinc.org", '
+            b'"code": "8867-4"}]}, "valueQuantity": {"value": 72, "value": 300, '
+            b'"code": "/min", "system": "http://unitsofmeasure.org"}}',
+        ),  # nested objects too
+    ],
+)
+def test_duplicate_keys_are_malformed(stream: str, payload: bytes) -> None:
+    error = rejected(stream, payload)
+    assert error.reason == "malformed_json"
+    assert error.detail.startswith("duplicate key")
+
+
+def test_the_same_key_in_different_objects_is_fine() -> None:
+    payload = (
+        b'{"resourceType": "Observation", "status": "final", "effectiveDateTime": '
+        b'"2025-03-01T03:59:58Z", "code": {"coding": [{"system": "http://loinc.org", '
+        b'"code": "85354-9"}]}, "component": ['
+        b'{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, '
+        b'"valueQuantity": {"value": 128, "code": "mm[Hg]"}}, '
+        b'{"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, '
+        b'"valueQuantity": {"value": 79, "code": "mm[Hg]"}}]}'
+    )
+    message = decode(topic("fhir"), payload, received_at=NOW)
+    assert isinstance(message, NumericMessage) and len(message.measurements) == 2
+
+
+RETAINED_30D = Limits(max_age=timedelta(days=30))
+
+
+@pytest.mark.parametrize(
+    ("stream", "payload"),
+    [
+        ("vitals", body(ts=0, hr=70)),  # 1970
+        ("vitals", body(ts="2025-01-29T03:59:59Z", hr=70)),  # a second past 30 days
+        ("motion", body(ts=TS_MS - 31 * 86_400_000, hz=50, ax=[0], ay=[0], az=[0])),
+        ("event", body(ts="2000-01-01T00:00:00Z", type="fall")),
+        ("status", body(ts="2000-01-01T00:00:00Z", online=True)),
+    ],
+)
+def test_a_ts_older_than_retention_is_too_old(stream: str, payload: bytes) -> None:
+    error = rejected(stream, payload, RETAINED_30D)
+    assert error.reason == "too_old"
+    assert "30-day retention" in error.detail
+
+
+def test_max_age_is_inclusive_and_off_by_default() -> None:
+    edge = body(ts="2025-01-30T04:00:00Z", hr=70)  # exactly 30 days before NOW
+    assert decode(topic("vitals"), edge, received_at=NOW, limits=RETAINED_30D).header.ts
+    ancient = body(ts=0, hr=70)
+    assert decode(topic("vitals"), ancient, received_at=NOW).header.ts.year == 1970
+    # A will without `ts` is stamped with the time of receipt: never too old.
+    will = decode(topic("status"), b'{"online": false}', received_at=NOW, limits=RETAINED_30D)
+    assert will.header.ts == NOW
 
 
 def test_deep_nesting_beyond_default_size_is_malformed() -> None:
@@ -626,9 +697,11 @@ def test_reject_reasons_are_the_documented_ones() -> None:
         "missing_ts",
         "invalid_field",
         "future_ts",
+        "too_old",
         "out_of_range",
         "topic_mismatch",
         "unknown_device",
+        "retained",
     )
 
 

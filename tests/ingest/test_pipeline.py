@@ -157,3 +157,54 @@ TOPICS: list[tuple[str, str | None]] = [
 )
 def test_topic_device(topic: str, device_id: str | None) -> None:
     assert topic_device(topic) == device_id
+
+
+# --- retained messages (issue 13, item 9) --------------------------------------------------
+
+
+def retained(topic: str, payload: bytes) -> Inbound:
+    return Inbound(topic=topic, payload=payload, received_at=NOW, retained=True)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "carewatch/v1/t1/dev-1/vitals",  # a valid reading, but retained
+        "carewatch/v1/t1/dev-1/event",
+        "carewatch/v1/t1/dev-1/status/x",  # a sub-topic of its own
+        "carewatch/v1/t1/dev-1/anything",
+    ],
+)
+def test_only_status_may_be_retained(topic: str) -> None:
+    result = classify(retained(topic, vitals()), SITES.get)
+    assert isinstance(result, DeadLetter) and result.reason == "retained"
+    assert result.device_id == DEVICE
+
+
+def test_a_retained_status_is_capped() -> None:
+    small = json.dumps({"ts": TS_MS, "online": True, "battery": 80}).encode()
+    assert not isinstance(classify(retained("carewatch/v1/t1/dev-1/status", small), SITES.get),
+                          DeadLetter)  # fmt: skip
+    big = json.dumps({"ts": TS_MS, "online": True, "pad": "x" * 5000}).encode()
+    result = classify(retained("carewatch/v1/t1/dev-1/status", big), SITES.get)
+    assert isinstance(result, DeadLetter) and result.reason == "retained"
+    assert "> 4096" in result.detail
+    # The same status, not retained, is only bound by the payload limit.
+    assert not isinstance(classify(inbound("carewatch/v1/t1/dev-1/status", big), SITES.get),
+                          DeadLetter)  # fmt: skip
+
+
+def test_a_truncated_retained_message_counts_its_real_size() -> None:
+    huge = Inbound.received(
+        "carewatch/v1/t1/dev-1/status", b"{" + b" " * 900_000, NOW,
+        max_payload_bytes=65536, retained=True,
+    )  # fmt: skip
+    result = classify(huge, SITES.get)
+    assert isinstance(result, DeadLetter) and result.reason == "retained"
+    assert "900001 bytes" in result.detail
+
+
+def test_an_empty_retained_message_is_a_clear() -> None:
+    assert retained("carewatch/v1/t1/dev-1/vitals", b"").is_clear
+    assert not inbound("carewatch/v1/t1/dev-1/vitals", b"").is_clear
+    assert not retained("carewatch/v1/t1/dev-1/status", b"{}").is_clear

@@ -40,8 +40,14 @@ def identity(**options: object) -> WorkerIdentity:
             {"worker": 3, "metrics_port": 0},
             WorkerIdentity("carewatch-ingest-3", "carewatch-ingest", 0),
         ),
-        ({"worker": 3, "client_id": "edge-a"}, WorkerIdentity("edge-a", "carewatch-ingest", 9113)),
-        ({"share_group": "g", "client_id": "w9"}, WorkerIdentity("w9", "g", 9101)),
+        (
+            {"worker": 3, "client_id": "carewatch-edge-a"},
+            WorkerIdentity("carewatch-edge-a", "carewatch-ingest", 9113),
+        ),
+        (
+            {"share_group": "g", "client_id": "carewatch-w9"},
+            WorkerIdentity("carewatch-w9", "g", 9101),
+        ),
         ({"metrics_port": 0}, WorkerIdentity("carewatch-ingest", None, 0)),
     ],
     ids=[
@@ -69,8 +75,10 @@ def test_identity(options: dict[str, object], expected: WorkerIdentity) -> None:
         {"share_group": "#"},
         {"share_group": "with space"},
         {"metrics_port": 70000},
+        {"client_id": "edge-a"},  # a device could be provisioned as `edge-a` (issue 13)
+        {"worker": 2, "base_client_id": "ingest"},
     ],
-    ids=["worker-0", "slash", "plus", "hash", "space", "port"],
+    ids=["worker-0", "slash", "plus", "hash", "space", "port", "device-like-id", "base-id"],
 )
 def test_refused(options: dict[str, object]) -> None:
     with pytest.raises(ConfigError):

@@ -14,11 +14,14 @@ from services.broker.acl import (
     ADMIN_ROLE,
     DATA_TOPICS,
     INGEST_ROLE,
+    device_client,
     device_publish_pattern,
     device_role,
     device_role_acls,
     hashed_client,
     initial_config,
+    is_service_client_id,
+    upgrade_config,
 )
 
 PASSWORDS = {"admin": "admin-pw-Xq7", "ingest": "ingest-pw-Zr9"}
@@ -48,19 +51,23 @@ def client(config: dict[str, Any], username: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("access", "allowed"),
-    [("publishClientSend", False), ("subscribe", False)],
-    ids=["no-publish", "no-subscribe"],
+    [("publishClientSend", False), ("subscribe", False), ("publishClientReceive", False)],
+    ids=["no-publish", "no-subscribe", "no-receive"],
 )
 def test_defaults_are_closed(config: dict[str, Any], access: str, allowed: bool) -> None:
     assert config["defaultACLAccess"][access] is allowed
 
 
-def test_ingest_role_may_only_subscribe_to_data_topics(config: dict[str, Any]) -> None:
+def test_ingest_role_may_only_use_the_data_topics(config: dict[str, Any]) -> None:
     assert DATA_TOPICS == "carewatch/v1/#"
     assert role(config, INGEST_ROLE)["acls"] == [
         {"acltype": "subscribePattern", "topic": "carewatch/v1/#", "allow": True},
         # the same stream through an MQTT 5 shared subscription (several workers)
         {"acltype": "subscribePattern", "topic": "$share/+/carewatch/v1/#", "allow": True},
+        # receiving is denied by default: the service roles are granted it
+        {"acltype": "publishClientReceive", "topic": "carewatch/v1/#", "allow": True},
+        # clearing a retained message a device must not leave
+        {"acltype": "publishClientSend", "topic": "carewatch/v1/#", "allow": True},
     ]
     assert client(config, "ingest")["roles"] == [{"rolename": INGEST_ROLE}]
 
@@ -149,3 +156,59 @@ PUBLISH: list[tuple[str, bool]] = [
 def test_device_publish_pattern_matches(topic: str, allowed: bool) -> None:
     (entry,) = device_role_acls("dev-1")
     assert mqtt.topic_matches_sub(entry["topic"], topic) is allowed
+
+
+def test_a_device_account_is_bound_to_its_device_id() -> None:
+    entry = device_client("dev-1", "pw")
+    assert entry["clientid"] == "dev-1" and entry["username"] == "dev-1"
+    assert entry["roles"] == [{"rolename": device_role("dev-1")}]
+
+
+@pytest.mark.parametrize(
+    ("client_id", "service"),
+    [
+        ("carewatch-ingest", True),
+        ("carewatch-ingest-3", True),
+        ("carewatch-detector-site_a", True),
+        ("carewatch-admin-1f2e", True),
+        ("CareWatch-Ingest", True),
+        ("carewatchdog", True),  # the whole prefix is reserved, not only what exists today
+        ("wrist-0042", False),
+        ("my-carewatch-1", False),
+    ],
+)
+def test_service_client_ids(client_id: str, service: bool) -> None:
+    assert is_service_client_id(client_id) is service
+
+
+def old_config() -> dict[str, Any]:
+    """What the release before client-id binding wrote, with one device provisioned."""
+    config = initial_config(
+        admin_user="admin", admin_password="a", ingest_user="ingest", ingest_password="i"
+    )
+    config["defaultACLAccess"]["publishClientReceive"] = True
+    role(config, INGEST_ROLE)["acls"] = role(config, INGEST_ROLE)["acls"][:2]
+    role(config, ADMIN_ROLE)["acls"] = [
+        a for a in role(config, ADMIN_ROLE)["acls"]
+        if a["acltype"] != "publishClientReceive" or a["topic"].startswith("$CONTROL")
+    ]  # fmt: skip
+    config["roles"].append({"rolename": device_role("dev-1"), "acls": device_role_acls("dev-1")})
+    config["clients"].append(hashed_client("dev-1", "pw", [device_role("dev-1")]))
+    return config
+
+
+def test_upgrade_binds_devices_and_denies_receiving() -> None:
+    config = old_config()
+    assert upgrade_config(config) is True
+    assert config["defaultACLAccess"]["publishClientReceive"] is False
+    assert client(config, "dev-1")["clientid"] == "dev-1"
+    assert "clientid" not in client(config, "admin") and "clientid" not in client(config, "ingest")
+    fresh = initial_config(
+        admin_user="admin", admin_password="a", ingest_user="ingest", ingest_password="i"
+    )
+    for name in (ADMIN_ROLE, INGEST_ROLE):
+        assert sorted(map(str, role(config, name)["acls"])) == sorted(
+            map(str, role(fresh, name)["acls"])
+        )
+    assert role(config, device_role("dev-1"))["acls"] == device_role_acls("dev-1")
+    assert upgrade_config(config) is False  # idempotent: a second start changes nothing
