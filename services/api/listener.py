@@ -118,9 +118,7 @@ class Hub:
     async def start(self) -> None:
         """Connect (raising if the database is away, as the pool does at start) and listen."""
         conn = await self._connect()
-        cur = await conn.execute("SELECT coalesce(max(event_id), 0) FROM alert_events")
-        row = await cur.fetchone()
-        self.cursor = int(row[0]) if row else 0
+        self.cursor = await self._latest(conn)
         self._task = asyncio.create_task(self._run(conn), name="feed-listener")
 
     async def close(self) -> None:
@@ -204,7 +202,15 @@ class Hub:
             async for _ in conn.notifies(timeout=POLL_S, stop_after=1):
                 pass
 
+    async def _latest(self, conn: Conn) -> int:
+        cur = await conn.execute("SELECT coalesce(max(event_id), 0) FROM alert_events")
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def _fan_out(self, conn: Conn) -> None:
+        if not self.subscriptions:  # nobody to read events for: only move the cursor
+            self.cursor = max(self.cursor, await self._latest(conn))
+            return
         while True:
             events = await self.load(conn, self.cursor, 200)
             for event in events:

@@ -19,9 +19,11 @@ import time
 import pytest
 
 from services.api.database import WAIT_S
+from services.settings import admin_token
 from tests.faults.accounting import CAREGIVER
 from tests.faults.supervised import scrape
 from tests.faults.ward import INBOX_MAX, Ward, ingest_ready
+from tests.sse import Stream
 from tests.support import wait_for
 
 pytestmark = pytest.mark.faults
@@ -37,6 +39,13 @@ def test_postgres_down(fault_ward: Ward, outage_s: float) -> None:
     # Nobody may exit (`settle` reports any exit as a problem): every service waits it out.
     window = ward.begin(f"PostgreSQL stopped for {outage_s:g} s")
     pids = {name: ward.services[name].child.pid for name in ("detect", "alerts")}
+    # A board's live feed, open across the outage: the API's one listener reconnects and
+    # takes up where it was, so the stream stays open and gets the fall.
+    feed = Stream(
+        f"http://127.0.0.1:{ward.settings.api_port}/api/v1/alerts/stream",
+        {"Authorization": f"Bearer {admin_token(ward.settings)}"},
+    )
+    assert feed.connected.wait(20) and feed.status == 200, feed.status
     ingest = ward.ingest_marks()
     sent_before = ward.devices_stream.count()
     ward.stack.postgres.stop()
@@ -99,6 +108,21 @@ def test_postgres_down(fault_ward: Ward, outage_s: float) -> None:
             f"the fall during the outage was paged {late} s after the database's return, not"
             f" within {PAGED_AFTER_RETURN_S:g} s"
         )
+    try:
+        feed.wait(
+            lambda evs: any(
+                e["type"] == "alert" and e["data"]["alert"]["alert_id"] in alert_ids for e in evs
+            ),
+            timeout=10,
+        )
+        report.counted.append("live feed: open throughout, got the fall during the outage")
+    except AssertionError:
+        report.problems.append(
+            f"the live feed opened before the outage did not get its fall: closed "
+            f"{feed.closed.is_set()}, events {[e['type'] for e in feed.events]}"
+        )
+    finally:
+        feed.close()
     now_pids = {name: ward.services[name].child.pid for name in pids}
     if now_pids != pids:
         report.problems.append(f"restarted during the outage: pids {pids} -> {now_pids}")
