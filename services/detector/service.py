@@ -179,6 +179,7 @@ class Detector:
         self.unacked: list[Inbound] = []  # messages taken in since the last snapshot
         self.snapshot_due = time.monotonic() + config.snapshot_every_s
         self.watermark: datetime | None = None  # the latest message time taken in (≤ now)
+        self.waited_s = 0.0  # time spent waiting for the database to come back
 
     def stop(self) -> None:
         self.stopping.set()
@@ -223,9 +224,11 @@ class Detector:
                     if tick:
                         next_tick = time.monotonic() + self.config.tick_s
                     if batch or tick:
-                        began = time.monotonic()
+                        began, waited = time.monotonic(), self.waited_s
                         self._process(batch, tick=tick)
-                        self.metrics.busy_seconds.inc(time.monotonic() - began)
+                        # Waiting out a database outage is not work: not counted as busy.
+                        busy = time.monotonic() - began - (self.waited_s - waited)
+                        self.metrics.busy_seconds.inc(max(0.0, busy))
                 # A clean stop saves what it holds: nothing is taken in again on restart
                 # (unless the broker dropped us meanwhile and will send it all again).
                 if not self._held_from_dropped_connection():
@@ -255,11 +258,13 @@ class Detector:
             except psycopg.OperationalError as exc:
                 self.metrics.database_up.set(0)
                 log.warning("%s failed (%s); retrying in %.1f s", what, exc, delay)
+                paused = time.monotonic()
                 if self.stopping.wait(delay):
                     raise
                 delay = min(delay * 2, RETRY_MAX_S)
                 if reconnect:
                     self._reconnect()
+                self.waited_s += time.monotonic() - paused
             else:
                 self.metrics.database_up.set(1)
                 return done
