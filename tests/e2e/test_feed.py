@@ -163,6 +163,10 @@ def test_a_stream_ends_when_its_session_is_revoked(
     out = api.post("/api/v1/auth/logout", json={"refresh_token": rotated.json()["refresh_token"]})
     assert out.status_code == 204
     assert stream.ended(timeout=15)["reason"] == "session_revoked"
+    # Nor does the access token, still unexpired, open another.
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    again = httpx.get(f"{live_api}{STREAM}", headers=bearer, timeout=10)
+    assert again.status_code == 401, again.text
 
 
 def test_the_admin_token_opens_a_stream_without_expiry(

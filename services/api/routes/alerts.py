@@ -45,7 +45,7 @@ from services.api.deps import (
 from services.api.listener import End, EndReason, FeedEvent, Hub, StreamLimit
 from services.auth import audit
 from services.auth.principal import Principal
-from services.auth.tokens import TokenLife, TokenSigner
+from services.auth.tokens import TokenLife, TokenSigner, live_sessions
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
@@ -370,16 +370,26 @@ async def stream(
     with the next change. The stream ends with `event: end`, `data` = {reason, detail}, when
     the access token expires (`token_expired`: refresh, then reconnect), its session is
     revoked (`session_revoked`), the reader falls too far behind (`too_slow`) or the server
-    stops (`shutting_down`). At most `stream_limit_per_user` open streams per user and
-    `stream_limit_per_process` per server: past either, 429."""
+    stops (`shutting_down`); a token of an ended session opens none (401). At most
+    `stream_limit_per_user` open streams per user and `stream_limit_per_process` per server:
+    past either, 429."""
     hub: Hub = request.app.state.feed
+    pool = get_pool(request)
+    if life.session_id is not None:
+        # An access token outlives a logout by minutes: no new stream on an ended session.
+        async with pool.connection() as conn:
+            if not await live_sessions(conn, [life.session_id]):
+                raise HTTPException(
+                    status.HTTP_401_UNAUTHORIZED,
+                    END_DETAIL["session_revoked"],
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
     try:
         sub = hub.subscribe(caller.username, life.session_id)
     except StreamLimit as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, exc.detail, headers={"Retry-After": "10"}
         ) from None
-    pool = get_pool(request)
 
     async def events() -> AsyncIterator[str]:
         yield ": connected\n\n"
