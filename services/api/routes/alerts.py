@@ -45,7 +45,7 @@ from services.api.deps import (
 from services.api.listener import End, EndReason, FeedEvent, Hub, StreamLimit
 from services.auth import audit
 from services.auth.principal import Principal
-from services.auth.tokens import TokenLife, TokenSigner, live_sessions
+from services.auth.tokens import TokenError, TokenLife, TokenSigner, live_sessions
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
@@ -306,7 +306,12 @@ def token_life(request: Request, token: Annotated[str | None, Depends(oauth2)]) 
     if not token or hmac.compare_digest(token.encode(), request.app.state.admin_token.encode()):
         return TokenLife()  # the deployment's admin token: no expiry, no session
     signer: TokenSigner = request.app.state.tokens
-    return signer.life(token)
+    try:
+        return signer.life(token)
+    except TokenError as exc:  # `Reader` answers first; never a 500 should the order change
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from None
 
 
 class FeedResponse(StreamingResponse):
