@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     ack_link_ttl_s: int = Field(default=1800, ge=60, le=86400)
     # Login and refresh attempts per client address per minute, per API process.
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    # Open live feeds (GET /api/v1/alerts/stream) per user and per API process: past either,
+    # a new one is refused with 429 (issue 13; docs/security.md).
+    stream_limit_per_user: int = Field(default=5, ge=1)
+    stream_limit_per_process: int = Field(default=200, ge=1)
     # `carewatch up` only: the API takes the demo care team's pages at /demo/pager.
     demo_pager: bool = False
 

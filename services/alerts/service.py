@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
@@ -74,6 +75,11 @@ __all__ = ["AlertMetrics", "AlertService", "AlertServiceConfig"]
 # How long after an alert asking for a referral its suggestion is retried (see
 # `_retry_suggestions`).
 SUGGESTION_RETRY_S = 300.0
+
+# While the database is away a new session is tried this often (doubling up to the cap): short,
+# since a page waits for the first that succeeds.
+RETRY_FIRST_S = 0.2
+RETRY_MAX_S = 1.0
 
 log = logging.getLogger("carewatch.alerts")
 
@@ -200,6 +206,7 @@ class AlertService:
         self._roster = Roster()
         self._gauges_at = 0.0
         self._sla_at = 0.0
+        self._ready_once = False  # a session got going since the last outage began
 
     def stop(self) -> None:
         self._stop.set()
@@ -208,6 +215,24 @@ class AlertService:
         asyncio.run(self.main())
 
     async def main(self) -> None:
+        """Sessions until stopped. A session ends when the database goes away: the service
+        waits it out in-process, then starts a fresh session from what was committed (the
+        book is re-read; nothing uncommitted was taken as done), rather than exiting and
+        waiting for the supervisor's backoff."""
+        delay = RETRY_FIRST_S
+        while not self._stop.is_set():
+            try:
+                await self._session()
+            except psycopg.OperationalError as exc:
+                self.metrics.ready.set(0)
+                if self._ready_once:
+                    delay, self._ready_once = RETRY_FIRST_S, False
+                log.warning("database away (%s); trying again in %.1f s", exc, delay)
+                await asyncio.to_thread(self._stop.wait, delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+        log.info("alert service stopped")
+
+    async def _session(self) -> None:
         url = self.database_url
         async with (
             await AsyncConnection.connect(url, autocommit=True) as listen,
@@ -227,6 +252,7 @@ class AlertService:
                 sum(1 for i in self._book.incidents.values() if i.active),
             )
             self.metrics.ready.set(1)
+            self._ready_once = True
             tasks = [
                 asyncio.create_task(self._listen(listen, wake)),
                 asyncio.create_task(self._decide_loop(work, wake["carewatch_alerts"])),
@@ -236,13 +262,15 @@ class AlertService:
                 while not self._stop.is_set():
                     done = [t for t in tasks if t.done()]
                     if done:
-                        done[0].result()  # a loop died: raise its error, the supervisor restarts
+                        # A loop died: the database went away (main() waits and starts a new
+                        # session), or something else (raised: the supervisor restarts us).
+                        done[0].result()
+                        raise psycopg.OperationalError("a loop ended: the connection closed")
                     await asyncio.sleep(0.2)
             finally:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-        log.info("alert service stopped")
 
     async def _become_active(self, conn: Conn) -> bool:
         """Wait until no other alert service is active, then hold the lock: an active/standby

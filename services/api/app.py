@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from services.alerts.links import LinkSigner
 from services.api.database import UNAVAILABLE, database_unavailable, make_pool
+from services.api.listener import Hub
 from services.api.routes import (
     ack_link,
     alerts,
@@ -27,7 +28,7 @@ from services.api.routes import (
     web,
 )
 from services.auth.throttle import Throttle
-from services.auth.tokens import TokenSigner
+from services.auth.tokens import TokenSigner, live_sessions
 from services.broker.dynsec import DynsecAccounts
 from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
@@ -39,9 +40,20 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
         pool = make_pool(app.state.database_url)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        # The live feed's one listener (one connection, whatever the number of streams).
+        feed = Hub(
+            app.state.database_url,
+            alerts.load_events,
+            live_sessions,
+            per_user=settings.stream_limit_per_user,
+            per_process=settings.stream_limit_per_process,
+        )
         try:
+            await feed.start()
+            app.state.feed = feed
             yield
         finally:
+            await feed.close()
             await pool.close()
 
     app = FastAPI(title="CareWatch", version="1", lifespan=lifespan)

@@ -10,7 +10,7 @@ from psycopg.rows import TupleRow
 
 from services.auth.passwords import hash_password, verify_password
 from services.auth.principal import ROLES, Principal, Role
-from services.auth.tokens import REFRESH_TTL_S, hash_refresh, new_refresh_token
+from services.auth.tokens import REFRESH_TTL_S, hash_refresh, new_refresh_token, new_session_id
 from services.errors import CareWatchError
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "issue_refresh",
     "revoke_refresh",
     "rotate_refresh",
+    "session_of",
 ]
 
 Conn = AsyncConnection[TupleRow]
@@ -127,28 +128,48 @@ async def authenticate(
     return user_id, _principal(row[:7])
 
 
-async def issue_refresh(conn: Conn, user_id: int, *, now: datetime) -> str:
+async def issue_refresh(
+    conn: Conn, user_id: int, *, now: datetime, session_id: str | None = None
+) -> str:
+    """A refresh token of session `session_id` (None: a new session)."""
     token = new_refresh_token()
     await conn.execute(
-        "INSERT INTO refresh_tokens (token_hash, user_id, issued_at, expires_at)"
-        " VALUES (%s, %s, %s, %s)",
-        [hash_refresh(token), user_id, now, now + timedelta(seconds=REFRESH_TTL_S)],
+        "INSERT INTO refresh_tokens (token_hash, user_id, issued_at, expires_at, session_id)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        [
+            hash_refresh(token),
+            user_id,
+            now,
+            now + timedelta(seconds=REFRESH_TTL_S),
+            session_id or new_session_id(),
+        ],
     )
     return token
 
 
-async def rotate_refresh(conn: Conn, token: str, *, now: datetime) -> tuple[int, Principal, str]:
-    """Spend a refresh token for a new one (and the user, for a new access token)."""
+async def session_of(conn: Conn, token: str) -> str | None:
+    """The session a refresh token belongs to (for the access token issued with it)."""
     cur = await conn.execute(
-        f"SELECT r.revoked_at, r.expires_at, u.active, {_COLUMNS} FROM refresh_tokens r"  # noqa: S608
-        " JOIN users u USING (user_id) WHERE r.token_hash = %s FOR UPDATE OF r",
+        "SELECT session_id FROM refresh_tokens WHERE token_hash = %s", [hash_refresh(token)]
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def rotate_refresh(conn: Conn, token: str, *, now: datetime) -> tuple[int, Principal, str]:
+    """Spend a refresh token for a new one of the same session (and the user, for a new
+    access token)."""
+    cur = await conn.execute(
+        f"SELECT r.revoked_at, r.expires_at, u.active, {_COLUMNS}, r.session_id"  # noqa: S608
+        " FROM refresh_tokens r JOIN users u USING (user_id) WHERE r.token_hash = %s"
+        " FOR UPDATE OF r",
         [hash_refresh(token)],
     )
     row = await cur.fetchone()
     if row is None:
         raise LoginError("the refresh token is not valid: log in again")
     revoked_at, expires_at, active = row[0], row[1], bool(row[2])
-    user_id = int(row[3])
+    user_id, session_id = int(row[3]), str(row[10])
     if revoked_at is not None:
         # A spent token came back: someone kept a copy. End every session of this user.
         await conn.execute(
@@ -162,7 +183,8 @@ async def rotate_refresh(conn: Conn, token: str, *, now: datetime) -> tuple[int,
         "UPDATE refresh_tokens SET revoked_at = %s WHERE token_hash = %s",
         [now, hash_refresh(token)],
     )
-    return user_id, _principal(row[3:]), await issue_refresh(conn, user_id, now=now)
+    fresh = await issue_refresh(conn, user_id, now=now, session_id=session_id)
+    return user_id, _principal(row[3:10]), fresh
 
 
 async def revoke_refresh(conn: Conn, token: str, *, now: datetime) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -53,6 +53,13 @@ from services.detector.snapshots import load_snapshots, save_snapshots
 from services.settings import MqttEndpoint
 
 log = logging.getLogger("carewatch.detector")
+
+T = TypeVar("T")
+
+# While the database is away every statement is retried in place, on a fresh connection, this
+# often (doubling up to the cap): short, since a fall waits for the first try that succeeds.
+RETRY_FIRST_S = 0.2
+RETRY_MAX_S = 1.0
 
 # What a snapshot keeps of a resident: the rule states, not the profile or configuration
 # (those are re-read from the database, so an edited assessment applies after a restart).
@@ -101,6 +108,11 @@ class DetectorMetrics:
         self.busy_seconds = Counter(
             "carewatch_detector_busy_seconds",
             "Time the main loop spent on batches, ticks and commits (its rate: busy share)",
+            registry=registry,
+        )
+        self.database_up = Gauge(
+            "carewatch_detector_database_up",
+            "0 while the database is away (statements are retried in place), else 1",
             registry=registry,
         )
         self.snapshot_seconds = Histogram(
@@ -172,24 +184,36 @@ class Detector:
         self.unacked: list[Inbound] = []  # messages taken in since the last snapshot
         self.snapshot_due = time.monotonic() + config.snapshot_every_s
         self.watermark: datetime | None = None  # the latest message time taken in (≤ now)
+        self.waited_s = 0.0  # time spent waiting for the database to come back
 
     def stop(self) -> None:
         self.stopping.set()
 
     def run(self) -> None:
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            self.conn = conn
-            self.attribution = Attribution(
-                lambda device_id: load_assignments(conn, device_id),
-                lambda: load_all_assignments(conn),
-                time.monotonic,
-            )
-            self.profiles = BulkCache(
-                lambda resident_id: load_resident(conn, resident_id, self.rules_config),
-                lambda: load_residents(conn, self.partition.sites, self.rules_config),
-                time.monotonic,
-                refresh_s=self.config.profile_refresh_s,
-            )
+        # Every database call goes through `_db` on `self.conn`, which it replaces while the
+        # database is away: the process waits out an outage, holding its state and its
+        # unacknowledged messages, rather than exiting (docs/detection.md, "Outages").
+        self.conn = self._db(self._connect, "connect", reconnect=False)
+        self.metrics.database_up.set(1)
+        self.attribution = Attribution(
+            lambda device_id: self._db(
+                lambda: load_assignments(self.conn, device_id), "device lookup"
+            ),
+            lambda: self._db(lambda: load_all_assignments(self.conn), "device lookup"),
+            time.monotonic,
+        )
+        self.profiles = BulkCache(
+            lambda resident_id: self._db(
+                lambda: load_resident(self.conn, resident_id, self.rules_config), "resident lookup"
+            ),
+            lambda: self._db(
+                lambda: load_residents(self.conn, self.partition.sites, self.rules_config),
+                "resident lookup",
+            ),
+            time.monotonic,
+            refresh_s=self.config.profile_refresh_s,
+        )
+        try:
             self._restore()
             self.consumer.start()
             next_tick = time.monotonic()
@@ -206,20 +230,64 @@ class Detector:
                     if tick:
                         next_tick = time.monotonic() + self.config.tick_s
                     if batch or tick:
-                        began = time.monotonic()
+                        began, waited = time.monotonic(), self.waited_s
                         self._process(batch, tick=tick)
-                        self.metrics.busy_seconds.inc(time.monotonic() - began)
+                        # Waiting out a database outage is not work: not counted as busy.
+                        busy = time.monotonic() - began - (self.waited_s - waited)
+                        self.metrics.busy_seconds.inc(max(0.0, busy))
                 # A clean stop saves what it holds: nothing is taken in again on restart
                 # (unless the broker dropped us meanwhile and will send it all again).
                 if not self._held_from_dropped_connection():
-                    self._commit([], self.clock(), snapshot=True)
+                    try:
+                        self._commit([], self.clock(), snapshot=True)
+                    except psycopg.OperationalError:
+                        # Stopped while the database is away: what was not saved is not
+                        # acknowledged either, so the broker sends it again after a restart.
+                        log.warning("stopped with the database away: nothing saved on stop")
             finally:
                 self.consumer.stop()
+        finally:
+            self.conn.close()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.database_url, autocommit=True)
+
+    def _db(self, action: Callable[[], T], what: str, *, reconnect: bool = True) -> T:
+        """`action()`, retried until the database answers. Each action is one statement or
+        one transaction that has changed nothing when it fails, so retrying it is safe; the
+        messages behind it stay unacknowledged meanwhile (the broker holds them too). Only a
+        stop ends the wait, with the error."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                done = action()
+            except psycopg.OperationalError as exc:
+                self.metrics.database_up.set(0)
+                log.warning("%s failed (%s); retrying in %.1f s", what, exc, delay)
+                paused = time.monotonic()
+                if self.stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, RETRY_MAX_S)
+                if reconnect:
+                    self._reconnect()
+                self.waited_s += time.monotonic() - paused
+            else:
+                self.metrics.database_up.set(1)
+                return done
+
+    def _reconnect(self) -> None:
+        try:
+            fresh = self._connect()
+        except psycopg.OperationalError:
+            return  # still away: the next try fails on the closed connection and waits again
+        old, self.conn = self.conn, fresh
+        old.close()
+        log.info("reconnected to the database")
 
     # --- state --------------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        states, skipped = load_snapshots(self.conn)
+        states, skipped = self._db(lambda: load_snapshots(self.conn), "loading snapshots")
         if skipped:
             log.warning("%d snapshots of another state version were not loaded", len(skipped))
         cursor_key = self.partition.cursor_key
@@ -244,10 +312,13 @@ class Detector:
         else:
             # First start: observations older than NEWS2's longest freshness window (12 h)
             # could not count any more.
-            row = self.conn.execute(
-                "SELECT coalesce(max(id), 0) FROM manual_observations"
-                " WHERE recorded_at < now() - interval '12 hours'"
-            ).fetchone()
+            row = self._db(
+                lambda: self.conn.execute(
+                    "SELECT coalesce(max(id), 0) FROM manual_observations"
+                    " WHERE recorded_at < now() - interval '12 hours'"
+                ).fetchone(),
+                "reading the manual observations",
+            )
             self.manual_cursor = int(row[0]) if row else 0
         log.info(
             "partition %s (sites: %s): resumed %d residents and %d units from snapshots",
@@ -318,8 +389,11 @@ class Detector:
                 observed += 1
         self.metrics.observations.inc(observed)
         if tick:
-            candidates += self._manual_observations(touched, now)
-            self._staff_attendance(touched)
+            # Each query comes before anything changes: safe to retry as a whole.
+            candidates += self._db(
+                lambda: self._manual_observations(touched, now), "manual observations"
+            )
+            self._db(lambda: self._staff_attendance(touched), "staff attendance")
             stream_now = self._stream_now(now)
             if stream_now is not None:
                 # A tick may move any resident's timers: snapshot everyone it touched.
@@ -435,9 +509,16 @@ class Detector:
             states[self.partition.staff_cursor_key] = self.staff_cursor
             for (site_id, unit_id), state in self.engine.units.items():
                 states[unit_subject(site_id, unit_id)] = state
-        with self.conn.transaction():
-            new = write_candidates(self.conn, candidates)
-            save_snapshots(self.conn, states, taken_at=now)
+
+        def write() -> int:
+            # Retried whole: a transaction the outage cut rolled back (or, cut during its
+            # COMMIT, is found again: candidates are skipped by key, snapshots overwritten).
+            with self.conn.transaction():
+                new = write_candidates(self.conn, candidates)
+                save_snapshots(self.conn, states, taken_at=now)
+            return new
+
+        new = self._db(write, "writing candidates and snapshots")
         if snapshot:
             self.consumer.ack(self.unacked)
             self.unacked = []

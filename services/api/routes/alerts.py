@@ -8,14 +8,20 @@ if the service did not answer in time (the command stays queued and is applied w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
+from starlette.types import Receive, Scope, Send
 
 from rules.types import Severity
 from services.alerts.commands import CommandResult, submit
@@ -31,11 +37,15 @@ from services.api.deps import (
     PgText,
     Problem,
     errors,
+    get_pool,
     invalid,
+    oauth2,
     require,
 )
+from services.api.listener import End, EndReason, FeedEvent, Hub, StreamLimit
 from services.auth import audit
 from services.auth.principal import Principal
+from services.auth.tokens import TokenError, TokenLife, TokenSigner, live_sessions
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
@@ -242,90 +252,204 @@ async def precision_by_rule(
 
 
 # The live feed ---------------------------------------------------------------------------
+# One listener per API process reads each event once and fans it out (services/api/listener.py);
+# a stream holds no database connection, only a borrowed one while it catches up.
 
 HEARTBEAT_S = 15.0  # a comment line now and then keeps proxies from closing an idle stream
+PAGE = 200  # events read at a time
 
 
-def _sse(event_id: int | None, data: dict[str, Any]) -> str:
-    import json
+def visible(caller: Principal, alert: dict[str, Any]) -> bool:
+    """Whether the caller's feed shows this alert (the scope filter of the live feed)."""
+    return caller.covers(alert["site_id"], alert["unit_id"])
 
+
+def _sse(event_id: int | None, data: dict[str, Any], *, kind: str = "alert") -> str:
     lines = []
     if event_id is not None:
         lines.append(f"id: {event_id}")
-    lines += ["event: alert", f"data: {json.dumps(data, default=str, ensure_ascii=False)}"]
+    lines += [f"event: {kind}", f"data: {json.dumps(data, default=str, ensure_ascii=False)}"]
     return "\n".join(lines) + "\n\n"
+
+
+def _messages(caller: Principal, event: FeedEvent) -> list[str]:
+    alerts = [a for a in event.alerts if visible(caller, a)]
+    messages = []
+    for i, alert in enumerate(alerts):
+        # The id only on an event's last message: a reconnect resumes after whole events.
+        last = i == len(alerts) - 1
+        data = {"event_id": event.event_id, "kind": event.kind, "alert": alert}
+        messages.append(_sse(event.event_id if last else None, data))
+    return messages
+
+
+# Why a stream ended, for the reader (its last message, `event: end`).
+END_DETAIL: dict[EndReason, str] = {
+    "token_expired": "the access token expired: refresh it and reconnect with Last-Event-ID",
+    "session_revoked": "the session was ended (logged out or revoked): log in again",
+    "too_slow": "the stream fell too far behind: reconnect with Last-Event-ID",
+    "shutting_down": "the server is restarting: reconnect with Last-Event-ID",
+}
+
+
+def _end(reason: EndReason) -> str:
+    return _sse(None, {"reason": reason, "detail": END_DETAIL[reason]}, kind="end")
+
+
+async def load_events(conn: AsyncConnection[Any], after: int, limit: int) -> list[FeedEvent]:
+    """The events after `after`, oldest first, each with the alerts it changed as they are
+    now (the listener's and the catch-up's one reader)."""
+    cur = await conn.execute(
+        "SELECT event_id, incident_id, alert_id, kind FROM alert_events WHERE event_id > %s"
+        " ORDER BY event_id LIMIT %s",
+        [after, limit],
+    )
+    events = []
+    for event_id, incident_id, alert_id, kind in await cur.fetchall():
+        where, arg = ("alert_id = %s", alert_id) if alert_id else ("incident_id = %s", incident_id)
+        rows = await conn.execute(
+            f"SELECT {COLUMNS} FROM alerts_view WHERE {where} ORDER BY alert_id",  # noqa: S608
+            [arg],
+        )
+        alerts = tuple(AlertOut(**_alert(r)).model_dump(mode="json") for r in await rows.fetchall())
+        events.append(FeedEvent(event_id, kind, alerts))
+    return events
+
+
+def token_life(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> TokenLife:
+    """How long the caller's token lets a stream last (checked valid by `Reader` already)."""
+    if not token or hmac.compare_digest(token.encode(), request.app.state.admin_token.encode()):
+        return TokenLife()  # the deployment's admin token: no expiry, no session
+    signer: TokenSigner = request.app.state.tokens
+    try:
+        return signer.life(token)
+    except TokenError as exc:  # `Reader` answers first; never a 500 should the order change
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+
+
+class FeedResponse(StreamingResponse):
+    """A stream that gives back its place (`on_close`) however it ends, and stops as soon as
+    the client goes, not at its next heartbeat."""
+
+    def __init__(self, content: AsyncIterator[str], on_close: Callable[[], None]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def until_disconnect() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(until_disconnect)
+                with contextlib.suppress(OSError):  # the client went away mid-write
+                    await self.stream_response(send)
+                group.cancel_scope.cancel()
+        finally:
+            self.on_close()
+
+
+LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "description": "too many live feeds open: for this user, or on this server",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    }
+}
 
 
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **LIMITED,
+    },
 )
 async def stream(
     request: Request,
     caller: Reader,
+    life: Annotated[TokenLife, Depends(token_life)],
     last_event_id: Annotated[int | None, Header(ge=0, le=BIGINT_MAX)] = None,
 ) -> StreamingResponse:
     """Alert changes in the caller's scope as Server-Sent Events, within a second of the alert
     service committing them. Each message: `event: alert`, `data` = {event_id, kind, alert}
     (the alert as `GET /api/v1/alerts` shows it, after the change). Reconnect with the
     `Last-Event-ID` header to get everything after that event; without it the feed starts
-    with the next change."""
-    database_url: str = request.app.state.database_url
+    with the next change. The stream ends with `event: end`, `data` = {reason, detail}, when
+    the access token expires (`token_expired`: refresh, then reconnect), its session is
+    revoked (`session_revoked`), the reader falls too far behind (`too_slow`) or the server
+    stops (`shutting_down`); a token of an ended session opens none (401). At most
+    `stream_limit_per_user` open streams per user and `stream_limit_per_process` per server:
+    past either, 429."""
+    hub: Hub = request.app.state.feed
+    pool = get_pool(request)
+    if life.session_id is not None:
+        # An access token outlives a logout by minutes: no new stream on an ended session.
+        async with pool.connection() as conn:
+            if not await live_sessions(conn, [life.session_id]):
+                raise HTTPException(
+                    status.HTTP_401_UNAUTHORIZED,
+                    END_DETAIL["session_revoked"],
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+    try:
+        sub = hub.subscribe(caller.username, life.session_id)
+    except StreamLimit as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, exc.detail, headers={"Retry-After": "10"}
+        ) from None
 
     async def events() -> AsyncIterator[str]:
-        async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
-            await conn.execute("LISTEN carewatch_alert_events")
-            if last_event_id is None:
-                cur = await conn.execute("SELECT coalesce(max(event_id), 0) FROM alert_events")
-                row = await cur.fetchone()
-                cursor = int(row[0]) if row else 0
-            else:
-                cursor = last_event_id
-            yield ": connected\n\n"
-            while not await request.is_disconnected():
-                cursor, messages = await _changes_after(conn, caller, cursor)
-                for message in messages:
+        yield ": connected\n\n"
+        cursor = sub.start if last_event_id is None else last_event_id
+        # Catch up from Last-Event-ID to where the listener took over (a borrowed connection
+        # per page); later events are in the queue.
+        while cursor < sub.start:
+            async with pool.connection() as conn:
+                page = await load_events(conn, cursor, PAGE)
+            page = [event for event in page if event.event_id <= sub.start]
+            if not page:
+                break
+            for event in page:
+                cursor = event.event_id
+                for message in _messages(caller, event):
                     yield message
-                if messages:
-                    continue
-                got = False
-                async for _ in conn.notifies(timeout=HEARTBEAT_S, stop_after=1):
-                    got = True
-                if not got:
+        while True:
+            left = HEARTBEAT_S
+            if life.expires_at is not None:
+                left = min(left, (life.expires_at - datetime.now(UTC)).total_seconds())
+                if left <= 0:
+                    hub.unsubscribe(sub)
+                    yield _end("token_expired")
+                    return
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), timeout=left)
+            except TimeoutError:
+                if life.expires_at is None or datetime.now(UTC) < life.expires_at:
                     yield ": ping\n\n"
+                continue
+            if isinstance(item, End):
+                yield _end(item.reason)
+                return
+            if item.event_id <= cursor:
+                continue  # already sent while catching up
+            cursor = item.event_id
+            for message in _messages(caller, item):
+                yield message
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-
-
-async def _changes_after(
-    conn: AsyncConnection[Any], caller: Principal, cursor: int
-) -> tuple[int, list[str]]:
-    cur = await conn.execute(
-        "SELECT event_id, incident_id, alert_id, kind FROM alert_events WHERE event_id > %s"
-        " ORDER BY event_id LIMIT 200",
-        [cursor],
-    )
-    messages: list[str] = []
-    for event_id, incident_id, alert_id, kind in await cur.fetchall():
-        cursor = event_id
-        where, arg = ("alert_id = %s", alert_id) if alert_id else ("incident_id = %s", incident_id)
-        rows = await conn.execute(
-            f"SELECT {COLUMNS} FROM alerts_view WHERE {where} ORDER BY alert_id",  # noqa: S608
-            [arg],
-        )
-        alerts = [AlertOut(**_alert(r)).model_dump(mode="json") for r in await rows.fetchall()]
-        alerts = [a for a in alerts if caller.covers(a["site_id"], a["unit_id"])]
-        for i, alert in enumerate(alerts):
-            # The id only on an event's last message: a reconnect resumes after whole events.
-            last = i == len(alerts) - 1
-            data = {"event_id": event_id, "kind": kind, "alert": alert}
-            messages.append(_sse(event_id if last else None, data))
-    return cursor, messages
+    return FeedResponse(events(), on_close=lambda: hub.unsubscribe(sub))
 
 
 @router.get("/{alert_id}", responses=errors(404))

@@ -21,6 +21,7 @@ from services.auth.users import (
     issue_refresh,
     revoke_refresh,
     rotate_refresh,
+    session_of,
 )
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -96,12 +97,13 @@ async def login(
         else:
             failed = None
             refresh = await issue_refresh(conn, user_id, now=now)
+            session = await session_of(conn, refresh)
     if failed is not None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(failed), headers={"WWW-Authenticate": "Bearer"}
         )
     signer: TokenSigner = request.app.state.tokens
-    return _pair(request, signer.issue(principal, now=now), refresh)
+    return _pair(request, signer.issue(principal, now=now, session_id=session), refresh)
 
 
 @router.post("/refresh", responses={**REFUSED, **THROTTLED, **errors(400)})
@@ -112,6 +114,7 @@ async def refresh(request: Request, body: RefreshIn, conn: Conn) -> TokenPair:
     async with conn.transaction():
         try:
             _, principal, new = await rotate_refresh(conn, body.refresh_token, now=now)
+            session = await session_of(conn, new)
         except LoginError as exc:
             failed: LoginError | None = exc
         else:
@@ -119,12 +122,13 @@ async def refresh(request: Request, body: RefreshIn, conn: Conn) -> TokenPair:
     if failed is not None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(failed))
     signer: TokenSigner = request.app.state.tokens
-    return _pair(request, signer.issue(principal, now=now), new)
+    return _pair(request, signer.issue(principal, now=now, session_id=session), new)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400))
 async def logout(body: RefreshIn, conn: Conn) -> Response:
-    """Revoke the refresh token (the access token runs out by itself within minutes)."""
+    """Revoke the refresh token, ending its session: the live feeds opened with its access
+    tokens end within seconds (the access token itself runs out within minutes)."""
     await revoke_refresh(conn, body.refresh_token, now=datetime.now(UTC))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
