@@ -53,7 +53,10 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
     stack.start()
     logs = Path(settings.data_dir).resolve() / "log"
     env = service_env(settings)
-    env["CAREWATCH_DEMO_PAGER"] = "1"
+    if settings.local_database and settings.local_broker:
+        # The demo's own stack: its care team pages /demo/pager (loopback only). Never with an
+        # external database or broker, where the API would refuse to start with it.
+        env["CAREWATCH_DEMO_PAGER"] = "1"
     users = asyncio.run(ensure_demo_people(settings))
     services: list[Supervised] = []
     try:

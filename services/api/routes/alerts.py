@@ -257,6 +257,8 @@ async def stream(
     `Last-Event-ID` header to get everything after that event; without it the feed starts
     with the next change."""
     database_url: str = request.app.state.database_url
+    # Opening the feed is a read of resident data: audited on a connection of its own.
+    await audit.record_own(request, caller, "alerts.stream", "alerts/stream")
 
     async def events() -> AsyncIterator[str]:
         async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
