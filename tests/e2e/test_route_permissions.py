@@ -5,18 +5,20 @@ is put on the public list below, with the reason."""
 
 from __future__ import annotations
 
+import http.client
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from psycopg.types.json import Jsonb
 from pydantic import SecretStr
 
 from services.api.app import create_app
@@ -24,6 +26,7 @@ from services.api.deps import Requirement, current_principal
 from services.auth.principal import PERMISSIONS, ROLES, Principal, Role
 from services.auth.tokens import TokenSigner
 from services.settings import Settings, admin_token
+from tests.e2e.conftest import serve
 
 pytestmark = pytest.mark.services
 
@@ -308,6 +311,12 @@ def targets(db_url: str, api: TestClient) -> Iterator[dict[str, Target]]:
         )
 
 
+@pytest.fixture(scope="module")
+def live(settings: Settings) -> Iterator[str]:
+    with serve(create_app(settings)) as url:
+        yield url
+
+
 def _url(route: Route, target: Target) -> str:
     ids = {
         "resident_id": target.resident_id,
@@ -334,6 +343,7 @@ def test_each_role_and_scope_gets_what_the_docs_say(
     api: TestClient,
     signer: TokenSigner,
     targets: dict[str, Target],
+    live: str,
     monkeypatch: pytest.MonkeyPatch,
     caller: Caller,
     route: Route,
@@ -355,9 +365,17 @@ def test_each_role_and_scope_gets_what_the_docs_say(
         body = {**(body or {}), "resident_id": the.resident_id}
     elif route.path == "/api/v1/care-team/on-duty":
         query |= {"site": site, "unit": unit}
-    if probe.scope == "stream" and _permitted(caller, route):
-        pytest.skip("an open stream: its scope is tested on a real server (test_stream_scope)")
     token = signer.issue(caller.principal, now=datetime.now(UTC))
+    if probe.scope == "stream":  # a stream that opens never ends: a real server, a timeout
+        host, port = urlsplit(live).hostname, urlsplit(live).port
+        conn = http.client.HTTPConnection(host or "", port, timeout=30)
+        try:
+            conn.request("GET", route.path, headers={"Authorization": f"Bearer {token}"})
+            opened = conn.getresponse()  # the status line and headers: the stream stays open
+            assert opened.status == (200 if _permitted(caller, route) else 403)
+        finally:
+            conn.close()
+        return
     answer = api.request(
         route.method,
         _url(route, the),
