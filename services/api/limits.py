@@ -8,15 +8,17 @@ it streams in and cut off at the limit. The limit is per route (`BODY_LIMITS`), 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from fastapi import HTTPException
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.deps import current_principal, principal_of
@@ -51,37 +53,46 @@ def _needs_token(dependant: Dependant) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+    limit: int
+    needs_token: bool
+
+
+def _rules(app: Any) -> list[_Rule]:
+    """Each API route's path pattern, body limit and whether it needs a bearer token."""
+    rules = []
+    for ctx in iter_route_contexts(app.routes):
+        if not isinstance(ctx.original_route, APIRoute) or ctx.path is None:
+            continue
+        methods = frozenset(ctx.methods or ())
+        limits = [BODY_LIMITS.get((m, ctx.path)) for m in methods]
+        limit = max((n for n in limits if n is not None), default=DEFAULT_BODY_LIMIT)
+        pattern, _, _ = compile_path(ctx.path)
+        rules.append(_Rule(pattern, methods, limit, _needs_token(ctx.dependant)))
+    return rules
+
+
 class BodyLimit:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: dict[int, tuple[int, bool]] = {}
+        self._table: list[_Rule] | None = None
 
-    def _rules(self, route: BaseRoute) -> tuple[int, bool]:
-        """The route's body limit and whether it needs a bearer token (cached per route)."""
-        found = self._routes.get(id(route))
-        if found is None:
-            if isinstance(route, APIRoute):
-                limits = [BODY_LIMITS.get((m, route.path_format)) for m in route.methods or ()]
-                limit = max((n for n in limits if n is not None), default=DEFAULT_BODY_LIMIT)
-                found = (limit, _needs_token(route.dependant))
-            else:
-                found = (DEFAULT_BODY_LIMIT, False)
-            self._routes[id(route)] = found
-        return found
-
-    def _route_of(self, scope: Scope) -> BaseRoute | None:
-        for route in scope["app"].router.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return route  # type: ignore[no-any-return]
-        return None
+    def _rule_of(self, scope: Scope) -> tuple[int, bool]:
+        if self._table is None:  # the app's routes are all there by the first request
+            self._table = _rules(scope["app"])
+        for rule in self._table:
+            if scope["method"] in rule.methods and rule.pattern.match(scope["path"]):
+                return rule.limit, rule.needs_token
+        return DEFAULT_BODY_LIMIT, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = self._route_of(scope)
-        limit, needs_token = (DEFAULT_BODY_LIMIT, False) if route is None else self._rules(route)
+        limit, needs_token = self._rule_of(scope)
         headers = Request(scope).headers
         declared = headers.get("content-length")
         if declared is not None and declared.isdecimal() and int(declared) > limit:
