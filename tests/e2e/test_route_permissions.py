@@ -6,6 +6,7 @@ is put on the public list below, with the reason."""
 from __future__ import annotations
 
 import http.client
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -404,3 +405,57 @@ def test_each_role_and_scope_gets_what_the_docs_say(
             mine[i["resident_id"]] for i in answer.json()["items"] if i["resident_id"] in mine
         }
         assert listed == wanted
+
+
+READERS = [
+    c
+    for c in CALLERS
+    if "alerts:read" in PERMISSIONS[c.principal.role] and c.principal.hospital_id is None
+]
+
+
+@pytest.mark.parametrize("caller", READERS, ids=str)
+def test_the_live_feed_carries_only_what_the_caller_may_see(
+    db_url: str,
+    signer: TokenSigner,
+    targets: dict[str, Target],
+    live: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: Caller,
+) -> None:
+    from services.api.routes import alerts
+
+    # A heartbeat comes only once the stream has sent every change it had: the end marker.
+    monkeypatch.setattr(alerts, "HEARTBEAT_S", 0.5)
+    with psycopg.connect(db_url, autocommit=True) as db:
+        row = db.execute("SELECT coalesce(max(event_id), 0) FROM alert_events").fetchone()
+        assert row is not None
+        for name in ("away", "unit2", "home"):
+            t = targets[name]
+            db.execute(
+                "INSERT INTO alert_events (incident_id, alert_id, ts, kind) VALUES"
+                " (%s, %s, now(), 'AckEvent')",
+                [t.alert_id, t.alert_id],
+            )
+    token = signer.issue(caller.principal, now=datetime.now(UTC))
+    conn = http.client.HTTPConnection(urlsplit(live).netloc, timeout=30)
+    seen: set[int] = set()
+    try:
+        # Resume after the events just written: they are sent before any heartbeat.
+        conn.request(
+            "GET",
+            "/api/v1/alerts/stream",
+            headers={"Authorization": f"Bearer {token}", "Last-Event-ID": str(row[0])},
+        )
+        stream = conn.getresponse()
+        assert stream.status == 200
+        for _ in range(1000):
+            line = stream.readline().decode()
+            if line.startswith(": ping"):
+                break
+            if line.startswith("data: "):
+                seen.add(json.loads(line.removeprefix("data: "))["alert"]["alert_id"])
+    finally:
+        conn.close()
+    by_alert = {t.alert_id: name for name, t in targets.items()}
+    assert {by_alert[a] for a in seen if a in by_alert} == caller.residents
