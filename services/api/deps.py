@@ -43,6 +43,7 @@ _MEANINGS: Final[dict[int, str]] = {
     403: "the caller's role lacks the permission, or the resource is outside their scope",
     404: "no such resource",
     409: "the resource's current state does not allow this",
+    413: "the request body is larger than this endpoint takes (services/api/limits.py)",
 }
 
 
@@ -60,7 +61,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every route behind `require(...)` may answer these.
-AUTHENTICATED: Final = errors(401, 403)
+AUTHENTICATED: Final = errors(401, 403, 413)
 
 # Input checked against what the database takes before it is asked: a query PostgreSQL
 # refuses is a 500, where the caller deserves a 422 naming the parameter.
