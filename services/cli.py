@@ -446,6 +446,7 @@ def api() -> None:
     import uvicorn
 
     from services.api.app import create_app
+    from services.api.server import server_config
 
     setup_logging("api")
     settings = Settings()
@@ -453,7 +454,10 @@ def api() -> None:
         application = create_app(settings)
     except CareWatchError as exc:
         raise fail(exc) from None
-    uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_level="info")
+    server = uvicorn.Server(server_config(application, settings))
+    server.run()
+    if not server.started:  # as uvicorn.run: a port in use (or the like) is a failed start
+        raise typer.Exit(3)
 
 
 @site_app.command("add")

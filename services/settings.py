@@ -8,6 +8,7 @@ services instead, and then no secret is generated or read from the data dir for 
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import json
 import os
 import secrets
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.errors import ConfigError
@@ -78,8 +79,12 @@ class Settings(BaseSettings):
     # a new one is refused with 429 (issue 13; docs/security.md).
     stream_limit_per_user: int = Field(default=5, ge=1)
     stream_limit_per_process: int = Field(default=200, ge=1)
-    # `carewatch up` only: the API takes the demo care team's pages at /demo/pager.
+    # `carewatch up` only (the local demo): the API takes the demo care team's pages at
+    # /demo/pager, from loopback only; refused with an external database or broker.
     demo_pager: bool = False
+    # Reverse proxies whose X-Forwarded-For the API believes (addresses or networks, comma-
+    # separated). Default none: the client address is the connection's, whoever connects.
+    trusted_proxies: str = ""
 
     ingest_client_id: str = "carewatch-ingest"
     ingest_batch_size: int = Field(default=5000, ge=1)
@@ -98,6 +103,20 @@ class Settings(BaseSettings):
     # Dead letters (rejected device messages) are kept this long, and at most this many.
     dead_letter_days: int = Field(default=30, ge=1)
     dead_letter_max_rows: int = Field(default=1_000_000, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def local_database(self) -> bool:

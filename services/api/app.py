@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException
 
 from services.alerts.links import LinkSigner
 from services.api.database import UNAVAILABLE, database_unavailable, make_pool
+from services.api.limits import BodyLimit
 from services.api.listener import Hub
 from services.api.routes import (
     ack_link,
@@ -27,14 +30,23 @@ from services.api.routes import (
     vitals,
     web,
 )
+from services.auth import audit as audit_log
 from services.auth.throttle import Throttle
 from services.auth.tokens import TokenSigner, live_sessions
 from services.broker.dynsec import DynsecAccounts
 from services.devices.provisioning import BrokerAccounts, DeviceError
+from services.errors import ConfigError
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
 
 
 def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> FastAPI:
+    if settings.demo_pager and not (settings.local_database and settings.local_broker):
+        # It takes posts without a token and shows live acknowledgement links: demo only.
+        raise ConfigError(
+            "CAREWATCH_DEMO_PAGER is for the local demo (`carewatch up`) only and is refused "
+            "with an external database or broker: unset it"
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = make_pool(app.state.database_url)
@@ -66,6 +78,17 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.state.tokens = TokenSigner(app.state.admin_token)
     app.state.login_throttle = Throttle(limit=settings.login_attempts_per_minute)
     app.state.mqtt_public = (settings.mqtt_host, settings.mqtt_port)
+
+    # Bounded bodies, and no body read for a route whose token is missing (services/api/limits).
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, exc: HTTPException) -> Response:
+        try:
+            await audit_log.record_refusal(request, exc.status_code)
+        except UNAVAILABLE as lost:  # not audited, so not answered: the caller may retry
+            return await database_unavailable(request, lost)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(DeviceError)
     async def device_error(_request: Request, exc: DeviceError) -> JSONResponse:

@@ -43,6 +43,7 @@ _MEANINGS: Final[dict[int, str]] = {
     403: "the caller's role lacks the permission, or the resource is outside their scope",
     404: "no such resource",
     409: "the resource's current state does not allow this",
+    413: "the request body is larger than this endpoint takes (services/api/limits.py)",
 }
 
 
@@ -60,7 +61,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every route behind `require(...)` may answer these.
-AUTHENTICATED: Final = errors(401, 403)
+AUTHENTICATED: Final = errors(401, 403, 413)
 
 # Input checked against what the database takes before it is asked: a query PostgreSQL
 # refuses is a 500, where the caller deserves a 422 naming the parameter.
@@ -133,17 +134,28 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+MISSING_TOKEN = "missing bearer token: log in at /api/v1/auth/token"  # noqa: S105 - a message
+
+
+def principal_of(state: Any, token: str | None) -> Principal:
+    """Who a bearer token (from `Authorization`) acts as; 401 if nobody. `state` is the app's:
+    the body-size middleware asks this too, before a body is read."""
     if not token:
-        raise _unauthorized("missing bearer token: log in at /api/v1/auth/token")
-    expected: str = request.app.state.admin_token
+        raise _unauthorized(MISSING_TOKEN)
+    expected: str = state.admin_token
     if hmac.compare_digest(token.encode(), expected.encode()):
         return Principal(BOOTSTRAP_ADMIN, "admin")
-    signer: TokenSigner = request.app.state.tokens
+    signer: TokenSigner = state.tokens
     try:
         return signer.verify(token)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
+
+
+def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    principal = principal_of(request.app.state, token)
+    request.state.principal = principal  # for the audit row of a refusal (services/auth/audit)
+    return principal
 
 
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -158,9 +170,13 @@ class Requirement:
 
     async def __call__(self, principal: Caller) -> Principal:
         if not principal.can(self.permission):
+            who = (
+                f"a user of partner hospital {principal.hospital_id!r} acts only on referrals and"
+                if principal.hospital_id is not None
+                else f"a user with role {principal.role!r}"
+            )
             raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"a user with role {principal.role!r} may not do this ({self.permission})",
+                status.HTTP_403_FORBIDDEN, f"{who} may not do this ({self.permission})"
             )
         return principal
 

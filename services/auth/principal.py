@@ -1,10 +1,11 @@
 """Who is calling, what their role lets them do, and which residents they may see. Pure.
 
 Scope: a user bound to a site sees only that site's residents, and only the units listed
-(none listed: every unit of the site); a user bound to no site (admins, device integrators)
-is not limited by place. Integrators never see resident health data at all: they have no
-permission that reads it. Staff of a partner hospital (`hospital_id`) act on the hospital's
-side of referrals and see the referrals sent to their hospital."""
+(none listed: every unit of the site). No site means every site only for an administrator;
+anyone else bound to no site sees no resident at all. Integrators never see resident health
+data: they have no permission that reads it. Staff of a partner hospital (`hospital_id`) act
+on the hospital's side of referrals and see the referrals sent to their hospital, nothing
+else: every other permission is withheld from them, whatever their role."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 __all__ = [
+    "HOSPITAL_PERMISSIONS",
     "PERMISSIONS",
     "ROLES",
     "Permission",
@@ -60,6 +62,11 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     "integrator": frozenset({"devices:manage", "referrals:read", "referrals:write"}),
 }
 
+# What a partner hospital's account may do, whatever its role: its side of referrals.
+HOSPITAL_PERMISSIONS: Final[frozenset[Permission]] = frozenset(
+    {"referrals:read", "referrals:write"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -71,13 +78,30 @@ class Principal:
     hospital_id: str | None = None
 
     def can(self, permission: Permission) -> bool:
+        if self.hospital_id is not None and permission not in HOSPITAL_PERMISSIONS:
+            return False
         return permission in PERMISSIONS[self.role]
+
+    @property
+    def every_site(self) -> bool:
+        """Not limited by place: only an administrator bound to no site."""
+        return self.role == "admin" and self.site_id is None and self.hospital_id is None
+
+    @property
+    def sees_no_resident(self) -> bool:
+        # Integrators and hospital staff reach residents only through referrals; anyone else
+        # bound to no site is unplaced, which is nowhere, never everywhere.
+        return (
+            self.role == "integrator"
+            or self.hospital_id is not None
+            or (self.site_id is None and not self.every_site)
+        )
 
     def covers(self, site_id: str, unit_id: str | None) -> bool:
         """Whether a resident (or unit) at `site_id`/`unit_id` is in this caller's scope."""
-        if self.role == "integrator":
+        if self.sees_no_resident:
             return False
-        if self.site_id is None:
+        if self.every_site:
             return True
         if site_id != self.site_id:
             return False
@@ -90,9 +114,9 @@ class Principal:
 
     def scope_sql(self, site_column: str, unit_column: str) -> tuple[str, list[object]]:
         """A WHERE fragment (and its parameters) limiting rows to this caller's scope."""
-        if self.role == "integrator":
+        if self.sees_no_resident:
             return "false", []
-        if self.site_id is None:
+        if self.every_site:
             return "true", []
         if not self.unit_ids:
             return f"{site_column} = %s", [self.site_id]

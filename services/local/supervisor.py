@@ -42,6 +42,17 @@ def service_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", *args]
 
 
+def up_env(settings: Settings) -> dict[str, str]:
+    """The services' environment under `carewatch up`."""
+    env = service_env(settings)
+    env.pop("CAREWATCH_DEMO_PAGER", None)
+    if settings.local_database and settings.local_broker:
+        # The demo's own stack: its care team pages /demo/pager (loopback only). Never with an
+        # external database or broker, where the API would refuse to start with it.
+        env["CAREWATCH_DEMO_PAGER"] = "1"
+    return env
+
+
 def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
     ensure_port_free(
         settings.api_host, settings.api_port, what="the API", env_var="CAREWATCH_API_PORT"
@@ -52,8 +63,7 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack.start()
     logs = Path(settings.data_dir).resolve() / "log"
-    env = service_env(settings)
-    env["CAREWATCH_DEMO_PAGER"] = "1"
+    env = up_env(settings)
     users = asyncio.run(ensure_demo_people(settings))
     services: list[Supervised] = []
     try:

@@ -62,7 +62,8 @@ def test_admit_read_update_and_list_within_scope(
             "SELECT action FROM audit_log WHERE resident_id = %s ORDER BY audit_id", [rid]
         ).fetchall()
     ]
-    assert actions == ["resident.create", "resident.read", "resident.update"]
+    # The refused edit is recorded too (docs/api.md, Audit).
+    assert actions == ["resident.create", "resident.read", "resident.update", "access.refused"]
 
 
 def test_validation_names_the_field(api: TestClient, nurse: dict[str, str]) -> None:

@@ -5,14 +5,21 @@ is put on the public list below, with the reason."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from psycopg.types.json import Jsonb
 from pydantic import SecretStr
 
 from services.api.app import create_app
@@ -20,6 +27,7 @@ from services.api.deps import Requirement, current_principal
 from services.auth.principal import PERMISSIONS, ROLES, Principal, Role
 from services.auth.tokens import TokenSigner
 from services.settings import Settings, admin_token
+from tests.e2e.conftest import serve
 
 pytestmark = pytest.mark.services
 
@@ -75,7 +83,6 @@ def route_table() -> list[Route]:
         database_url=SecretStr("postgresql://unused@127.0.0.1:9/unused"),
         mqtt_admin_url=SecretStr("mqtt://unused:unused@127.0.0.1:9"),
         admin_token=SecretStr("collection-only-token-0123456789abcdef"),
-        demo_pager=True,  # the optional routers too
     )
     app = create_app(offline)
     routes = []
@@ -131,3 +138,324 @@ def test_a_role_without_the_permission_gets_403(
     assert answer.status_code == 403, answer.text
     missing = route.permissions - PERMISSIONS[role]
     assert any(p in answer.json()["detail"] for p in missing), answer.text
+
+
+# --- every role x scope against every route, on residents of three places -------------------
+#
+# Three residents, each with an alert and a referral: `home` (site pa, unit pa1), `unit2` (pa,
+# pa2) and `away` (pb, pb1). Referrals of home and unit2 are sent to hospital pm-h, away's to
+# pm-h2. What each caller may see is written out here from docs/api.md, not computed by the
+# code under test: no site is every site only for an admin; a partner hospital's account sees
+# the referrals sent to its hospital and nothing else.
+
+PLACES = {"home": ("pa", "pa1"), "unit2": ("pa", "pa2"), "away": ("pb", "pb1")}
+HOSPITAL_OF = {"home": "pm-h", "unit2": "pm-h", "away": "pm-h2"}
+EVERYWHERE = frozenset(PLACES)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    name: str
+    principal: Principal
+    residents: frozenset[str]  # the targets whose resident, alerts and place it may see
+    referrals: frozenset[str]  # the targets whose referral it may see
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _staff(role: Role) -> list[Caller]:
+    return [
+        Caller(
+            f"{role}+site",
+            Principal(f"pm-{role}-s", role, "pa"),
+            *[frozenset({"home", "unit2"})] * 2,
+        ),
+        Caller(
+            f"{role}+site+unit",
+            Principal(f"pm-{role}-u", role, "pa", frozenset({"pa1"})),
+            *[frozenset({"home"})] * 2,
+        ),
+        Caller(f"{role} no site", Principal(f"pm-{role}-n", role), frozenset(), frozenset()),
+    ]
+
+
+CALLERS = [
+    Caller("admin", Principal("pm-admin", "admin"), EVERYWHERE, EVERYWHERE),
+    *_staff("physician"),
+    *_staff("nurse"),
+    *_staff("caregiver"),
+    Caller(
+        "hospital physician",
+        Principal("pm-hosp", "physician", hospital_id="pm-h"),
+        frozenset(),
+        frozenset({"home", "unit2"}),
+    ),
+    Caller("integrator", Principal("pm-int", "integrator"), frozenset(), frozenset()),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """How a route is asked about one target. `scope`: what decides, beyond the permission:
+    "resident" (the target's resident, alert or place), "referral" (the target's referral),
+    "list" (a list, which must hold exactly what the caller may see), None (no place)."""
+
+    scope: str | None = None
+    body: dict[str, object] | None = None
+    query: dict[str, object] = field(default_factory=dict)
+
+
+# Every guarded route, and how to probe it: a new route fails `test_every_route_is_probed`.
+PROBES: dict[tuple[str, str], Probe] = {
+    ("GET", "/api/v1/auth/me"): Probe(),
+    ("GET", "/api/v1/users"): Probe(),
+    ("POST", "/api/v1/users"): Probe(),
+    ("GET", "/api/v1/audit"): Probe(),
+    ("GET", "/api/v1/devices"): Probe(),
+    ("POST", "/api/v1/devices"): Probe(),
+    ("GET", "/api/v1/devices/{device_id}"): Probe(),
+    ("PUT", "/api/v1/devices/{device_id}/resident"): Probe(),
+    ("POST", "/api/v1/devices/{device_id}/retire"): Probe(),
+    ("GET", "/api/v1/devices/{device_id}/dead-letters"): Probe(),
+    ("GET", "/api/v1/care-team"): Probe(),
+    ("PUT", "/api/v1/care-team"): Probe(),
+    ("GET", "/api/v1/care-team/on-duty"): Probe("resident"),
+    ("GET", "/api/v1/alerts"): Probe("list", query={"limit": 500}),
+    ("GET", "/api/v1/alerts/precision"): Probe(),
+    ("GET", "/api/v1/alerts/stream"): Probe("stream"),
+    ("GET", "/api/v1/alerts/{alert_id}"): Probe("resident"),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): Probe("resident"),
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): Probe("resident", {"outcome": "false_alarm"}),
+    ("GET", "/api/v1/residents"): Probe("list", query={"limit": 500}),
+    ("POST", "/api/v1/residents"): Probe("resident", {"display_name": "Probe Admission"}),
+    ("GET", "/api/v1/residents/{resident_id}"): Probe("resident"),
+    ("PATCH", "/api/v1/residents/{resident_id}"): Probe("resident", {"room": "9"}),
+    ("GET", "/api/v1/residents/{resident_id}/latest"): Probe("resident"),
+    ("GET", "/api/v1/residents/{resident_id}/news2"): Probe("resident"),
+    ("GET", "/api/v1/residents/{resident_id}/vitals"): Probe("resident", query={"metric": "hr"}),
+    ("POST", "/api/v1/residents/{resident_id}/observations"): Probe("resident", {"temp": 37.0}),
+    ("GET", "/api/v1/referrals"): Probe("list", query={"limit": 500}),
+    ("POST", "/api/v1/referrals"): Probe("resident", {"reason": "probe"}),
+    ("GET", "/api/v1/referrals/{referral_id}"): Probe("referral"),
+    # From `requested` no one may go to `admitted` (409): the probe changes nothing.
+    ("POST", "/api/v1/referrals/{referral_id}/transition"): Probe("referral", {"to": "admitted"}),
+    ("GET", "/api/v1/referrals/{referral_id}/fhir"): Probe("referral"),
+}
+
+
+def test_every_route_is_probed() -> None:
+    assert {(r.method, r.path) for r in GUARDED} == set(PROBES)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    resident_id: int
+    alert_id: int
+    referral_id: int
+
+
+@pytest.fixture(scope="module")
+def targets(db_url: str, api: TestClient) -> Iterator[dict[str, Target]]:
+    made: dict[str, Target] = {}
+    with psycopg.connect(db_url, autocommit=True) as db:
+        for site in ("pa", "pb"):
+            db.execute("INSERT INTO sites VALUES (%s, 'Probe site') ON CONFLICT DO NOTHING", [site])
+        for site, unit in PLACES.values():
+            db.execute(
+                "INSERT INTO units VALUES (%s, %s, 'Probe unit') ON CONFLICT DO NOTHING",
+                [site, unit],
+            )
+        for n, (name, (site, unit)) in enumerate(PLACES.items()):
+            row = db.execute(
+                "INSERT INTO residents (site_id, unit_id, display_name) VALUES (%s, %s, %s)"
+                " RETURNING resident_id",
+                [site, unit, f"Probe {name}"],
+            ).fetchone()
+            assert row is not None
+            rid, aid = int(row[0]), 920_001 + n
+            patient = {"name": f"Probe {name}", "sex": "unknown", "site_id": site, "unit_id": unit}
+            db.execute(
+                "INSERT INTO incidents (incident_id, subject, site_id, unit_id, resident_id,"
+                " state, severity, title, opened_at, updated_at) VALUES"
+                " (%s, %s, %s, %s, %s, 'open', 'high', 'probe', now(), now())",
+                [aid, f"resident:{rid}", site, unit, rid],
+            )
+            db.execute(
+                "INSERT INTO alerts (alert_id, incident_id, rule_id, dedupe_key, subject,"
+                " resident_id, title, severity, opened_at, first_ts, last_ts, count, updated_at)"
+                " VALUES (%s, %s, 'sos', %s, 's', %s, 'SOS', 'high', now(), now(), now(), 1,"
+                " now())",
+                [aid, aid, f"k{aid}", rid],
+            )
+            ref = db.execute(
+                "INSERT INTO referrals (resident_id, site_id, unit_id, hospital_id, hospital_name,"
+                " state, trigger, reason, patient, created_at, updated_at) VALUES"
+                " (%s, %s, %s, %s, 'Probe hospital', 'requested', 'staff', 'probe', %s, now(),"
+                " now()) RETURNING referral_id",
+                [rid, site, unit, HOSPITAL_OF[name], Jsonb(patient)],
+            ).fetchone()
+            assert ref is not None
+            db.execute(
+                "INSERT INTO referral_transitions (referral_id, at, action, to_state, staff_id,"
+                " role, side) VALUES (%s, now(), 'referral.requested', 'requested', 'probe',"
+                " 'nurse', 'care')",
+                [ref[0]],
+            )
+            made[name] = Target(name, rid, aid, int(ref[0]))
+        yield made
+        # Commands the probes queued (no alert service runs here): no later test meets them.
+        db.execute(
+            "DELETE FROM alert_commands WHERE alert_id = ANY(%s)",
+            [[t.alert_id for t in made.values()]],
+        )
+
+
+@pytest.fixture(scope="module")
+def live(settings: Settings) -> Iterator[str]:
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+def _url(route: Route, target: Target) -> str:
+    ids = {
+        "resident_id": target.resident_id,
+        "alert_id": target.alert_id,
+        "referral_id": target.referral_id,
+    }
+    return re.sub(r"\{([^}]+)\}", lambda m: str(ids.get(m.group(1), 1)), route.path)
+
+
+def _permitted(caller: Caller, route: Route) -> bool:
+    granted = PERMISSIONS[caller.principal.role]
+    if caller.principal.hospital_id is not None:  # docs/api.md: referrals, nothing else
+        granted = granted & {"referrals:read", "referrals:write"}
+    return route.permissions <= granted
+
+
+CASES = [(c, r, t) for c in CALLERS for r in GUARDED for t in PLACES]
+
+
+@pytest.mark.parametrize(
+    ("caller", "route", "target"), CASES, ids=[f"{c} {r} {t}" for c, r, t in CASES]
+)
+def test_each_role_and_scope_gets_what_the_docs_say(
+    api: TestClient,
+    signer: TokenSigner,
+    targets: dict[str, Target],
+    live: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: Caller,
+    route: Route,
+    target: str,
+) -> None:
+    from services.alerts import commands
+    from services.api.routes import alerts
+
+    # Acknowledging waits for the alert service, which is not running here: not long.
+    monkeypatch.setattr(alerts, "submit", partial(commands.submit, timeout_s=0.2))
+    probe = PROBES[(route.method, route.path)]
+    the = targets[target]
+    site, unit = PLACES[target]
+    body = probe.body
+    query = dict(probe.query)
+    if route.path == "/api/v1/residents" and route.method == "POST":
+        body = {**(body or {}), "site_id": site, "unit_id": unit}
+    elif route.path == "/api/v1/referrals" and route.method == "POST":
+        body = {**(body or {}), "resident_id": the.resident_id}
+    elif route.path == "/api/v1/care-team/on-duty":
+        query |= {"site": site, "unit": unit}
+    token = signer.issue(caller.principal, now=datetime.now(UTC))
+    if probe.scope == "stream":  # a stream that opens never ends: a real server, a timeout
+        host, port = urlsplit(live).hostname, urlsplit(live).port
+        conn = http.client.HTTPConnection(host or "", port, timeout=30)
+        try:
+            conn.request("GET", route.path, headers={"Authorization": f"Bearer {token}"})
+            opened = conn.getresponse()  # the status line and headers: the stream stays open
+            assert opened.status == (200 if _permitted(caller, route) else 403)
+        finally:
+            conn.close()
+        return
+    answer = api.request(
+        route.method,
+        _url(route, the),
+        json=body,
+        params=query,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    sees = caller.referrals if probe.scope == "referral" else caller.residents
+    if not _permitted(caller, route) or (
+        probe.scope in ("resident", "referral") and target not in sees
+    ):
+        assert answer.status_code in (403, 404), answer.text
+        return
+    # Allowed: anything but a refusal (a device "1" need not exist; the target does).
+    assert answer.status_code != 401, answer.text
+    assert probe.scope is None or answer.status_code != 404, answer.text
+    refused = answer.status_code == 403 and any(
+        why in answer.text for why in ("outside your scope", "may not do this (")
+    )
+    assert not refused, answer.text
+    if probe.scope == "list":
+        assert answer.status_code == 200, answer.text
+        wanted = caller.referrals if "referrals" in route.path else caller.residents
+        mine = {t.resident_id: name for name, t in targets.items()}
+        listed = {
+            mine[i["resident_id"]] for i in answer.json()["items"] if i["resident_id"] in mine
+        }
+        assert listed == wanted
+
+
+READERS = [
+    c
+    for c in CALLERS
+    if "alerts:read" in PERMISSIONS[c.principal.role] and c.principal.hospital_id is None
+]
+
+
+@pytest.mark.parametrize("caller", READERS, ids=str)
+def test_the_live_feed_carries_only_what_the_caller_may_see(
+    db_url: str,
+    signer: TokenSigner,
+    targets: dict[str, Target],
+    live: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: Caller,
+) -> None:
+    from services.api.routes import alerts
+
+    # A heartbeat comes only once the stream has sent every change it had: the end marker.
+    monkeypatch.setattr(alerts, "HEARTBEAT_S", 0.5)
+    with psycopg.connect(db_url, autocommit=True) as db:
+        row = db.execute("SELECT coalesce(max(event_id), 0) FROM alert_events").fetchone()
+        assert row is not None
+        for name in ("away", "unit2", "home"):
+            t = targets[name]
+            db.execute(
+                "INSERT INTO alert_events (incident_id, alert_id, ts, kind) VALUES"
+                " (%s, %s, now(), 'AckEvent')",
+                [t.alert_id, t.alert_id],
+            )
+    token = signer.issue(caller.principal, now=datetime.now(UTC))
+    conn = http.client.HTTPConnection(urlsplit(live).netloc, timeout=30)
+    seen: set[int] = set()
+    try:
+        # Resume after the events just written: they are sent before any heartbeat.
+        conn.request(
+            "GET",
+            "/api/v1/alerts/stream",
+            headers={"Authorization": f"Bearer {token}", "Last-Event-ID": str(row[0])},
+        )
+        stream = conn.getresponse()
+        assert stream.status == 200
+        for _ in range(1000):
+            line = stream.readline().decode()
+            if line.startswith(": ping"):
+                break
+            if line.startswith("data: "):
+                seen.add(json.loads(line.removeprefix("data: "))["alert"]["alert_id"])
+    finally:
+        conn.close()
+    by_alert = {t.alert_id: name for name, t in targets.items()}
+    assert {by_alert[a] for a in seen if a in by_alert} == caller.residents

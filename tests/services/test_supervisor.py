@@ -43,3 +43,18 @@ def test_backoff(
     now[0] += 0.02
     keep_alive(s)
     assert child.starts == 1 and s.started_at == now[0]
+
+
+def test_up_turns_the_demo_pager_on_only_for_its_own_local_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import SecretStr
+
+    from services.local.supervisor import up_env
+    from services.settings import Settings
+
+    monkeypatch.setenv("CAREWATCH_DEMO_PAGER", "1")  # even if the caller's environment asks
+    local = Settings(data_dir=tmp_path)
+    assert up_env(local)["CAREWATCH_DEMO_PAGER"] == "1"
+    external = Settings(data_dir=tmp_path, database_url=SecretStr("postgresql://u:p@db/x"))
+    assert "CAREWATCH_DEMO_PAGER" not in up_env(external)

@@ -410,6 +410,12 @@ async def stream(
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, exc.detail, headers={"Retry-After": "10"}
         ) from None
+    try:
+        # Opening the feed is a read of resident data: audited on a connection of its own.
+        await audit.record_own(request, caller, "alerts.stream", "alerts/stream")
+    except BaseException:
+        hub.unsubscribe(sub)
+        raise
 
     async def events() -> AsyncIterator[str]:
         yield ": connected\n\n"
