@@ -437,25 +437,38 @@ def test_the_live_feed_carries_only_what_the_caller_may_see(
                 " (%s, %s, now(), 'AckEvent')",
                 [t.alert_id, t.alert_id],
             )
-    token = signer.issue(caller.principal, now=datetime.now(UTC))
+    # The API's one listener must have taken in all three before the caller's stream opens,
+    # so that they come as its catch-up, before any heartbeat: an admin's stream, which sees
+    # everything, shows when it has (the last one written is "home").
+    admin = signer.issue(CALLERS[0].principal, now=datetime.now(UTC))
+    feed(live, admin, row[0], until=targets["home"].alert_id)
+    seen = feed(live, signer.issue(caller.principal, now=datetime.now(UTC)), row[0])
+    by_alert = {t.alert_id: name for name, t in targets.items()}
+    assert {by_alert[a] for a in seen if a in by_alert} == caller.residents
+
+
+def feed(live: str, token: str, after: int, until: int | None = None) -> set[int]:
+    """The alert ids a stream resumed after event `after` sends: until its first heartbeat,
+    or with `until`, until that alert's event has come (heartbeats in between allowed)."""
     conn = http.client.HTTPConnection(urlsplit(live).netloc, timeout=30)
     seen: set[int] = set()
     try:
-        # Resume after the events just written: they are sent before any heartbeat.
         conn.request(
             "GET",
             "/api/v1/alerts/stream",
-            headers={"Authorization": f"Bearer {token}", "Last-Event-ID": str(row[0])},
+            headers={"Authorization": f"Bearer {token}", "Last-Event-ID": str(after)},
         )
         stream = conn.getresponse()
         assert stream.status == 200
         for _ in range(1000):
             line = stream.readline().decode()
-            if line.startswith(": ping"):
+            if line.startswith(": ping") and until is None:
                 break
             if line.startswith("data: "):
                 seen.add(json.loads(line.removeprefix("data: "))["alert"]["alert_id"])
+                if until in seen:
+                    break
     finally:
         conn.close()
-    by_alert = {t.alert_id: name for name, t in targets.items()}
-    assert {by_alert[a] for a in seen if a in by_alert} == caller.residents
+    assert until is None or until in seen, f"alert {until} never came on the feed"
+    return seen
