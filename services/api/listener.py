@@ -209,8 +209,12 @@ class Hub:
 
     async def _fan_out(self, conn: Conn) -> None:
         if not self.subscriptions:  # nobody to read events for: only move the cursor
-            self.cursor = max(self.cursor, await self._latest(conn))
-            return
+            latest = await self._latest(conn)
+            if not self.subscriptions:
+                self.cursor = max(self.cursor, latest)
+                return
+            # A stream opened while we looked, starting at the old cursor: it catches up to
+            # there, so everything after it must reach its queue, not be skipped.
         while True:
             events = await self.load(conn, self.cursor, 200)
             for event in events:

@@ -11,7 +11,7 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
-from services.api.listener import CHANNEL, End, FeedEvent, Hub, StreamLimit
+from services.api.listener import CHANNEL, End, FeedEvent, Hub, StreamLimit, Subscription
 
 Conn = AsyncConnection[TupleRow]
 
@@ -51,3 +51,29 @@ async def test_a_slow_stream_is_ended_and_the_others_get_everything(db_url: str)
     finally:
         await hub.close()
     assert fast.queue.get_nowait() == End("shutting_down")
+
+
+async def test_a_stream_opened_while_the_idle_listener_moves_on_misses_nothing(
+    db_url: str,
+) -> None:
+    """With no stream open the listener only moves its cursor; a stream that opens during
+    that look starts at the old cursor and must get everything after it (it was skipped)."""
+    produced = [FeedEvent(1, "CreatedEvent", ()), FeedEvent(2, "CreatedEvent", ())]
+    opened: list[Subscription] = []
+
+    async def load(_conn: Conn, after: int, limit: int) -> list[FeedEvent]:
+        return [e for e in produced if e.event_id > after][:limit]
+
+    class Racing(Hub):
+        async def _latest(self, conn: Conn) -> int:
+            if not opened:
+                opened.append(self.subscribe("late", None))  # opens mid-look
+            return max(e.event_id for e in produced)
+
+    hub = Racing(db_url, load, no_sessions, per_user=1, per_process=10)
+    async with await AsyncConnection.connect(db_url, autocommit=True) as conn:
+        await hub._fan_out(conn)
+    [late] = opened
+    assert late.start == 0
+    got = [late.queue.get_nowait() for _ in range(late.queue.qsize())]
+    assert [e.event_id for e in got if isinstance(e, FeedEvent)] == [1, 2]
