@@ -24,6 +24,7 @@ GapReason = Literal["absent", "stale", "invalid"]
 # RCP 2017's monitoring levels (chart 2): aggregate 0, 1-4, a single 3, 5-6, >= 7.
 RiskLevel = Literal["zero", "low", "low_medium", "medium", "high"]
 ObservationStatus = Literal["ok", "due", "overdue"]
+_LEVELS: Final[tuple[RiskLevel, ...]] = ("zero", "low", "low_medium", "medium", "high")
 
 # Chart order (RCP 2017, chart 1).
 PARAMETERS: Final[tuple[Parameter, ...]] = ("rr", "spo2", "on_o2", "sbp", "hr", "acvpu", "temp")
@@ -308,9 +309,13 @@ class ObservationsDue:
 class News2Result:
     """A NEWS2 computation at `at`. When any parameter is missing, stale or invalid, the score
     is incomplete: `total` and `band` are None and `partial_total` is NOT a NEWS2 score, only
-    the sum over the parameters present (a lower bound of the true score). `proven_band` is the
-    band the parameters present already prove (the band itself when complete; None when they
-    prove nothing above low): an incomplete score is never shown as harmless when it is not."""
+    the sum over the parameters present (a lower bound of the true score).
+
+    `proven_band` is the band the evidence already proves (the band itself when complete;
+    None when it proves nothing above low), and `proven_total` the total it rests on: a lower
+    bound from every value within its `max_age_s`, overdue rounds included (old evidence of
+    risk is kept; only vouching for improvement needs a current round). An incomplete score
+    is never shown as harmless when it is not."""
 
     at: datetime
     scale: Scale
@@ -323,6 +328,7 @@ class News2Result:
     gaps: tuple[Gap, ...]
     assumptions: tuple[str, ...]
     proven_band: Band | None = None
+    proven_total: int = 0
     observations: ObservationsDue | None = None
 
     def sub_score(self, parameter: Parameter) -> SubScore | None:
@@ -352,7 +358,12 @@ def _fresh(
 
 
 def compute_news2(
-    latest: Mapping[str, Vital], *, scale: Scale, now: datetime, config: News2Config
+    latest: Mapping[str, Vital],
+    *,
+    scale: Scale,
+    now: datetime,
+    config: News2Config,
+    level_at_least: RiskLevel | None = None,
 ) -> News2Result:
     """NEWS2 from the freshest reading of each parameter (`latest`, keyed by metric name).
 
@@ -360,12 +371,16 @@ def compute_news2(
     never assumed Alert, nor oxygen assumed air. A manual value counts for as long as the
     observation interval of the current risk level allows (`observe_every_s` plus the grace,
     at most its `max_age_s`); the level is that of the score with every value counted over its
-    `max_age_s`, so it does not depend on itself. Device values count over `max_age_s`."""
+    `max_age_s`, so it does not depend on itself, or `level_at_least` (an open alert's band:
+    standing down from hourly observations takes a current round). Device values count over
+    `max_age_s`."""
     _require_aware("now", now)
     windows = config.max_age_s
     base = _score(latest, scale, now, lambda p, _: windows.for_parameter(p))
     top = max((s.score for s in base.sub_scores), default=0)
     level = risk_level(base.total if base.total is not None else base.partial_total, top)
+    if level_at_least is not None and _LEVELS.index(level_at_least) > _LEVELS.index(level):
+        level = level_at_least
     every_s = config.observe_every_s.for_level(level)
     grace_s = config.observation_grace_s
 
@@ -376,7 +391,16 @@ def compute_news2(
     manual = any(r.source == "manual" for p, r in latest.items() if p in PARAMETERS)
     result = _score(latest, scale, now, limit) if manual else base
     due = _observations(result, latest, level, every_s, grace_s, limit)
-    return replace(result, observations=due)
+    # The base counts a superset of the readings (a round overdue for this risk still counts
+    # there), and missing parameters only add points: its sum is the lower bound to prove on.
+    proven_total = base.total if base.total is not None else base.partial_total
+    proven = clinical_band(proven_total, top)
+    return replace(
+        result,
+        proven_band=result.band or (None if proven == "low" else proven),
+        proven_total=result.total if result.total is not None else proven_total,
+        observations=due,
+    )
 
 
 def _score(latest: Mapping[str, Vital], scale: Scale, now: datetime, limit: Limit) -> News2Result:
@@ -418,21 +442,20 @@ def _score(latest: Mapping[str, Vital], scale: Scale, now: datetime, limit: Limi
 
     gaps.sort(key=lambda g: PARAMETERS.index(g.parameter))
     partial = sum(s.score for s in scores)
-    lower = clinical_band(partial, max((s.score for s in scores), default=0))
     complete = not gaps
     return News2Result(
         at=now,
         scale=scale,
         complete=complete,
         total=partial if complete else None,
-        band=lower if complete else None,
+        band=clinical_band(partial, max((s.score for s in scores), default=0))
+        if complete
+        else None,
         partial_total=partial,
         sub_scores=tuple(scores),
         missing=tuple(g.parameter for g in gaps),
         gaps=tuple(gaps),
         assumptions=tuple(assumptions),
-        # Missing parameters can only add points: what is present proves at least `lower`.
-        proven_band=lower if complete or lower != "low" else None,
     )
 
 
@@ -502,7 +525,15 @@ def news2_step(
     clears after `clear_after_s` back in "low". An incomplete score never clears or steps
     down (silence is not wellness); it raises or escalates only when the parameters present
     already prove the band (their partial total is a lower bound), saying it is incomplete."""
-    result = compute_news2(latest, scale=profile.news2_scale, now=now, config=config)
+    # While an alert is open its band sets the observation interval: an alert raised at
+    # "hourly" does not stand down on a round that is only current for a lower score.
+    result = compute_news2(
+        latest,
+        scale=profile.news2_scale,
+        now=now,
+        config=config,
+        level_at_least=state.alert_band,
+    )
     if result.band is None or result.total is None:
         # Missing parameters can only add points: what is present is a lower bound.
         lower = result.proven_band
@@ -511,7 +542,7 @@ def news2_step(
         ):
             return News2State(alert_band=state.alert_band, alert_total=state.alert_total), []
         # Still marked incomplete, so it is never shown as a complete score.
-        result = replace(result, total=result.partial_total, band=lower)
+        result = replace(result, total=result.proven_total, band=lower)
     assert result.band is not None and result.total is not None
     band, total = result.band, result.total
     held_since, dipped = _held_since(state, band, now, config.dip_tolerance_s)
@@ -649,7 +680,7 @@ def _title(result: News2Result, alert_band: AlertBand) -> str:
         return f"NEWS2 {result.total}: {risk}"
     # A lower bound: say so, and what the score is still waiting for.
     missing = ", ".join(_SHOWN[p] for p in result.missing)
-    return f"NEWS2 ≥ {result.partial_total}: {risk} (not known: {missing})"
+    return f"NEWS2 ≥ {result.proven_total}: {risk} (missing or out of date: {missing})"
 
 
 def _dedupe_key(profile: ResidentProfile) -> str:

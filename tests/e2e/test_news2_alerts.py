@@ -141,5 +141,5 @@ def test_a_stale_oxygen_entry_never_clears_a_live_alert(
         what="the escalation",
     )
     assert [a[0] for a in escalated] == [alert_id]  # the same alert, never cleared
-    assert escalated[0][2] == "NEWS2 ≥ 9: high clinical risk (not known: air/oxygen)"
+    assert escalated[0][2] == "NEWS2 ≥ 9: high clinical risk (missing or out of date: air/oxygen)"
     assert "clear" not in news2_actions(db, stale_one)

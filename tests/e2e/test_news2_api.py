@@ -80,6 +80,7 @@ def test_an_incomplete_score_shows_the_band_it_proves(
     scored = news2(api, nurse, high)
     assert (scored["complete"], scored["band"], scored["partial_total"]) == (False, None, 13)
     assert scored["proven_band"] == "high" and scored["missing"] == ["acvpu"]
+    assert scored["proven_total"] == 13
     # A single 3 already asks for an urgent ward review.
     single = admit(api, nurse)
     wearable(db, single, rr=16, spo2=91, hr=70, temp=37.0, sbp=120, on_o2=0)
@@ -112,7 +113,7 @@ def test_observations_fall_due_with_the_risk(
     wearable(db, overdue, spo2=91, rr=21, hr=70, temp=37.0)
     round_ago(api, nurse, overdue, 80, acvpu="A", sbp=120, on_o2=False)
     late = news2(api, nurse, overdue)
-    assert (late["complete"], late["proven_band"]) == (False, "medium")
+    assert (late["complete"], late["proven_band"], late["proven_total"]) == (False, "medium", 5)
     assert late["missing"] == ["on_o2", "sbp", "acvpu"]
     assert late["observations"]["status"] == "overdue"
     # The same round at no risk is good for hours yet.

@@ -987,11 +987,13 @@ def test_complete_score_proves_its_own_band() -> None:
 def test_alert_title_says_the_band_and_what_is_missing() -> None:
     alert = only(Ward().step(0, DEVICE_14, omit=("acvpu", "on_o2")))
     assert alert.severity == "critical" and alert.values["band"] == "high"
-    assert alert.title == "NEWS2 ≥ 14: high clinical risk (not known: air/oxygen, ACVPU)"
+    assert (
+        alert.title == "NEWS2 ≥ 14: high clinical risk (missing or out of date: air/oxygen, ACVPU)"
+    )
     single = Ward()
     out = [c for _ in range(7) for c in single.step(10, {"spo2": 91}, omit=("acvpu",))]
     alert = only(out)
-    assert alert.title == "NEWS2 ≥ 3: low-medium clinical risk (not known: ACVPU)"
+    assert alert.title == "NEWS2 ≥ 3: low-medium clinical risk (missing or out of date: ACVPU)"
     complete = only(Ward().step(0, HIGH_7))
     assert complete.title == "NEWS2 7: high clinical risk"
 
@@ -1045,11 +1047,45 @@ def test_device_values_keep_their_own_windows_whatever_the_risk() -> None:
 
 
 def test_the_level_comes_from_the_score_over_the_plain_windows() -> None:
-    # SBP 100 scores 2 only while it counts: the level is medium with it (hourly), so two
-    # hours on it no longer counts, and the score is incomplete rather than "low".
+    # SBP 100 scores 2 while it counts: the level is medium with it (hourly), so two hours
+    # on it no longer counts and the score is incomplete rather than "low"; as evidence of
+    # risk the round still counts: medium is proven.
     result = score({"spo2": 91, "sbp": 100}, ages={"sbp": 2 * 3600})
     assert result.observations is not None and result.observations.level == "medium"
-    assert result.missing == ("sbp",) and result.proven_band == "low_medium"
+    assert result.missing == ("sbp",) and result.partial_total == 3
+    assert (result.proven_band, result.proven_total) == ("medium", 5)
+
+
+def test_an_overdue_round_still_raises_but_cannot_vouch_for_improvement() -> None:
+    """A round three hours ago charted SBP 100 and 38.5 °C (2 + 1); the wearable adds 2: NEWS2
+    5. Hourly observations are overdue, yet the alert is raised as before; once the wearable
+    settles, the old round cannot clear it."""
+    round_at = T0 - timedelta(hours=3)
+    charted = {
+        "sbp": Vital(round_at, "sbp", 100, "manual"),
+        "temp": Vital(round_at, "temp", 38.5, "manual"),
+    }
+    state, emitted, now = News2State(), [], T0
+    for minute in range(40):
+        values = {"rr": 21} if minute < 20 else {}
+        readings = {**latest(values, now=now), **charted}
+        state, out = news2_step(state, readings, profile=PROFILE, now=now, config=CONFIG)
+        emitted += out
+        now += timedelta(minutes=1)
+    assert [(c.action, c.values["band"]) for c in emitted] == [("raise", "medium")]
+    assert emitted[0].title == (
+        "NEWS2 ≥ 5: medium clinical risk (missing or out of date: SBP, temp)"
+    )
+    assert state.alert_band == "medium"
+    # A current round vouches for the improvement: low for the clear window, then clear.
+    charted = {m: Vital(now, m, v, "manual") for m, v in (("sbp", 120), ("temp", 37.0))}
+    for _ in range(6):
+        state, out = news2_step(
+            state, {**latest(now=now), **charted}, profile=PROFILE, now=now, config=CONFIG
+        )
+        emitted += out
+        now += timedelta(minutes=1)
+    assert [c.action for c in emitted] == ["raise", "clear"]
 
 
 def test_observations_due_then_overdue() -> None:

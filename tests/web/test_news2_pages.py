@@ -131,7 +131,7 @@ def test_the_board_lists_observations_due_with_the_band_and_says_a_total_is_a_bo
         f"resident:{high}",
         rule_id="news2",
         severity="critical",
-        title="NEWS2 ≥ 13: high clinical risk (not known: ACVPU)",
+        title="NEWS2 ≥ 13: high clinical risk (missing or out of date: ACVPU)",
         values={
             "total": 13,
             "band": "high",
@@ -143,5 +143,7 @@ def test_the_board_lists_observations_due_with_the_band_and_says_a_total_is_a_bo
     )
     card = page.locator("li.alert", has_text="Zhao Lin")
     expect(card).to_have_attribute("data-severity", "critical")
-    expect(card.locator(".values")).to_have_text("score ≥ 13 · not known: Consciousness")
+    expect(card.locator(".values")).to_have_text(
+        "score ≥ 13 · missing or out of date: Consciousness"
+    )
     screenshot(page, "board-news2")

@@ -58,8 +58,12 @@ class News2Out(BaseModel):
     band: str | None = Field(description="low, low_medium (a single 3), medium, high")
     partial_total: int = Field(description="the sum over the parameters present: a lower bound")
     proven_band: str | None = Field(
-        description="the band the parameters present already prove (the band when complete); "
-        "null when they prove nothing above low"
+        description="the band the evidence already proves (the band when complete); null "
+        "when it proves nothing above low"
+    )
+    proven_total: int = Field(
+        description="the total it rests on (the total when complete): a lower bound over every "
+        "value within its max_age_s, rounds overdue for the current risk included"
     )
     parts: list[News2Part]
     missing: list[str]
@@ -75,6 +79,7 @@ class News2Summary(BaseModel):
     partial_total: int
     band: str | None
     proven_band: str | None
+    proven_total: int
     missing: list[str]
     observations: ObservationsOut
 
@@ -107,6 +112,7 @@ def news2_out(resident_id: int, result: News2Result) -> News2Out:
         band=result.band,
         partial_total=result.partial_total,
         proven_band=result.proven_band,
+        proven_total=result.proven_total,
         parts=[
             News2Part(
                 parameter=s.parameter,
@@ -199,6 +205,7 @@ async def unit_news2(
                 partial_total=result.partial_total,
                 band=result.band,
                 proven_band=result.proven_band,
+                proven_total=result.proven_total,
                 missing=list(result.missing),
                 observations=_observations(result),
             )

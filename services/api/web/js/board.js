@@ -402,7 +402,7 @@ function renderObservations() {
       ? resident.display_name
       : t('resident.fallback_name', { id: n.resident_id });
     const band = n.band || n.proven_band || 'unknown';
-    const score = n.complete ? String(n.total) : `≥ ${n.partial_total}`;
+    const score = n.complete ? String(n.total) : `≥ ${n.proven_total}`;
     let bandLabel = t('news2.incomplete');
     if (n.band) bandLabel = t(`band.${n.band}`);
     else if (n.proven_band) bandLabel = t('news2.at_least', { band: t(`band.${n.proven_band}`) });

@@ -148,7 +148,7 @@ function renderNews2() {
     return;
   }
   if (!n) return;
-  const total = n.complete ? String(n.total) : `≥ ${n.partial_total}`;
+  const total = n.complete ? String(n.total) : `≥ ${n.proven_total}`;
   // An incomplete score still shows the band its present parameters prove, in its colour.
   const band = n.band || n.proven_band || 'unknown';
   let bandLabel = t('news2.incomplete');
