@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import SITE, UNIT, Conn, login_as
+from services.settings import Settings
+from tests.e2e.alerting import Running, candidate, store, team
+from tests.receivers import HttpReceiver, SmtpReceiver
+from tests.support import SITE, UNIT, Conn, count, login_as, wait_for
 
 pytestmark = pytest.mark.services
 
@@ -154,3 +157,42 @@ def test_the_board_reads_every_resident_in_scope(
     audited = db.execute("SELECT count(*) FROM audit_log WHERE action = 'news2.list'").fetchone()
     db.commit()
     assert audited is not None and audited[0] >= 1
+
+
+def test_an_open_alert_holds_the_observation_interval_as_in_the_detector(
+    api: TestClient,
+    db: Conn,
+    nurse: dict[str, str],
+    settings: Settings,
+    http: HttpReceiver,
+    smtp: SmtpReceiver,
+    run_service: type[Running],
+) -> None:
+    # NEWS2 3 (RR 21 → 2, HR 91 → 1): six-hourly, so a 2-hour-old round counts...
+    rid = admit(api, nurse)
+    wearable(db, rid, spo2=97, rr=21, hr=91, temp=37.0)
+    round_ago(api, nurse, rid, 120, acvpu="A", sbp=120, on_o2=False)
+    calm = news2(api, nurse, rid)
+    assert (calm["complete"], calm["total"], calm["observations"]["status"]) == (True, 3, "ok")
+    # ... but not while the medium alert it came down from is open: hourly until a round.
+    store(db, team(http, smtp))
+    run_service(settings)
+    candidate(
+        db,
+        f"resident:{rid}",
+        rule_id="news2",
+        title="NEWS2 5: medium clinical risk",
+        values={"total": 5, "band": "medium", "scale": 1},
+    )
+    wait_for(
+        lambda: count(db, "SELECT count(*) FROM alerts WHERE resident_id = %s", rid),
+        until=lambda n: n == 1,
+        what="the alert",
+    )
+    held = news2(api, nurse, rid)
+    assert (held["complete"], held["proven_band"]) == (False, None)
+    assert held["observations"]["level"] == "medium"
+    assert held["observations"]["status"] == "overdue"
+    listed = api.get("/api/v1/news2", params={"limit": 500}, headers=nurse).json()["items"]
+    (mine,) = [n for n in listed if n["resident_id"] == rid]
+    assert mine["observations"]["status"] == "overdue"

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from rules.news2 import PARAMETERS, News2Result, compute_news2
+from rules.news2 import ALERT_BANDS, PARAMETERS, AlertBand, News2Result, compute_news2
 from rules.types import Vital
 from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, Offset, require
 from services.auth import audit
@@ -161,6 +161,17 @@ async def _latest(
     return found
 
 
+async def open_alert_bands(conn: Conn, residents: list[int]) -> dict[int, AlertBand]:
+    """The band of each resident's open NEWS2 alert: as in the detector, it holds the
+    observation interval until a round vouches for improvement."""
+    cur = await conn.execute(
+        "SELECT resident_id, \"values\"->>'band' FROM alerts WHERE rule_id = 'news2'"
+        " AND resident_id = ANY(%s) AND resolved_at IS NULL AND NOT condition_cleared",
+        [residents],
+    )
+    return {int(rid): band for rid, band in await cur.fetchall() if band in ALERT_BANDS}
+
+
 @router.get("")
 async def unit_news2(
     conn: Conn,
@@ -189,12 +200,18 @@ async def unit_news2(
     )
     rows = await cur.fetchall()
     now = datetime.now(UTC)
-    latest = await _latest(conn, [int(row[0]) for row in rows], now)
+    ids = [int(row[0]) for row in rows]
+    latest = await _latest(conn, ids, now)
+    alerts = await open_alert_bands(conn, ids)
     items = []
     for resident_id, scale, site_overrides, own_overrides in rows:
         config = configured_rules(site_overrides, own_overrides, resident_id=resident_id)
         result = compute_news2(
-            latest.get(resident_id, {}), scale=scale, now=now, config=config.news2
+            latest.get(resident_id, {}),
+            scale=scale,
+            now=now,
+            config=config.news2,
+            level_at_least=alerts.get(resident_id),
         )
         items.append(
             News2Summary(

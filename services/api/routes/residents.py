@@ -31,7 +31,7 @@ from services.api.deps import (
     require,
     resident_in_scope,
 )
-from services.api.routes.news2 import News2Out, news2_out
+from services.api.routes.news2 import News2Out, news2_out, open_alert_bands
 from services.auth import audit
 from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
@@ -413,7 +413,11 @@ async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: R
     config = configured_rules(site_overrides, own_overrides, resident_id=resident_id)
     now = datetime.now(UTC)
     result = compute_news2(
-        await _latest(conn, resident_id, now), scale=scale, now=now, config=config.news2
+        await _latest(conn, resident_id, now),
+        scale=scale,
+        now=now,
+        config=config.news2,
+        level_at_least=(await open_alert_bands(conn, [resident_id])).get(resident_id),
     )
     await audit.record(
         conn,
