@@ -523,8 +523,9 @@ def news2_step(
     worsens (escalating only after the same persistence, stepping down only after the score
     stays below the alert's band for `clear_after_s`);
     clears after `clear_after_s` back in "low". An incomplete score never clears or steps
-    down (silence is not wellness); it raises or escalates only when the parameters present
-    already prove the band (their partial total is a lower bound), saying it is incomplete."""
+    down (silence is not wellness, nor is an overdue round); it raises or escalates only when
+    the evidence already proves the band (`proven_band`: a lower bound over every value within
+    its `max_age_s`), saying it is incomplete and what is missing or out of date."""
     # While an alert is open its band sets the observation interval: an alert raised at
     # "hourly" does not stand down on a round that is only current for a lower score.
     result = compute_news2(
