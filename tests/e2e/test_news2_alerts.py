@@ -96,6 +96,28 @@ def test_a_stale_oxygen_entry_never_clears_a_live_alert(
     run_service(settings)
     stale_one = scale_2_resident(db, "Oxygen Stale")
     control = scale_2_resident(db, "Oxygen Off")
+    try:
+        watch_oxygen(db, http, make_device, stale_one, control)
+    finally:
+        # Their devices fall silent after the test: their device alerts belong to no later
+        # test's unit.
+        db.execute(
+            "INSERT INTO units VALUES (%s, 'n2-done', 'Finished') ON CONFLICT DO NOTHING", [SITE]
+        )
+        db.execute(
+            "UPDATE residents SET unit_id = 'n2-done' WHERE resident_id = ANY(%s)",
+            [[stale_one, control]],
+        )
+        db.commit()
+
+
+def watch_oxygen(
+    db: Conn,
+    http: HttpReceiver,
+    make_device: Callable[..., Device],
+    stale_one: int,
+    control: int,
+) -> None:
     devices = {rid: make_device(resident_id=rid) for rid in (stale_one, control)}
     # Scale 2 on oxygen: SpO2 95 → 2, oxygen → 2, HR 91 → 1: NEWS2 5, medium. On air: 1.
     charted_at = time.monotonic()
