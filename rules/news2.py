@@ -5,9 +5,9 @@ freshest reading of each parameter, and the rule that raises, updates and clears
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Final, Literal
@@ -21,6 +21,10 @@ Scale = Literal[1, 2]
 Band = Literal["low", "low_medium", "medium", "high"]
 AlertBand = Literal["low_medium", "medium", "high"]
 GapReason = Literal["absent", "stale", "invalid"]
+# RCP 2017's monitoring levels (chart 2): aggregate 0, 1-4, a single 3, 5-6, >= 7.
+RiskLevel = Literal["zero", "low", "low_medium", "medium", "high"]
+ObservationStatus = Literal["ok", "due", "overdue"]
+_LEVELS: Final[tuple[RiskLevel, ...]] = ("zero", "low", "low_medium", "medium", "high")
 
 # Chart order (RCP 2017, chart 1).
 PARAMETERS: Final[tuple[Parameter, ...]] = ("rr", "spo2", "on_o2", "sbp", "hr", "acvpu", "temp")
@@ -81,6 +85,37 @@ class FreshnessWindows(BaseModel):
         return window
 
 
+class ObservationIntervals(BaseModel):
+    """How often (seconds) observations are due at each risk level: RCP 2017's minimum
+    monitoring frequency. A manual value counts for its level's interval plus the grace (and
+    never longer than its `max_age_s`), so a round that is overdue leaves the score incomplete:
+    it then cannot clear or step down an alert."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    zero: float = Field(default=12 * 3600.0, gt=0, allow_inf_nan=False)  # aggregate 0: 12-hourly
+    low: float = Field(default=6 * 3600.0, gt=0, allow_inf_nan=False)  # 1-4: "4-6 hourly"
+    low_medium: float = Field(default=3600.0, gt=0, allow_inf_nan=False)  # a single 3: hourly
+    medium: float = Field(default=3600.0, gt=0, allow_inf_nan=False)  # 5-6: hourly
+    # >= 7 asks for continuous monitoring: the wearable streams; what only a caregiver can
+    # measure (BP, ACVPU, oxygen) is due every quarter hour.
+    high: float = Field(default=900.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _never_longer_for_more_risk(self) -> ObservationIntervals:
+        if not self.zero >= self.low >= self.low_medium >= self.medium >= self.high:
+            raise ValueError(
+                "observe_every_s must not be longer for more risk: need zero >= low >= "
+                f"low_medium >= medium >= high, got zero={self.zero}, low={self.low}, "
+                f"low_medium={self.low_medium}, medium={self.medium}, high={self.high}"
+            )
+        return self
+
+    def for_level(self, level: RiskLevel) -> float:
+        seconds: float = getattr(self, level)
+        return seconds
+
+
 class RaiseAfter(BaseModel):
     """How long (seconds) a band, or worse, must hold before the rule raises (or escalates) to
     it. Never longer for a worse band, and at most DETECTION_LATENCY_LIMIT_S for medium/high."""
@@ -132,6 +167,10 @@ class News2Config(BaseModel):
     # restarting the hold at every dip delayed detection by many minutes. One minute is a
     # wearable report or two; a single artefact shorter than the hold still does not page.
     dip_tolerance_s: float = Field(default=60.0, ge=0, allow_inf_nan=False)
+    observe_every_s: ObservationIntervals = ObservationIntervals()
+    # A round takes a while, and one that lands a quarter hour late should not flick the score
+    # to incomplete (and the board to "overdue") meanwhile.
+    observation_grace_s: float = Field(default=900.0, ge=0, allow_inf_nan=False)
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -222,10 +261,19 @@ def clinical_band(total: int, max_sub_score: int) -> Band:
     return "low"
 
 
+def risk_level(total: int, max_sub_score: int) -> RiskLevel:
+    """RCP 2017 monitoring level of a score (chart 2): 0, 1-4, a single 3, 5-6, >= 7."""
+    band = clinical_band(total, max_sub_score)
+    if band != "low":
+        return band
+    return "zero" if total == 0 else "low"
+
+
 @dataclass(frozen=True, slots=True)
 class SubScore:
     """One parameter's chart score and what it was computed from. `charted` is the value as
-    banded (after rounding). `reading` is None only for an assumption (on_o2 unknown: air)."""
+    banded (after rounding). `reading` is None only in referral snapshots stored before oxygen
+    stopped being assumed."""
 
     parameter: Parameter
     score: int
@@ -244,10 +292,30 @@ class Gap:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservationsDue:
+    """When the next observations are due (RCP 2017 minimum frequency for `level`, the level of
+    the score with every value counted over its `max_age_s`). "overdue": a parameter is missing,
+    or a manual value no longer counts; "due": a manual value is within its last
+    `observation_grace_s`. Parameters kept current by a device are never due."""
+
+    level: RiskLevel
+    every_s: float
+    status: ObservationStatus
+    due_at: datetime | None  # the earliest counting manual value falls due (None: none counts)
+    parameters: tuple[Parameter, ...]  # due or overdue now, chart order
+
+
+@dataclass(frozen=True, slots=True)
 class News2Result:
     """A NEWS2 computation at `at`. When any parameter is missing, stale or invalid, the score
     is incomplete: `total` and `band` are None and `partial_total` is NOT a NEWS2 score, only
-    the sum over the parameters present (a lower bound of the true score)."""
+    the sum over the parameters present (a lower bound of the true score).
+
+    `proven_band` is the band the evidence already proves (the band itself when complete;
+    None when it proves nothing above low), and `proven_total` the total it rests on: a lower
+    bound from every value within its `max_age_s`, overdue rounds included (old evidence of
+    risk is kept; only vouching for improvement needs a current round). An incomplete score
+    is never shown as harmless when it is not."""
 
     at: datetime
     scale: Scale
@@ -259,6 +327,9 @@ class News2Result:
     missing: tuple[Parameter, ...]  # chart order; details in `gaps`
     gaps: tuple[Gap, ...]
     assumptions: tuple[str, ...]
+    proven_band: Band | None = None
+    proven_total: int = 0
+    observations: ObservationsDue | None = None
 
     def sub_score(self, parameter: Parameter) -> SubScore | None:
         return next((s for s in self.sub_scores if s.parameter == parameter), None)
@@ -269,8 +340,11 @@ def _require_aware(name: str, ts: datetime) -> None:
         raise ValueError(f"{name} must be timezone-aware, got {ts!r}")
 
 
+Limit = Callable[[Parameter, Vital], float]
+
+
 def _fresh(
-    parameter: Parameter, latest: Mapping[str, Vital], now: datetime, config: News2Config
+    parameter: Parameter, latest: Mapping[str, Vital], now: datetime, limit: Limit
 ) -> Vital | Gap:
     reading = latest.get(parameter)
     if reading is None:
@@ -278,54 +352,81 @@ def _fresh(
     _require_aware(f"{parameter} reading ts", reading.ts)
     # A reading from slightly in the future (device clock ahead) is fresh: ingest owns skew.
     age_s = (now - reading.ts).total_seconds()
-    if age_s > config.max_age_s.for_parameter(parameter):
+    if age_s > limit(parameter, reading):
         return Gap(parameter, "stale", reading, age_s)
     return reading
 
 
 def compute_news2(
-    latest: Mapping[str, Vital], *, scale: Scale, now: datetime, config: News2Config
+    latest: Mapping[str, Vital],
+    *,
+    scale: Scale,
+    now: datetime,
+    config: News2Config,
+    level_at_least: RiskLevel | None = None,
 ) -> News2Result:
     """NEWS2 from the freshest reading of each parameter (`latest`, keyed by metric name).
 
-    on_o2 unknown (absent, stale or invalid) is taken as room air and said in `assumptions`;
-    any other parameter unknown makes the result incomplete (ACVPU is never assumed Alert)."""
+    Any parameter unknown (absent, stale or invalid) makes the result incomplete: ACVPU is
+    never assumed Alert, nor oxygen assumed air. A manual value counts for as long as the
+    observation interval of the current risk level allows (`observe_every_s` plus the grace,
+    at most its `max_age_s`); the level is that of the score with every value counted over its
+    `max_age_s`, so it does not depend on itself, or `level_at_least` (an open alert's band:
+    standing down from hourly observations takes a current round). Device values count over
+    `max_age_s`."""
     _require_aware("now", now)
+    windows = config.max_age_s
+    base = _score(latest, scale, now, lambda p, _: windows.for_parameter(p))
+    top = max((s.score for s in base.sub_scores), default=0)
+    level = risk_level(base.total if base.total is not None else base.partial_total, top)
+    if level_at_least is not None and _LEVELS.index(level_at_least) > _LEVELS.index(level):
+        level = level_at_least
+    every_s = config.observe_every_s.for_level(level)
+    grace_s = config.observation_grace_s
+
+    def limit(parameter: Parameter, reading: Vital) -> float:
+        window = windows.for_parameter(parameter)
+        return min(window, every_s + grace_s) if reading.source == "manual" else window
+
+    manual = any(r.source == "manual" for p, r in latest.items() if p in PARAMETERS)
+    result = _score(latest, scale, now, limit) if manual else base
+    due = _observations(result, latest, level, every_s, grace_s, limit)
+    # The base counts a superset of the readings (a round overdue for this risk still counts
+    # there), and missing parameters only add points: its sum is the lower bound to prove on.
+    proven_total = base.total if base.total is not None else base.partial_total
+    proven = clinical_band(proven_total, top)
+    return replace(
+        result,
+        proven_band=result.band or (None if proven == "low" else proven),
+        proven_total=result.total if result.total is not None else proven_total,
+        observations=due,
+    )
+
+
+def _score(latest: Mapping[str, Vital], scale: Scale, now: datetime, limit: Limit) -> News2Result:
     readings: dict[Parameter, Vital] = {}
     gaps: list[Gap] = []
     for parameter in PARAMETERS:
-        found = _fresh(parameter, latest, now, config)
+        found = _fresh(parameter, latest, now, limit)
         if isinstance(found, Gap):
             gaps.append(found)
         else:
             readings[parameter] = found
 
-    # Oxygen therapy is recorded rarely (at rounds, on a change), so unknown is charted as air
-    # rather than leaving most scores incomplete; that can only under-score, so it is said.
+    # Oxygen unknown is missing data (the score is incomplete). SpO2 on scale 2 is then scored
+    # as on air: on air never scores more than on oxygen, so the partial total stays a lower
+    # bound; it is said.
+    oxygen = readings.get("on_o2")
+    on_oxygen = oxygen is not None and oxygen.value == 1
+    known = oxygen is not None and oxygen.value in (0, 1)
     assumptions: list[str] = []
-    on_oxygen = False
-    oxygen = readings.pop("on_o2", None)
-    oxygen_gap = next((g for g in gaps if g.parameter == "on_o2"), None)
-    if oxygen is not None:
-        try:
-            on_oxygen = _oxygen_flag(oxygen.value)
-        except ValueError:
-            oxygen_gap = Gap("on_o2", "invalid", oxygen)
-        else:
-            readings["on_o2"] = oxygen
-    if oxygen_gap is not None:
-        gaps = [g for g in gaps if g.parameter != "on_o2"]
-        assumptions.append(
-            f"on_o2 {oxygen_gap.reason}: assumed room air (scores 0"
-            + ("; SpO2 scale 2 read as on air)" if scale == 2 else ")")
-        )
+    if scale == 2 and not known and "spo2" in readings:
+        assumptions.append("on_o2 unknown: SpO2 (scale 2) scored as on air, a lower bound")
 
     scores: list[SubScore] = []
     for parameter in PARAMETERS:
         reading = readings.get(parameter)
         if reading is None:
-            if parameter == "on_o2":
-                scores.append(SubScore("on_o2", 0, Decimal(0), None))
             continue
         try:
             score = sub_score(parameter, reading.value, scale=scale, on_oxygen=on_oxygen)
@@ -347,13 +448,40 @@ def compute_news2(
         scale=scale,
         complete=complete,
         total=partial if complete else None,
-        band=clinical_band(partial, max(s.score for s in scores)) if complete else None,
+        band=clinical_band(partial, max((s.score for s in scores), default=0))
+        if complete
+        else None,
         partial_total=partial,
         sub_scores=tuple(scores),
         missing=tuple(g.parameter for g in gaps),
         gaps=tuple(gaps),
         assumptions=tuple(assumptions),
     )
+
+
+def _observations(
+    result: News2Result,
+    latest: Mapping[str, Vital],
+    level: RiskLevel,
+    every_s: float,
+    grace_s: float,
+    limit: Limit,
+) -> ObservationsDue:
+    overdue: list[Parameter] = []
+    due: dict[Parameter, datetime] = {}
+    for parameter in PARAMETERS:
+        reading = latest.get(parameter)
+        if parameter in result.missing:
+            overdue.append(parameter)
+        elif reading is not None and reading.source == "manual":
+            # Due for the last `grace_s` of the time it counts.
+            left_s = max(0.0, limit(parameter, reading) - grace_s)
+            due[parameter] = reading.ts + timedelta(seconds=left_s)
+    due_at = min(due.values(), default=None)
+    now_due = [p for p, at in due.items() if at <= result.at]
+    status: ObservationStatus = "overdue" if overdue else "due" if now_due else "ok"
+    parameters = tuple(p for p in PARAMETERS if p in overdue or p in now_due)
+    return ObservationsDue(level, every_s, status, due_at, parameters)
 
 
 # --- the rule over time --------------------------------------------------------------------
@@ -395,18 +523,27 @@ def news2_step(
     worsens (escalating only after the same persistence, stepping down only after the score
     stays below the alert's band for `clear_after_s`);
     clears after `clear_after_s` back in "low". An incomplete score never clears or steps
-    down (silence is not wellness); it raises or escalates only when the parameters present
-    already prove the band (their partial total is a lower bound), saying it is incomplete."""
-    result = compute_news2(latest, scale=profile.news2_scale, now=now, config=config)
+    down (silence is not wellness, nor is an overdue round); it raises or escalates only when
+    the evidence already proves the band (`proven_band`: a lower bound over every value within
+    its `max_age_s`), saying it is incomplete and what is missing or out of date."""
+    # While an alert is open its band sets the observation interval: an alert raised at
+    # "hourly" does not stand down on a round that is only current for a lower score.
+    result = compute_news2(
+        latest,
+        scale=profile.news2_scale,
+        now=now,
+        config=config,
+        level_at_least=state.alert_band,
+    )
     if result.band is None or result.total is None:
         # Missing parameters can only add points: what is present is a lower bound.
-        top = max((s.score for s in result.sub_scores), default=0)
-        lower = clinical_band(result.partial_total, top)
-        worse = state.alert_band is None or _band_rank(lower) > _band_rank(state.alert_band)
-        if lower == "low" or not worse:
+        lower = result.proven_band
+        if lower is None or (
+            state.alert_band is not None and _band_rank(lower) <= _band_rank(state.alert_band)
+        ):
             return News2State(alert_band=state.alert_band, alert_total=state.alert_total), []
         # Still marked incomplete, so it is never shown as a complete score.
-        result = replace(result, total=result.partial_total, band=lower)
+        result = replace(result, total=result.proven_total, band=lower)
     assert result.band is not None and result.total is not None
     band, total = result.band, result.total
     held_since, dipped = _held_since(state, band, now, config.dip_tolerance_s)
@@ -519,12 +656,32 @@ def _emit(
         dedupe_key=_dedupe_key(profile),
         severity=SEVERITY_BY_BAND[alert_band],
         ts=result.at,
-        title=f"NEWS2 {'' if result.complete else '≥ '}{result.total}: "
-        f"{alert_band.replace('_', '-')} clinical risk",
+        title=_title(result, alert_band),
         values=_values(result, alert_band),
         suggestion="referral" if alert_band == "high" else None,
     )
     return state, [candidate]
+
+
+# How the page and the card name a parameter that is missing.
+_SHOWN: Final[Mapping[Parameter, str]] = {
+    "rr": "RR",
+    "spo2": "SpO2",
+    "on_o2": "air/oxygen",
+    "sbp": "SBP",
+    "hr": "HR",
+    "acvpu": "ACVPU",
+    "temp": "temp",
+}
+
+
+def _title(result: News2Result, alert_band: AlertBand) -> str:
+    risk = f"{alert_band.replace('_', '-')} clinical risk"
+    if result.complete:
+        return f"NEWS2 {result.total}: {risk}"
+    # A lower bound: say so, and what the score is still waiting for.
+    missing = ", ".join(_SHOWN[p] for p in result.missing)
+    return f"NEWS2 ≥ {result.proven_total}: {risk} (missing or out of date: {missing})"
 
 
 def _dedupe_key(profile: ResidentProfile) -> str:

@@ -23,6 +23,7 @@ from services.api.routes import (
     care_team,
     devices,
     health,
+    news2,
     protocol,
     referrals,
     residents,
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.include_router(referrals.router)
     app.include_router(vitals.router)
     app.include_router(residents.router)
+    app.include_router(news2.router)
     app.include_router(web.router)
     if settings.demo_pager:
         from services.api.routes import demo_pager

@@ -27,6 +27,7 @@ from rules.news2 import (
     clinical_band,
     compute_news2,
     news2_step,
+    risk_level,
     sub_score,
 )
 from rules.types import ACVPU_CODES, AlertCandidate, ResidentProfile, Source, Vital
@@ -355,17 +356,29 @@ def test_several_missing_listed_in_chart_order() -> None:
 
 
 @pytest.mark.parametrize("scale", [1, 2], ids=["scale-1", "scale-2"])
-def test_unknown_oxygen_assumed_air_and_said(scale: Scale) -> None:
+def test_unknown_oxygen_is_missing_not_air(scale: Scale) -> None:
     result = score({"spo2": 97}, scale=scale, omit=("on_o2",))
-    assert result.complete and result.total == 0  # scale 2: 97 on air scores 0
-    o2 = result.sub_score("on_o2")
-    assert o2 is not None and (o2.score, o2.reading) == (0, None)
-    assert len(result.assumptions) == 1
-    assert "on_o2 absent" in result.assumptions[0]
-    assert "room air" in result.assumptions[0]
-    assert ("scale 2" in result.assumptions[0]) == (scale == 2)
+    assert not result.complete and result.total is None and result.band is None
+    assert result.missing == ("on_o2",) and result.sub_score("on_o2") is None
+    assert result.partial_total == 0  # scale 2: 97 on air scores 0, the lowest it can score
+    # Scale 2 scores SpO2 as on air meanwhile, a lower bound, and says so.
+    assert len(result.assumptions) == (1 if scale == 2 else 0)
+    if scale == 2:
+        assert "lower bound" in result.assumptions[0]
 
 
+@given(st.floats(50, 100, allow_nan=False), st.sampled_from([0.0, 1.0]))
+def test_scale_2_spo2_on_air_is_a_lower_bound(spo2: float, on_o2: float) -> None:
+    known = score({"spo2": spo2, "on_o2": on_o2}, scale=2)
+    unknown = score({"spo2": spo2}, scale=2, omit=("on_o2",))
+    assert known.total is not None and unknown.partial_total <= known.total
+
+
+# Manual values follow the risk level (tested below); here every level allows a day, so each
+# parameter's own `max_age_s` is the window.
+LENIENT = News2Config.model_validate(
+    {"observe_every_s": dict.fromkeys(("zero", "low", "low_medium", "medium", "high"), 86400)}
+)
 FRESHNESS = [(p, getattr(CONFIG.max_age_s, p)) for p in PARAMETERS]
 
 
@@ -374,16 +387,13 @@ FRESHNESS = [(p, getattr(CONFIG.max_age_s, p)) for p in PARAMETERS]
 )
 @pytest.mark.parametrize("over", [0.0, 1e-6, 1.0], ids=["at-window", "1us-over", "1s-over"])
 def test_freshness_window(parameter: Parameter, window: float, over: float) -> None:
-    result = score({"on_o2": 1}, ages={parameter: window + over})
+    readings = latest({"on_o2": 1}, ages={parameter: window + over})
+    result = compute_news2(readings, scale=1, now=T0, config=LENIENT)
     if over == 0:
         assert result.complete and result.missing == () and result.assumptions == ()
         found = result.sub_score(parameter)
         assert found is not None and found.reading is not None
         assert found.reading.ts == T0 - timedelta(seconds=window)
-    elif parameter == "on_o2":
-        assert result.complete and result.assumptions
-        assert "on_o2 stale" in result.assumptions[0]
-        assert sub(result, "on_o2") == 0
     else:
         assert not result.complete and result.missing == (parameter,)
         (gap,) = result.gaps
@@ -423,10 +433,10 @@ def test_unscorable_value_is_a_gap(parameter: Parameter, value: float) -> None:
         sub_score(parameter, value)
 
 
-def test_invalid_oxygen_flag_assumed_air_and_said() -> None:
+def test_invalid_oxygen_flag_is_a_gap() -> None:
     result = score({"on_o2": 0.5})
-    assert result.complete and sub(result, "on_o2") == 0
-    assert "on_o2 invalid" in result.assumptions[0]
+    assert not result.complete and result.missing == ("on_o2",)
+    assert [(g.parameter, g.reason) for g in result.gaps] == [("on_o2", "invalid")]
 
 
 def test_naive_times_are_refused() -> None:
@@ -453,6 +463,9 @@ def test_naive_times_are_refused() -> None:
         ({"raise_after_s": {"high": 40}}, "not be longer for a worse band"),
         ({"raise_after_s": {"low_medium": 10}}, "not be longer for a worse band"),
         ({"raise_afer_s": {}}, "Extra inputs"),
+        ({"observe_every_s": {"high": 7200}}, "not be longer for more risk"),
+        ({"observe_every_s": {"zero": 0}}, "greater than 0"),
+        ({"observation_grace_s": -1}, "greater than or equal to 0"),
     ],
     ids=[
         "window-zero",
@@ -465,6 +478,9 @@ def test_naive_times_are_refused() -> None:
         "high-slower-than-medium",
         "low-medium-faster-than-medium",
         "typo",
+        "observe-high-slower-than-medium",
+        "observe-zero",
+        "grace-negative",
     ],
 )
 def test_config_rejected_at_load(raw: dict[str, Any], message: str) -> None:
@@ -484,6 +500,15 @@ def test_config_defaults() -> None:
         "acvpu": 43200.0,
         "on_o2": 43200.0,
     }
+    # RCP 2017 minimum monitoring frequencies.
+    assert CONFIG.observe_every_s.model_dump() == {
+        "zero": 43200.0,
+        "low": 21600.0,
+        "low_medium": 3600.0,
+        "medium": 3600.0,
+        "high": 900.0,
+    }
+    assert CONFIG.observation_grace_s == 900.0
 
 
 # --- the rule over time (fake clock) -------------------------------------------------------
@@ -821,9 +846,10 @@ def test_scale_2_comes_from_the_profile() -> None:
 
 
 def test_assumptions_travel_with_the_alert() -> None:
-    ward = Ward()
-    alert = only(ward.step(0, HIGH_7, omit=("on_o2",)))
-    assert "assumed room air" in str(alert.values["assumptions"])
+    ward = Ward(PROFILE_SCALE_2)
+    alert = only(ward.step(0, {"spo2": 83, "rr": 25, "hr": 131}, omit=("on_o2",)))
+    assert "scored as on air" in str(alert.values["assumptions"])
+    assert alert.values["missing"] == "on_o2"
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -903,3 +929,198 @@ def test_a_total_flickering_within_the_band_updates_only_when_it_worsens() -> No
         ward.hold(10, MEDIUM_5)
     actions = [(c.action, c.values["total"]) for c in ward.emitted]
     assert actions == [("raise", 6)]  # raised at the worst seen; 5-6-5-6… says nothing new
+
+
+# --- oxygen unknown is missing data (issue 12, item 3) -------------------------------------
+
+
+def test_stale_oxygen_neither_clears_nor_steps_down_a_scale_2_alert() -> None:
+    """A scale-2 resident on oxygen at NEWS2 5: once the "on oxygen" entry goes stale, taking
+    air would read SpO2 95 as 0 and clear the alert. Unknown oxygen is missing data."""
+    on_oxygen = {"spo2": 95, "on_o2": 1, "hr": 91}  # scale 2 on oxygen: 2 + 2 + 1 = 5
+    charted_at = T0
+    oxygen = Vital(charted_at, "on_o2", 1, "manual")
+    state, emitted = News2State(), []
+    now = T0
+    while now <= T0 + timedelta(hours=14):  # past every window the entry could have
+        readings = {**latest(on_oxygen, now=now), "on_o2": oxygen}
+        state, out = news2_step(state, readings, profile=PROFILE_SCALE_2, now=now, config=CONFIG)
+        emitted += out
+        now += timedelta(minutes=5)
+    assert [(c.action, c.values["band"]) for c in emitted] == [("raise", "medium")]
+    assert state.alert_band == "medium"
+    stale = compute_news2(
+        {**latest(on_oxygen, now=now), "on_o2": oxygen}, scale=2, now=now, config=CONFIG
+    )
+    assert not stale.complete and stale.missing == ("on_o2",) and stale.proven_band is None
+
+
+# --- an incomplete score shows the band it proves (item 4) ----------------------------------
+
+DEVICE_14 = {"rr": 25, "spo2": 91, "hr": 131, "temp": 39.1, "sbp": 90}  # 3 + 3 + 3 + 2 + 3
+
+
+@pytest.mark.parametrize(
+    ("values", "omit", "proven"),
+    [
+        (DEVICE_14, ("acvpu",), "high"),
+        ({"rr": 25, "hr": 111}, ("acvpu",), "medium"),  # 3 + 2
+        ({"spo2": 91}, ("acvpu",), "low_medium"),  # a single 3: urgent ward review
+        ({"hr": 111}, ("acvpu",), None),  # 2: nothing above low is proven
+        ({}, ("acvpu", "on_o2"), None),
+    ],
+    ids=["14-high", "5-medium", "single-3", "2-nothing", "0-nothing"],
+)
+def test_incomplete_score_proves_a_band(
+    values: dict[str, float], omit: tuple[str, ...], proven: Band | None
+) -> None:
+    result = score(values, omit=omit)
+    assert not result.complete and result.band is None
+    assert result.proven_band == proven
+
+
+def test_complete_score_proves_its_own_band() -> None:
+    assert score(DEVICE_14).proven_band == score(DEVICE_14).band == "high"
+    assert score().proven_band == "low"
+
+
+def test_alert_title_says_the_band_and_what_is_missing() -> None:
+    alert = only(Ward().step(0, DEVICE_14, omit=("acvpu", "on_o2")))
+    assert alert.severity == "critical" and alert.values["band"] == "high"
+    assert (
+        alert.title == "NEWS2 ≥ 14: high clinical risk (missing or out of date: air/oxygen, ACVPU)"
+    )
+    single = Ward()
+    out = [c for _ in range(7) for c in single.step(10, {"spo2": 91}, omit=("acvpu",))]
+    alert = only(out)
+    assert alert.title == "NEWS2 ≥ 3: low-medium clinical risk (missing or out of date: ACVPU)"
+    complete = only(Ward().step(0, HIGH_7))
+    assert complete.title == "NEWS2 7: high clinical risk"
+
+
+# --- freshness follows the risk (item 5) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "top", "level"),
+    [
+        (0, 0, "zero"),
+        (1, 1, "low"),
+        (4, 2, "low"),
+        (3, 3, "low_medium"),
+        (5, 3, "medium"),
+        (6, 2, "medium"),
+        (7, 3, "high"),
+        (20, 3, "high"),
+    ],
+)
+def test_risk_level(total: int, top: int, level: str) -> None:
+    assert risk_level(total, top) == level
+
+
+# Device values scoring 5 (medium, hourly) and 0 (12-hourly); BP, ACVPU, oxygen from a round.
+DEVICE_5 = {"spo2": 91, "rr": 21}
+
+
+def at_age(values: Mapping[str, float], sbp_age_s: float) -> News2Result:
+    return score(values, ages={"sbp": sbp_age_s})
+
+
+def test_manual_values_count_for_the_interval_of_the_risk_level_plus_grace() -> None:
+    hourly = 3600 + 900
+    assert at_age(DEVICE_5, hourly).complete
+    late = at_age(DEVICE_5, hourly + 1)
+    assert not late.complete and late.missing == ("sbp",)
+    assert late.gaps[0].reason == "stale"
+    assert late.proven_band == "medium"  # still shown for what it is
+    # The same round value at no risk counts until its own window (8 h < 12 h + grace).
+    assert at_age({}, 8 * 3600).complete
+    assert not at_age({}, 8 * 3600 + 1).complete
+    # 1-4: six-hourly.
+    assert at_age({"hr": 91}, 6 * 3600 + 900).complete
+    assert not at_age({"hr": 91}, 6 * 3600 + 901).complete
+
+
+def test_device_values_keep_their_own_windows_whatever_the_risk() -> None:
+    result = score(DEVICE_5, ages={"temp": 7 * 3600})  # temperature from a FHIR feed here
+    assert result.complete
+
+
+def test_the_level_comes_from_the_score_over_the_plain_windows() -> None:
+    # SBP 100 scores 2 while it counts: the level is medium with it (hourly), so two hours
+    # on it no longer counts and the score is incomplete rather than "low"; as evidence of
+    # risk the round still counts: medium is proven.
+    result = score({"spo2": 91, "sbp": 100}, ages={"sbp": 2 * 3600})
+    assert result.observations is not None and result.observations.level == "medium"
+    assert result.missing == ("sbp",) and result.partial_total == 3
+    assert (result.proven_band, result.proven_total) == ("medium", 5)
+
+
+def test_an_overdue_round_still_raises_but_cannot_vouch_for_improvement() -> None:
+    """A round three hours ago charted SBP 100 and 38.5 °C (2 + 1); the wearable adds 2: NEWS2
+    5. Hourly observations are overdue, yet the alert is raised as before; once the wearable
+    settles, the old round cannot clear it."""
+    round_at = T0 - timedelta(hours=3)
+    charted = {
+        "sbp": Vital(round_at, "sbp", 100, "manual"),
+        "temp": Vital(round_at, "temp", 38.5, "manual"),
+    }
+    state, emitted, now = News2State(), [], T0
+    for minute in range(40):
+        values = {"rr": 21} if minute < 20 else {}
+        readings = {**latest(values, now=now), **charted}
+        state, out = news2_step(state, readings, profile=PROFILE, now=now, config=CONFIG)
+        emitted += out
+        now += timedelta(minutes=1)
+    assert [(c.action, c.values["band"]) for c in emitted] == [("raise", "medium")]
+    assert emitted[0].title == (
+        "NEWS2 ≥ 5: medium clinical risk (missing or out of date: SBP, temp)"
+    )
+    assert state.alert_band == "medium"
+    # A current round vouches for the improvement: low for the clear window, then clear.
+    charted = {m: Vital(now, m, v, "manual") for m, v in (("sbp", 120), ("temp", 37.0))}
+    for _ in range(6):
+        state, out = news2_step(
+            state, {**latest(now=now), **charted}, profile=PROFILE, now=now, config=CONFIG
+        )
+        emitted += out
+        now += timedelta(minutes=1)
+    assert [c.action for c in emitted] == ["raise", "clear"]
+
+
+def test_observations_due_then_overdue() -> None:
+    fresh = at_age(DEVICE_5, 30 * 60)
+    assert fresh.observations is not None
+    assert (fresh.observations.status, fresh.observations.parameters) == ("ok", ())
+    assert fresh.observations.every_s == 3600.0
+    # The round's SBP (30 min old) falls due first, at an hour.
+    assert fresh.observations.due_at == T0 + timedelta(minutes=30)
+    due = at_age(DEVICE_5, 3600)
+    assert due.observations is not None
+    assert (due.observations.status, due.observations.parameters) == ("due", ("sbp",))
+    overdue = at_age(DEVICE_5, 3600 + 901)
+    assert overdue.observations is not None
+    assert (overdue.observations.status, overdue.observations.parameters) == (
+        "overdue",
+        ("sbp",),
+    )
+
+
+def test_a_parameter_nobody_measured_is_overdue_and_devices_are_never_due() -> None:
+    result = score(DEVICE_5, omit=("acvpu",))
+    assert result.observations is not None
+    assert (result.observations.status, result.observations.parameters) == (
+        "overdue",
+        ("acvpu",),
+    )
+    # rr, spo2, hr (devices) and temp (a feed) never fall due; sbp, acvpu, on_o2 are manual.
+    ok = score(DEVICE_5)
+    assert ok.observations is not None and ok.observations.status == "ok"
+    assert ok.observations.due_at == T0 + timedelta(hours=1)
+
+
+def test_observation_intervals_are_configuration() -> None:
+    config = News2Config.model_validate({"observe_every_s": {"medium": 1800, "high": 600}})
+    readings = latest(DEVICE_5, ages={"sbp": 1800 + 901})
+    assert compute_news2(readings, scale=1, now=T0, config=CONFIG).complete
+    assert compute_news2(readings, scale=1, now=T0, config=config).missing == ("sbp",)

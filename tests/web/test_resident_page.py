@@ -23,7 +23,7 @@ NURSE = "web-resident-nurse"
 
 def an_hour_of_vitals(db: Conn, resident_id: int) -> None:
     """One reading a minute for the last hour: heart rate drifting up, SpO2, RR, temperature
-    and a blood pressure from the morning round."""
+    and a blood pressure, consciousness and room air from the morning round."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     device = f"web-r-{resident_id}"
     rows: list[tuple[Any, ...]] = []
@@ -33,7 +33,7 @@ def an_hour_of_vitals(db: Conn, resident_id: int) -> None:
             rows.append((ts, device, resident_id, metric, value, "vitals"))
     rows.append((now - timedelta(minutes=5), device, resident_id, "temp", 37.1, "vitals"))
     round_at, by_hand = now - timedelta(minutes=30), f"manual-{resident_id}"
-    for metric, value in (("sbp", 128.0), ("dbp", 78.0), ("acvpu", 0.0)):
+    for metric, value in (("sbp", 128.0), ("dbp", 78.0), ("acvpu", 0.0), ("on_o2", 0.0)):
         rows.append((round_at, by_hand, resident_id, metric, value, "manual"))
     with db.cursor() as cur:
         cur.executemany(

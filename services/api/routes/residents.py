@@ -29,6 +29,7 @@ from services.api.deps import (
     require,
     resident_in_scope,
 )
+from services.api.routes.news2 import News2Out, news2_out, open_alert_bands
 from services.auth import audit
 from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
@@ -147,27 +148,6 @@ class Reading(BaseModel):
     value: float
     ts: datetime
     source: str
-
-
-class News2Part(BaseModel):
-    parameter: str
-    score: int
-    value: float | None
-    source: str | None
-    ts: datetime | None
-
-
-class News2Out(BaseModel):
-    resident_id: int
-    at: datetime
-    scale: int
-    complete: bool = Field(description="false: a parameter is missing or stale; no total then")
-    total: int | None
-    band: str | None = Field(description="low, low_medium (a single 3), medium, high")
-    partial_total: int = Field(description="the sum over the parameters present: a lower bound")
-    parts: list[News2Part]
-    missing: list[str]
-    assumptions: list[str]
 
 
 _PROFILE = (
@@ -480,7 +460,13 @@ async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: R
         since=now - news2_lookback(config.news2),
         until=now + timedelta(minutes=5),
     )
-    result = compute_news2(latest, scale=scale, now=now, config=config.news2)
+    result = compute_news2(
+        latest,
+        scale=scale,
+        now=now,
+        config=config.news2,
+        level_at_least=(await open_alert_bands(conn, [resident_id])).get(resident_id),
+    )
     await audit.record(
         conn,
         request,
@@ -490,27 +476,7 @@ async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: R
         resident_id=resident_id,
         site_id=site_id,
     )
-    return News2Out(
-        resident_id=resident_id,
-        at=result.at,
-        scale=result.scale,
-        complete=result.complete,
-        total=result.total,
-        band=result.band,
-        partial_total=result.partial_total,
-        parts=[
-            News2Part(
-                parameter=s.parameter,
-                score=s.score,
-                value=None if s.reading is None else s.reading.value,
-                source=None if s.reading is None else s.reading.source,
-                ts=None if s.reading is None else s.reading.ts,
-            )
-            for s in result.sub_scores
-        ],
-        missing=list(result.missing),
-        assumptions=list(result.assumptions),
-    )
+    return news2_out(resident_id, result)
 
 
 @router.post(

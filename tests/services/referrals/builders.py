@@ -70,7 +70,11 @@ def snapshot(now: datetime = T0) -> list[Vital]:
             Vital(ts, "sbp", 120.0, "manual"),
             Vital(ts, "dbp", 75.0, "manual"),
         ]
-    out += [Vital(now - timedelta(hours=1), "acvpu", 0.0, "manual")]
+    # The round at NEWS2 8 is current (every 15 minutes at that risk): alert, on room air.
+    out += [
+        Vital(now - timedelta(minutes=10), "acvpu", 0.0, "manual"),
+        Vital(now - timedelta(minutes=10), "on_o2", 0.0, "manual"),
+    ]
     return out
 
 

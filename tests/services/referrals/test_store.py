@@ -111,7 +111,13 @@ def deteriorating(db: Conn, resident_id: int, now: datetime, *, sick: bool = Tru
             rows.append((ts, device, resident_id, metric, value, "vitals"))
     for hours in (0, 6, 12, 18):
         ts = now - timedelta(hours=hours)
-        for metric, value in (("temp", 37.0), ("sbp", 120.0), ("dbp", 75.0), ("acvpu", 0.0)):
+        for metric, value in (
+            ("temp", 37.0),
+            ("sbp", 120.0),
+            ("dbp", 75.0),
+            ("acvpu", 0.0),
+            ("on_o2", 0.0),  # room air, charted (unknown oxygen leaves NEWS2 incomplete)
+        ):
             rows.append((ts, "manual", resident_id, metric, value, "manual"))
     rows.append((now - timedelta(hours=30), device, resident_id, "hr", 60.0, "vitals"))
     with db.cursor() as cur:

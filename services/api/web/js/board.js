@@ -29,6 +29,8 @@ const state = {
   resolved: new Set(),
   loaded: false,
   residents: new Map(),
+  news2: [],
+  news2Error: null,
   onDuty: null,
   sideError: null,
   live: 'connecting',
@@ -228,9 +230,19 @@ function residentLine(alert) {
 /** The figures behind an alert that the catalogue names (the rules also store ids, times and
  * NEWS2 sub-scores, which would read as measurements here). */
 function valuesLine(values) {
+  // An incomplete NEWS2's total is a lower bound: "≥", and what is not known.
+  const lowerBound = typeof values?.missing === 'string' && values.missing !== '';
   const parts = Object.entries(values || {})
     .filter(([key, value]) => typeof value === 'number' && has(`value.${key}`))
-    .map(([key, value]) => t(`value.${key}`, { value: Math.round(value * 10) / 10 }));
+    .map(([key, value]) =>
+      t(lowerBound && key === 'total' ? 'value.total_at_least' : `value.${key}`, {
+        value: Math.round(value * 10) / 10,
+      }),
+    );
+  if (lowerBound) {
+    const list = values.missing.split(',').map((p) => label('param.', p));
+    parts.push(t('value.missing', { list: list.join(', ') }));
+  }
   return parts.length ? h('p', { class: 'values' }, parts.join(' · ')) : null;
 }
 
@@ -351,13 +363,16 @@ function deviceProblem(device) {
 }
 
 async function loadSide() {
-  const [residents, duty] = await Promise.allSettled([
+  const [residents, duty, news2] = await Promise.allSettled([
     api(`/api/v1/residents?${placeQuery({ limit: '500' })}`),
     state.site ? api(`/api/v1/care-team/on-duty?${placeQuery()}`) : Promise.resolve(null),
+    api(`/api/v1/news2?${placeQuery({ limit: '500' })}`),
   ]);
   if (residents.status === 'fulfilled') {
     state.residents = new Map(residents.value.items.map((r) => [r.resident_id, r]));
   }
+  if (news2.status === 'fulfilled') state.news2 = news2.value.items;
+  state.news2Error = news2.status === 'rejected' ? news2.reason : null;
   state.onDuty = duty.status === 'fulfilled' ? duty.value : undefined;
   state.sideError = residents.status === 'rejected' ? residents.reason : null;
   renderSide();
@@ -372,7 +387,61 @@ function reloadSideSoon() {
   sideTimer = setTimeout(loadSide, 500);
 }
 
+const BAND_RANK = { low: 0, low_medium: 1, medium: 2, high: 3 };
+
+/** Residents whose observations are due or overdue (RCP 2017 frequency for their risk), the
+ * riskiest first, each with the NEWS2 band their present parameters prove, in its colour. */
+function renderObservations() {
+  const box = $('#observations');
+  if (state.news2Error) {
+    box.replaceChildren(h('li', { class: 'muted' }, t('common.unavailable')));
+    return;
+  }
+  const rank = (n) => BAND_RANK[n.band || n.proven_band] ?? -1;
+  const waiting = state.news2
+    .filter((n) => n.observations.status !== 'ok')
+    .sort(
+      (a, b) =>
+        rank(b) - rank(a) ||
+        Number(b.observations.status === 'overdue') - Number(a.observations.status === 'overdue'),
+    );
+  const rows = waiting.map((n) => {
+    const resident = state.residents.get(n.resident_id);
+    const name = resident
+      ? resident.display_name
+      : t('resident.fallback_name', { id: n.resident_id });
+    const band = n.band || n.proven_band || 'unknown';
+    const score = n.complete ? String(n.total) : `≥ ${n.proven_total}`;
+    let bandLabel = t('news2.incomplete');
+    if (n.band) bandLabel = t(`band.${n.band}`);
+    else if (n.proven_band) bandLabel = t('news2.at_least', { band: t(`band.${n.proven_band}`) });
+    const list = n.observations.parameters.map((p) => label('param.', p)).join(', ');
+    const status = n.observations.status;
+    return h(
+      'li',
+      {
+        class: `observation obs-${status} band-${band}`,
+        dataset: { residentId: n.resident_id, status, band },
+      },
+      h('a', { href: `/residents/${n.resident_id}` }, name),
+      resident?.room ? ` · ${t('resident.room', { room: resident.room })}` : '',
+      h('br'),
+      h('span', { class: 'score news2-chip' }, score),
+      ` ${bandLabel} `,
+      h(
+        'span',
+        { class: 'badge' },
+        t(status === 'overdue' ? 'news2.overdue' : 'news2.due_now', { list }),
+      ),
+    );
+  });
+  box.replaceChildren(
+    ...(rows.length ? rows : [h('li', { class: 'muted' }, t('board.observations_none'))]),
+  );
+}
+
 function renderSide() {
+  renderObservations();
   const duty = $('#on-duty');
   if (state.onDuty === null)
     duty.replaceChildren(h('li', { class: 'muted' }, t('board.choose_unit')));

@@ -1,5 +1,5 @@
 // Times, ages and numbers in the page's language.
-import { locale } from './i18n.js';
+import { locale, t } from './i18n.js';
 
 export function formatTime(iso) {
   if (!iso) return '—';
@@ -34,4 +34,11 @@ export function formatNumber(value, digits = 0) {
     maximumFractionDigits: digits,
     minimumFractionDigits: digits,
   }).format(value);
+}
+
+/** "1 h", "15 min": how often observations are due. */
+export function formatInterval(seconds) {
+  return seconds >= 3600
+    ? t('news2.hours', { n: formatNumber(seconds / 3600, seconds % 3600 ? 1 : 0) })
+    : t('news2.minutes', { n: Math.round(seconds / 60) });
 }

@@ -2,7 +2,7 @@
 // the alert limits, manual observations from rounds, and the alert and referral history.
 import { drawChart } from './chart.js';
 import { $, h, put } from './dom.js';
-import { formatAge, formatNumber, formatTime } from './format.js';
+import { formatAge, formatInterval, formatNumber, formatTime } from './format.js';
 import { LANGUAGE_EVENT, initI18n, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { ApiError, api, requireSession } from './session.js';
@@ -117,6 +117,29 @@ function renderProfile() {
 
 // --- NEWS2 and the latest values -----------------------------------------------------------
 
+/** When observations are due (RCP 2017's frequency for the current risk): due, overdue,
+ * or when next. */
+function observationsLine(n) {
+  const due = n.observations;
+  const list = due.parameters.map((p) => label('param.', p)).join(', ');
+  const every = t('news2.every', { interval: formatInterval(due.every_s) });
+  let text;
+  if (due.status === 'overdue') text = t('news2.overdue', { list });
+  else if (due.status === 'due') text = t('news2.due_now', { list });
+  else if (due.due_at) text = t('news2.due_at', { time: formatTime(due.due_at) });
+  else text = t('news2.none_due');
+  return h(
+    'p',
+    {
+      id: 'news2-observations',
+      class: `observations obs-${due.status}`,
+      dataset: { status: due.status },
+    },
+    text,
+    h('span', { class: 'muted' }, ` · ${every}`),
+  );
+}
+
 function renderNews2() {
   const box = $('#news2');
   const n = state.news2;
@@ -125,24 +148,29 @@ function renderNews2() {
     return;
   }
   if (!n) return;
-  const total = n.complete ? String(n.total) : `≥ ${n.partial_total}`;
-  const band = n.band || 'unknown';
+  const total = n.complete ? String(n.total) : `≥ ${n.proven_total}`;
+  // An incomplete score still shows the band its present parameters prove, in its colour.
+  const band = n.band || n.proven_band || 'unknown';
+  let bandLabel = t('news2.incomplete');
+  if (n.band) bandLabel = t(`band.${n.band}`);
+  else if (n.proven_band) bandLabel = t('news2.at_least', { band: t(`band.${n.proven_band}`) });
   put(
     box,
     h(
       'div',
       { class: `news2-total band-${band}`, dataset: { band } },
       h('span', { class: 'score', id: 'news2-score' }, total),
-      h('span', { class: 'band-label' }, n.band ? t(`band.${n.band}`) : t('news2.incomplete')),
+      h('span', { class: 'band-label', id: 'news2-band' }, bandLabel),
       h('span', { class: 'muted' }, t('news2.scale', { scale: n.scale })),
     ),
     n.missing.length
       ? h(
           'p',
-          { class: 'warn' },
+          { class: 'warn', id: 'news2-missing' },
           t('news2.missing', { list: n.missing.map((p) => label('param.', p)).join(', ') }),
         )
       : null,
+    observationsLine(n),
     h(
       'table',
       { class: 'parts' },
@@ -165,14 +193,7 @@ function renderNews2() {
             'tr',
             { class: `score-${part.score}` },
             h('td', {}, label('param.', part.parameter)),
-            h(
-              'td',
-              {},
-              // Only an unknown oxygen is ever assumed (room air), never another parameter.
-              part.value === null && part.parameter === 'on_o2'
-                ? t('news2.assumed_air')
-                : formatValue(part.parameter, part.value),
-            ),
+            h('td', {}, formatValue(part.parameter, part.value)),
             h('td', { class: 'num' }, String(part.score)),
             h('td', {}, part.source ? label('source.', part.source) : '—'),
             h('td', {}, part.ts ? formatAge(part.ts) : '—'),

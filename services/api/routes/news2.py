@@ -1,0 +1,236 @@
+"""NEWS2 as the pages show it: one resident's score with its parts (served by the residents
+routes) and the unit's residents at a glance for the board (`GET /api/v1/news2`): the band
+the parameters present prove, what is missing, and when observations are due (RCP 2017)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from rules.news2 import ALERT_BANDS, PARAMETERS, AlertBand, News2Result, compute_news2
+from rules.types import Vital
+from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, Offset, require
+from services.auth import audit
+from services.auth.principal import Principal
+from services.readings import news2_lookback, vitals_from_rows
+from services.resident_rules import effective_rules
+
+router = APIRouter(prefix="/api/v1/news2", tags=["residents"], responses=AUTHENTICATED)
+
+Reader = Annotated[Principal, Depends(require("residents:read"))]
+
+# As far back as the resident page looks for a current value; a later reading is a device
+# clock a little ahead.
+AHEAD = timedelta(minutes=5)
+
+
+class News2Part(BaseModel):
+    parameter: str
+    score: int
+    value: float | None
+    source: str | None
+    ts: datetime | None
+
+
+class ObservationsOut(BaseModel):
+    level: Literal["zero", "low", "low_medium", "medium", "high"] = Field(
+        description="RCP 2017 monitoring level: aggregate 0, 1-4, a single 3, 5-6, >= 7"
+    )
+    every_s: float = Field(description="how often observations are due at this level")
+    status: Literal["ok", "due", "overdue"] = Field(
+        description="overdue: a parameter is missing or a manual value no longer counts"
+    )
+    due_at: datetime | None = Field(description="when the next manual value falls due")
+    parameters: list[str] = Field(description="the parameters due or overdue now")
+
+
+class News2Out(BaseModel):
+    resident_id: int
+    at: datetime
+    scale: int
+    complete: bool = Field(description="false: a parameter is missing or stale; no total then")
+    total: int | None
+    band: str | None = Field(description="low, low_medium (a single 3), medium, high")
+    partial_total: int = Field(description="the sum over the parameters present: a lower bound")
+    proven_band: str | None = Field(
+        description="the band the evidence already proves (the band when complete); null "
+        "when it proves nothing above low"
+    )
+    proven_total: int = Field(
+        description="the total it rests on (the total when complete): a lower bound over every "
+        "value within its max_age_s, rounds overdue for the current risk included"
+    )
+    parts: list[News2Part]
+    missing: list[str]
+    assumptions: list[str]
+    observations: ObservationsOut
+
+
+class News2Summary(BaseModel):
+    resident_id: int
+    at: datetime
+    complete: bool
+    total: int | None
+    partial_total: int
+    band: str | None
+    proven_band: str | None
+    proven_total: int
+    missing: list[str]
+    observations: ObservationsOut
+
+
+class News2Page(BaseModel):
+    items: list[News2Summary]
+    limit: int
+    offset: int
+
+
+def _observations(result: News2Result) -> ObservationsOut:
+    due = result.observations
+    assert due is not None  # compute_news2 always says
+    return ObservationsOut(
+        level=due.level,
+        every_s=due.every_s,
+        status=due.status,
+        due_at=due.due_at,
+        parameters=list(due.parameters),
+    )
+
+
+def news2_out(resident_id: int, result: News2Result) -> News2Out:
+    return News2Out(
+        resident_id=resident_id,
+        at=result.at,
+        scale=result.scale,
+        complete=result.complete,
+        total=result.total,
+        band=result.band,
+        partial_total=result.partial_total,
+        proven_band=result.proven_band,
+        proven_total=result.proven_total,
+        parts=[
+            News2Part(
+                parameter=s.parameter,
+                score=s.score,
+                value=None if s.reading is None else s.reading.value,
+                source=None if s.reading is None else s.reading.source,
+                ts=None if s.reading is None else s.reading.ts,
+            )
+            for s in result.sub_scores
+        ],
+        missing=list(result.missing),
+        assumptions=list(result.assumptions),
+        observations=_observations(result),
+    )
+
+
+# The newest reading of each NEWS2 parameter of each resident: one index probe per pair
+# (readings_resident_metric_ts), not a scan of a day of wearable data.
+_LATEST = """
+SELECT r.resident_id, l.ts, m.metric, l.value, l.source, l.device_id
+FROM unnest(%(residents)s::bigint[]) AS r(resident_id)
+CROSS JOIN unnest(%(metrics)s::text[]) AS m(metric)
+JOIN LATERAL (SELECT ts, value, source, device_id FROM readings x
+              WHERE x.resident_id = r.resident_id AND x.metric = m.metric
+              AND x.ts >= %(since)s AND x.ts <= %(until)s
+              ORDER BY x.ts DESC LIMIT 1) l ON true
+"""
+
+
+async def _latest(
+    conn: Conn, residents: list[int], now: datetime, lookback: timedelta
+) -> Mapping[int, dict[str, Vital]]:
+    cur = await conn.execute(
+        _LATEST,
+        {
+            "residents": residents,
+            "metrics": list(PARAMETERS),
+            "since": now - lookback,
+            "until": now + AHEAD,
+        },
+    )
+    found: dict[int, dict[str, Vital]] = {}
+    for row in await cur.fetchall():
+        for vital in vitals_from_rows([row[1:]]):
+            found.setdefault(int(row[0]), {})[vital.metric] = vital
+    return found
+
+
+async def open_alert_bands(conn: Conn, residents: list[int]) -> dict[int, AlertBand]:
+    """The band of each resident's open NEWS2 alert: as in the detector, it holds the
+    observation interval until a round vouches for improvement."""
+    cur = await conn.execute(
+        "SELECT resident_id, \"values\"->>'band' FROM alerts WHERE rule_id = 'news2'"
+        " AND resident_id = ANY(%s) AND resolved_at IS NULL AND NOT condition_cleared",
+        [residents],
+    )
+    return {int(rid): band for rid, band in await cur.fetchall() if band in ALERT_BANDS}
+
+
+@router.get("")
+async def unit_news2(
+    conn: Conn,
+    caller: Reader,
+    request: Request,
+    site: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
+    unit: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Offset = 0,
+) -> News2Page:
+    """NEWS2 now of each resident in the caller's scope (by unit, room and bed): the band the
+    parameters present prove, what is missing, and whether observations are due."""
+    scope, args = caller.scope_sql("r.site_id", "r.unit_id")
+    where = [scope]
+    for column, value in (("r.site_id", site), ("r.unit_id", unit)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            args.append(value)
+    cur = await conn.execute(
+        "SELECT r.resident_id, r.news2_scale, s.rule_overrides, r.rule_overrides"  # noqa: S608 - fixed parts
+        " FROM residents r JOIN sites s USING (site_id)"
+        f" WHERE {' AND '.join(where)}"
+        " ORDER BY r.site_id, r.unit_id, r.room NULLS LAST, r.bed NULLS LAST, r.resident_id"
+        " LIMIT %s OFFSET %s",
+        [*args, limit, offset],
+    )
+    rows = await cur.fetchall()
+    now = datetime.now(UTC)
+    ids = [int(row[0]) for row in rows]
+    configs = {
+        int(rid): effective_rules(site_overrides, own_overrides, resident_id=rid)
+        for rid, _, site_overrides, own_overrides in rows
+    }
+    # As far back as any of them lets a reading count (the detector's and the API's rule).
+    lookback = max((news2_lookback(c.news2) for c in configs.values()), default=timedelta(0))
+    latest = await _latest(conn, ids, now, lookback)
+    alerts = await open_alert_bands(conn, ids)
+    items = []
+    for resident_id, scale, _, _ in rows:
+        config = configs[int(resident_id)]
+        result = compute_news2(
+            latest.get(resident_id, {}),
+            scale=scale,
+            now=now,
+            config=config.news2,
+            level_at_least=alerts.get(resident_id),
+        )
+        items.append(
+            News2Summary(
+                resident_id=resident_id,
+                at=result.at,
+                complete=result.complete,
+                total=result.total,
+                partial_total=result.partial_total,
+                band=result.band,
+                proven_band=result.proven_band,
+                proven_total=result.proven_total,
+                missing=list(result.missing),
+                observations=_observations(result),
+            )
+        )
+    await audit.record(conn, request, caller, "news2.list", "residents", site_id=site)
+    return News2Page(items=items, limit=limit, offset=offset)
