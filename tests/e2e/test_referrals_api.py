@@ -80,7 +80,7 @@ def test_staff_open_a_referral_with_its_snapshot(api: TestClient, db: Conn, resi
     assert created["snapshot"]["news2"]["total"] == 8
     assert created["snapshot"]["patient"]["name"] == "王秀英"
     assert {v["metric"] for v in created["snapshot"]["vitals"]} == {
-        "hr", "spo2", "rr", "temp", "sbp", "dbp", "acvpu",
+        "hr", "spo2", "rr", "temp", "sbp", "dbp", "on_o2", "acvpu",
     }  # fmt: skip
     assert [h["action"] for h in created["history"]] == ["referral.opened"]
     assert created["history"][0]["note"] == "family informed"

@@ -24,6 +24,9 @@ SITE_OVERRIDES = {"news2": {"max_age_s": {"hr": 30}, "raise_after_s": {"medium":
 CLASHING = {"news2": {"raise_after_s": {"high": 20}}}
 
 
+LONG_ROUNDS = dict.fromkeys(("zero", "low", "low_medium", "medium", "high"), 30 * 3600)
+
+
 @pytest.fixture
 def cfg_site(db: Conn, ward: str) -> str:
     db.execute(
@@ -86,7 +89,9 @@ def test_a_legacy_bad_resident_override_keeps_the_sites_overrides(
 def test_news2_reads_back_as_far_as_an_override_keeps_a_reading(
     api: TestClient, db: Conn, ward: str
 ) -> None:
-    keep = {"news2": {"max_age_s": {"sbp": 30 * 3600}}}
+    # A window past a day, and rounds that count as long at every risk level (RCP's intervals
+    # would otherwise retire the value after an hour: SBP 85 is a single 3).
+    keep = {"news2": {"max_age_s": {"sbp": 30 * 3600}, "observe_every_s": LONG_ROUNDS}}
     long = admit(api, SITE, rule_overrides=keep).json()["resident_id"]
     plain = admit(api, SITE).json()["resident_id"]
     for rid in (long, plain):

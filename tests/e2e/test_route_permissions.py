@@ -228,6 +228,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Probe("resident"),
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Probe("resident", {"outcome": "false_alarm"}),
     ("GET", "/api/v1/residents"): Probe("list", query={"limit": 500}),
+    ("GET", "/api/v1/news2"): Probe("list", query={"limit": 500}),
     ("POST", "/api/v1/residents"): Probe("resident", {"display_name": "Probe Admission"}),
     ("GET", "/api/v1/residents/{resident_id}"): Probe("resident"),
     ("PATCH", "/api/v1/residents/{resident_id}"): Probe("resident", {"room": "9"}),

@@ -22,6 +22,9 @@ SITE_OVERRIDES = {"news2": {"max_age_s": {"hr": 30}, "raise_after_s": {"medium":
 CLASHING = {"news2": {"raise_after_s": {"high": 20}}}  # fails only over the site's
 
 
+LONG_ROUNDS = dict.fromkeys(("zero", "low", "low_medium", "medium", "high"), 30 * 3600)
+
+
 @pytest.fixture
 async def aconn(db_url: str, db: Conn) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     db.execute(
@@ -55,7 +58,7 @@ async def test_a_legacy_bad_override_keeps_the_sites_in_the_snapshot(
 async def test_the_snapshot_reads_back_as_far_as_the_freshness_settings_reach(
     aconn: psycopg.AsyncConnection[Any], db: Conn
 ) -> None:
-    rid = resident(db, {"news2": {"max_age_s": {"sbp": 30 * 3600}}})
+    rid = resident(db, {"news2": {"max_age_s": {"sbp": 30 * 3600}, "observe_every_s": LONG_ROUNDS}})
     now = datetime.now(UTC)
     db.execute(
         "INSERT INTO readings (ts, device_id, resident_id, metric, value, source, received_at)"
