@@ -12,7 +12,9 @@ from typing import Literal
 
 from psycopg import AsyncConnection
 
+from device_sim.control import CONTROL_SOCKET, ControlServer, in_use
 from device_sim.devices import SimDevice, load_devices, save_devices
+from device_sim.errors import DevicesInUse, SimulatorError
 from services.alerts.roster import Role as TeamRole
 from services.auth.principal import Role
 from services.broker.dynsec import DynsecAccounts
@@ -79,6 +81,34 @@ async def ensure_demo_ward(settings: Settings, residents: int) -> list[SimDevice
             save_devices(path, devices)
     keys = sorted({d.resident_key for d in devices}, key=lambda k: int(k[1:]))[:residents]
     return [d for d in devices if d.resident_key in keys]
+
+
+def control_path(settings: Settings) -> Path:
+    """Where the demo ward's simulator takes `carewatch demo event` requests."""
+    return Path(settings.data_dir).resolve() / CONTROL_SOCKET
+
+
+def claim_demo_ward(settings: Settings, devices: list[SimDevice], *, live: bool) -> ControlServer:
+    """The demo ward's control socket, held while a simulator runs its devices: it takes
+    demo events (`live`: the live ward; a scenario refuses them) and shows a second simulator
+    that the devices are taken. Each device connects with client id = device id, so two
+    simulators of the same devices would knock each other off the broker every second."""
+    path = control_path(settings)
+    if in_use(path):
+        raise DevicesInUse(
+            "the demo ward's devices are already simulated (by `carewatch up` or another "
+            "`carewatch sim`); a device has one MQTT connection, so a second simulator would "
+            "knock the first off the broker. Stop that one (or start `carewatch up --no-sim`), "
+            "or give this one its own devices with --devices FILE"
+        )
+    residents: dict[str, list[str]] = {}
+    for d in devices:
+        residents.setdefault(d.resident_key, []).append(d.device_id)
+    refuse = None if live else "this simulator plays a scenario: demo events need the live ward"
+    try:
+        return ControlServer(path, residents, refuse=refuse)
+    except OSError as exc:
+        raise SimulatorError(f"cannot open the demo control socket {path}: {exc}") from exc
 
 
 USERS_FILE = "demo-users.json"
