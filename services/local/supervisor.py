@@ -42,10 +42,28 @@ def service_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", *args]
 
 
-def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
+def check_ports(settings: Settings) -> None:
+    """Every port the services will listen on is free, before anything starts: a service
+    that cannot bind would otherwise fail over and over behind "CareWatch is up"."""
     ensure_port_free(
         settings.api_host, settings.api_port, what="the API", env_var="CAREWATCH_API_PORT"
     )
+    for service, port in (
+        ("ingest", settings.ingest_metrics_port),
+        ("detector", settings.detector_metrics_port),
+        ("alerts", settings.alerts_metrics_port),
+    ):
+        if port:  # 0: no metrics endpoint
+            ensure_port_free(
+                settings.metrics_host,
+                port,
+                what=f"the {service} metrics",
+                env_var=f"CAREWATCH_{service.upper()}_METRICS_PORT",
+            )
+
+
+def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
+    check_ports(settings)
     stack = LocalStack(settings)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -128,6 +128,34 @@ def test_up_names_a_taken_port_and_how_to_fix_it() -> None:
     assert not (Path(settings.data_dir) / "pg").exists()  # failed before touching anything
 
 
+@pytest.mark.parametrize(
+    ("field", "env_var"),
+    [
+        ("ingest_metrics_port", "CAREWATCH_INGEST_METRICS_PORT"),
+        ("detector_metrics_port", "CAREWATCH_DETECTOR_METRICS_PORT"),
+        ("alerts_metrics_port", "CAREWATCH_ALERTS_METRICS_PORT"),
+    ],
+)
+def test_up_names_a_taken_metrics_port_before_starting(field: str, env_var: str) -> None:
+    settings = scratch_settings("carewatch-up-metrics-")
+    port = getattr(settings, field)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        proc, out = start_up(settings, "--no-sim")
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)  # it started anyway: stop it, leave nothing behind
+            proc.wait(90)
+            pytest.fail(f"carewatch up started with its metrics port taken:\n{out.read_text()}")
+    text = out.read_text()
+    assert code == 1, text
+    assert f"127.0.0.1:{port}" in text and env_var in text
+    assert "CareWatch is up" not in text
+    assert not (Path(settings.data_dir) / "pg").exists()  # failed before touching anything
+
+
 def test_a_missing_binary_is_named_with_the_fix() -> None:
     expected = r"`carewatch-no-such-server` not found: run scripts/setup"
     with pytest.raises(SetupError, match=expected):
