@@ -95,8 +95,9 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
             f"CareWatch is up: API and web page http://{settings.api_host}:{settings.api_port} "
             f"(docs at /docs), MQTT {settings.mqtt_host}:{settings.mqtt_port}, "
             f"logs in {logs}. Demo users and their passwords: {users}; pages to the demo "
-            f"staff arrive at http://{settings.api_host}:{settings.api_port}/demo/pager. "
-            "Ctrl-C stops everything.",
+            f"staff arrive at http://{settings.api_host}:{settings.api_port}/demo/pager"
+            + ("; make one happen with `carewatch demo event fall`. " if sim else ". ")
+            + "Ctrl-C stops everything.",
             flush=True,
         )
         while not stop.wait(0.5):
