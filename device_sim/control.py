@@ -30,15 +30,14 @@ IO_TIMEOUT_S: Final = 5.0
 
 
 def resident_key(given: str | None, known: Sequence[str]) -> str:
-    """The ward's key for `given` ("7" or "r7"; None: the first resident)."""
-    ordered = sorted(known, key=lambda k: (len(k), k))
+    """The ward's key for `given` ("7" or "r7"; None: the first of `known`)."""
     if given is None:
-        if not ordered:
+        if not known:
             raise DemoEventError("the ward has no residents")
-        return ordered[0]
+        return known[0]
     key = given if given in known else f"r{given}"
     if key not in known:
-        ids = ", ".join(k.removeprefix("r") for k in ordered)
+        ids = ", ".join(k.removeprefix("r") for k in known)
         raise DemoEventError(f"no demo resident {given!r}: the running demo has {ids}")
     return key
 

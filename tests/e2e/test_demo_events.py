@@ -38,7 +38,7 @@ def test_a_fall_asked_for_is_paged_to_the_demo_pager_within_a_minute() -> None:
         with psycopg.connect(database_url(settings), autocommit=True) as db:
             wait_for(
                 lambda: count(db, "SELECT count(DISTINCT device_id) FROM readings"),
-                until=lambda n: n == 4,
+                until=lambda n: n == 6,  # two residents and the family bed
                 timeout=90,
                 what="readings from every simulated device",
             )

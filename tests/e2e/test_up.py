@@ -60,12 +60,29 @@ def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
         with psycopg.connect(database_url(settings), autocommit=True) as db:
             wait_for(
                 lambda: count(db, "SELECT count(DISTINCT device_id) FROM readings"),
-                until=lambda n: n == 4,  # two residents, a wearable and a bed sensor each
+                # two residents and the family bed, a wearable and a bed sensor each
+                until=lambda n: n == 6,
                 timeout=60,
                 what="readings from every simulated device",
             )
             assert count(db, "SELECT count(*) FROM readings WHERE resident_id IS NULL") == 0
             assert count(db, "SELECT count(*) FROM care_team") == 1  # the demo care team
+            home = count(db, "SELECT resident_id FROM residents WHERE site_id = 'demo-home'")
+            row = db.execute("SELECT document FROM care_team").fetchone()
+            assert row is not None
+            team = row[0]
+            assert [h["id"] for h in team["hospitals"]] == ["demo-hospital"]
+            assert team["contacts"] == [
+                {"resident": home, "family": ["demo-family"], "family_doctors": ["demo-gp"]}
+            ]
+            assert (
+                count(
+                    db,
+                    "SELECT count(DISTINCT r.device_id) FROM readings r"
+                    " JOIN devices d USING (device_id) WHERE d.site_id = 'demo-home'",
+                )
+                == 2
+            )
         # Demo users can log in; their passwords are in a 0600 file, not in the output.
         users_file = Path(settings.data_dir) / "demo-users.json"
         assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
