@@ -57,6 +57,7 @@ PLACEMENT: Final[Placement] = "waist"  # as in the scenario library
 _RESIDENT_STREAM: Final = 0  # keeps the resident and device random streams apart
 _DEVICE_STREAM: Final = 1
 _SPO2_FLOOR: Final = RANGES["spo2"][0]
+_NO_EVENT: Final[tuple[dict[str, float], bool, bool]] = ({}, False, False)
 
 # Kinds of timed items, in the order they go at the same instant.
 _LABEL, _WASH_START, _WASH_END, _ACTIVITY, _MOTION, _DEMO_EVENT = range(6)
@@ -326,7 +327,8 @@ class WardSource:
             resident.state, vitals = vitals_at(
                 resident.state, t, resident.rng, self.tz, effects=effects
             )
-            changed, _, silent = overlay(resident.demo, offset)
+            # Most readings have no demo event: skip the overlay for them (the hot path).
+            changed, _, silent = overlay(resident.demo, offset) if resident.demo else _NO_EVENT
             if self._off[device.device_id] or silent:
                 return None
             if resident.routine is not None:
@@ -339,7 +341,7 @@ class WardSource:
             message = vitals_message(device, vitals, seq=seq, ts_ms=ts_ms)
         else:
             resident.state, bed = bed_at(resident.state, t, resident.rng, self.tz, effects=effects)
-            if overlay(resident.demo, offset)[1]:
+            if resident.demo and overlay(resident.demo, offset)[1]:
                 bed = {"occupied": False, "movement": 0.0}
             seq, ts_ms = self._clocks[device.device_id].stamp(t)
             message = bed_message(device, bed, seq=seq, ts_ms=ts_ms)
@@ -351,7 +353,7 @@ class WardSource:
         power, reading = status_at(before, t, device.kind, self._device_rngs[device_id])
         self._power[device_id] = power
         resident = self._of[device_id]
-        if device.kind == "wearable" and overlay(resident.demo, offset)[2]:
+        if resident.demo and device.kind == "wearable" and overlay(resident.demo, offset)[2]:
             return  # a device gone silent sends no status either
         seq, ts_ms = self._clocks[device_id].stamp(t)
         yield Delivery(offset, device_id, status_message(device, reading, seq=seq, ts_ms=ts_ms))
