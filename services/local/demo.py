@@ -66,9 +66,11 @@ async def ensure_home_resident(conn: AsyncConnection) -> int:
     )
 
 
-async def ensure_demo_ward(settings: Settings, residents: int) -> list[SimDevice]:
-    """At least `residents` demo residents with their devices, and the family-bed resident
-    with theirs; existing ones are reused."""
+async def ensure_demo_ward(
+    settings: Settings, residents: int, *, family_bed: bool = True
+) -> list[SimDevice]:
+    """At least `residents` demo residents with their devices, and (`family_bed`) the
+    family-bed resident with theirs; existing ones are reused."""
     path = devices_file(settings)
     devices = load_devices(path) if path.exists() else []
     have = len({d.resident_key for d in devices if d.site_id == SITE})
@@ -104,11 +106,13 @@ async def ensure_demo_ward(settings: Settings, residents: int) -> list[SimDevice
                 bed="AB"[i % 2],
             )
             await add_devices(conn, resident_id, SITE, f"demo-{{}}{i:03d}")
-        if not any(d.site_id == HOME_SITE for d in devices):
+        if family_bed and not any(d.site_id == HOME_SITE for d in devices):
             home = await ensure_home_resident(conn)
             await add_devices(conn, home, HOME_SITE, "demo-h{}000")
     ward = sorted({d.resident_key for d in devices if d.site_id == SITE}, key=lambda k: int(k[1:]))
-    keys = {*ward[:residents], *(d.resident_key for d in devices if d.site_id == HOME_SITE)}
+    keys = set(ward[:residents])
+    if family_bed:
+        keys.update(d.resident_key for d in devices if d.site_id == HOME_SITE)
     return [d for d in devices if d.resident_key in keys]
 
 
