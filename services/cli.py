@@ -755,7 +755,8 @@ def sim(
             if devices is not None:
                 chosen = load_devices(devices)
             else:
-                chosen = asyncio.run(ensure_demo_ward(settings, count))
+                # A scenario casts the nursing home's residents (its clusters are per unit).
+                chosen = asyncio.run(ensure_demo_ward(settings, count, family_bed=spec is None))
                 control = claim_demo_ward(settings, chosen, live=spec is None)
             use_tls = tls or ca_file is not None
             trusted = ca_file or settings.mqtt_ca_file
