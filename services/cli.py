@@ -798,7 +798,12 @@ def sim(
 
 @demo_app.command("event")
 def demo_event(
-    kind: Annotated[str, typer.Argument(help="fall, sos, hypoxia, fever, bed-exit, ...")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="fall, sos, hypoxia, fever, bed-exit, news2-deterioration or device-offline."
+        ),
+    ],
     resident: Annotated[
         str | None,
         typer.Option(help="The resident's id (as on the board; default: the first)."),
