@@ -6,6 +6,7 @@ which the simulator needs, are kept in `<data_dir>/demo-devices.json` with mode 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -14,13 +15,15 @@ from psycopg import AsyncConnection
 
 from device_sim.control import CONTROL_SOCKET, ControlServer, in_use
 from device_sim.devices import SimDevice, load_devices, save_devices
-from device_sim.errors import DevicesInUse, SimulatorError
+from device_sim.errors import DevicesInUse
 from services.alerts.roster import Role as TeamRole
 from services.auth.principal import Role
 from services.broker.dynsec import DynsecAccounts
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
 from services.settings import Settings, database_url, mqtt_admin_endpoint
+
+log = logging.getLogger("carewatch.demo")
 
 SimKind = Literal["wearable", "bed_sensor"]
 SITE = "demo"
@@ -121,11 +124,14 @@ def control_path(settings: Settings) -> Path:
     return Path(settings.data_dir).resolve() / CONTROL_SOCKET
 
 
-def claim_demo_ward(settings: Settings, devices: list[SimDevice], *, live: bool) -> ControlServer:
+def claim_demo_ward(
+    settings: Settings, devices: list[SimDevice], *, live: bool
+) -> ControlServer | None:
     """The demo ward's control socket, held while a simulator runs its devices: it takes
     demo events (`live`: the live ward; a scenario refuses them) and shows a second simulator
     that the devices are taken. Each device connects with client id = device id, so two
-    simulators of the same devices would knock each other off the broker every second."""
+    simulators of the same devices would knock each other off the broker every second.
+    None (with a warning) when the socket cannot be made."""
     path = control_path(settings)
     if in_use(path):
         raise DevicesInUse(
@@ -142,7 +148,10 @@ def claim_demo_ward(settings: Settings, devices: list[SimDevice], *, live: bool)
     try:
         return ControlServer(path, residents, refuse=refuse)
     except OSError as exc:
-        raise SimulatorError(f"cannot open the demo control socket {path}: {exc}") from exc
+        # E.g. a data dir path too long for a Unix socket (about 100 bytes): the demo still
+        # runs, only without demo events and without the guard against a second simulator.
+        log.warning("no demo events: cannot open the control socket %s (%s)", path, exc)
+        return None
 
 
 USERS_FILE = "demo-users.json"
