@@ -314,3 +314,32 @@ def test_sms_gateways_are_known_to_apprise() -> None:
         for s in (*(p["protocols"] or ()), *(p["secure_protocols"] or ()))
     }
     assert known >= SMS_SCHEMES, sorted(SMS_SCHEMES - known)
+
+
+# -- referral messages ----------------------------------------------------------------------------
+
+
+def test_referral_messages_in_both_languages() -> None:
+    from services.referrals import store
+    from services.referrals.workflow import STATES, Notify
+
+    notify = Notify(
+        "7",
+        ("hospital",),
+        "referral.escalate.no_answer",
+        True,
+        (("resident", "王秀英"), ("hospital", "县人民医院"), ("state", "requested")),
+    )
+    title, body = store._message(7, notify, "zh-CN")
+    assert title == "【紧急】转诊 #7，医院尚未答复：王秀英 → 县人民医院"
+    assert body.splitlines() == ["长者：王秀英", "医院：县人民医院", "状态：已申请"]
+    title, body = store._message(7, notify, "en")
+    assert title == "URGENT Referral #7, no answer from the hospital: 王秀英 → 县人民医院"
+    assert body.splitlines()[-1] == "state: requested"
+    timers = re.findall(
+        r'template = "(referral\.[a-z_.]+)"', (ROOT / "services/referrals/workflow.py").read_text()
+    )
+    assert len(timers) == 3
+    for language in LANGUAGES:
+        for template in (*timers, *(f"referral.{state}" for state in STATES)):
+            assert f"pages.{template}" in catalogue(language), (language, template)
