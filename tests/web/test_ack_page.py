@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from tests.e2e.alerting import Running, candidate, resident, store, team
@@ -79,3 +80,11 @@ def test_the_ack_link_works_on_a_phone_in_chinese(
     screenshot(again, "ack-zh-phone-reused")
     again.locator("#resident").click()
     again.wait_for_url(re.compile(r"/login\?next="))  # the resident page, after login
+
+
+def test_a_forged_link_says_so_in_the_product_language(api: TestClient) -> None:
+    response = api.get("/a/not-a-token")
+    assert response.status_code == 410
+    assert '<html lang="zh-CN">' in response.text and "这不是有效的确认链接。" in response.text
+    posted = api.post("/a/not-a-token")
+    assert posted.status_code == 410 and "这不是有效的确认链接。" in posted.text

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from services.alerts.commands import submit
-from services.alerts.links import LinkError, LinkSigner
+from services.alerts.links import LinkError, LinkExpired, LinkSigner
 from services.alerts.messages import local_time
 from services.alerts.team import CareTeam
 from services.alerts.team_store import current_team
@@ -159,7 +159,7 @@ def _next_steps(view: _View, s: dict[str, Any]) -> str:
 
 
 def _invalid(view: _View, exc: LinkError | None = None) -> HTMLResponse:
-    key = "ack.expired" if exc is not None and "expired" in str(exc) else "ack.invalid"
+    key = "ack.expired" if isinstance(exc, LinkExpired) else "ack.invalid"
     message = text(view.language, key)
     return _page(view, message, f"<h1>{escape(message)}</h1>", 410)
 
