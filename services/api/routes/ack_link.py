@@ -47,6 +47,7 @@ h1 { font-size: 1.35em; margin: .2em 0 .4em; }
 .sev.critical { background: #8b0000; } .sev.high { background: #b00020; }
 .sev.medium { background: #b35900; }
 .where { font-size: 1.15em; font-weight: 600; margin: .5em 0 .2em; }
+.part { white-space: nowrap; }
 .muted { color: #555; margin: .2em 0; }
 .note { margin: 1em 0; padding: .7em; border-radius: .4em; background: #eef4ee; }
 button, a.action { display: block; font-size: 1.15em; padding: .8em 1em; width: 100%;
@@ -123,14 +124,17 @@ def _describe(view: _View, s: dict[str, Any]) -> str:
         parts.append(text(lang, "pages.room", room=s["room"]))
     if s["bed"]:
         parts.append(text(lang, "pages.bed", bed=s["bed"]))
-    where = text(lang, "pages.place_sep").join(parts)
+    # Each part on one line ("203 房" never splits); the parts wrap between them.
+    where = escape(text(lang, "pages.place_sep")).join(
+        f"<span class=part>{escape(p)}</span>" for p in parts
+    )
     who = ""
     if s["name"] and view.team.policy(s["site"]).full_details:
         who = f"<p class=muted>{escape(text(lang, 'pages.who', who=s['name']))}</p>"
     since = text(lang, "ack.since", when=_when(view, s, s["first_ts"]))
     return (
         f"<p><span class='sev {escape(s['severity'])}'>{escape(severity)}</span></p>"
-        f"<h1>{escape(rule)}</h1><p class=where>{escape(where)}</p>{who}"
+        f"<h1>{escape(rule)}</h1><p class=where>{where}</p>{who}"
         f"<p class=muted>{escape(since)}</p>"
     )
 
