@@ -121,7 +121,7 @@ def main() -> None:
     stack = LocalStack(settings)
     stack.start()
     try:
-        devices = asyncio.run(ensure_demo_ward(settings, args.residents))
+        devices = asyncio.run(ensure_demo_ward(settings, args.residents, family_bed=False))
         console.print(
             f"[bold]{len(devices)} devices[/], {args.duration:.0f} simulated seconds from "
             f"{START.isoformat()}, unpaced"

@@ -6,7 +6,8 @@ SimulatorError
  ├── BrokerUnreachable  no MQTT broker answered at host:port (refused, DNS, timeout, TLS)
  ├── AckTimeout         the broker acknowledged none of a device's QoS 1 publishes for the
  │                      whole bounded wait while its in-flight cap was reached
- └── DevicesFileError   the devices file is missing, unreadable or not in the expected shape
+ ├── DevicesFileError   the devices file is missing, unreadable or not in the expected shape
+ └── DevicesInUse       another simulator already runs these devices
 """
 
 
@@ -34,3 +35,7 @@ class AckTimeout(SimulatorError):
 
 class DevicesFileError(SimulatorError):
     pass
+
+
+class DevicesInUse(SimulatorError):
+    """Another simulator already runs these devices (one MQTT connection per device id)."""

@@ -26,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from device_sim.control import ControlServer
 from device_sim.devices import SimDevice
 from device_sim.faults import NO_FAULTS, Faults
 from device_sim.labels import jsonable, write_labels
@@ -150,6 +151,7 @@ def run_simulation(
     faults: Faults = NO_FAULTS,
     scenario: ScenarioSpec | None = None,
     labels_path: Path | None = None,
+    control: ControlServer | None = None,
 ) -> SimSummary:
     """Publish until the run's end (`duration_s`, or the scenario's) or until `stop` is set.
 
@@ -160,6 +162,7 @@ def run_simulation(
     end is known, early enough to end now, so that no timestamp lies in the future (ingest
     rejects those); a scenario keeps its local times of day. Same seed, same messages.
     With `labels_path`, the ground-truth labels are written there (JSON Lines) at the end.
+    With `control`, demo events it has accepted are played as the run goes.
 
     `connect` makes a connected publisher for a device (default: a DevicePublisher to
     host:port with the device's own credentials). Raises SimulatorError subclasses when a
@@ -189,7 +192,7 @@ def run_simulation(
     failed = False
     try:
         with _reporter(progress, sim.duration_s, len(devices), sim.start, tz) as report:
-            _loop(sim, publishers, speed, stop, report, tally)
+            _loop(sim, publishers, speed, stop, report, tally, control)
     except BaseException:
         failed = True
         raise
@@ -369,6 +372,7 @@ def _loop(
     stop: threading.Event,
     report: Report,
     tally: _Tally,
+    control: ControlServer | None = None,
 ) -> None:
     began = time.monotonic()
     paced = math.isfinite(speed)
@@ -378,6 +382,8 @@ def _loop(
     for delivery in sim.deliveries():
         if delivery.offset_s != current:
             current = delivery.offset_s
+            if control is not None:
+                control.drain(sim.inject)
             # Due at its offset from the start, never by adding up intervals, so neither
             # float error nor a late wake-up accumulates into drift.
             delay = began + current / speed - time.monotonic() if paced else 0.0

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final, Protocol
 
+from device_sim.demo_events import DemoEventError
 from device_sim.devices import SimDevice
 from device_sim.faults import NO_FAULTS, DeviceFaults, Faults
 from device_sim.labels import Labels
@@ -89,6 +90,12 @@ class Simulation:
         if faults is not None:
             for device_id in sorted(faults):
                 yield from faults[device_id].finish(self.reached_s)
+
+    def inject(self, kind: str, resident_key: str) -> None:
+        """Play a demo event (device_sim.demo_events) on a resident of the live ward."""
+        if not isinstance(self.source, WardSource):
+            raise DemoEventError("a scenario plays its own events: demo events need the live ward")
+        self.source.inject(kind, resident_key)
 
     def status_now(self, device_id: str, t: datetime) -> Message | None:
         """The device's latest status again, stamped now (after a reconnection the broker has

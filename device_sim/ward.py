@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from device_sim.demo_events import DemoEventError, Playing, overlay, script_for
 from device_sim.devices import SimDevice
 from device_sim.labels import Labels
 from device_sim.messages import (
@@ -36,7 +37,7 @@ from device_sim.messages import (
     status_message,
     vitals_message,
 )
-from device_sim.motion import Placement
+from device_sim.motion import FallKind, Placement, generate
 from device_sim.physiology import (
     DEFAULT_TZ,
     Effects,
@@ -56,9 +57,10 @@ PLACEMENT: Final[Placement] = "waist"  # as in the scenario library
 _RESIDENT_STREAM: Final = 0  # keeps the resident and device random streams apart
 _DEVICE_STREAM: Final = 1
 _SPO2_FLOOR: Final = RANGES["spo2"][0]
+_NO_EVENT: Final[tuple[dict[str, float], bool, bool]] = ({}, False, False)
 
 # Kinds of timed items, in the order they go at the same instant.
-_LABEL, _WASH_START, _WASH_END, _ACTIVITY, _MOTION = range(5)
+_LABEL, _WASH_START, _WASH_END, _ACTIVITY, _MOTION, _DEMO_EVENT = range(6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ DEFAULT_WARD: Final = WardOptions()
 class _Resident:
     __slots__ = (
         "beds",
+        "demo",
         "effects",
         "effects_at",
         "key",
@@ -95,6 +98,7 @@ class _Resident:
         self.beds: list[SimDevice] = []
         self.effects: Effects | None = None
         self.effects_at: datetime | None = None
+        self.demo: list[Playing] = []  # events asked for (`carewatch demo event`)
 
     @property
     def device_ids(self) -> list[str]:
@@ -162,6 +166,8 @@ class WardSource:
         self._timed: list[tuple[float, int, int, Any]] = []
         self._pushed = 0
         self._planned: date | None = None
+        self._at_s = 0.0  # the offset being produced: where an injected event starts
+        self._demo_events = 0
 
     # --- the timeline --------------------------------------------------------------------
 
@@ -179,6 +185,7 @@ class WardSource:
             if offset >= end:
                 break
             t = self.start + timedelta(seconds=offset)
+            self._at_s = offset
             with_status = status_at_ == offset
             with_data = data_at == offset
             if with_status or with_data:
@@ -196,6 +203,58 @@ class WardSource:
                 yield from self._timed_item(kind, payload, t, offset)
         for device_id, since in sorted(self._charging_since.items()):
             self._label_charging(device_id, since, None)
+
+    # --- events asked for by a demo user ---------------------------------------------------
+
+    def inject(self, kind: str, resident_key: str) -> None:
+        """Play event `kind` (device_sim.demo_events) on the resident from the next reading
+        on. Raises DemoEventError for an unknown kind or resident."""
+        script = script_for(kind)
+        resident = self.residents.get(resident_key)
+        if resident is None:
+            known = ", ".join(sorted(self.residents))
+            raise DemoEventError(f"no resident {resident_key!r} in this ward ({known})")
+        # Just after what has been produced, so nothing is sent out of order.
+        start_s = self._at_s + 1e-3
+        t = self.start + timedelta(seconds=start_s)
+        resident.demo = [p for p in resident.demo if p.active(start_s)]
+        resident.demo.append(Playing(kind, script, start_s))
+        self._demo_events += 1
+        self.labels.add(
+            "event",
+            f"demo_{kind.replace('-', '_')}",
+            source="demo",
+            resident=resident.key,
+            devices=resident.device_ids,
+            start=t,
+            end=t + timedelta(seconds=script.duration_s),
+        )
+        for device in resident.wearables:
+            # A fall is reported once its impact is over, other events at once.
+            after = self._demo_fall(device, script.fall_motion, start_s)
+            if script.wearable_event is not None:
+                event = (device, script.wearable_event, script.confidence)
+                self._push(start_s + after, _DEMO_EVENT, event)
+        if script.bed_event is not None:
+            for device in resident.beds:
+                self._push(start_s, _DEMO_EVENT, (device, script.bed_event, None))
+
+    def _demo_fall(self, device: SimDevice, kind: FallKind | None, start_s: float) -> float:
+        """Queue a fall's accelerometer windows (the impact, then lying still); returns when,
+        from `start_s`, the wearable reports the fall (0 without a recording)."""
+        if kind is None:
+            return 0.0
+        rng = np.random.default_rng([self._demo_events, _stable_hash(device.device_id)])
+        recording = generate(kind, placement=PLACEMENT, hz=MOTION_HZ, rng=rng)
+        ts0 = self.start + timedelta(seconds=start_s)
+        for window_start, chunk in recording.windows(MOTION_WINDOW_S):
+            done = start_s + window_start + len(chunk) / recording.hz
+            ts = ts0 + timedelta(seconds=window_start)
+            columns = (chunk[:, 0].tolist(), chunk[:, 1].tolist(), chunk[:, 2].tolist())
+            self._push(done, _MOTION, (device, ts, *columns))
+        # A wearable's own detection reports a couple of seconds after the impact.
+        impact = recording.event_s if recording.event_s is not None else 0.0
+        return min(recording.duration_s, impact + 2.0)
 
     def _push(self, at: datetime | float, kind: int, payload: Any) -> None:
         offset = at if isinstance(at, float) else (at - self.start).total_seconds()
@@ -268,16 +327,22 @@ class WardSource:
             resident.state, vitals = vitals_at(
                 resident.state, t, resident.rng, self.tz, effects=effects
             )
-            if self._off[device.device_id]:
+            # Most readings have no demo event: skip the overlay for them (the hot path).
+            changed, _, silent = overlay(resident.demo, offset) if resident.demo else _NO_EVENT
+            if self._off[device.device_id] or silent:
                 return None
             if resident.routine is not None:
                 dip = resident.routine.spo2_dip(t)
                 if dip:
                     vitals["spo2"] = max(round(_SPO2_FLOOR), round(vitals["spo2"] - dip))
+            for metric, value in changed.items():
+                vitals[metric] = value  # type: ignore[literal-required]
             seq, ts_ms = self._clocks[device.device_id].stamp(t)
             message = vitals_message(device, vitals, seq=seq, ts_ms=ts_ms)
         else:
             resident.state, bed = bed_at(resident.state, t, resident.rng, self.tz, effects=effects)
+            if resident.demo and overlay(resident.demo, offset)[1]:
+                bed = {"occupied": False, "movement": 0.0}
             seq, ts_ms = self._clocks[device.device_id].stamp(t)
             message = bed_message(device, bed, seq=seq, ts_ms=ts_ms)
         return Delivery(offset, device.device_id, message)
@@ -287,6 +352,9 @@ class WardSource:
         before = self._power[device_id]
         power, reading = status_at(before, t, device.kind, self._device_rngs[device_id])
         self._power[device_id] = power
+        resident = self._of[device_id]
+        if resident.demo and device.kind == "wearable" and overlay(resident.demo, offset)[2]:
+            return  # a device gone silent sends no status either
         seq, ts_ms = self._clocks[device_id].stamp(t)
         yield Delivery(offset, device_id, status_message(device, reading, seq=seq, ts_ms=ts_ms))
         if device.kind == "wearable" and power.charging != before.charging:
@@ -316,7 +384,12 @@ class WardSource:
     def _timed_item(
         self, kind: int, payload: Any, t: datetime, offset: float
     ) -> Iterator[Delivery]:
-        if kind == _MOTION:
+        if kind == _DEMO_EVENT:
+            device, event_type, confidence = payload
+            seq, ts_ms = self._clocks[device.device_id].stamp(t)
+            message = event_message(device, event_type, seq=seq, ts_ms=ts_ms, confidence=confidence)
+            yield Delivery(offset, device.device_id, message)
+        elif kind == _MOTION:
             device, ts, ax, ay, az = payload
             if not self._off[device.device_id]:
                 seq, ts_ms = self._clocks[device.device_id].stamp(ts)

@@ -699,6 +699,8 @@ def _values(result: News2Result, alert_band: AlertBand | None) -> dict[str, floa
     }
     for s in result.sub_scores:
         values[s.parameter] = s.score
+        if s.reading is not None:  # the reading scored, so a page shows values, not scores
+            values[f"value_{s.parameter}"] = float(s.charted)
     if result.assumptions:
         values["assumptions"] = "; ".join(result.assumptions)
     if not result.complete:

@@ -30,6 +30,8 @@ team_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(team_app, name="team")
+demo_app = typer.Typer(help="The demo ward of `carewatch up`.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 
 
 def setup_logging(service: str) -> None:
@@ -687,7 +689,7 @@ def sim(
     from device_sim.run import run_simulation, write_simulation
     from device_sim.scenarios import ScenarioError, load_spec
     from device_sim.ward import WardOptions
-    from services.local.demo import ensure_demo_ward
+    from services.local.demo import claim_demo_ward, ensure_demo_ward
 
     setup_logging("sim")
     settings = Settings()
@@ -731,9 +733,8 @@ def sim(
             raise ValueError(f"--start {start!r} needs an offset (e.g. +08:00 or Z)")
         count = len(spec.residents) if spec is not None else residents or 8
         seed_ = seed if seed is not None else spec.seed if spec is not None else 1
-        if labels is None and (out is not None or spec is not None):
-            stem = out if out is not None else Path(spec.name if spec else "sim")
-            labels = stem.with_name(f"{stem.stem}.labels.jsonl")
+        if labels is None and out is not None:
+            labels = out.with_name(f"{out.stem}.labels.jsonl")
         stop = threading.Event()
         stop_on_signals(stop)
         if out is not None:
@@ -754,34 +755,42 @@ def sim(
             )
             verb = f"wrote to {out}:"
         else:
+            control = None
             if devices is not None:
                 chosen = load_devices(devices)
             else:
-                chosen = asyncio.run(ensure_demo_ward(settings, count))
+                # A scenario casts the nursing home's residents (its clusters are per unit).
+                chosen = asyncio.run(ensure_demo_ward(settings, count, family_bed=spec is None))
+                control = claim_demo_ward(settings, chosen, live=spec is None)
             use_tls = tls or ca_file is not None
             trusted = ca_file or settings.mqtt_ca_file
             default_port = settings.mqtt_port
             if use_tls:
                 default_port = settings.mqtt_tls_port or 8883
-            summary = run_simulation(
-                chosen,
-                host=host or settings.mqtt_host,
-                port=port or default_port,
-                tls=use_tls,
-                ca_file=None if trusted is None else str(trusted),
-                rate_hz=rate or 1.0,
-                duration_s=duration,
-                seed=seed_,
-                stop=stop,
-                speed=speed,
-                start=begin,
-                progress=sys.stderr.isatty(),
-                max_inflight=max_inflight,
-                ward=ward,
-                faults=faults,
-                scenario=spec,
-                labels_path=labels,
-            )
+            try:
+                summary = run_simulation(
+                    chosen,
+                    host=host or settings.mqtt_host,
+                    port=port or default_port,
+                    tls=use_tls,
+                    ca_file=None if trusted is None else str(trusted),
+                    rate_hz=rate or 1.0,
+                    duration_s=duration,
+                    seed=seed_,
+                    stop=stop,
+                    speed=speed,
+                    start=begin,
+                    progress=sys.stderr.isatty(),
+                    max_inflight=max_inflight,
+                    ward=ward,
+                    faults=faults,
+                    scenario=spec,
+                    labels_path=labels,
+                    control=control,
+                )
+            finally:
+                if control is not None:
+                    control.close()
             verb = "published"
     except (CareWatchError, SimulatorError, ScenarioError, ValueError, OSError) as exc:
         raise fail(exc) from None
@@ -789,6 +798,53 @@ def sim(
         typer.echo(line)
     if labels is not None:
         typer.echo(f"  labels: {summary.labels:,} written to {labels}")
+
+
+@demo_app.command("event")
+def demo_event(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="fall, sos, hypoxia, fever, bed-exit, news2-deterioration or device-offline."
+        ),
+    ],
+    resident: Annotated[
+        str | None,
+        typer.Option(help="The resident's id (as on the board; default: the first)."),
+    ] = None,
+) -> None:
+    """Make something happen to a resident of the running demo ward (`carewatch up`): their
+    devices send it, and the rules page as they would for the real thing. Exits 2 when the
+    event, the resident or a running demo is not there."""
+    from device_sim.control import ControlUnavailable, send_event
+    from device_sim.demo_events import KINDS, DemoEventError, script_for
+    from services.local.demo import control_path
+
+    def refuse(message: str) -> typer.Exit:
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        return typer.Exit(code=2)
+
+    try:
+        script_for(kind)
+    except DemoEventError as exc:
+        raise refuse(str(exc)) from None
+    path = control_path(Settings())
+    try:
+        reply = send_event(path, kind, resident)
+    except ControlUnavailable:
+        raise refuse(
+            f"no demo simulator is running for {path.parent}: start `carewatch up` (or "
+            "`carewatch sim` on the demo ward) first"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise refuse(f"the demo simulator did not answer: {exc}") from None
+    if not reply.get("ok"):
+        raise refuse(str(reply.get("error", "refused")))
+    devices = ", ".join(reply.get("devices", []))
+    who = str(reply["resident"]).removeprefix("r")
+    typer.echo(f"{kind} sent to resident {who} ({devices}).")
+    typer.echo(f"expect: {reply.get('expect', '')}")
+    typer.echo(f"other kinds: {', '.join(k for k in KINDS if k != kind)}")
 
 
 if __name__ == "__main__":

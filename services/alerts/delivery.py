@@ -5,7 +5,12 @@ next try (services/alerts/retry.py). Several sends run at once in threads (appri
 A message is claimed with a lease (its next_attempt_at pushed ahead) before it is sent, so a
 crashed loop's messages come due again after the lease; a message recorded as delivered is
 never sent again. The window between the receiver accepting and the row being updated is the
-only place a duplicate can come from (at-least-once, as any outbox)."""
+only place a duplicate can come from (at-least-once, as any outbox).
+
+A page never goes to a channel type its site did not allow (the care team's allow-list of
+apprise schemes, checked again here because a message queued under an older team may name a
+channel since refused): such a channel is skipped and recorded as refused; a message with no
+allowed channel left is cancelled. SMS gateways get the message's short form."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from psycopg.rows import TupleRow
 
 from services.alerts.retry import RetryPolicy
 from services.alerts.store import lock_events
+from services.alerts.team import SMS_SCHEMES, SitePolicy
 
 __all__ = ["Delivery", "Outcome", "apprise_send", "scheme_of"]
 
@@ -46,6 +52,7 @@ class Outcome:
 
 
 Sender = Callable[[str, str, str], Outcome]
+Policies = Callable[[str | None], SitePolicy]
 
 
 def scheme_of(url: str) -> str:
@@ -115,6 +122,8 @@ class _Due:
     attempts: int
     title: str
     body: str
+    short: str | None
+    site: str | None
 
 
 class Delivery:
@@ -127,8 +136,10 @@ class Delivery:
         retry: RetryPolicy | None = None,
         concurrency: int = 8,
         on_result: Callable[[str, bool, float], None] | None = None,
+        policy: Policies | None = None,
     ) -> None:
         self.send = send
+        self.policy = policy  # None: every channel allowed (tests of delivery mechanics)
         self.retry = retry or RetryPolicy()
         self.concurrency = concurrency
         self.on_result = on_result
@@ -141,7 +152,9 @@ class Delivery:
             "       ORDER BY next_attempt_at, notification_id LIMIT %s FOR UPDATE SKIP LOCKED) d"
             " WHERE n.notification_id = d.notification_id"
             " RETURNING n.notification_id, n.kind, n.incident_id, n.channels, n.channel_index,"
-            " n.attempts, n.title, n.body",
+            " n.attempts, n.title, n.body, n.short,"
+            " coalesce((SELECT i.site_id FROM incidents i WHERE i.incident_id = n.incident_id),"
+            "   (SELECT r.site_id FROM referrals r WHERE r.referral_id = n.referral_id))",
             [now + timedelta(seconds=LEASE_S), now, self.concurrency * 4],
         )
         return [_Due(*row) for row in await cur.fetchall()]
@@ -155,12 +168,58 @@ class Delivery:
 
         async def one(item: _Due) -> tuple[_Due, Outcome]:
             url = item.channels[item.channel_index % len(item.channels)]
+            title, body = item.title, item.body
+            if item.short and scheme_of(url).lower() in SMS_SCHEMES:
+                title, body = "", item.short  # one segment; gateways prepend a title
             async with limit:
-                return item, await asyncio.to_thread(self.send, url, item.title, item.body)
+                return item, await asyncio.to_thread(self.send, url, title, body)
 
-        for item, outcome in await asyncio.gather(*(one(d) for d in due)):
+        allowed = []
+        for item in due:
+            if await self._allowed(conn, item):
+                allowed.append(item)
+        for item, outcome in await asyncio.gather(*(one(d) for d in allowed)):
             await self._record(conn, item, outcome)
         return len(due)
+
+    async def _allowed(self, conn: AsyncConnection[TupleRow], item: _Due) -> bool:
+        """Move the message to its next channel the site allows, recording each refused one;
+        False when it is not to be sent now (none allowed: cancelled)."""
+        if self.policy is None:
+            return True
+        policy = self.policy(item.site)
+        count = len(item.channels)
+        start = item.channel_index % count
+        order = [(start + k) % count for k in range(count)]
+        refused = [c for c in order if not policy.allows(item.channels[c])]
+        if start not in refused:
+            return True
+        at = datetime.now().astimezone()
+        async with conn.transaction():
+            for c in order:
+                if c not in refused:
+                    break
+                error = f"{scheme_of(item.channels[c])}:// is not allowed at site {item.site}"
+                await conn.execute(
+                    "INSERT INTO delivery_attempts (notification_id, at, channel_index, scheme,"
+                    " ok, error, elapsed_ms) VALUES (%s, %s, %s, %s, false, %s, 0)",
+                    [item.notification_id, at, c, scheme_of(item.channels[c]), error],
+                )
+                log.error("notification %d (%s): %s", item.notification_id, item.kind, error)
+            following = next((c for c in order if c not in refused), None)
+            if following is None:
+                await conn.execute(
+                    "UPDATE notifications SET status = 'cancelled', last_error = %s"
+                    " WHERE notification_id = %s AND status = 'pending'",
+                    ["no channel of this message is allowed at its site", item.notification_id],
+                )
+            else:
+                await conn.execute(
+                    "UPDATE notifications SET channel_index = %s, next_attempt_at = %s"
+                    " WHERE notification_id = %s AND status = 'pending'",
+                    [following, at, item.notification_id],
+                )
+        return False
 
     async def _record(self, conn: AsyncConnection[TupleRow], item: _Due, outcome: Outcome) -> None:
         channel = item.channel_index % len(item.channels)

@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from services.alerts.errors import AlertError
 
-__all__ = ["DEFAULT_TTL_S", "AckLink", "LinkError", "LinkSigner"]
+__all__ = ["DEFAULT_TTL_S", "AckLink", "LinkError", "LinkExpired", "LinkSigner"]
 
 # Long enough to reach the phone, read and walk over; short enough that a forwarded message
 # is useless by the next shift.
@@ -25,6 +25,10 @@ class LinkError(AlertError):
     """The link is forged, expired, already used or for another alert."""
 
     status = 410
+
+
+class LinkExpired(LinkError):
+    """Genuine but older than the link's lifetime (the page says so in its own words)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +58,9 @@ class LinkSigner:
         try:
             data = self._serializer.loads(token, max_age=self.ttl_s)
         except SignatureExpired:
-            raise LinkError("this acknowledgement link has expired; open the alert board") from None
+            raise LinkExpired(
+                "this acknowledgement link has expired; open the alert board"
+            ) from None
         except BadSignature:
             raise LinkError("this is not a valid acknowledgement link") from None
         if not (

@@ -1,56 +1,74 @@
-"""What a notification says: who, where (unit / room / bed), what, the key values, when, and the
-link to acknowledge. Pure text from the incident and what the I/O layer looked up about the
-place; short, because it lands on a phone's lock screen (the title) and in SMS (the body)."""
+"""What a notification says: what, where (unit / room / bed), who, the key values, when (the
+site's local time) and the link to acknowledge, in the recipient's language from the shared
+catalogue (services/catalogue.py). Pure text from the incident and what the I/O layer looked up
+about the place.
+
+Each message comes in two forms: the full one (title + body) for WeCom, DingTalk, Feishu, e-mail
+and webhooks, and `short` for SMS gateways (one segment: at most 70 characters, the link only
+when it fits). By default a page is private: every apprise channel is a third party, so it
+names the bed, severity and rule and carries the link, not the resident's name or values; a
+site that wants them turns `details: full` on (the Audience says which)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from services.alerts.model import Alert, Incident, Outcome
+from services.catalogue import DEFAULT_LANGUAGE, Language, has, text
 
 __all__ = [
+    "SHORT_MAX",
+    "Audience",
     "Fever",
     "Message",
     "Place",
     "acknowledged_message",
     "device_name",
+    "local_time",
     "page_message",
     "resolved_message",
     "update_message",
 ]
 
-# Values worth a caregiver's glance, in this order; the rest stay on the board.
-KEY_VALUES: tuple[tuple[str, str, str], ...] = (
-    ("value", "value", ""),
-    ("worst", "worst", ""),
-    ("total", "NEWS2", ""),
-    ("spo2", "SpO2", " %"),
-    ("hr", "HR", " bpm"),
-    ("rr", "RR", " /min"),
-    ("temp", "temp", " °C"),
-    ("sbp", "SBP", " mmHg"),
-    ("battery", "battery", " %"),
-    ("impact_g", "impact", " g"),
-    ("still_s", "still for", " s"),
-    ("away_min", "away", " min"),
-)
+SHORT_MAX: Final = 70  # one SMS segment of Chinese (UCS-2) text
 
-# What people call each kind of device (`devices.kind`): a page names the one at fault.
-DEVICE_KINDS: Mapping[str, str] = {
+# Values worth a caregiver's glance, in this order (`pages.value.*`); the rest stay on the board.
+KEY_VALUES: Final = (
+    "value",
+    "worst",
+    "spo2",
+    "hr",
+    "rr",
+    "temp",
+    "sbp",
+    "battery",
+    "impact_g",
+    "still_s",
+    "away_min",
+)
+# NEWS2's parameters in chart order (rules/news2.py PARAMETERS); the candidate carries each
+# one's sub-score under its name and the reading it scored under `value_<name>`.
+NEWS2_PARAMETERS: Final = ("rr", "spo2", "on_o2", "sbp", "hr", "acvpu", "temp")
+ACVPU: Final = "ACVPU"  # the chart's code order, as the resident page shows it
+
+# English pages keep the device names caregivers already know from them.
+DEVICE_KINDS_EN: Final[Mapping[str, str]] = {
     "wearable": "wristband",
     "bed_sensor": "bed sensor",
     "gateway": "gateway",
 }
 
-OUTCOME_TEXT: Mapping[Outcome, str] = {
-    "actionable": "actionable",
-    "false_alarm": "false alarm",
-    "already_attended": "already attended",
-    "self_cleared": "condition over",
-}
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who reads it: their language, and whether the site lets names and values out."""
+
+    language: Language = DEFAULT_LANGUAGE
+    full_details: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +81,32 @@ class Place:
     room: str | None = None
     bed: str | None = None
 
-    def where(self) -> str:
+    def where(self, language: Language = "en") -> str:
         parts = [self.site]
         if self.unit:
-            parts.append(f"unit {self.unit}")
+            parts.append(text(language, "pages.unit", unit=self.unit))
         if self.room:
-            parts.append(f"room {self.room}")
+            parts.append(text(language, "pages.room", room=self.room))
         if self.bed:
-            parts.append(f"bed {self.bed}")
-        return ", ".join(parts)
+            parts.append(text(language, "pages.bed", bed=self.bed))
+        return text(language, "pages.place_sep").join(parts)
 
-    def who(self) -> str:
-        return self.resident or (f"unit {self.unit}" if self.unit else self.site)
+    def spot(self, language: Language) -> str:
+        """The bed (or room, or unit): where to go, without saying who lies there."""
+        if self.room and self.bed:
+            return text(language, "pages.bed_only", room=self.room, bed=self.bed)
+        if self.room:
+            return text(language, "pages.room", room=self.room)
+        if self.bed:
+            return text(language, "pages.bed", bed=self.bed)
+        return text(language, "pages.unit", unit=self.unit) if self.unit else self.site
+
+    def who(self, to: Audience = Audience("en", True)) -> str:
+        if self.resident and to.full_details:
+            return self.resident
+        if self.resident:
+            return self.spot(to.language)
+        return text(to.language, "pages.unit", unit=self.unit) if self.unit else self.site
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,34 +122,122 @@ class Fever:
 class Message:
     title: str
     body: str
+    short: str = ""  # for SMS gateways; "" = title and body
 
 
-def _values(values: Mapping[str, float | str]) -> str:
-    shown = []
-    for key, label, unit in KEY_VALUES:
-        if key in values:
-            value = values[key]
-            text = f"{value:g}" if isinstance(value, float | int) else str(value)
-            shown.append(f"{label} {text}{unit}")
-    return ", ".join(shown)
+def _number(value: float | str) -> str:
+    return f"{value:g}" if isinstance(value, float | int) else str(value)
 
 
-def device_name(values: Mapping[str, float | str]) -> str | None:
+def local_time(language: Language, ts: datetime, tz: str) -> str:
+    """ "12月7日 03:15" in the site's time zone (never UTC unless the site is there)."""
+    local = ts.astimezone(ZoneInfo(tz))
+    return text(language, "pages.datetime", month=local.month, day=local.day, time=f"{local:%H:%M}")
+
+
+def _news2(language: Language, values: Mapping[str, float | str]) -> str | None:
+    """ "NEWS2 8（高风险）：呼吸频率 26 次/分（3），…": the readings with their sub-scores."""
+    if "total" not in values or "band" not in values:
+        return None
+    head = text(
+        language,
+        "pages.news2",
+        total=_number(values["total"]),
+        band=text(language, f"band.{values['band']}"),
+    )
+    parts = []
+    for p in NEWS2_PARAMETERS:
+        score = values.get(p)
+        if not isinstance(score, int | float) or (p == "on_o2" and not score):
+            continue  # not scored, or on room air (the usual case, not worth a phone's line)
+        param = text(language, f"param.{p}")
+        reading = values.get(f"value_{p}")
+        if not isinstance(reading, int | float):
+            parts.append(text(language, "pages.news2_score", param=param, score=_number(score)))
+        elif p == "acvpu":
+            code = ACVPU[int(reading)] if 0 <= int(reading) < len(ACVPU) else _number(reading)
+            parts.append(text(language, "pages.news2_acvpu", param=param, value=code, score=score))
+        elif p == "on_o2":
+            on = text(language, "news2.on_o2_yes")
+            parts.append(text(language, "pages.news2_o2", param=param, value=on, score=score))
+        else:
+            unit = text(language, f"unit.{p}")
+            parts.append(
+                text(
+                    language,
+                    "pages.news2_part",
+                    param=param,
+                    value=_number(reading),
+                    unit=unit,
+                    score=_number(score),
+                )
+            )
+    if not parts:
+        return head
+    return (
+        head
+        + ("：" if language == "zh-CN" else ": ")
+        + text(language, "pages.list_sep").join(parts)
+    )
+
+
+def _values(language: Language, values: Mapping[str, float | str]) -> str:
+    news2 = _news2(language, values)
+    if news2 is not None:
+        return news2
+    shown = [
+        text(language, f"pages.value.{key}", value=_number(values[key]))
+        for key in KEY_VALUES
+        if key in values
+    ]
+    return text(language, "pages.list_sep").join(shown)
+
+
+def device_name(values: Mapping[str, float | str], language: Language = "en") -> str | None:
     """ "wristband w-17" for an alert about a device (its kind looked up on intake)."""
     device_id = values.get("device_id")
     if device_id is None:
         return None
-    kind = DEVICE_KINDS.get(str(values.get("device_kind", "")), "device")
-    return f"{kind} {device_id}"
+    kind = str(values.get("device_kind", ""))
+    if language == "en":
+        return f"{DEVICE_KINDS_EN.get(kind, 'device')} {device_id}"
+    key = f"device_kind.{kind}" if has(language, f"device_kind.{kind}") else "device_kind.unknown"
+    return f"{text(language, key)} {device_id}"
 
 
-def _named(alert: Alert) -> str:
-    device = device_name(alert.values)
-    return f"{alert.title} ({device})" if device else alert.title
+def _rule(language: Language, alert: Alert) -> str:
+    """The rule's name: English pages keep the rule's own title (it can be more specific);
+    others take the catalogue's name of the rule, or the title if the catalogue has none."""
+    key = f"rule.{alert.rule_id}"
+    if language == "en" or not has(language, key):
+        return alert.title
+    return text(language, key)
 
 
-def _local(ts: datetime, tz: str) -> str:
-    return ts.astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")
+def _named(language: Language, alert: Alert) -> str:
+    device = device_name(alert.values, language)
+    what = _rule(language, alert)
+    return text(language, "pages.device", what=what, device=device) if device else what
+
+
+def _what(language: Language, alerts: Sequence[Alert]) -> str:
+    return " + ".join(dict.fromkeys(_named(language, a) for a in alerts))
+
+
+def _severity(language: Language, severity: str) -> str:
+    return text(language, f"severity.{severity}") if language != "en" else severity.upper()
+
+
+def _short(language: Language, template: str, link: str | None = None, **params: str) -> str:
+    """One SMS segment: the `what` cut to fit, the link added only if it fits too."""
+    line = text(language, template, **params)
+    if len(line) > SHORT_MAX:
+        cut = max(1, len(params["what"]) - (len(line) - SHORT_MAX) - 1)
+        line = text(language, template, **{**params, "what": params["what"][:cut] + "…"})
+    line = line[:SHORT_MAX]
+    if link and len(line) + 1 + len(link) <= SHORT_MAX:
+        line = f"{line} {link}"
+    return line
 
 
 def page_message(
@@ -128,53 +248,100 @@ def page_message(
     renotify: bool,
     link: str | None,
     fevers: Sequence[Fever] = (),
+    to: Audience = Audience(),
 ) -> Message:
+    lang = to.language
     open_alerts = [a for a in incident.alerts if a.resolution is None] or list(incident.alerts)
-    what = " + ".join(dict.fromkeys(_named(a) for a in open_alerts))
-    severity = incident.severity.upper()
-    again = "REMINDER " if renotify else ""
-    title = f"{again}[{severity}] {what} — {place.who()}"
-    lines = [f"{what}", f"Who: {place.who()}", f"Where: {place.where()}"]
+    what = _what(lang, open_alerts)
+    severity = _severity(lang, incident.severity)
+    again = text(lang, "pages.reminder") if renotify else ""
+    who = place.who(to)
+    title = text(lang, "pages.title", again=again, severity=severity, what=what, who=who)
+    lines = [
+        what,
+        text(lang, "pages.who", who=who),
+        text(lang, "pages.where", where=place.where(lang)),
+    ]
     for alert in open_alerts:
-        shown = _values(alert.values)
+        shown = _values(lang, alert.values) if to.full_details else _news2_head(lang, alert)
         if shown:
-            lines.append(f"{_named(alert)}: {shown}")
+            lines.append(text(lang, "pages.values", what=_named(lang, alert), values=shown))
     if fevers:
-        lines.append(f"Febrile residents ({len(fevers)}):")
-        lines += [
-            f"  {f.resident}: {f.temp_c:.1f} °C at "
-            f"{f.at.astimezone(ZoneInfo(incident.timezone)):%m-%d %H:%M}"
-            for f in fevers
-        ]
+        lines.append(text(lang, "pages.febrile", count=len(fevers)))
+        if to.full_details:
+            lines += [
+                text(
+                    lang,
+                    "pages.fever",
+                    who=f.resident,
+                    temp=f"{f.temp_c:.1f}",
+                    when=local_time(lang, f.at, incident.timezone),
+                )
+                for f in fevers
+            ]
     first = min(a.first_ts for a in incident.alerts)
-    lines.append(f"Since: {_local(first, incident.timezone)}")
+    lines.append(text(lang, "pages.since", when=local_time(lang, first, incident.timezone)))
     if step > 1:
-        lines.append(f"Escalation step {step}: nobody has acknowledged yet.")
+        lines.append(text(lang, "pages.step", step=step))
     if link:
-        lines.append(f"Acknowledge: {link}")
-    return Message(title, "\n".join(lines))
+        lines.append(text(lang, "pages.ack", link=link))
+    short_where = f"{who} {place.spot(lang)}" if to.full_details and place.resident else who
+    short = _short(
+        lang, "pages.short", link, severity=again + severity, what=what, where=short_where
+    )
+    return Message(title, "\n".join(lines), short)
 
 
-def acknowledged_message(incident: Incident, place: Place, *, by: str) -> Message:
-    return Message(
-        f"Acknowledged — {place.who()}",
-        f"{by} is on it: {_summary(incident)} ({place.where()}). No action needed from you.",
+def _news2_head(language: Language, alert: Alert) -> str | None:
+    """Private pages keep the NEWS2 total and band (the rule's finding), not the readings."""
+    values = alert.values
+    if "total" not in values or "band" not in values:
+        return None
+    return text(
+        language,
+        "pages.news2",
+        total=_number(values["total"]),
+        band=text(language, f"band.{values['band']}"),
     )
 
 
-def update_message(incident: Incident, place: Place, *, title: str, severity: str) -> Message:
+def acknowledged_message(
+    incident: Incident, place: Place, *, by: str, to: Audience = Audience()
+) -> Message:
+    lang = to.language
+    what = _what(lang, incident.alerts)
+    where = place.where(lang)
     return Message(
-        f"[{severity.upper()}] Worse — {place.who()}",
-        f"{title} ({place.where()}). Already acknowledged; the severity rose to {severity}.",
+        text(lang, "pages.acknowledged.title", who=place.who(to)),
+        text(lang, "pages.acknowledged.body", by=by, what=what, where=where),
+        _short(lang, "pages.acknowledged.short", by=by, what=what, where=place.who(to)),
     )
 
 
-def resolved_message(incident: Incident, place: Place, *, by: str, outcome: Outcome) -> Message:
+def update_message(
+    incident: Incident, place: Place, *, title: str, severity: str, to: Audience = Audience()
+) -> Message:
+    lang = to.language
+    level = _severity(lang, severity)
+    rising = [a for a in incident.alerts if a.title == title]
+    what = _named(lang, rising[-1]) if rising else title
     return Message(
-        f"Resolved — {place.who()}",
-        f"{_summary(incident)} ({place.where()}) was resolved by {by}: {OUTCOME_TEXT[outcome]}.",
+        text(lang, "pages.update.title", severity=level, who=place.who(to)),
+        text(lang, "pages.update.body", what=what, where=place.where(lang), severity=level),
+        _short(lang, "pages.update.short", severity=level, what=what, where=place.who(to)),
     )
 
 
-def _summary(incident: Incident) -> str:
-    return " + ".join(dict.fromkeys(_named(a) for a in incident.alerts))
+def resolved_message(
+    incident: Incident, place: Place, *, by: str, outcome: Outcome, to: Audience = Audience()
+) -> Message:
+    lang = to.language
+    what = _what(lang, incident.alerts)
+    done = text(lang, f"outcome.{outcome}")
+    if lang == "en":
+        done = done.lower()
+    return Message(
+        text(lang, "pages.resolved.title", who=place.who(to)),
+        text(lang, "pages.resolved.body", what=what, where=place.where(lang), by=by, outcome=done),
+        _short(lang, "pages.resolved.short", what=what, where=place.who(to), outcome=done),
+    )

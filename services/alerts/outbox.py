@@ -22,17 +22,19 @@ async def enqueue(
     channels: Sequence[str],
     title: str,
     body: str,
+    short: str | None = None,
     incident_id: int | None = None,
     referral_id: int | None = None,
 ) -> int:
     """Queue one message to one recipient (its apprise URLs, primary first). Returns its id.
-    Runs in the caller's transaction: it is sent only if that commits."""
+    `short` is the SMS form (services/alerts/messages.py), sent instead of title and body
+    through an SMS gateway. Runs in the caller's transaction: it is sent only if that commits."""
     if not channels:
         raise ValueError(f"{recipient} has no channel to reach them")
     cur = await conn.execute(
         "INSERT INTO notifications (kind, incident_id, referral_id, recipient, channels, title,"
-        " body) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING notification_id",
-        [kind, incident_id, referral_id, recipient, list(channels), title, body],
+        " body, short) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING notification_id",
+        [kind, incident_id, referral_id, recipient, list(channels), title, body, short or None],
     )
     row = await cur.fetchone()
     assert row is not None

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -40,6 +41,7 @@ from services.alerts.errors import (
 from services.alerts.lifecycle import acknowledge, apply_candidate, forget, resolve, tick
 from services.alerts.links import LinkSigner
 from services.alerts.messages import (
+    Audience,
     Message,
     acknowledged_message,
     page_message,
@@ -199,7 +201,12 @@ class AlertService:
         self.metrics = metrics
         self.config = config or AlertServiceConfig()
         self.clock = clock
-        self.delivery = Delivery(send=send, retry=self.config.retry, on_result=metrics.delivered)
+        self.delivery = Delivery(
+            send=send,
+            retry=self.config.retry,
+            on_result=metrics.delivered,
+            policy=lambda site: self._team[1].policy(site),
+        )
         self._stop = threading.Event()
         self._book = AlertBook()
         self._team: tuple[int, CareTeam] = (0, CareTeam())
@@ -429,21 +436,44 @@ class AlertService:
                 await cancel_pages(conn, incident.id)
                 place = await places.of(incident)
                 by = self._name(effect.by)
-                message = acknowledged_message(incident, place, by=by)
-                await self._send(conn, "acknowledged", effect.to, message, incident.id, effect.by)
+                await self._send(
+                    conn,
+                    "acknowledged",
+                    effect.to,
+                    partial(acknowledged_message, incident, place, by=by),
+                    incident,
+                    effect.by,
+                )
             elif isinstance(effect, SendUpdate):
                 place = await places.of(incident)
-                message = update_message(
-                    incident, place, title=effect.title, severity=effect.severity
+                update = effect
+                await self._send(
+                    conn,
+                    "update",
+                    effect.to,
+                    partial(
+                        update_message,
+                        incident,
+                        place,
+                        title=update.title,
+                        severity=update.severity,
+                    ),
+                    incident,
+                    None,
                 )
-                await self._send(conn, "update", effect.to, message, incident.id, None)
             elif isinstance(effect, SendResolved):
                 await cancel_pages(conn, incident.id)
                 place = await places.of(incident)
-                message = resolved_message(
-                    incident, place, by=self._name(effect.by), outcome=effect.outcome
+                by = self._name(effect.by)
+                outcome = effect.outcome
+                await self._send(
+                    conn,
+                    "resolved",
+                    effect.to,
+                    partial(resolved_message, incident, place, by=by, outcome=outcome),
+                    incident,
+                    effect.by,
                 )
-                await self._send(conn, "resolved", effect.to, message, incident.id, effect.by)
         for incident_id in sorted(touched):
             await write_incident(conn, book.incidents[incident_id], now)
         for incident_id in sorted(touched):
@@ -481,6 +511,7 @@ class AlertService:
                 renotify=page.renotify,
                 link=f"{self.config.base_url}/a/{link.token}",
                 fevers=fevers,
+                to=self._audience(person.id, incident.site_id),
             )
             await enqueue(
                 conn,
@@ -489,6 +520,7 @@ class AlertService:
                 channels=person.channels,
                 title=message.title,
                 body=message.body,
+                short=message.short,
                 incident_id=incident.id,
             )
             self.metrics.pages.inc()
@@ -498,13 +530,14 @@ class AlertService:
         conn: Conn,
         kind: Kind,
         to: tuple[Staff, ...],
-        message: Message,
-        incident_id: int,
+        render: Callable[..., Message],  # called with to=Audience
+        incident: Incident,
         skip: str | None,
     ) -> None:
         for person in to:
             if person.id == skip:
                 continue  # they know: they did it
+            message = render(to=self._audience(person.id, incident.site_id))
             await enqueue(
                 conn,
                 kind=kind,
@@ -512,8 +545,14 @@ class AlertService:
                 channels=person.channels,
                 title=message.title,
                 body=message.body,
-                incident_id=incident_id,
+                short=message.short,
+                incident_id=incident.id,
             )
+
+    def _audience(self, staff_id: str, site: str) -> Audience:
+        """The person's language (theirs, the site's, zh-CN) and the site's privacy choice."""
+        team = self._team[1]
+        return Audience(team.language_of(staff_id, site), team.policy(site).full_details)
 
     async def _maybe_suggest_referral(
         self, conn: Conn, incident: Incident, event: CreatedEvent | UpdatedEvent, now: datetime

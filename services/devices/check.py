@@ -224,10 +224,13 @@ class Summary:
     skew_max_s: float | None
     missing: tuple[str, ...]  # expected streams without a single message
     warnings: tuple[str, ...]
+    # Why the device cannot pass whatever it sent: not provisioned, or nothing to judge.
+    failures: tuple[str, ...] = ()
 
     def exit_code(self, *, strict: bool = False) -> int:
-        """1 if the worker would have rejected anything (or, `strict`, on any warning)."""
-        return 1 if self.rejected or (strict and self.warnings) else 0
+        """1 if the worker would have rejected anything, or the check has a failure (or,
+        `strict`, on any warning)."""
+        return 1 if self.rejected or self.failures or (strict and self.warnings) else 0
 
 
 def summarize(state: CheckState, target: Target, *, elapsed: timedelta) -> Summary:
@@ -241,8 +244,15 @@ def summarize(state: CheckState, target: Target, *, elapsed: timedelta) -> Summa
     median = statistics.median(state.skews_s) if state.skews_s else None
     most_ahead = state.skew_max_s
     warnings: list[str] = []
+    failures: list[str] = []
+    if target.site_id is None:
+        failures.append(
+            f"{target.device_id} is not provisioned: the ingest worker rejects all it sends "
+            "(unknown_device); provision it with `carewatch device add`"
+        )
     if not state.streams:
-        warnings.append("no message at all: is the device connected and publishing?")
+        # Nothing to judge is not a pass: a device that sends nothing is not working.
+        failures.append("no message at all: is the device connected and publishing?")
     if missing:
         warnings.append(f"expected streams never seen: {', '.join(missing)}")
     if state.gaps:
@@ -269,6 +279,7 @@ def summarize(state: CheckState, target: Target, *, elapsed: timedelta) -> Summa
         skew_max_s=state.skew_max_s,
         missing=missing,
         warnings=tuple(warnings),
+        failures=tuple(failures),
     )
 
 
@@ -319,8 +330,11 @@ def format_summary(summary: Summary, *, strict: bool = False) -> list[str]:
             f" min {summary.skew_min_s:+.2f}s, max {summary.skew_max_s:+.2f}s"
         )
     lines.extend(f"  warning: {w}" for w in summary.warnings)
+    lines.extend(f"  failed: {f}" for f in summary.failures)
     if summary.rejected:
         result = f"FAIL: {summary.rejected} message(s) would be rejected"
+    elif summary.failures:
+        result = f"FAIL: {summary.failures[0]}"
     elif strict and summary.warnings:
         result = f"FAIL: {len(summary.warnings)} warning(s) (--strict)"
     else:

@@ -53,10 +53,28 @@ def up_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
+def check_ports(settings: Settings) -> None:
+    """Every port the services will listen on is free, before anything starts: a service
+    that cannot bind would otherwise fail over and over behind "CareWatch is up"."""
     ensure_port_free(
         settings.api_host, settings.api_port, what="the API", env_var="CAREWATCH_API_PORT"
     )
+    for service, port in (
+        ("ingest", settings.ingest_metrics_port),
+        ("detector", settings.detector_metrics_port),
+        ("alerts", settings.alerts_metrics_port),
+    ):
+        if port:  # 0: no metrics endpoint
+            ensure_port_free(
+                settings.metrics_host,
+                port,
+                what=f"the {service} metrics",
+                env_var=f"CAREWATCH_{service.upper()}_METRICS_PORT",
+            )
+
+
+def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
+    check_ports(settings)
     stack = LocalStack(settings)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -87,8 +105,9 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
             f"CareWatch is up: API and web page http://{settings.api_host}:{settings.api_port} "
             f"(docs at /docs), MQTT {settings.mqtt_host}:{settings.mqtt_port}, "
             f"logs in {logs}. Demo users and their passwords: {users}; pages to the demo "
-            f"staff arrive at http://{settings.api_host}:{settings.api_port}/demo/pager. "
-            "Ctrl-C stops everything.",
+            f"staff arrive at http://{settings.api_host}:{settings.api_port}/demo/pager"
+            + ("; make one happen with `carewatch demo event fall`. " if sim else ". ")
+            + "Ctrl-C stops everything.",
             flush=True,
         )
         while not stop.wait(0.5):

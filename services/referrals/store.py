@@ -22,11 +22,13 @@ from psycopg.types.json import Jsonb
 
 from rules.news2 import Gap, News2Config, News2Result, SubScore, compute_news2
 from rules.types import Severity, Source, Vital
+from services.alerts.messages import SHORT_MAX
 from services.alerts.outbox import enqueue
 from services.alerts.roster import Role as StaffRole
 from services.alerts.roster import Roster, Staff, on_duty, resident_contacts
 from services.alerts.team import CareTeam, Placement, roster_of
 from services.alerts.team_store import current_team, placements
+from services.catalogue import Language, has, text
 from services.readings import latest_vitals, news2_lookback, vitals_from_rows
 from services.referrals import fhir, workflow
 from services.referrals.errors import InvalidReferral, ReferralError
@@ -95,20 +97,7 @@ _TIMERS: Final[Mapping[State, tuple[str, str]]] = {
     "requested": ("hospital_answer", "hospital_answer_s"),
     "in_transit": ("transit_admit", "transit_admit_s"),
 }
-_TITLES: Final[Mapping[str, str]] = {
-    "referral.suggested": "referral suggested",
-    "referral.requested": "referral requested",
-    "referral.dismissed": "suggestion dismissed",
-    "referral.accepted": "accepted by the hospital",
-    "referral.declined": "declined by the hospital",
-    "referral.in_transit": "resident on the way",
-    "referral.admitted": "resident admitted",
-    "referral.returned": "resident back for rehabilitation",
-    "referral.cancelled": "referral cancelled",
-    "referral.remind.unconfirmed": "suggestion waiting for a nurse",
-    "referral.escalate.no_answer": "no answer from the hospital",
-    "referral.remind.not_admitted": "in transit, not admitted yet",
-}
+# The messages' words are in the shared catalogue (`pages.referral.*`, services/catalogue.py).
 
 
 # --- errors of the store (the workflow's own are in errors.py) ------------------------------
@@ -770,7 +759,7 @@ async def _perform(
                 ],
             )
         elif isinstance(effect, Notify):
-            title, body = _message(referral_id, effect)
+            site = referral.resident.site_id
             sent: set[str] = set()
             for party in effect.parties:
                 recipients = _recipients(party, referral, directory, now)
@@ -787,6 +776,8 @@ async def _perform(
                     if recipient in sent:
                         continue  # one message per person, whichever parties they stand for
                     sent.add(recipient)
+                    language = directory.team.language_of(recipient, site)
+                    title, body = _message(referral_id, effect, language)
                     await enqueue(
                         conn,
                         kind="referral",
@@ -795,6 +786,7 @@ async def _perform(
                         channels=channels,
                         title=title,
                         body=body,
+                        short=title[:SHORT_MAX],  # SMS: one segment
                     )
 
 
@@ -824,15 +816,28 @@ def _recipients(
     return [(p.id, p.channels) for p in people]
 
 
-def _message(referral_id: int, effect: Notify) -> tuple[str, str]:
+def _message(referral_id: int, effect: Notify, language: Language) -> tuple[str, str]:
+    """The referral message in the recipient's language (its facts as given)."""
     context = dict(effect.context)
-    what = _TITLES.get(effect.template, effect.template)
-    title = (
-        f"{'URGENT ' if effect.urgent else ''}Referral #{referral_id}, {what}: "
-        f"{context.get('resident', '?')} → {context.get('hospital', '?')}"
+    key = f"pages.{effect.template}"
+    what = text(language, key) if has(language, key) else effect.template
+    title = text(
+        language,
+        "pages.referral.title",
+        urgent=text(language, "pages.referral.urgent") if effect.urgent else "",
+        id=referral_id,
+        what=what,
+        resident=context.get("resident", "?"),
+        hospital=context.get("hospital", "?"),
     )
-    body = "\n".join(f"{key}: {value}" for key, value in effect.context)
-    return title, body
+    lines = []
+    for name, value in effect.context:
+        label_key = f"pages.referral.field.{name}"
+        label = text(language, label_key) if has(language, label_key) else name
+        if name == "state" and has(language, f"state.{value}") and language != "en":
+            value = text(language, f"state.{value}")
+        lines.append(text(language, "pages.referral.line", label=label, value=value))
+    return title, "\n".join(lines)
 
 
 # --- the snapshot as JSON ------------------------------------------------------------------

@@ -78,6 +78,9 @@ def team(
         "staff": [{"id": i, "name": n, "role": r, "channels": c} for i, n, r, c in staff],
         "shifts": [{"staff": i, "site": SITE, "start": "00:00", "end": "00:00"} for i, *_ in staff],
         "alerts": policy(step_s, renotify_s),
+        # These tests read the pages' English full form (names and values); the product
+        # default (zh-CN, private) has its own tests.
+        "site_defaults": {"language": "en", "details": "full"},
     }
 
 

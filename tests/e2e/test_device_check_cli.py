@@ -128,5 +128,6 @@ def test_check_of_an_unknown_device_says_so(
     proc, output = check("--device", "never-provisioned", "--duration", "0.2")
     output.wait_for("is not provisioned", timeout=30)
     lines = output.rest(timeout=30)
-    assert proc.wait(timeout=10) == 0  # nothing was sent, so nothing was rejected
+    assert proc.wait(timeout=10) == 1  # nothing to judge, and all it sent would be rejected
     assert "no message at all" in "\n".join(lines)
+    assert lines[-1].startswith("result: FAIL: never-provisioned is not provisioned")

@@ -60,12 +60,29 @@ def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
         with psycopg.connect(database_url(settings), autocommit=True) as db:
             wait_for(
                 lambda: count(db, "SELECT count(DISTINCT device_id) FROM readings"),
-                until=lambda n: n == 4,  # two residents, a wearable and a bed sensor each
+                # two residents and the family bed, a wearable and a bed sensor each
+                until=lambda n: n == 6,
                 timeout=60,
                 what="readings from every simulated device",
             )
             assert count(db, "SELECT count(*) FROM readings WHERE resident_id IS NULL") == 0
             assert count(db, "SELECT count(*) FROM care_team") == 1  # the demo care team
+            home = count(db, "SELECT resident_id FROM residents WHERE site_id = 'demo-home'")
+            row = db.execute("SELECT document FROM care_team").fetchone()
+            assert row is not None
+            team = row[0]
+            assert [h["id"] for h in team["hospitals"]] == ["demo-hospital"]
+            assert team["contacts"] == [
+                {"resident": home, "family": ["demo-family"], "family_doctors": ["demo-gp"]}
+            ]
+            assert (
+                count(
+                    db,
+                    "SELECT count(DISTINCT r.device_id) FROM readings r"
+                    " JOIN devices d USING (device_id) WHERE d.site_id = 'demo-home'",
+                )
+                == 2
+            )
         # Demo users can log in; their passwords are in a 0600 file, not in the output.
         users_file = Path(settings.data_dir) / "demo-users.json"
         assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
@@ -125,6 +142,34 @@ def test_up_names_a_taken_port_and_how_to_fix_it() -> None:
     text = out.read_text()
     assert code == 1
     assert f"127.0.0.1:{settings.api_port}" in text and "CAREWATCH_API_PORT" in text
+    assert not (Path(settings.data_dir) / "pg").exists()  # failed before touching anything
+
+
+@pytest.mark.parametrize(
+    ("field", "env_var"),
+    [
+        ("ingest_metrics_port", "CAREWATCH_INGEST_METRICS_PORT"),
+        ("detector_metrics_port", "CAREWATCH_DETECTOR_METRICS_PORT"),
+        ("alerts_metrics_port", "CAREWATCH_ALERTS_METRICS_PORT"),
+    ],
+)
+def test_up_names_a_taken_metrics_port_before_starting(field: str, env_var: str) -> None:
+    settings = scratch_settings("carewatch-up-metrics-")
+    port = getattr(settings, field)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        proc, out = start_up(settings, "--no-sim")
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)  # it started anyway: stop it, leave nothing behind
+            proc.wait(90)
+            pytest.fail(f"carewatch up started with its metrics port taken:\n{out.read_text()}")
+    text = out.read_text()
+    assert code == 1, text
+    assert f"127.0.0.1:{port}" in text and env_var in text
+    assert "CareWatch is up" not in text
     assert not (Path(settings.data_dir) / "pg").exists()  # failed before touching anything
 
 

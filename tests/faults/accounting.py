@@ -157,6 +157,7 @@ def care_team(receiver: HttpReceiver) -> dict[str, Any]:
             {"staff": staff, "site": SITE, "start": "00:00", "end": "00:00"}
             for staff in (CAREGIVER, "cn1")
         ],
+        "site_defaults": {"language": "en", "details": "full"},  # the English full form
         "alerts": {
             "escalation": {
                 "default": {"low": every, "medium": every, "high": every, "critical": every}

@@ -574,7 +574,9 @@ def test_high_raises_at_once_with_referral() -> None:
     )
     assert (alert.subject, alert.dedupe_key) == ("resident:42", "news2:resident:42")
     assert alert.ts == T0 + timedelta(seconds=5)
-    assert alert.values == {
+    readings = {k: v for k, v in alert.values.items() if k.startswith("value_")}
+    assert (readings["value_spo2"], readings["value_rr"], readings["value_hr"]) == (91, 21, 111)
+    assert {k: v for k, v in alert.values.items() if k not in readings} == {
         "total": 7,
         "band": "high",
         "scale": 1,

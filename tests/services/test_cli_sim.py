@@ -78,3 +78,37 @@ def test_bad_options_fail_clearly(args: list[str], message: str, tmp_path: Path)
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_scenario_labels_go_where_asked_and_never_into_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario played to the broker (the run itself is replaced: what is checked is where
+    the command tells it to write the labels)."""
+    from typer.testing import CliRunner
+
+    import device_sim.run
+    from device_sim.devices import save_devices, synthetic_ward
+    from services.cli import app
+
+    asked: list[object] = []
+
+    def fake_run(devices: object, **kwargs: object) -> object:
+        asked.append(kwargs["labels_path"])
+        return device_sim.run.SimSummary(messages_published=0, by_stream={}, elapsed_s=1.0)
+
+    monkeypatch.setattr(device_sim.run, "run_simulation", fake_run)
+    monkeypatch.chdir(tmp_path)
+    save_devices(tmp_path / "devices.json", synthetic_ward(4))
+    scenario = str(LIBRARY / "tune-devices.yaml")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["sim", "--scenario", scenario, "--devices", "devices.json"])
+    assert plain.exit_code == 0, plain.output
+    chosen = tmp_path / "out" / "truth.jsonl"
+    given = runner.invoke(
+        app,
+        ["sim", "--scenario", scenario, "--devices", "devices.json", "--labels", str(chosen)],
+    )
+    assert given.exit_code == 0, given.output
+    assert asked == [None, chosen]
+    assert f"written to {chosen}" in given.output

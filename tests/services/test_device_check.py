@@ -288,11 +288,23 @@ def test_missing_streams(
     assert any("never seen" in w for w in summary.warnings) is bool(missing)
 
 
-def test_nothing_received_is_a_warning() -> None:
+def test_nothing_received_fails() -> None:
     summary = summarize(CheckState(), TARGET, elapsed=timedelta(seconds=5))
     assert summary.messages == 0
     assert summary.missing == ("status", "vitals")
-    assert any("no message at all" in w for w in summary.warnings)
+    assert summary.failures == ("no message at all: is the device connected and publishing?",)
+    assert summary.exit_code() == 1
+    assert format_summary(summary)[-1] == (
+        "result: FAIL: no message at all: is the device connected and publishing?"
+    )
+
+
+def test_an_unprovisioned_device_fails_and_says_why() -> None:
+    target = Target("stray-1", None)
+    summary = summarize(CheckState(), target, elapsed=timedelta(seconds=5))
+    assert summary.exit_code() == 1
+    assert "stray-1 is not provisioned" in summary.failures[0]
+    assert "carewatch device add" in format_summary(summary)[-1]
 
 
 # --- exit code and text --------------------------------------------------------------------

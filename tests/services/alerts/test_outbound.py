@@ -12,6 +12,7 @@ from services.alerts.errors import AlertConfigError
 from services.alerts.lifecycle import apply_candidate
 from services.alerts.links import LinkError, LinkSigner
 from services.alerts.messages import (
+    Audience,
     Fever,
     Place,
     acknowledged_message,
@@ -24,6 +25,7 @@ from services.alerts.team import load_care_team, roster_of
 from tests.services.alerts.fakes import CONFIG, ROSTER, T0, at
 
 KEY = "k" * 32
+EN = Audience("en", full_details=True)  # English, names and values (a site's choice)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,7 @@ def test_a_page_says_who_where_what_the_values_when_and_how_to_acknowledge() -> 
         step=1,
         renotify=False,
         link="https://cw.example/a/T",
+        to=EN,
     )
     assert message.title == "[HIGH] Fall reported by device — Zhang Wei"
     lines = message.body.splitlines()
@@ -91,13 +94,13 @@ def test_a_page_says_who_where_what_the_values_when_and_how_to_acknowledge() -> 
         "Where: Sunshine Home, unit Unit 1, room 203, bed 2",
     ]
     assert "Fall reported by device: impact 3.14 g, still for 40 s" in lines
-    assert "Since: 10:00:00" in lines  # the site's local time
+    assert "Since: 3/9 10:00" in lines  # the site's local time
     assert lines[-1] == "Acknowledge: https://cw.example/a/T"
     assert not any("Escalation" in line for line in lines)
 
 
 def test_reminders_and_later_steps_say_so() -> None:
-    message = page_message(incident_of(fall()), PLACE, step=2, renotify=True, link=None)
+    message = page_message(incident_of(fall()), PLACE, step=2, renotify=True, link=None, to=EN)
     assert message.title.startswith("REMINDER [HIGH]")
     assert "Escalation step 2: nobody has acknowledged yet." in message.body
     assert "Acknowledge" not in message.body
@@ -123,11 +126,10 @@ def test_an_outbreak_page_lists_the_febrile_residents() -> None:
         renotify=False,
         link=None,
         fevers=fevers,
+        to=EN,
     ).body
     assert "Who: unit Unit 1" in body
-    assert (
-        "Febrile residents (2):\n  A: 38.4 °C at 03-09 09:00\n  B: 39.0 °C at 03-09 09:59" in body
-    )
+    assert "Febrile residents (2):\n  A: 38.4 °C at 3/9 09:00\n  B: 39.0 °C at 3/9 09:59" in body
 
 
 @pytest.mark.parametrize(
@@ -146,19 +148,19 @@ def test_a_device_page_names_the_device_kind_and_id(kind: str, named: str) -> No
         title="Device disconnected",
         values={"device_id": "w-17", "device_kind": kind} if kind else {"device_id": "w-17"},
     )
-    message = page_message(incident_of(offline), PLACE, step=1, renotify=False, link=None)
+    message = page_message(incident_of(offline), PLACE, step=1, renotify=False, link=None, to=EN)
     assert message.title == f"[MEDIUM] Device disconnected ({named}) — Zhang Wei"
     assert message.body.splitlines()[0] == f"Device disconnected ({named})"
-    done = resolved_message(incident_of(offline), PLACE, by="system", outcome="self_cleared")
+    done = resolved_message(incident_of(offline), PLACE, by="system", outcome="self_cleared", to=EN)
     assert named in done.body
 
 
 def test_follow_ups_are_short_and_clear() -> None:
     incident = incident_of(fall())
-    ack = acknowledged_message(incident, PLACE, by="Li Na")
+    ack = acknowledged_message(incident, PLACE, by="Li Na", to=EN)
     assert ack.title == "Acknowledged — Zhang Wei"
     assert ack.body.startswith("Li Na is on it: Fall reported by device")
-    done = resolved_message(incident, PLACE, by="Li Na", outcome="false_alarm")
+    done = resolved_message(incident, PLACE, by="Li Na", outcome="false_alarm", to=EN)
     assert done.title == "Resolved — Zhang Wei" and "false alarm" in done.body
 
 

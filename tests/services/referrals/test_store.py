@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from services.alerts.roster import Role as StaffRole
-from services.alerts.team import CareTeam, HospitalEntry, ShiftEntry, StaffEntry
+from services.alerts.team import CareTeam, HospitalEntry, ShiftEntry, SiteSettings, StaffEntry
 from services.alerts.team_store import current_team, store_team
 from services.referrals import store
 from services.referrals.errors import IllegalTransition, InvalidReferral, NotPermitted
@@ -69,6 +69,8 @@ async def _configure(db_url: str) -> None:
             contacts=team.contacts,
             hospitals=tuple(hospitals),
             alerts=team.alerts,
+            # These tests read the English messages; Chinese ones: test_pages_language.py.
+            site_defaults=SiteSettings(language="en", details="full"),
         )
         await store_team(conn, merged, by="tests/referrals")
 

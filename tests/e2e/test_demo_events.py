@@ -1,0 +1,83 @@
+"""`carewatch demo event` against a real `carewatch up`: a fall asked for reaches the demo
+pager within a minute; bad requests exit 2; a second simulator of the demo ward is refused
+instead of knocking the first off the broker."""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from services.local.env import scratch_settings, service_env
+from services.settings import Settings, database_url
+from tests.e2e.test_up import CLI, ctrl_c, healthy, start_up
+from tests.support import count, wait_for
+
+
+def carewatch(
+    settings: Settings, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        env=service_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_fall_asked_for_is_paged_to_the_demo_pager_within_a_minute() -> None:
+    settings = scratch_settings("carewatch-demo-")
+    proc, out = start_up(settings, "--residents", "2")
+    try:
+        wait_for(lambda: healthy(settings), until=bool, timeout=90, what=f"/healthz\n{out}")
+        with psycopg.connect(database_url(settings), autocommit=True) as db:
+            wait_for(
+                lambda: count(db, "SELECT count(DISTINCT device_id) FROM readings"),
+                until=lambda n: n == 6,  # two residents and the family bed
+                timeout=90,
+                what="readings from every simulated device",
+            )
+            socket_file = Path(settings.data_dir) / "demo-control.sock"
+            assert stat.S_ISSOCK(socket_file.stat().st_mode)
+            assert stat.S_IMODE(socket_file.stat().st_mode) == 0o600
+
+            unknown = carewatch(settings, "demo", "event", "flood")
+            assert unknown.returncode == 2 and "unknown event 'flood'" in unknown.stderr
+            nobody = carewatch(settings, "demo", "event", "sos", "--resident", "999")
+            assert nobody.returncode == 2 and "no demo resident '999'" in nobody.stderr
+
+            # The demo ward's devices are taken: a second simulator says so and leaves.
+            second = carewatch(settings, "sim", "--residents", "2", "--duration", "5")
+            assert second.returncode == 1, second.stdout + second.stderr
+            assert "already simulated" in second.stderr and "--devices" in second.stderr
+
+            asked = carewatch(settings, "demo", "event", "fall")
+            assert asked.returncode == 0, asked.stderr
+            match = re.search(r"fall sent to resident (\d+)", asked.stdout)
+            assert match, asked.stdout
+            resident = int(match.group(1))
+            paged = wait_for(
+                lambda: count(
+                    db,
+                    "SELECT count(*) FROM notifications n JOIN alerts a USING (incident_id)"
+                    " WHERE n.kind = 'page' AND n.status = 'delivered'"
+                    " AND n.channels[1] LIKE '%%/demo/pager/%%'"
+                    " AND a.rule_id LIKE 'fall%%' AND a.resident_id = %s",
+                    resident,
+                ),
+                until=lambda n: n > 0,
+                timeout=60,
+                every=0.5,
+                what=f"the fall paged to the demo pager\n{out}",
+            )
+            assert paged > 0
+    finally:
+        ctrl_c(proc, out)
+    assert not (Path(settings.data_dir) / "demo-control.sock").exists()
+    stopped = carewatch(settings, "demo", "event", "fall")
+    assert stopped.returncode == 2 and "no demo simulator is running" in stopped.stderr
