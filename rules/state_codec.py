@@ -3,10 +3,10 @@
 A dataclass is an object of its fields by name (a field missing from the document takes its
 default, so adding a field with a default needs nothing here; a field without a default, or a
 name the class no longer has, is an error: a rename needs a converter, never a silent loss).
-Everything else is as plain as the type allows: datetime as ISO 8601 (with its zone's name when
-it has one), timedelta as whole microseconds, tuples, frozensets and lists as arrays, mappings
-with text keys as objects and with other keys as arrays of [key, value] pairs, Decimal as text,
-numpy arrays as {"dtype", "shape", "data" (base64, little-endian)}, non-finite floats as
+Everything else is as plain as the type allows: datetime as ISO 8601 (in a named zone:
+{"local", "fold", "zone"}), timedelta as whole microseconds, tuples, frozensets and lists as
+arrays, mappings with text keys as objects and with other keys as arrays of [key, value] pairs,
+Decimal as text, numpy arrays as {"dtype", "shape", "data" (base64, little-endian)}, non-finite floats as
 {"float": "nan"}. Only a union of several dataclasses is tagged (its member's "@type").
 
 Pure: no I/O. A document's format version is kept by whoever stores it (see `upgrade`).
@@ -169,14 +169,16 @@ def _decode_float(doc: Json) -> float:
 
 def _encode_datetime(v: datetime) -> Json:
     if isinstance(v.tzinfo, ZoneInfo):  # keep the zone: wall-clock arithmetic depends on it
-        return {"at": v.isoformat(), "zone": v.tzinfo.key}
+        local = v.replace(tzinfo=None).isoformat()
+        return {"local": local, "fold": v.fold, "zone": v.tzinfo.key}
     return v.isoformat()
 
 
 def _decode_datetime(doc: Json) -> datetime:
     try:
-        if isinstance(doc, dict) and set(doc) == {"at", "zone"}:
-            return datetime.fromisoformat(doc["at"]).astimezone(ZoneInfo(doc["zone"]))
+        if isinstance(doc, dict) and set(doc) == {"local", "fold", "zone"}:
+            local = datetime.fromisoformat(_check(doc["local"], str))
+            return local.replace(tzinfo=ZoneInfo(doc["zone"]), fold=_check(doc["fold"], int))
         return datetime.fromisoformat(_check(doc, str))
     except (TypeError, ValueError, KeyError) as e:
         raise StateFormatError(f"not a datetime: {doc!r:.80} ({e})") from None
