@@ -6,8 +6,9 @@ name the class no longer has, is an error: a rename needs a converter, never a s
 Everything else is as plain as the type allows: datetime as ISO 8601 (in a named zone:
 {"local", "fold", "zone"}), timedelta as whole microseconds, tuples, frozensets and lists as
 arrays, mappings with text keys as objects and with other keys as arrays of [key, value] pairs,
-Decimal as text, numpy arrays as {"dtype", "shape", "data" (base64, little-endian)}, non-finite floats as
-{"float": "nan"}. Only a union of several dataclasses is tagged (its member's "@type").
+Decimal as text, numpy arrays as {"dtype", "shape", "data" (base64, little-endian)},
+non-finite floats as {"float": "nan"}. Only a union of several dataclasses is tagged (its
+member's "@type").
 
 Pure: no I/O. A document's format version is kept by whoever stores it (see `upgrade`).
 """
@@ -272,6 +273,8 @@ def _union(members: tuple[Any, ...]) -> Codec:
 
         return encode_tagged, decode_tagged
 
+    others = [m for m in members if m not in (None, type(None))]
+
     def encode_member(v: Any) -> Json:
         for m in members:
             if _accepts(m, v):
@@ -279,6 +282,8 @@ def _union(members: tuple[Any, ...]) -> Codec:
         raise StateFormatError(f"{v!r:.80} is none of {members}")
 
     def decode_member(doc: Json) -> Any:
+        if doc is not None and len(others) == 1:
+            return _codec(others[0])[1](doc)  # its own error says which field is wrong
         for m in members:
             try:
                 return _codec(m)[1](doc)
