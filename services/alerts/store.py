@@ -62,7 +62,7 @@ async def try_become_active(conn: Conn) -> bool:
 
 
 # The book is stored as JSON (rules/state_codec.py) with its format version. Format 1 is the
-# pickle of earlier releases, read once at start and rewritten; STEPS[v] converts a JSON
+# binary format of earlier releases, read once at start and rewritten; STEPS[v] converts a JSON
 # document of format v to v + 1 (add one when a change to the book's dataclasses needs more
 # than a new field with a default). A newer format, or one that does not decode, is refused
 # loudly rather than half-read.
@@ -80,7 +80,7 @@ def decode_book(doc: Json, version: int) -> AlertBook:
 
 async def load_book(conn: Conn) -> AlertBook:
     """The last committed book; a new one (ids continuing after any stored rows) if none.
-    A pickled book of an earlier release is rewritten as JSON in the caller's transaction."""
+    A legacy book of an earlier release is rewritten as JSON in the caller's transaction."""
     cur = await conn.execute("SELECT version, book, doc FROM alert_service_state")
     row = await cur.fetchone()
     if row is not None:

@@ -5,8 +5,8 @@ A row's `doc` is JSON (rules/state_codec.py) and its `version` the format versio
   field missing from it keeps its default when restored);
 - `unit:<site>/<unit>`: the unit's `OutbreakState`;
 - `cursor:...`: a position (an integer).
-Format 1 is the pickle of earlier releases, read once (services/legacy_pickle.py) and
-rewritten as JSON. A row of a newer format, or one that does not decode, is not loaded: the
+Format 1 is the binary format of earlier releases, read once (by the fenced legacy reader)
+and rewritten as JSON. A row of a newer format, or one that does not decode, is not loaded: the
 detector then starts that subject afresh, and says so.
 """
 
@@ -29,7 +29,7 @@ from services.legacy_pickle import LegacyStateRefused, read_legacy
 
 log = logging.getLogger("carewatch.detector")
 
-LEGACY_VERSION = 1  # pickled
+LEGACY_VERSION = 1  # the binary format of earlier releases
 STATE_VERSION = 2
 # Converters between JSON formats: STEPS[v] turns a document of format v into one of v + 1.
 STEPS: Mapping[int, Callable[[Json], Json]] = {}
@@ -96,7 +96,7 @@ def _read_legacy(subject: str, blob: bytes) -> Json:
 
 def load_snapshots(conn: psycopg.Connection[TupleRow]) -> tuple[dict[str, Any], list[str]]:
     """The states saved, brought to this format, and the subjects whose snapshot was skipped.
-    Legacy (pickled) rows are rewritten as JSON here, once."""
+    Legacy rows are rewritten as JSON here, once."""
     states: dict[str, Any] = {}
     skipped: list[str] = []
     rewrite: list[tuple[Jsonb, str]] = []
@@ -113,11 +113,11 @@ def load_snapshots(conn: psycopg.Connection[TupleRow]) -> tuple[dict[str, Any], 
             skipped.append(subject)
     if rewrite:
         with conn.transaction():
-            # Only rows still pickled: another partition may have rewritten one meanwhile.
+            # Only rows still legacy: another partition may have rewritten one meanwhile.
             conn.cursor().executemany(
                 "UPDATE detector_snapshots SET version = %s, doc = %s, state = NULL"
                 " WHERE subject = %s AND version = %s",
                 [(STATE_VERSION, doc, subject, LEGACY_VERSION) for doc, subject in rewrite],
             )
-        log.info("%d pickled snapshots rewritten as JSON (format %d)", len(rewrite), STATE_VERSION)
+        log.info("%d legacy snapshots rewritten as JSON (format %d)", len(rewrite), STATE_VERSION)
     return states, skipped
