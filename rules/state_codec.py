@@ -296,27 +296,34 @@ def _union(members: tuple[Any, ...]) -> Codec:
 
 def _dataclass(cls: type) -> Codec:
     fields = [f for f in dataclasses.fields(cls) if f.init]
+    names = {f.name for f in fields}
+    # Field codecs resolved on first use (a state type may refer to itself), then kept.
+    compiled: list[tuple[str, Codec]] = []
+
+    def field_codecs() -> list[tuple[str, Codec]]:
+        if not compiled:
+            hints = _hints(cls)
+            compiled.extend((f.name, _codec(hints[f.name])) for f in fields)
+        return compiled
 
     def encode_fields(v: Any) -> Json:
-        hints = _hints(cls)
-        return {f.name: _codec(hints[f.name])[0](getattr(v, f.name)) for f in fields}
+        return {name: codec[0](getattr(v, name)) for name, codec in field_codecs()}
 
     def decode_fields(doc: Json) -> Any:
-        hints = _hints(cls)
         given = _check(doc, dict)
-        unknown = set(given) - {f.name for f in fields}
+        unknown = set(given) - names
         if unknown:
             raise StateFormatError(f"{cls.__name__} has no field {sorted(unknown)}")
         kwargs: dict[str, Any] = {}
-        for f in fields:
-            if f.name not in given:
+        for f, (name, codec) in zip(fields, field_codecs(), strict=True):
+            if name not in given:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise StateFormatError(f"{cls.__name__}.{f.name} is missing")
+                    raise StateFormatError(f"{cls.__name__}.{name} is missing")
                 continue
             try:
-                kwargs[f.name] = _codec(hints[f.name])[1](given[f.name])
+                kwargs[name] = codec[1](given[name])
             except StateFormatError as e:
-                raise StateFormatError(f"{cls.__name__}.{f.name}: {e}") from None
+                raise StateFormatError(f"{cls.__name__}.{name}: {e}") from None
         return cls(**kwargs)
 
     return encode_fields, decode_fields
