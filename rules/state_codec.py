@@ -41,7 +41,14 @@ class StateFormatError(ValueError):
 
 
 def encode(value: Any, tp: Any) -> Json:
-    return _codec(tp)[0](value)
+    """`value` as a document of type `tp` (a value not of that type, e.g. one read from an old
+    format, is a StateFormatError: decoding the result checks the rest)."""
+    try:
+        return _codec(tp)[0](value)
+    except (AttributeError, TypeError, ValueError, KeyError) as e:
+        if isinstance(e, StateFormatError):
+            raise
+        raise StateFormatError(f"not a {tp!r}: {type(e).__name__}: {e}") from None
 
 
 def decode(doc: Json, tp: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rules.outbreak import OutbreakState
-from rules.state_codec import dataclasses_in
+from rules.state_codec import StateFormatError, dataclasses_in, decode, encode
 from rules.types import AlertCandidate
 from services.alerts.model import AlertBook
 from services.legacy_pickle import LegacyStateRefused, read_legacy
@@ -65,3 +65,13 @@ def test_the_previous_release_s_book_reads() -> None:
     blob = (FIXTURES / "alert_book.pickle").read_bytes()
     book = read_legacy(blob, dataclasses_in(AlertBook), AlertBook)
     assert book.incidents[1].status == "notified"
+
+
+def test_a_state_class_holding_the_wrong_types_is_refused_when_decoded() -> None:
+    """The reader checks names only; the codec then checks every field's type."""
+    forged = OutbreakState(unit=3, onsets={"x": "y"})  # type: ignore[arg-type]
+    value = read_legacy(pickle.dumps(forged), dataclasses_in(OutbreakState), OutbreakState)
+    with pytest.raises(StateFormatError):
+        decode(encode(value, OutbreakState), OutbreakState)
+    with pytest.raises(StateFormatError, match="not a"):
+        encode(OutbreakState(onsets=3), OutbreakState)  # type: ignore[arg-type]
