@@ -31,7 +31,9 @@ def detector(role_db_url: Callable[[ServiceRole], str]) -> Iterator[Conn]:
 def test_snapshots_round_trip_and_skip_what_this_code_cannot_read(detector: Conn, db: Conn) -> None:
     subject = f"unit:s-{uuid.uuid4().hex}/u"
     snapshots.save_snapshots(detector, {subject: OutbreakState(open=True)}, taken_at=TS)
-    snapshots.save_snapshots(detector, {subject: OutbreakState(reported=frozenset({4}))}, TS)
+    snapshots.save_snapshots(
+        detector, {subject: OutbreakState(reported=frozenset({4}))}, taken_at=TS
+    )
     states, _ = snapshots.load_snapshots(detector)
     assert states[subject] == OutbreakState(reported=frozenset({4}))
     # A format from a newer release, and a document that does not fit: that subject starts
