@@ -70,11 +70,14 @@ def strategy(tp: Any) -> st.SearchStrategy[Any]:
         return hnp.arrays(np.float32, hnp.array_shapes(max_dims=2, max_side=4))
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
-        fields = {
-            f.name: st.deferred(lambda h=hints[f.name]: strategy(h)) for f in dataclasses.fields(tp)
-        }
+        # Deferred: a state type may refer to itself.
+        fields = {f.name: lazy(hints[f.name]) for f in dataclasses.fields(tp)}
         return st.builds(tp, **fields)
     raise AssertionError(f"no strategy for {tp!r}")
+
+
+def lazy(tp: Any) -> st.SearchStrategy[Any]:
+    return st.deferred(lambda: strategy(tp))
 
 
 def same(a: Any, b: Any) -> bool:

@@ -69,7 +69,7 @@ def test_the_previous_release_s_book_reads() -> None:
 
 def test_a_state_class_holding_the_wrong_types_is_refused_when_decoded() -> None:
     """The reader checks names only; the codec then checks every field's type."""
-    forged = OutbreakState(unit=3, onsets={"x": "y"})  # type: ignore[arg-type]
+    forged = OutbreakState(unit=3, onsets={"x": "y"})  # type: ignore[arg-type, dict-item]
     value = read_legacy(pickle.dumps(forged), dataclasses_in(OutbreakState), OutbreakState)
     with pytest.raises(StateFormatError):
         decode(encode(value, OutbreakState), OutbreakState)
