@@ -120,7 +120,8 @@ def _codec(tp: Any) -> Codec:
         return _tuple(args)
     if origin in (frozenset, set, list):
         enc, dec = _codec(args[0])
-        return (lambda v: _sorted([enc(x) for x in v])), lambda d: origin(
+        order = (lambda items: items) if origin is list else _sorted
+        return (lambda v: order([enc(x) for x in v])), lambda d: origin(
             dec(x) for x in _check(d, list)
         )
     if origin in (dict, Mapping):
@@ -133,7 +134,8 @@ def _codec(tp: Any) -> Codec:
 
 
 def _check(doc: Json, kind: type | tuple[type, ...]) -> Any:
-    if not isinstance(doc, kind) or (isinstance(doc, bool) and kind is int):
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(doc, kinds) or (isinstance(doc, bool) and bool not in kinds):
         raise StateFormatError(f"expected {kind}, got {doc!r:.80}")
     return doc
 

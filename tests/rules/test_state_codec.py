@@ -172,6 +172,7 @@ def test_a_renamed_or_missing_field_is_an_error_naming_it() -> None:
         (BaselineState, {"clock": {"day": "x"}}, r"BaselineState.clock: .*LocalDay.day"),
         (datetime, "yesterday", r"not a datetime"),
         (int, True, r"expected"),
+        (float, False, r"expected"),
         (News2State, {"alert_band": "purple"}, r"alert_band"),
     ],
 )
@@ -195,3 +196,8 @@ def test_upgrade_runs_each_step_and_refuses_gaps_and_newer_formats() -> None:
         upgrade({}, 1, 4, steps)
     with pytest.raises(StateFormatError, match="newer"):
         upgrade({}, 5, 4, steps)
+
+
+def test_lists_keep_their_order_and_sets_are_written_sorted() -> None:
+    assert encode([3, 1, 2], list[int]) == [3, 1, 2]
+    assert encode(frozenset({3, 1, 2}), frozenset[int]) == [1, 2, 3]
