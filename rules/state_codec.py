@@ -285,6 +285,10 @@ def _union(members: tuple[Any, ...]) -> Codec:
     others = [m for m in members if m not in (None, type(None))]
 
     def encode_member(v: Any) -> Json:
+        if v is None and len(others) < len(members):
+            return None
+        if len(others) == 1:  # `X | None`, the common case: no need to look
+            return _codec(others[0])[0](v)
         for m in members:
             if _accepts(m, v):
                 return _codec(m)[0](v)
