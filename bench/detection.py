@@ -8,7 +8,7 @@ Run: `.venv/bin/python -m bench.detection [--skip-week]` (about 5-10 minutes on 
 from __future__ import annotations
 
 import argparse
-import pickle
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +25,8 @@ from device_sim.scenarios import generate, load_library, spec_from_dict
 from rules.engine import Engine
 from rules.fall import FallConfig, FallRuleState
 from rules.types import ResidentProfile, Vital
+from services.detector.service import resident_snapshot
+from services.detector.snapshots import encode_state
 from services.evaluation.metrics import OVERALL, Report, percentile
 from services.evaluation.report import print_report
 from services.evaluation.run import ScenarioRun, run_all, score
@@ -91,7 +93,10 @@ def state_size() -> dict[str, Any]:
     buffers = rules.fall.nbytes
     slim = replace(rules, fall=FallRuleState((), rules.fall.incident))
     return {
-        "state_bytes_per_resident": len(pickle.dumps(slim, protocol=pickle.HIGHEST_PROTOCOL)),
+        # As the detector stores it: the JSON snapshot of the rule states.
+        "state_bytes_per_resident": len(
+            json.dumps(encode_state("resident:1", resident_snapshot(slim)))
+        ),
         "fall_buffers_bytes": buffers,
     }
 

@@ -4,8 +4,7 @@ transaction; the service commits a step's reads, writes and snapshot together.""
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
+from rules.state_codec import Json, StateFormatError, dataclasses_in, decode, encode, upgrade
 from rules.types import AlertCandidate
 from services.alerts.model import (
     STAFF_OUTCOMES,
@@ -23,6 +23,7 @@ from services.alerts.model import (
     Incident,
     ResolvedEvent,
 )
+from services.legacy_pickle import LegacyStateRefused, read_legacy
 
 __all__ = [
     "BOOK_VERSION",
@@ -60,23 +61,42 @@ async def try_become_active(conn: Conn) -> bool:
     return bool(row and row[0])
 
 
-# Bump when the pickled dataclasses change shape; an old snapshot is then refused loudly
-# rather than half-read.
-BOOK_VERSION = 1
+# The book is stored as JSON (rules/state_codec.py) with its format version. Format 1 is the
+# binary format of earlier releases, read once at start and rewritten; STEPS[v] converts a JSON
+# document of format v to v + 1 (add one when a change to the book's dataclasses needs more
+# than a new field with a default). A newer format, or one that does not decode, is refused
+# loudly rather than half-read.
+LEGACY_VERSION = 1
+BOOK_VERSION = 2
+STEPS: Mapping[int, Callable[[Json], Json]] = {}
 Conn = AsyncConnection[TupleRow]
 
 
+def decode_book(doc: Json, version: int) -> AlertBook:
+    book = decode(upgrade(doc, version, BOOK_VERSION, STEPS), AlertBook)
+    assert isinstance(book, AlertBook)
+    return book
+
+
 async def load_book(conn: Conn) -> AlertBook:
-    """The last committed book; a new one (ids continuing after any stored rows) if none."""
-    cur = await conn.execute("SELECT version, book FROM alert_service_state")
+    """The last committed book; a new one (ids continuing after any stored rows) if none.
+    A legacy book of an earlier release is rewritten as JSON in the caller's transaction."""
+    cur = await conn.execute("SELECT version, book, doc FROM alert_service_state")
     row = await cur.fetchone()
     if row is not None:
-        if row[0] != BOOK_VERSION:
-            raise RuntimeError(
-                f"alert service state has version {row[0]}, this code reads {BOOK_VERSION}"
+        version, blob, doc = row
+        try:
+            if version == LEGACY_VERSION:
+                legacy = read_legacy(blob, dataclasses_in(AlertBook), AlertBook)
+                doc, version = encode(legacy, AlertBook), BOOK_VERSION
+            book = decode_book(doc, version)
+        except (StateFormatError, LegacyStateRefused) as e:
+            raise RuntimeError(f"alert service state (format {version}) not loaded: {e}") from e
+        if row[0] == LEGACY_VERSION:
+            await conn.execute(
+                "UPDATE alert_service_state SET version = %s, doc = %s, book = NULL",
+                [BOOK_VERSION, Jsonb(doc)],
             )
-        book = pickle.loads(row[1])  # noqa: S301 - our own snapshot, written by save_book
-        assert isinstance(book, AlertBook)
         return book
     cur = await conn.execute(
         "SELECT coalesce((SELECT max(alert_id) FROM alerts), 0),"
@@ -89,10 +109,11 @@ async def load_book(conn: Conn) -> AlertBook:
 
 async def save_book(conn: Conn, book: AlertBook, now: datetime) -> None:
     await conn.execute(
-        "INSERT INTO alert_service_state (singleton, version, book, saved_at)"
+        "INSERT INTO alert_service_state (singleton, version, doc, saved_at)"
         " VALUES (true, %s, %s, %s) ON CONFLICT (singleton) DO UPDATE"
-        " SET version = excluded.version, book = excluded.book, saved_at = excluded.saved_at",
-        [BOOK_VERSION, pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL), now],
+        " SET version = excluded.version, doc = excluded.doc, book = NULL,"
+        " saved_at = excluded.saved_at",
+        [BOOK_VERSION, Jsonb(encode(book, AlertBook)), now],
     )
 
 

@@ -4,7 +4,6 @@ readiness: through the real app and database, with roles and scopes."""
 from __future__ import annotations
 
 import json
-import pickle
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -178,10 +177,10 @@ def test_news2_from_wearable_and_manual_readings(
 
 def manual_cursor(db: Conn) -> int:
     row = db.execute(
-        "SELECT state FROM detector_snapshots WHERE subject = 'cursor:manual'"
+        "SELECT doc FROM detector_snapshots WHERE subject = 'cursor:manual'"
     ).fetchone()
     db.commit()
-    return -1 if row is None else int(pickle.loads(row[0]))
+    return -1 if row is None else int(row[0])
 
 
 def test_a_manual_observation_reaches_the_detector(
