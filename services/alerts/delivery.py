@@ -225,6 +225,10 @@ class Delivery:
         channel = item.channel_index % len(item.channels)
         at = datetime.now().astimezone()
         async with conn.transaction():
+            if outcome.ok and item.kind == "page" and item.incident_id is not None:
+                # The decision step's order: the events lock before any notification row (it
+                # cancels pages under that lock); the other order deadlocked with it.
+                await lock_events(conn)
             await conn.execute(
                 "INSERT INTO delivery_attempts (notification_id, at, channel_index, scheme, ok,"
                 " error, elapsed_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
