@@ -23,8 +23,10 @@ async def test_a_delivered_page_and_a_cancelling_step_do_not_deadlock(
     async with await AsyncConnection.connect(db_url, autocommit=True) as setup:
         cur = await setup.execute(
             "INSERT INTO incidents (incident_id, subject, site_id, state, severity, title,"
-            " opened_at, updated_at) VALUES ((SELECT coalesce(max(incident_id), 0) + 1 FROM incidents),"
-            " 'resident:lock', %s, 'notified', 'high', 'lock order', %s, %s) RETURNING incident_id",
+            " opened_at, updated_at)"
+            " VALUES ((SELECT coalesce(max(incident_id), 0) + 1 FROM incidents),"
+            " 'resident:lock', %s, 'notified', 'high', 'lock order', %s, %s)"
+            " RETURNING incident_id",
             [SITE, now, now],
         )
         row = await cur.fetchone()
