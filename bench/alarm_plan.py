@@ -18,8 +18,14 @@ from typing import Any, Final, Literal, Protocol
 from device_sim.devices import SimDevice
 from device_sim.messages import Delivery, DeviceClock, Message, reading_message
 
-Kind = Literal["fall", "hypoxia", "deterioration", "device_offline"]
-KINDS: Final[tuple[Kind, ...]] = ("fall", "hypoxia", "deterioration", "device_offline")
+Kind = Literal["fall", "hypoxia", "deterioration", "device_offline", "late_hypoxia"]
+KINDS: Final[tuple[Kind, ...]] = (
+    "fall",
+    "hypoxia",
+    "deterioration",
+    "device_offline",
+    "late_hypoxia",
+)
 Family = Literal["clinical", "device", "outbreak"]
 FAMILIES: Final[tuple[Family, ...]] = ("clinical", "device", "outbreak")
 STEPS: Final = ("caregiver", "nurse", "physician", "other")
@@ -30,6 +36,11 @@ STEPS: Final = ("caregiver", "nurse", "physician", "other")
 HYPOXIA_S: Final = 1800.0
 DETERIORATION_S: Final = 7200.0
 OFFLINE_S: Final = 2700.0
+# A condition that ended before its data arrived: the wearable is out of Wi-Fi for LATE_S,
+# its SpO2 reads HYPOXIA_SPO2 from LATE_HYPOXIA[0] to LATE_HYPOXIA[1] into it, and the whole
+# backlog arrives on reconnecting. History to record, not a page.
+LATE_S: Final = 1200.0
+LATE_HYPOXIA: Final = (120.0, 480.0)
 # A page matches an injected event when its alert's data time is within this of the event.
 MATCH_BEFORE: Final = timedelta(minutes=2)
 MATCH_AFTER: Final = timedelta(minutes=30)
@@ -56,11 +67,17 @@ class Injection:
     def family(self) -> Family:
         return "device" if self.kind == "device_offline" else "clinical"
 
+    @property
+    def history(self) -> bool:
+        """Ended before its data arrived: must not be paged."""
+        return self.kind == "late_hypoxia"
+
     def label(self, start: datetime) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "resident": self.resident,
             "family": self.family,
+            "must_page": not self.history,
             "start": (start + timedelta(seconds=self.start_s)).isoformat(),
             "end": (start + timedelta(seconds=self.end_s)).isoformat(),
         }
@@ -83,6 +100,7 @@ def make_plan(residents: int, days: int, *, seed: int, per_day: int = 1) -> list
                 "hypoxia": HYPOXIA_S,
                 "deterioration": DETERIORATION_S,
                 "device_offline": OFFLINE_S,
+                "late_hypoxia": LATE_S,
             }[kind]
             plan.append(Injection(kind, resident, round(start), round(start + length)))
     return sorted(plan, key=lambda i: i.start_s)
@@ -104,7 +122,9 @@ class InjectedSource:
     - deterioration: the wearable's vitals move linearly towards DETERIORATION over the first
       third, hold, and stay there to the end;
     - device_offline: the wearable sends `status` {"online": false} and then nothing (no
-      backlog either: it is off) until the end.
+      backlog either: it is off) until the end;
+    - late_hypoxia: the wearable is out of Wi-Fi for LATE_S (its statuses lost, its readings
+      kept), its SpO2 low for a few minutes in the middle; the backlog goes on reconnecting.
     """
 
     def __init__(
@@ -129,14 +149,39 @@ class InjectedSource:
     def emitted(self) -> Iterator[Delivery]:
         starts = [i for i in self.plan if i.kind in ("fall", "device_offline")]
         windows = [i for i in self.plan if i.kind != "fall"]
+        held: dict[Injection, list[Delivery]] = {}
         for delivery in self.inner.emitted():
             while starts and starts[0].start_s <= delivery.offset_s:
                 yield self._start(starts.pop(0))
+            for late in [i for i in held if i.end_s <= delivery.offset_s]:
+                yield from self._reconnect(late, held.pop(late))
             changed = self._apply(delivery, windows)
-            if changed is not None:
+            if changed is None:
+                continue
+            late_now = self._late(changed)
+            if late_now is None:
                 yield changed
+            elif changed.message.stream != "status":
+                held.setdefault(late_now, []).append(changed)
         for injection in starts:
             yield self._start(injection)
+        for late, backlog in held.items():
+            yield from self._reconnect(late, backlog)
+
+    def _late(self, delivery: Delivery) -> Injection | None:
+        for injection in self.plan:
+            if (
+                injection.history
+                and injection.start_s <= delivery.offset_s < injection.end_s
+                and self.wearable[injection.resident].device_id == delivery.device_id
+            ):
+                return injection
+        return None
+
+    @staticmethod
+    def _reconnect(late: Injection, backlog: Sequence[Delivery]) -> Iterator[Delivery]:
+        for d in backlog:
+            yield Delivery(late.end_s, d.device_id, d.message, "backfill", d.detail)
 
     def _start(self, injection: Injection) -> Delivery:
         device = self.wearable[injection.resident]
@@ -157,6 +202,10 @@ class InjectedSource:
                 continue
             if injection.kind == "device_offline":
                 return None
+            if injection.history:
+                low_from, low_to = LATE_HYPOXIA
+                if not low_from <= t - injection.start_s < low_to:
+                    return delivery
             if delivery.message.stream == "vitals":
                 progress = (t - injection.start_s) / (injection.end_s - injection.start_s)
                 message = with_vitals(delivery.message, injection.kind, progress)
@@ -167,7 +216,7 @@ class InjectedSource:
 def with_vitals(message: Message, kind: Kind, progress: float) -> Message:
     """A vitals message changed by a hypoxia or deterioration `progress` (0..1) of the way in."""
     body = json.loads(message.payload)
-    if kind == "hypoxia":
+    if kind in ("hypoxia", "late_hypoxia"):
         if "spo2" in body:
             body["spo2"] = HYPOXIA_SPO2
     elif kind == "deterioration":
@@ -259,8 +308,23 @@ def matches(alert: AlertRow, injection: Injection, start: datetime) -> bool:
 
 
 def actionable(page: PageRow, plan: Iterable[Injection], start: datetime) -> bool:
-    """A page is actionable when one of its incident's alerts is about an injected event."""
-    return any(matches(a, i, start) for a in page.alerts for i in plan)
+    """A page is actionable when one of its incident's alerts is about an injected event that
+    was still going on when its data arrived."""
+    return any(matches(a, i, start) for a in page.alerts for i in plan if not i.history)
+
+
+def late_drops(plan: Iterable[Injection], start: datetime) -> list[Drop]:
+    """The injected Wi-Fi outages of the late events, as drops."""
+    return [
+        Drop(
+            i.resident,
+            start + timedelta(seconds=i.start_s),
+            start + timedelta(seconds=i.end_s),
+            start + timedelta(seconds=i.end_s),
+        )
+        for i in plan
+        if i.history
+    ]
 
 
 def ended_before_arrival(alert: AlertRow, ended_at: datetime | None, drops: Iterable[Drop]) -> bool:
@@ -321,8 +385,12 @@ def tally(
             out.device_to_physicians += 1
         if step == "physician" and any(family_of(a.rule_id) == "device" for a in page.alerts):
             out.physician_with_device_alert += 1
-        if page.alerts and all(
-            ended_before_arrival(a, first_clear_after(clears, a), drops) for a in page.alerts
+        history = any(matches(a, i, start) for a in page.alerts for i in plan if i.history)
+        if history or (
+            page.alerts
+            and all(
+                ended_before_arrival(a, first_clear_after(clears, a), drops) for a in page.alerts
+            )
         ):
             out.ended += 1
     return out

@@ -49,7 +49,7 @@ def test_families_and_steps() -> None:
 
 def test_plan_spreads_kinds_over_days_and_residents() -> None:
     plan = make_plan(30, 7, seed=1)
-    assert len(plan) == 28
+    assert len(plan) == 35
     for day in range(7):
         today = [i for i in plan if day * 86400 <= i.start_s < (day + 1) * 86400]
         assert sorted(i.kind for i in today) == [
@@ -57,8 +57,9 @@ def test_plan_spreads_kinds_over_days_and_residents() -> None:
             "device_offline",
             "fall",
             "hypoxia",
+            "late_hypoxia",
         ]
-        assert len({i.resident for i in today}) == 4
+        assert len({i.resident for i in today}) == 5
     assert make_plan(30, 7, seed=1) == plan
 
 
@@ -159,3 +160,36 @@ def test_injected_source_changes_only_the_planned_device_and_window() -> None:
     assert out[4].offset_s == 2900 and body(out[4].message)["online"] is False
     assert out[4].message.retain
     assert len(out) == 5
+
+
+def test_late_event_is_held_back_and_sent_on_reconnecting_then_counted_as_ended() -> None:
+    wearable = SimDevice("w1", "s", "wearable", "pw", "1")
+    clocks = {"w1": DeviceClock()}
+
+    def message(stream: str, t: float) -> Delivery:
+        body: dict[str, object] = {"spo2": 97, "hr": 70} if stream == "vitals" else {"battery": 80}
+        msg = reading_message(wearable, stream, body, seq=1, ts_ms=int(at(t).timestamp() * 1000))  # type: ignore[arg-type]
+        return Delivery(t, "w1", msg)
+
+    ward = _Ward(
+        [
+            message("vitals", 60),
+            message("vitals", 200),
+            message("status", 300),
+            message("vitals", 700),
+            message("vitals", 1300),
+        ],
+        [wearable],
+    )
+    late = Injection("late_hypoxia", 1, 0, 1200)
+    out = list(InjectedSource(ward, [late], start=START, clocks=clocks).emitted())
+    spo2 = [json.loads(d.message.payload)["spo2"] for d in out]
+    assert [d.offset_s for d in out] == [1200, 1200, 1200, 1300]  # the status is lost
+    assert [d.kind for d in out] == ["backfill", "backfill", "backfill", "data"]
+    assert spo2 == [97, 84, 97, 97]
+    # A page for it is for a condition that had ended before its data arrived, never
+    # actionable, and it is not a true event that had to be paged.
+    page = PageRow("caregiver", at(1201), (alert("vital.spo2.low", 1, 200),))
+    t = tally([page], [late], START, {}, [])
+    assert t.ended == 1 and t.clinical_nonactionable == 1
+    assert late.history and not actionable(page, [late], START)
