@@ -83,9 +83,22 @@ class Injection:
         }
 
 
-def make_plan(residents: int, days: int, *, seed: int, per_day: int = 1) -> list[Injection]:
+# An event is placed this far from any time the resident's wearable is off them (the
+# morning wash, charging): a wearable on the charger sees neither a fall nor an SpO2.
+WORN_MARGIN_S: Final = 900.0
+
+
+def make_plan(
+    residents: int,
+    days: int,
+    *,
+    seed: int,
+    per_day: int = 1,
+    off: Mapping[int, Sequence[tuple[float, float]]] | None = None,
+) -> list[Injection]:
     """`per_day` events of each kind each day, between 09:00 and 19:00 of the ward's day
-    (offset 0 is midnight), each on a resident with nothing else injected that day."""
+    (offset 0 is midnight), each on a resident with nothing else injected that day, and
+    away from the intervals (offsets) in which `off[resident]` says the wearable is off."""
     if residents < len(KINDS) * per_day:
         raise ValueError("every injected event of a day needs a resident of its own")
     rng = random.Random(f"alarm-burden:{seed}")
@@ -94,7 +107,6 @@ def make_plan(residents: int, days: int, *, seed: int, per_day: int = 1) -> list
         chosen = rng.sample(range(residents), len(KINDS) * per_day)
         for n, resident in enumerate(chosen):
             kind = KINDS[n % len(KINDS)]
-            start = day * 86400 + rng.uniform(9 * 3600, 19 * 3600)
             length = {
                 "fall": 0.0,
                 "hypoxia": HYPOXIA_S,
@@ -102,6 +114,14 @@ def make_plan(residents: int, days: int, *, seed: int, per_day: int = 1) -> list
                 "device_offline": OFFLINE_S,
                 "late_hypoxia": LATE_S,
             }[kind]
+            busy = (off or {}).get(resident, ())
+            for _ in range(200):
+                start = day * 86400 + rng.uniform(9 * 3600, 19 * 3600)
+                if not any(
+                    a - WORN_MARGIN_S < start + length and start < b + WORN_MARGIN_S
+                    for a, b in busy
+                ):
+                    break
             plan.append(Injection(kind, resident, round(start), round(start + length)))
     return sorted(plan, key=lambda i: i.start_s)
 
@@ -211,6 +231,27 @@ class InjectedSource:
                 message = with_vitals(delivery.message, injection.kind, progress)
                 return Delivery(t, delivery.device_id, message, delivery.kind, delivery.detail)
         return delivery
+
+
+def wearable_off(
+    deliveries: Iterable[Delivery], resident_of: Mapping[str, int]
+) -> dict[int, list[tuple[float, float]]]:
+    """Per resident, the (start, end) offsets between each `wear_off` and `wear_on` event of
+    their wearable (the ward's wash and charging)."""
+    out: dict[int, list[tuple[float, float]]] = {}
+    since: dict[str, float] = {}
+    for d in deliveries:
+        if d.message.stream != "event" or d.device_id not in resident_of:
+            continue
+        kind = json.loads(d.message.payload).get("type")
+        if kind == "wear_off":
+            since.setdefault(d.device_id, d.offset_s)
+        elif kind == "wear_on" and d.device_id in since:
+            resident = resident_of[d.device_id]
+            out.setdefault(resident, []).append((since.pop(d.device_id), d.offset_s))
+    for device, begun in since.items():
+        out.setdefault(resident_of[device], []).append((begun, float("inf")))
+    return out
 
 
 def with_vitals(message: Message, kind: Kind, progress: float) -> Message:
