@@ -19,6 +19,7 @@ from bench.alarm_plan import (
     paged_events,
     step_of,
     tally,
+    wearable_off,
 )
 from device_sim.devices import SimDevice
 from device_sim.messages import Delivery, DeviceClock, Message, reading_message
@@ -193,3 +194,23 @@ def test_late_event_is_held_back_and_sent_on_reconnecting_then_counted_as_ended(
     t = tally([page], [late], START, {}, [])
     assert t.ended == 1 and t.clinical_nonactionable == 1
     assert late.history and not actionable(page, [late], START)
+
+
+def test_events_are_placed_while_the_wearable_is_worn() -> None:
+    wearable = SimDevice("w1", "s", "wearable", "pw", "0")
+
+    def event(kind: str, t: float) -> Delivery:
+        msg = reading_message(wearable, "event", {"type": kind}, seq=1, ts_ms=1)
+        return Delivery(t, "w1", msg)
+
+    off = wearable_off(
+        [event("wear_off", 100), event("wear_on", 900), event("wear_off", 5000)], {"w1": 0}
+    )
+    assert off == {0: [(100, 900), (5000, float("inf"))]}
+    # Residents 0-4 have the wearable off every morning until 14:00: theirs go after 14:15.
+    busy = {r: [(d * 86400 + 8 * 3600, d * 86400 + 14 * 3600) for d in range(3)] for r in range(5)}
+    plan = make_plan(10, 3, seed=2, off=busy)
+    for i in plan:
+        if i.resident < 5:
+            day = i.start_s // 86400
+            assert i.start_s >= day * 86400 + 14 * 3600 + 900
