@@ -515,7 +515,7 @@ def play(
             publisher.publish(delivery.message)
             counts.add(delivery.message, delivery.kind, delivery.detail)
             now = time.monotonic()
-            if now - watched[0] >= 0.5:
+            if now - watched[0] >= 0.1:
                 watched[0] = now
                 watch()
             if now - shown[0] >= 5:
@@ -639,6 +639,7 @@ def measure(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     ingest: Service | None = None
     children: list[SimChild] = []
     alert_children: list[SimChild] = []
+    closers: list[Callable[[], None]] = []
     publishers: dict[str, Any] = {}
     received: list[tuple[Notification, float]] = []
     lock = threading.Lock()
@@ -690,13 +691,32 @@ def measure(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             nonlocal active
             active = child
 
+        backlog = psycopg.connect(database_url(settings), autocommit=True)
+        closers.append(backlog.close)
+
         def watch() -> None:
-            nonlocal standby
             for child in children:
                 if not child.alive():
                     raise RuntimeError(f"{child.name} died (see its log under log/)")
-            if active.alive() and standby.alive():
-                return
+            if not (active.alive() and standby.alive()):
+                take_over()
+            # Backpressure: the stream's clock must not run ahead of an alert service that
+            # is behind (a takeover, a busy machine): at 1,000x a few seconds behind would
+            # be an hour of simulated time before a page goes out. Wait (bounded) until it
+            # has taken every candidate and the outbox holds no page.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                row = backlog.execute(
+                    "SELECT (SELECT count(*) FROM alert_candidates WHERE consumed_at IS NULL)"
+                    " + (SELECT count(*) FROM notifications WHERE status = 'pending'"
+                    "    AND kind = 'page')"
+                ).fetchone()
+                if row is None or row[0] == 0:
+                    break
+                time.sleep(0.02)
+
+        def take_over() -> None:
+            nonlocal standby
             # The alert service can die of a deadlock between its decision step and its
             # delivery loop. As deployed (docs/scaling.md), a standby takes over within its
             # poll (20 ms here) and carries on from the stored book; a new standby is started.
@@ -734,6 +754,8 @@ def measure(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             problems.append(f"{unmatched} delivered pages never reached the receiver")
         return results(args, plan, start, pages, clears, drops, stream, staff, problems, began)
     finally:
+        for close in closers:
+            close()
         if staff is not None:
             staff.stop()
         for child in [*alert_children, *children]:
