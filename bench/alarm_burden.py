@@ -49,10 +49,11 @@ pages for a condition that had ended before its data arrived (about the injected
 hypoxia, or every alert raised from data a Wi-Fi drop held back and cleared by data from
 before the device reconnected); and each injected event's first page.
 
-Run: `.venv/bin/python -m bench.alarm_burden` (about 12-15 minutes on 2 cores; `--quick`:
-one day, about 3 minutes). Writes bench/results/alarm_burden.json (`--quick`:
-alarm_burden-quick.json). Exits non-zero when the figures cannot be trusted (a service died,
-pages still undelivered after the week) or the targets are missed.
+Run: `.venv/bin/python -m bench.alarm_burden` (about 20 minutes on 2 cores, 12 without the
+hold-back of the stream behind the alert service; `--quick`: one day, about 3 minutes).
+Writes bench/results/alarm_burden.json (`--quick`: alarm_burden-quick.json). Exits non-zero
+when the figures cannot be trusted (a service died, pages still undelivered after the week)
+or the targets are missed.
 """
 
 from __future__ import annotations
