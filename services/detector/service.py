@@ -297,7 +297,11 @@ class Detector:
                 continue  # ours is read below; other partitions' are theirs
             if kind == "unit":
                 site_id, _, unit_id = key.partition("/")
-                if self.partition.owns(site_id):
+                if getattr(state, "unit", None) not in (None, subject):
+                    # A row copied under another unit's key (a restore gone wrong): its cluster
+                    # would be counted for the wrong unit, and the rule refuses it.
+                    log.error("snapshot %s holds the state of %s: not loaded", subject, state.unit)
+                elif self.partition.owns(site_id):
                     self.engine.units[(site_id, unit_id)] = state
             elif kind == "resident" and self._ensure_resident(int(key)):
                 rules = self.engine.residents[int(key)]

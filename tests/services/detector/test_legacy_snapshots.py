@@ -49,7 +49,9 @@ def legacy_rows(db: Conn) -> Iterator[dict[str, str]]:
             [subject, (FIXTURES / f"{name}.pickle").read_bytes()],
         )
     yield {kind: subject for kind, (subject, _) in rows.items()}
-    db.execute("DELETE FROM detector_snapshots WHERE subject = ANY(%s)", [list(rows.values())])
+    db.execute(
+        "DELETE FROM detector_snapshots WHERE subject = ANY(%s)", [[s for s, _ in rows.values()]]
+    )
 
 
 def engine_with(state: dict[str, Any] | None) -> Engine:
