@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -34,10 +35,16 @@ def with_origin(
 
 
 def write_candidates(
-    conn: psycopg.Connection[TupleRow], candidates: Sequence[AlertCandidate]
+    conn: psycopg.Connection[TupleRow],
+    candidates: Sequence[AlertCandidate],
+    arrived_at: datetime | None = None,
 ) -> int:
     """Insert; a candidate already there (the same input replayed after a crash) is skipped.
-    Returns how many were new. One without an origin is keyed by its data time."""
+    Returns how many were new. One without an origin is keyed by its data time.
+
+    `arrived_at`: when the data behind them reached the detector, on the detector's clock (the
+    alert service compares it with their data time to tell late data); default the database's
+    clock. A replay at speed (bench/alarm_burden.py) runs the detector on the stream's clock."""
     if not candidates:
         return 0
     new = 0
@@ -46,8 +53,8 @@ def write_candidates(
             origin = c.origin if c.origin is not None else f"at:{c.ts.isoformat()}#0"
             cur.execute(
                 "INSERT INTO alert_candidates (rule_id, action, subject, dedupe_key, severity,"
-                ' ts, title, "values", suggestion, audience, origin)'
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ' ts, title, "values", suggestion, audience, origin, created_at)'
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))"
                 " ON CONFLICT (dedupe_key, action, origin) DO NOTHING",
                 [
                     c.rule_id,
@@ -61,6 +68,7 @@ def write_candidates(
                     c.suggestion,
                     c.audience,
                     origin,
+                    arrived_at,
                 ],
             )
             new += cur.rowcount

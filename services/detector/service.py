@@ -518,7 +518,7 @@ class Detector:
             # Retried whole: a transaction the outage cut rolled back (or, cut during its
             # COMMIT, is found again: candidates are skipped by key, snapshots overwritten).
             with self.conn.transaction():
-                new = write_candidates(self.conn, candidates)
+                new = write_candidates(self.conn, candidates, now)
                 save_snapshots(self.conn, states, taken_at=now)
             return new
 

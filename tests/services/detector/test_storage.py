@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -78,3 +78,13 @@ def test_updates_sharing_a_ts_are_kept_apart_by_their_origin(detector: Conn, db:
         "SELECT title FROM alert_candidates WHERE dedupe_key = %s ORDER BY id", [key]
     ).fetchall()
     assert titles == [("NEWS2 4",), ("NEWS2 5",), ("NEWS2 8",)]
+
+
+def test_arrival_is_stamped_on_the_detectors_clock(detector: Conn, db: Conn) -> None:
+    # A replay at speed runs the detector on the stream's clock: late data is judged on it.
+    key = f"sos:resident:{uuid.uuid4().hex}"
+    candidate = AlertCandidate("sos", "raise", "resident:1", key, "critical", TS, "SOS")
+    arrived = TS + timedelta(minutes=12)
+    assert write_candidates(detector, [candidate], arrived) == 1
+    row = db.execute("SELECT created_at FROM alert_candidates WHERE dedupe_key = %s", [key])
+    assert row.fetchone() == (arrived,)
