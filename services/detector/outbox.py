@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -19,18 +19,27 @@ from rules.types import AlertCandidate
 
 
 def with_origin(
-    candidates: Iterable[AlertCandidate], input_key: str | None
+    candidates: Iterable[AlertCandidate],
+    input_key: str | None,
+    lag: timedelta | None = None,
 ) -> list[AlertCandidate]:
     """Stamp the candidates one input produced with its identity, numbered within the input
     per dedupe key and action (an input may update one alert twice). Without an input (time
-    passing), the identity is the data time the condition was established, as it always was."""
+    passing), the identity is the data time the condition was established, as it always was.
+
+    `lag`: how long after its data time the input (or the stream time of a tick) reached the
+    detector. It sets `arrived_at` to the candidate's own time plus that lag, which is what the
+    alert service reads as lateness: a long lie stamped with its impact time, or an offline
+    episode with the time last heard, is not late when the tick that raised it is live."""
+    late_by = max(lag, timedelta(0)) if lag is not None else None
     out: list[AlertCandidate] = []
     seen: dict[tuple[str, str, str], int] = {}
     for c in candidates:
         base = input_key if input_key is not None else f"at:{c.ts.isoformat()}"
         n = seen.get((c.dedupe_key, c.action, base), 0)
         seen[(c.dedupe_key, c.action, base)] = n + 1
-        out.append(replace(c, origin=f"{base}#{n}"))
+        arrived = c.ts + late_by if late_by is not None else c.arrived_at
+        out.append(replace(c, origin=f"{base}#{n}", arrived_at=arrived))
     return out
 
 
@@ -43,8 +52,9 @@ def write_candidates(
     Returns how many were new. One without an origin is keyed by its data time.
 
     `arrived_at`: when the data behind them reached the detector, on the detector's clock (the
-    alert service compares it with their data time to tell late data); default the database's
-    clock. A replay at speed (bench/alarm_burden.py) runs the detector on the stream's clock."""
+    alert service compares it with their data time to tell late data), unless a candidate has
+    its own (`with_origin`); default the database's clock. A replay at speed
+    (bench/alarm_burden.py) runs the detector on the stream's clock."""
     if not candidates:
         return 0
     new = 0
@@ -68,7 +78,7 @@ def write_candidates(
                     c.suggestion,
                     c.audience,
                     origin,
-                    arrived_at,
+                    c.arrived_at or arrived_at,
                 ],
             )
             new += cur.rowcount

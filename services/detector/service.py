@@ -388,7 +388,7 @@ class Detector:
                 if resident_id is None or not self._ensure_resident(resident_id):
                     continue
                 found = self.engine.observe(resident_id, obs, now=now)
-                candidates += with_origin(found, input_key(obs))
+                candidates += with_origin(found, input_key(obs), now - obs.ts)
                 touched.add(resident_id)
                 observed += 1
         self.metrics.observations.inc(observed)
@@ -404,9 +404,11 @@ class Detector:
                 for resident_id, rules in self.engine.residents.items():
                     found = self.engine.tick_resident(rules, now=stream_now)
                     if found:
-                        candidates += with_origin(found, None)
+                        candidates += with_origin(found, None, now - stream_now)
                         touched.add(resident_id)
-                candidates += with_origin(self.engine.tick_units(now=stream_now), None)
+                candidates += with_origin(
+                    self.engine.tick_units(now=stream_now), None, now - stream_now
+                )
         self.dirty |= touched
         self.unacked += batch
         snapshot = (
@@ -468,7 +470,7 @@ class Detector:
                 continue
             vital = Vital(ts, metric, value, "manual")
             found = self.engine.observe(resident_id, vital, now=now)
-            candidates += with_origin(found, f"manual:{obs_id}")
+            candidates += with_origin(found, f"manual:{obs_id}", now - ts)
             touched.add(resident_id)
             self.metrics.observations.inc()
         return candidates

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rules.types import Action, AlertCandidate, DeviceEvent, DeviceStatus, Motion, Vital
+from services.alerts.config import AlertsConfig
 from services.detector.convert import input_key
 from services.detector.outbox import with_origin
 
@@ -50,3 +51,18 @@ def test_time_passing_keys_by_the_data_time_the_condition_was_established() -> N
     [a] = with_origin([news2(3, "raise")], None)
     [b] = with_origin([news2(3, "raise", TS + timedelta(seconds=1))], None)
     assert a.origin == f"at:{TS.isoformat()}#0" and a.origin != b.origin
+
+
+def test_a_live_tick_is_not_late_whatever_time_its_condition_is_stamped_with() -> None:
+    # A long lie raised by a live tick carries its impact time, five minutes back: lateness is
+    # the lag of the tick's stream time, not the age of the condition.
+    impact = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    long_lie = AlertCandidate(
+        "fall.long_lie", "update", "resident:1", "fall:resident:1", "critical", impact, "t"
+    )
+    late = AlertsConfig().late
+    [live] = with_origin([long_lie], None, timedelta(seconds=0.2))
+    assert live.arrived_at == impact + timedelta(seconds=0.2) and not late.is_late(live)
+    # The same from a backlog the stream took in ten minutes behind: late.
+    [behind] = with_origin([long_lie], None, timedelta(minutes=10))
+    assert late.is_late(behind)
