@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rules.fall_placement import WORN, Placement
 from rules.fall_signal import (
     ImpactFeatures,
     Vector,
@@ -144,6 +145,14 @@ class FallConfig(BaseModel):
 
     def buffer_samples(self, hz: float) -> int:
         return math.ceil(self.buffer_s() * hz) + 1
+
+
+def detector_config(config: FallConfig, placement: Placement | None) -> FallConfig | None:
+    """The detector settings for a device worn at `placement` (None: not declared, the
+    general settings), or None where motion is no evidence of a fall (a bed sensor)."""
+    if placement is not None and placement not in WORN:
+        return None
+    return config
 
 
 # --- detector ---------------------------------------------------------------------------------
