@@ -3,7 +3,7 @@
 `python -m bench.falls` evaluates the production fall detector over ../shared/data/sisfall
 (one young subject, waist) and ../shared/data/falls-dev (80 subjects, wrist and waist), per
 placement and age group, and writes bench/results/falls.json. Every setting the detector may
-choose from data (rules/fall_tuning.py's candidates) is chosen inside the folds: for each
+choose from data (bench/fall_candidates.py) is chosen inside the folds: for each
 subject, from the other subjects' recordings only, then applied to that subject's. The
 figures are those held-out results; none is tuned and tested on the same person.
 
@@ -218,13 +218,6 @@ def load(sources: Iterable[tuple[Path, list[Recording]]]) -> list[Loaded]:
     return out
 
 
-def outcomes(corpus: Sequence[Loaded], config_for: ConfigFor, what: str) -> list[Outcome]:
-    return [
-        run(item.samples.astype(np.float64), item.hz, config_for(item.recording.placement))
-        for item in track(corpus, description=what, transient=True)
-    ]
-
-
 def rates(pairs: Iterable[tuple[Recording, Outcome]]) -> dict[str, Any]:
     """Sensitivity (falls with a detection), specificity (ADLs without), false detections per
     hour of ADL recording, and the 95th percentile of detection latency on falls."""
@@ -267,40 +260,48 @@ def youden(pairs: Sequence[tuple[Recording, Outcome]]) -> float:
     return (r["sensitivity"] or 0.0) + (r["specificity"] or 0.0)
 
 
+Objective = Callable[[Sequence[tuple[Recording, Outcome]]], float]
+
+
+def best(
+    recordings: Sequence[Recording],
+    candidates: Mapping[str, Sequence[Outcome]],
+    among: Sequence[int],
+    objective: Objective = youden,
+) -> str:
+    """The candidate scoring best on recordings[among]; ties go to the one listed first."""
+    names = list(candidates)
+    return max(
+        names,
+        key=lambda n: (
+            objective([(recordings[i], candidates[n][i]) for i in among]),
+            -names.index(n),
+        ),
+    )
+
+
 def leave_one_subject_out(
-    corpus: Sequence[Loaded],
+    recordings: Sequence[Recording],
     candidates: Mapping[str, Sequence[Outcome]],
     *,
-    objective: Callable[[Sequence[tuple[Recording, Outcome]]], float] = youden,
-) -> tuple[list[Outcome], dict[str, dict[str, int]]]:
-    """For each subject and placement, the candidate that scores best on every *other*
-    subject's recordings at that placement, applied to this subject's. Returns the held-out
-    outcomes (in corpus order) and how often each candidate was chosen, per placement.
+    objective: Objective = youden,
+) -> tuple[list[Outcome], dict[str, int]]:
+    """For each subject, the candidate that scores best on every *other* subject's
+    recordings, applied to this subject's. Returns the held-out outcomes (in the order of
+    `recordings`) and how often each candidate was chosen.
 
-    `candidates[name][i]` is candidate `name`'s outcome on corpus[i]; ties go to the first
-    name (list the shipped default first)."""
-    names = list(candidates)
-    held_out: list[Outcome | None] = [None] * len(corpus)
-    chosen: dict[str, dict[str, int]] = {}
-    groups: dict[tuple[Placement, str], list[int]] = {}
-    for i, item in enumerate(corpus):
-        groups.setdefault((item.recording.placement, item.recording.subject), []).append(i)
-    for (placement, _subject), mine in groups.items():
-        others = [
-            i for (p, s), idx in groups.items() if p == placement and s != _subject for i in idx
-        ]
-        best = max(
-            names,
-            key=lambda n: (
-                objective([(corpus[i].recording, candidates[n][i]) for i in others]),
-                -names.index(n),
-            ),
-        )
-        per = chosen.setdefault(placement, {})
-        per[best] = per.get(best, 0) + 1
+    `candidates[name][i]` is candidate `name`'s outcome on recordings[i] (one placement)."""
+    held_out: list[Outcome | None] = [None] * len(recordings)
+    chosen: dict[str, int] = {}
+    subjects: dict[str, list[int]] = {}
+    for i, rec in enumerate(recordings):
+        subjects.setdefault(rec.subject, []).append(i)
+    for subject, mine in subjects.items():
+        others = [i for s, idx in subjects.items() if s != subject for i in idx]
+        name = best(recordings, candidates, others, objective)
+        chosen[name] = chosen.get(name, 0) + 1
         for i in mine:
-            held_out[i] = candidates[best][i]
-    assert all(o is not None for o in held_out)
+            held_out[i] = candidates[name][i]
     return [o for o in held_out if o is not None], chosen
 
 
@@ -356,25 +357,66 @@ def by_activity(corpus: Sequence[Loaded], results: Sequence[Outcome]) -> list[di
     return sorted(rows, key=lambda r: (-r["wrong"] / r["recordings"], r["activity"]))
 
 
-def evaluate(corpus: Sequence[Loaded], candidates: Mapping[str, ConfigFor]) -> dict[str, Any]:
-    """The held-out figures (the first candidate is the shipped default), and the shipped
-    default's own figures for comparison (equal to the held-out ones when there is only it)."""
-    runs = {name: outcomes(corpus, cf, f"candidate {name}") for name, cf in candidates.items()}
-    held_out, chosen = leave_one_subject_out(corpus, runs)
-    default = next(iter(runs))
-    report = summary(corpus, held_out)
+def evaluate(
+    corpus: Sequence[Loaded], candidates: Callable[[Placement], Mapping[str, FallConfig | None]]
+) -> dict[str, Any]:
+    """Per placement: every candidate setting over its recordings, the held-out (LOSO)
+    outcomes, the candidate the full data would choose, and the shipped default's figures."""
+    held_out: list[Outcome | None] = [None] * len(corpus)
+    shipped: list[Outcome | None] = [None] * len(corpus)
+    tuning: dict[str, Any] = {}
+    for placement in sorted({item.recording.placement for item in corpus}):
+        idx = [i for i, item in enumerate(corpus) if item.recording.placement == placement]
+        mine = [corpus[i] for i in idx]
+        recs = [item.recording for item in mine]
+        configs = candidates(placement)
+        runs = {
+            name: [
+                run(item.samples.astype(np.float64), item.hz, config)
+                for item in track(mine, description=f"{placement} {name}", transient=True)
+            ]
+            for name, config in configs.items()
+        }
+        outs, chosen = leave_one_subject_out(recs, runs)
+        default = next(iter(runs))
+        for j, i in enumerate(idx):
+            held_out[i] = outs[j]
+            shipped[i] = runs[default][j]
+        tuning[placement] = {
+            "candidates": {name: _describe(c) for name, c in configs.items()},
+            "default": default,
+            "chosen_in_folds": chosen,
+            "chosen_on_all": best(recs, runs, range(len(recs))),
+            "per_candidate": {
+                name: {
+                    k: v
+                    for k, v in rates(zip(recs, o, strict=True)).items()
+                    if k in ("sensitivity", "specificity", "false_per_hour")
+                }
+                for name, o in runs.items()
+            },
+        }
+    results = [o for o in held_out if o is not None]
+    report = summary(corpus, results)
     report["method"] = (
         "leave-one-subject-out: per placement, the candidate setting with the best "
         "sensitivity + specificity on the other subjects, applied to the held-out one"
     )
-    report["candidates"] = list(candidates)
-    report["chosen"] = chosen
-    report["default"] = default
-    report["default_figures"] = {
-        k: v for k, v in summary(corpus, runs[default]).items() if k not in ("slices", "all")
+    report["tuning"] = tuning
+    report["shipped_default_figures"] = {
+        k: v
+        for k, v in summary(corpus, [o for o in shipped if o is not None]).items()
+        if k not in ("slices", "all")
     }
-    report["errors_by_activity"] = [r for r in by_activity(corpus, held_out) if r["wrong"]]
+    report["errors_by_activity"] = [r for r in by_activity(corpus, results) if r["wrong"]]
     return report
+
+
+def _describe(config: FallConfig | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    base = FallConfig()
+    return {k: v for k, v in config.model_dump().items() if v != getattr(base, k)}
 
 
 def _clean(value: Any) -> Any:
@@ -410,19 +452,18 @@ def _evaluate(data: Path, out: Path) -> int:
     if missing:
         print(f"data not found: {', '.join(missing)}; no figures written", file=sys.stderr)
         return 1
-    from rules.fall_tuning import candidates
+    from bench.fall_candidates import candidates
 
     corpus = load([(sisfall, sisfall_recordings(sisfall)), (falls_dev, read_labels(falls_dev))])
-    report = evaluate(corpus, candidates())
+    report = evaluate(corpus, candidates)
     report["data"] = {"sisfall": len(sisfall_recordings(sisfall)), "falls_dev": len(corpus)}
     report["data"]["falls_dev"] -= report["data"]["sisfall"]
     report["window_s"] = WINDOW_S
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=_clean) + "\n")
-    keys = [k for k in report if k not in ("all", "slices", "errors_by_activity", "chosen")]
-    for key in keys:
-        if not isinstance(report[key], dict | list):
-            print(f"{key:<24}{report[key]}")
+    for key, value in report.items():
+        if not isinstance(value, dict | list | str):
+            print(f"{key:<24}{value}")
     print(f"-> {out}")
     return 0
 

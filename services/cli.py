@@ -474,6 +474,12 @@ def device_add(
     device_id: str,
     site: Annotated[str, typer.Option(help="The site the device belongs to.")],
     kind: Annotated[str, typer.Option(help="wearable, bed_sensor or gateway.")] = "wearable",
+    placement: Annotated[
+        str | None,
+        typer.Option(
+            help="Where it is worn: wrist, waist, chest or pendant; bed for a bed sensor."
+        ),
+    ] = None,
 ) -> None:
     """Provision a device: prints its MQTT password once (only a hash is kept)."""
     from psycopg import AsyncConnection
@@ -495,6 +501,7 @@ def device_add(
                 device_id=device_id,
                 site_id=site,
                 kind=kind,  # type: ignore[arg-type]
+                placement=placement,  # type: ignore[arg-type]  # checked by provision_device
             )
             return issued.password
 
@@ -504,7 +511,8 @@ def device_add(
         raise fail(exc) from None
     typer.echo(
         f"device:   {device_id}\nsite:     {site}\n"
-        f"broker:   {settings.mqtt_host}:{settings.mqtt_port}"
+        + (f"placement: {placement}\n" if placement else "")
+        + f"broker:   {settings.mqtt_host}:{settings.mqtt_port}"
     )
     typer.echo(
         f"username: {device_id}\npassword: {password}   (shown once: store it on the device)"

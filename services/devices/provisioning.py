@@ -13,6 +13,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
+from rules.fall_placement import PLACEMENTS, WORN, Placement
 from services.devices import repo
 from services.devices.secrets import generate_password, hash_password
 from services.errors import CareWatchError
@@ -47,6 +48,7 @@ class IssuedDevice:
     site_id: str
     kind: DeviceKind
     password: str  # shown once, never stored
+    placement: Placement | None = None
 
     def __repr__(self) -> str:
         return f"IssuedDevice({self.device_id!r}, site={self.site_id!r}, kind={self.kind!r})"
@@ -59,9 +61,11 @@ async def provision_device(
     device_id: str,
     site_id: str,
     kind: DeviceKind,
+    placement: Placement | None = None,
 ) -> IssuedDevice:
     if not DEVICE_ID.match(device_id):
         raise DeviceError("device_id must match [A-Za-z0-9_-]{1,64}", status=422)
+    check_placement(kind, placement)
     password = generate_password()
     at_broker = False
     try:
@@ -75,6 +79,7 @@ async def provision_device(
                     site_id=site_id,
                     kind=kind,
                     secret_hash=hash_password(password),
+                    placement=placement,
                 )
             except psycopg.errors.UniqueViolation:
                 raise DeviceError(f"device {device_id!r} already exists") from None
@@ -84,7 +89,25 @@ async def provision_device(
         if at_broker:  # the commit failed after the broker said yes: undo that too
             await asyncio.to_thread(broker.delete_device, device_id)
         raise
-    return IssuedDevice(device_id, site_id, kind, password)
+    return IssuedDevice(device_id, site_id, kind, password, placement)
+
+
+def check_placement(kind: DeviceKind, placement: str | None) -> None:
+    """A wearable is worn somewhere on the body, a bed sensor lies in a bed, a gateway is
+    worn by nobody: any other pairing is a provisioning mistake (422)."""
+    if placement is None:
+        return
+    if placement not in PLACEMENTS:
+        raise DeviceError(
+            f"unknown placement {placement!r}: one of {', '.join(PLACEMENTS)}", status=422
+        )
+    fits = {
+        "wearable": placement in WORN,
+        "bed_sensor": placement == "bed",
+        "gateway": False,
+    }[kind]
+    if not fits:
+        raise DeviceError(f"a {kind} cannot be placed at {placement!r}", status=422)
 
 
 async def assign_device(

@@ -27,6 +27,7 @@ class DeviceRow:
     created_at: datetime
     retired_at: datetime | None
     resident_id: int | None
+    placement: str | None = None
 
 
 async def ensure_site(conn: AsyncConnection[TupleRow], *, site_id: str, name: str) -> None:
@@ -76,17 +77,24 @@ async def resident_site(conn: AsyncConnection[TupleRow], *, resident_id: int) ->
 
 
 async def insert_device(
-    conn: AsyncConnection[TupleRow], *, device_id: str, site_id: str, kind: str, secret_hash: str
+    conn: AsyncConnection[TupleRow],
+    *,
+    device_id: str,
+    site_id: str,
+    kind: str,
+    secret_hash: str,
+    placement: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO devices (device_id, site_id, kind, secret_hash) VALUES (%s, %s, %s, %s)",
-        [device_id, site_id, kind, secret_hash],
+        "INSERT INTO devices (device_id, site_id, kind, secret_hash, placement)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        [device_id, site_id, kind, secret_hash, placement],
     )
 
 
 _GET_DEVICE = (
-    "SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at, a.resident_id"
-    " FROM devices d LEFT JOIN device_assignments a"
+    "SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at, a.resident_id,"
+    " d.placement FROM devices d LEFT JOIN device_assignments a"
     "   ON a.device_id = d.device_id AND a.during @> now()"
     " WHERE d.device_id = %s"
 )
