@@ -29,9 +29,10 @@ _OVERLAP = (
 class DeviceError(CareWatchError):
     """A provisioning or assignment request that cannot be done as asked (a 4xx, not a 5xx)."""
 
-    def __init__(self, message: str, *, status: int = 409) -> None:
+    def __init__(self, message: str, *, status: int = 409, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field  # the request field at fault, when one is
 
 
 class BrokerAccounts(Protocol):
@@ -99,7 +100,9 @@ def check_placement(kind: DeviceKind, placement: str | None) -> None:
         return
     if placement not in PLACEMENTS:
         raise DeviceError(
-            f"unknown placement {placement!r}: one of {', '.join(PLACEMENTS)}", status=422
+            f"unknown placement {placement!r}: one of {', '.join(PLACEMENTS)}",
+            status=422,
+            field="placement",
         )
     fits = {
         "wearable": placement in WORN,
@@ -107,7 +110,9 @@ def check_placement(kind: DeviceKind, placement: str | None) -> None:
         "gateway": False,
     }[kind]
     if not fits:
-        raise DeviceError(f"a {kind} cannot be placed at {placement!r}", status=422)
+        raise DeviceError(
+            f"a {kind} cannot be placed at {placement!r}", status=422, field="placement"
+        )
 
 
 async def assign_device(

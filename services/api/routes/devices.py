@@ -169,8 +169,7 @@ async def create_device(
         if exc.status != status.HTTP_422_UNPROCESSABLE_CONTENT:
             raise
         # The id's pattern is the model's too: a 422 here is about the site or the placement.
-        field = "placement" if "placement" in str(exc) or "placed" in str(exc) else "site_id"
-        raise _invalid(field, exc) from None
+        raise _invalid(exc.field or "site_id", exc) from None
     host, port = request.app.state.mqtt_public
     return DeviceIssued(
         device_id=issued.device_id,
