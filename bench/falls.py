@@ -269,8 +269,16 @@ def best(
     among: Sequence[int],
     objective: Objective = youden,
 ) -> str:
-    """The candidate scoring best on recordings[among]; ties go to the one listed first."""
+    """The candidate scoring best on recordings[among] among those with no lower specificity
+    there than the first (the reference: today's general settings), so that no choice buys
+    sensitivity with more false alarms; ties go to the one listed first."""
     names = list(candidates)
+
+    def specificity(name: str) -> float:
+        return rates((recordings[i], candidates[name][i]) for i in among)["specificity"] or 0.0
+
+    floor = specificity(names[0])
+    names = [n for n in names if n == names[0] or specificity(n) >= floor]
     return max(
         names,
         key=lambda n: (
@@ -290,7 +298,8 @@ def leave_one_subject_out(
     recordings, applied to this subject's. Returns the held-out outcomes (in the order of
     `recordings`) and how often each candidate was chosen.
 
-    `candidates[name][i]` is candidate `name`'s outcome on recordings[i] (one placement)."""
+    `candidates[name][i]` is candidate `name`'s outcome on recordings[i] (one placement); the
+    first is the reference (see `best`)."""
     held_out: list[Outcome | None] = [None] * len(recordings)
     chosen: dict[str, int] = {}
     subjects: dict[str, list[int]] = {}
@@ -378,7 +387,7 @@ def evaluate(
             for name, config in configs.items()
         }
         outs, chosen = leave_one_subject_out(recs, runs)
-        default = next(iter(runs))
+        default = "shipped"
         for j, i in enumerate(idx):
             held_out[i] = outs[j]
             shipped[i] = runs[default][j]
@@ -399,8 +408,9 @@ def evaluate(
     results = [o for o in held_out if o is not None]
     report = summary(corpus, results)
     report["method"] = (
-        "leave-one-subject-out: per placement, the candidate setting with the best "
-        "sensitivity + specificity on the other subjects, applied to the held-out one"
+        "leave-one-subject-out: per placement, of the candidate settings whose specificity "
+        "on the other subjects is at least the general settings' there, the one with the "
+        "best sensitivity + specificity on them, applied to the held-out subject"
     )
     report["tuning"] = tuning
     report["shipped_default_figures"] = {

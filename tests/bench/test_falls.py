@@ -202,3 +202,18 @@ def test_evaluation_without_data_writes_no_figure(
     assert main(["--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 1
     assert "data not found" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_no_choice_buys_sensitivity_with_more_false_alarms() -> None:
+    # Per subject: two falls, two ADLs. "loose" finds both falls and alarms on one ADL
+    # (sensitivity 1, specificity 0.5); "tight" finds one fall and never alarms (0.5, 1).
+    # Equal sums, and "loose" is listed first, but it is less specific than the reference.
+    recs = [rec(s, lab) for s in ("x", "y", "z") for lab in ("fall", "fall", "adl", "adl")]
+    candidates = {
+        "reference": [outcome(0)] * 12,
+        "loose": [outcome(1), outcome(1), outcome(1), outcome(0)] * 3,
+        "tight": [outcome(1), outcome(0), outcome(0), outcome(0)] * 3,
+    }
+    held, chosen = leave_one_subject_out(recs, candidates)
+    assert chosen == {"tight": 3}
+    assert [o.detections for o in held] == [1, 0, 0, 0] * 3
