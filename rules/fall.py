@@ -26,9 +26,10 @@ threshold; SisFall was not used to choose any number here.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -155,6 +156,10 @@ class FallConfig(BaseModel):
 
     # Each placement's settings merged with the general ones, built (and checked) once.
     _by_placement: dict[Placement, FallConfig] = PrivateAttr(default_factory=dict)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        # Validated again, so the merged placement settings follow the new general ones.
+        return type(self).model_validate({**self.model_dump(), **(update or {})})
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -484,12 +484,18 @@ def device_add(
     """Provision a device: prints its MQTT password once (only a hash is kept)."""
     from psycopg import AsyncConnection
 
+    from rules.fall_placement import parse_placement
     from services.broker.dynsec import DynsecAccounts
     from services.devices.provisioning import DeviceError, provision_device
     from services.settings import database_url, mqtt_admin_endpoint
 
     if kind not in ("wearable", "bed_sensor", "gateway"):
         raise fail(ValueError("--kind must be wearable, bed_sensor or gateway"))
+    try:
+        # Checked before connecting to anything; the pairing with --kind by provision_device.
+        declared = None if placement is None else parse_placement(placement)
+    except ValueError as exc:
+        raise fail(exc) from None
     settings = Settings()
 
     async def run() -> str:
@@ -501,7 +507,7 @@ def device_add(
                 device_id=device_id,
                 site_id=site,
                 kind=kind,  # type: ignore[arg-type]
-                placement=placement,  # type: ignore[arg-type]  # checked by provision_device
+                placement=declared,
             )
             return issued.password
 

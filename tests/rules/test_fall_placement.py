@@ -115,3 +115,19 @@ def test_placement_names() -> None:
     assert parse_placement("wrist") == "wrist"
     with pytest.raises(ValueError, match="unknown placement 'ankle'"):
         parse_placement("ankle")
+
+
+def test_a_copy_with_new_general_settings_carries_them_to_each_placement() -> None:
+    config = FallConfig().model_copy(update={"settle_s": 2.0})
+    wrist = detector_config(config, "wrist")
+    assert wrist is not None and wrist.settle_s == 2.0 and wrist.impact_g == 2.5
+    with pytest.raises(pydantic.ValidationError):
+        FallConfig().model_copy(update={"impact_g": 0.5})
+
+
+def test_site_overrides_reach_a_placement() -> None:
+    from rules.config import with_overrides
+
+    config = with_overrides(FallConfig(), {"placements.wrist.impact_g": 3.0})
+    wrist = detector_config(config, "wrist")
+    assert wrist is not None and wrist.impact_g == 3.0 and wrist.orientation_change_deg == 35.0
