@@ -12,9 +12,12 @@ from itertools import product
 from rules.fall import FallConfig, PlacementSettings, detector_config
 from rules.fall_placement import Placement
 
-# Earlier rounds (impact 2-3 g, posture 35-60°, descent 0-1 m/s, rest 1-1.5 s at the wrist;
-# 1.6-2.5 g, 35-45°, 0-0.5 m/s at the waist) are in docs/detection.md: a required descent
-# cost the wrist half its falls, so it is not tried there again.
+# The grid behind bench/results/falls.json. Rounds before it tried, at the wrist, impact
+# 2-3 g x posture 45-60° x a required descent of 0, 0.5 or 1 m/s (the descent cost half the
+# falls for its false alarms) and 2-2.5 g x 35-45° x rest 1-1.5 s; at the waist 1.6-2.5 g x
+# 40-45° x descent 0-0.5 m/s. A round after it, around the chosen wrist setting (2.5-3 g,
+# settle 0.5-1 s, posture before over 1.5 or 3 s), chose the same setting on all subjects
+# and did no better held out (0.749 / 0.873): not kept.
 GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
     "wrist": {
         "impact_g": (2.0, 2.5, 3.0),

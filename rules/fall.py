@@ -20,7 +20,13 @@ device_sim/motion.py's synthetic falls and daily activities; the SisFall subset
 the detector then waited for the whole search range before deciding, which 15 s recordings
 with a fall at 7.6 s never supply, and a walking step could borrow a later fall's rest. The
 fix (decide at the first rest; a larger impact before the rest takes over) changed no
-threshold; SisFall was not used to choose any number here.
+threshold. Those general settings apply wherever the device's placement is not declared, and
+at the chest or as a pendant.
+
+Where the device is worn is declared (`Motion.placement`): a bed sensor gets no detector, and
+the wrist and waist have their own thresholds (`DEFAULT_PLACEMENTS`), chosen from real
+recordings (falls-dev and SisFall SA01) by bench/falls.py, whose figures are
+leave-one-subject-out (docs/detection.md).
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ class PlacementSettings(BaseModel):
     stillness_std_g: float | None = Field(None, gt=0.0, le=1.0)
     stillness_window_s: float | None = Field(None, gt=0.0, le=10.0)
     min_descent_mps: float | None = Field(None, ge=0.0, le=10.0)
+    settle_s: float | None = Field(None, ge=0.0, le=5.0)
+    pre_window_s: float | None = Field(None, gt=0.0, le=5.0)
 
     def overrides(self) -> dict[str, float]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
