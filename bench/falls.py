@@ -168,15 +168,28 @@ def deployed(config: FallConfig | None = None) -> ConfigFor:
     return lambda placement: detector_config(base, placement)
 
 
-def score(directory: Path, config_for: ConfigFor | None = None) -> list[dict[str, Any]]:
-    """One entry per labelled file, in labels.csv order: the stable `score` output."""
+def score(
+    directory: Path, config_for: ConfigFor | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One entry per labelled file, in labels.csv order (the stable `score` output), and the
+    problems: recordings that cannot be read, CSVs without a labels row. A problem with one
+    file loses none of the others."""
     config_for = config_for or deployed()
-    out = []
-    for rec in track(read_labels(directory), description="scoring", transient=True):
-        samples, hz = read_recording(directory / rec.file)
+    out, problems = [], []
+    recordings = read_labels(directory)
+    for rec in track(recordings, description="scoring", transient=True):
+        try:
+            samples, hz = read_recording(directory / rec.file)
+        except DataError as e:
+            problems.append(str(e))
+            continue
         o = run(samples, hz, config_for(rec.placement))
         out.append({"file": rec.file, "detections": o.detections, "first_s": o.first_s})
-    return out
+    labelled = {rec.file for rec in recordings}
+    for path in sorted(directory.glob("*.csv")):
+        if path.name != "labels.csv" and path.name not in labelled:
+            problems.append(f"{path}: no row in labels.csv (no placement): not scored")
+    return out, problems
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -446,10 +459,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "score":
-            entries = score(args.directory)
+            entries, problems = score(args.directory)
             args.out.write_text(json.dumps(entries, indent=1) + "\n")
             print(f"{len(entries)} recordings scored -> {args.out}")
-            return 0
+            for problem in problems:
+                print(f"error: {problem}", file=sys.stderr)
+            return 1 if problems else 0
         return _evaluate(args.data, args.out)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)

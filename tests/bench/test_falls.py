@@ -186,6 +186,19 @@ def test_score_writes_one_entry_per_file(labelled: Path, tmp_path: Path) -> None
     assert bed == {"file": "c_bed.csv", "detections": 0, "first_s": None}  # no claim for a bed
 
 
+def test_score_keeps_the_good_files_and_names_the_bad_ones(
+    labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (labelled / "b_walk.csv").write_text("t_ms,ax_g,ay_g,az_g\n0,0,0,1\n")  # one row only
+    write_csv(labelled / "d_unlabelled.csv", synthetic("walk"))
+    out = tmp_path / "scores.json"
+    assert main(["score", str(labelled), "--out", str(out)]) == 1
+    assert [e["file"] for e in json.loads(out.read_text())] == ["a_fall.csv", "c_bed.csv"]
+    err = capsys.readouterr().err
+    assert "b_walk.csv: needs at least two rows" in err
+    assert "d_unlabelled.csv: no row in labels.csv" in err
+
+
 def test_score_fails_clearly_on_bad_labels(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
