@@ -185,6 +185,7 @@ class DeviceOverview:
     last_seen: datetime | None
     battery: float | None
     fw: str | None
+    placement: str | None = None
 
 
 # Data rows are looked up only this far back: a probe per metric per chunk is cheap for a
@@ -197,7 +198,7 @@ LAST_SEEN_LOOKBACK: Final = timedelta(days=7)
 # was not an offline status (the last will).
 _OVERVIEW = """
 WITH overview AS (
-    SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at,
+    SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at, d.placement,
            a.resident_id, lower(a.during) AS assigned_since,
            st.online AS status_online, st.received_at AS status_at,
            greatest(st.received_at, r.received_at, m.received_at, e.received_at,
@@ -244,7 +245,7 @@ WITH overview AS (
     FROM overview
 )
 SELECT device_id, site_id, kind, created_at, retired_at, resident_id, assigned_since, online,
-       last_seen, battery, fw
+       last_seen, battery, fw, placement
 FROM judged
 WHERE %(online)s::boolean IS NULL OR online = %(online)s
 ORDER BY site_id, device_id

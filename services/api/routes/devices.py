@@ -104,6 +104,7 @@ class DeviceOverview(BaseModel):
     )
     battery: float | None = Field(description="%, from its latest status that reported it")
     fw: str | None = Field(description="firmware version, from its latest status that had one")
+    placement: Placement | None = Field(description="declared at provisioning; null: not declared")
 
 
 class DevicePage(BaseModel):
