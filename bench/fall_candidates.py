@@ -24,6 +24,20 @@ GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
         "orientation_change_deg": (35.0, 45.0),
         "stillness_window_s": (1.0, 1.5),
     },
+}
+# The impact relative to the activity before it (impact_activity_k), around the setting the
+# grid above chose at the wrist.
+EXTRA: dict[str, list[dict[str, float]]] = {
+    "wrist": [
+        {
+            "impact_g": g,
+            "orientation_change_deg": 35.0,
+            "stillness_window_s": 1.0,
+            "impact_activity_k": k,
+        }
+        for g in (1.5, 2.0, 2.5)
+        for k in (1.0, 2.0)
+    ],
     # At the waist, 1.6-2 g x 35-45° x descent 0-0.3 m/s chose 2 g / 40° on all subjects,
     # but held out did no better than the general settings (0.830 / 0.981 against 0.831 /
     # 0.984): the waist keeps them, and has no grid.
@@ -45,4 +59,7 @@ def candidates(placement: Placement) -> dict[str, FallConfig | None]:
         config = FallConfig(placements={placement: settings})
         label = ",".join(f"{n}={v:g}" for n, v in zip(names, values, strict=True))
         out[label] = detector_config(config, placement)
+    for extra in EXTRA.get(placement, []):
+        config = FallConfig(placements={placement: PlacementSettings(**extra)})
+        out[",".join(f"{n}={v:g}" for n, v in extra.items())] = detector_config(config, placement)
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import numpy as np
 import pydantic
 import pytest
 
@@ -19,6 +20,7 @@ from rules.fall import (
     fall_rule_step,
 )
 from rules.fall_placement import PLACEMENTS, WORN, parse_placement
+from rules.fall_signal import ImpactFeatures
 from rules.types import AlertCandidate
 from tests.rules.conftest import profile
 from tests.rules.test_fall import T0, recording, windows
@@ -120,7 +122,7 @@ def test_placement_names() -> None:
 def test_a_copy_with_new_general_settings_carries_them_to_each_placement() -> None:
     config = FallConfig().model_copy(update={"settle_s": 2.0})
     wrist = detector_config(config, "wrist")
-    assert wrist is not None and wrist.settle_s == 2.0 and wrist.impact_g == 2.5
+    assert wrist is not None and wrist.settle_s == 2.0 and wrist.impact_activity_k == 2.0
     with pytest.raises(pydantic.ValidationError):
         FallConfig().model_copy(update={"impact_g": 0.5})
 
@@ -131,3 +133,53 @@ def test_site_overrides_reach_a_placement() -> None:
     config = with_overrides(FallConfig(), {"placements.wrist.impact_g": 3.0})
     wrist = detector_config(config, "wrist")
     assert wrist is not None and wrist.impact_g == 3.0 and wrist.orientation_change_deg == 35.0
+
+
+def test_an_impact_is_judged_against_the_activity_before_it() -> None:
+    rec = recording("fall_backward_walking")
+    state, found = FallDetectorState(), []
+    for window in windows(rec, 2.0):
+        state, out = detect_step(state, window, config=FallConfig())
+        found += out
+    [detection] = found
+    # peak / (1 + k a) against impact_g, with a the activity before the impact.
+    f = impact_of(rec)
+    assert f.pre_activity_g > 0
+    assert detection.peak_g == pytest.approx(f.peak_g, abs=1e-3)
+    limit = f.peak_g / (1 + 2.0 * f.pre_activity_g)
+    assert limit > 1.05
+    assert detects(rec, FallConfig(impact_g=0.95 * limit, impact_activity_k=2.0))
+    assert not detects(rec, FallConfig(impact_g=1.05 * limit, impact_activity_k=2.0))
+    assert detects(rec, FallConfig(impact_g=1.05 * limit))  # the plain peak clears it
+
+
+def impact_of(rec: object) -> ImpactFeatures:
+    from rules.fall_signal import impact_features, magnitude
+
+    samples = rec.samples  # type: ignore[attr-defined]
+    hz = rec.hz  # type: ignore[attr-defined]
+    c = FallConfig()
+    mag = magnitude(samples)
+    peak = int(np.argmax(mag))
+    out = impact_features(
+        samples,
+        peak,
+        hz,
+        pre_gap_s=c.pre_gap_s,
+        pre_window_s=c.pre_window_s,
+        settle_s=c.settle_s,
+        rest_search_s=c.rest_search_s,
+        still_window_s=c.stillness_window_s,
+        still_std_g=c.stillness_std_g,
+        ballistic_g=c.drop_free_fall_g,
+    )
+    assert isinstance(out, ImpactFeatures)
+    return out
+
+
+def detects(rec: object, config: FallConfig) -> bool:
+    state, found = FallDetectorState(), []
+    for window in windows(rec, 2.0):  # type: ignore[arg-type]
+        state, out = detect_step(state, window, config=config)
+        found += out
+    return bool(found)
