@@ -37,8 +37,26 @@ def stream(
     device_id: str = "bench",
 ) -> list[FallDetection]:
     """All detections from one recording fed as consecutive `window_s` windows."""
+    return [
+        d
+        for d, _, _ in stream_timed(
+            samples, hz, config=config, window_s=window_s, device_id=device_id
+        )
+    ]
+
+
+def stream_timed(
+    samples: NDArray[np.float64],
+    hz: float,
+    *,
+    config: FallConfig,
+    window_s: float = 2.0,
+    device_id: str = "bench",
+) -> list[tuple[FallDetection, float, float]]:
+    """Each detection with its impact and the end of the window that reported it, in seconds
+    from the start of the recording (their difference is the detector's latency)."""
     state = FallDetectorState()
-    found: list[FallDetection] = []
+    found: list[tuple[FallDetection, float, float]] = []
     step = max(1, round(window_s * hz))
     for start in range(0, len(samples), step):
         chunk = samples[start : start + step]
@@ -51,7 +69,8 @@ def stream(
             az=tuple(chunk[:, 2].tolist()),
         )
         state, detections = detect_step(state, window, config=config)
-        found += detections
+        end_s = (start + len(chunk)) / hz
+        found += [(d, (d.ts - _START).total_seconds(), end_s) for d in detections]
     return found
 
 

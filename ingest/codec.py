@@ -378,6 +378,7 @@ def _decode_status(
         online=body.online,
         rssi=None if rssi is None else _in_range("rssi", rssi),
         fw=_text("fw", body.fw),
+        placement=body.placement,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from ingest.readings import EventType
+from rules.fall_placement import Placement
 
 # Strict: a JSON bool is not a number and 0/1 are not bools. Unknown fields are ignored so a
 # newer device can talk to an older worker. `null` counts as absent for optional fields.
@@ -64,6 +65,8 @@ class StatusBody(BaseModel):
     online: bool | None = None
     rssi: float | None = None
     fw: ShortStr | None = None
+    # Where the device is worn (or bed): the fall detector's settings depend on it.
+    placement: Placement | None = None
 
 
 # FHIR R4 Observation: only the elements the codec reads, named as in FHIR JSON.

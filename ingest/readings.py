@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from rules.fall_placement import Placement
+
 Stream = Literal["vitals", "motion", "bed", "event", "status", "fhir"]
 STREAMS: tuple[Stream, ...] = ("vitals", "motion", "bed", "event", "status", "fhir")
 
@@ -79,6 +81,7 @@ class StatusMessage:
     online: bool | None
     rssi: float | None
     fw: str | None
+    placement: Placement | None = None
 
 
 DeviceMessage = NumericMessage | MotionMessage | EventMessage | StatusMessage

@@ -29,6 +29,7 @@ class ImpactFeatures:
     orientation_change_deg: float  # mean gravity direction before vs after
     post_std_g: float  # std of |a| over the rest after the impact
     post_movement: float  # slow movement after the impact, in units of sensor noise
+    pre_activity_g: float  # rms of |a| - 1 before the impact (see impact_features)
     pre_gravity: Vector  # unit vector, device frame: the posture before the fall
     rest_end: int  # buffer index just past the stretch of rest the posture was taken from
 
@@ -145,6 +146,10 @@ def _features(
 ) -> ImpactFeatures | None:
     before = mean_direction(buf[pre_start:pre_end])
     post = buf[rest_start:rest_end]
+    # How busy the signal was before the impact, up to 0.3 s before it (the fall itself): a
+    # fall's impact stands out from walking or sitting; a clap, a knock or a jogging step is
+    # one of a series.
+    lead = mag[pre_start : max(pre_start + 1, peak - round(0.3 * hz))]
     after = mean_direction(post)
     if before is None or after is None:
         return None
@@ -157,6 +162,7 @@ def _features(
         orientation_change_deg=angle_deg(before, after),
         post_std_g=float(mag[rest_start:rest_end].std()),
         post_movement=movement_over_noise(post, hz),
+        pre_activity_g=float(np.sqrt(np.mean((lead - 1.0) ** 2))),
         pre_gravity=before,
         rest_end=rest_end,
     )

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from rules.fall_placement import Placement
+
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_ORDER: dict[Severity, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -34,7 +36,9 @@ class Vital:
 
 @dataclass(frozen=True, slots=True)
 class Motion:
-    """An accelerometer window (g) from a worn device, starting at `ts`, sampled at `hz`."""
+    """An accelerometer window (g) from a worn device, starting at `ts`, sampled at `hz`;
+    `placement` is where the device is worn, as its record or status declares (None: not
+    declared)."""
 
     ts: datetime
     device_id: str
@@ -42,6 +46,7 @@ class Motion:
     ax: tuple[float, ...]
     ay: tuple[float, ...]
     az: tuple[float, ...]
+    placement: Placement | None = None
 
 
 DeviceEventType = Literal[

@@ -483,16 +483,28 @@ def device_add(
     device_id: str,
     site: Annotated[str, typer.Option(help="The site the device belongs to.")],
     kind: Annotated[str, typer.Option(help="wearable, bed_sensor or gateway.")] = "wearable",
+    placement: Annotated[
+        str | None,
+        typer.Option(
+            help="Where it is worn: wrist, waist, chest or pendant; bed for a bed sensor."
+        ),
+    ] = None,
 ) -> None:
     """Provision a device: prints its MQTT password once (only a hash is kept)."""
     from psycopg import AsyncConnection
 
+    from rules.fall_placement import parse_placement
     from services.broker.dynsec import DynsecAccounts
     from services.devices.provisioning import DeviceError, provision_device
     from services.settings import database_url, mqtt_admin_endpoint
 
     if kind not in ("wearable", "bed_sensor", "gateway"):
         raise fail(ValueError("--kind must be wearable, bed_sensor or gateway"))
+    try:
+        # Checked before connecting to anything; the pairing with --kind by provision_device.
+        declared = None if placement is None else parse_placement(placement)
+    except ValueError as exc:
+        raise fail(exc) from None
     settings = Settings()
 
     async def run() -> str:
@@ -504,6 +516,7 @@ def device_add(
                 device_id=device_id,
                 site_id=site,
                 kind=kind,  # type: ignore[arg-type]
+                placement=declared,
             )
             return issued.password
 
@@ -513,7 +526,8 @@ def device_add(
         raise fail(exc) from None
     typer.echo(
         f"device:   {device_id}\nsite:     {site}\n"
-        f"broker:   {settings.mqtt_host}:{settings.mqtt_port}"
+        + (f"placement: {placement}\n" if placement else "")
+        + f"broker:   {settings.mqtt_host}:{settings.mqtt_port}"
     )
     typer.echo(
         f"username: {device_id}\npassword: {password}   (shown once: store it on the device)"

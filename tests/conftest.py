@@ -157,11 +157,14 @@ def make_device(api: TestClient, ward: str, settings: Settings) -> Iterator[Call
     """Provision a device through the API and log in as it with a real MQTT client."""
     made: list[Device] = []
 
-    def make(kind: str = "wearable", resident_id: int | None = None) -> Device:
+    def make(
+        kind: str = "wearable", resident_id: int | None = None, placement: str | None = None
+    ) -> Device:
         device_id = f"dev-{uuid.uuid4().hex[:12]}"
-        response = api.post(
-            "/api/v1/devices", json={"device_id": device_id, "site_id": ward, "kind": kind}
-        )
+        body = {"device_id": device_id, "site_id": ward, "kind": kind}
+        if placement is not None:
+            body["placement"] = placement
+        response = api.post("/api/v1/devices", json=body)
         assert response.status_code == 201, response.text
         if resident_id is not None:
             put = api.put(

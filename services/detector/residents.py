@@ -1,4 +1,5 @@
-"""Who a device's readings belong to, and what the rules must know about that resident.
+"""Who a device's readings belong to, where it is worn, and what the rules must know about
+that resident.
 
 Both come from the database and change rarely (a re-assignment, an edited admission
 assessment): they are read for everyone at once every `refresh_s`, and one by one on a miss.
@@ -15,6 +16,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from rules.engine import RulesConfig
+from rules.fall_placement import PLACEMENTS, Placement
 from rules.types import ResidentProfile
 from services.resident_rules import effective_rules
 
@@ -96,6 +98,46 @@ def load_all_assignments(conn: psycopg.Connection[TupleRow]) -> dict[str, list[A
     for device_id, resident_id, start, end in conn.execute(_ASSIGNMENTS):
         out.setdefault(str(device_id), []).append(Assignment(int(resident_id), start, end))
     return out
+
+
+class Placements:
+    """`of(device_id)`: where the device is worn. Its record (provisioning) says so first; a
+    device provisioned without one is taken at its word, from its latest status that declared
+    one (kept in memory: after a restart, until it declares again, it has none)."""
+
+    def __init__(
+        self,
+        load_one: Callable[[str], Placement | None],
+        load_all: Callable[[], dict[str, Placement | None]],
+        clock: Callable[[], float],
+        *,
+        refresh_s: float = 30.0,
+    ) -> None:
+        self._records = BulkCache(load_one, load_all, clock, refresh_s=refresh_s)
+        self._declared: dict[str, Placement] = {}
+
+    def declare(self, device_id: str, placement: Placement) -> None:
+        self._declared[device_id] = placement
+
+    def of(self, device_id: str) -> Placement | None:
+        return self._records.get(device_id) or self._declared.get(device_id)
+
+
+_PLACEMENTS = "SELECT device_id, placement FROM devices"
+
+
+def _placement(value: object) -> Placement | None:
+    # The column's CHECK admits only these; anything else would be a schema drift: ignore it.
+    return next((p for p in PLACEMENTS if p == value), None)
+
+
+def load_placement(conn: psycopg.Connection[TupleRow], device_id: str) -> Placement | None:
+    row = conn.execute(_PLACEMENTS + " WHERE device_id = %s", [device_id]).fetchone()
+    return None if row is None else _placement(row[1])
+
+
+def load_placements(conn: psycopg.Connection[TupleRow]) -> dict[str, Placement | None]:
+    return {str(d): _placement(p) for d, p in conn.execute(_PLACEMENTS)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -35,17 +35,21 @@ from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
 from ingest.metrics import LATENCY_BUCKETS
 from ingest.pipeline import Inbound
+from ingest.readings import StatusMessage
 from rules.engine import Engine, ResidentRules, RulesConfig
-from rules.types import AlertCandidate, StaffAttended, Vital, unit_subject
+from rules.types import AlertCandidate, Motion, StaffAttended, Vital, unit_subject
 from services.detector.convert import input_key, observations
 from services.detector.outbox import with_origin, write_candidates
 from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, STAFF_CURSOR, Partition
 from services.detector.residents import (
     Attribution,
     BulkCache,
+    Placements,
     ResidentRecord,
     load_all_assignments,
     load_assignments,
+    load_placement,
+    load_placements,
     load_resident,
     load_residents,
 )
@@ -200,6 +204,13 @@ class Detector:
                 lambda: load_assignments(self.conn, device_id), "device lookup"
             ),
             lambda: self._db(lambda: load_all_assignments(self.conn), "device lookup"),
+            time.monotonic,
+        )
+        self.placements = Placements(
+            lambda device_id: self._db(
+                lambda: load_placement(self.conn, device_id), "device lookup"
+            ),
+            lambda: self._db(lambda: load_placements(self.conn), "device lookup"),
             time.monotonic,
         )
         self.profiles = BulkCache(
@@ -383,10 +394,15 @@ class Detector:
             if self.watermark is None or message.header.ts > self.watermark:
                 self.watermark = min(message.header.ts, now)
             device_id = message.header.device_id
+            if isinstance(message, StatusMessage) and message.placement is not None:
+                self.placements.declare(device_id, message.placement)
             for obs in observations(message):
                 resident_id = self.attribution.resident_at(device_id, obs.ts)
                 if resident_id is None or not self._ensure_resident(resident_id):
                     continue
+                if isinstance(obs, Motion):
+                    # The fall detector's settings depend on where the device is worn.
+                    obs = replace(obs, placement=self.placements.of(device_id))
                 found = self.engine.observe(resident_id, obs, now=now)
                 candidates += with_origin(found, input_key(obs), now - obs.ts)
                 touched.add(resident_id)

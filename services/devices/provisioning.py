@@ -13,6 +13,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
+from rules.fall_placement import PLACEMENTS, WORN, Placement
 from services.broker.acl import SERVICE_CLIENT_PREFIX, is_service_client_id
 from services.devices import repo
 from services.devices.secrets import generate_password, hash_password
@@ -29,9 +30,10 @@ _OVERLAP = (
 class DeviceError(CareWatchError):
     """A provisioning or assignment request that cannot be done as asked (a 4xx, not a 5xx)."""
 
-    def __init__(self, message: str, *, status: int = 409) -> None:
+    def __init__(self, message: str, *, status: int = 409, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field  # the request field at fault, when one is
 
 
 class BrokerAccounts(Protocol):
@@ -48,6 +50,7 @@ class IssuedDevice:
     site_id: str
     kind: DeviceKind
     password: str  # shown once, never stored
+    placement: Placement | None = None
 
     def __repr__(self) -> str:
         return f"IssuedDevice({self.device_id!r}, site={self.site_id!r}, kind={self.kind!r})"
@@ -60,6 +63,7 @@ async def provision_device(
     device_id: str,
     site_id: str,
     kind: DeviceKind,
+    placement: Placement | None = None,
 ) -> IssuedDevice:
     if not DEVICE_ID.match(device_id):
         raise DeviceError("device_id must match [A-Za-z0-9_-]{1,64}", status=422)
@@ -69,6 +73,7 @@ async def provision_device(
             f"device_id may not start with {SERVICE_CLIENT_PREFIX!r} (reserved for services)",
             status=422,
         )
+    check_placement(kind, placement)
     password = generate_password()
     at_broker = False
     try:
@@ -82,6 +87,7 @@ async def provision_device(
                     site_id=site_id,
                     kind=kind,
                     secret_hash=hash_password(password),
+                    placement=placement,
                 )
             except psycopg.errors.UniqueViolation:
                 raise DeviceError(f"device {device_id!r} already exists") from None
@@ -91,7 +97,29 @@ async def provision_device(
         if at_broker:  # the commit failed after the broker said yes: undo that too
             await asyncio.to_thread(broker.delete_device, device_id)
         raise
-    return IssuedDevice(device_id, site_id, kind, password)
+    return IssuedDevice(device_id, site_id, kind, password, placement)
+
+
+def check_placement(kind: DeviceKind, placement: str | None) -> None:
+    """A wearable is worn somewhere on the body, a bed sensor lies in a bed, a gateway is
+    worn by nobody: any other pairing is a provisioning mistake (422)."""
+    if placement is None:
+        return
+    if placement not in PLACEMENTS:
+        raise DeviceError(
+            f"unknown placement {placement!r}: one of {', '.join(PLACEMENTS)}",
+            status=422,
+            field="placement",
+        )
+    fits = {
+        "wearable": placement in WORN,
+        "bed_sensor": placement == "bed",
+        "gateway": False,
+    }[kind]
+    if not fits:
+        raise DeviceError(
+            f"a {kind} cannot be placed at {placement!r}", status=422, field="placement"
+        )
 
 
 async def assign_device(

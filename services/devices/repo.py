@@ -27,6 +27,7 @@ class DeviceRow:
     created_at: datetime
     retired_at: datetime | None
     resident_id: int | None
+    placement: str | None = None
 
 
 async def ensure_site(conn: AsyncConnection[TupleRow], *, site_id: str, name: str) -> None:
@@ -76,17 +77,24 @@ async def resident_site(conn: AsyncConnection[TupleRow], *, resident_id: int) ->
 
 
 async def insert_device(
-    conn: AsyncConnection[TupleRow], *, device_id: str, site_id: str, kind: str, secret_hash: str
+    conn: AsyncConnection[TupleRow],
+    *,
+    device_id: str,
+    site_id: str,
+    kind: str,
+    secret_hash: str,
+    placement: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO devices (device_id, site_id, kind, secret_hash) VALUES (%s, %s, %s, %s)",
-        [device_id, site_id, kind, secret_hash],
+        "INSERT INTO devices (device_id, site_id, kind, secret_hash, placement)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        [device_id, site_id, kind, secret_hash, placement],
     )
 
 
 _GET_DEVICE = (
-    "SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at, a.resident_id"
-    " FROM devices d LEFT JOIN device_assignments a"
+    "SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at, a.resident_id,"
+    " d.placement FROM devices d LEFT JOIN device_assignments a"
     "   ON a.device_id = d.device_id AND a.during @> now()"
     " WHERE d.device_id = %s"
 )
@@ -177,6 +185,7 @@ class DeviceOverview:
     last_seen: datetime | None
     battery: float | None
     fw: str | None
+    placement: str | None = None
 
 
 # Data rows are looked up only this far back: a probe per metric per chunk is cheap for a
@@ -189,7 +198,7 @@ LAST_SEEN_LOOKBACK: Final = timedelta(days=7)
 # was not an offline status (the last will).
 _OVERVIEW = """
 WITH overview AS (
-    SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at,
+    SELECT d.device_id, d.site_id, d.kind, d.created_at, d.retired_at, d.placement,
            a.resident_id, lower(a.during) AS assigned_since,
            st.online AS status_online, st.received_at AS status_at,
            greatest(st.received_at, r.received_at, m.received_at, e.received_at,
@@ -236,7 +245,7 @@ WITH overview AS (
     FROM overview
 )
 SELECT device_id, site_id, kind, created_at, retired_at, resident_id, assigned_since, online,
-       last_seen, battery, fw
+       last_seen, battery, fw, placement
 FROM judged
 WHERE %(online)s::boolean IS NULL OR online = %(online)s
 ORDER BY site_id, device_id

@@ -60,6 +60,7 @@ def test_create_device_issues_a_password_and_stores_only_its_hash(
         "device_id": made,
         "site_id": SITE,
         "kind": "bed_sensor",
+        "placement": None,
         "mqtt": {
             "host": settings.mqtt_host,
             "port": settings.mqtt_port,
@@ -81,6 +82,21 @@ def test_kind_defaults_to_wearable(api: TestClient) -> None:
     made = new_id()
     assert create(api, made).json()["kind"] == "wearable"
     assert api.get(f"{DEVICES}/{made}").json()["kind"] == "wearable"
+
+
+@pytest.mark.parametrize(
+    ("kind", "placement"), [("wearable", "wrist"), ("wearable", "pendant"), ("bed_sensor", "bed")]
+)
+def test_placement_is_declared_at_provisioning_and_stored(
+    api: TestClient, db: Conn, kind: str, placement: str
+) -> None:
+    made = new_id()
+    response = create(api, made, kind=kind, placement=placement)
+    assert response.status_code == 201, response.text
+    assert response.json()["placement"] == placement
+    assert api.get(f"{DEVICES}/{made}").json()["placement"] == placement
+    row = db.execute("SELECT placement FROM devices WHERE device_id = %s", [made]).fetchone()
+    assert row == (placement,)
 
 
 def test_two_devices_get_different_passwords(api: TestClient) -> None:
@@ -115,6 +131,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"site_id": "t 1"}, "site_id"),
     ({"kind": "toaster"}, "kind"),
     ({"kind": 3}, "kind"),
+    ({"placement": "ankle"}, "placement"),
+    ({"placement": "bed"}, "placement"),  # a wearable is not a bed sensor
+    ({"kind": "bed_sensor", "placement": "wrist"}, "placement"),
+    ({"kind": "gateway", "placement": "waist"}, "placement"),
 ]
 
 
@@ -131,6 +151,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
         "site-space",
         "kind-unknown",
         "kind-not-string",
+        "placement-unknown",
+        "wearable-in-bed",
+        "bed-sensor-on-wrist",
+        "gateway-worn",
     ],
 )
 def test_invalid_body_is_422_naming_the_field(
@@ -236,6 +260,7 @@ def test_get_device(api: TestClient, unassigned: str) -> None:
         "kind": "wearable",
         "retired_at": None,
         "resident_id": None,
+        "placement": None,
     }
 
 

@@ -36,6 +36,7 @@ OVERVIEW_FIELDS = {
     "last_seen",
     "battery",
     "fw",
+    "placement",
 }
 
 
@@ -67,9 +68,14 @@ Provision = Callable[..., tuple[str, str]]
 
 @pytest.fixture
 def provision(api: TestClient) -> Provision:
-    def make(site: str = "t1", kind: str = "wearable", prefix: str = "m") -> tuple[str, str]:
+    def make(
+        site: str = "t1", kind: str = "wearable", prefix: str = "m", placement: str | None = None
+    ) -> tuple[str, str]:
         device_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        response = api.post(DEVICES, json={"device_id": device_id, "site_id": site, "kind": kind})
+        body = {"device_id": device_id, "site_id": site, "kind": kind}
+        if placement is not None:
+            body["placement"] = placement
+        response = api.post(DEVICES, json=body)
         assert response.status_code == 201, response.text
         return device_id, response.json()["mqtt"]["password"]
 
@@ -115,7 +121,7 @@ def test_list_shows_state_and_only_ids_of_residents(
     api: TestClient, db: Conn, site: str, provision: Provision, connect: Callable[..., Device]
 ) -> None:
     resident = resident_at(db, site, "Mrs Secret Name")
-    worn, password = provision(site)
+    worn, password = provision(site, placement="wrist")
     quiet, _ = provision(site, "bed_sensor")
     assert assign(api, worn, resident, datetime(2024, 1, 1, tzinfo=UTC)) == 204
     device = connect(worn, password)
@@ -133,6 +139,7 @@ def test_list_shows_state_and_only_ids_of_residents(
     assert list(items) == sorted([worn, quiet])
     assert items[worn]["online"] is True
     assert items[worn]["battery"] == 87 and items[worn]["fw"] == "1.4.2"
+    assert (items[worn]["placement"], items[quiet]["placement"]) == ("wrist", None)
     assert items[worn]["resident_id"] == resident
     since = datetime.fromisoformat(items[worn]["assigned_since"])
     assert since == datetime(2024, 1, 1, tzinfo=UTC)

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
+from rules.fall_placement import Placement
 from services.api.deps import (
     AUTHENTICATED,
     Broker,
@@ -52,6 +53,11 @@ class DeviceCreate(BaseModel):
     device_id: Id
     site_id: Id
     kind: DeviceKind = "wearable"
+    placement: Placement | None = Field(
+        default=None,
+        description="where it is worn (wrist, waist, chest, pendant) or bed for a bed sensor;"
+        " the fall detector uses settings for that placement and none for a bed",
+    )
 
 
 class MqttConnection(BaseModel):
@@ -66,6 +72,7 @@ class DeviceIssued(BaseModel):
     device_id: str
     site_id: str
     kind: DeviceKind
+    placement: Placement | None
     mqtt: MqttConnection
 
 
@@ -76,6 +83,7 @@ class DevicePublic(BaseModel):
     created_at: datetime
     retired_at: datetime | None
     resident_id: int | None
+    placement: Placement | None = Field(description="declared at provisioning; null: not declared")
 
 
 class DeviceOverview(BaseModel):
@@ -96,6 +104,7 @@ class DeviceOverview(BaseModel):
     )
     battery: float | None = Field(description="%, from its latest status that reported it")
     fw: str | None = Field(description="firmware version, from its latest status that had one")
+    placement: Placement | None = Field(description="declared at provisioning; null: not declared")
 
 
 class DevicePage(BaseModel):
@@ -150,18 +159,24 @@ async def create_device(
 ) -> DeviceIssued:
     try:
         issued = await provision_device(
-            conn, broker, device_id=body.device_id, site_id=body.site_id, kind=body.kind
+            conn,
+            broker,
+            device_id=body.device_id,
+            site_id=body.site_id,
+            kind=body.kind,
+            placement=body.placement,
         )
     except DeviceError as exc:
         if exc.status != status.HTTP_422_UNPROCESSABLE_CONTENT:
             raise
-        # The id's pattern is the model's too: a 422 here is about the site.
-        raise _invalid("site_id", exc) from None
+        # The id's pattern is the model's too: a 422 here is about the site or the placement.
+        raise _invalid(exc.field or "site_id", exc) from None
     host, port = request.app.state.mqtt_public
     return DeviceIssued(
         device_id=issued.device_id,
         site_id=issued.site_id,
         kind=issued.kind,
+        placement=issued.placement,
         mqtt=MqttConnection(
             host=host,
             port=port,
