@@ -37,8 +37,8 @@ escalation policy's timeouts are the product's own, in simulated seconds. Delive
 outbox's retries, stays on the wall clock (it is about the receiver, not the week). Pages
 are timed by the stream's clock when the receiver gets them; the modelled staff act on it.
 The alert service runs as an active/standby pair (docs/scaling.md): when the active one
-dies (a deadlock between its decision step and its delivery loop, several times a simulated
-day here), the standby takes over within 20 ms from the stored book and a new standby is
+dies (as it did, many times a simulated day, of a deadlock between its decision step and its
+delivery loop, since fixed), the standby takes over within 20 ms from the stored book and a new standby is
 started; the takeovers are reported. The ingest worker is the real `carewatch ingest`.
 
 Counted, from the pages delivered (the outbox rows marked delivered, each matched to what the
@@ -49,7 +49,7 @@ pages for a condition that had ended before its data arrived (about the injected
 hypoxia, or every alert raised from data a Wi-Fi drop held back and cleared by data from
 before the device reconnected); and each injected event's first page.
 
-Run: `.venv/bin/python -m bench.alarm_burden` (about 20 minutes on 2 cores, 12 without the
+Run: `.venv/bin/python -m bench.alarm_burden` (about 11-20 minutes on 2 cores, less without the
 hold-back of the stream behind the alert service; `--quick`: one day, about 3 minutes).
 Writes bench/results/alarm_burden.json (`--quick`: alarm_burden-quick.json). Exits non-zero
 when the figures cannot be trusted (a service died, pages still undelivered after the week)
