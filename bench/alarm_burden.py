@@ -38,8 +38,9 @@ outbox's retries, stays on the wall clock (it is about the receiver, not the wee
 are timed by the stream's clock when the receiver gets them; the modelled staff act on it.
 The alert service runs as an active/standby pair (docs/scaling.md): when the active one
 dies (as it did, many times a simulated day, of a deadlock between its decision step and its
-delivery loop, since fixed), the standby takes over within 20 ms from the stored book and a new standby is
-started; the takeovers are reported. The ingest worker is the real `carewatch ingest`.
+delivery loop, since fixed), the standby takes over within 20 ms from the stored book and a
+new standby is started; the takeovers are reported. The ingest worker is the real
+`carewatch ingest`.
 
 Counted, from the pages delivered (the outbox rows marked delivered, each matched to what the
 receiver got): pages per resident-day by family (clinical, device, outbreak: the incident's
