@@ -124,3 +124,15 @@ class Principal:
             self.site_id,
             sorted(self.unit_ids),
         ]
+
+    def place_sql(
+        self, site_column: str, unit_column: str, site: str | None, unit: str | None
+    ) -> tuple[str, list[object]]:
+        """`scope_sql` narrowed to the site and unit a list asked for (None: any)."""
+        scope, args = self.scope_sql(site_column, unit_column)
+        where = [scope]
+        for column, value in ((site_column, site), (unit_column, unit)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                args.append(value)
+        return " AND ".join(where), args

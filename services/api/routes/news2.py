@@ -183,16 +183,11 @@ async def unit_news2(
 ) -> News2Page:
     """NEWS2 now of each resident in the caller's scope (by unit, room and bed): the band the
     parameters present prove, what is missing, and whether observations are due."""
-    scope, args = caller.scope_sql("r.site_id", "r.unit_id")
-    where = [scope]
-    for column, value in (("r.site_id", site), ("r.unit_id", unit)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            args.append(value)
+    where, args = caller.place_sql("r.site_id", "r.unit_id", site, unit)
     cur = await conn.execute(
         "SELECT r.resident_id, r.news2_scale, s.rule_overrides, r.rule_overrides"  # noqa: S608 - fixed parts
         " FROM residents r JOIN sites s USING (site_id)"
-        f" WHERE {' AND '.join(where)}"
+        f" WHERE {where}"
         " ORDER BY r.site_id, r.unit_id, r.room NULLS LAST, r.bed NULLS LAST, r.resident_id"
         " LIMIT %s OFFSET %s",
         [*args, limit, offset],

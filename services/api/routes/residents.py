@@ -244,14 +244,9 @@ async def list_residents(
     offset: Offset = 0,
 ) -> ResidentPage:
     """The residents in the caller's scope, by unit, room and bed."""
-    scope, args = caller.scope_sql("site_id", "unit_id")
-    where = [scope]
-    for column, value in (("site_id", site), ("unit_id", unit)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            args.append(value)
+    where, args = caller.place_sql("site_id", "unit_id", site, unit)
     cur = await conn.execute(
-        f"SELECT {_PROFILE} FROM residents WHERE {' AND '.join(where)}"  # noqa: S608 - fixed parts
+        f"SELECT {_PROFILE} FROM residents WHERE {where}"  # noqa: S608 - fixed parts
         " ORDER BY site_id, unit_id, room NULLS LAST, bed NULLS LAST, resident_id"
         " LIMIT %s OFFSET %s",
         [*args, limit, offset],
