@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -44,13 +45,19 @@ class _Inbox:
 
     def wait(self, count: int, timeout: float, what: str = "messages") -> list[Any]:
         """Until at least `count` items arrived; AssertionError after `timeout` seconds."""
+        return self.wait_until(lambda items: len(items) >= count, timeout, f"{count} {what}")
+
+    def wait_until(
+        self, done: Callable[[list[Any]], bool], timeout: float, what: str = "messages"
+    ) -> list[Any]:
+        """Until `done(items)` holds; AssertionError after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while len(self._items) < count:
+            while not done(self._items):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(
-                        f"timed out after {timeout}s waiting for {count} {what}; got "
+                        f"timed out after {timeout}s waiting for {what}; got "
                         f"{len(self._items)}: {self._items!r}"
                     )
                 self._changed.wait(remaining)

@@ -72,7 +72,14 @@ def test_a_fall_staff_attended_does_not_page_again_as_a_long_lie(
         done = api.post(f"/api/v1/alerts/{alert_id}/ack")
     assert done.status_code == 200, done.text
     assert time.time() < impact + LONG_LIE_S - 8, "too slow for the long lie to mean anything"
-    http.wait(3, timeout=20, what="the resolved (acknowledged) message")
+    notice = "Resolved" if action == "resolve" else "Acknowledged"
+    http.wait_until(
+        lambda items: any(
+            r.path == "/cg1" and r.title.startswith(notice) and "Ma Lan" in r.title for r in items
+        ),
+        timeout=20,
+        what=f"the {notice.lower()} notice to the caregiver",
+    )
     pages_before = len(http.for_path("cg1"))
 
     # The unattended fall escalates; the same tick judged the attended one.
