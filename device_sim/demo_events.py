@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from device_sim.motion import FallKind
-from ingest.readings import EventType
+from rules.vocabulary import DeviceEventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +22,8 @@ class DemoScript:
     vitals: dict[str, float] = field(default_factory=dict)  # the wearable reads these instead
     bed_out: bool = False  # the bed sensor reads the bed empty
     silent: bool = False  # the wearable sends nothing at all (not even status)
-    wearable_event: EventType | None = None  # sent once, at the start
-    bed_event: EventType | None = None
+    wearable_event: DeviceEventType | None = None  # sent once, at the start
+    bed_event: DeviceEventType | None = None
     confidence: float | None = None  # of an on-device fall detection
     fall_motion: FallKind | None = None  # the accelerometer windows of a fall, at the start
     expect: str = ""  # when the page should come, for the person who asked

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, get_args
 
 from device_sim.messages import Message
-from ingest.codec import DEFAULT_LIMITS, RANGES
+from ingest.codec import DEFAULT_LIMITS
 from ingest.errors import RejectReason
+from rules.vocabulary import ACCELERATION_AXES, RANGES, VITAL_SIGNS
 
 MalformedKind = Literal[
     "truncated",
@@ -88,8 +89,8 @@ _HUGE_MOTION: Final = 2 * DEFAULT_LIMITS.max_motion_samples
 # Cyrillic letters that look like Latin ones: а, е, о, с.
 _LOOKALIKES: Final = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441"}
 _OVERLONG_ID: Final = 200
-_SCALARS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp", "movement", "hz")
-_AXES: Final = ("ax", "ay", "az")
+_SCALARS: Final = (*VITAL_SIGNS, "movement", "hz")
+_AXES: Final = ACCELERATION_AXES
 
 
 def malform(kind: MalformedKind, message: Message, rng: random.Random) -> Message:

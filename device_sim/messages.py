@@ -11,14 +11,12 @@ from typing import Final, Literal, cast
 from device_sim.devices import DeviceKind, SimDevice
 from device_sim.physiology import BedReading, Vitals
 from device_sim.status import StatusReading
-from ingest.codec import RANGES
-from ingest.readings import EventType
-from ingest.topic import TOPIC_PREFIX
+from rules.vocabulary import RANGES, TOPIC_PREFIX, DeviceEventType
 
 Stream = Literal["vitals", "bed", "status", "motion", "event"]
 
-# Protocol v1's accepted ranges come from the codec that enforces them (one source of
-# truth): a value outside them is a simulator bug, never sent.
+# Protocol v1's accepted ranges come from its vocabulary, which the codec enforces (one source
+# of truth): a value outside them is a simulator bug, never sent.
 PROTOCOL_RANGES: Final = RANGES
 _STREAM_KINDS: Final[dict[Stream, frozenset[DeviceKind]]] = {
     "vitals": frozenset({"wearable"}),
@@ -150,7 +148,7 @@ def motion_message(
 
 def event_message(
     device: SimDevice,
-    event_type: EventType,
+    event_type: DeviceEventType,
     *,
     seq: int,
     ts_ms: int,

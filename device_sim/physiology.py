@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
+from rules.vocabulary import VITAL_SIGNS
+
 DEFAULT_TZ: Final[tzinfo] = ZoneInfo("Asia/Shanghai")
 
 # Order of the six vital signs in the arrays below.
-METRICS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp")
+METRICS: Final = VITAL_SIGNS
 Drift = tuple[float, float, float, float, float, float]
 # What is going on besides rest and sleep (a meal, exercise, a fever) as offsets of the true
 # values, in METRICS order; the sensors then read them with their usual noise.

@@ -42,6 +42,7 @@ from rules.types import (
     unit_subject,
 )
 from rules.vitals import Limit, uses_scale2
+from rules.vocabulary import VITAL_SIGNS
 
 LIBRARY: Final = Path(__file__).resolve().parent / "library"
 Split = Literal["tune", "heldout"]
@@ -664,7 +665,7 @@ def _unordered(r: _Resident, spec: ScenarioSpec) -> Iterator[Observation]:
             if _in(wearable_quiet, t):
                 continue
             numbers = cast(Mapping[str, float], raw)
-            values = {m: float(numbers[m]) for m in ("hr", "spo2", "rr", "temp", "sbp", "dbp")}
+            values = {m: float(numbers[m]) for m in VITAL_SIGNS}
             values.update(baselines)
             for modify in r.modifiers:
                 modify(t, values)
@@ -672,7 +673,7 @@ def _unordered(r: _Resident, spec: ScenarioSpec) -> Iterator[Observation]:
             on_grid = abs((t - r.phase_s) % VITALS_EVERY_S) < 1e-6
             bp_every = BP_FAST_EVERY_S if fast else BP_EVERY_S
             on_bp = abs((t - r.phase_s) % bp_every) < 1e-6
-            for metric in ("hr", "spo2", "rr", "temp", "sbp", "dbp"):
+            for metric in VITAL_SIGNS:
                 if metric == "temp" and not on_grid:
                     continue
                 if metric in ("sbp", "dbp") and not on_bp:
@@ -1082,7 +1083,7 @@ def _vital_labels(
     out: list[Label] = []
     inside = [v for v in vitals if t0 <= v.ts <= t1]
     vc = config.vitals
-    for metric in ("hr", "spo2", "rr", "temp", "sbp", "dbp"):
+    for metric in VITAL_SIGNS:
         limits = (
             vc.spo2_scale2 if metric == "spo2" and uses_scale2(r.profile) else getattr(vc, metric)
         )

@@ -49,8 +49,7 @@ from device_sim.physiology import (
 from device_sim.routine import Activity, Fever, Routine
 from device_sim.scenarios import MOTION_HZ, MOTION_WINDOW_S
 from device_sim.status import PowerState, new_power, status_at
-from ingest.codec import RANGES
-from ingest.readings import EventType
+from rules.vocabulary import RANGES, DeviceEventType
 
 STATUS_EVERY_S: Final = 60.0  # simulated seconds
 PLACEMENT: Final[Placement] = "waist"  # as in the scenario library
@@ -376,7 +375,7 @@ class WardSource:
             reasons.discard(reason)
         if was_worn != (not reasons):
             seq, ts_ms = self._clocks[device.device_id].stamp(t)
-            event: EventType = "wear_off" if was_worn else "wear_on"
+            event: DeviceEventType = "wear_off" if was_worn else "wear_on"
             yield Delivery(
                 offset, device.device_id, event_message(device, event, seq=seq, ts_ms=ts_ms)
             )

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,18 +25,28 @@ from ingest.models import (
     StatusBody,
     VitalsBody,
 )
-from ingest.readings import (
-    DeviceMessage,
-    EventMessage,
-    Header,
-    Measurement,
-    MotionMessage,
-    NumericMessage,
-    StatusMessage,
-    Stream,
-    Topic,
-)
+from ingest.readings import DeviceMessage, Header, Topic
 from ingest.topic import parse_topic
+from rules.types import DeviceEvent, DeviceStatus, Motion, Vital
+from rules.vocabulary import (
+    BED_METRICS,
+    BLOOD_PRESSURE,
+    BP_PANEL,
+    FHIR_RESULT_STATUSES,
+    FHIR_UNITS,
+    LOINC_BP_COMPONENTS,
+    LOINC_SYSTEM,
+    LOINC_VITALS,
+    MAX_ABS_ACCELERATION_G,
+    MAX_SEQ,
+    RANGES,
+    RFC3339,
+    UCUM_SYSTEM,
+    VITAL_SIGNS,
+    MetricName,
+    NumericStream,
+    Stream,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,59 +65,10 @@ class Limits:
 
 DEFAULT_LIMITS: Final = Limits()
 
-# Inclusive bounds of what a body or a device can physically report.
-RANGES: Final[dict[str, tuple[float, float]]] = {
-    "hr": (20, 250),
-    "spo2": (50, 100),
-    "rr": (3, 70),
-    "temp": (30, 43),
-    "sbp": (50, 260),
-    "dbp": (20, 200),
-    "movement": (0, 1),
-    "battery": (0, 100),
-    "confidence": (0, 1),
-    "hz": (1, 1000),
-    "rssi": (-150, 0),
-}
-MAX_ABS_ACCELERATION_G: Final = 64.0
-_MAX_SEQ: Final = 2**63 - 1  # it is stored in a bigint
-
-_VITALS_METRICS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp")
-_BED_METRICS: Final = ("hr", "rr", "movement")
-
-_LOINC: Final = "http://loinc.org"
-_UCUM: Final = "http://unitsofmeasure.org"
-_LOINC_METRICS: Final[dict[str, str]] = {
-    "8867-4": "hr",
-    "59408-5": "spo2",
-    "2708-6": "spo2",
-    "9279-1": "rr",
-    "8310-5": "temp",
-}
-_LOINC_BP_PANEL: Final = "85354-9"
-_LOINC_BP_COMPONENTS: Final[dict[str, str]] = {"8480-6": "sbp", "8462-4": "dbp"}
-_FHIR_UNITS: Final[dict[str, frozenset[str]]] = {
-    "hr": frozenset({"/min"}),
-    "spo2": frozenset({"%"}),
-    "rr": frozenset({"/min"}),
-    "temp": frozenset({"Cel", "[degF]"}),
-    "sbp": frozenset({"mm[Hg]"}),
-    "dbp": frozenset({"mm[Hg]"}),
-}
-# Statuses whose value is a result; the others (registered, cancelled, entered-in-error,
-# unknown) say there is no trustworthy value to store.
-_FHIR_RESULT_STATUSES: Final = frozenset({"preliminary", "final", "amended", "corrected"})
-
 _M = TypeVar("_M", bound=BaseModel)
 _Decoder = Callable[[Topic, dict[str, Any], datetime, Limits], DeviceMessage]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-# RFC 3339 section 5.6 (with the space separator its note allows); `[0-9]` because `\d`
-# also matches non-ASCII digits, which fromisoformat would then happily accept.
-_RFC3339: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
-    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
 
 
 def decode(
@@ -238,7 +198,7 @@ def _from_epoch_ms(raw: int, field: str) -> datetime:
 
 
 def _from_rfc3339(raw: str, field: str) -> datetime:
-    if _RFC3339.fullmatch(raw) is None:
+    if RFC3339.fullmatch(raw) is None:
         raise Rejected("invalid_field", f"{field} {_show(raw)} is not RFC 3339 with an offset")
     try:
         return datetime.fromisoformat(raw.upper()).astimezone(UTC)
@@ -249,12 +209,15 @@ def _from_rfc3339(raw: str, field: str) -> datetime:
 def _seq(raw: object) -> int | None:
     if raw is None:
         return None
-    if type(raw) is not int or not 0 <= raw <= _MAX_SEQ:
+    if type(raw) is not int or not 0 <= raw <= MAX_SEQ:
         raise Rejected("invalid_field", f"seq must be an integer in [0, 2**63-1], got {_show(raw)}")
     return raw
 
 
 # --- values --------------------------------------------------------------------------------
+
+# (metric, value) pairs of a numeric message, checked; they become `Vital`s with its header.
+_Measured = list[tuple[str, float]]
 
 
 def _in_range(name: str, value: float) -> float:
@@ -265,20 +228,27 @@ def _in_range(name: str, value: float) -> float:
     return value
 
 
-def _measurement(name: str, value: float) -> Measurement:
-    return Measurement(name, _in_range(name, value))
-
-
-def _measurements(names: Sequence[str], values: Sequence[float | None]) -> list[Measurement]:
+def _measurements(names: Sequence[str], body: BaseModel) -> _Measured:
     found = []
-    for name, value in zip(names, values, strict=True):
+    for name in names:
+        value = getattr(body, name)
         if value is not None:
-            found.append(Measurement(name, _in_range(name, value)))
+            found.append((name, _in_range(name, value)))
     return found
 
 
-def _flag(name: str, value: bool) -> Measurement:
-    return Measurement(name, 1.0 if value else 0.0)
+def _flag(name: str, value: bool) -> tuple[str, float]:
+    return (name, 1.0 if value else 0.0)
+
+
+def _vitals(header: Header, measured: _Measured) -> DeviceMessage:
+    if not measured:
+        raise Rejected("invalid_field", f"{header.stream} message without any measurement")
+    source = cast(NumericStream, header.stream)
+    ts, device_id = header.ts, header.device_id
+    return DeviceMessage(
+        header, tuple(Vital(ts, metric, value, source, device_id) for metric, value in measured)
+    )
 
 
 def _text(name: str, value: str | None) -> str | None:
@@ -302,34 +272,28 @@ def _samples(name: str, values: Sequence[float]) -> tuple[float, ...]:
 
 def _decode_vitals(
     where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
-) -> NumericMessage:
+) -> DeviceMessage:
     body = _validate(VitalsBody, obj)
     header = _message_header(where, obj, received_at, limits)
-    values = (body.hr, body.spo2, body.rr, body.temp, body.sbp, body.dbp)
-    measurements = _measurements(_VITALS_METRICS, values)
+    measured = _measurements(VITAL_SIGNS, body)
     if body.on_o2 is not None:
-        measurements.append(_flag("on_o2", body.on_o2))
-    if not measurements:
-        raise Rejected("invalid_field", "vitals message without any measurement")
-    return NumericMessage(header=header, measurements=tuple(measurements))
+        measured.append(_flag("on_o2", body.on_o2))
+    return _vitals(header, measured)
 
 
 def _decode_bed(
     where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
-) -> NumericMessage:
+) -> DeviceMessage:
     body = _validate(BedBody, obj)
     header = _message_header(where, obj, received_at, limits)
-    measurements = [] if body.occupied is None else [_flag("occupied", body.occupied)]
-    values = (body.hr, body.rr, body.movement)
-    measurements += _measurements(_BED_METRICS, values)
-    if not measurements:
-        raise Rejected("invalid_field", "bed message without any measurement")
-    return NumericMessage(header=header, measurements=tuple(measurements))
+    measured = [] if body.occupied is None else [_flag("occupied", body.occupied)]
+    measured += _measurements(BED_METRICS, body)
+    return _vitals(header, measured)
 
 
 def _decode_motion(
     where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
-) -> MotionMessage:
+) -> DeviceMessage:
     body = _validate(MotionBody, obj)
     header = _message_header(where, obj, received_at, limits)
     lengths = {len(body.ax), len(body.ay), len(body.az)}
@@ -341,88 +305,95 @@ def _decode_motion(
         raise Rejected(
             "invalid_field", f"{count} samples per axis, want 1 to {limits.max_motion_samples}"
         )
-    return MotionMessage(
-        header=header,
+    motion = Motion(
+        ts=header.ts,
+        device_id=header.device_id,
         hz=_in_range("hz", body.hz),
         ax=_samples("ax", body.ax),
         ay=_samples("ay", body.ay),
         az=_samples("az", body.az),
     )
+    return DeviceMessage(header, (motion,))
 
 
 def _decode_event(
     where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
-) -> EventMessage:
+) -> DeviceMessage:
     body = _validate(EventBody, obj)
     header = _message_header(where, obj, received_at, limits)
     confidence = body.confidence
-    return EventMessage(
-        header=header,
+    event = DeviceEvent(
+        ts=header.ts,
+        device_id=header.device_id,
         type=body.type,
         zone=_text("zone", body.zone),
         confidence=None if confidence is None else _in_range("confidence", confidence),
     )
+    return DeviceMessage(header, (event,))
 
 
 def _decode_status(
     where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
-) -> StatusMessage:
+) -> DeviceMessage:
     body = _validate(StatusBody, obj)
     raw_ts = obj.get("ts")
     # The MQTT last will (`{"online": false}`) cannot carry a time: receipt stands in.
     ts = received_at if raw_ts is None else _timestamp(raw_ts, "ts", received_at, limits)
+    header = _header(where, ts, _seq(obj.get("seq")))
     battery, rssi = body.battery, body.rssi
-    return StatusMessage(
-        header=_header(where, ts, _seq(obj.get("seq"))),
+    status = DeviceStatus(
+        ts=ts,
+        device_id=header.device_id,
         battery=None if battery is None else _in_range("battery", battery),
         online=body.online,
         rssi=None if rssi is None else _in_range("rssi", rssi),
         fw=_text("fw", body.fw),
         placement=body.placement,
     )
+    return DeviceMessage(header, (status,))
 
 
 def _decode_fhir(
     where: Topic, obj: dict[str, Any], received_at: datetime, limits: Limits
-) -> NumericMessage:
+) -> DeviceMessage:
     obs = _validate(Observation, obj)
     if obs.resourceType != "Observation":
         raise Rejected("invalid_field", f"resourceType {_show(obs.resourceType)}, not Observation")
-    if obs.status not in _FHIR_RESULT_STATUSES:
+    if obs.status not in FHIR_RESULT_STATUSES:
         raise Rejected("invalid_field", f"status {_show(obs.status)} carries no result")
     ts = _timestamp(obs.effectiveDateTime, "effectiveDateTime", received_at, limits, epoch_ms=False)
     codes = _loinc_codes(obs.code)
-    if _LOINC_BP_PANEL in codes:
-        measurements = _fhir_bp_panel(obs, codes)
-    else:
-        measurements = (_fhir_single(obs, codes),)
+    bp_panel = BP_PANEL.code in codes
+    measured = _fhir_bp_panel(obs, codes) if bp_panel else [_fhir_single(obs, codes)]
     # A FHIR Observation carries no sequence number.
-    return NumericMessage(header=_header(where, ts, None), measurements=measurements)
+    return _vitals(_header(where, ts, None), measured)
 
 
 # --- FHIR ----------------------------------------------------------------------------------
 
 
 def _loinc_codes(concept: CodeableConcept) -> frozenset[str]:
-    return frozenset(c.code for c in concept.coding if c.system == _LOINC and c.code is not None)
+    return frozenset(
+        c.code for c in concept.coding if c.system == LOINC_SYSTEM and c.code is not None
+    )
 
 
-def _fhir_single(obs: Observation, codes: frozenset[str]) -> Measurement:
+def _fhir_single(obs: Observation, codes: frozenset[str]) -> tuple[str, float]:
     # Several codings may name the same metric (SpO2 is often coded 2708-6 and 59408-5).
-    metrics = {_LOINC_METRICS[code] for code in codes if code in _LOINC_METRICS}
+    metrics = {LOINC_VITALS[code] for code in codes if code in LOINC_VITALS}
     if len(metrics) != 1:
         found = ", ".join(sorted(codes)) or "none"
         raise Rejected("invalid_field", f"want one supported LOINC vital sign, got codes {found}")
     return _fhir_quantity(metrics.pop(), obs.valueQuantity, "valueQuantity")
 
 
-def _fhir_bp_panel(obs: Observation, codes: frozenset[str]) -> tuple[Measurement, ...]:
-    if any(code in _LOINC_METRICS for code in codes):
+def _fhir_bp_panel(obs: Observation, codes: frozenset[str]) -> _Measured:
+    if any(code in LOINC_VITALS for code in codes):
         raise Rejected("invalid_field", "code names both the BP panel and another vital sign")
-    found: dict[str, Measurement] = {}
+    found: dict[str, tuple[str, float]] = {}
     for index, component in enumerate(obs.component):
         component_codes = _loinc_codes(component.code)
-        metrics = {_LOINC_BP_COMPONENTS[c] for c in component_codes if c in _LOINC_BP_COMPONENTS}
+        metrics = {LOINC_BP_COMPONENTS[c] for c in component_codes if c in LOINC_BP_COMPONENTS}
         if not metrics:
             continue  # e.g. mean arterial pressure: not ours, and allowed in the panel
         if len(metrics) > 1 or metrics & found.keys():
@@ -433,26 +404,26 @@ def _fhir_bp_panel(obs: Observation, codes: frozenset[str]) -> tuple[Measurement
         )
     if not found:
         raise Rejected("invalid_field", "BP panel without a systolic or diastolic component")
-    return tuple(found[metric] for metric in ("sbp", "dbp") if metric in found)
+    return [found[metric] for metric in BLOOD_PRESSURE if metric in found]
 
 
-def _fhir_quantity(metric: str, quantity: Quantity | None, path: str) -> Measurement:
+def _fhir_quantity(metric: MetricName, quantity: Quantity | None, path: str) -> tuple[str, float]:
     if quantity is None or quantity.value is None:
         raise Rejected("invalid_field", f"{path}.value missing for {metric}")
     if quantity.comparator is not None:
         raise Rejected("invalid_field", f"{path}.comparator: a bound is not a measurement")
     unit = _fhir_unit(quantity, path)
-    if unit not in _FHIR_UNITS[metric]:
+    if unit not in FHIR_UNITS[metric]:
         raise Rejected("invalid_field", f"{path}: unit {_show(unit)} is wrong for {metric}")
     value = quantity.value
     if unit == "[degF]":
         value = (value - 32.0) * 5.0 / 9.0
-    return _measurement(metric, value)
+    return (metric, _in_range(metric, value))
 
 
 def _fhir_unit(quantity: Quantity, path: str) -> str:
     # The UCUM code is authoritative; `unit` is display text, used only when there is no code.
-    if quantity.system is not None and quantity.system != _UCUM:
+    if quantity.system is not None and quantity.system != UCUM_SYSTEM:
         raise Rejected("invalid_field", f"{path}.system {_show(quantity.system)} is not UCUM")
     unit = quantity.code if quantity.code is not None else quantity.unit
     if unit is None:

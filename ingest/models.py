@@ -10,8 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from ingest.readings import EventType
 from rules.fall_placement import Placement
+from rules.vocabulary import DeviceEventType
 
 # Strict: a JSON bool is not a number and 0/1 are not bools. Unknown fields are ignored so a
 # newer device can talk to an older worker. `null` counts as absent for optional fields.
@@ -53,7 +53,7 @@ class MotionBody(BaseModel):
 class EventBody(BaseModel):
     model_config = _WIRE
 
-    type: EventType
+    type: DeviceEventType
     zone: ShortStr | None = None
     confidence: float | None = None
 

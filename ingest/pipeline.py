@@ -9,8 +9,9 @@ from datetime import datetime
 from ingest.codec import DEFAULT_LIMITS, Limits, decode
 from ingest.errors import Rejected
 from ingest.readings import DeviceMessage
-from ingest.topic import TOPIC_PREFIX, is_valid_id, parse_topic
+from ingest.topic import parse_topic
 from ingest.writer import DEAD_LETTER_BYTES, DeadLetter
+from rules.vocabulary import TOPIC_PREFIX, is_valid_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,22 +1,17 @@
-"""Typed readings: what one validated device message (protocol v1) becomes.
+"""What one validated device message (protocol v1) becomes: where it came from, and the
+observations it carries, in the rules' own types (`rules.types`).
 
-Nothing here knows about MQTT or SQL; the codec produces these, the writer stores them.
+Nothing here knows about MQTT or SQL; the codec produces these, the writer stores them and the
+detector hands the observations to the rules as they are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
-from rules.fall_placement import Placement
-
-Stream = Literal["vitals", "motion", "bed", "event", "status", "fhir"]
-STREAMS: tuple[Stream, ...] = ("vitals", "motion", "bed", "event", "status", "fhir")
-
-EventType = Literal[
-    "fall", "sos", "wear_off", "wear_on", "bed_exit", "bed_enter", "zone_exit", "zone_enter"
-]
+from rules.types import Observation
+from rules.vocabulary import Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,48 +35,10 @@ class Header:
 
 
 @dataclass(frozen=True, slots=True)
-class Measurement:
-    """One numeric value of one metric, e.g. ("hr", 72.0). Booleans are stored as 1.0 / 0.0."""
-
-    metric: str
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class NumericMessage:
-    """A `vitals`, `bed` or `fhir` message: one or more measurements taken at `header.ts`."""
+class DeviceMessage:
+    """One decoded message: a `vitals`, `bed` or `fhir` message holds one `Vital` per
+    measurement (flags as 1.0 / 0.0), the others exactly one `Motion`, `DeviceEvent` or
+    `DeviceStatus`. Every observation has the header's `ts` and `device_id`."""
 
     header: Header
-    measurements: tuple[Measurement, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MotionMessage:
-    """One accelerometer window (unit g) starting at `header.ts`, sampled at `hz`."""
-
-    header: Header
-    hz: float
-    ax: tuple[float, ...]
-    ay: tuple[float, ...]
-    az: tuple[float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EventMessage:
-    header: Header
-    type: EventType
-    zone: str | None
-    confidence: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class StatusMessage:
-    header: Header
-    battery: float | None
-    online: bool | None
-    rssi: float | None
-    fw: str | None
-    placement: Placement | None = None
-
-
-DeviceMessage = NumericMessage | MotionMessage | EventMessage | StatusMessage
+    observations: tuple[Observation, ...]

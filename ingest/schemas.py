@@ -1,7 +1,8 @@
 """JSON Schemas (draft 2020-12) of protocol v1 payloads, one per stream, for integrators.
 
 Generated, never written by hand: each starts from the wire model the codec validates with
-(`ingest.models`) and adds the codec's own bounds (`RANGES`, limits, LOINC codes and units).
+(`ingest.models`) and adds the vocabulary's bounds, LOINC codes and units (`rules.vocabulary`)
+and the codec's limits.
 A schema is necessary, not sufficient: what JSON Schema cannot say (a `ts` too far ahead of
 receipt, equal-length motion arrays, the payload's size) only the worker checks.
 """
@@ -14,47 +15,31 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-# The codec owns these rules; reading its private tables keeps one source of truth.
-from ingest.codec import (
-    _FHIR_RESULT_STATUSES,
-    _FHIR_UNITS,
-    _LOINC,
-    _LOINC_BP_COMPONENTS,
-    _LOINC_BP_PANEL,
-    _LOINC_METRICS,
-    _MAX_SEQ,
-    _RFC3339,
-    _UCUM,
-    DEFAULT_LIMITS,
-    MAX_ABS_ACCELERATION_G,
-    RANGES,
-)
+from ingest.codec import DEFAULT_LIMITS
 from ingest.models import BedBody, EventBody, MotionBody, Observation, StatusBody, VitalsBody
-from ingest.readings import STREAMS, Stream
-from ingest.topic import TOPIC_PREFIX
+from rules.vocabulary import (
+    ACCELERATION_AXES,
+    BP_PANEL,
+    FHIR_RESULT_STATUSES,
+    FHIR_UNITS,
+    LOINC_BP_COMPONENTS,
+    LOINC_SYSTEM,
+    LOINC_VITALS,
+    MAX_ABS_ACCELERATION_G,
+    MAX_SEQ,
+    RANGES,
+    RFC3339,
+    STREAMS,
+    TOPIC_PREFIX,
+    UCUM_SYSTEM,
+    UNITS,
+    MetricName,
+    Stream,
+)
 
 Schema = dict[str, Any]
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
-
-# Units of the native streams' numeric fields, for the schemas' descriptions (the codec checks
-# numbers only; units are what protocol v1 defines them to be).
-UNITS: Final[dict[str, str]] = {
-    "hr": "beats/min",
-    "spo2": "%",
-    "rr": "breaths/min",
-    "temp": "°C",
-    "sbp": "mmHg",
-    "dbp": "mmHg",
-    "movement": "fraction 0..1",
-    "battery": "%",
-    "confidence": "probability 0..1",
-    "hz": "Hz",
-    "rssi": "dBm",
-    "ax": "g",
-    "ay": "g",
-    "az": "g",
-}
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS: Final = timedelta(milliseconds=1)
@@ -64,7 +49,6 @@ _MAX_EPOCH_MS: Final = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MS
 # C0 and C1 controls and the line/paragraph separators: the part of "not printable" (the
 # codec's test) a regex engine without Unicode classes can express.
 _UNPRINTABLE: Final = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
-_ACCELERATION_AXES: Final = ("ax", "ay", "az")
 
 
 def protocol_schemas() -> dict[Stream, Schema]:
@@ -79,7 +63,7 @@ def _rfc3339(field: str) -> Schema:
     return {
         "type": "string",
         # The codec full-matches; a JSON Schema pattern only searches, hence the anchors.
-        "pattern": f"^(?:{_RFC3339.pattern})$",
+        "pattern": f"^(?:{RFC3339.pattern})$",
         "description": f"{field}: RFC 3339 date-time with a UTC offset (Z or +hh:mm)",
     }
 
@@ -100,7 +84,7 @@ def _timestamp() -> Schema:
 def _seq() -> Schema:
     return {
         "description": "per-device message counter, increasing; null counts as absent",
-        "anyOf": [{"type": "integer", "minimum": 0, "maximum": _MAX_SEQ}, {"type": "null"}],
+        "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_SEQ}, {"type": "null"}],
     }
 
 
@@ -196,7 +180,7 @@ def _motion() -> Schema:
         "One accelerometer window starting at ts, sampled at hz. ax, ay and az must have the "
         "same length (checked by the worker: JSON Schema cannot compare lengths).",
     )
-    for axis in _ACCELERATION_AXES:
+    for axis in ACCELERATION_AXES:
         prop = schema["properties"][axis]
         prop["minItems"], prop["maxItems"] = 1, limit
         prop["items"].update(minimum=-MAX_ABS_ACCELERATION_G, maximum=MAX_ABS_ACCELERATION_G)
@@ -230,7 +214,10 @@ def _coding_contains(codes: Iterable[str]) -> Schema:
                 "type": "array",
                 "contains": {
                     "required": ["system", "code"],
-                    "properties": {"system": {"const": _LOINC}, "code": {"enum": sorted(codes)}},
+                    "properties": {
+                        "system": {"const": LOINC_SYSTEM},
+                        "code": {"enum": sorted(codes)},
+                    },
                 },
             }
         },
@@ -266,16 +253,16 @@ def _in_unit(metric: str, unit: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _quantity(metric: str) -> Schema:
+def _quantity(metric: MetricName) -> Schema:
     """A valueQuantity the codec stores as `metric`: a plain value in an accepted unit."""
-    units = sorted(_FHIR_UNITS[metric])
+    units = sorted(FHIR_UNITS[metric])
     return {
         "type": "object",
         "required": ["value"],
         "properties": {
             "value": {"type": "number"},
             "comparator": {"type": "null"},
-            "system": {"anyOf": [{"const": _UCUM}, {"type": "null"}]},
+            "system": {"anyOf": [{"const": UCUM_SYSTEM}, {"type": "null"}]},
         },
         "anyOf": [
             {
@@ -290,10 +277,10 @@ def _quantity(metric: str) -> Schema:
     }
 
 
-def _single_vital(metric: str) -> Schema:
+def _single_vital(metric: MetricName) -> Schema:
     """If the code names `metric`, no other vital sign may be named and the value must fit."""
-    own = [code for code, m in _LOINC_METRICS.items() if m == metric]
-    others = [code for code, m in _LOINC_METRICS.items() if m != metric] + [_LOINC_BP_PANEL]
+    own = [code for code, m in LOINC_VITALS.items() if m == metric]
+    others = [code for code, m in LOINC_VITALS.items() if m != metric] + [BP_PANEL.code]
     return {
         "if": _has_code(own),
         "then": {
@@ -304,8 +291,8 @@ def _single_vital(metric: str) -> Schema:
     }
 
 
-def _bp_component(metric: str, code: str) -> Schema:
-    others = [c for c in _LOINC_BP_COMPONENTS if c != code]
+def _bp_component(metric: MetricName, code: str) -> Schema:
+    others = [c for c in LOINC_BP_COMPONENTS if c != code]
     return {
         "if": _has_code([code]),
         "then": {
@@ -320,17 +307,17 @@ def _bp_panel() -> Schema:
     components = {
         "type": "array",
         # Other components (e.g. mean arterial pressure) are allowed and ignored.
-        "items": {"allOf": [_bp_component(m, c) for c, m in _LOINC_BP_COMPONENTS.items()]},
-        "contains": _has_code(_LOINC_BP_COMPONENTS),
+        "items": {"allOf": [_bp_component(m, c) for c, m in LOINC_BP_COMPONENTS.items()]},
+        "contains": _has_code(LOINC_BP_COMPONENTS),
         "allOf": [
             {"contains": _has_code([code]), "minContains": 0, "maxContains": 1}
-            for code in _LOINC_BP_COMPONENTS
+            for code in LOINC_BP_COMPONENTS
         ],
     }
     return {
-        "if": _has_code([_LOINC_BP_PANEL]),
+        "if": _has_code([BP_PANEL.code]),
         "then": {
-            "allOf": [_lacks_code(_LOINC_METRICS)],
+            "allOf": [_lacks_code(LOINC_VITALS)],
             "required": ["component"],
             "properties": {"component": components},
         },
@@ -341,11 +328,11 @@ def _fhir() -> Schema:
     schema = Observation.model_json_schema()
     props = schema["properties"]
     props["resourceType"]["const"] = "Observation"
-    props["status"]["enum"] = sorted(_FHIR_RESULT_STATUSES)
+    props["status"]["enum"] = sorted(FHIR_RESULT_STATUSES)
     props["effectiveDateTime"] = _rfc3339("effectiveDateTime")
     schema["required"] = [*schema["required"], "effectiveDateTime"]
-    supported = [*_LOINC_METRICS, _LOINC_BP_PANEL]
-    metrics = dict.fromkeys(_LOINC_METRICS.values())
+    supported = [*LOINC_VITALS, BP_PANEL.code]
+    metrics = dict.fromkeys(LOINC_VITALS.values())
     schema["allOf"] = [
         _has_code(supported),
         *(_single_vital(metric) for metric in metrics),
@@ -355,7 +342,7 @@ def _fhir() -> Schema:
         schema,
         "fhir",
         "A FHIR R4 vital-signs Observation (only the elements the worker reads): one LOINC-coded "
-        f"vital sign in valueQuantity, or a blood pressure panel ({_LOINC_BP_PANEL}) with "
+        f"vital sign in valueQuantity, or a blood pressure panel ({BP_PANEL.code}) with "
         "systolic and/or diastolic components. effectiveDateTime is the time of measurement.",
     )
 

@@ -1,4 +1,5 @@
-"""Device topics of protocol v1, `carewatch/v1/{site_id}/{device_id}/{stream}`: parse and build."""
+"""Device topics of protocol v1, `carewatch/v1/{site_id}/{device_id}/{stream}`: parsing, with
+the reasons a topic is refused. The grammar itself is the vocabulary's (`rules.vocabulary`)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,15 @@ import re
 from typing import Final
 
 from ingest.errors import Rejected
-from ingest.readings import STREAMS, Stream, Topic
+from ingest.readings import Topic
+from rules.vocabulary import ID_PATTERN, STREAMS, TOPIC_PREFIX, Stream, is_valid_id
 
-TOPIC_PREFIX: Final = "carewatch/v1"
-
-# An explicit ASCII class: `\w` would also match non-ASCII letters and digits.
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # One match for the common, valid case; the level-by-level checks only explain a failure.
-_TOPIC = re.compile(re.escape(TOPIC_PREFIX) + r"/([A-Za-z0-9_-]{1,64})" * 3)
+_TOPIC = re.compile(re.escape(TOPIC_PREFIX) + f"/({ID_PATTERN})" * 3)
 _LEVELS: Final = len(TOPIC_PREFIX.split("/")) + 3
 _PREFIX_LEVELS: Final = tuple(TOPIC_PREFIX.split("/"))
 _STREAMS: Final[dict[str, Stream]] = {stream: stream for stream in STREAMS}
 _SHOWN_CHARS: Final = 80
-
-
-def is_valid_id(value: str) -> bool:
-    """Whether `value` may be a site or device id: `[A-Za-z0-9_-]{1,64}`."""
-    return _ID.fullmatch(value) is not None
 
 
 def parse_topic(topic: str) -> Topic:
@@ -47,16 +40,6 @@ def _bad_topic(topic: str) -> Rejected:
         if not is_valid_id(value):
             return Rejected("bad_topic", f"invalid {name} {_show(value)}")
     return Rejected("bad_topic", f"malformed topic {_show(topic)}")
-
-
-def device_topic(site_id: str, device_id: str, stream: Stream) -> str:
-    """The topic a device publishes `stream` on; ValueError if an id or the stream is invalid."""
-    for name, value in (("site_id", site_id), ("device_id", device_id)):
-        if not is_valid_id(value):
-            raise ValueError(f"invalid {name} {_show(value)}: must match [A-Za-z0-9_-]{{1,64}}")
-    if stream not in _STREAMS:
-        raise ValueError(f"unknown stream {_show(stream)}")
-    return f"{TOPIC_PREFIX}/{site_id}/{device_id}/{stream}"
 
 
 def _show(text: str) -> str:

@@ -12,13 +12,8 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import TupleRow
 
-from ingest.readings import (
-    DeviceMessage,
-    EventMessage,
-    MotionMessage,
-    NumericMessage,
-    StatusMessage,
-)
+from ingest.readings import DeviceMessage
+from rules.types import DeviceEvent, DeviceStatus, Motion, Vital
 
 DEAD_LETTER_BYTES = 4096  # what a dead letter keeps of the raw payload
 # ... and of the topic: the broker allows 65,535 bytes, a valid one is under 160 characters.
@@ -122,49 +117,42 @@ class Batch:
     dead: list[DeadLetter] = field(default_factory=list)
 
     def add(self, message: DeviceMessage, received_at: datetime) -> None:
-        h = message.header
-        if isinstance(message, NumericMessage):
-            rows = self.rows["readings"]
-            for m in message.measurements:
-                rows.append((h.ts, h.device_id, m.metric, m.value, h.stream, h.seq, received_at))
-        elif isinstance(message, MotionMessage):
-            self.rows["motion_windows"].append(
-                (
-                    h.ts,
-                    h.device_id,
-                    message.hz,
-                    list(message.ax),
-                    list(message.ay),
-                    list(message.az),
-                    h.seq,
-                    received_at,
+        seq = message.header.seq
+        for obs in message.observations:
+            if isinstance(obs, Vital):
+                self.rows["readings"].append(
+                    (obs.ts, obs.device_id, obs.metric, obs.value, obs.source, seq, received_at)
                 )
-            )
-        elif isinstance(message, EventMessage):
-            self.rows["device_events"].append(
-                (
-                    h.ts,
-                    h.device_id,
-                    message.type,
-                    message.zone,
-                    message.confidence,
-                    h.seq,
-                    received_at,
+            elif isinstance(obs, Motion):
+                self.rows["motion_windows"].append(
+                    (
+                        obs.ts,
+                        obs.device_id,
+                        obs.hz,
+                        list(obs.ax),
+                        list(obs.ay),
+                        list(obs.az),
+                        seq,
+                        received_at,
+                    )
                 )
-            )
-        elif isinstance(message, StatusMessage):
-            self.rows["device_status"].append(
-                (
-                    h.ts,
-                    h.device_id,
-                    message.battery,
-                    message.online,
-                    message.rssi,
-                    message.fw,
-                    h.seq,
-                    received_at,
+            elif isinstance(obs, DeviceEvent):
+                self.rows["device_events"].append(
+                    (obs.ts, obs.device_id, obs.type, obs.zone, obs.confidence, seq, received_at)
                 )
-            )
+            elif isinstance(obs, DeviceStatus):
+                self.rows["device_status"].append(
+                    (
+                        obs.ts,
+                        obs.device_id,
+                        obs.battery,
+                        obs.online,
+                        obs.rssi,
+                        obs.fw,
+                        seq,
+                        received_at,
+                    )
+                )
 
     @property
     def row_count(self) -> int:

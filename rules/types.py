@@ -1,7 +1,7 @@
 """What the rules read and what they say: typed observations in, alert candidates out.
 
-Rules never see MQTT, SQL or a clock: the detector converts stored/streamed readings into
-these types (attributed to a resident) and passes `now` explicitly.
+Rules never see MQTT, SQL or a clock. The ingest codec decodes a device message straight into
+these observation types; the detector attributes them to a resident and passes `now`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Literal
 
 from rules.fall_placement import Placement
+from rules.vocabulary import DeviceEventType, NumericStream
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_ORDER: dict[Severity, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
-Source = Literal["vitals", "bed", "fhir", "manual"]
+# Where a vital came from: a device's numeric stream, or entered by staff.
+Source = NumericStream | Literal["manual"]
 
 # Consciousness (ACVPU) travels as a numeric vital "acvpu": 0 = Alert, 1 = new Confusion,
 # 2 = responds to Voice, 3 = to Pain, 4 = Unresponsive.
@@ -49,11 +51,6 @@ class Motion:
     placement: Placement | None = None
 
 
-DeviceEventType = Literal[
-    "fall", "sos", "wear_off", "wear_on", "bed_exit", "bed_enter", "zone_exit", "zone_enter"
-]
-
-
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
     ts: datetime
@@ -65,10 +62,16 @@ class DeviceEvent:
 
 @dataclass(frozen=True, slots=True)
 class DeviceStatus:
+    """A device's state as it reports it (`online` False: its last will). `rssi`, `fw` and
+    `placement` are stored and shown; the rules read battery, online and placement."""
+
     ts: datetime
     device_id: str
     battery: float | None = None
     online: bool | None = None
+    rssi: float | None = None
+    fw: str | None = None
+    placement: Placement | None = None
 
 
 Observation = Vital | Motion | DeviceEvent | DeviceStatus

@@ -24,18 +24,13 @@ from rules.types import (
     Source,
     Vital,
 )
+from rules.vocabulary import METRICS as VOCABULARY
+from rules.vocabulary import RANGES, UNITS, VITAL_SIGNS
 
 # --- configuration -------------------------------------------------------------------------
 
-METRICS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp")
-_LABELS: Final[Mapping[str, str]] = {
-    "hr": "Heart rate",
-    "spo2": "SpO2",
-    "rr": "Respiratory rate",
-    "temp": "Temperature",
-    "sbp": "Systolic BP",
-    "dbp": "Diastolic BP",
-}
+METRICS: Final = VITAL_SIGNS
+_LABELS: Final[Mapping[str, str]] = {name: VOCABULARY[name].label for name in METRICS}
 
 
 class Tier(RuleConfig):
@@ -63,8 +58,9 @@ class Limit(RuleConfig):
 class MetricLimits(RuleConfig):
     """The limits of one metric; subclasses name the metric and its plausible range."""
 
-    # What ingest accepts (DESIGN.md, out_of_range): a limit outside it can never fire or
-    # always fires, which is a typo (SpO2 0.9 for 90 %), not a clinical choice.
+    # What a body can report (rules.vocabulary, which ingest enforces: DESIGN.md,
+    # out_of_range): a limit outside it can never fire or always fires, which is a typo
+    # (SpO2 0.9 for 90 %), not a clinical choice.
     plausible: ClassVar[tuple[float, float]] = (float("-inf"), float("inf"))
     unit: ClassVar[str] = ""
 
@@ -117,35 +113,35 @@ class MetricLimits(RuleConfig):
 
 
 class HrLimits(MetricLimits):
-    plausible = (20.0, 250.0)
-    unit = "bpm"
+    plausible = RANGES["hr"]
+    unit = UNITS["hr"]
 
 
 class Spo2Limits(MetricLimits):
-    plausible = (50.0, 100.0)
-    unit = "%"
+    plausible = RANGES["spo2"]
+    unit = UNITS["spo2"]
 
 
 class RrLimits(MetricLimits):
-    plausible = (3.0, 70.0)
-    unit = "/min"
+    plausible = RANGES["rr"]
+    unit = UNITS["rr"]
 
 
 class TempLimits(MetricLimits):
-    plausible = (30.0, 43.0)
-    unit = "°C"
+    plausible = RANGES["temp"]
+    unit = UNITS["temp"]
     default_max_age_s = 8 * 3600.0
 
 
 class SbpLimits(MetricLimits):
-    plausible = (50.0, 260.0)
-    unit = "mmHg"
+    plausible = RANGES["sbp"]
+    unit = UNITS["sbp"]
     default_max_age_s = 8 * 3600.0
 
 
 class DbpLimits(MetricLimits):
-    plausible = (20.0, 200.0)  # not in the protocol table; brackets diastolic the same way
-    unit = "mmHg"
+    plausible = RANGES["dbp"]
+    unit = UNITS["dbp"]
     default_max_age_s = 8 * 3600.0
 
 

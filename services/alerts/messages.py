@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from rules.news2 import PARAMETERS
 from services.alerts.model import Alert, Incident, Outcome
 from services.catalogue import DEFAULT_LANGUAGE, Language, has, text
 
@@ -52,7 +53,7 @@ KEY_VALUES: Final = (
 )
 # NEWS2's parameters in chart order (rules/news2.py PARAMETERS); the candidate carries each
 # one's sub-score under its name and the reading it scored under `value_<name>`.
-NEWS2_PARAMETERS: Final = ("rr", "spo2", "on_o2", "sbp", "hr", "acvpu", "temp")
+NEWS2_PARAMETERS: Final = PARAMETERS
 ACVPU: Final = "ACVPU"  # the chart's code order, as the resident page shows it
 
 # English pages keep the device names caregivers already know from them.

@@ -7,19 +7,16 @@ import hashlib
 import secrets
 from typing import Any
 
+from rules.vocabulary import DATA_FILTER, SERVICE_CLIENT_PREFIX, TOPIC_PREFIX, is_service_client_id
 from services.errors import ConfigError
 
 ADMIN_ROLE = "carewatch-admin"
 INGEST_ROLE = "carewatch-ingest"
-DATA_TOPICS = "carewatch/v1/#"
+DATA_TOPICS = DATA_FILTER
 # Mosquitto checks a shared subscription's whole filter, `$share/GROUP/...`, against the ACLs:
 # ingest workers sharing the stream (docs/scaling.md) need it allowed in its own right.
-SHARED_DATA_TOPICS = "$share/+/carewatch/v1/#"
+SHARED_DATA_TOPICS = f"$share/+/{DATA_FILTER}"
 CONTROL_TOPICS = "$CONTROL/dynamic-security/#"
-# Client ids CareWatch's own services connect with (ingest workers `carewatch-ingest[-N]`,
-# detector partitions `carewatch-detector[-NAME]`, the admin tools `carewatch-admin-*`): no
-# device id may start with this, so no device account can ever present one (docs/security.md).
-SERVICE_CLIENT_PREFIX = "carewatch"
 # Mosquitto's own scheme for dynamic-security passwords: PBKDF2-HMAC-SHA512 over a random salt.
 PBKDF2_ITERATIONS = 101
 
@@ -30,7 +27,7 @@ def device_role(device_id: str) -> str:
 
 def device_publish_pattern(device_id: str) -> str:
     """A device publishes under its own id in any site; the ingest worker checks the site."""
-    return f"carewatch/v1/+/{device_id}/#"
+    return f"{TOPIC_PREFIX}/+/{device_id}/#"
 
 
 def acl(acltype: str, topic: str, *, allow: bool = True) -> dict[str, Any]:
@@ -39,10 +36,6 @@ def acl(acltype: str, topic: str, *, allow: bool = True) -> dict[str, Any]:
 
 def device_role_acls(device_id: str) -> list[dict[str, Any]]:
     return [acl("publishClientSend", device_publish_pattern(device_id))]
-
-
-def is_service_client_id(client_id: str) -> bool:
-    return client_id.lower().startswith(SERVICE_CLIENT_PREFIX)
 
 
 def check_service_client_id(client_id: str, option: str) -> None:

@@ -15,7 +15,20 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from rules.types import AlertCandidate
+from rules.types import AlertCandidate, DeviceEvent, Motion, Observation, Vital
+
+
+def input_key(obs: Observation) -> str:
+    """A device observation's identity: the same reading delivered again (a replay after a
+    crash, a QoS 1 duplicate) has the same key; two readings never do."""
+    ts = obs.ts.isoformat()
+    if isinstance(obs, Vital):
+        return f"{obs.device_id}/{obs.source}/{obs.metric}@{ts}"
+    if isinstance(obs, Motion):
+        return f"{obs.device_id}/motion@{ts}"
+    if isinstance(obs, DeviceEvent):
+        return f"{obs.device_id}/event/{obs.type}@{ts}"
+    return f"{obs.device_id}/status@{ts}"
 
 
 def with_origin(

@@ -35,11 +35,9 @@ from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
 from ingest.metrics import LATENCY_BUCKETS
 from ingest.pipeline import Inbound
-from ingest.readings import StatusMessage
 from rules.engine import Engine, ResidentRules, RulesConfig
-from rules.types import AlertCandidate, Motion, StaffAttended, Vital, unit_subject
-from services.detector.convert import input_key, observations
-from services.detector.outbox import with_origin, write_candidates
+from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
+from services.detector.outbox import input_key, with_origin, write_candidates
 from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, STAFF_CURSOR, Partition
 from services.detector.residents import (
     Attribution,
@@ -394,9 +392,9 @@ class Detector:
             if self.watermark is None or message.header.ts > self.watermark:
                 self.watermark = min(message.header.ts, now)
             device_id = message.header.device_id
-            if isinstance(message, StatusMessage) and message.placement is not None:
-                self.placements.declare(device_id, message.placement)
-            for obs in observations(message):
+            for obs in message.observations:
+                if isinstance(obs, DeviceStatus) and obs.placement is not None:
+                    self.placements.declare(device_id, obs.placement)
                 resident_id = self.attribution.resident_at(device_id, obs.ts)
                 if resident_id is None or not self._ensure_resident(resident_id):
                     continue

@@ -18,8 +18,10 @@ from typing import Final
 
 from ingest.codec import DEFAULT_LIMITS, Limits
 from ingest.pipeline import Inbound, classify
-from ingest.readings import STREAMS, DeviceMessage, MotionMessage, StatusMessage, Stream
+from ingest.readings import DeviceMessage
 from ingest.writer import DeadLetter
+from rules.types import Motion
+from rules.vocabulary import STREAMS, Stream
 from services.devices.preview import safe_preview
 
 # What a device of each kind sends at the least; `--expect` says otherwise.
@@ -177,11 +179,12 @@ def _add_skew(state: CheckState, seconds: float) -> CheckState:
 
 
 def _skew(message: DeviceMessage, received_at: datetime) -> timedelta | None:
-    if isinstance(message, StatusMessage) and message.header.ts == received_at:
+    if message.header.stream == "status" and message.header.ts == received_at:
         return None  # a status without `ts`: the codec stamped it with the time of receipt
-    if isinstance(message, MotionMessage):
+    window = message.observations[0]
+    if isinstance(window, Motion):
         # A window is sent once it is complete: compare its end, not its start.
-        end = message.header.ts + timedelta(seconds=len(message.ax) / message.hz)
+        end = window.ts + timedelta(seconds=len(window.ax) / window.hz)
         return end - received_at
     return message.header.ts - received_at
 

@@ -14,7 +14,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from rules.fall_placement import PLACEMENTS, WORN, Placement
-from services.broker.acl import SERVICE_CLIENT_PREFIX, is_service_client_id
+from rules.vocabulary import SERVICE_CLIENT_PREFIX, is_service_client_id
 from services.devices import repo
 from services.devices.secrets import generate_password, hash_password
 from services.errors import CareWatchError

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, get_args
+from typing import Final
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow, class_row
 
-from ingest.models import BedBody, VitalsBody
-from ingest.readings import EventType
+from rules.vocabulary import DEVICE_EVENT_TYPES, DEVICE_METRICS
 
-# The metrics and event types a device's rows can carry, from the wire models themselves: the
+# The metrics and event types a device's rows can carry, from the protocol's vocabulary: the
 # last-seen look-up probes the (device, metric, ts) and (device, type, ts) indexes per value.
-READING_METRICS: Final = tuple(sorted({*VitalsBody.model_fields, *BedBody.model_fields}))
-EVENT_TYPES: Final = get_args(EventType)
+READING_METRICS: Final = tuple(sorted(DEVICE_METRICS))
+EVENT_TYPES: Final = DEVICE_EVENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,7 @@ import psycopg
 from paho.mqtt.reasoncodes import ReasonCode
 from psycopg import AsyncConnection
 
-from ingest.readings import Stream
-from ingest.topic import is_valid_id
+from rules.vocabulary import Stream, is_valid_id
 from services.broker.acl import device_publish_pattern
 from services.broker.dynsec import connect_client
 from services.devices import repo

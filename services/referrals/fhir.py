@@ -20,6 +20,8 @@ from fhir.resources.R4B.bundle import Bundle
 
 from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
+from rules.vocabulary import BLOOD_PRESSURE, METRICS
+from rules.vocabulary import BP_PANEL as LOINC_BP_PANEL
 from services.referrals.workflow import Referral, State
 
 LOINC: Final = "http://loinc.org"
@@ -38,26 +40,15 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # Down-sampling of the snapshot: the last value per metric per bucket (epoch-aligned, UTC).
 DEFAULT_BUCKET_S: Final = 900
 
-# metric -> (LOINC codings, display text, UCUM code, unit text)
+# metric -> (LOINC codings, display text, UCUM code, unit text), from the vocabulary.
 _SINGLE: Final[Mapping[str, tuple[tuple[tuple[str, str], ...], str, str, str]]] = {
-    "hr": ((("8867-4", "Heart rate"),), "Heart rate", "/min", "beats/minute"),
-    # The R4 vital-signs profile wants 2708-6; 59408-5 says it was measured by pulse oximetry.
-    "spo2": (
-        (
-            ("2708-6", "Oxygen saturation in Arterial blood"),
-            ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"),
-        ),
-        "SpO2",
-        "%",
-        "%",
-    ),
-    "rr": ((("9279-1", "Respiratory rate"),), "Respiratory rate", "/min", "breaths/minute"),
-    "temp": ((("8310-5", "Body temperature"),), "Body temperature", "Cel", "°C"),
+    m.name: (tuple((c.code, c.display) for c in m.loinc), m.label, m.ucum, m.unit)
+    for m in METRICS.values()
+    if m.loinc and m.ucum is not None and m.name not in BLOOD_PRESSURE
 }
-BP_PANEL: Final = ("85354-9", "Blood pressure panel with all children optional")
+BP_PANEL: Final = (LOINC_BP_PANEL.code, LOINC_BP_PANEL.display)
 BP_COMPONENTS: Final[Mapping[str, tuple[str, str]]] = {
-    "sbp": ("8480-6", "Systolic blood pressure"),
-    "dbp": ("8462-4", "Diastolic blood pressure"),
+    name: (METRICS[name].loinc[0].code, METRICS[name].loinc[0].display) for name in BLOOD_PRESSURE
 }
 # No LOINC code for the NEWS2 total could be confirmed (88330-6, sometimes quoted for it, is a
 # CMS mobility item), so the code is text "NEWS2 total", with the UK SNOMED CT extension concept

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 
 from rules.news2 import Gap, News2Config, News2Result, SubScore, compute_news2
 from rules.types import Severity, Source, Vital
+from rules.vocabulary import CLINICAL_METRICS
 from services.alerts.messages import SHORT_MAX
 from services.alerts.outbox import enqueue
 from services.alerts.roster import Role as StaffRole
@@ -75,7 +76,7 @@ Conn = AsyncConnection[TupleRow]
 
 # The numeric streams a referral snapshot and NEWS2 read (bed occupancy and movement are not
 # vital signs for the hospital).
-VITAL_METRICS: Final = ("hr", "spo2", "rr", "temp", "sbp", "dbp", "on_o2", "acvpu")
+VITAL_METRICS: Final = CLINICAL_METRICS
 # Wearables report every few seconds: 24 h of raw readings is ~10^5 rows. The snapshot keeps
 # the last reading per metric per 5 minutes (the FHIR export thins it to 15 further on).
 SNAPSHOT_BUCKET: Final = timedelta(minutes=5)

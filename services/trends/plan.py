@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Literal, get_args
+from typing import Final, Literal
 
+from rules.vocabulary import METRIC_NAMES, MetricName
 from services.trends.errors import InvalidQuery
 from services.trends.grid import HOUR, MINUTE, ceil_to, floor_to
 
@@ -30,11 +31,10 @@ BUCKETS: Final[dict[Bucket, timedelta]] = {
     "1d": timedelta(days=1),
 }
 Source = Literal["raw", "rollup_1m", "rollup_1h"]
-# What readings carry (ingest/codec.py): the vital signs, the bed sensor's, flags as 0/1, ACVPU.
-Metric = Literal[
-    "hr", "spo2", "rr", "temp", "sbp", "dbp", "movement", "occupied", "on_o2", "acvpu"
-]  # fmt: skip
-METRICS: Final[tuple[Metric, ...]] = get_args(Metric)
+# What readings carry (rules/vocabulary.py): the vital signs, the bed sensor's, flags as 0/1,
+# ACVPU.
+Metric = MetricName
+METRICS: Final[tuple[Metric, ...]] = METRIC_NAMES
 
 MAX_RANGE: Final = timedelta(days=90)
 MAX_POINTS: Final = 2880  # per metric: two days of minutes, 30 days of 15 min, 90 days of hours

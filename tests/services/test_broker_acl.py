@@ -10,6 +10,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from rules.vocabulary import is_service_client_id
 from services.broker.acl import (
     ADMIN_ROLE,
     DATA_TOPICS,
@@ -20,7 +21,6 @@ from services.broker.acl import (
     device_role_acls,
     hashed_client,
     initial_config,
-    is_service_client_id,
     upgrade_config,
 )
 

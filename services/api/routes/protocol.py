@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ingest.schemas import protocol_schemas
-from ingest.topic import TOPIC_PREFIX
+from rules.vocabulary import TOPIC_PREFIX
 from services.api.deps import errors
 
 router = APIRouter(prefix="/api/v1/protocol", tags=["protocol"])

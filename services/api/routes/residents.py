@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, model_validator
 
-from ingest.codec import RANGES
 from rules.errors import OverrideError
 from rules.news2 import compute_news2
 from rules.types import Vital
+from rules.vocabulary import RANGES, VITAL_SIGNS
 from services.api.deps import (
     AUTHENTICATED,
     NO_NUL,
@@ -133,7 +133,7 @@ class Observations(BaseModel):
 
     def values(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        for name in ("sbp", "dbp", "temp", "hr", "rr", "spo2"):
+        for name in VITAL_SIGNS:
             value = getattr(self, name)
             if value is not None:
                 out[name] = float(value)

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from rules.types import Action, AlertCandidate, DeviceEvent, DeviceStatus, Motion, Vital
 from services.alerts.config import AlertsConfig
-from services.detector.convert import input_key
-from services.detector.outbox import with_origin
+from services.detector.outbox import input_key, with_origin
 
 TS = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
