@@ -13,16 +13,9 @@ from fhir.resources.R4B.observation import Observation as FhirObservation
 
 from ingest.codec import DEFAULT_LIMITS, Limits, decode
 from ingest.errors import REJECT_REASONS, IngestError, Rejected
-from ingest.readings import (
-    DeviceMessage,
-    EventMessage,
-    Header,
-    Measurement,
-    MotionMessage,
-    NumericMessage,
-    StatusMessage,
-    Stream,
-)
+from ingest.readings import DeviceMessage, Header
+from rules.types import DeviceEvent, DeviceEventType, DeviceStatus, Motion, Vital
+from rules.vocabulary import Stream
 
 NOW = datetime(2025, 3, 1, 4, 0, 0, tzinfo=UTC)
 TS = "2025-03-01T11:59:58.250+08:00"  # NOW - 1.75 s, written with an offset
@@ -47,11 +40,35 @@ def header(stream: Stream, *, ts: datetime = TS_UTC, seq: int | None = None) -> 
     return Header(site_id="site-1", device_id="dev-1", stream=stream, ts=ts, seq=seq)
 
 
-def numeric(stream: Stream, *pairs: tuple[str, float], seq: int | None = None) -> NumericMessage:
-    return NumericMessage(
-        header=header(stream, seq=seq),
-        measurements=tuple(Measurement(metric, value) for metric, value in pairs),
-    )
+def numeric(stream: Stream, *pairs: tuple[str, float], seq: int | None = None) -> DeviceMessage:
+    """A numeric message: one `Vital` per (metric, value), with the header's time and device."""
+    h = header(stream, seq=seq)
+    source: Any = stream
+    return DeviceMessage(h, tuple(Vital(h.ts, m, v, source, h.device_id) for m, v in pairs))
+
+
+def motion(
+    h: Header, hz: float, ax: tuple[float, ...], ay: tuple[float, ...], az: tuple[float, ...]
+) -> DeviceMessage:
+    return DeviceMessage(h, (Motion(h.ts, h.device_id, hz, ax, ay, az),))
+
+
+def event(
+    h: Header, type: DeviceEventType, zone: str | None, confidence: float | None
+) -> DeviceMessage:
+    return DeviceMessage(h, (DeviceEvent(h.ts, h.device_id, type, zone, confidence),))
+
+
+def status(
+    h: Header, battery: float | None, online: bool | None, rssi: float | None, fw: str | None
+) -> DeviceMessage:
+    return DeviceMessage(h, (DeviceStatus(h.ts, h.device_id, battery, online, rssi, fw),))
+
+
+def measured(message: DeviceMessage) -> list[tuple[str, float]]:
+    """A numeric message's (metric, value) pairs, in order."""
+    assert all(isinstance(obs, Vital) for obs in message.observations)
+    return [(obs.metric, obs.value) for obs in message.observations if isinstance(obs, Vital)]
 
 
 def rejected(stream_or_topic: str, payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Rejected:
@@ -158,11 +175,11 @@ def test_fhir_examples_are_real_fhir_r4(resource: dict[str, Any]) -> None:
 )
 def test_decode_fhir(resource: dict[str, Any], pairs: tuple[tuple[str, float], ...]) -> None:
     message = decode(topic("fhir"), json.dumps(resource).encode(), received_at=NOW)
-    assert isinstance(message, NumericMessage)
     assert message.header == header("fhir")
-    assert [m.metric for m in message.measurements] == [metric for metric, _ in pairs]
-    for got, (_, want) in zip(message.measurements, pairs, strict=True):
-        assert got.value == pytest.approx(want)
+    got = measured(message)
+    assert [metric for metric, _ in got] == [metric for metric, _ in pairs]
+    for (_, value), (_, want) in zip(got, pairs, strict=True):
+        assert value == pytest.approx(want)
 
 
 # --- happy paths -----------------------------------------------------------------------------
@@ -215,8 +232,8 @@ HAPPY: list[tuple[str, str, bytes, DeviceMessage]] = [
         "motion",
         "motion",
         body(seq=2**63 - 1, hz=50, ax=[0, 0.5, -1], ay=[1, 1, 1], az=[-64, 64, 9.81]),
-        MotionMessage(
-            header=header("motion", seq=2**63 - 1),
+        motion(
+            h=header("motion", seq=2**63 - 1),
             hz=50.0,
             ax=(0.0, 0.5, -1.0),
             ay=(1.0, 1.0, 1.0),
@@ -227,37 +244,31 @@ HAPPY: list[tuple[str, str, bytes, DeviceMessage]] = [
         "event-full",
         "event",
         body(type="zone_exit", zone="Garden gate 2", confidence=0.75),
-        EventMessage(
-            header=header("event"), type="zone_exit", zone="Garden gate 2", confidence=0.75
-        ),
+        event(h=header("event"), type="zone_exit", zone="Garden gate 2", confidence=0.75),
     ),
     (
         "event-type-only",
         "event",
         body(type="fall"),
-        EventMessage(header=header("event"), type="fall", zone=None, confidence=None),
+        event(h=header("event"), type="fall", zone=None, confidence=None),
     ),
     (
         "status-full",
         "status",
         body(battery=81, online=True, rssi=-67, fw="1.4.2-rc1"),
-        StatusMessage(
-            header=header("status"), battery=81.0, online=True, rssi=-67.0, fw="1.4.2-rc1"
-        ),
+        status(h=header("status"), battery=81.0, online=True, rssi=-67.0, fw="1.4.2-rc1"),
     ),
     (
         "status-last-will-without-ts",
         "status",
         b'{"online": false}',
-        StatusMessage(
-            header=header("status", ts=NOW), battery=None, online=False, rssi=None, fw=None
-        ),
+        status(h=header("status", ts=NOW), battery=None, online=False, rssi=None, fw=None),
     ),
     (
         "status-empty-with-ts",
         "status",
         body(),
-        StatusMessage(header=header("status"), battery=None, online=None, rssi=None, fw=None),
+        status(h=header("status"), battery=None, online=None, rssi=None, fw=None),
     ),
 ]
 
@@ -273,8 +284,7 @@ def test_decode_happy_path(stream: str, payload: bytes, expected: DeviceMessage)
 
 def test_decoded_values_are_floats() -> None:
     message = decode(topic("vitals"), body(hr=72), received_at=NOW)
-    assert isinstance(message, NumericMessage)
-    assert type(message.measurements[0].value) is float
+    assert type(measured(message)[0][1]) is float
 
 
 # --- timestamps ----------------------------------------------------------------------------
@@ -580,7 +590,7 @@ def test_the_same_key_in_different_objects_is_fine() -> None:
         b'"valueQuantity": {"value": 79, "code": "mm[Hg]"}}]}'
     )
     message = decode(topic("fhir"), payload, received_at=NOW)
-    assert isinstance(message, NumericMessage) and len(message.measurements) == 2
+    assert len(measured(message)) == 2
 
 
 RETAINED_30D = Limits(max_age=timedelta(days=30))
@@ -619,7 +629,8 @@ def test_deep_nesting_beyond_default_size_is_malformed() -> None:
 
 def test_motion_sample_limit_comes_from_limits() -> None:
     payload = body(hz=50, ax=[0] * 5, ay=[0] * 5, az=[1] * 5)
-    assert isinstance(decode(topic("motion"), payload, received_at=NOW), MotionMessage)
+    window = decode(topic("motion"), payload, received_at=NOW).observations
+    assert [type(obs) for obs in window] == [Motion]
     assert rejected("motion", payload, Limits(max_motion_samples=4)).reason == "invalid_field"
 
 
@@ -671,10 +682,10 @@ def _bound_cases(accepted: bool) -> list[Any]:
 @pytest.mark.parametrize(("stream", "field", "value"), _bound_cases(accepted=True))
 def test_range_bounds_are_inclusive(stream: Stream, field: str, value: float) -> None:
     message = decode(topic(stream), bounded(stream, field, value), received_at=NOW)
-    if isinstance(message, NumericMessage):
-        assert Measurement(field, float(value)) in message.measurements
+    if stream in ("vitals", "bed", "fhir"):
+        assert (field, float(value)) in measured(message)
     else:
-        assert getattr(message, field) == value
+        assert getattr(message.observations[0], field) == value
 
 
 @pytest.mark.parametrize(("stream", "field", "value"), _bound_cases(accepted=False))

@@ -11,14 +11,9 @@ from hypothesis import strategies as st
 
 from ingest.codec import decode
 from ingest.errors import REJECT_REASONS, Rejected
-from ingest.readings import (
-    STREAMS,
-    EventMessage,
-    Measurement,
-    MotionMessage,
-    NumericMessage,
-    StatusMessage,
-)
+from ingest.readings import DeviceMessage
+from rules.types import Vital
+from rules.vocabulary import STREAMS
 
 NOW = datetime(2025, 3, 1, 4, 0, 0, tzinfo=UTC)
 NOW_MS = 1_740_801_600_000
@@ -70,7 +65,8 @@ def decodes_or_rejects(topic: str, payload: bytes) -> None:
         assert exc.reason in CODEC_REASONS
         assert len(exc.detail) <= 200
     else:
-        assert isinstance(message, NumericMessage | MotionMessage | EventMessage | StatusMessage)
+        assert isinstance(message, DeviceMessage) and message.observations
+        assert all(obs.ts == message.header.ts for obs in message.observations)
         assert message.header.stream == topic.rsplit("/", 1)[1]
         assert message.header.ts.tzinfo is UTC
         assert message.header.ts - NOW <= timedelta(minutes=5)
@@ -193,9 +189,9 @@ def test_valid_vitals_round_trip(
 ) -> None:
     obj = {**extra, **vitals, "ts": ts} | ({} if seq is None else {"seq": seq})
     message = decode("carewatch/v1/s/d/vitals", json.dumps(obj).encode(), received_at=NOW)
-    assert isinstance(message, NumericMessage)
     assert message.header.seq == seq
     expected = {name: float(value) for name, value in vitals.items()}
-    assert {m.metric: m.value for m in message.measurements} == expected
-    assert len(message.measurements) == len(vitals)
-    assert all(type(m) is Measurement and type(m.value) is float for m in message.measurements)
+    readings = message.observations
+    assert all(type(v) is Vital and type(v.value) is float for v in readings)
+    assert {v.metric: v.value for v in readings if isinstance(v, Vital)} == expected
+    assert len(readings) == len(vitals)

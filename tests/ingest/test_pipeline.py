@@ -9,8 +9,9 @@ import pytest
 
 from ingest.codec import Limits
 from ingest.pipeline import Inbound, classify, topic_device
-from ingest.readings import Header, Measurement, NumericMessage
+from ingest.readings import DeviceMessage, Header
 from ingest.writer import DeadLetter
+from rules.types import Vital
 
 NOW = datetime(2025, 3, 1, 4, 0, 0, tzinfo=UTC)
 TS_MS = int(NOW.timestamp() * 1000) - 1000
@@ -34,15 +35,10 @@ def test_good_message_becomes_a_device_message() -> None:
         return SITES.get(device_id)
 
     result = classify(inbound("carewatch/v1/t1/dev-1/vitals", vitals(seq=3)), site_of)
-    assert result == NumericMessage(
-        header=Header(
-            site_id="t1",
-            device_id=DEVICE,
-            stream="vitals",
-            ts=datetime.fromtimestamp(TS_MS / 1000, UTC),
-            seq=3,
-        ),
-        measurements=(Measurement("hr", 72.0),),
+    ts = datetime.fromtimestamp(TS_MS / 1000, UTC)
+    assert result == DeviceMessage(
+        header=Header(site_id="t1", device_id=DEVICE, stream="vitals", ts=ts, seq=3),
+        observations=(Vital(ts, "hr", 72.0, "vitals", DEVICE),),
     )
     assert asked == [DEVICE]
 
@@ -103,7 +99,7 @@ def test_oversized_payload_is_kept_whole_for_the_writer_to_truncate() -> None:
 
 def test_limits_are_passed_to_the_codec() -> None:
     message = inbound("carewatch/v1/t1/dev-1/vitals", vitals())
-    assert isinstance(classify(message, SITES.get), NumericMessage)
+    assert isinstance(classify(message, SITES.get), DeviceMessage)
     small = classify(message, SITES.get, Limits(max_payload_bytes=8))
     assert isinstance(small, DeadLetter) and small.reason == "oversized"
 

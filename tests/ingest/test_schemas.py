@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,10 +28,16 @@ from device_sim.motion import ADL_KINDS, FALL_KINDS, PLACEMENTS
 from device_sim.motion import generate as generate_motion
 from device_sim.physiology import bed_at, new_resident, vitals_at
 from device_sim.status import new_power, status_at
-from ingest.codec import _DECODERS, MAX_ABS_ACCELERATION_G, RANGES, decode
+from ingest.codec import _DECODERS, decode
 from ingest.errors import Rejected
-from ingest.readings import STREAMS, EventType, Stream
 from ingest.schemas import DIALECT, protocol_schemas
+from rules.vocabulary import (
+    DEVICE_EVENT_TYPES,
+    MAX_ABS_ACCELERATION_G,
+    RANGES,
+    STREAMS,
+    Stream,
+)
 
 SITE, DEVICE = "site-a", "dev-1"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -166,7 +172,7 @@ def test_simulated_motion_windows_pass_schema_and_codec() -> None:
     assert windows > 100
 
 
-@pytest.mark.parametrize("event_type", get_args(EventType))
+@pytest.mark.parametrize("event_type", DEVICE_EVENT_TYPES)
 def test_every_event_type(event_type: str) -> None:
     payload = {"ts": TS, "seq": 1, "type": event_type, "zone": "garden", "confidence": 0.8}
     assert schema_accepts("event", payload)

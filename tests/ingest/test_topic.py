@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import Rejected
-from ingest.readings import STREAMS, Stream, Topic
-from ingest.topic import TOPIC_PREFIX, device_topic, is_valid_id, parse_topic
+from ingest.readings import Topic
+from ingest.topic import parse_topic
+from rules.vocabulary import STREAMS, TOPIC_PREFIX, Stream, device_topic, is_valid_id
 
 ids = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
 

@@ -13,15 +13,11 @@ from psycopg.rows import TupleRow
 
 from ingest.readings import (
     DeviceMessage,
-    EventMessage,
     Header,
-    Measurement,
-    MotionMessage,
-    NumericMessage,
-    StatusMessage,
-    Stream,
 )
 from ingest.writer import DEAD_LETTER_BYTES, Batch, BatchWriter, DeadLetter, drop_expired
+from rules.types import DeviceEvent, DeviceStatus, Motion, Vital
+from rules.vocabulary import Stream
 from services.settings import ServiceRole
 from tests.support import SITE, count, new_resident
 
@@ -36,36 +32,30 @@ def header(device_id: str, stream: Stream, ts: datetime = TS, seq: int | None = 
     return Header(site_id=SITE, device_id=device_id, stream=stream, ts=ts, seq=seq)
 
 
-def vitals(device_id: str, ts: datetime = TS, seq: int | None = 1) -> NumericMessage:
-    return NumericMessage(
-        header=header(device_id, "vitals", ts, seq),
-        measurements=(Measurement("hr", 72.0), Measurement("spo2", 97.0)),
+def vitals(device_id: str, ts: datetime = TS, seq: int | None = 1) -> DeviceMessage:
+    return DeviceMessage(
+        header(device_id, "vitals", ts, seq),
+        (Vital(ts, "hr", 72.0, "vitals", device_id), Vital(ts, "spo2", 97.0, "vitals", device_id)),
     )
 
 
-def motion(device_id: str, ts: datetime = TS) -> MotionMessage:
-    return MotionMessage(
-        header=header(device_id, "motion", ts, 2),
-        hz=50.0,
-        ax=(0.0, 0.5),
-        ay=(0.25, -0.25),
-        az=(1.0, 1.0),
+def motion(device_id: str, ts: datetime = TS) -> DeviceMessage:
+    return DeviceMessage(
+        header(device_id, "motion", ts, 2),
+        (Motion(ts, device_id, 50.0, (0.0, 0.5), (0.25, -0.25), (1.0, 1.0)),),
     )
 
 
-def event(device_id: str, ts: datetime = TS) -> EventMessage:
-    return EventMessage(
-        header=header(device_id, "event", ts, 3), type="fall", zone="bath", confidence=0.5
+def event(device_id: str, ts: datetime = TS) -> DeviceMessage:
+    return DeviceMessage(
+        header(device_id, "event", ts, 3), (DeviceEvent(ts, device_id, "fall", "bath", 0.5),)
     )
 
 
-def status(device_id: str, ts: datetime = TS) -> StatusMessage:
-    return StatusMessage(
-        header=header(device_id, "status", ts, None),
-        battery=80.0,
-        online=True,
-        rssi=-60.0,
-        fw="1.2",
+def status(device_id: str, ts: datetime = TS) -> DeviceMessage:
+    return DeviceMessage(
+        header(device_id, "status", ts, None),
+        (DeviceStatus(ts, device_id, battery=80.0, online=True, rssi=-60.0, fw="1.2"),),
     )
 
 
@@ -83,7 +73,7 @@ ADD_CASES: list[tuple[DeviceMessage, str, list[tuple[object, ...]]]] = [
         [(TS, D, "hr", 72.0, "vitals", 1, RECEIVED), (TS, D, "spo2", 97.0, "vitals", 1, RECEIVED)],
     ),
     (
-        NumericMessage(header=header(D, "bed", seq=None), measurements=(Measurement("rr", 14.0),)),
+        DeviceMessage(header(D, "bed", seq=None), (Vital(TS, "rr", 14.0, "bed", D),)),
         "readings",
         [(TS, D, "rr", 14.0, "bed", None, RECEIVED)],
     ),
@@ -94,13 +84,13 @@ ADD_CASES: list[tuple[DeviceMessage, str, list[tuple[object, ...]]]] = [
     ),
     (event(D), "device_events", [(TS, D, "fall", "bath", 0.5, 3, RECEIVED)]),
     (
-        EventMessage(header=header(D, "event", seq=4), type="sos", zone=None, confidence=None),
+        DeviceMessage(header(D, "event", seq=4), (DeviceEvent(TS, D, "sos"),)),
         "device_events",
         [(TS, D, "sos", None, None, 4, RECEIVED)],
     ),
     (status(D), "device_status", [(TS, D, 80.0, True, -60.0, "1.2", None, RECEIVED)]),
     (
-        StatusMessage(header=header(D, "status"), battery=None, online=False, rssi=None, fw=None),
+        DeviceMessage(header(D, "status"), (DeviceStatus(TS, D, online=False),)),
         "device_status",
         [(TS, D, None, False, None, None, 1, RECEIVED)],
     ),
