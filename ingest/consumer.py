@@ -13,6 +13,7 @@ import ssl
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -23,18 +24,35 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.inbox import Inbox
 from ingest.pipeline import Inbound
-from services.settings import MqttEndpoint
+from rules.vocabulary import DATA_FILTER
 
 log = logging.getLogger("carewatch.mqtt")
 
-DATA_FILTER = "carewatch/v1/#"
 SESSION_EXPIRY_S = 14 * 24 * 3600  # the broker keeps our queue this long while we are away
+
+
+class BrokerEndpoint(Protocol):
+    """Where and as whom to connect (read-only: a frozen settings object is one). The
+    deployment's settings (`services.settings.MqttEndpoint`) provide it; ingest only reads it."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+    @property
+    def tls(self) -> bool: ...
+    @property
+    def ca_file(self) -> str | None: ...
 
 
 class SessionConsumer:
     def __init__(
         self,
-        endpoint: MqttEndpoint,
+        endpoint: BrokerEndpoint,
         *,
         client_id: str,
         topic_filter: str | Sequence[str] = DATA_FILTER,  # several: one SUBSCRIBE for all

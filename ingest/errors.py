@@ -1,8 +1,10 @@
 """Errors of the ingest package: why a device message was not turned into a reading.
 
 IngestError
-└── Rejected       a message failed validation; `reason` is one of REJECT_REASONS and is
-                   what the dead-letter table records, `detail` a short human-readable note.
+├── Rejected       a message failed validation; `reason` is one of REJECT_REASONS and is
+│                  what the dead-letter table records, `detail` a short human-readable note.
+└── ConfigError    the worker's own settings are invalid (its client id, share group, port);
+                   the message says how to fix it.
 
 Reasons (device protocol v1):
     oversized       payload larger than the configured limit (checked before parsing)
@@ -45,6 +47,10 @@ MAX_DETAIL_CHARS: Final = 200
 
 class IngestError(Exception):
     """Base class of everything the ingest package raises on purpose."""
+
+
+class ConfigError(IngestError):
+    """An ingest worker's setting is invalid (the composition root reports it and exits)."""
 
 
 class Rejected(IngestError):

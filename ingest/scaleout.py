@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.broker.acl import check_service_client_id
-from services.errors import ConfigError
+from ingest.errors import ConfigError
+from rules.vocabulary import SERVICE_CLIENT_PREFIX, is_service_client_id
 
 DEFAULT_SHARE_GROUP = "carewatch-ingest"
 # MQTT 5 §4.8.2: a ShareName is a non-empty string without "/", "+" or "#".
@@ -52,7 +52,13 @@ def worker_identity(
             metrics_port = default_metrics_port
     if group is not None and not _SHARE_NAME.fullmatch(group):
         raise ConfigError(f"share group {group!r}: 1-64 characters without '/', '+', '#' or spaces")
-    check_service_client_id(client, "the ingest worker's client id")
+    if not is_service_client_id(client):
+        # Under any other id, a device provisioned with it could take the worker's session.
+        raise ConfigError(
+            f"the ingest worker's client id {client!r} must start with "
+            f"{SERVICE_CLIENT_PREFIX!r}: other client ids may belong to devices "
+            "(docs/security.md)"
+        )
     if not 0 <= metrics_port <= 65535:
         raise ConfigError(f"metrics port {metrics_port} is not a TCP port")
     return WorkerIdentity(client_id=client, share_group=group or None, metrics_port=metrics_port)

@@ -3,6 +3,9 @@
 A message is acknowledged to the broker only after the batch holding it has committed, so a
 crash at any moment loses nothing: the broker redelivers what was not acknowledged, and the
 idempotent write stores a redelivered message once.
+
+Periodic work besides the batches (retention, the trend rollups' refresh) is handed in by the
+composition root as `Job`s: ingest knows nothing of the services that need it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -23,7 +26,7 @@ from psycopg.rows import TupleRow
 
 from ingest.batching import collect_batch
 from ingest.codec import DEFAULT_LIMITS, Limits
-from ingest.consumer import DATA_FILTER, SessionConsumer
+from ingest.consumer import BrokerEndpoint, SessionConsumer
 from ingest.directory import DeviceDirectory
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Inbound, classify, topic_device
@@ -35,14 +38,12 @@ from ingest.writer import (
     drop_expired,
     trim_dead_letters,
 )
-from services.settings import MqttEndpoint
-from services.trends.refresh import refresh_rollups
+from rules.vocabulary import DATA_FILTER
 
 log = logging.getLogger("carewatch.ingest")
 T = TypeVar("T")
 
 RETENTION_EVERY_S = 3600.0
-ROLLUPS_EVERY_S = 60.0  # trends answer unrefreshed minutes from raw: this bounds that tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,33 @@ class Periodic:
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Periodic work the worker runs besides its batches: due at start, then every `every_s`.
+    `run` gets an autocommit connection: the writer's, between batches; or with `apart`, one
+    of its own on a thread, for work that may take seconds (batches must not wait for it; one
+    run at a time). A database error is logged and the job tried again when next due."""
+
+    name: str
+    every_s: float
+    run: Callable[[psycopg.Connection[TupleRow]], object]
+    apart: bool = False
+
+
+def retention_job(config: WorkerConfig) -> Job:
+    """Raw chunks past retention and old dead letters go, at start and then hourly."""
+    return Job(
+        "retention",
+        RETENTION_EVERY_S,
+        partial(
+            drop_expired,
+            retention_days=config.retention_days,
+            dead_letter_days=config.dead_letter_days,
+            dead_letter_max_rows=config.dead_letter_max_rows,
+        ),
+    )
+
+
 def device_site(conn: psycopg.Connection[TupleRow], device_id: str) -> str | None:
     row = conn.execute("SELECT site_id FROM devices WHERE device_id = %s", [device_id]).fetchone()
     return None if row is None else str(row[0])
@@ -107,11 +135,13 @@ class IngestWorker:
         self,
         config: WorkerConfig,
         *,
-        mqtt_endpoint: MqttEndpoint,
+        mqtt_endpoint: BrokerEndpoint,
         database_url: str,
         metrics: IngestMetrics,
+        jobs: Sequence[Job] = (),
     ) -> None:
         self.config = config
+        self.jobs = tuple(jobs)
         self.limits = config.decode_limits
         self.database_url = database_url
         self.metrics = metrics
@@ -127,7 +157,7 @@ class IngestWorker:
         )
         metrics.subscribed.set_function(lambda: float(self.consumer.subscribed.is_set()))
         self.stopping = threading.Event()
-        self.rollups: threading.Thread | None = None
+        self.apart: dict[str, threading.Thread] = {}  # a running `apart` job's thread, by name
         self.dead_since_trim = 0
 
     # --- pipeline -----------------------------------------------------------------------
@@ -140,8 +170,9 @@ class IngestWorker:
             lambda device_id: device_site(self.writer.conn, device_id), time.monotonic
         )
         self.consumer.start()
-        # Retention at start, then hourly: readings past it must not wait an hour to go.
-        retention, rollups = Periodic(RETENTION_EVERY_S), Periodic(ROLLUPS_EVERY_S)
+        # Each job at start, then every period (retention: readings past it must not wait an
+        # hour to go).
+        schedule = [(job, Periodic(job.every_s)) for job in self.jobs]
         try:
             while not self.stopping.is_set():
                 inbound = collect_batch(
@@ -154,10 +185,9 @@ class IngestWorker:
                     self._process(inbound, directory)
                 if self.dead_since_trim >= max(1, self.config.dead_letter_max_rows // 10):
                     self._trim_dead_letters()
-                if retention.due():
-                    self._drop_expired()
-                if rollups.due():
-                    self._refresh_rollups()
+                for job, periodic in schedule:
+                    if periodic.due():
+                        self._run_job(job)
             # What is already queued is written before we go: a clean stop leaves nothing
             # for the broker to redeliver.
             while inbound := self._drain_nowait():
@@ -165,20 +195,33 @@ class IngestWorker:
         finally:
             self.consumer.stop()
             self.writer.conn.close()
-            if self.rollups is not None:  # a step in flight may commit; else it rolls back
-                self.rollups.join(timeout=5)
+            for thread in self.apart.values():  # a step in flight may commit; else it rolls back
+                thread.join(timeout=5)
 
-    def _drop_expired(self) -> None:
-        self.dead_since_trim = 0
+    def _run_job(self, job: Job) -> None:
+        if not job.apart:
+            self._job_step(job, self.writer.conn)
+            return
+        # On a thread and a connection of its own: folding in a backfill can take seconds, and
+        # batches must not wait for it. One at a time; other workers' runs skip (their lock).
+        running = self.apart.get(job.name)
+        if running is None or not running.is_alive():
+            thread = threading.Thread(target=self._apart, args=(job,), name=job.name, daemon=True)
+            self.apart[job.name] = thread
+            thread.start()
+
+    def _apart(self, job: Job) -> None:
         try:
-            drop_expired(
-                self.writer.conn,
-                retention_days=self.config.retention_days,
-                dead_letter_days=self.config.dead_letter_days,
-                dead_letter_max_rows=self.config.dead_letter_max_rows,
-            )
-        except psycopg.Error as exc:  # retention can wait an hour; readings cannot
-            log.warning("dropping expired chunks failed (%s); next try in an hour", exc)
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                self._job_step(job, conn)
+        except psycopg.Error as exc:  # could not connect
+            log.warning("%s failed (%s); next try in %.0f s", job.name, exc, job.every_s)
+
+    def _job_step(self, job: Job, conn: psycopg.Connection[TupleRow]) -> None:
+        try:
+            job.run(conn)
+        except psycopg.Error as exc:  # the job can wait a period; readings cannot
+            log.warning("%s failed (%s); next try in %.0f s", job.name, exc, job.every_s)
 
     def _trim_dead_letters(self) -> None:
         # A flood of bad messages: the row cap cannot wait for the hourly run.
@@ -197,20 +240,6 @@ class IngestWorker:
                 deleted,
                 self.config.dead_letter_max_rows,
             )
-
-    def _refresh_rollups(self) -> None:
-        # On a thread and a connection of its own: folding in a backfill can take seconds, and
-        # batches must not wait for it. One at a time; other workers' refreshes skip (lock).
-        if self.rollups is None or not self.rollups.is_alive():
-            self.rollups = threading.Thread(target=self._refresh, name="rollups", daemon=True)
-            self.rollups.start()
-
-    def _refresh(self) -> None:
-        try:
-            with psycopg.connect(self.database_url, autocommit=True) as conn:
-                refresh_rollups(conn, datetime.now(UTC))
-        except psycopg.Error as exc:  # the notes stay; the next run folds them in
-            log.warning("refreshing trend rollups failed (%s); next try in a minute", exc)
 
     def stop(self) -> None:
         self.stopping.set()

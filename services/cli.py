@@ -196,10 +196,12 @@ def ingest(
     """Run the ingest worker: MQTT → validated readings → TimescaleDB."""
     from prometheus_client import CollectorRegistry
 
+    from ingest.errors import ConfigError as IngestConfigError
     from ingest.metrics import IngestMetrics
     from ingest.scaleout import worker_identity
-    from ingest.worker import IngestWorker, WorkerConfig
+    from ingest.worker import IngestWorker, WorkerConfig, retention_job
     from services.settings import database_url, mqtt_ingest_endpoint
+    from services.trends.refresh import refresh_job
 
     setup_logging("ingest")
     settings = Settings()
@@ -214,22 +216,24 @@ def ingest(
             default_metrics_port=settings.ingest_metrics_port,
             worker_metrics_base=settings.ingest_worker_metrics_base,
         )
+        config = WorkerConfig(
+            client_id=identity.client_id,
+            batch_size=settings.ingest_batch_size,
+            flush_s=settings.ingest_flush_ms / 1000,
+            queue_max=settings.ingest_queue_max,
+            share_group=identity.share_group,
+            retention_days=settings.retention_days,
+            dead_letter_days=settings.dead_letter_days,
+            dead_letter_max_rows=settings.dead_letter_max_rows,
+        )
         worker = IngestWorker(
-            WorkerConfig(
-                client_id=identity.client_id,
-                batch_size=settings.ingest_batch_size,
-                flush_s=settings.ingest_flush_ms / 1000,
-                queue_max=settings.ingest_queue_max,
-                share_group=identity.share_group,
-                retention_days=settings.retention_days,
-                dead_letter_days=settings.dead_letter_days,
-                dead_letter_max_rows=settings.dead_letter_max_rows,
-            ),
+            config,
             mqtt_endpoint=mqtt_ingest_endpoint(settings),
             database_url=database_url(settings, "ingest"),
             metrics=IngestMetrics(registry),
+            jobs=(retention_job(config), refresh_job()),
         )
-    except CareWatchError as exc:
+    except (CareWatchError, IngestConfigError) as exc:
         raise fail(exc) from None
     logging.getLogger("carewatch.ingest").info(
         "client id %s, %s", identity.client_id, worker.config.topic_filter

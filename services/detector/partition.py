@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.consumer import DATA_FILTER
+from rules.vocabulary import DATA_FILTER
 from services.errors import ConfigError
 
 BASE_CLIENT_ID = "carewatch-detector"

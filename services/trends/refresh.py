@@ -17,11 +17,12 @@ returns at once (`skipped`); it would otherwise race to write older aggregates o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg.rows import TupleRow
 
+from ingest.worker import Job
 from services.trends.grid import HOUR
 from services.trends.spans import Span, by_day, merge, widen
 
@@ -126,6 +127,23 @@ def refresh_rollups(
         if taken < notes_per_step:
             return RefreshResult(False, steps, notes, minutes, hours, False)
     return RefreshResult(False, steps, notes, minutes, hours, True)
+
+
+# The ingest worker refreshes this often (`refresh_job`): trends answer the minutes not yet
+# folded in from raw readings, and this bounds that tail.
+REFRESH_EVERY_S = 60.0
+
+
+def refresh_job() -> Job:
+    """The ingest worker's periodic rollup refresh, on a connection of its own (a backfill
+    can take seconds to fold in; batches must not wait). A failed run leaves the notes for the
+    next one."""
+    return Job(
+        "trend rollups",
+        REFRESH_EVERY_S,
+        lambda conn: refresh_rollups(conn, datetime.now(UTC)),
+        apart=True,
+    )
 
 
 def _take(conn: psycopg.Connection[TupleRow], now: datetime, limit: int) -> tuple[int, list[Span]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.errors import ConfigError
 from ingest.scaleout import WorkerIdentity, worker_identity
-from services.errors import ConfigError
 
 
 def identity(**options: object) -> WorkerIdentity:
