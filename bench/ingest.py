@@ -39,8 +39,10 @@ from bench.common import (
 from device_sim.devices import SimDevice
 from device_sim.messages import Message
 from device_sim.publisher import DevicePublisher
-from ingest.readings import Header, Measurement, NumericMessage
+from ingest.readings import DeviceMessage, Header
 from ingest.writer import Batch, BatchWriter
+from rules.types import Vital
+from rules.vocabulary import VITAL_SIGNS
 from services.broker.dynsec import DynsecAccounts
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
@@ -279,13 +281,13 @@ def measure_ceiling(
     received = datetime.now(UTC)
     batches: list[Batch] = []
     total_messages = -(-readings // READINGS_PER_MESSAGE)
-    metrics = ("hr", "spo2", "rr", "temp", "sbp", "dbp")
     batch = Batch()
     for i in range(total_messages):
         device = devices[i % len(devices)]
         ts = base + timedelta(milliseconds=10 * (i // len(devices)))
         header = Header(SITE, device.device_id, "vitals", ts, i)
-        batch.add(NumericMessage(header, tuple(Measurement(m, 70.0) for m in metrics)), received)
+        values = tuple(Vital(ts, m, 70.0, "vitals", device.device_id) for m in VITAL_SIGNS)
+        batch.add(DeviceMessage(header, values), received)
         if (i + 1) % batch_size == 0:
             batches.append(batch)
             batch = Batch()

@@ -18,7 +18,6 @@ from device_sim.ward import WardOptions, WardSource
 from ingest.codec import decode
 from rules.engine import Engine
 from rules.types import ResidentProfile
-from services.detector.convert import observations
 
 WARM_UP_S = 120.0
 NIGHT = datetime(2025, 3, 4, 2, 0, tzinfo=DEFAULT_TZ)  # bed exits page at night only
@@ -54,7 +53,7 @@ def play(kind: str, *, start: datetime, minutes: float) -> tuple[list[str], list
             found += engine.tick(now=next_tick)
             next_tick += timedelta(seconds=1)
         message = decode(delivery.message.topic, delivery.message.payload, received_at=now)
-        for obs in observations(message):
+        for obs in message.observations:
             found += engine.observe(1, obs, now=now)
         raised = [c.rule_id for c in found if c.action == "raise"]
         (after if injected else before).extend(raised)

@@ -26,10 +26,10 @@ from device_sim.physiology import (
     new_resident,
     vitals_at,
 )
-from ingest.codec import RANGES
+from rules.vocabulary import RANGES, VITAL_SIGNS
 
 # The ranges the ingest codec enforces: a simulated value outside them would be rejected.
-PROTOCOL = {m: RANGES[m] for m in ("hr", "spo2", "rr", "temp", "sbp", "dbp")}
+PROTOCOL = {m: RANGES[m] for m in VITAL_SIGNS}
 MIDNIGHT = datetime(2025, 3, 1, tzinfo=DEFAULT_TZ)
 
 Series = list[tuple[datetime, Vitals, BedReading]]

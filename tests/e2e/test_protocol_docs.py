@@ -19,10 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
-from ingest.codec import MAX_ABS_ACCELERATION_G, RANGES, decode
+from ingest.codec import decode
 from ingest.errors import REJECT_REASONS, Rejected
-from ingest.readings import STREAMS
 from ingest.schemas import protocol_schemas
+from rules.vocabulary import MAX_ABS_ACCELERATION_G, RANGES, STREAMS
 from tests.support import Conn, count, wait_for
 
 DOC: Final = Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md"

@@ -17,7 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry
 
 from ingest.metrics import IngestMetrics
-from ingest.worker import IngestWorker, WorkerConfig
+from ingest.worker import IngestWorker, WorkerConfig, retention_job
 from services.settings import MqttEndpoint, Settings, database_url
 from tests.support import Conn, Device, count, drop_session, wait_for
 
@@ -161,11 +161,13 @@ def test_retention_runs_when_the_worker_starts(
     )
     assert count(db, chunks, day, day) == 1
     client_id = f"carewatch-ingest-retention-{uuid.uuid4().hex[:6]}"
+    config = WorkerConfig(client_id=client_id, share_group="retention-test")
     worker = IngestWorker(
-        WorkerConfig(client_id=client_id, share_group="retention-test"),
+        config,
         mqtt_endpoint=ingest_endpoint,
         database_url=database_url(settings, "ingest"),
         metrics=IngestMetrics(CollectorRegistry()),
+        jobs=(retention_job(config),),
     )
     running = threading.Thread(target=worker.run, daemon=True)
     running.start()

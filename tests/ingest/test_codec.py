@@ -14,8 +14,8 @@ from fhir.resources.R4B.observation import Observation as FhirObservation
 from ingest.codec import DEFAULT_LIMITS, Limits, decode
 from ingest.errors import REJECT_REASONS, IngestError, Rejected
 from ingest.readings import DeviceMessage, Header
-from rules.types import DeviceEvent, DeviceEventType, DeviceStatus, Motion, Vital
-from rules.vocabulary import Stream
+from rules.types import DeviceEvent, DeviceStatus, Motion, Vital
+from rules.vocabulary import DeviceEventType, Stream
 
 NOW = datetime(2025, 3, 1, 4, 0, 0, tzinfo=UTC)
 TS = "2025-03-01T11:59:58.250+08:00"  # NOW - 1.75 s, written with an offset

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from ingest.codec import decode
-from ingest.readings import StatusMessage
 from rules.fall_placement import Placement
+from rules.types import DeviceStatus
 from services.detector.residents import Placements, load_placement, load_placements
 from services.settings import ServiceRole
 from tests.support import SITE, Conn
@@ -48,9 +48,11 @@ def test_a_status_may_declare_the_placement() -> None:
     now = datetime.now(UTC)
     topic = f"carewatch/v1/{SITE}/w1/status"
     message = decode(topic, b'{"online": true, "placement": "wrist"}', received_at=now)
-    assert isinstance(message, StatusMessage) and message.placement == "wrist"
+    (status,) = message.observations
+    assert isinstance(status, DeviceStatus) and status.placement == "wrist"
     plain = decode(topic, b'{"online": true}', received_at=now)
-    assert isinstance(plain, StatusMessage) and plain.placement is None
+    (status,) = plain.observations
+    assert isinstance(status, DeviceStatus) and status.placement is None
 
 
 @pytest.mark.services
