@@ -17,7 +17,7 @@ Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_ORDER: dict[Severity, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
 # Where a vital came from: a device's numeric stream, or entered by staff.
-Source = NumericStream | Literal["manual"]
+Source = Literal[NumericStream, "manual"]
 
 # Consciousness (ACVPU) travels as a numeric vital "acvpu": 0 = Alert, 1 = new Confusion,
 # 2 = responds to Voice, 3 = to Pain, 4 = Unresponsive.
