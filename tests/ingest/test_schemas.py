@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -30,12 +30,15 @@ from device_sim.physiology import bed_at, new_resident, vitals_at
 from device_sim.status import new_power, status_at
 from ingest.codec import _DECODERS, decode
 from ingest.errors import Rejected
+from ingest.models import BedBody, EventBody, VitalsBody
 from ingest.schemas import DIALECT, protocol_schemas
 from rules.vocabulary import (
+    BED_FIELDS,
     DEVICE_EVENT_TYPES,
     MAX_ABS_ACCELERATION_G,
     RANGES,
     STREAMS,
+    VITALS_FIELDS,
     Stream,
 )
 
@@ -546,3 +549,11 @@ def test_api_schemas_need_no_token(api: TestClient) -> None:
     assert api.get("/api/v1/devices/nobody", headers=wrong).status_code == 401
     assert api.get("/api/v1/protocol/schemas", headers=wrong).status_code == 200
     assert api.get("/api/v1/protocol/schemas/vitals", headers=wrong).status_code == 200
+
+
+def test_wire_models_carry_the_vocabulary_fields() -> None:
+    # The codec reads a body's metrics by the vocabulary's names: a model field missing (or
+    # one added without a name in the vocabulary) would drop or never range-check a value.
+    assert set(VitalsBody.model_fields) == set(VITALS_FIELDS)
+    assert set(BedBody.model_fields) == set(BED_FIELDS)
+    assert get_args(EventBody.model_fields["type"].annotation) == DEVICE_EVENT_TYPES
