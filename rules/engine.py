@@ -42,10 +42,12 @@ from rules.types import (
     Vital,
 )
 from rules.vitals import VitalsConfig, VitalsRuleState, vitals_step, vitals_suppress
+from rules.vocabulary import BED_FIELDS, VITAL_SIGNS
 from rules.wandering import WanderingConfig, WanderingState, wandering_step
 
 NEWS2_PARAMETERS = frozenset(PARAMETERS)
-BED_METRICS = frozenset({"occupied", "movement"})
+# What only a bed sensor measures (its hr and rr are vital signs like any other).
+BED_METRICS = frozenset(BED_FIELDS) - frozenset(VITAL_SIGNS)
 # A worn accelerometer whose magnitude varies this much (g, standard deviation over a
 # window) shows the resident moving: enough to end "no activity for hours".
 ACTIVE_MOTION_STD_G = 0.05

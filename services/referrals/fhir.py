@@ -323,9 +323,9 @@ def _vital_observations(
                         }
                     ]
                 },
-                "valueQuantity": _quantity(values[m], "mmHg", "mm[Hg]"),
+                "valueQuantity": _quantity(values[m], METRICS[m].unit, METRICS[m].ucum or ""),
             }
-            for m in ("sbp", "dbp")
+            for m in BLOOD_PRESSURE
             if m in values
         ]
         out.append((url, resource))
