@@ -435,7 +435,7 @@ def eval_(
     ] = True,
 ) -> None:
     """Replay the labelled scenario library through the rules; print detection quality."""
-    from services.evaluation.report import eval_command
+    from device_sim.evaluation.report import eval_command
 
     if split not in (None, "tune", "heldout"):
         raise fail(ValueError(f"--split must be tune or heldout, got {split!r}"))
