@@ -21,15 +21,15 @@ from rich.table import Table
 
 from bench.common import machine, write_results
 from bench.sisfall import DEFAULT_DATA_DIR, evaluate_sisfall
+from device_sim.evaluation.metrics import OVERALL, Report, percentile
+from device_sim.evaluation.report import print_report
+from device_sim.evaluation.run import ScenarioRun, run_all, score
 from device_sim.scenarios import generate, load_library, spec_from_dict
 from rules.engine import Engine
 from rules.fall import FallConfig, FallRuleState
 from rules.types import ResidentProfile, Vital
 from services.detector.service import resident_snapshot
 from services.detector.snapshots import encode_state
-from services.evaluation.metrics import OVERALL, Report, percentile
-from services.evaluation.report import print_report
-from services.evaluation.run import ScenarioRun, run_all, score
 
 NORMAL_WEEK = "heldout-normal-week"
 

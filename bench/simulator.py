@@ -35,12 +35,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import machine, write_results
+from device_sim.cli.demo_ward import ensure_demo_ward
 from device_sim.devices import SimDevice
 from device_sim.faults import Faults
 from device_sim.physiology import DEFAULT_TZ
 from device_sim.run import run_simulation
 from device_sim.simulation import build
-from services.local.demo import ensure_demo_ward
 from services.local.env import scratch_settings
 from services.local.stack import LocalStack
 from services.settings import Settings

@@ -42,6 +42,12 @@ def service_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", *args]
 
 
+def sim_argv(*, residents: int, rate: float) -> list[str]:
+    """The simulator on the demo ward, as its own program (`carewatch sim`'s options): this
+    process never imports it."""
+    return [sys.executable, "-m", "device_sim", "--residents", str(residents), "--rate", str(rate)]
+
+
 def up_env(settings: Settings) -> dict[str, str]:
     """The services' environment under `carewatch up`."""
     env = service_env(settings)
@@ -92,9 +98,7 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
             ("api", service_argv("api")),
         ]
         if sim:
-            wanted.append(
-                ("sim", service_argv("sim", "--residents", str(residents), "--rate", str(rate)))
-            )
+            wanted.append(("sim", sim_argv(residents=residents, rate=rate)))
         for name, argv in wanted:
             child = ChildProcess(
                 name, argv, log_path=logs / f"{name}.log", env=env, stop_signal=signal.SIGINT

@@ -45,7 +45,7 @@ ENV_FILE_OF_COMMAND = {
     "alerts": "alerts",
     "api": "api",
 }
-# What each process's code path reads, from services/cli.py and services/api/app.py:
+# What each process's code path reads, from services/cli/ and services/api/app.py:
 #   migrate, backup: database_url(s) (backup also: local_database, local_broker);
 #   admin (`device add`, `device check`; `user add`, `site add`, `team load` need only the
 #     first): database_url(s), mqtt_admin_endpoint(s);
@@ -230,7 +230,7 @@ def both_files(process: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return Settings(data_dir=tmp_path)
 
 
-# Each process's start-up, as services/cli.py and services/api/app.py do it.
+# Each process's start-up, as services/cli/ and services/api/app.py do it.
 STARTS: dict[str, Callable[[Settings], object]] = {
     "owner": lambda s: (database_url(s), mqtt_admin_endpoint(s)),
     "ingest": lambda s: (mqtt_ingest_endpoint(s), database_url(s, "ingest")),

@@ -66,6 +66,33 @@ def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
                 what="readings from every simulated device",
             )
             assert count(db, "SELECT count(*) FROM readings WHERE resident_id IS NULL") == 0
+        # The simulator is supervised like the services: killed, it is started again.
+        first = wait_for(lambda: child_pid(settings, SIMULATOR), until=bool, what="simulator")
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        wait_for(
+            lambda: child_pid(settings, SIMULATOR),
+            until=lambda pid: pid not in (None, first),
+            timeout=30,
+            what="the simulator restarted",
+        )
+        # ... and takes the demo ward's control socket back: demo events reach it.
+        wait_for(
+            lambda: (
+                subprocess.run(
+                    [*CLI, "demo", "event", "sos"],
+                    env=service_env(settings),
+                    capture_output=True,
+                    timeout=60,
+                    check=False,
+                ).returncode
+            ),
+            until=lambda code: code == 0,
+            timeout=90,
+            every=1.0,
+            what="a demo event taken by the restarted simulator",
+        )
+        with psycopg.connect(database_url(settings), autocommit=True) as db:
             assert count(db, "SELECT count(*) FROM care_team") == 1  # the demo care team
             home = count(db, "SELECT resident_id FROM residents WHERE site_id = 'demo-home'")
             row = db.execute("SELECT document FROM care_team").fetchone()
@@ -109,6 +136,8 @@ def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
         ensure_port_free("127.0.0.1", port, what=what, env_var="-")  # nothing left behind
     first_secrets = json.loads(secrets_file.read_text())
     assert "CareWatch stopped." in out.read_text()
+    assert "restarting sim" in out.read_text()
+    assert child_pid(settings, SIMULATOR) is None  # stopped with the rest
 
     proc, out = start_up(settings, "--no-sim")
     try:
@@ -179,8 +208,9 @@ def test_a_missing_binary_is_named_with_the_fix() -> None:
         find_binary("carewatch-no-such-server", search=("/nonexistent/*/bin",))
 
 
-def service_pid(settings: Settings, command: str) -> int | None:
-    """The pid of `carewatch <command>` running for this data dir (it is `up`'s child)."""
+def child_pid(settings: Settings, head: list[bytes]) -> int | None:
+    """The pid of `up`'s child for this data dir whose command line, after the interpreter,
+    begins with `head`."""
     data_dir = str(Path(settings.data_dir).resolve())
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -190,11 +220,19 @@ def service_pid(settings: Settings, command: str) -> int | None:
             environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if [b"services.cli", command.encode()] == argv[2:4] and (
+        if argv[1 : 1 + len(head)] == head and (
             f"CAREWATCH_DATA_DIR={data_dir}".encode() in environ
         ):
             return int(proc.name)
     return None
+
+
+def service_pid(settings: Settings, command: str) -> int | None:
+    """The pid of `carewatch <command>` running for this data dir (it is `up`'s child)."""
+    return child_pid(settings, [b"-m", b"services.cli", command.encode()])
+
+
+SIMULATOR = [b"-m", b"device_sim"]  # `up` runs the simulator as a program of its own
 
 
 def test_up_restarts_a_service_that_dies() -> None:

@@ -58,3 +58,33 @@ def test_up_turns_the_demo_pager_on_only_for_its_own_local_stack(
     assert up_env(local)["CAREWATCH_DEMO_PAGER"] == "1"
     external = Settings(data_dir=tmp_path, database_url=SecretStr("postgresql://u:p@db/x"))
     assert "CAREWATCH_DEMO_PAGER" not in up_env(external)
+
+
+def test_up_runs_the_simulator_by_its_command_line_and_stops_it_as_the_others(
+    tmp_path: Path,
+) -> None:
+    """The command line `carewatch up` supervises for the simulator (its own program, which
+    the supervisor never imports) runs it with up's options, and SIGINT, how the supervisor
+    stops every child, ends it cleanly with its summary. A dry run (--out): no broker."""
+    import json
+    import signal
+
+    from services.local.supervisor import sim_argv
+
+    out = tmp_path / "ward.jsonl"
+    start = "2025-03-04T07:00:00+08:00"
+    argv = [*sim_argv(residents=2, rate=5.0), "--duration", "864000", "--out", str(out)]
+    child = ChildProcess(
+        "sim", [*argv, "--start", start], log_path=tmp_path / "sim.log", stop_signal=signal.SIGINT
+    )
+    child.start()
+    try:
+        child.wait_until(
+            lambda: out.exists() and out.stat().st_size > 0, timeout=60, what="writing its ward"
+        )
+    finally:
+        code = child.stop(timeout=30)
+    assert code == 0, child.log_tail()
+    assert "wrote to" in child.log_tail()
+    devices = {json.loads(line)["device"] for line in out.read_text().splitlines()}
+    assert devices == {"demo-w000", "demo-w001", "demo-b000", "demo-b001"}

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from device_sim.evaluation.metrics import Emitted, Report, evaluate
 from device_sim.scenarios import Label, Scenario, ScenarioSpec, Split, generate, load_library
 from rules.engine import Engine, RulesConfig
 from rules.types import AlertCandidate
-from services.evaluation.metrics import Emitted, Report, evaluate
 
 
 def replay(

@@ -1,6 +1,6 @@
-"""`carewatch sim` as a user runs it, with no broker: a dry run (--out) is the same file every
-time, labels land beside it, the summary counts what was written, and bad options fail
-clearly."""
+"""`carewatch sim` as a user runs it (the installed console script, which finds the command
+through its entry point), with no broker: a dry run (--out) is the same file every time,
+labels land beside it, the summary counts what was written, and bad options fail clearly."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-LIBRARY = Path(__file__).resolve().parents[2] / "device_sim" / "library"
-SIM = [sys.executable, "-m", "services.cli", "sim"]
+LIBRARY = Path(__file__).resolve().parents[3] / "device_sim" / "library"
+SIM = [str(Path(sys.executable).with_name("carewatch")), "sim"]
 START = "2025-03-04T07:00:00+08:00"
 
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from device_sim.evaluation.metrics import OVERALL, Report
+from device_sim.evaluation.run import ScenarioRun, evaluate_library
 from device_sim.scenarios import Split
-from services.evaluation.metrics import OVERALL, Report
-from services.evaluation.run import ScenarioRun, evaluate_library
 
 
 def _pct(x: float | None) -> str:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from device_sim.evaluation.metrics import OVERALL, Emitted, evaluate, family_of, percentile
 from device_sim.scenarios import Label
 from rules.types import Action, AlertCandidate, Severity
-from services.evaluation.metrics import OVERALL, Emitted, evaluate, family_of, percentile
 
 T0 = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from device_sim.evaluation.metrics import OVERALL, evaluate
+from device_sim.evaluation.run import replay, run_scenario
 from device_sim.scenarios import Scenario, generate, spec_from_dict
-from services.evaluation.metrics import OVERALL, evaluate
-from services.evaluation.run import replay, run_scenario
 
 
 def tiny(
