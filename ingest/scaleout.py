@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.broker.acl import check_service_client_id
 from services.errors import ConfigError
+from services.operations.broker.acl import check_service_client_id
 
 DEFAULT_SHARE_GROUP = "carewatch-ingest"
 # MQTT 5 §4.8.2: a ShareName is a non-empty string without "/", "+" or "#".

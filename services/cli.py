@@ -82,7 +82,7 @@ def up(
     rate: Annotated[float, typer.Option(min=0.01, max=50.0, help="Vitals per second each.")] = 1.0,
 ) -> None:
     """Run everything locally in the foreground (data under CAREWATCH_DATA_DIR)."""
-    from services.local.supervisor import run_up
+    from services.operations.local.supervisor import run_up
 
     setup_logging("up")
     try:
@@ -129,8 +129,8 @@ def backup(
     into one file; see docs/operations.md."""
     from datetime import UTC, datetime
 
-    from services.backup.progress import RichSteps
-    from services.backup.run import backup as run_backup
+    from services.operations.backup.progress import RichSteps
+    from services.operations.backup.run import backup as run_backup
 
     setup_logging("backup")
     try:
@@ -154,8 +154,8 @@ def restore(
     dynsec_file: DynsecOption = None,
 ) -> None:
     """Restore a backup into an empty database (stop every CareWatch service first)."""
-    from services.backup.progress import RichSteps
-    from services.backup.run import restore as run_restore
+    from services.operations.backup.progress import RichSteps
+    from services.operations.backup.run import restore as run_restore
 
     setup_logging("restore")
     try:
@@ -265,9 +265,9 @@ def detect(
     """Run the streaming detector: the device stream → rules → alert candidates."""
     from prometheus_client import CollectorRegistry
 
-    from services.broker.acl import check_service_client_id
     from services.detector.partition import parse_partition
     from services.detector.service import Detector, DetectorConfig, DetectorMetrics
+    from services.operations.broker.acl import check_service_client_id
     from services.settings import database_url, mqtt_ingest_endpoint
 
     setup_logging("detect")
@@ -319,7 +319,7 @@ def alerts() -> None:
 def _read_team(path: Path) -> object:
     import yaml
 
-    from services.alerts.team import load_care_team
+    from services.careteam.team import load_care_team
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -347,8 +347,8 @@ def team_load(path: Path) -> None:
     """Validate a care team file and store it as the new version (the alert service reloads)."""
     from psycopg import AsyncConnection
 
-    from services.alerts.team import CareTeam, roster_of
-    from services.alerts.team_store import placements, store_team
+    from services.careteam.store import placements, store_team
+    from services.careteam.team import CareTeam, roster_of
     from services.settings import database_url
 
     try:
@@ -494,8 +494,8 @@ def device_add(
     from psycopg import AsyncConnection
 
     from rules.fall_placement import parse_placement
-    from services.broker.dynsec import DynsecAccounts
     from services.devices.provisioning import DeviceError, provision_device
+    from services.operations.broker.dynsec import DynsecAccounts
     from services.settings import database_url, mqtt_admin_endpoint
 
     if kind not in ("wearable", "bed_sensor", "gateway"):
@@ -703,7 +703,7 @@ def sim(
     from device_sim.run import run_simulation, write_simulation
     from device_sim.scenarios import ScenarioError, load_spec
     from device_sim.ward import WardOptions
-    from services.local.demo import claim_demo_ward, ensure_demo_ward
+    from services.operations.local.demo import claim_demo_ward, ensure_demo_ward
 
     setup_logging("sim")
     settings = Settings()
@@ -832,7 +832,7 @@ def demo_event(
     event, the resident or a running demo is not there."""
     from device_sim.control import ControlUnavailable, send_event
     from device_sim.demo_events import KINDS, DemoEventError, script_for
-    from services.local.demo import control_path
+    from services.operations.local.demo import control_path
 
     def refuse(message: str) -> typer.Exit:
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)

@@ -49,7 +49,7 @@ from services.alerts.model import (
     UpdatedEvent,
     check_transition,
 )
-from services.alerts.roster import Roster
+from services.careteam.roster import Roster
 
 __all__ = [
     "MAX_NOTE",

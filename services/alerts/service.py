@@ -5,7 +5,7 @@ One step, in one transaction: take pending candidates and commands, let time pas
 write the timeline, the incident and alert rows and the messages the effects ask for, and save
 the book. If the process dies mid-step nothing of the step is visible; after a restart the book
 is where the last commit left it, so escalation continues from there and no page is queued
-twice. Delivery runs beside it (services/alerts/delivery.py) on its own connection.
+twice. Delivery runs beside it (services/notifications/delivery.py) on its own connection.
 
 The service is the only writer of alert state: the API and the one-time links queue commands
 (`alert_commands`) and wait for the answer in the same row.
@@ -29,7 +29,6 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from rules.types import AlertCandidate
-from services.alerts.delivery import Delivery, Sender, apprise_send
 from services.alerts.effects import Effect, Page, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
     AlertConfigError,
@@ -49,10 +48,7 @@ from services.alerts.messages import (
     update_message,
 )
 from services.alerts.model import AlertBook, CreatedEvent, Incident, UpdatedEvent
-from services.alerts.outbox import Kind, cancel_pages, enqueue
 from services.alerts.places import PlaceBook
-from services.alerts.retry import RetryPolicy
-from services.alerts.roster import Roster, Staff
 from services.alerts.store import (
     Command,
     device_kinds,
@@ -68,8 +64,12 @@ from services.alerts.store import (
     write_event,
     write_incident,
 )
-from services.alerts.team import CareTeam, roster_of
-from services.alerts.team_store import current_team, placements
+from services.careteam.roster import Roster, Staff
+from services.careteam.store import current_team, placements
+from services.careteam.team import CareTeam, roster_of
+from services.notifications.delivery import Delivery, Sender, apprise_send
+from services.notifications.outbox import Kind, cancel_pages, enqueue
+from services.notifications.retry import RetryPolicy
 from services.referrals.store import sla_step, suggest_from_alert
 
 __all__ = ["AlertMetrics", "AlertService", "AlertServiceConfig"]

@@ -14,10 +14,10 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from rules.fall_placement import PLACEMENTS, WORN, Placement
-from services.broker.acl import SERVICE_CLIENT_PREFIX, is_service_client_id
 from services.devices import repo
 from services.devices.secrets import generate_password, hash_password
 from services.errors import CareWatchError
+from services.operations.broker.acl import SERVICE_CLIENT_PREFIX, is_service_client_id
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DeviceKind = Literal["wearable", "bed_sensor", "gateway"]

@@ -24,8 +24,6 @@ from psycopg import AsyncConnection
 
 from ingest.readings import Stream
 from ingest.topic import is_valid_id
-from services.broker.acl import device_publish_pattern
-from services.broker.dynsec import connect_client
 from services.devices import repo
 from services.devices.check import (
     DEFAULT_MAX_SKEW,
@@ -41,6 +39,8 @@ from services.devices.check import (
 )
 from services.devices.provisioning import DeviceError
 from services.errors import BrokerAdminError, CareWatchError
+from services.operations.broker.acl import device_publish_pattern
+from services.operations.broker.dynsec import connect_client
 from services.settings import MqttEndpoint, Settings, database_url, mqtt_admin_endpoint
 
 POLL_S = 0.5  # how often the loop looks at the clock while no message comes
