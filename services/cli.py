@@ -265,8 +265,9 @@ def detect(
     """Run the streaming detector: the device stream → rules → alert candidates."""
     from prometheus_client import CollectorRegistry
 
+    from services.detector.metrics import DetectorMetrics
     from services.detector.partition import parse_partition
-    from services.detector.service import Detector, DetectorConfig, DetectorMetrics
+    from services.detector.service import Detector, DetectorConfig
     from services.operations.broker.acl import check_service_client_id
     from services.settings import database_url, mqtt_ingest_endpoint
 
@@ -298,7 +299,8 @@ def alerts() -> None:
     from prometheus_client import CollectorRegistry
 
     from services.alerts.links import LinkSigner
-    from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
+    from services.alerts.metrics import AlertMetrics
+    from services.alerts.service import AlertService, AlertServiceConfig
     from services.settings import admin_token, database_url
 
     setup_logging("alerts")
