@@ -214,7 +214,8 @@ def run_alerts(settings: Settings, shared: Any, ready: Any, stop: Any) -> None:
     """`carewatch alerts`, built as the CLI builds it, on the simulated clock."""
     from prometheus_client import CollectorRegistry
 
-    from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
+    from services.alerts.metrics import AlertMetrics
+    from services.alerts.service import AlertService, AlertServiceConfig
 
     class WallClockDelivery(AlertService):
         """Delivery is about the receiver, not the week: its retries and the outbox's

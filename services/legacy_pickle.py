@@ -25,7 +25,7 @@ __all__ = ["PREVIOUS_MODULES", "LegacyStateRefused", "read_legacy"]
 # A pickle names each class by the module it lived in when it was written. State classes moved
 # since (module today -> module in the releases that pickled) are still found under the old name.
 PREVIOUS_MODULES: dict[str, str] = {
-    "services.careteam.roster": "services.alerts.roster",
+    "services.careteam.roster": "services.alerts.roster",  # apply-moves: keep
 }
 
 
