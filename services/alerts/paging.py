@@ -66,6 +66,8 @@ def policy_of(incident: Incident, config: AlertsConfig) -> SeverityPolicy | None
 def record_page(
     incident: Incident, page: Page, *, now: datetime, escalates: bool
 ) -> tuple[Incident, list[AlertEvent]]:
+    """The incident once `page` went out: notified (or escalated, for a later step reached the
+    first time), its escalation clock and the people paged, and the events for its timeline."""
     events: list[AlertEvent] = []
     esc = incident.escalation
     first_of_step = page.step not in esc.reached
