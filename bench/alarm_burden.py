@@ -109,14 +109,14 @@ from device_sim.publisher import DevicePublisher
 from device_sim.simulation import build
 from device_sim.ward import WardOptions
 from services.alerts.links import LinkError, LinkSigner
-from services.alerts.team import load_care_team
-from services.alerts.team_store import store_team
-from services.broker.dynsec import DynsecAdmin
+from services.careteam.store import store_team
+from services.careteam.team import load_care_team
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
 from services.errors import CareWatchError
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
+from services.operations.broker.dynsec import DynsecAdmin
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
 
 SITE = "alarm"
@@ -166,7 +166,8 @@ def run_detector(settings: Settings, shared: Any, ready: Any, stop: Any) -> None
     from prometheus_client import CollectorRegistry
 
     from ingest.pipeline import Inbound
-    from services.detector.service import Detector, DetectorConfig, DetectorMetrics
+    from services.detector.metrics import DetectorMetrics
+    from services.detector.service import Detector, DetectorConfig
     from services.settings import mqtt_ingest_endpoint
 
     latest: dict[str, float] = {}
@@ -213,7 +214,8 @@ def run_alerts(settings: Settings, shared: Any, ready: Any, stop: Any) -> None:
     """`carewatch alerts`, built as the CLI builds it, on the simulated clock."""
     from prometheus_client import CollectorRegistry
 
-    from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
+    from services.alerts.metrics import AlertMetrics
+    from services.alerts.service import AlertService, AlertServiceConfig
 
     class WallClockDelivery(AlertService):
         """Delivery is about the receiver, not the week: its retries and the outbox's

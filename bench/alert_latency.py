@@ -73,13 +73,13 @@ from bench.receiver import JsonReceiver, Notification
 from bench.services import Service, histogram_ms, pipeline, store_care_team
 from device_sim.devices import SimDevice
 from services.alerts.service import AlertServiceConfig
-from services.broker.dynsec import DynsecAdmin
 from services.detector.service import DetectorConfig
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
 from services.errors import CareWatchError
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
+from services.operations.broker.dynsec import DynsecAdmin
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
 from services.settings import Settings, database_url, mqtt_admin_endpoint
 
 SITE = "bench"

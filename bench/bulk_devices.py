@@ -24,8 +24,13 @@ import psycopg
 from bench.alert_stream import resident_name
 from bench.load_plan import SITE, device_ids, site_of
 from device_sim.devices import SimDevice
-from services.broker.acl import device_client, device_role, device_role_acls, hashed_client
-from services.local.mosquitto import EmbeddedMosquitto
+from services.operations.broker.acl import (
+    device_client,
+    device_role,
+    device_role_acls,
+    hashed_client,
+)
+from services.operations.local.mosquitto import EmbeddedMosquitto
 from services.settings import Settings, database_url
 
 UNIT = "ward"

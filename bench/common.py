@@ -18,8 +18,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.local.env import service_env
-from services.local.process import ChildProcess
+from services.operations.local.env import service_env
+from services.operations.local.process import ChildProcess
 from services.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -28,8 +28,7 @@ from device_sim.scenarios import generate, load_library, spec_from_dict
 from rules.engine import Engine
 from rules.fall import FallConfig, FallRuleState
 from rules.types import ResidentProfile, Vital
-from services.detector.service import resident_snapshot
-from services.detector.snapshots import encode_state
+from services.detector.snapshots import encode_state, resident_snapshot
 
 NORMAL_WEEK = "heldout-normal-week"
 

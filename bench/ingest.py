@@ -43,11 +43,11 @@ from ingest.readings import DeviceMessage, Header
 from ingest.writer import Batch, BatchWriter
 from rules.types import Vital
 from rules.vocabulary import VITAL_SIGNS
-from services.broker.dynsec import DynsecAccounts
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
+from services.operations.broker.dynsec import DynsecAccounts
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
 from services.settings import Settings, database_url, mqtt_admin_endpoint
 
 SITE = "bench"

@@ -92,8 +92,8 @@ from bench.receiver import JsonReceiver
 from bench.services import Samples, Service, pipeline, store_care_team
 from device_sim.devices import SimDevice
 from services.errors import CareWatchError
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
 from services.settings import Settings, database_url
 
 PUBLISHER = "publishers"

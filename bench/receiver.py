@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from services.local.system import free_port
+from services.operations.local.system import free_port
 
 
 @dataclass(frozen=True, slots=True)

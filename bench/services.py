@@ -12,12 +12,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg import AsyncConnection
 
 from bench.common import histogram_buckets, quantile
-from services.alerts.team import load_care_team
-from services.alerts.team_store import store_team
-from services.local.env import service_env
-from services.local.process import ChildProcess
-from services.local.supervisor import service_argv
-from services.local.system import free_port
+from services.careteam.store import store_team
+from services.careteam.team import load_care_team
+from services.operations.local.env import service_env
+from services.operations.local.process import ChildProcess
+from services.operations.local.supervisor import service_argv
+from services.operations.local.system import free_port
 from services.settings import Settings, database_url
 
 STAFF_ID = "cg-bench"

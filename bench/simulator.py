@@ -41,8 +41,8 @@ from device_sim.faults import Faults
 from device_sim.physiology import DEFAULT_TZ
 from device_sim.run import run_simulation
 from device_sim.simulation import build
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
 from services.settings import Settings
 
 TARGET_MESSAGES_PER_S = 5_000

@@ -40,8 +40,8 @@ from rich.table import Table
 
 from bench.common import machine, write_results
 from services.api.app import create_app
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
 from services.settings import Settings, admin_token, database_url
 from services.trends.plan import Plan, plan_query
 from services.trends.queries import fetch_trend

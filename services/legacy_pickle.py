@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LegacyStateRefused", "read_legacy"]
+__all__ = ["PREVIOUS_MODULES", "LegacyStateRefused", "read_legacy"]
+
+# A pickle names each class by the module it lived in when it was written. State classes moved
+# since (module today -> module in the releases that pickled) are still found under the old name.
+PREVIOUS_MODULES: dict[str, str] = {
+    "services.careteam.roster": "services.alerts.roster",  # apply-moves: keep
+}
 
 
 class LegacyStateRefused(ValueError):
@@ -78,7 +84,10 @@ def read_legacy(blob: bytes, classes: Iterable[type], expect: type | tuple[type,
     """The value pickled in `blob`, built only from `classes` and plain values; it must be an
     `expect`. Raises LegacyStateRefused for anything else."""
     allowed = _values()
-    allowed.update({(c.__module__, c.__qualname__): c for c in classes})
+    for c in classes:
+        allowed[(c.__module__, c.__qualname__)] = c
+        if c.__module__ in PREVIOUS_MODULES:
+            allowed[(PREVIOUS_MODULES[c.__module__], c.__qualname__)] = c
     try:
         value = _Restricted(bytes(blob), allowed).load()
     except LegacyStateRefused:

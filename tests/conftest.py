@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
-from services.local.env import service_env
-from services.local.process import ChildProcess
+from services.operations.local.env import service_env
+from services.operations.local.process import ChildProcess
 from services.settings import (
     MqttEndpoint,
     ServiceRole,

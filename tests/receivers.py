@@ -17,7 +17,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from services.local.system import free_port
+from services.operations.local.system import free_port
 
 
 @dataclass(frozen=True)

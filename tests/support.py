@@ -16,8 +16,8 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
 from services.settings import Settings
 
 T = TypeVar("T")

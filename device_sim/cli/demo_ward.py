@@ -2,7 +2,7 @@
 per demo resident (and the family-bed resident), provisioned like any other (broker account
 + hashed secret). Their passwords, which the simulator needs, are kept in
 `<data_dir>/demo-devices.json` with mode 0600. The demo's site, residents and people are
-`services.local.demo`'s."""
+`services.operations.local.demo`'s."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from psycopg import AsyncConnection
 from device_sim.control import CONTROL_SOCKET, ControlServer, in_use
 from device_sim.devices import SimDevice, load_devices, save_devices
 from device_sim.errors import DevicesInUse
-from services.broker.dynsec import DynsecAccounts
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
-from services.local.demo import HOME_SITE, SITE, UNIT, ensure_home_resident
+from services.operations.broker.dynsec import DynsecAccounts
+from services.operations.local.demo import HOME_SITE, SITE, UNIT, ensure_home_resident
 from services.settings import Settings, database_url, mqtt_admin_endpoint
 
 log = logging.getLogger("carewatch.demo")

@@ -1,1 +1,1 @@
-"""The alert service: the pure core (lifecycle, roster, escalation) and, around it, the I/O."""
+"""The alert service: the pure core (lifecycle, escalation) and, around it, the I/O."""

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from rules.types import Severity
 from services.alerts.model import AlertEvent, Outcome
-from services.alerts.roster import Staff
+from services.careteam.roster import Staff
 
 __all__ = ["Effect", "Page", "Record", "SendAcknowledged", "SendResolved", "SendUpdate"]
 

@@ -20,7 +20,7 @@ from rules.types import Severity
 from services.alerts.effects import Page
 from services.alerts.errors import AlertConfigError
 from services.alerts.model import Incident
-from services.alerts.roster import Role, Roster, Staff, on_duty, resident_contacts
+from services.careteam.roster import Role, Roster, Staff, on_duty, resident_contacts
 
 __all__ = [
     "DEVICE_PAGE",

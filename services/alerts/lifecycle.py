@@ -22,14 +22,12 @@ from rules.types import SEVERITY_ORDER, AlertCandidate
 from services.alerts.config import AlertsConfig
 from services.alerts.effects import (
     Effect,
-    Page,
     Record,
     SendAcknowledged,
     SendResolved,
     SendUpdate,
 )
 from services.alerts.errors import IllegalTransition, ResolutionError, UnknownAlert, UnknownSubject
-from services.alerts.escalation import SeverityPolicy, due_pages, policy_for
 from services.alerts.model import (
     STAFF_OUTCOMES,
     AckEvent,
@@ -40,16 +38,15 @@ from services.alerts.model import (
     ClearedEvent,
     ClosedEvent,
     CreatedEvent,
-    EscalatedEvent,
     Incident,
-    NotifiedEvent,
     Outcome,
     Resolution,
     ResolvedEvent,
     UpdatedEvent,
     check_transition,
 )
-from services.alerts.roster import Roster
+from services.alerts.paging import page_due
+from services.careteam.roster import Roster
 
 __all__ = [
     "MAX_NOTE",
@@ -101,7 +98,7 @@ def apply_candidate(
     if not late and book.incidents[incident_id].held_until is not None:
         # Live data about the held incident: the condition is going on now.
         book = _put(book, replace(book.incidents[incident_id], held_until=None))
-    book, paged = _page(book, incident_id, now=now, config=config, roster=roster)
+    book, paged = page_due(book, incident_id, now=now, config=config, roster=roster)
     return book, effects + paged
 
 
@@ -110,7 +107,7 @@ def tick(book: AlertBook, *, now: datetime, config: AlertsConfig, roster: Roster
     effects: list[Effect] = []
     for incident_id in sorted(book.incidents):
         if book.incidents[incident_id].active:
-            book, paged = _page(book, incident_id, now=now, config=config, roster=roster)
+            book, paged = page_due(book, incident_id, now=now, config=config, roster=roster)
             effects += paged
     return book, effects
 
@@ -362,85 +359,6 @@ def _clear(
     event = ClearedEvent(ts=now, alert_id=alert_id, data_ts=candidate.ts)
     incident = _with_alert(incident, replace(alert, condition_cleared=True), event)
     return _put(book, incident), [Record(incident.id, event)]
-
-
-# -- paging ----------------------------------------------------------------------------------
-
-
-def _page(
-    book: AlertBook, incident_id: int, *, now: datetime, config: AlertsConfig, roster: Roster
-) -> Result:
-    incident = book.incidents[incident_id]
-    if incident.held_until is not None:
-        if now < incident.held_until:
-            return book, []
-        incident = replace(incident, held_until=None)  # still open after the hold: page it
-        book = _put(book, incident)
-    policy = _policy(incident, config)
-    if policy is None:
-        return book, []  # queue/board only
-    first = policy.first_steps()
-    effects: list[Effect] = []
-    for page in due_pages(incident, policy, roster, now):
-        escalates = page.step > first.stop - 1
-        incident, recorded = _record_page(incident, page, now=now, escalates=escalates)
-        effects.append(page)
-        effects += [Record(incident.id, e) for e in recorded]
-    return _put(book, incident), effects
-
-
-def _policy(incident: Incident, config: AlertsConfig) -> SeverityPolicy | None:
-    if incident.audience == config.devices.audience:
-        # Technical: the device route of its open alerts, most severe first; never clinical.
-        open_alerts = [a for a in incident.alerts if a.resolution is None]
-        ranked = sorted(open_alerts, key=lambda a: -SEVERITY_ORDER[a.severity])
-        return config.devices.policy(a.rule_id for a in ranked)
-    return policy_for(
-        config.escalation,
-        site=incident.site_id,
-        unit=incident.unit_id,
-        severity=incident.severity,
-        audience=incident.audience,
-    )
-
-
-def _record_page(
-    incident: Incident, page: Page, *, now: datetime, escalates: bool
-) -> tuple[Incident, list[AlertEvent]]:
-    events: list[AlertEvent] = []
-    esc = incident.escalation
-    first_of_step = page.step not in esc.reached
-    status = incident.status
-    if first_of_step and escalates:
-        check_transition(incident.id, status, "escalated")
-        status = "escalated"
-        events.append(EscalatedEvent(ts=now, step=page.step))
-    elif status == "open":
-        check_transition(incident.id, status, "notified")
-        status = "notified"
-    recipients = tuple(s.id for s in page.recipients)
-    events.append(NotifiedEvent(now, page.step, recipients, renotify=page.renotify))
-    targets = esc.paged_targets.get(page.step, frozenset()) | set(page.targets)
-    esc = replace(
-        esc,
-        # The escalation clock runs from when the first steps were due, not from when a
-        # (possibly late) tick got round to paging them.
-        started_at=esc.started_at or page.due_at,
-        reached={**esc.reached, page.step: esc.reached.get(page.step, page.due_at)},
-        last_paged={**esc.last_paged, page.step: now},
-        paged_targets={**esc.paged_targets, page.step: frozenset(targets)},
-        unstaffed=esc.unstaffed | ({page.step} if first_of_step and not recipients else set()),
-    )
-    known = {s.id for s in incident.paged}
-    paged = incident.paged + tuple(s for s in page.recipients if s.id not in known)
-    incident = replace(
-        incident,
-        status=status,
-        escalation=esc,
-        paged=paged,
-        timeline=(*incident.timeline, *events),
-    )
-    return incident, events
 
 
 # -- staff -----------------------------------------------------------------------------------

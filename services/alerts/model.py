@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from rules.types import SEVERITY_ORDER, Severity
 from services.alerts.errors import IllegalTransition
-from services.alerts.roster import Staff
+from services.careteam.roster import Staff
 
 __all__ = [
     "STAFF_OUTCOMES",

@@ -5,7 +5,7 @@ One step, in one transaction: take pending candidates and commands, let time pas
 write the timeline, the incident and alert rows and the messages the effects ask for, and save
 the book. If the process dies mid-step nothing of the step is visible; after a restart the book
 is where the last commit left it, so escalation continues from there and no page is queued
-twice. Delivery runs beside it (services/alerts/delivery.py) on its own connection.
+twice. Delivery runs beside it (services/notifications/delivery.py) on its own connection.
 
 The service is the only writer of alert state: the API and the one-time links queue commands
 (`alert_commands`) and wait for the answer in the same row.
@@ -21,15 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 import psycopg
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from rules.types import AlertCandidate
-from services.alerts.delivery import Delivery, Sender, apprise_send
 from services.alerts.effects import Effect, Page, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
     AlertConfigError,
@@ -40,19 +37,10 @@ from services.alerts.errors import (
 )
 from services.alerts.lifecycle import acknowledge, apply_candidate, forget, resolve, tick
 from services.alerts.links import LinkSigner
-from services.alerts.messages import (
-    Audience,
-    Message,
-    acknowledged_message,
-    page_message,
-    resolved_message,
-    update_message,
-)
+from services.alerts.metrics import AlertMetrics
 from services.alerts.model import AlertBook, CreatedEvent, Incident, UpdatedEvent
-from services.alerts.outbox import Kind, cancel_pages, enqueue
+from services.alerts.outbound import Outbound
 from services.alerts.places import PlaceBook
-from services.alerts.retry import RetryPolicy
-from services.alerts.roster import Roster, Staff
 from services.alerts.store import (
     Command,
     device_kinds,
@@ -68,11 +56,14 @@ from services.alerts.store import (
     write_event,
     write_incident,
 )
-from services.alerts.team import CareTeam, roster_of
-from services.alerts.team_store import current_team, placements
+from services.careteam.roster import Roster
+from services.careteam.store import current_team, placements
+from services.careteam.team import CareTeam, roster_of
+from services.notifications.delivery import Delivery, Sender, apprise_send
+from services.notifications.retry import RetryPolicy
 from services.referrals.store import sla_step, suggest_from_alert
 
-__all__ = ["AlertMetrics", "AlertService", "AlertServiceConfig"]
+__all__ = ["AlertService", "AlertServiceConfig"]
 
 # How long after an alert asking for a referral its suggestion is retried (see
 # `_retry_suggestions`).
@@ -86,69 +77,6 @@ RETRY_MAX_S = 1.0
 log = logging.getLogger("carewatch.alerts")
 
 Conn = AsyncConnection[TupleRow]
-
-
-class AlertMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.ready = Gauge(
-            "carewatch_alerts_ready",
-            "1 once the book is restored and the service is taking work",
-            registry=registry,
-        )
-        self.candidates = Counter(
-            "carewatch_alert_candidates", "Alert candidates taken", registry=registry
-        )
-        self.unroutable = Counter(
-            "carewatch_alert_candidates_unroutable",
-            "Candidates about a subject no site or unit could be found for",
-            registry=registry,
-        )
-        self.commands = Counter(
-            "carewatch_alert_commands", "Staff commands applied", ["status"], registry=registry
-        )
-        self.pages = Counter(
-            "carewatch_alert_pages", "Pages queued, one per recipient", registry=registry
-        )
-        self.unstaffed = Counter(
-            "carewatch_alert_pages_unstaffed",
-            "Escalation steps that found nobody on duty to page",
-            registry=registry,
-        )
-        self.deliveries = Counter(
-            "carewatch_notification_deliveries",
-            "Delivery attempts",
-            ["kind", "outcome"],
-            registry=registry,
-        )
-        self.delivery_seconds = Histogram(
-            "carewatch_notification_delivery_seconds",
-            "Time one apprise send took",
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=registry,
-        )
-        self.active = Gauge(
-            "carewatch_alert_incidents_active",
-            "Incidents not yet acknowledged or resolved",
-            registry=registry,
-        )
-        self.undelivered = Gauge(
-            "carewatch_alert_incidents_undelivered",
-            "Active incidents paged but with no page delivered yet (every channel failing)",
-            registry=registry,
-        )
-        self.pending = Gauge(
-            "carewatch_notifications_pending", "Messages waiting in the outbox", registry=registry
-        )
-        self.step_seconds = Histogram(
-            "carewatch_alert_step_seconds",
-            "One decision step (candidates, commands, escalation, outbox writes)",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-            registry=registry,
-        )
-
-    def delivered(self, kind: str, ok: bool, elapsed_ms: float) -> None:
-        self.deliveries.labels(kind, "ok" if ok else "failed").inc()
-        self.delivery_seconds.observe(elapsed_ms / 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +142,13 @@ class AlertService:
         self._gauges_at = 0.0
         self._sla_at = 0.0
         self._ready_once = False  # a session got going since the last outage began
+        self.outbound = Outbound(
+            signer=signer,
+            base_url=self.config.base_url,
+            metrics=metrics,
+            team=lambda: self._team[1],
+            roster=lambda: self._roster,
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -431,128 +366,19 @@ class AlertService:
                 if isinstance(effect.event, CreatedEvent | UpdatedEvent):
                     await self._maybe_suggest_referral(conn, incident, effect.event, now)
             elif isinstance(effect, Page):
-                await self._page(conn, places, incident, effect, now)
+                await self.outbound.page(conn, places, incident, effect, now)
             elif isinstance(effect, SendAcknowledged) and incident.id not in resolving:
-                await cancel_pages(conn, incident.id)
-                place = await places.of(incident)
-                by = self._name(effect.by)
-                await self._send(
-                    conn,
-                    "acknowledged",
-                    effect.to,
-                    partial(acknowledged_message, incident, place, by=by),
-                    incident,
-                    effect.by,
-                )
+                await self.outbound.acknowledged(conn, places, incident, effect)
             elif isinstance(effect, SendUpdate):
-                place = await places.of(incident)
-                update = effect
-                await self._send(
-                    conn,
-                    "update",
-                    effect.to,
-                    partial(
-                        update_message,
-                        incident,
-                        place,
-                        title=update.title,
-                        severity=update.severity,
-                    ),
-                    incident,
-                    None,
-                )
+                await self.outbound.update(conn, places, incident, effect)
             elif isinstance(effect, SendResolved):
-                await cancel_pages(conn, incident.id)
-                place = await places.of(incident)
-                by = self._name(effect.by)
-                outcome = effect.outcome
-                await self._send(
-                    conn,
-                    "resolved",
-                    effect.to,
-                    partial(resolved_message, incident, place, by=by, outcome=outcome),
-                    incident,
-                    effect.by,
-                )
+                await self.outbound.resolved(conn, places, incident, effect)
         for incident_id in sorted(touched):
             await write_incident(conn, book.incidents[incident_id], now)
         for incident_id in sorted(touched):
             if book.incidents[incident_id].status == "resolved":
                 book = forget(book, incident_id)
         return book
-
-    async def _page(
-        self, conn: Conn, places: PlaceBook, incident: Incident, page: Page, now: datetime
-    ) -> None:
-        if not page.recipients:
-            self.metrics.unstaffed.inc()
-            log.warning(
-                "incident %d step %d: nobody on duty for %s",
-                incident.id,
-                page.step,
-                ", ".join(page.missing or page.targets),
-            )
-            return
-        place = await places.of(incident)
-        fevers = await places.fevers(incident)
-        open_alerts = [a for a in incident.alerts if a.resolution is None] or list(incident.alerts)
-        target_alert = open_alerts[0].id
-        for person in page.recipients:
-            link = self.signer.issue(target_alert, person.id, now=now)
-            await conn.execute(
-                "INSERT INTO ack_links (nonce, alert_id, staff_id, expires_at)"
-                " VALUES (%s, %s, %s, %s)",
-                [link.nonce, link.alert_id, link.staff_id, link.expires_at],
-            )
-            message = page_message(
-                incident,
-                place,
-                step=page.step,
-                renotify=page.renotify,
-                link=f"{self.config.base_url}/a/{link.token}",
-                fevers=fevers,
-                to=self._audience(person.id, incident.site_id),
-            )
-            await enqueue(
-                conn,
-                kind="page",
-                recipient=person.id,
-                channels=person.channels,
-                title=message.title,
-                body=message.body,
-                short=message.short,
-                incident_id=incident.id,
-            )
-            self.metrics.pages.inc()
-
-    async def _send(
-        self,
-        conn: Conn,
-        kind: Kind,
-        to: tuple[Staff, ...],
-        render: Callable[..., Message],  # called with to=Audience
-        incident: Incident,
-        skip: str | None,
-    ) -> None:
-        for person in to:
-            if person.id == skip:
-                continue  # they know: they did it
-            message = render(to=self._audience(person.id, incident.site_id))
-            await enqueue(
-                conn,
-                kind=kind,
-                recipient=person.id,
-                channels=person.channels,
-                title=message.title,
-                body=message.body,
-                short=message.short,
-                incident_id=incident.id,
-            )
-
-    def _audience(self, staff_id: str, site: str) -> Audience:
-        """The person's language (theirs, the site's, zh-CN) and the site's privacy choice."""
-        team = self._team[1]
-        return Audience(team.language_of(staff_id, site), team.policy(site).full_details)
 
     async def _maybe_suggest_referral(
         self, conn: Conn, incident: Incident, event: CreatedEvent | UpdatedEvent, now: datetime
@@ -590,10 +416,6 @@ class AlertService:
                 values=values,
                 now=now,
             )
-
-    def _name(self, staff_id: str) -> str:
-        person = self._roster.staff.get(staff_id)
-        return person.name if person else staff_id
 
     # -- roster and gauges ---------------------------------------------------------------------
 

@@ -34,9 +34,9 @@ from services.api.routes import (
 from services.auth import audit as audit_log
 from services.auth.throttle import Throttle
 from services.auth.tokens import TokenSigner, live_sessions
-from services.broker.dynsec import DynsecAccounts
 from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.errors import ConfigError
+from services.operations.broker.dynsec import DynsecAccounts
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
 
 

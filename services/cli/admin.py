@@ -18,7 +18,7 @@ from services.settings import Settings
 def _read_team(path: Path) -> object:
     import yaml
 
-    from services.alerts.team import load_care_team
+    from services.careteam.team import load_care_team
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -44,8 +44,8 @@ def team_load(path: Path) -> None:
     """Validate a care team file and store it as the new version (the alert service reloads)."""
     from psycopg import AsyncConnection
 
-    from services.alerts.team import CareTeam, roster_of
-    from services.alerts.team_store import placements, store_team
+    from services.careteam.store import placements, store_team
+    from services.careteam.team import CareTeam, roster_of
     from services.settings import database_url
 
     try:

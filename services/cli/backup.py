@@ -31,8 +31,8 @@ def backup(
     into one file; see docs/operations.md."""
     from datetime import UTC, datetime
 
-    from services.backup.progress import RichSteps
-    from services.backup.run import backup as run_backup
+    from services.operations.backup.progress import RichSteps
+    from services.operations.backup.run import backup as run_backup
 
     setup_logging("backup")
     try:
@@ -55,8 +55,8 @@ def restore(
     dynsec_file: DynsecOption = None,
 ) -> None:
     """Restore a backup into an empty database (stop every CareWatch service first)."""
-    from services.backup.progress import RichSteps
-    from services.backup.run import restore as run_restore
+    from services.operations.backup.progress import RichSteps
+    from services.operations.backup.run import restore as run_restore
 
     setup_logging("restore")
     try:

@@ -27,8 +27,8 @@ def device_add(
     from psycopg import AsyncConnection
 
     from rules.fall_placement import parse_placement
-    from services.broker.dynsec import DynsecAccounts
     from services.devices.provisioning import DeviceError, provision_device
+    from services.operations.broker.dynsec import DynsecAccounts
     from services.settings import database_url, mqtt_admin_endpoint
 
     if kind not in ("wearable", "bed_sensor", "gateway"):

@@ -116,9 +116,10 @@ def detect(
     """Run the streaming detector: the device stream → rules → alert candidates."""
 
     def build(settings: Settings, registry: CollectorRegistry) -> tuple[Service, int]:
-        from services.broker.acl import check_service_client_id
+        from services.detector.metrics import DetectorMetrics
         from services.detector.partition import parse_partition
-        from services.detector.service import Detector, DetectorConfig, DetectorMetrics
+        from services.detector.service import Detector, DetectorConfig
+        from services.operations.broker.acl import check_service_client_id
         from services.settings import database_url, mqtt_ingest_endpoint
 
         owned = parse_partition(
@@ -144,7 +145,8 @@ def alerts() -> None:
 
     def build(settings: Settings, registry: CollectorRegistry) -> tuple[Service, int]:
         from services.alerts.links import LinkSigner
-        from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
+        from services.alerts.metrics import AlertMetrics
+        from services.alerts.service import AlertService, AlertServiceConfig
         from services.settings import admin_token, database_url
 
         service = AlertService(

@@ -17,7 +17,7 @@ def up(
     rate: Annotated[float, typer.Option(min=0.01, max=50.0, help="Vitals per second each.")] = 1.0,
 ) -> None:
     """Run everything locally in the foreground (data under CAREWATCH_DATA_DIR)."""
-    from services.local.supervisor import run_up
+    from services.operations.local.supervisor import run_up
 
     setup_logging("up")
     try:

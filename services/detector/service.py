@@ -27,16 +27,16 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from ingest.batching import collect_batch
 from ingest.codec import decode
 from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
-from ingest.metrics import LATENCY_BUCKETS
 from ingest.pipeline import Inbound
-from rules.engine import Engine, ResidentRules, RulesConfig
+from rules.engine import Engine, RulesConfig
 from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
+from services.detector.metrics import DetectorMetrics
 from services.detector.outbox import input_key, with_origin, write_candidates
 from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, STAFF_CURSOR, Partition
 from services.detector.residents import (
@@ -51,7 +51,8 @@ from services.detector.residents import (
     load_resident,
     load_residents,
 )
-from services.detector.snapshots import load_snapshots, save_snapshots
+from services.detector.snapshots import load_snapshots, resident_snapshot, save_snapshots
+from services.detector.ward_inputs import attendance_after, manual_observations_after
 from services.settings import MqttEndpoint
 
 log = logging.getLogger("carewatch.detector")
@@ -62,67 +63,6 @@ T = TypeVar("T")
 # often (doubling up to the cap): short, since a fall waits for the first try that succeeds.
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 1.0
-
-# What a snapshot keeps of a resident: the rule states, not the profile or configuration
-# (those are re-read from the database, so an edited assessment applies after a restart).
-STATE_FIELDS = (
-    "latest",
-    "vitals",
-    "news2",
-    "news2_at",
-    "baseline",
-    "fall",
-    "bed",
-    "wandering",
-    "devices",
-)
-
-
-class DetectorMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.subscribed = Gauge(
-            "carewatch_detector_subscribed",
-            "1 while connected with the data subscription confirmed by the broker",
-            registry=registry,
-        )
-        self.observations = Counter(
-            "carewatch_detector_observations", "Observations fed to the rules", registry=registry
-        )
-        self.candidates = Counter(
-            "carewatch_detector_candidates",
-            "Alert candidates produced",
-            ["rule_id", "action"],
-            registry=registry,
-        )
-        self.residents = Gauge(
-            "carewatch_detector_residents", "Residents with rule state", registry=registry
-        )
-        # How far behind the devices the rules run (bench/load.py reads it under load).
-        self.lag_seconds = Histogram(
-            "carewatch_detector_lag_seconds",
-            "From a message's ts (the device's clock) to the commit of the batch that took it in",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        # Headroom: one process takes in its sites' whole stream on one thread (plus
-        # paho's). A busy rate near 1 s/s means it cannot keep up, and a long snapshot is a
-        # pause every message then waits behind (docs/scaling.md, "Capacity").
-        self.busy_seconds = Counter(
-            "carewatch_detector_busy_seconds",
-            "Time the main loop spent on batches, ticks and commits (its rate: busy share)",
-            registry=registry,
-        )
-        self.database_up = Gauge(
-            "carewatch_detector_database_up",
-            "0 while the database is away (statements are retried in place), else 1",
-            registry=registry,
-        )
-        self.snapshot_seconds = Histogram(
-            "carewatch_detector_snapshot_seconds",
-            "Saving the changed residents' state and acknowledging the messages it covers",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +82,6 @@ class DetectorConfig:
     # delayed.
     snapshot_every_s: float = 5.0
     max_unacked: int = 15_000
-
-
-def resident_snapshot(rules: ResidentRules) -> dict[str, Any]:
-    return {name: getattr(rules, name) for name in STATE_FIELDS}
 
 
 class Detector:
@@ -464,19 +400,7 @@ class Detector:
 
     def _manual_observations(self, touched: set[int], now: datetime) -> list[AlertCandidate]:
         """Observations staff entered on rounds (through the API, into the database)."""
-        if self.partition.sites:
-            rows = self.conn.execute(
-                "SELECT m.id, m.resident_id, m.metric, m.value, m.ts FROM manual_observations m"
-                " JOIN residents r USING (resident_id) WHERE m.id > %s AND r.site_id = ANY(%s)"
-                " ORDER BY m.id LIMIT 1000",
-                [self.manual_cursor, sorted(self.partition.sites)],
-            ).fetchall()
-        else:
-            rows = self.conn.execute(
-                "SELECT id, resident_id, metric, value, ts FROM manual_observations WHERE id > %s"
-                " ORDER BY id LIMIT 1000",
-                [self.manual_cursor],
-            ).fetchall()
+        rows = manual_observations_after(self.conn, self.manual_cursor, self.partition.sites)
         candidates: list[AlertCandidate] = []
         for obs_id, resident_id, metric, value, ts in rows:
             self.manual_cursor = obs_id
@@ -492,15 +416,7 @@ class Detector:
     def _staff_attendance(self, touched: set[int]) -> None:
         """Staff acknowledging or resolving a resident's alert (the alert service records it):
         the rules learn a person attended, e.g. a resolved fall is no long lie."""
-        query = (
-            "SELECT id, resident_id, at, action, rule_id, dedupe_key, condition_ts"
-            " FROM staff_attendance WHERE id > %s"
-        )
-        params: list[Any] = [self.staff_cursor]
-        if self.partition.sites:
-            query += " AND site_id = ANY(%s)"
-            params.append(sorted(self.partition.sites))
-        rows = self.conn.execute(query + " ORDER BY id LIMIT 1000", params).fetchall()
+        rows = attendance_after(self.conn, self.staff_cursor, self.partition.sites)
         for row_id, resident_id, at, action, rule_id, dedupe_key, condition_ts in rows:
             self.staff_cursor = row_id
             if not self._ensure_resident(resident_id):

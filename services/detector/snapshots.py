@@ -45,6 +45,26 @@ _LEGACY_CLASSES = dataclasses_in(OutbreakState).union(
 )
 
 
+# What a snapshot keeps of a resident: the rule states, not the profile or configuration
+# (those are re-read from the database, so an edited assessment applies after a restart).
+STATE_FIELDS = (
+    "latest",
+    "vitals",
+    "news2",
+    "news2_at",
+    "baseline",
+    "fall",
+    "bed",
+    "wandering",
+    "devices",
+)
+
+
+def resident_snapshot(rules: ResidentRules) -> dict[str, Any]:
+    """What a snapshot keeps of one resident, by field name."""
+    return {name: getattr(rules, name) for name in STATE_FIELDS}
+
+
 def _kind(subject: str) -> str:
     kind = subject.partition(":")[0]
     if kind not in ("resident", "unit", "cursor"):

@@ -23,8 +23,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 from psycopg import AsyncConnection
 
 from rules.vocabulary import Stream, is_valid_id
-from services.broker.acl import device_publish_pattern
-from services.broker.dynsec import connect_client
 from services.devices import repo
 from services.devices.check import (
     DEFAULT_MAX_SKEW,
@@ -40,6 +38,8 @@ from services.devices.check import (
 )
 from services.devices.provisioning import DeviceError
 from services.errors import BrokerAdminError, CareWatchError
+from services.operations.broker.acl import device_publish_pattern
+from services.operations.broker.dynsec import connect_client
 from services.settings import MqttEndpoint, Settings, database_url, mqtt_admin_endpoint
 
 POLL_S = 0.5  # how often the loop looks at the clock while no message comes

@@ -24,12 +24,12 @@ from rules.news2 import Gap, News2Config, News2Result, SubScore, compute_news2
 from rules.types import Severity, Source, Vital
 from rules.vocabulary import CLINICAL_METRICS
 from services.alerts.messages import SHORT_MAX
-from services.alerts.outbox import enqueue
-from services.alerts.roster import Role as StaffRole
-from services.alerts.roster import Roster, Staff, on_duty, resident_contacts
-from services.alerts.team import CareTeam, Placement, roster_of
-from services.alerts.team_store import current_team, placements
+from services.careteam.roster import Role as StaffRole
+from services.careteam.roster import Roster, Staff, on_duty, resident_contacts
+from services.careteam.store import current_team, placements
+from services.careteam.team import CareTeam, Placement, roster_of
 from services.catalogue import Language, has, text
+from services.notifications.outbox import enqueue
 from services.readings import latest_vitals, news2_lookback, vitals_from_rows
 from services.referrals import fhir, workflow
 from services.referrals.errors import InvalidReferral, ReferralError

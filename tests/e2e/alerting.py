@@ -12,9 +12,10 @@ from prometheus_client import CollectorRegistry
 from psycopg.types.json import Jsonb
 
 from services.alerts.links import LinkSigner
-from services.alerts.retry import RetryPolicy
-from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
-from services.alerts.team import load_care_team
+from services.alerts.metrics import AlertMetrics
+from services.alerts.service import AlertService, AlertServiceConfig
+from services.careteam.team import load_care_team
+from services.notifications.retry import RetryPolicy
 from services.settings import Settings, admin_token, database_url
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.support import SITE, UNIT, Conn

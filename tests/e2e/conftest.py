@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.api.app import create_app
-from services.local.system import free_port
+from services.operations.local.system import free_port
 from services.settings import Settings
 from tests.conftest import ServiceProcess, detector_process
 from tests.e2e.alerting import Running, clean

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
-from services.local.system import free_port
+from services.operations.local.system import free_port
 from services.settings import Settings
 from tests.e2e.alerting import Running, candidate, resident, store, team
 from tests.receivers import HttpReceiver, SmtpReceiver

@@ -24,7 +24,7 @@ from services.api.server import server_config
 from services.auth.principal import Principal
 from services.auth.tokens import TokenSigner
 from services.errors import ConfigError
-from services.local.system import free_port
+from services.operations.local.system import free_port
 from services.settings import Settings, admin_token
 from tests.e2e.conftest import serve
 from tests.support import PASSWORD, SITE, Conn, wait_for

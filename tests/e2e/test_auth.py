@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from services.api.app import create_app
 from services.auth.tokens import TokenSigner
-from services.local.env import service_env
+from services.operations.local.env import service_env
 from services.settings import Settings, admin_token
 from tests.e2e.alerting import candidate, resident
 from tests.support import PASSWORD, SITE, Conn, count, login_as, wait_for

@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.consumer import SessionConsumer
-from services.broker.dynsec import DynsecAdmin
+from services.operations.broker.dynsec import DynsecAdmin
 from services.settings import MqttEndpoint, Settings
 from tests.conftest import ServiceProcess
 from tests.support import Conn, Device, count, drop_session, wait_for

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from services.local.env import scratch_settings, service_env
+from services.operations.local.env import scratch_settings, service_env
 from services.settings import Settings, database_url
 from tests.e2e.test_up import CLI, ctrl_c, healthy, start_up
 from tests.support import count, wait_for

@@ -15,7 +15,7 @@ from typing import IO
 
 import pytest
 
-from services.local.env import service_env
+from services.operations.local.env import service_env
 from services.settings import SECRETS_FILE, Settings
 from tests.support import Device
 

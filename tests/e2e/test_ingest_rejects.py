@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from services.broker.dynsec import DynsecAdmin
+from services.operations.broker.dynsec import DynsecAdmin
 from services.settings import MqttEndpoint, Settings
 from tests.support import Conn, Device, count, wait_for
 

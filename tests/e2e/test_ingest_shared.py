@@ -16,7 +16,7 @@ import time
 
 import psycopg
 
-from services.local.system import free_port
+from services.operations.local.system import free_port
 from services.settings import database_url
 from tests.conftest import ServiceProcess
 from tests.e2e.scratch import add_site, metric, provision, scrape, stop_all

@@ -12,9 +12,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from psycopg import AsyncConnection
 
-from services.alerts.delivery import Delivery, Outcome
-from services.alerts.outbox import enqueue
-from services.alerts.team import load_care_team
+from services.careteam.team import load_care_team
+from services.notifications.delivery import Delivery, Outcome
+from services.notifications.outbox import enqueue
 from services.settings import Settings
 from tests.e2e.alerting import Running, candidate, resident, store, team
 from tests.receivers import HttpReceiver, SmtpReceiver

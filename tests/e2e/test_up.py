@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from services.errors import SetupError
-from services.local.env import scratch_settings, service_env
-from services.local.system import ensure_port_free, find_binary
+from services.operations.local.env import scratch_settings, service_env
+from services.operations.local.system import ensure_port_free, find_binary
 from services.settings import Settings, database_url
 from tests.support import count, wait_for
 

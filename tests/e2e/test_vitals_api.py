@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from services.local.system import free_port
+from services.operations.local.system import free_port
 from services.settings import Settings
 from services.trends.grid import HOUR, MINUTE, floor_to
 from services.trends.refresh import LOCK_KEY

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.local.process import ChildProcess
+from services.operations.local.process import ChildProcess
 
 RESTART_S = 2.0  # deploy/systemd/*.service: RestartSec=2
 

@@ -24,8 +24,8 @@ from psycopg.types.json import Jsonb
 
 from device_sim.devices import SimDevice
 from services.alerts.links import LinkSigner
-from services.local.env import scratch_settings, service_env
-from services.local.stack import LocalStack
+from services.operations.local.env import scratch_settings, service_env
+from services.operations.local.stack import LocalStack
 from services.settings import Settings, admin_token, database_url
 from tests.faults.accounting import (
     CAREGIVER,

@@ -18,7 +18,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import PoolTimeout
 
 from services.api.database import RECONNECT_WINDOW_S, WAIT_S, make_pool
-from services.local.system import free_port
+from services.operations.local.system import free_port
 
 OUTAGE_S = 20.0  # long enough for the library's backoff to reach 16 s between tries
 

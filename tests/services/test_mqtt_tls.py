@@ -31,11 +31,11 @@ from device_sim.messages import Message
 from device_sim.publisher import DevicePublisher
 from ingest.metrics import IngestMetrics
 from ingest.worker import IngestWorker, WorkerConfig
-from services.broker.dynsec import DynsecAccounts
 from services.devices.provisioning import provision_device
-from services.local.env import scratch_settings
-from services.local.stack import LocalStack
-from services.local.system import free_port
+from services.operations.broker.dynsec import DynsecAccounts
+from services.operations.local.env import scratch_settings
+from services.operations.local.stack import LocalStack
+from services.operations.local.system import free_port
 from services.settings import (
     LOCAL_MQTT_ADMIN,
     LOCAL_MQTT_INGEST,

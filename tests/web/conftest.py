@@ -18,7 +18,7 @@ import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from services.api.app import create_app
-from services.local.system import free_port
+from services.operations.local.system import free_port
 from services.settings import Settings
 from tests.e2e.alerting import Running, clean, store, team
 from tests.receivers import HttpReceiver, SmtpReceiver

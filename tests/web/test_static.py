@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from rules.news2 import Band, Parameter
 from services.alerts.model import STAFF_OUTCOMES
-from services.alerts.roster import Role as StaffRole
 from services.api.routes.web import WEB_DIR
 from services.auth.principal import ROLES
+from services.careteam.roster import Role as StaffRole
 from services.referrals.workflow import STATES, TRANSITIONS
 
 CATALOGUES = {path.stem: json.loads(path.read_text()) for path in (WEB_DIR / "i18n").glob("*.json")}

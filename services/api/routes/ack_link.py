@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse
 from services.alerts.commands import submit
 from services.alerts.links import LinkError, LinkExpired, LinkSigner
 from services.alerts.messages import local_time
-from services.alerts.team import CareTeam
-from services.alerts.team_store import current_team
 from services.api.deps import Conn
+from services.careteam.store import current_team
+from services.careteam.team import CareTeam
 from services.catalogue import DEFAULT_LANGUAGE, Language, has, text
 
 router = APIRouter(tags=["acknowledgement links"], include_in_schema=False)

@@ -9,11 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
 from pydantic import BaseModel
 
-from services.alerts.delivery import scheme_of
 from services.alerts.errors import AlertConfigError
-from services.alerts.roster import Role, on_duty
-from services.alerts.team import load_care_team, roster_of
-from services.alerts.team_store import current_team, placements, store_team
 from services.api.deps import (
     AUTHENTICATED,
     NO_NUL,
@@ -25,6 +21,10 @@ from services.api.deps import (
     require,
 )
 from services.auth.principal import Principal
+from services.careteam.roster import Role, on_duty
+from services.careteam.store import current_team, placements, store_team
+from services.careteam.team import load_care_team, roster_of
+from services.notifications.delivery import scheme_of
 
 router = APIRouter(prefix="/api/v1/care-team", tags=["care team"], responses=AUTHENTICATED)
 

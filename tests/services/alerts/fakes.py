@@ -12,7 +12,7 @@ from services.alerts.effects import Effect, Page
 from services.alerts.escalation import EscalationConfig, SeverityPolicy, Step, UnitPolicy
 from services.alerts.lifecycle import apply_candidate, tick
 from services.alerts.model import AlertBook, Incident
-from services.alerts.roster import ResidentContacts, Roster, Shift, Staff
+from services.careteam.roster import ResidentContacts, Roster, Shift, Staff
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 2026-03-09, 10:00 local: the day shift is on.

@@ -22,7 +22,7 @@ from services.alerts.escalation import (
     policy_for,
 )
 from services.alerts.lifecycle import acknowledge
-from services.alerts.roster import Roster, Shift, Staff
+from services.careteam.roster import Roster, Shift, Staff
 from tests.services.alerts.fakes import (
     CONFIG,
     RESIDENTS,

@@ -20,8 +20,8 @@ from services.alerts.messages import (
     resolved_message,
 )
 from services.alerts.model import AlertBook, Incident
-from services.alerts.retry import RetryPolicy
-from services.alerts.team import load_care_team, roster_of
+from services.careteam.team import load_care_team, roster_of
+from services.notifications.retry import RetryPolicy
 from tests.services.alerts.fakes import CONFIG, ROSTER, T0, at
 
 KEY = "k" * 32

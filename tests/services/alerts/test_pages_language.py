@@ -29,7 +29,7 @@ from services.alerts.messages import (
     update_message,
 )
 from services.alerts.model import STAFF_OUTCOMES, AlertBook, Incident
-from services.alerts.team import SMS_SCHEMES, load_care_team
+from services.careteam.team import SMS_SCHEMES, load_care_team
 from services.catalogue import DIRECTORY, LANGUAGES, catalogue, text
 from tests.services.alerts.fakes import CONFIG, ROSTER
 

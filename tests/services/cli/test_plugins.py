@@ -41,7 +41,8 @@ def run_command(*argv: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "module", ["services.cli", "services.local.supervisor", "services.local.demo"]
+    "module",
+    ["services.cli", "services.operations.local.supervisor", "services.operations.local.demo"],
 )
 def test_importing_production_never_loads_the_simulator(module: str) -> None:
     assert simulator_modules_after(f"import {module}") == []

@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from services.alerts.roster import Role as StaffRole
-from services.alerts.team import CareTeam, HospitalEntry, ShiftEntry, SiteSettings, StaffEntry
-from services.alerts.team_store import current_team, store_team
+from services.careteam.roster import Role as StaffRole
+from services.careteam.store import current_team, store_team
+from services.careteam.team import CareTeam, HospitalEntry, ShiftEntry, SiteSettings, StaffEntry
 from services.referrals import store
 from services.referrals.errors import IllegalTransition, InvalidReferral, NotPermitted
 from services.referrals.workflow import Actor, State

@@ -1,0 +1,1 @@
+"""Notifications: the durable outbox, the delivery loop and its retry policy."""

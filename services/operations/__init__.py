@@ -1,0 +1,1 @@
+"""Operations: the local stack, backup and restore, and the broker's administration."""

@@ -1,0 +1,150 @@
+"""The demo of `carewatch up`: one site and unit (and a family bed at home), the demo users
+and a care team paging them on the API's demo pager. The demo ward's devices and their
+simulator are the simulator's own (`carewatch sim`, device_sim/cli/demo_ward.py), started
+by `carewatch up` as a process, never imported here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psycopg import AsyncConnection
+
+from services.auth.principal import Role
+from services.careteam.roster import Role as TeamRole
+from services.devices import repo
+from services.settings import Settings, database_url
+
+SITE = "demo"
+UNIT = "A"
+HOME_SITE = "demo-home"  # family beds: residents at home, watched from a care station
+HOME_UNIT = "home"
+HOME_NAME = "Ma Lin (family bed)"
+
+
+async def ensure_home_resident(conn: AsyncConnection) -> int:
+    """The demo's family-bed resident: at home, watched by a community care station, with a
+    family contact and a contracted family doctor in the care team."""
+    await repo.ensure_site(conn, site_id=HOME_SITE, name="Demo family beds (home care)")
+    await repo.ensure_unit(conn, site_id=HOME_SITE, unit_id=HOME_UNIT, name="Family beds")
+    cur = await conn.execute(
+        "SELECT resident_id FROM residents WHERE site_id = %s ORDER BY resident_id LIMIT 1",
+        [HOME_SITE],
+    )
+    row = await cur.fetchone()
+    if row is not None:
+        return int(row[0])
+    return await repo.create_resident(
+        conn, site_id=HOME_SITE, unit_id=HOME_UNIT, display_name=HOME_NAME, room="home"
+    )
+
+
+USERS_FILE = "demo-users.json"
+# username (also the care team id), display name, login role, care team role
+DEMO_STAFF: tuple[tuple[str, str, Role, TeamRole], ...] = (
+    ("demo-caregiver", "Li Na (caregiver)", "caregiver", "caregiver"),
+    ("demo-nurse", "Wang Fang (charge nurse)", "nurse", "charge_nurse"),
+    ("demo-doctor", "Dr Zhao (physician)", "physician", "physician"),
+)
+
+
+# The family bed's own contacts and the partner hospital, paged on the demo pager too.
+DEMO_CONTACTS: tuple[tuple[str, str, TeamRole], ...] = (
+    ("demo-family", "Ma Jun (son)", "family"),
+    ("demo-gp", "Dr Sun (family doctor)", "family_doctor"),
+)
+HOSPITAL = ("demo-hospital", "Demo County People's Hospital")
+
+
+def demo_care_team(pager: str, home_resident: int) -> dict[str, object]:
+    """The demo's care team document: the staff on shift all day at the nursing home and for
+    the family beds, the family-bed resident's son and family doctor (paged with the care
+    station's caregiver, then the doctor), and a partner hospital for referrals; every
+    channel the demo pager."""
+    people = [(name, label, team) for name, label, _role, team in DEMO_STAFF]
+    first_step = {"who": ["caregiver", "resident_family"], "timeout_s": 120}
+    home_policy = {
+        "steps": [
+            {**first_step, "renotify_every_s": 60},
+            {"who": ["charge_nurse", "family_doctor"], "renotify_every_s": 120},
+        ]
+    }
+    return {
+        "staff": [
+            {"id": name, "name": label, "role": role, "channels": [f"{pager}/{name}"]}
+            for name, label, role in (*people, *DEMO_CONTACTS)
+        ],
+        "shifts": [
+            {"staff": name, "site": site, "start": "00:00", "end": "00:00"}
+            for name, *_ in DEMO_STAFF
+            for site in (SITE, HOME_SITE)
+        ],
+        "contacts": [
+            {"resident": home_resident, "family": ["demo-family"], "family_doctors": ["demo-gp"]}
+        ],
+        "hospitals": [
+            {
+                "id": HOSPITAL[0],
+                "name": HOSPITAL[1],
+                "sites": [SITE, HOME_SITE],
+                "channels": [f"{pager}/{HOSPITAL[0]}"],
+            }
+        ],
+        "alerts": {
+            "escalation": {
+                "sites": {
+                    HOME_SITE: {"medium": home_policy, "high": home_policy, "critical": home_policy}
+                }
+            }
+        },
+    }
+
+
+def users_file(settings: Settings) -> Path:
+    return Path(settings.data_dir).resolve() / USERS_FILE
+
+
+async def ensure_demo_people(settings: Settings) -> Path:
+    """Demo users (passwords generated once into demo-users.json, mode 0600, never printed)
+    and, if none is stored yet, a care team paging them on the API's demo pager, so the demo
+    ward's alerts go all the way to a message someone can read at /demo/pager; and the
+    family-bed resident, whose contacts that care team links."""
+    import json
+    import os
+    import secrets
+
+    from services.auth.users import UserError, create_user
+    from services.careteam.store import current_team, store_team
+    from services.careteam.team import load_care_team
+
+    path = users_file(settings)
+    async with await AsyncConnection.connect(database_url(settings), autocommit=True) as conn:
+        await repo.ensure_site(conn, site_id=SITE, name="Demo nursing home")
+        await repo.ensure_unit(conn, site_id=SITE, unit_id=UNIT, name="Unit A")
+        if not path.exists():
+            accounts: list[tuple[str, Role, str | None]] = [
+                (name, role, SITE) for name, _label, role, _team in DEMO_STAFF
+            ]
+            accounts.append(("demo-admin", "admin", None))
+            people: dict[str, str] = {}
+            for name, role, site in accounts:
+                password = secrets.token_urlsafe(12)
+                try:
+                    await create_user(
+                        conn, name, password, role, site_id=site, staff_id=name if site else None
+                    )
+                except UserError as exc:
+                    if "already exists" not in str(exc):
+                        raise
+                    continue  # made by an earlier run whose file was removed: keep it as is
+                people[name] = password
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(people, out, indent=1)
+        home = await ensure_home_resident(conn)
+        version, _ = await current_team(conn)
+        if version == 0:
+            pager = f"json://{settings.api_host}:{settings.api_port}/demo/pager"
+            team = load_care_team(demo_care_team(pager, home))
+            await store_team(conn, team, by="carewatch up (demo)")
+    return path
