@@ -299,6 +299,7 @@ def alerts() -> None:
 
     from services.alerts.links import LinkSigner
     from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
+    from services.referrals.for_alerts import AlertReferrals
     from services.settings import admin_token, database_url
 
     setup_logging("alerts")
@@ -309,6 +310,7 @@ def alerts() -> None:
             database_url(settings, "alerts"),
             signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
             metrics=AlertMetrics(registry),
+            referrals=AlertReferrals(),
             config=AlertServiceConfig(base_url=settings.base_url),
         )
     except CareWatchError as exc:

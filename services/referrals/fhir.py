@@ -20,7 +20,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
-from services.referrals.workflow import Referral, State
+from services.referrals.model import Referral, State
 
 LOINC: Final = "http://loinc.org"
 UCUM: Final = "http://unitsofmeasure.org"

@@ -15,6 +15,7 @@ from services.alerts.links import LinkSigner
 from services.alerts.retry import RetryPolicy
 from services.alerts.service import AlertMetrics, AlertService, AlertServiceConfig
 from services.alerts.team import load_care_team
+from services.referrals.for_alerts import AlertReferrals
 from services.settings import Settings, admin_token, database_url
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.support import SITE, UNIT, Conn
@@ -148,6 +149,7 @@ class Running:
             database_url(settings, "alerts"),
             signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
             metrics=AlertMetrics(self.registry),
+            referrals=AlertReferrals(),
             config=AlertServiceConfig(base_url=settings.base_url, **config),
         )
         self.errors: list[BaseException] = []
