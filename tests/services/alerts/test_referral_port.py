@@ -33,4 +33,3 @@ def test_no_alerts_module_imports_referrals() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [], f"services.alerts pulls in: {done.stdout.split()}"
-
