@@ -216,6 +216,7 @@ def run_alerts(settings: Settings, shared: Any, ready: Any, stop: Any) -> None:
 
     from services.alerts.metrics import AlertMetrics
     from services.alerts.service import AlertService, AlertServiceConfig
+    from services.referrals.for_alerts import AlertReferrals
 
     class WallClockDelivery(AlertService):
         """Delivery is about the receiver, not the week: its retries and the outbox's
@@ -237,6 +238,7 @@ def run_alerts(settings: Settings, shared: Any, ready: Any, stop: Any) -> None:
         database_url(settings, "alerts"),
         signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
         metrics=AlertMetrics(registry),
+        referrals=AlertReferrals(),
         config=AlertServiceConfig(
             base_url=settings.base_url, tick_s=FLUSH_S, standby_poll_s=FLUSH_S
         ),

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import AsyncConnection
@@ -41,6 +41,7 @@ from services.alerts.metrics import AlertMetrics
 from services.alerts.model import AlertBook, CreatedEvent, Incident, UpdatedEvent
 from services.alerts.outbound import Outbound
 from services.alerts.places import PlaceBook
+from services.alerts.referral_port import ReferralPort
 from services.alerts.store import (
     Command,
     device_kinds,
@@ -61,13 +62,8 @@ from services.careteam.store import current_team, placements
 from services.careteam.team import CareTeam, roster_of
 from services.notifications.delivery import Delivery, Sender, apprise_send
 from services.notifications.retry import RetryPolicy
-from services.referrals.store import sla_step, suggest_from_alert
 
 __all__ = ["AlertService", "AlertServiceConfig"]
-
-# How long after an alert asking for a referral its suggestion is retried (see
-# `_retry_suggestions`).
-SUGGESTION_RETRY_S = 300.0
 
 # While the database is away a new session is tried this often (doubling up to the cap): short,
 # since a page waits for the first that succeeds.
@@ -120,6 +116,7 @@ class AlertService:
         *,
         signer: LinkSigner,
         metrics: AlertMetrics,
+        referrals: ReferralPort,
         config: AlertServiceConfig | None = None,
         send: Sender = apprise_send,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -127,6 +124,7 @@ class AlertService:
         self.database_url = database_url
         self.signer = signer
         self.metrics = metrics
+        self.referrals = referrals
         self.config = config or AlertServiceConfig()
         self.clock = clock
         self.delivery = Delivery(
@@ -297,8 +295,7 @@ class AlertService:
         if time.monotonic() - self._sla_at >= self.config.referral_sla_every_s:
             self._sla_at = time.monotonic()
             async with conn.transaction():
-                fired = await sla_step(conn, now)
-                await self._retry_suggestions(conn, now)
+                fired = await self.referrals.tick(conn, now)
             if fired:
                 log.info("%d referral SLA timers fired", fired)
         if time.monotonic() - self._gauges_at >= self.config.gauges_every_s:
@@ -386,7 +383,7 @@ class AlertService:
         alert = incident.alert(event.alert_id)
         if alert.suggestion != "referral" or incident.resident_id is None:
             return
-        await suggest_from_alert(
+        await self.referrals.suggest(
             conn,
             alert_id=alert.id,
             resident_id=incident.resident_id,
@@ -395,27 +392,6 @@ class AlertService:
             values=alert.values,
             now=now,
         )
-
-    async def _retry_suggestions(self, conn: Conn, now: datetime) -> None:
-        """A NEWS2 >= 7 suggestion is checked against the stored readings, which can trail the
-        detector's live stream by a batch: try again for a few minutes after the alert."""
-        cur = await conn.execute(
-            'SELECT a.alert_id, a.resident_id, a.rule_id, a.title, a."values" FROM alerts a'
-            " WHERE a.suggestion = 'referral' AND a.resolved_at IS NULL"
-            " AND a.resident_id IS NOT NULL AND a.opened_at > %s"
-            " AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.alert_id = a.alert_id)",
-            [now - timedelta(seconds=SUGGESTION_RETRY_S)],
-        )
-        for alert_id, resident_id, rule_id, title, values in await cur.fetchall():
-            await suggest_from_alert(
-                conn,
-                alert_id=alert_id,
-                resident_id=resident_id,
-                rule_id=rule_id,
-                title=title,
-                values=values,
-                now=now,
-            )
 
     # -- roster and gauges ---------------------------------------------------------------------
 

@@ -40,6 +40,11 @@ def make_pool(url: str) -> Pool:
     )
 
 
+async def ping(conn: AsyncConnection[TupleRow]) -> None:
+    """One round trip: raises when the database does not answer a query."""
+    await conn.execute("SELECT 1")
+
+
 async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     """No connection within WAIT_S, or the one we had broke mid-request: a 503 the caller can
     retry, saying why, rather than a 500 or a hung request."""

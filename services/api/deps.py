@@ -22,6 +22,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import AfterValidator, AwareDatetime, BaseModel
 
+from services.api.repos import residents
 from services.auth.principal import Permission, Principal
 from services.auth.tokens import TokenError, TokenSigner
 from services.devices.provisioning import BrokerAccounts
@@ -200,13 +201,10 @@ async def resident_in_scope(
 ) -> tuple[str, str]:
     """The resident's site and unit; 404 if there is no such resident, 403 if the caller may
     not see them (asked in that order only for callers who may see some resident at all)."""
-    cur = await conn.execute(
-        "SELECT site_id, unit_id FROM residents WHERE resident_id = %s", [resident_id]
-    )
-    row = await cur.fetchone()
-    if row is None:
+    place = await residents.place_of(conn, resident_id=resident_id)
+    if place is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
-    site_id, unit_id = str(row[0]), str(row[1])
+    site_id, unit_id = place
     if not principal.covers(site_id, unit_id):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"resident {resident_id} is outside your scope"

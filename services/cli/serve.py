@@ -147,12 +147,14 @@ def alerts() -> None:
         from services.alerts.links import LinkSigner
         from services.alerts.metrics import AlertMetrics
         from services.alerts.service import AlertService, AlertServiceConfig
+        from services.referrals.for_alerts import AlertReferrals
         from services.settings import admin_token, database_url
 
         service = AlertService(
             database_url(settings, "alerts"),
             signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
             metrics=AlertMetrics(registry),
+            referrals=AlertReferrals(),
             config=AlertServiceConfig(base_url=settings.base_url),
         )
         return service, settings.alerts_metrics_port

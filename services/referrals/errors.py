@@ -1,10 +1,13 @@
-"""Errors the referral workflow raises on purpose.
+"""Errors the referral workflow and its store raise on purpose.
 
 ReferralError (a CareWatchError)
  ├── IllegalTransition   the state machine has no edge from the referral's state to the target
  ├── NotPermitted        the actor's side (care / hospital) or role may not take this step
- └── InvalidReferral     the referral or a transition's input is malformed (naive time, empty
-                         reason, a note missing where one is required, vitals out of window, ...)
+ ├── InvalidReferral     the referral or a transition's input is malformed (naive time, empty
+ │    │                  reason, a note missing where one is required, vitals out of window, ...)
+ │    └── InvalidField   an input names something that is not stored (resident, hospital)
+ ├── UnknownReferral     no referral with this id (also a LookupError)
+ └── AlreadyOpen         the resident already has a referral or suggestion in progress
 """
 
 from __future__ import annotations
@@ -65,3 +68,32 @@ class NotPermitted(ReferralError):
 
 class InvalidReferral(ReferralError):
     """The referral, or the input of a step, is malformed; the message says what to fix."""
+
+
+class InvalidField(InvalidReferral):
+    """An input names something that is not there; `field` is that input's name."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class UnknownReferral(ReferralError, LookupError):
+    """No referral with this id."""
+
+    def __init__(self, referral_id: int) -> None:
+        self.referral_id = referral_id
+        super().__init__(f"unknown referral {referral_id}")
+
+
+class AlreadyOpen(ReferralError):
+    """The resident already has a referral (or suggestion) in progress: one at a time."""
+
+    def __init__(self, resident_id: int, referral_id: int | None, state: str | None) -> None:
+        self.resident_id = resident_id
+        self.referral_id = referral_id
+        which = f"referral {referral_id} ({state})" if referral_id else "a referral"
+        super().__init__(
+            f"resident {resident_id} already has {which} in progress: confirm, dismiss or "
+            "cancel it instead of opening another"
+        )

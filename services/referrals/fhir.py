@@ -22,7 +22,7 @@ from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
 from rules.vocabulary import BLOOD_PRESSURE, METRICS
 from rules.vocabulary import BP_PANEL as LOINC_BP_PANEL
-from services.referrals.workflow import Referral, State
+from services.referrals.model import Referral, State
 
 LOINC: Final = "http://loinc.org"
 UCUM: Final = "http://unitsofmeasure.org"

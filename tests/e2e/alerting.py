@@ -16,6 +16,7 @@ from services.alerts.metrics import AlertMetrics
 from services.alerts.service import AlertService, AlertServiceConfig
 from services.careteam.team import load_care_team
 from services.notifications.retry import RetryPolicy
+from services.referrals.for_alerts import AlertReferrals
 from services.settings import Settings, admin_token, database_url
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.support import SITE, UNIT, Conn
@@ -149,6 +150,7 @@ class Running:
             database_url(settings, "alerts"),
             signer=LinkSigner(admin_token(settings), ttl_s=settings.ack_link_ttl_s),
             metrics=AlertMetrics(self.registry),
+            referrals=AlertReferrals(),
             config=AlertServiceConfig(base_url=settings.base_url, **config),
         )
         self.errors: list[BaseException] = []

@@ -17,7 +17,7 @@ from services.alerts.model import STAFF_OUTCOMES
 from services.api.routes.web import WEB_DIR
 from services.auth.principal import ROLES
 from services.careteam.roster import Role as StaffRole
-from services.referrals.workflow import STATES, TRANSITIONS
+from services.referrals.model import STATES, TRANSITIONS
 
 CATALOGUES = {path.stem: json.loads(path.read_text()) for path in (WEB_DIR / "i18n").glob("*.json")}
 SCRIPTS = sorted((WEB_DIR / "js").glob("*.js"))

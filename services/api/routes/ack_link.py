@@ -24,6 +24,7 @@ from services.alerts.commands import submit
 from services.alerts.links import LinkError, LinkExpired, LinkSigner
 from services.alerts.messages import local_time
 from services.api.deps import Conn
+from services.api.repos import ack_link as repo
 from services.careteam.store import current_team
 from services.careteam.team import CareTeam
 from services.catalogue import DEFAULT_LANGUAGE, Language, has, text
@@ -84,27 +85,6 @@ async def _view(conn: Conn, staff_id: str | None, site: str | None) -> _View:
     if staff_id is None:
         return _View(team.policy(site).language if site else DEFAULT_LANGUAGE, team)
     return _View(team.language_of(staff_id, site), team)
-
-
-async def _summary(conn: Conn, alert_id: int) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        "SELECT a.title, a.rule_id, a.severity, a.status, a.acknowledged_by, a.acknowledged_at,"
-        " a.first_ts, a.resident_id, a.site_id, a.unit_id, r.display_name, r.room, r.bed,"
-        " r.timezone, s.name, u.name FROM alerts_view a"
-        " LEFT JOIN residents r USING (resident_id)"
-        " LEFT JOIN sites s ON s.site_id = a.site_id"
-        " LEFT JOIN units u ON u.site_id = a.site_id AND u.unit_id = a.unit_id"
-        " WHERE a.alert_id = %s",
-        [alert_id],
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    keys = (
-        "title", "rule_id", "severity", "status", "by", "at", "first_ts", "resident_id", "site",
-        "unit", "name", "room", "bed", "timezone", "site_name", "unit_name",
-    )  # fmt: skip
-    return dict(zip(keys, row, strict=True))
 
 
 def _when(view: _View, s: dict[str, Any], ts: datetime) -> str:
@@ -174,24 +154,20 @@ async def show(token: str, request: Request, conn: Conn) -> HTMLResponse:
         alert_id, staff_id, nonce = _signer(request).verify(token)
     except LinkError as exc:
         return _invalid(await _view(conn, None, None), exc)
-    cur = await conn.execute(
-        "SELECT used_at IS NOT NULL FROM ack_links WHERE nonce = %s AND alert_id = %s",
-        [nonce, alert_id],
-    )
-    link = await cur.fetchone()
-    summary = await _summary(conn, alert_id)
+    used = await repo.link_used(conn, nonce=nonce, alert_id=alert_id)
+    summary = await repo.alert_summary(conn, alert_id=alert_id)
     view = await _view(conn, staff_id, summary["site"] if summary else None)
-    if link is None or summary is None:
+    if used is None or summary is None:
         return _invalid(view)
     lang = view.language
     described = _describe(view, summary)
-    if link[0] or summary["status"] in ("acknowledged", "resolved"):
-        used = f"<p class=muted>{escape(text(lang, 'ack.used'))}</p>" if link[0] else ""
+    if used or summary["status"] in ("acknowledged", "resolved"):
+        note = f"<p class=muted>{escape(text(lang, 'ack.used'))}</p>" if used else ""
         return _page(
             view,
             text(lang, "ack.title"),
-            f"{described}{_acked_by(view, summary)}{used}{_next_steps(view, summary)}",
-            410 if link[0] else 200,
+            f"{described}{_acked_by(view, summary)}{note}{_next_steps(view, summary)}",
+            410 if used else 200,
         )
     return _page(
         view,
@@ -207,13 +183,8 @@ async def acknowledge(token: str, request: Request, conn: Conn) -> HTMLResponse:
         alert_id, staff_id, nonce = _signer(request).verify(token)
     except LinkError as exc:
         return _invalid(await _view(conn, None, None), exc)
-    cur = await conn.execute(
-        "UPDATE ack_links SET used_at = now() WHERE nonce = %s AND alert_id = %s"
-        " AND staff_id = %s AND used_at IS NULL AND expires_at > now() RETURNING nonce",
-        [nonce, alert_id, staff_id],
-    )
-    if await cur.fetchone() is None:
-        summary = await _summary(conn, alert_id)
+    if not await repo.use_link(conn, nonce=nonce, alert_id=alert_id, staff_id=staff_id):
+        summary = await repo.alert_summary(conn, alert_id=alert_id)
         view = await _view(conn, staff_id, summary["site"] if summary else None)
         if summary is None:
             return _invalid(view)
@@ -228,7 +199,7 @@ async def acknowledge(token: str, request: Request, conn: Conn) -> HTMLResponse:
     result = await submit(
         request.app.state.database_url, kind="ack", alert_id=alert_id, actor=staff_id, via="link"
     )
-    summary = await _summary(conn, alert_id) or {}
+    summary = await repo.alert_summary(conn, alert_id=alert_id) or {}
     view = await _view(conn, staff_id, summary.get("site"))
     lang = view.language
     described = _describe(view, summary) if summary else ""

@@ -9,24 +9,20 @@ if the service did not answer in time (the command stays queued and is applied w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
-from starlette.types import Receive, Scope, Send
 
 from rules.types import Severity
 from services.alerts.commands import CommandResult, submit
 from services.alerts.lifecycle import MAX_NOTE
 from services.alerts.model import STAFF_OUTCOMES, StaffOutcome
+from services.api import sse
 from services.api.deps import (
     AUTHENTICATED,
     BIGINT_MAX,
@@ -42,7 +38,8 @@ from services.api.deps import (
     oauth2,
     require,
 )
-from services.api.listener import End, EndReason, FeedEvent, Hub, StreamLimit
+from services.api.listener import End, FeedEvent, Hub, StreamLimit
+from services.api.repos import alerts as repo
 from services.auth import audit
 from services.auth.principal import Principal
 from services.auth.tokens import TokenError, TokenLife, TokenSigner, live_sessions
@@ -53,16 +50,6 @@ Reader = Annotated[Principal, Depends(require("alerts:read"))]
 Actor = Annotated[Principal, Depends(require("alerts:act"))]
 
 Status = Literal["open", "notified", "escalated", "acknowledged", "resolved"]
-SEVERITY_RANK = (
-    "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END"
-)
-
-COLUMNS = (
-    "alert_id, incident_id, rule_id, subject, resident_id, site_id, unit_id, title, severity,"
-    ' status, opened_at, first_ts, last_ts, count, "values", suggestion, condition_cleared,'
-    " escalation_step, acknowledged_at, acknowledged_by, acknowledged_via, delivered_at,"
-    " outcome, resolved_by, resolved_at, note, audience"
-)
 
 
 class AlertOut(BaseModel):
@@ -148,11 +135,6 @@ class ResolveIn(BaseModel):
     note: PgText | None = Field(default=None, max_length=MAX_NOTE)
 
 
-def _alert(row: tuple[Any, ...]) -> dict[str, Any]:
-    names = [c.strip().strip('"') for c in COLUMNS.split(",")]
-    return dict(zip(names, row, strict=True))
-
-
 @router.get("")
 async def list_alerts(
     conn: Conn,
@@ -175,33 +157,20 @@ async def list_alerts(
 ) -> AlertPage:
     """Most urgent first: unresolved before resolved, then by severity, then oldest first.
     Only alerts of the caller's sites and units."""
-    scope, args = caller.scope_sql("site_id", "unit_id")
-    where: list[str] = [scope]
-    filters = (
-        ("site_id", site),
-        ("unit_id", unit),
-        ("resident_id", resident),
-        ("audience", audience),
+    rows = await repo.list_alerts(
+        conn,
+        scope=caller.scope_sql("site_id", "unit_id"),
+        site=site,
+        unit=unit,
+        resident=resident,
+        audience=audience,
+        statuses=status_,
+        severities=severity,
+        active=active,
+        limit=limit,
+        offset=offset,
     )
-    for column, value in filters:
-        if value is not None:
-            where.append(f"{column} = %s")
-            args.append(value)
-    if status_:
-        where.append("status = ANY(%s)")
-        args.append(list(status_))
-    if severity:
-        where.append("severity = ANY(%s)")
-        args.append(severity)
-    if active is not None:
-        where.append("resolved_at IS NULL" if active else "resolved_at IS NOT NULL")
-    cur = await conn.execute(
-        f"SELECT {COLUMNS} FROM alerts_view WHERE {' AND '.join(where)}"  # noqa: S608 - fixed parts
-        f" ORDER BY (resolved_at IS NULL) DESC, {SEVERITY_RANK} DESC, opened_at, alert_id"
-        " LIMIT %s OFFSET %s",
-        [*args, limit, offset],
-    )
-    items = [AlertOut(**_alert(row)) for row in await cur.fetchall()]
+    items = [AlertOut(**row) for row in rows]
     await audit.record(conn, request, caller, "alerts.list", "alerts", resident_id=resident)
     return AlertPage(items=items, limit=limit, offset=offset)
 
@@ -226,28 +195,19 @@ async def precision_by_rule(
     site: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
 ) -> list[RuleOutcomes]:
     """Per-rule precision from the outcomes staff chose when resolving."""
-    scope, scoped = caller.scope_sql("site_id", "unit_id")
-    cur = await conn.execute(
-        "SELECT rule_id, count(*),"  # noqa: S608 - the scope clause is built from fixed parts
-        " count(*) FILTER (WHERE outcome = 'actionable'),"
-        " count(*) FILTER (WHERE outcome = 'already_attended'),"
-        " count(*) FILTER (WHERE outcome = 'false_alarm')"
-        " FROM alerts_view WHERE outcome IN ('actionable', 'already_attended', 'false_alarm')"
-        " AND (%s::timestamptz IS NULL OR opened_at >= %s)"
-        " AND (%s::text IS NULL OR site_id = %s)"
-        f" AND {scope} GROUP BY rule_id ORDER BY rule_id",
-        [since, since, site, site, *scoped],
+    counts = await repo.rule_outcomes(
+        conn, scope=caller.scope_sql("site_id", "unit_id"), since=since, site=site
     )
     return [
         RuleOutcomes(
-            rule_id=rule,
-            resolved=n,
-            actionable=act,
-            already_attended=att,
-            false_alarm=false,
-            precision=(act + att) / n if n else None,
+            rule_id=c.rule_id,
+            resolved=c.resolved,
+            actionable=c.actionable,
+            already_attended=c.already_attended,
+            false_alarm=c.false_alarm,
+            precision=(c.actionable + c.already_attended) / c.resolved if c.resolved else None,
         )
-        for rule, n, act, att, false in await cur.fetchall()
+        for c in counts
     ]
 
 
@@ -264,14 +224,6 @@ def visible(caller: Principal, alert: dict[str, Any]) -> bool:
     return caller.covers(alert["site_id"], alert["unit_id"])
 
 
-def _sse(event_id: int | None, data: dict[str, Any], *, kind: str = "alert") -> str:
-    lines = []
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines += [f"event: {kind}", f"data: {json.dumps(data, default=str, ensure_ascii=False)}"]
-    return "\n".join(lines) + "\n\n"
-
-
 def _messages(caller: Principal, event: FeedEvent) -> list[str]:
     alerts = [a for a in event.alerts if visible(caller, a)]
     messages = []
@@ -279,41 +231,19 @@ def _messages(caller: Principal, event: FeedEvent) -> list[str]:
         # The id only on an event's last message: a reconnect resumes after whole events.
         last = i == len(alerts) - 1
         data = {"event_id": event.event_id, "kind": event.kind, "alert": alert}
-        messages.append(_sse(event.event_id if last else None, data))
+        messages.append(sse.message(event.event_id if last else None, data))
     return messages
 
 
-# Why a stream ended, for the reader (its last message, `event: end`).
-END_DETAIL: dict[EndReason, str] = {
-    "token_expired": "the access token expired: refresh it and reconnect with Last-Event-ID",
-    "session_revoked": "the session was ended (logged out or revoked): log in again",
-    "too_slow": "the stream fell too far behind: reconnect with Last-Event-ID",
-    "shutting_down": "the server is restarting: reconnect with Last-Event-ID",
-}
-
-
-def _end(reason: EndReason) -> str:
-    return _sse(None, {"reason": reason, "detail": END_DETAIL[reason]}, kind="end")
-
-
-async def load_events(conn: AsyncConnection[Any], after: int, limit: int) -> list[FeedEvent]:
+async def load_events(conn: repo.Conn, after: int, limit: int) -> list[FeedEvent]:
     """The events after `after`, oldest first, each with the alerts it changed as they are
     now (the listener's and the catch-up's one reader)."""
-    cur = await conn.execute(
-        "SELECT event_id, incident_id, alert_id, kind FROM alert_events WHERE event_id > %s"
-        " ORDER BY event_id LIMIT %s",
-        [after, limit],
-    )
-    events = []
-    for event_id, incident_id, alert_id, kind in await cur.fetchall():
-        where, arg = ("alert_id = %s", alert_id) if alert_id else ("incident_id = %s", incident_id)
-        rows = await conn.execute(
-            f"SELECT {COLUMNS} FROM alerts_view WHERE {where} ORDER BY alert_id",  # noqa: S608
-            [arg],
+    return [
+        FeedEvent(
+            e.event_id, e.kind, tuple(AlertOut(**a).model_dump(mode="json") for a in e.alerts)
         )
-        alerts = tuple(AlertOut(**_alert(r)).model_dump(mode="json") for r in await rows.fetchall())
-        events.append(FeedEvent(event_id, kind, alerts))
-    return events
+        for e in await repo.events_after(conn, after=after, limit=limit)
+    ]
 
 
 def token_life(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> TokenLife:
@@ -327,35 +257,6 @@ def token_life(request: Request, token: Annotated[str | None, Depends(oauth2)]) 
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from None
-
-
-class FeedResponse(StreamingResponse):
-    """A stream that gives back its place (`on_close`) however it ends, and stops as soon as
-    the client goes, not at its next heartbeat."""
-
-    def __init__(self, content: AsyncIterator[str], on_close: Callable[[], None]) -> None:
-        super().__init__(
-            content,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
-        self.on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            async with anyio.create_task_group() as group:
-
-                async def until_disconnect() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                    group.cancel_scope.cancel()
-
-                group.start_soon(until_disconnect)
-                with contextlib.suppress(OSError):  # the client went away mid-write
-                    await self.stream_response(send)
-                group.cancel_scope.cancel()
-        finally:
-            self.on_close()
 
 
 LIMITED: dict[int | str, dict[str, Any]] = {
@@ -401,7 +302,7 @@ async def stream(
             if not await live_sessions(conn, [life.session_id]):
                 raise HTTPException(
                     status.HTTP_401_UNAUTHORIZED,
-                    END_DETAIL["session_revoked"],
+                    sse.END_DETAIL["session_revoked"],
                     headers={"WWW-Authenticate": "Bearer"},
                 )
     try:
@@ -438,7 +339,7 @@ async def stream(
                 left = min(left, (life.expires_at - datetime.now(UTC)).total_seconds())
                 if left <= 0:
                     hub.unsubscribe(sub)
-                    yield _end("token_expired")
+                    yield sse.end("token_expired")
                     return
             try:
                 item = await asyncio.wait_for(sub.queue.get(), timeout=left)
@@ -447,7 +348,7 @@ async def stream(
                     yield ": ping\n\n"
                 continue
             if isinstance(item, End):
-                yield _end(item.reason)
+                yield sse.end(item.reason)
                 return
             if item.event_id <= cursor:
                 continue  # already sent while catching up
@@ -455,7 +356,7 @@ async def stream(
             for message in _messages(caller, item):
                 yield message
 
-    return FeedResponse(events(), on_close=lambda: hub.unsubscribe(sub))
+    return sse.FeedResponse(events(), on_close=lambda: hub.unsubscribe(sub))
 
 
 @router.get("/{alert_id}", responses=errors(404))
@@ -470,48 +371,19 @@ async def get_alert(alert_id: int, conn: Conn, caller: Reader, request: Request)
         resident_id=alert["resident_id"],
         site_id=alert["site_id"],
     )
-    cur = await conn.execute(
-        "SELECT event_id, alert_id, ts, kind, data FROM alert_events WHERE incident_id = %s"
-        " AND (alert_id IS NULL OR alert_id = %s) ORDER BY event_id",
-        [alert["incident_id"], alert_id],
+    incident_id = alert["incident_id"]
+    timeline = await repo.timeline(conn, incident_id=incident_id, alert_id=alert_id)
+    sent = await repo.deliveries(conn, incident_id=incident_id)
+    return AlertDetail(
+        **alert,
+        timeline=[EventOut(**e) for e in timeline],
+        notifications=[DeliveryOut(**d) for d in sent],
     )
-    timeline = [
-        EventOut(event_id=r[0], alert_id=r[1], ts=r[2], kind=r[3], data=r[4])
-        for r in await cur.fetchall()
-    ]
-    cur = await conn.execute(
-        "SELECT notification_id, kind, recipient, status, attempts, delivered_at, last_error"
-        " FROM notifications WHERE incident_id = %s ORDER BY notification_id",
-        [alert["incident_id"]],
-    )
-    sent = [
-        DeliveryOut(
-            notification_id=r[0],
-            kind=r[1],
-            recipient=r[2],
-            status=r[3],
-            attempts=r[4],
-            delivered_at=r[5],
-            last_error=r[6],
-        )
-        for r in await cur.fetchall()
-    ]
-    return AlertDetail(**alert, timeline=timeline, notifications=sent)
-
-
-async def _fetch(conn: Conn, alert_id: int) -> dict[str, Any] | None:
-    """The alert as people see it (alerts_view), or None."""
-    cur = await conn.execute(
-        f"SELECT {COLUMNS} FROM alerts_view WHERE alert_id = %s",  # noqa: S608 - fixed parts
-        [alert_id],
-    )
-    row = await cur.fetchone()
-    return None if row is None else _alert(row)
 
 
 async def _scoped(conn: Conn, caller: Principal, alert_id: int) -> dict[str, Any]:
     """The alert, if it exists (404) and is in the caller's scope (403)."""
-    alert = await _fetch(conn, alert_id)
+    alert = await repo.get_alert(conn, alert_id=alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
     if not caller.covers(alert["site_id"], alert["unit_id"]):
@@ -533,7 +405,7 @@ async def _answer(
         raise invalid(["body", "outcome"], result.error or "not an outcome")
     if result.status != 200:
         raise HTTPException(result.status, result.error)
-    alert = await _fetch(conn, alert_id)
+    alert = await repo.get_alert(conn, alert_id=alert_id)
     assert alert is not None
     return AlertOut(**alert)
 

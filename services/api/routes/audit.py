@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from services.api.deps import AUTHENTICATED, BIGINT_MAX, Conn, Instant, Offset, PgText, require
+from services.api.repos import audit as repo
 
 router = APIRouter(
     prefix="/api/v1/audit",
@@ -40,12 +41,6 @@ class AuditPage(BaseModel):
     offset: int
 
 
-_COLUMNS = (
-    "audit_id, at, actor, role, action, resource, resident_id, site_id, method, path, client,"
-    " status"
-)
-
-
 @router.get("")
 async def list_audit(
     conn: Conn,
@@ -57,23 +52,15 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> AuditPage:
-    where: list[str] = ["true"]
-    args: list[object] = []
-    for clause, value in (
-        ("actor = %s", actor),
-        ("resident_id = %s", resident),
-        ("action = %s", action),
-        ("at >= %s", since),
-        ("at < %s", until),
-    ):
-        if value is not None:
-            where.append(clause)
-            args.append(value)
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM audit_log WHERE {' AND '.join(where)}"  # noqa: S608 - fixed parts
-        " ORDER BY audit_id DESC LIMIT %s OFFSET %s",
-        [*args, limit, offset],
+    rows = await repo.list_entries(
+        conn,
+        actor=actor,
+        resident=resident,
+        action=action,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
     )
-    names = _COLUMNS.replace(" ", "").split(",")
-    items = [AuditEntry(**dict(zip(names, row, strict=True))) for row in await cur.fetchall()]
+    items = [AuditEntry(**row) for row in rows]
     return AuditPage(items=items, limit=limit, offset=offset)

@@ -7,6 +7,8 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.api.database import ping
+
 router = APIRouter(tags=["operations"])
 
 
@@ -31,7 +33,7 @@ async def _database(request: Request) -> str:
     try:
         async with asyncio.timeout(2):
             async with request.app.state.pool.connection() as conn:
-                await conn.execute("SELECT 1")
+                await ping(conn)
     except Exception as exc:  # any failure means not ready; say which kind
         return f"unreachable ({type(exc).__name__})"
     return "ok"

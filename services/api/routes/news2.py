@@ -4,19 +4,18 @@ the parameters present prove, what is missing, and when observations are due (RC
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from rules.news2 import ALERT_BANDS, PARAMETERS, AlertBand, News2Result, compute_news2
-from rules.types import Vital
+from rules.news2 import News2Result, compute_news2
 from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, Offset, require
+from services.api.repos import news2 as repo
 from services.auth import audit
 from services.auth.principal import Principal
-from services.readings import news2_lookback, vitals_from_rows
+from services.readings import news2_lookback
 from services.resident_rules import effective_rules
 
 router = APIRouter(prefix="/api/v1/news2", tags=["residents"], responses=AUTHENTICATED)
@@ -128,49 +127,6 @@ def news2_out(resident_id: int, result: News2Result) -> News2Out:
     )
 
 
-# The newest reading of each NEWS2 parameter of each resident: one index probe per pair
-# (readings_resident_metric_ts), not a scan of a day of wearable data.
-_LATEST = """
-SELECT r.resident_id, l.ts, m.metric, l.value, l.source, l.device_id
-FROM unnest(%(residents)s::bigint[]) AS r(resident_id)
-CROSS JOIN unnest(%(metrics)s::text[]) AS m(metric)
-JOIN LATERAL (SELECT ts, value, source, device_id FROM readings x
-              WHERE x.resident_id = r.resident_id AND x.metric = m.metric
-              AND x.ts >= %(since)s AND x.ts <= %(until)s
-              ORDER BY x.ts DESC LIMIT 1) l ON true
-"""
-
-
-async def _latest(
-    conn: Conn, residents: list[int], now: datetime, lookback: timedelta
-) -> Mapping[int, dict[str, Vital]]:
-    cur = await conn.execute(
-        _LATEST,
-        {
-            "residents": residents,
-            "metrics": list(PARAMETERS),
-            "since": now - lookback,
-            "until": now + AHEAD,
-        },
-    )
-    found: dict[int, dict[str, Vital]] = {}
-    for row in await cur.fetchall():
-        for vital in vitals_from_rows([row[1:]]):
-            found.setdefault(int(row[0]), {})[vital.metric] = vital
-    return found
-
-
-async def open_alert_bands(conn: Conn, residents: list[int]) -> dict[int, AlertBand]:
-    """The band of each resident's open NEWS2 alert: as in the detector, it holds the
-    observation interval until a round vouches for improvement."""
-    cur = await conn.execute(
-        "SELECT resident_id, \"values\"->>'band' FROM alerts WHERE rule_id = 'news2'"
-        " AND resident_id = ANY(%s) AND resolved_at IS NULL AND NOT condition_cleared",
-        [residents],
-    )
-    return {int(rid): band for rid, band in await cur.fetchall() if band in ALERT_BANDS}
-
-
 @router.get("")
 async def unit_news2(
     conn: Conn,
@@ -183,16 +139,8 @@ async def unit_news2(
 ) -> News2Page:
     """NEWS2 now of each resident in the caller's scope (by unit, room and bed): the band the
     parameters present prove, what is missing, and whether observations are due."""
-    where, args = caller.place_sql("r.site_id", "r.unit_id", site, unit)
-    cur = await conn.execute(
-        "SELECT r.resident_id, r.news2_scale, s.rule_overrides, r.rule_overrides"  # noqa: S608 - fixed parts
-        " FROM residents r JOIN sites s USING (site_id)"
-        f" WHERE {where}"
-        " ORDER BY r.site_id, r.unit_id, r.room NULLS LAST, r.bed NULLS LAST, r.resident_id"
-        " LIMIT %s OFFSET %s",
-        [*args, limit, offset],
-    )
-    rows = await cur.fetchall()
+    scope = caller.place_sql("r.site_id", "r.unit_id", site, unit)
+    rows = await repo.settings_page(conn, scope=scope, limit=limit, offset=offset)
     now = datetime.now(UTC)
     ids = [int(row[0]) for row in rows]
     configs = {
@@ -201,8 +149,10 @@ async def unit_news2(
     }
     # As far back as any of them lets a reading count (the detector's and the API's rule).
     lookback = max((news2_lookback(c.news2) for c in configs.values()), default=timedelta(0))
-    latest = await _latest(conn, ids, now, lookback)
-    alerts = await open_alert_bands(conn, ids)
+    latest = await repo.latest_parameters(
+        conn, residents=ids, since=now - lookback, until=now + AHEAD
+    )
+    alerts = await repo.open_alert_bands(conn, ids)
     items = []
     for resident_id, scale, _, _ in rows:
         config = configs[int(resident_id)]

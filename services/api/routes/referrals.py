@@ -27,22 +27,17 @@ from services.api.deps import (
 )
 from services.auth import audit
 from services.auth.principal import Principal
-from services.referrals import store
+from services.referrals import queries, store
 from services.referrals.errors import (
+    AlreadyOpen,
     IllegalTransition,
+    InvalidField,
     InvalidReferral,
     NotPermitted,
     ReferralError,
+    UnknownReferral,
 )
-from services.referrals.workflow import (
-    NOTE_REQUIRED,
-    TRANSITIONS,
-    Actor,
-    Role,
-    Side,
-    State,
-    Trigger,
-)
+from services.referrals.model import NOTE_REQUIRED, TRANSITIONS, Actor, Role, Side, State, Trigger
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUTHENTICATED)
 
@@ -178,7 +173,7 @@ async def list_referrals(
         place: dict[str, Any] = {"hospital_id": caller.hospital_id}
     else:
         place = {"scope": caller.scope_sql("site_id", "unit_id")}
-    rows, total = await store.list_referrals(
+    rows, total = await queries.list_referrals(
         conn,
         state=state,
         resident_id=resident,
@@ -204,7 +199,7 @@ async def create_referral(
             raise
         # A reference in the body: the request is wrong, not the URL.
         raise _http(
-            store.InvalidField("resident_id", f"no resident {body.resident_id}"), note_field=False
+            InvalidField("resident_id", f"no resident {body.resident_id}"), note_field=False
         ) from None
     try:
         referral_id = await store.open_referral(
@@ -266,18 +261,18 @@ async def get_referral_fhir(
     ServiceRequest, Task, the NEWS2 and vital-sign Observations (LOINC-coded)."""
     stored = await _visible(conn, caller, referral_id)
     await _audit(conn, request, caller, "referral.fhir", stored)
-    return JSONResponse(store.fhir_bundle(stored), media_type=FHIR_JSON)
+    return JSONResponse(queries.fhir_bundle(stored), media_type=FHIR_JSON)
 
 
 # --- conversions ---------------------------------------------------------------------------
 
 
-async def _visible(conn: Conn, caller: Principal, referral_id: int) -> store.StoredReferral:
+async def _visible(conn: Conn, caller: Principal, referral_id: int) -> queries.StoredReferral:
     """The referral, if it exists (404) and the caller may see it (403): hospital users
     those sent to their hospital, care-side users those of residents in their scope."""
-    stored = await store.get_referral(conn, referral_id)
+    stored = await queries.get_referral(conn, referral_id)
     if stored is None:
-        raise _http(store.UnknownReferral(referral_id), note_field=False)
+        raise _http(UnknownReferral(referral_id), note_field=False)
     row = stored.row
     if caller.hospital_id is not None:
         visible = row.hospital_id == caller.hospital_id
@@ -291,7 +286,7 @@ async def _visible(conn: Conn, caller: Principal, referral_id: int) -> store.Sto
 
 
 async def _audit(
-    conn: Conn, request: Request, caller: Principal, action: str, stored: store.StoredReferral
+    conn: Conn, request: Request, caller: Principal, action: str, stored: queries.StoredReferral
 ) -> None:
     await audit.record(
         conn,
@@ -304,8 +299,8 @@ async def _audit(
     )
 
 
-def _summary(row: store.ReferralRow) -> ReferralSummary:
-    # Only the care side requests (workflow.PERMISSIONS), so the side is not stored.
+def _summary(row: queries.ReferralRow) -> ReferralSummary:
+    # Only the care side requests (model.PERMISSIONS), so the side is not stored.
     requester = (
         None
         if row.requester_id is None
@@ -329,7 +324,7 @@ def _summary(row: store.ReferralRow) -> ReferralSummary:
     )
 
 
-def _detail(stored: store.StoredReferral) -> ReferralPublic:
+def _detail(stored: queries.StoredReferral) -> ReferralPublic:
     history = [
         AuditPublic(
             at=a.at,
@@ -357,14 +352,14 @@ def _detail(stored: store.StoredReferral) -> ReferralPublic:
 
 def _http(exc: ReferralError, *, note_field: bool) -> HTTPException:
     """The workflow's and the store's errors as HTTP answers whose body says what to change."""
-    if isinstance(exc, store.UnknownReferral):
+    if isinstance(exc, UnknownReferral):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
     if isinstance(exc, IllegalTransition):
         return HTTPException(
             status.HTTP_409_CONFLICT,
             {"message": str(exc), "state": exc.from_state, "allowed_next": list(exc.allowed)},
         )
-    if isinstance(exc, store.AlreadyOpen):
+    if isinstance(exc, AlreadyOpen):
         return HTTPException(
             status.HTTP_409_CONFLICT, {"message": str(exc), "referral_id": exc.referral_id}
         )
@@ -379,7 +374,7 @@ def _http(exc: ReferralError, *, note_field: bool) -> HTTPException:
         )
     if isinstance(exc, InvalidReferral):
         # The same shape as FastAPI's own validation errors, naming the field where known.
-        field = exc.field if isinstance(exc, store.InvalidField) else "note" if note_field else None
+        field = exc.field if isinstance(exc, InvalidField) else "note" if note_field else None
         loc = ["body", field] if field else ["body"]
         return HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, model_validator
 
 from rules.errors import OverrideError
@@ -29,7 +28,9 @@ from services.api.deps import (
     require,
     resident_in_scope,
 )
-from services.api.routes.news2 import News2Out, news2_out, open_alert_bands
+from services.api.repos import residents as repo
+from services.api.repos.news2 import open_alert_bands
+from services.api.routes.news2 import News2Out, news2_out
 from services.auth import audit
 from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
@@ -150,39 +151,19 @@ class Reading(BaseModel):
     source: str
 
 
-_PROFILE = (
-    "resident_id, site_id, unit_id, display_name, room, bed, conditions, fall_risk,"
-    " news2_scale, timezone, rule_overrides"
-)
-# Each currently assigned device with its latest status and wear event.
-_DEVICES = """
-SELECT a.resident_id, d.device_id, d.kind, s.online, s.battery, s.ts, w.type
-FROM device_assignments a
-JOIN devices d USING (device_id)
-LEFT JOIN LATERAL (SELECT online, battery, ts FROM device_status st
-                   WHERE st.device_id = d.device_id ORDER BY ts DESC LIMIT 1) s ON true
-LEFT JOIN LATERAL (SELECT type FROM device_events e WHERE e.device_id = d.device_id
-                   AND e.type IN ('wear_on', 'wear_off') ORDER BY ts DESC LIMIT 1) w ON true
-WHERE a.resident_id = ANY(%s) AND upper_inf(a.during) AND d.retired_at IS NULL
-ORDER BY d.device_id
-"""
-
-
-async def _with_devices(conn: Conn, rows: list[tuple[Any, ...]]) -> list[ResidentOut]:
-    names = _PROFILE.replace(" ", "").split(",")
-    profiles = [dict(zip(names, row, strict=True)) for row in rows]
-    cur = await conn.execute(_DEVICES, [[p["resident_id"] for p in profiles]])
+async def _with_devices(conn: Conn, profiles: list[dict[str, Any]]) -> list[ResidentOut]:
+    rows = await repo.devices_of(conn, resident_ids=[p["resident_id"] for p in profiles])
     now = datetime.now(UTC)
     devices: dict[int, list[DeviceState]] = {}
-    for rid, device_id, kind, online, battery, seen, wear in await cur.fetchall():
-        devices.setdefault(rid, []).append(
+    for d in rows:
+        devices.setdefault(d.resident_id, []).append(
             DeviceState(
-                device_id=device_id,
-                kind=kind,
-                online=None if seen is None else bool(online) and now - seen < OFFLINE_AFTER,
-                battery=battery,
-                worn=None if kind != "wearable" or wear is None else wear == "wear_on",
-                last_seen=seen,
+                device_id=d.device_id,
+                kind=d.kind,
+                online=None if d.seen is None else bool(d.online) and now - d.seen < OFFLINE_AFTER,
+                battery=d.battery,
+                worn=None if d.kind != "wearable" or d.wear is None else d.wear == "wear_on",
+                last_seen=d.seen,
             )
         )
     return [ResidentOut(**p, devices=devices.get(p["resident_id"], [])) for p in profiles]
@@ -205,10 +186,9 @@ def _check_profile(body: ResidentIn | ResidentPatch) -> None:
 async def _check_overrides(conn: Conn, site_id: str, overrides: dict[str, Any]) -> None:
     """422 naming each key at fault when `overrides` would not validate once merged over the
     site's, as the detector applies them (stored, they would be ignored: silently weaker)."""
-    cur = await conn.execute("SELECT rule_overrides FROM sites WHERE site_id = %s", [site_id])
-    row = await cur.fetchone()
+    site = await repo.site_overrides(conn, site_id=site_id)
     try:
-        check_resident_overrides(None if row is None else row[0], overrides)
+        check_resident_overrides(site, overrides)
     except OverrideError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -244,14 +224,9 @@ async def list_residents(
     offset: Offset = 0,
 ) -> ResidentPage:
     """The residents in the caller's scope, by unit, room and bed."""
-    where, args = caller.place_sql("site_id", "unit_id", site, unit)
-    cur = await conn.execute(
-        f"SELECT {_PROFILE} FROM residents WHERE {where}"  # noqa: S608 - fixed parts
-        " ORDER BY site_id, unit_id, room NULLS LAST, bed NULLS LAST, resident_id"
-        " LIMIT %s OFFSET %s",
-        [*args, limit, offset],
-    )
-    items = await _with_devices(conn, list(await cur.fetchall()))
+    scope = caller.place_sql("site_id", "unit_id", site, unit)
+    profiles = await repo.list_profiles(conn, scope=scope, limit=limit, offset=offset)
+    items = await _with_devices(conn, profiles)
     await audit.record(conn, request, caller, "residents.list", "residents", site_id=site)
     return ResidentPage(items=items, limit=limit, offset=offset)
 
@@ -263,32 +238,23 @@ async def admit_resident(
     if not caller.covers(body.site_id, body.unit_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "that unit is outside your scope")
     _check_profile(body)
-    cur = await conn.execute(
-        "SELECT 1 FROM units WHERE site_id = %s AND unit_id = %s", [body.site_id, body.unit_id]
-    )
-    if await cur.fetchone() is None:
+    if not await repo.unit_exists(conn, site_id=body.site_id, unit_id=body.unit_id):
         raise _invalid("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
     await _check_overrides(conn, body.site_id, body.rule_overrides)
-    cur = await conn.execute(
-        "INSERT INTO residents (site_id, unit_id, display_name, room, bed, conditions,"  # noqa: S608
-        " fall_risk, news2_scale, timezone, rule_overrides)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING " + _PROFILE,
-        [
-            body.site_id,
-            body.unit_id,
-            body.display_name,
-            body.room,
-            body.bed,
-            sorted(set(body.conditions)),
-            body.fall_risk,
-            body.news2_scale,
-            body.timezone,
-            Jsonb(body.rule_overrides),
-        ],
+    profile = await repo.insert_resident(
+        conn,
+        site_id=body.site_id,
+        unit_id=body.unit_id,
+        display_name=body.display_name,
+        room=body.room,
+        bed=body.bed,
+        conditions=sorted(set(body.conditions)),
+        fall_risk=body.fall_risk,
+        news2_scale=body.news2_scale,
+        timezone=body.timezone,
+        rule_overrides=body.rule_overrides,
     )
-    row = await cur.fetchone()
-    assert row is not None
-    (resident,) = await _with_devices(conn, [row])
+    (resident,) = await _with_devices(conn, [profile])
     await audit.record(
         conn,
         request,
@@ -303,14 +269,10 @@ async def admit_resident(
 
 
 async def _profile(conn: Conn, resident_id: int) -> ResidentOut:
-    cur = await conn.execute(
-        f"SELECT {_PROFILE} FROM residents WHERE resident_id = %s",  # noqa: S608 - fixed
-        [resident_id],
-    )
-    row = await cur.fetchone()
-    if row is None:
+    profile = await repo.get_profile(conn, resident_id=resident_id)
+    if profile is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
-    (resident,) = await _with_devices(conn, [row])
+    (resident,) = await _with_devices(conn, [profile])
     return resident
 
 
@@ -361,27 +323,12 @@ async def update_resident(
         return await _profile(conn, resident_id)
     if "conditions" in changes:
         changes["conditions"] = sorted(set(changes["conditions"]))
-    if "rule_overrides" in changes:
-        changes["rule_overrides"] = Jsonb(changes["rule_overrides"])
     scale_was = None
     if "news2_scale" in changes:
-        cur = await conn.execute(
-            "SELECT news2_scale FROM residents WHERE resident_id = %s", [resident_id]
-        )
-        found = await cur.fetchone()
-        scale_was = None if found is None else found[0]
-    sets = ", ".join(f"{name} = %s" for name in changes)  # names from the model, not input
-    try:
-        await conn.execute(
-            f"UPDATE residents SET {sets} WHERE resident_id = %s",  # noqa: S608 - fixed names
-            [*changes.values(), resident_id],
-        )
-    except Exception as exc:  # a unit that does not exist at the site
-        from psycopg import errors
-
-        if isinstance(exc, errors.ForeignKeyViolation):
-            raise _invalid("unit_id", f"no unit {changes.get('unit_id')!r} here") from None
-        raise
+        scale_was = await repo.news2_scale(conn, resident_id=resident_id)
+    # The names are the model's fields, never input.
+    if not await repo.update_profile(conn, resident_id=resident_id, changes=changes):
+        raise _invalid("unit_id", f"no unit {changes.get('unit_id')!r} here")
     await audit.record(
         conn,
         request,
@@ -438,14 +385,9 @@ async def current_news2(resident_id: int, conn: Conn, caller: Reader, request: R
     """NEWS2 now, from the freshest reading of each parameter within its freshness window,
     wearable and manual alike; incomplete (no total) when a parameter is missing or stale."""
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
-    cur = await conn.execute(
-        "SELECT r.news2_scale, s.rule_overrides, r.rule_overrides"
-        " FROM residents r JOIN sites s USING (site_id) WHERE r.resident_id = %s",
-        [resident_id],
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    scale, site_overrides, own_overrides = row
+    settings = await repo.news2_settings(conn, resident_id=resident_id)
+    assert settings is not None  # in scope, so it exists
+    scale, site_overrides, own_overrides = settings
     config = effective_rules(site_overrides, own_overrides, resident_id=resident_id)
     now = datetime.now(UTC)
     # As far back as a reading can still count under this resident's freshness settings.
@@ -495,19 +437,9 @@ async def record_observations(
         )
     values = body.values()
     async with conn.transaction():
-        for metric, value in values.items():
-            # One pseudo-device per resident keeps the readings' unique key per resident.
-            await conn.execute(
-                "INSERT INTO readings (ts, device_id, resident_id, metric, value, source,"
-                " received_at) VALUES (%s, %s, %s, %s, %s, 'manual', %s)"
-                " ON CONFLICT (device_id, metric, ts) DO UPDATE SET value = excluded.value",
-                [ts, f"manual-{resident_id}", resident_id, metric, value, now],
-            )
-            await conn.execute(
-                "INSERT INTO manual_observations (resident_id, metric, value, ts, recorded_by)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                [resident_id, metric, value, ts, caller.actor],
-            )
+        await repo.record_observations(
+            conn, resident_id=resident_id, values=values, ts=ts, now=now, recorded_by=caller.actor
+        )
         await audit.record(
             conn,
             request,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from services.api.deps import AUTHENTICATED, Conn, Offset, errors, invalid, require
+from services.api.repos import users as repo
 from services.auth.principal import Role
 from services.auth.users import UserError, create_user
 
@@ -43,9 +44,6 @@ class UserOut(BaseModel):
     active: bool
 
 
-_COLUMNS = "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, active"
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409))
 async def add_user(body: UserIn, conn: Conn) -> UserOut:
     try:
@@ -62,13 +60,9 @@ async def add_user(body: UserIn, conn: Conn) -> UserOut:
             )
     except UserError as exc:
         raise _refused(exc) from None
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM users WHERE user_id = %s",  # noqa: S608 - fixed columns
-        [user_id],
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return UserOut(**dict(zip(_COLUMNS.split(", "), row, strict=True)))
+    user = await repo.get_user(conn, user_id=user_id)
+    assert user is not None
+    return UserOut(**user)
 
 
 def _refused(exc: UserError) -> HTTPException:
@@ -87,10 +81,4 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> list[UserOut]:
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM users ORDER BY user_id LIMIT %s OFFSET %s",  # noqa: S608
-        [limit, offset],
-    )
-    return [
-        UserOut(**dict(zip(_COLUMNS.split(", "), row, strict=True))) for row in await cur.fetchall()
-    ]
+    return [UserOut(**u) for u in await repo.list_users(conn, limit=limit, offset=offset)]

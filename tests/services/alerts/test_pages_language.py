@@ -320,8 +320,8 @@ def test_sms_gateways_are_known_to_apprise() -> None:
 
 
 def test_referral_messages_in_both_languages() -> None:
-    from services.referrals import store
-    from services.referrals.workflow import STATES, Notify
+    from services.referrals import effects
+    from services.referrals.model import STATES, Notify
 
     notify = Notify(
         "7",
@@ -330,10 +330,10 @@ def test_referral_messages_in_both_languages() -> None:
         True,
         (("resident", "王秀英"), ("hospital", "县人民医院"), ("state", "requested")),
     )
-    title, body = store._message(7, notify, "zh-CN")
+    title, body = effects.message(7, notify, "zh-CN")
     assert title == "【紧急】转诊 #7，医院尚未答复：王秀英 → 县人民医院"
     assert body.splitlines() == ["长者：王秀英", "医院：县人民医院", "状态：已申请"]
-    title, body = store._message(7, notify, "en")
+    title, body = effects.message(7, notify, "en")
     assert title == "URGENT Referral #7, no answer from the hospital: 王秀英 → 县人民医院"
     assert body.splitlines()[-1] == "state: requested"
     timers = re.findall(

@@ -6,17 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from rules.news2 import News2Config, News2Result, compute_news2
 from rules.types import Vital
-from services.referrals.workflow import (
-    ActiveAlert,
-    Actor,
-    Hospital,
-    Referral,
-    Resident,
-    State,
-    open_request,
-    suggest,
-    transition,
-)
+from services.referrals.model import ActiveAlert, Actor, Hospital, Referral, Resident, State
+from services.referrals.workflow import open_request, suggest, transition
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 RESIDENT = Resident(42, "王秀英", "female", date(1938, 5, 17), "site-a", "unit-1", "203", "2")

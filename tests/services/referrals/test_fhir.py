@@ -12,7 +12,7 @@ from services.referrals.fhir import (
     full_url,
     priority,
 )
-from services.referrals.workflow import STATES, State
+from services.referrals.model import STATES, State
 from tests.services.referrals.builders import in_state, requested_by_hand, suggested
 
 LOINC = "http://loinc.org"

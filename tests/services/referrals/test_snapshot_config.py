@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from services.referrals import store
-from services.referrals.workflow import ReferralConfig
+from services.referrals import snapshot
+from services.referrals.model import ReferralConfig
 from tests.support import Conn
 
 pytestmark = pytest.mark.services
@@ -50,7 +50,7 @@ def resident(db: Conn, overrides: dict[str, Any]) -> int:
 async def test_a_legacy_bad_override_keeps_the_sites_in_the_snapshot(
     aconn: psycopg.AsyncConnection[Any], db: Conn
 ) -> None:
-    subject = await store._resident(aconn, resident(db, CLASHING))
+    subject = await snapshot.load_subject(aconn, resident(db, CLASHING))
     assert subject.news2.max_age_s.hr == 30  # the site's, not the defaults
     assert subject.news2.raise_after_s.medium == 10
 
@@ -65,7 +65,7 @@ async def test_the_snapshot_reads_back_as_far_as_the_freshness_settings_reach(
         " VALUES (%s, %s, %s, 'sbp', 85, 'manual', %s)",
         [now - timedelta(hours=26), f"manual-{rid}", rid, now],
     )
-    subject = await store._resident(aconn, rid)
-    _, news2, _ = await store._snapshot(aconn, subject, now, ReferralConfig())
+    subject = await snapshot.load_subject(aconn, rid)
+    _, news2, _ = await snapshot.snapshot(aconn, subject, now, ReferralConfig())
     assert news2 is not None and "sbp" not in news2.missing
     assert {s.parameter: s.score for s in news2.sub_scores}["sbp"] == 3

@@ -15,9 +15,16 @@ import pytest
 from services.careteam.roster import Role as StaffRole
 from services.careteam.store import current_team, store_team
 from services.careteam.team import CareTeam, HospitalEntry, ShiftEntry, SiteSettings, StaffEntry
-from services.referrals import store
-from services.referrals.errors import IllegalTransition, InvalidReferral, NotPermitted
-from services.referrals.workflow import Actor, State
+from services.referrals import queries, store
+from services.referrals.errors import (
+    AlreadyOpen,
+    IllegalTransition,
+    InvalidField,
+    InvalidReferral,
+    NotPermitted,
+    UnknownReferral,
+)
+from services.referrals.model import Actor, State
 from tests.support import Conn, count
 
 pytestmark = pytest.mark.services
@@ -194,7 +201,7 @@ async def test_a_news2_alert_suggests_a_referral_once(
     referral_id = await suggest(aconn, rid, now)
 
     assert referral_id is not None
-    stored = await store.get_referral(aconn, referral_id)
+    stored = await queries.get_referral(aconn, referral_id)
     assert stored is not None
     assert (stored.row.state, stored.row.trigger, stored.row.hospital_id) == (
         "suggested",
@@ -240,7 +247,7 @@ async def test_a_fall_suggests_even_without_vitals(
     now = datetime.now(UTC)
     referral_id = await suggest(aconn, rid, now, "fall.motion")
     assert referral_id is not None
-    stored = await store.get_referral(aconn, referral_id)
+    stored = await queries.get_referral(aconn, referral_id)
     assert stored is not None
     assert stored.row.trigger == "fall" and stored.news2 is None and stored.vitals == []
     assert stored.alerts[0]["rule_id"] == "fall.motion"
@@ -275,7 +282,7 @@ async def test_an_open_alert_of_the_resident_is_carried_once(
         now=now,
     )
     assert referral_id is not None
-    stored = await store.get_referral(aconn, referral_id)
+    stored = await queries.get_referral(aconn, referral_id)
     assert stored is not None
     assert [(a["alert_id"], a["severity"]) for a in stored.alerts] == [(alert_id, "critical")]
     assert stored.row.alert_id == alert_id
@@ -306,12 +313,12 @@ async def test_staff_open_refusals_write_nothing(
     now = datetime.now(UTC)
     with pytest.raises(NotPermitted):
         await store.open_referral(aconn, resident_id=rid, actor=CAREGIVER, reason="x", now=now)
-    with pytest.raises(store.InvalidField) as unknown:
+    with pytest.raises(InvalidField) as unknown:
         await store.open_referral(
             aconn, resident_id=rid, actor=NURSE, reason="x", now=now, hospital_id="nowhere"
         )
     assert unknown.value.field == "hospital_id"
-    with pytest.raises(store.InvalidField) as lonely:
+    with pytest.raises(InvalidField) as lonely:
         await store.open_referral(
             aconn, resident_id=new_resident(db, LONELY_SITE), actor=NURSE, reason="x", now=now
         )
@@ -321,7 +328,7 @@ async def test_staff_open_refusals_write_nothing(
     referral_id = await store.open_referral(
         aconn, resident_id=rid, actor=NURSE, reason="Suspected hip fracture", now=now
     )
-    with pytest.raises(store.AlreadyOpen) as again:
+    with pytest.raises(AlreadyOpen) as again:
         await store.open_referral(aconn, resident_id=rid, actor=NURSE, reason="again", now=now)
     assert again.value.referral_id == referral_id
     with pytest.raises(IllegalTransition):
@@ -336,11 +343,11 @@ async def test_staff_open_refusals_write_nothing(
         await store.apply_transition(
             aconn, referral_id=referral_id, to_state="declined", actor=DOCTOR, now=now
         )
-    with pytest.raises(store.UnknownReferral):
+    with pytest.raises(UnknownReferral):
         await store.apply_transition(
             aconn, referral_id=10**12, to_state="accepted", actor=DOCTOR, now=now
         )
-    stored = await store.get_referral(aconn, referral_id)
+    stored = await queries.get_referral(aconn, referral_id)
     assert stored is not None and stored.row.state == "requested"
     assert len(audit(db, referral_id)) == 1
 
@@ -376,7 +383,7 @@ async def test_an_unanswered_request_escalates_once(
         "requested",
         "requested",
     )
-    stored = await store.get_referral(aconn, referral_id)
+    stored = await queries.get_referral(aconn, referral_id)
     assert stored is not None and stored.row.sla_due_at is None
     assert stored.referral.sla_fired == {"hospital_answer"}
 
@@ -399,11 +406,11 @@ async def test_in_transit_reminds_once_per_period(
             aconn, referral_id=referral_id, to_state=to_state, actor=actor, now=at
         )
     await store.sla_step(aconn, left + timedelta(hours=3))  # anything else due before
-    stored = await store.get_referral(aconn, referral_id)
+    stored = await queries.get_referral(aconn, referral_id)
     assert stored is not None and stored.row.sla_due_at == left + timedelta(hours=4)
     fired = [await store.sla_step(aconn, left + timedelta(hours=h)) for h in (4, 4, 5, 8, 8, 8.5)]
     assert fired == [1, 0, 0, 1, 0, 0]
-    stored = await store.get_referral(aconn, referral_id)
+    stored = await queries.get_referral(aconn, referral_id)
     assert stored is not None
     assert stored.referral.sla_fired == {"transit_admit:1", "transit_admit:2"}
     assert stored.row.sla_due_at == left + timedelta(hours=12)

@@ -14,7 +14,7 @@ from services.referrals.errors import (
     NotPermitted,
     ReferralError,
 )
-from services.referrals.workflow import (
+from services.referrals.model import (
     STATES,
     TRANSITIONS,
     Actor,
@@ -25,6 +25,8 @@ from services.referrals.workflow import (
     ReferralConfig,
     SlaFired,
     State,
+)
+from services.referrals.workflow import (
     open_request,
     record_sla,
     sla_tick,
