@@ -498,6 +498,8 @@ def test_a_book_saved_before_holds_existed_loads_with_nothing_held() -> None:
     ward.feed(cand("fall.device"))
     incident = ward.incident()
     legacy = Incident.__new__(Incident)
-    legacy.__setstate__(incident.__getstate__()[:-1])  # type: ignore[attr-defined]
+    state = incident.__getstate__()  # a slotted dataclass's: its field values, in order
+    assert isinstance(state, list)
+    legacy.__setstate__(state[:-1])
     assert legacy == incident and legacy.held_until is None
     assert pickle.loads(pickle.dumps(ward.book)) == ward.book
