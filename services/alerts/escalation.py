@@ -50,16 +50,6 @@ Target = Literal[
     "family_doctor",
 ]
 
-ROLE_TARGETS: dict[str, Role] = {
-    "caregiver": "caregiver",
-    "nurse": "nurse",
-    "charge_nurse": "charge_nurse",
-    "physician": "physician",
-    "infection_control": "infection_control",
-    "disease_control": "disease_control",
-    "technician": "technician",
-}
-
 
 class PolicyModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
