@@ -331,21 +331,28 @@ def summary(corpus: Sequence[Loaded], results: Sequence[Outcome]) -> dict[str, A
     """The figures: overall, per placement, per age group, per data set."""
     pairs = [(item.recording, o) for item, o in zip(corpus, results, strict=True)]
 
-    def where(test: Callable[[Recording], bool]) -> dict[str, Any]:
-        return rates((r, o) for r, o in pairs if test(r))
+    def where(
+        placement: str | None = None, age: str | None = None, dataset: str | None = None
+    ) -> dict[str, Any]:
+        """The rates of the recordings matching each given attribute (None: any)."""
+        return rates(
+            (r, o)
+            for r, o in pairs
+            if placement in (None, r.placement)
+            and age in (None, r.age_group)
+            and dataset in (None, r.dataset)
+        )
 
     total = rates(pairs)
     slices: dict[str, Any] = {}
     for placement in sorted({r.placement for r, _ in pairs}):
-        slices[placement] = where(lambda r, p=placement: r.placement == p)
+        slices[placement] = where(placement=placement)
     for age in sorted({r.age_group for r, _ in pairs if r.age_group}):
-        slices[age] = where(lambda r, a=age: r.age_group == a)
+        slices[age] = where(age=age)
         for placement in sorted({r.placement for r, _ in pairs}):
-            slices[f"{age}.{placement}"] = where(
-                lambda r, a=age, p=placement: r.age_group == a and r.placement == p
-            )
+            slices[f"{age}.{placement}"] = where(placement=placement, age=age)
     for dataset in sorted({r.dataset for r, _ in pairs}):
-        slices[f"dataset.{dataset}"] = where(lambda r, d=dataset: r.dataset == d)
+        slices[f"dataset.{dataset}"] = where(dataset=dataset)
     out: dict[str, Any] = {
         "sensitivity": total["sensitivity"],
         "specificity": total["specificity"],

@@ -205,7 +205,10 @@ def measure_backlog(
     )
     target = messages * READINGS_PER_MESSAGE
     worker.start()
-    stored = lambda: worker.sample("carewatch_ingest_rows_stored_total", table="readings")  # noqa: E731
+
+    def stored() -> float:
+        return worker.sample("carewatch_ingest_rows_stored_total", table="readings")
+
     wait_until(lambda: stored() > 0, timeout=60, what="the first stored batch")
     t0, s0 = time.monotonic(), stored()
     with Progress(

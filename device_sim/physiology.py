@@ -26,7 +26,6 @@ Drift = tuple[float, float, float, float, float, float]
 # What is going on besides rest and sleep (a meal, exercise, a fever) as offsets of the true
 # values, in METRICS order; the sensors then read them with their usual noise.
 Effects = tuple[float, float, float, float, float, float]
-NO_EFFECTS: Final[Effects] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 # Fever drives heart and breathing rate with it: about 10 beats/min per °C (Liebermeister's
 # rule) and about 2 breaths/min per °C.

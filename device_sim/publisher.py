@@ -227,11 +227,6 @@ class DevicePublisher:
         return info
 
     @property
-    def inflight(self) -> int:
-        with self._cond:
-            return self._inflight
-
-    @property
     def acked(self) -> int:
         """Messages the broker acknowledged as accepted."""
         with self._cond:

@@ -30,7 +30,6 @@ from device_sim.physiology import ResidentState, bed_at, new_resident, vitals_at
 from rules.engine import RulesConfig
 from rules.news2 import PARAMETERS, compute_news2
 from rules.types import (
-    SEVERITY_ORDER,
     DeviceEvent,
     DeviceStatus,
     Motion,
@@ -1229,10 +1228,6 @@ def _cluster_labels(
                 )
             )
     return out
-
-
-def severity_at_least(severity: Severity, minimum: Severity | None) -> bool:
-    return minimum is None or SEVERITY_ORDER[severity] >= SEVERITY_ORDER[minimum]
 
 
 __all__ = [

@@ -25,7 +25,6 @@ __all__ = [
     "DeviationConfig",
     "FeverConfig",
     "baseline_step",
-    "is_febrile",
 ]
 
 Tracked = Literal["hr", "rr", "temp"]
@@ -237,17 +236,6 @@ class BaselineState:
         """The baseline in use for `metric`, or None while it is still being learnt."""
         track: Track = getattr(self, metric)
         return track.baseline
-
-
-def is_febrile(state: BaselineState, now: datetime, *, within_s: float = 72 * 3600) -> bool:
-    """The fever condition is open and its last febrile reading is at most `within_s` old
-    (a resident whose thermometer went quiet is not counted febrile forever)."""
-    f = state.fever
-    return (
-        f.open
-        and f.last_febrile is not None
-        and now - f.last_febrile <= timedelta(seconds=within_s)
-    )
 
 
 # --- the rules -----------------------------------------------------------------------------

@@ -373,10 +373,6 @@ class VitalsRuleState:
     def empty(cls) -> VitalsRuleState:
         return cls({}, {})
 
-    @property
-    def open_rules(self) -> frozenset[str]:
-        return frozenset(r for r, c in self.conditions.items() if c.level >= 0)
-
 
 def uses_scale2(profile: ResidentProfile) -> bool:
     """Residents whose SpO2 limits come from `spo2_scale2`: NEWS2 scale 2 only (a diagnosis

@@ -139,7 +139,7 @@ class SmtpReceiver(_Inbox):
                     Mail(
                         str(envelope.mail_from),
                         tuple(envelope.rcpt_tos),
-                        message_from_bytes(content, policy=policy.default),  # type: ignore[arg-type]
+                        message_from_bytes(content, policy=policy.default),
                     )
                 )
                 return "250 OK"

@@ -60,7 +60,9 @@ class Stream:
         assert self.closed.wait(timeout), f"the stream was not ended within {timeout} s"
         ends = [e for e in self.events if e["type"] == "end"]
         assert ends, f"closed without an end event: {self.events}"
-        return ends[-1]["data"]
+        data = ends[-1]["data"]
+        assert isinstance(data, dict), data
+        return data
 
     def close(self) -> None:
         self._client.close()

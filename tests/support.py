@@ -73,7 +73,7 @@ class Device:
         password: str,
         *,
         client_id: str | None = None,  # None: the device id, the only one its account may use
-        clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+        clean_start: mqtt.CleanStartOption = mqtt.MQTT_CLEAN_START_FIRST_ONLY,
     ) -> None:
         self.device_id = device_id
         self.password = password

@@ -11,7 +11,6 @@ from datetime import timedelta
 from device_sim.evaluation.metrics import Emitted, Report, evaluate
 from device_sim.scenarios import Label, Scenario, ScenarioSpec, Split, generate, load_library
 from rules.engine import Engine, RulesConfig
-from rules.types import AlertCandidate
 
 
 def replay(
@@ -39,13 +38,6 @@ def replay(
         out += [Emitted(next_tick, c, name) for c in engine.tick(now=next_tick)]
         next_tick += step
     return out
-
-
-def run_scenario(
-    scenario: Scenario, config: RulesConfig | None = None, tick_s: float = 1.0
-) -> list[AlertCandidate]:
-    """The candidates the engine emits over the scenario, in emission order."""
-    return [e.candidate for e in replay(scenario, config, tick_s)]
 
 
 @dataclass(frozen=True, slots=True)

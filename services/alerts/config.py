@@ -3,17 +3,15 @@ zones, the escalation policy, the route of technical (device) alerts and late da
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Self
+from typing import Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from rules.types import AlertCandidate
-from services.alerts.errors import AlertConfigError
 from services.alerts.escalation import DeviceRoute, EscalationConfig, PolicyModel
 
-__all__ = ["AlertsConfig", "LateData", "load_config"]
+__all__ = ["AlertsConfig", "LateData"]
 
 
 class LateData(PolicyModel):
@@ -65,16 +63,3 @@ class AlertsConfig(PolicyModel):
 
     def self_clearing(self, rule_id: str) -> bool:
         return rule_id.startswith(self.self_clearing_rules)
-
-
-def load_config(data: Mapping[str, Any]) -> AlertsConfig:
-    """Validate the `alerts` settings; AlertConfigError names every bad key as a dotted path."""
-    try:
-        return AlertsConfig.model_validate(data)
-    except ValidationError as exc:
-        raise AlertConfigError(
-            [
-                (".".join(str(p) for p in err["loc"]) or "<alerts>", err["msg"])
-                for err in exc.errors()
-            ]
-        ) from exc

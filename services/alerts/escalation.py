@@ -10,15 +10,14 @@ whoever is on duty then.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.types import Severity
 from services.alerts.effects import Page
-from services.alerts.errors import AlertConfigError
 from services.alerts.model import Incident
 from services.careteam.roster import Role, Roster, Staff, on_duty, resident_contacts
 
@@ -31,7 +30,6 @@ __all__ = [
     "Target",
     "UnitPolicy",
     "due_pages",
-    "load_escalation",
     "policy_for",
     "recipients",
 ]
@@ -49,16 +47,6 @@ Target = Literal[
     "resident_family",
     "family_doctor",
 ]
-
-ROLE_TARGETS: dict[str, Role] = {
-    "caregiver": "caregiver",
-    "nurse": "nurse",
-    "charge_nurse": "charge_nurse",
-    "physician": "physician",
-    "infection_control": "infection_control",
-    "disease_control": "disease_control",
-    "technician": "technician",
-}
 
 
 class PolicyModel(BaseModel):
@@ -191,20 +179,6 @@ class EscalationConfig(PolicyModel):
         if bad:
             raise ValueError(f"unit keys are 'site/unit', got {bad}")
         return self
-
-
-def load_escalation(data: Mapping[str, Any]) -> EscalationConfig:
-    """Validate a policy document (e.g. a config file's `escalation` table); AlertConfigError
-    names every bad key as a dotted path."""
-    try:
-        return EscalationConfig.model_validate(data)
-    except ValidationError as exc:
-        raise AlertConfigError(
-            [
-                (".".join(str(p) for p in err["loc"]) or "<escalation>", err["msg"])
-                for err in exc.errors()
-            ]
-        ) from exc
 
 
 def policy_for(

@@ -55,7 +55,6 @@ __all__ = [
     "apply_candidate",
     "forget",
     "resolve",
-    "resolve_incident",
     "tick",
 ]
 
@@ -152,28 +151,6 @@ def resolve(
         _put(book, incident), incident.id, alert_id, by=by, outcome=checked, note=note, now=now
     )
     return book, effects + more
-
-
-def resolve_incident(
-    book: AlertBook,
-    incident_id: int,
-    *,
-    by: str,
-    outcome: str | None,
-    note: str | None = None,
-    now: datetime,
-) -> Result:
-    """Resolve every unresolved alert of the incident with the same outcome and note."""
-    incident = _incident(book, incident_id)
-    if incident.status == "resolved":
-        raise IllegalTransition("incident", incident_id, "resolved", "resolved")
-    _check_resolution(outcome, note)
-    effects: list[Effect] = []
-    for alert in incident.alerts:
-        if alert.resolution is None:
-            book, more = resolve(book, alert.id, by=by, outcome=outcome, note=note, now=now)
-            effects += more
-    return book, effects
 
 
 def forget(book: AlertBook, incident_id: int) -> AlertBook:

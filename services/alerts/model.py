@@ -257,16 +257,6 @@ class Incident:
                 return a
         raise KeyError(alert_id)
 
-    def alert_timeline(self, alert_id: int) -> tuple[AlertEvent, ...]:
-        """The events of one alert: its own, and the incident's pages, escalations and
-        acknowledgement from its creation on."""
-        opened = self.alert(alert_id).opened_at
-        return tuple(
-            e
-            for e in self.timeline
-            if e.alert_id == alert_id or (e.alert_id is None and e.ts >= opened)
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class AlertBook:

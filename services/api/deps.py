@@ -190,8 +190,6 @@ def require(permission: Permission) -> Requirement:
     return Requirement(permission)
 
 
-require_admin = require("users:manage")
-
 Conn = Annotated[AsyncConnection[TupleRow], Depends(get_conn)]
 Broker = Annotated[BrokerAccounts, Depends(get_broker)]
 

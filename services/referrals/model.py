@@ -222,10 +222,6 @@ class Referral:
         """When the referral entered `state`, if it has."""
         return next((r.at for r in self.history if r.to_state == state), None)
 
-    @property
-    def allowed_next(self) -> tuple[State, ...]:
-        return TRANSITIONS[self.state]
-
 
 # --- effects -------------------------------------------------------------------------------
 

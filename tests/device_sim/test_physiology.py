@@ -13,7 +13,6 @@ from device_sim.physiology import (
     DEFAULT_TZ,
     FEVER_HR_PER_C,
     FEVER_RR_PER_C,
-    NO_EFFECTS,
     BedReading,
     Effects,
     ResidentState,
@@ -27,6 +26,8 @@ from device_sim.physiology import (
     vitals_at,
 )
 from rules.vocabulary import RANGES, VITAL_SIGNS
+
+NO_EFFECTS: Effects = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # nothing besides rest and sleep
 
 # The ranges the ingest codec enforces: a simulated value outside them would be rejected.
 PROTOCOL = {m: RANGES[m] for m in VITAL_SIGNS}

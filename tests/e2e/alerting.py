@@ -40,7 +40,7 @@ def clean(db: Conn) -> None:
 def policy(step_s: float, renotify_s: float | None = None) -> dict[str, Any]:
     """Caregiver → charge nurse after `step_s` → physician after another `step_s`, for every
     severity; outbreaks to infection and disease control."""
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"who": ["caregiver"], "timeout_s": step_s},
         {"who": ["charge_nurse"], "timeout_s": step_s},
         {"who": ["physician"]},

@@ -314,8 +314,8 @@ def test_an_outbreak_cluster_reaches_infection_and_disease_control_with_the_resi
     assert page.path == "/ic1" and mail.recipients == ("cdc@example.org",)
     for text in (page.body, mail.text):
         assert "Febrile residents (3)" in text
-        for name, temp in zip(names, ("38.4", "38.9", "38.1"), strict=True):
-            assert f"{name}: {temp} °C" in text, text
+        for name, shown in zip(names, ("38.4", "38.9", "38.1"), strict=True):
+            assert f"{name}: {shown} °C" in text, text
     assert not http.for_path("cg1")  # an outbreak goes to its own audience
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -126,7 +127,7 @@ def watch_oxygen(
         chart(db, rid, on_o2=1, acvpu=0)
     for rid in devices:
         wait_for(
-            lambda rid=rid: news2_alerts(db, rid),
+            partial(news2_alerts, db, rid),
             until=lambda alerts: len(alerts) == 1 and alerts[0][1] == "high",
             timeout=OXYGEN_COUNTS_S - 5,  # raised before the oxygen entry goes stale
             what="the NEWS2 5 alert",

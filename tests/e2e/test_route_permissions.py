@@ -203,7 +203,7 @@ class Probe:
 
     scope: str | None = None
     body: dict[str, object] | None = None
-    query: dict[str, object] = field(default_factory=dict)
+    query: dict[str, str | int] = field(default_factory=dict)
 
 
 # Every guarded route, and how to probe it: a new route fails `test_every_route_is_probed`.

@@ -81,7 +81,9 @@ def within(
 def close(got: dict[tuple[str, datetime], Stats], want: dict[tuple[str, datetime], Stats]) -> None:
     assert got.keys() == want.keys()
     for key, (lo, avg, hi, n) in want.items():
-        assert got[key] == (lo, pytest.approx(avg, rel=1e-12), hi, n), key
+        got_lo, got_avg, got_hi, got_n = got[key]
+        assert (got_lo, got_hi, got_n) == (lo, hi, n), key
+        assert got_avg == pytest.approx(avg, rel=1e-12), key
 
 
 def get(api: TestClient, rid: int, **params: Any) -> dict[str, Any]:

@@ -69,7 +69,12 @@ def test_a_full_inbox_blocks_the_network_thread_until_the_worker_takes() -> None
     inbox = Inbox(maxsize=1000, max_bytes=OVERHEAD_BYTES + len(TOPIC) + 500)
     inbox.put(item(500))
     put = threading.Event()
-    putter = threading.Thread(target=lambda: (inbox.put(item(10)), put.set()))
+
+    def network_thread() -> None:
+        inbox.put(item(10))
+        put.set()
+
+    putter = threading.Thread(target=network_thread)
     putter.start()
     assert not put.wait(0.05)  # blocked: what the broker then holds for us
     inbox.get()

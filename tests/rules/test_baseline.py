@@ -16,7 +16,6 @@ from rules.baseline import (
     BaselineState,
     DaySummary,
     baseline_step,
-    is_febrile,
     robust_baseline,
 )
 from rules.config import with_overrides
@@ -291,13 +290,13 @@ def test_fever_criteria(
     assert ("baseline" in alert.values) == (baseline is not None)
 
 
-def test_fever_update_clear_and_is_febrile() -> None:
+def test_fever_update_and_clear() -> None:
     feed = Feed(with_overrides(CFG, {"min_readings_per_day": 1}))  # spot checks make the days
     feed.hourly_temp(range(3), 36.2)
     t = local(3, 10)
     [raised] = feed(t, "temp", 37.4)
     assert raised.values["criterion"] == "baseline+1.1"
-    assert is_febrile(feed.state, t)
+    assert feed.state.fever.open
     # Each stronger criterion updates the open alert; the same one again does not.
     [repeated] = feed(t + timedelta(hours=1), "temp", 37.5)
     assert (repeated.action, repeated.values["criterion"]) == ("update", "repeated>37.2")
@@ -313,20 +312,12 @@ def test_fever_update_clear_and_is_febrile() -> None:
     assert feed(t + timedelta(hours=20), "temp", 37.3) == []
     assert feed(t + timedelta(hours=24), "temp", 36.5) == []
     assert feed(t + timedelta(hours=47), "temp", 36.5) == []
-    assert is_febrile(feed.state, t + timedelta(hours=47))
+    assert feed.state.fever.open
     [cleared] = feed(t + timedelta(hours=48), "temp", 36.4)
     assert cleared.action == "clear"
-    assert not is_febrile(feed.state, t + timedelta(hours=48))
+    assert not feed.state.fever.open
     # The febrile day was not learnt as the resident's normal temperature.
     assert [d.flagged for d in feed.state.temp.days] == [False, False, False, True, True]
-
-
-def test_is_febrile_forgets_a_silent_thermometer() -> None:
-    feed = Feed()
-    t = local(0, 10)
-    feed(t, "temp", 38.5)
-    assert is_febrile(feed.state, t + timedelta(hours=71))
-    assert not is_febrile(feed.state, t + timedelta(hours=73))
 
 
 def test_late_temperature_from_a_closed_day_can_still_show_fever() -> None:

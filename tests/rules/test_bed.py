@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import pytest
 
 from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity, note_motion
@@ -10,23 +13,28 @@ CFG = BedRulesConfig()
 RISKY = profile(fall_risk=True)
 
 
-def occupied(t: object, value: float) -> Vital:
-    return Vital(t, "occupied", value, "bed", "b1")  # type: ignore[arg-type]
+def occupied(t: datetime, value: float) -> Vital:
+    return Vital(t, "occupied", value, "bed", "b1")
+
+
+# (minute offset, occupancy 0.0/1.0 or a device event)
+Step = tuple[int, float | DeviceEvent]
 
 
 def run(
-    p: ResidentProfile, steps: list[tuple[float, object]], until_min: float, start: object = None
+    p: ResidentProfile, steps: Sequence[Step], until_min: int, start: datetime | None = None
 ) -> list[tuple[str, str]]:
     """Feed observations at minute offsets from `start`, ticking every minute."""
     t0 = start or local(2)
-    state, got = BedState(), []
+    state = BedState()
+    got: list[AlertCandidate] = []
     events = dict(steps)
-    for minute in range(int(until_min) + 1):
-        now = later(t0, minutes=minute)  # type: ignore[arg-type]
+    for minute in range(until_min + 1):
+        now = later(t0, minutes=minute)
         if minute in events:
-            obs = events[minute]
-            obs = occupied(now, obs) if isinstance(obs, float) else obs
-            state, out = bed_step(state, obs, profile=p, config=CFG)  # type: ignore[arg-type]
+            step = events[minute]
+            obs = occupied(now, step) if isinstance(step, float) else step
+            state, out = bed_step(state, obs, profile=p, config=CFG)
             got += out
         state, out = bed_tick(state, profile=p, now=now, config=CFG)
         got += out
@@ -56,14 +64,14 @@ def test_return_clears_and_return_in_time_is_quiet() -> None:
     ],
     ids=["not-fall-risk", "daytime", "before-night", "night"],
 )
-def test_who_and_when(p: ResidentProfile, start: object, alerts: int) -> None:
+def test_who_and_when(p: ResidentProfile, start: datetime, alerts: int) -> None:
     got = run(p, [(0, 1.0), (1, 0.0)], 20, start=start)
     assert len([g for g in got if g[0] == "bed.exit_night"]) == alerts
 
 
 def test_device_events_count_like_occupancy() -> None:
     t0 = local(2)
-    steps = [
+    steps: list[Step] = [
         (0, DeviceEvent(t0, "b1", "bed_enter")),
         (1, DeviceEvent(later(t0, minutes=1), "b1", "bed_exit")),
     ]

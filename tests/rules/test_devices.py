@@ -130,7 +130,9 @@ def test_snapshots_from_before_the_grace_load_with_no_will_pending() -> None:
     old_shape = pickle.dumps(state)
     # A snapshot pickled before `will_at` existed holds one value fewer.
     legacy = DeviceState.__new__(DeviceState)
-    legacy.__setstate__(state.__getstate__()[:-1])  # type: ignore[attr-defined]
+    values = state.__getstate__()  # a slotted dataclass's: its field values, in order
+    assert isinstance(values, list)
+    legacy.__setstate__(values[:-1])
     assert legacy == state and legacy.will_at is None
     assert pickle.loads(old_shape) == state
 

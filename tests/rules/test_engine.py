@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 
 import pytest
@@ -30,7 +30,9 @@ def seconds(n: float) -> datetime:
     return T0 + timedelta(seconds=n)
 
 
-def engine_with(*resident_ids: int, unit: str = "u", **overrides: object) -> Engine:
+def engine_with(
+    *resident_ids: int, unit: str = "u", overrides: Mapping[str, object] | None = None
+) -> Engine:
     engine = Engine(RulesConfig())
     for rid in resident_ids:
         engine.set_resident(profile(resident_id=rid, unit_id=unit), overrides or None)
@@ -129,7 +131,9 @@ def test_sos_pages() -> None:
 
 
 def test_resident_overrides_apply_and_bad_ones_say_which_key() -> None:
-    engine = engine_with(1, **{"vitals.spo2.low.threshold": 80, "vitals.spo2.low.tiers": []})
+    engine = engine_with(
+        1, overrides={"vitals.spo2.low.threshold": 80, "vitals.spo2.low.tiers": []}
+    )
     out = feed(engine, spo2_stream(1, ((t, 86.0) for t in range(60))))
     assert "vital.spo2.low" not in raised(out)
     with pytest.raises(OverrideError, match=r"vitals\.spo2"):

@@ -51,6 +51,8 @@ async def relay(port: int, to_host: str, to_port: int) -> AsyncIterator[None]:
 
 async def test_pool_is_back_within_seconds_of_the_database(db_url: str) -> None:
     target = conninfo_to_dict(db_url)
+    target_host, target_port = target["host"], target["port"]
+    assert target_host is not None and target_port is not None
     port = free_port()
     pool = make_pool(make_conninfo(db_url, host="127.0.0.1", port=port))
     await pool.open(wait=False)
@@ -68,7 +70,7 @@ async def test_pool_is_back_within_seconds_of_the_database(db_url: str) -> None:
             refused += 1
         assert refused >= 3
 
-        async with relay(port, str(target["host"]), int(target["port"])):
+        async with relay(port, str(target_host), int(target_port)):
             back = time.monotonic()
             async with pool.connection(timeout=30) as conn:
                 await conn.execute("SELECT 1")

@@ -46,7 +46,6 @@ Writer = Annotated[Principal, Depends(require("referrals:write"))]
 
 Text = Annotated[PgText, StringConstraints(strip_whitespace=True, max_length=2000)]
 FHIR_JSON = "application/fhir+json"
-StaffId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
 
 
 def actor_of(caller: Principal) -> Actor:

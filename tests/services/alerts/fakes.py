@@ -3,6 +3,7 @@ physician on call at site-a, a family-bed resident at home, outbreak contacts; a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from services.alerts.escalation import EscalationConfig, SeverityPolicy, Step, U
 from services.alerts.lifecycle import apply_candidate, tick
 from services.alerts.model import AlertBook, Incident
 from services.careteam.roster import ResidentContacts, Roster, Shift, Staff
+from services.careteam.team import load_care_team
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 2026-03-09, 10:00 local: the day shift is on.
@@ -54,6 +56,11 @@ HOME = SeverityPolicy(
 )
 HOME_UNIT = UnitPolicy(low=HOME, medium=HOME, high=HOME, critical=HOME)
 CONFIG = AlertsConfig(escalation=EscalationConfig(sites={"home": HOME_UNIT}))
+
+
+def alerts_section(section: Mapping[str, object]) -> AlertsConfig:
+    """A care team document's `alerts` section, validated as `carewatch team load` does."""
+    return load_care_team({"alerts": section}).alerts
 
 
 def at(seconds: float) -> datetime:

@@ -6,7 +6,7 @@ from datetime import datetime, time
 
 import pytest
 
-from services.alerts.config import AlertsConfig, load_config
+from services.alerts.config import AlertsConfig
 from services.alerts.errors import AlertConfigError
 from services.alerts.escalation import (
     CRITICAL,
@@ -18,7 +18,6 @@ from services.alerts.escalation import (
     Step,
     UnitPolicy,
     due_pages,
-    load_escalation,
     policy_for,
 )
 from services.alerts.lifecycle import acknowledge
@@ -31,6 +30,7 @@ from tests.services.alerts.fakes import (
     STAFF,
     TZ,
     Ward,
+    alerts_section,
     cand,
     pages,
     who,
@@ -286,33 +286,33 @@ BAD_POLICIES = [
         "default.low.steps.0.renotify_every_s",
         id="zero-renotify",
     ),
-    pytest.param({"units": {"unit-1": {}}}, "<escalation>", id="unit-key-without-site"),
+    pytest.param({"units": {"unit-1": {}}}, "", id="unit-key-without-site"),
     pytest.param({"sites": {"a": {"urgent": {}}}}, "sites.a.urgent", id="unknown-severity"),
 ]
 
 
 @pytest.mark.parametrize(("data", "key"), BAD_POLICIES)
-def test_load_escalation_names_the_bad_key(data: dict[str, object], key: str) -> None:
+def test_a_bad_policy_is_named_by_its_key(data: dict[str, object], key: str) -> None:
     with pytest.raises(AlertConfigError) as err:
-        load_escalation(data)
-    assert key in err.value.keys, err.value.problems
+        alerts_section({"escalation": data})
+    where = f"alerts.escalation.{key}" if key else "alerts.escalation"
+    assert where in err.value.keys, err.value.problems
 
 
-def test_load_escalation_accepts_a_document() -> None:
-    config = load_escalation(
-        {
-            "units": {
-                "site-a/icu": {
-                    "high": {
-                        "steps": [
-                            {"who": ["nurse", "charge_nurse"], "timeout_s": 60},
-                            {"who": ["physician"], "renotify_every_s": 120},
-                        ]
-                    }
+def test_a_policy_document_is_accepted() -> None:
+    escalation = {
+        "units": {
+            "site-a/icu": {
+                "high": {
+                    "steps": [
+                        {"who": ["nurse", "charge_nurse"], "timeout_s": 60},
+                        {"who": ["physician"], "renotify_every_s": 120},
+                    ]
                 }
             }
         }
-    )
+    }
+    config = alerts_section({"escalation": escalation}).escalation
     policy = policy_for(config, site="site-a", unit="icu", severity="high")
     assert isinstance(policy, SeverityPolicy) and policy.steps[1] == Step(
         who=("physician",), renotify_every_s=120
@@ -360,7 +360,7 @@ def test_an_offline_device_joining_a_queued_battery_alert_pages() -> None:
 
 
 def test_the_device_route_is_configurable_but_never_reaches_a_physician() -> None:
-    config = load_config(
+    config = alerts_section(
         {
             "devices": {
                 "page": {
@@ -385,7 +385,7 @@ def test_the_device_route_is_configurable_but_never_reaches_a_physician() -> Non
         {"rules": [""]},
     ):
         with pytest.raises(AlertConfigError, match="devices"):
-            load_config({"devices": bad})
+            alerts_section({"devices": bad})
 
 
 def test_a_technician_on_shift_can_take_the_technical_queue() -> None:
@@ -393,7 +393,9 @@ def test_a_technician_on_shift_can_take_the_technical_queue() -> None:
     roster = Roster.of(
         (*STAFF, tech), (*SHIFTS, Shift("tech", "site-a", time(8), time(18))), RESIDENTS
     )
-    config = load_config({"devices": {"page": {"steps": [{"who": ["technician", "caregiver"]}]}}})
+    config = alerts_section(
+        {"devices": {"page": {"steps": [{"who": ["technician", "caregiver"]}]}}}
+    )
     ward = Ward(config=config, roster=roster)
     first = pages(ward.feed(cand("device.wear_off", severity="medium")))
     assert [who(p) for p in first] == [("tech", "cg-day")]

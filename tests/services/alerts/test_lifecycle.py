@@ -10,7 +10,7 @@ from itertools import product
 import pytest
 
 from rules.types import Action, AlertCandidate
-from services.alerts.config import AlertsConfig, load_config
+from services.alerts.config import AlertsConfig
 from services.alerts.effects import Effect, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
     AlertConfigError,
@@ -25,7 +25,6 @@ from services.alerts.lifecycle import (
     acknowledge_incident,
     forget,
     resolve,
-    resolve_incident,
 )
 from services.alerts.model import (
     TRANSITIONS,
@@ -41,7 +40,7 @@ from services.alerts.model import (
     UpdatedEvent,
     check_transition,
 )
-from tests.services.alerts.fakes import CONFIG, Ward, cand, pages, who
+from tests.services.alerts.fakes import CONFIG, Ward, alerts_section, cand, pages, who
 
 STATUSES: tuple[IncidentStatus, ...] = ("open", "notified", "escalated", "acknowledged", "resolved")
 LEGAL = {
@@ -111,10 +110,6 @@ OPS: dict[str, tuple[IncidentStatus, Op]] = {
     "resolve": (
         "resolved",
         lambda w: resolve(w.book, 1, by="nurse", outcome="false_alarm", now=w.at(30)),
-    ),
-    "resolve_incident": (
-        "resolved",
-        lambda w: resolve_incident(w.book, 1, by="nurse", outcome="actionable", now=w.at(30)),
     ),
 }
 OP_CASES = list(product(STATUSES, OPS))
@@ -235,8 +230,6 @@ def test_unknown_ids() -> None:
     ward = Ward()
     with pytest.raises(UnknownAlert, match="no alert with id 9"):
         acknowledge(ward.book, 9, by="x", via="web", now=ward.at(0))
-    with pytest.raises(UnknownAlert, match="no incident with id 9"):
-        resolve_incident(ward.book, 9, by="x", outcome="actionable", now=ward.at(0))
 
 
 def test_forget_only_resolved_incidents() -> None:
@@ -406,7 +399,13 @@ def test_timeline_records_created_notified_escalated() -> None:
     ward = Ward()
     ward.feed(cand())
     ward.tick(120)
-    kinds = [type(e).__name__ for e in ward.incident().alert_timeline(1)]
+    incident = ward.incident()
+    opened = incident.alert(1).opened_at
+    # The alert's own events, and the incident's pages, escalations and acknowledgement since.
+    timeline = [
+        e for e in incident.timeline if e.alert_id == 1 or (e.alert_id is None and e.ts >= opened)
+    ]
+    kinds = [type(e).__name__ for e in timeline]
     assert kinds == [
         "CreatedEvent",
         "NotifiedEvent",
@@ -425,23 +424,26 @@ def test_timeline_records_created_notified_escalated() -> None:
 @pytest.mark.parametrize(
     ("data", "key"),
     [
-        ({"grouping_window_s": -1}, "grouping_window_s"),
-        ({"default_timezone": "Mars/Base"}, "<alerts>"),
-        ({"self_clearing_rules": [""]}, "<alerts>"),
-        ({"colour": "red"}, "colour"),
-        ({"escalation": {"default": {"low": {"steps": []}}}}, "escalation.default.low.steps"),
+        ({"grouping_window_s": -1}, "alerts.grouping_window_s"),
+        ({"default_timezone": "Mars/Base"}, "alerts"),
+        ({"self_clearing_rules": [""]}, "alerts"),
+        ({"colour": "red"}, "alerts.colour"),
+        (
+            {"escalation": {"default": {"low": {"steps": []}}}},
+            "alerts.escalation.default.low.steps",
+        ),
     ],
     ids=["negative-window", "bad-zone", "empty-prefix", "unknown-key", "no-steps"],
 )
-def test_load_config_names_bad_keys(data: dict[str, object], key: str) -> None:
+def test_the_alerts_section_names_bad_keys(data: dict[str, object], key: str) -> None:
     with pytest.raises(AlertConfigError) as err:
-        load_config(data)
+        alerts_section(data)
     assert key in err.value.keys
 
 
-def test_load_config_defaults() -> None:
-    assert load_config({}) == AlertsConfig()
-    assert load_config({"grouping_window_s": 60}).grouping_window_s == 60
+def test_the_alerts_section_defaults() -> None:
+    assert alerts_section({}) == AlertsConfig()
+    assert alerts_section({"grouping_window_s": 60}).grouping_window_s == 60
     assert CONFIG.self_clearing("device.offline") and not CONFIG.self_clearing("fall.device")
 
 
@@ -498,6 +500,8 @@ def test_a_book_saved_before_holds_existed_loads_with_nothing_held() -> None:
     ward.feed(cand("fall.device"))
     incident = ward.incident()
     legacy = Incident.__new__(Incident)
-    legacy.__setstate__(incident.__getstate__()[:-1])  # type: ignore[attr-defined]
+    state = incident.__getstate__()  # a slotted dataclass's: its field values, in order
+    assert isinstance(state, list)
+    legacy.__setstate__(state[:-1])
     assert legacy == incident and legacy.held_until is None
     assert pickle.loads(pickle.dumps(ward.book)) == ward.book

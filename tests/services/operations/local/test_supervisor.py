@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from services.operations.local import supervisor
 from services.operations.local.process import ChildProcess
 from services.operations.local.supervisor import Supervised, keep_alive
 
@@ -32,7 +32,7 @@ def test_backoff(
     monkeypatch: pytest.MonkeyPatch, ran_s: float, restarts_before: int, expected_wait: float
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(supervisor.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])  # what the supervisor reads
     child = DeadChild()
     s = Supervised(child, restarts=restarts_before, started_at=now[0] - ran_s)
     keep_alive(s)  # notices the exit and schedules the restart
