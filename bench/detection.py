@@ -23,7 +23,8 @@ from bench.common import machine, write_results
 from bench.sisfall import DEFAULT_DATA_DIR, evaluate_sisfall
 from device_sim.scenarios import generate, load_library, spec_from_dict
 from rules.engine import Engine
-from rules.fall import FallConfig, FallRuleState
+from rules.fall import FallRuleState
+from rules.fall_config import FallConfig
 from rules.types import ResidentProfile, Vital
 from services.detector.service import resident_snapshot
 from services.detector.snapshots import encode_state

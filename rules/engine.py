@@ -21,13 +21,13 @@ from rules.config import RuleConfig, with_overrides
 from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
 from rules.fall import (
     DEDUPE_PREFIX,
-    FallConfig,
     FallRuleState,
     cancel_pending,
     fall_attended,
     fall_rule_step,
     fall_rule_tick,
 )
+from rules.fall_config import FallConfig
 from rules.news2 import PARAMETERS, News2Config, News2State, news2_step, sub_score
 from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
 from rules.sos import sos_step

@@ -22,6 +22,13 @@ import numpy as np
 
 __all__ = ["LegacyStateRefused", "read_legacy"]
 
+# State classes that have moved since the last release that pickled them: the (module, name)
+# its pickles spell -> the (module, name) the class has now. Only a class the caller lists is
+# built under its old name too.
+MOVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("rules.fall", "FallDetectorState"): ("rules.fall_detector", "FallDetectorState"),
+}
+
 
 class LegacyStateRefused(ValueError):
     """A legacy row that is not plain state: not loaded, nothing in it run."""
@@ -79,6 +86,7 @@ def read_legacy(blob: bytes, classes: Iterable[type], expect: type | tuple[type,
     `expect`. Raises LegacyStateRefused for anything else."""
     allowed = _values()
     allowed.update({(c.__module__, c.__qualname__): c for c in classes})
+    allowed.update({old: allowed[new] for old, new in MOVED.items() if new in allowed})
     try:
         value = _Restricted(bytes(blob), allowed).load()
     except LegacyStateRefused:

@@ -13,16 +13,9 @@ import pytest
 from numpy.typing import NDArray
 
 from device_sim.motion import ADL_KINDS, FALL_KINDS, Kind, Placement, Recording, generate
-from rules.fall import (
-    FallConfig,
-    FallDetection,
-    FallDetectorState,
-    FallRuleState,
-    cancel_pending,
-    detect_step,
-    fall_rule_step,
-    fall_rule_tick,
-)
+from rules.fall import FallRuleState, cancel_pending, fall_rule_step, fall_rule_tick
+from rules.fall_config import FallConfig
+from rules.fall_detector import FallDetection, FallDetectorState, detect_step
 from rules.types import AlertCandidate, DeviceEvent, Motion
 from tests.rules.conftest import local, profile
 
