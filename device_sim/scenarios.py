@@ -41,7 +41,8 @@ from rules.types import (
     resident_subject,
     unit_subject,
 )
-from rules.vitals import Limit, uses_scale2
+from rules.vitals import uses_scale2
+from rules.vitals_config import Limit
 
 LIBRARY: Final = Path(__file__).resolve().parent / "library"
 Split = Literal["tune", "heldout"]

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import Field
 
-from rules.baseline import BaselineConfig, BaselineState, baseline_step
+from rules.baseline import BaselineState, baseline_step
+from rules.baseline_config import BaselineConfig
 from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity, note_motion
 from rules.config import RuleConfig, with_overrides
 from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
@@ -41,7 +42,8 @@ from rules.types import (
     StaffAttended,
     Vital,
 )
-from rules.vitals import VitalsConfig, VitalsRuleState, vitals_step, vitals_suppress
+from rules.vitals import VitalsRuleState, vitals_step, vitals_suppress
+from rules.vitals_config import VitalsConfig
 from rules.wandering import WanderingConfig, WanderingState, wandering_step
 
 NEWS2_PARAMETERS = frozenset(PARAMETERS)

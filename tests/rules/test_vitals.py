@@ -11,13 +11,8 @@ import pytest
 from rules.config import with_overrides
 from rules.errors import OverrideError
 from rules.types import AlertCandidate, ResidentProfile, Source, Vital
-from rules.vitals import (
-    VitalsConfig,
-    VitalsRuleState,
-    uses_scale2,
-    vitals_step,
-    vitals_suppress,
-)
+from rules.vitals import VitalsRuleState, uses_scale2, vitals_step, vitals_suppress
+from rules.vitals_config import VitalsConfig
 
 T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 CFG = VitalsConfig()
