@@ -188,7 +188,7 @@ def _print_sisfall(report: dict[str, Any]) -> None:
 
 def _print_synthetic(report: dict[str, Any]) -> None:
     n = report["seeds"]
-    print(f"\nSynthetic design set (device_sim/motion.py), {n} seeds, {report['hz']:g} Hz")
+    print(f"\nSynthetic design set (device_sim/motion/), {n} seeds, {report['hz']:g} Hz")
     for r in report["kinds"]:
         print(f"  {r['placement']:<6}{r['kind']:<28}{r['label']:<5} detected {r['detected']}/{n}")
     for placement in PLACEMENTS:
