@@ -17,7 +17,7 @@ from rules.fall_placement import PLACEMENTS, WORN, parse_placement
 from rules.fall_signal import ImpactFeatures
 from rules.types import AlertCandidate
 from tests.rules.conftest import profile
-from tests.rules.test_fall import T0, recording, windows
+from tests.rules.fall_streams import T0, recording, windows
 
 NOW_PAGE = FallConfig(cancel_window_s=0)
 
