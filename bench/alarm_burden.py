@@ -101,11 +101,12 @@ from bench.alarm_plan import (
 from bench.common import finish, machine
 from bench.receiver import JsonReceiver, Notification
 from bench.services import Service
-from device_sim import run as sim_run
+from device_sim.connections import close_all, connect_all
 from device_sim.devices import SimDevice
 from device_sim.faults import Faults
 from device_sim.physiology import DEFAULT_TZ
 from device_sim.publisher import DevicePublisher
+from device_sim.run_summary import Tally
 from device_sim.simulation import build
 from device_sim.ward import WardOptions
 from services.alerts.links import LinkError, LinkSigner
@@ -495,8 +496,8 @@ def play(
         publisher.connect()
         return publisher
 
-    publishers = sim_run._connect_all(sorted(devices, key=lambda d: d.device_id), connect)
-    counts = sim_run._Tally()
+    publishers = connect_all(sorted(devices, key=lambda d: d.device_id), connect)
+    counts = Tally()
     began = time.monotonic()
     shown = [0.0]
     watched = [0.0]
@@ -540,7 +541,7 @@ def play(
             "lost_in_buffers": sim.lost,
         }
     except BaseException:
-        sim_run._close_all(publishers, timeout_s=2.0)
+        close_all(publishers, timeout_s=2.0)
         raise
 
 
@@ -749,7 +750,7 @@ def measure(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         for child in [*alert_children, *children]:
             child.stop()
         children, alert_children = [], []
-        sim_run._close_all(publishers, timeout_s=10.0)
+        close_all(publishers, timeout_s=10.0)
         publishers = {}
         resident_of = {d.device_id: int(d.resident_key) for d in devices}
         with lock:
@@ -767,7 +768,7 @@ def measure(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         for child in [*alert_children, *children]:
             child.stop()
         if publishers:
-            sim_run._close_all(publishers, timeout_s=2.0)
+            close_all(publishers, timeout_s=2.0)
         if ingest is not None:
             ingest.stop()
         if receiver is not None:

@@ -11,7 +11,7 @@ import psycopg
 
 from bench.alert_stream import Injection, Kind, Published, resident_name
 from bench.receiver import Notification
-from rules.vitals import VitalsConfig
+from rules.vitals_config import VitalsConfig
 from services.settings import Settings, database_url
 
 _SPO2_LOW = VitalsConfig().spo2.low

@@ -26,7 +26,8 @@ from device_sim.evaluation.report import print_report
 from device_sim.evaluation.run import ScenarioRun, run_all, score
 from device_sim.scenarios import generate, load_library, spec_from_dict
 from rules.engine import Engine
-from rules.fall import FallConfig, FallRuleState
+from rules.fall import FallRuleState
+from rules.fall_config import FallConfig
 from rules.types import ResidentProfile, Vital
 from services.detector.snapshots import encode_state, resident_snapshot
 

@@ -1,6 +1,6 @@
 """The detector settings bench/falls.py may choose between, per placement.
 
-The first of each is what ships (rules.fall.FallConfig's placement settings); the others are
+The first of each is what ships (rules.fall_config.FallConfig's placement settings); the others are
 tried inside leave-one-subject-out folds. Small grids: each candidate is a full pass over a
 placement's recordings.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from rules.fall import FallConfig, PlacementSettings, detector_config
+from rules.fall_config import FallConfig, PlacementSettings, detector_config
 from rules.fall_placement import Placement
 
 # The grid behind bench/results/falls.json. Rounds before it tried, at the wrist, impact

@@ -12,7 +12,7 @@ recording's placement over every CSV named in DIR/labels.csv (`file`, `placement
 one JSON entry per file: `file`, `detections`, `first_s` (seconds from the start to the first
 detection's impact, or null). Independent data sets are scored this way: keep it stable.
 
-Recordings are streamed through `rules.fall.detect_step` in 2 s windows, as a device sends
+Recordings are streamed through `rules.fall_detector.detect_step` in 2 s windows, as a device sends
 them (bench/sisfall.py's path). Without the data this says so and exits 1: never a figure.
 """
 
@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from rich.progress import track
 
 from bench.sisfall import stream_timed
-from rules.fall import FallConfig, detector_config
+from rules.fall_config import FallConfig, detector_config
 from rules.fall_placement import Placement, parse_placement
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -163,7 +163,7 @@ def run(
 
 
 def deployed(config: FallConfig | None = None) -> ConfigFor:
-    """The production detector's settings per placement (rules.fall.detector_config)."""
+    """The production detector's settings per placement (rules.fall_config.detector_config)."""
     base = config or FallConfig()
     return lambda placement: detector_config(base, placement)
 

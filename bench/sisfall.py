@@ -1,6 +1,6 @@
 """Fall detector on the SisFall subset (held out: never used to choose thresholds).
 
-Streams each recording through `rules.fall.detect_step` in fixed windows, as the detector
+Streams each recording through `rules.fall_detector.detect_step` in fixed windows, as the detector
 would see it live, and reports sensitivity, specificity and a line per file. The data live
 outside the repository (../shared/data/sisfall); without them this prints so and exits 0.
 `--synthetic N` also prints the design set: N recordings of each synthetic kind.
@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from device_sim.motion import ADL_KINDS, FALL_KINDS, PLACEMENTS, generate
-from rules.fall import FallConfig, FallDetection, FallDetectorState, detect_step
+from rules.fall_config import FallConfig
+from rules.fall_detector import FallDetection, FallDetectorState, detect_step
 from rules.types import Motion
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sisfall"
@@ -187,7 +188,7 @@ def _print_sisfall(report: dict[str, Any]) -> None:
 
 def _print_synthetic(report: dict[str, Any]) -> None:
     n = report["seeds"]
-    print(f"\nSynthetic design set (device_sim/motion.py), {n} seeds, {report['hz']:g} Hz")
+    print(f"\nSynthetic design set (device_sim/motion/), {n} seeds, {report['hz']:g} Hz")
     for r in report["kinds"]:
         print(f"  {r['placement']:<6}{r['kind']:<28}{r['label']:<5} detected {r['detected']}/{n}")
     for placement in PLACEMENTS:

@@ -29,8 +29,8 @@ class DemoScript:
     expect: str = ""  # when the page should come, for the person who asked
 
 
-# Values are chosen past the default limits (rules/vitals.py, rules/baseline.py, rules/news2.py)
-# so that a site's defaults page; persistence there is at most 60 s (SpO2 15 s).
+# Values are chosen past the default limits (rules/vitals_config.py, rules/baseline_config.py,
+# rules/news2.py) so that a site's defaults page; persistence there is at most 60 s (SpO2 15 s).
 SCRIPTS: Final[dict[str, DemoScript]] = {
     "fall": DemoScript(
         duration_s=60.0,

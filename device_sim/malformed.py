@@ -100,92 +100,116 @@ def malform(kind: MalformedKind, message: Message, rng: random.Random) -> Messag
     body: dict[str, Any] = json.loads(message.payload)
     topic = message.topic
     payload: bytes
-    if kind == "truncated":
-        payload = message.payload[: rng.randint(1, len(message.payload) - 1)]
-    elif kind == "not_utf8":
-        at = rng.randint(0, len(message.payload))
-        payload = message.payload[:at] + b"\xff" + message.payload[at:]
-    elif kind == "utf8_surrogate":
-        body["note"] = "\ud800"
-        # Python's UTF-8 codec refuses surrogates unless told to pass them through.
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    elif kind == "nan":
-        body[_field(body, rng)] = float("nan")
-        payload = _encode(body, allow_nan=True)
-    elif kind == "infinity":
-        body[_field(body, rng)] = rng.choice((float("inf"), float("-inf")))
-        payload = _encode(body, allow_nan=True)
-    elif kind == "deep_nesting":
-        # Only ts and seq besides: a long motion window would leave no room for depth.
-        name = _field(body, rng)
-        head = _encode({"ts": body["ts"], "seq": body.get("seq"), name: 0})[:-2]
-        depth = (_NESTING_ROOM - len(head)) // 2
-        payload = head + b"[" * depth + b"]" * depth + b"}"
-    elif kind == "not_object":
-        payload = _encode([body])
-    elif kind == "missing_ts":
-        del body["ts"]
-        payload = _encode(body)
-    elif kind == "string_number":
-        name = _field(body, rng)
-        body[name] = str(body[name])
-        payload = _encode(body)
-    elif kind == "naive_ts":
-        # The UTC wall time with its offset dropped: what a device with a naive clock sends.
-        seconds, ms = divmod(int(body["ts"]), 1000)
-        wall = datetime.fromtimestamp(seconds, UTC).replace(microsecond=ms * 1000)
-        body["ts"] = wall.replace(tzinfo=None).isoformat(timespec="milliseconds")
-        payload = _encode(body)
-    elif kind == "future_ts":
-        body["ts"] = int(body["ts"]) + _FUTURE_MS
-        payload = _encode(body)
-    elif kind == "ancient_ts":
-        body["ts"] = _Y2K_MS + int(body["ts"]) % 86_400_000
-        payload = _encode(body)
-    elif kind == "duplicate_key":
-        # json.dumps cannot write a key twice: splice the repeat in after the opening brace.
-        name = _field(body, rng)
-        payload = b'{"%s": %s, ' % (name.encode(), _encode(body[name])) + _encode(body)[1:]
-    elif kind == "out_of_range":
-        name = _field(body, rng)
-        low, high = RANGES[name]
-        body[name] = high + (high - low)
-        payload = _encode(body)
-    elif kind == "oversized":
-        body["pad"] = "x" * _PAD_BYTES
-        payload = _encode(body)
+    if kind in _TOPIC_KINDS:
+        topic, payload = _broken_topic(kind, topic), message.payload
     elif kind == "huge_motion":
         prefix, _, _ = topic.rpartition("/")
         samples = [0] * _HUGE_MOTION
         window = {"ts": body["ts"], "seq": body.get("seq"), "hz": 50}
         topic, payload = f"{prefix}/motion", _encode(window | dict.fromkeys(_AXES, samples))
-    elif kind == "bad_topic":
-        topic, payload = f"{topic}/extra", message.payload
-    elif kind == "dot_dot_level":
-        prefix, _, stream = topic.rpartition("/")
-        topic, payload = f"{prefix}/../{stream}", message.payload
-    elif kind == "empty_level":
-        topic, payload = _with_site(topic, ""), message.payload
-    elif kind == "percent_slash":
-        topic, payload = _with_site(topic, f"{_site(topic)}%2Fx"), message.payload
-    elif kind == "lookalike_stream":
-        prefix, _, stream = topic.rpartition("/")
-        at = next(i for i, char in enumerate(stream) if char in _LOOKALIKES)
-        lookalike = stream[:at] + _LOOKALIKES[stream[at]] + stream[at + 1 :]
-        topic, payload = f"{prefix}/{lookalike}", message.payload
-    elif kind == "overlong_level":
-        site = _site(topic)
-        long_site = (site * (_OVERLONG_ID // len(site) + 1))[:_OVERLONG_ID]
-        topic, payload = _with_site(topic, long_site), message.payload
-    elif kind == "unknown_stream":
-        topic, payload = f"{topic}-x", message.payload
-    elif kind == "topic_mismatch":
-        site = _site(topic)
-        other = f"{site}-x" if len(site) <= 62 else "x"
-        topic, payload = _with_site(topic, other), message.payload
+    else:
+        payload = _broken_payload(kind, message.payload, body, rng)
+    return Message(message.stream, topic, payload, retain=False)
+
+
+# Kinds that break the topic and leave the payload as it was.
+_TOPIC_KINDS: Final[frozenset[MalformedKind]] = frozenset(
+    {
+        "bad_topic",
+        "dot_dot_level",
+        "empty_level",
+        "percent_slash",
+        "lookalike_stream",
+        "overlong_level",
+        "unknown_stream",
+        "topic_mismatch",
+    }
+)
+
+
+def _broken_payload(
+    kind: MalformedKind, raw: bytes, body: dict[str, Any], rng: random.Random
+) -> bytes:
+    """The reading's payload (`raw`, parsed: `body`) broken in the way `kind` says."""
+    if kind == "truncated":
+        return raw[: rng.randint(1, len(raw) - 1)]
+    if kind == "not_utf8":
+        at = rng.randint(0, len(raw))
+        return raw[:at] + b"\xff" + raw[at:]
+    if kind == "utf8_surrogate":
+        body["note"] = "\ud800"
+        # Python's UTF-8 codec refuses surrogates unless told to pass them through.
+        return json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if kind == "nan":
+        body[_field(body, rng)] = float("nan")
+        return _encode(body, allow_nan=True)
+    if kind == "infinity":
+        body[_field(body, rng)] = rng.choice((float("inf"), float("-inf")))
+        return _encode(body, allow_nan=True)
+    if kind == "deep_nesting":
+        # Only ts and seq besides: a long motion window would leave no room for depth.
+        name = _field(body, rng)
+        head = _encode({"ts": body["ts"], "seq": body.get("seq"), name: 0})[:-2]
+        depth = (_NESTING_ROOM - len(head)) // 2
+        return head + b"[" * depth + b"]" * depth + b"}"
+    if kind == "not_object":
+        return _encode([body])
+    if kind == "duplicate_key":
+        # json.dumps cannot write a key twice: splice the repeat in after the opening brace.
+        name = _field(body, rng)
+        return b'{"%s": %s, ' % (name.encode(), _encode(body[name])) + _encode(body)[1:]
+    return _encode(_broken_fields(kind, body, rng))
+
+
+def _broken_fields(kind: MalformedKind, body: dict[str, Any], rng: random.Random) -> Any:
+    """The body with a field missing, of the wrong type, or out of range."""
+    if kind == "missing_ts":
+        del body["ts"]
+    elif kind == "string_number":
+        name = _field(body, rng)
+        body[name] = str(body[name])
+    elif kind == "naive_ts":
+        # The UTC wall time with its offset dropped: what a device with a naive clock sends.
+        seconds, ms = divmod(int(body["ts"]), 1000)
+        wall = datetime.fromtimestamp(seconds, UTC).replace(microsecond=ms * 1000)
+        body["ts"] = wall.replace(tzinfo=None).isoformat(timespec="milliseconds")
+    elif kind == "future_ts":
+        body["ts"] = int(body["ts"]) + _FUTURE_MS
+    elif kind == "ancient_ts":
+        body["ts"] = _Y2K_MS + int(body["ts"]) % 86_400_000
+    elif kind == "out_of_range":
+        name = _field(body, rng)
+        low, high = RANGES[name]
+        body[name] = high + (high - low)
+    elif kind == "oversized":
+        body["pad"] = "x" * _PAD_BYTES
     else:
         raise ValueError(f"unknown malformed kind {kind!r}")
-    return Message(message.stream, topic, payload, retain=False)
+    return body
+
+
+def _broken_topic(kind: MalformedKind, topic: str) -> str:
+    """The reading's topic broken in the way `kind` says (the broker's ACL lets it through)."""
+    if kind == "bad_topic":
+        return f"{topic}/extra"
+    if kind == "dot_dot_level":
+        prefix, _, stream = topic.rpartition("/")
+        return f"{prefix}/../{stream}"
+    if kind == "empty_level":
+        return _with_site(topic, "")
+    if kind == "percent_slash":
+        return _with_site(topic, f"{_site(topic)}%2Fx")
+    if kind == "lookalike_stream":
+        prefix, _, stream = topic.rpartition("/")
+        at = next(i for i, char in enumerate(stream) if char in _LOOKALIKES)
+        return f"{prefix}/{stream[:at] + _LOOKALIKES[stream[at]] + stream[at + 1 :]}"
+    if kind == "overlong_level":
+        site = _site(topic)
+        return _with_site(topic, (site * (_OVERLONG_ID // len(site) + 1))[:_OVERLONG_ID])
+    if kind == "unknown_stream":
+        return f"{topic}-x"
+    site = _site(topic)  # topic_mismatch: another site's id
+    return _with_site(topic, f"{site}-x" if len(site) <= 62 else "x")
 
 
 def _site(topic: str) -> str:

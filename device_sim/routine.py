@@ -26,7 +26,7 @@ from device_sim.physiology import (
     fever_effects,
     scheduled_in_bed,
 )
-from device_sim.scenarios import ADL_GAP_MIN, ADL_HOURS, DAILY_ADLS, MOTION_HZ
+from device_sim.scenarios.stream import ADL_GAP_MIN, ADL_HOURS, DAILY_ADLS, MOTION_HZ
 
 _ROUTINE_STREAM: Final = 2  # apart from the physiology (0) and device (1) streams
 

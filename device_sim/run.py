@@ -9,125 +9,31 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-
+from device_sim.connections import Publisher, PublisherFactory, close_all, connect_all
 from device_sim.control import ControlServer
 from device_sim.devices import SimDevice
 from device_sim.faults import NO_FAULTS, Faults
 from device_sim.labels import jsonable, write_labels
-from device_sim.messages import Delivery, Message
+from device_sim.messages import Delivery
 from device_sim.physiology import DEFAULT_TZ
+from device_sim.progress import Report, reporter
 from device_sim.publisher import DEFAULT_MAX_INFLIGHT, DevicePublisher
 from device_sim.replay import scenario_start
+from device_sim.run_summary import SimSummary, Tally
 from device_sim.scenarios import ScenarioSpec
 from device_sim.simulation import Simulation, build
 from device_sim.ward import DEFAULT_WARD, WardOptions
 
 log = logging.getLogger("carewatch.sim")
 
-LOG_EVERY_S: Final = 10.0  # real seconds, when there is no progress bar
-PROGRESS_EVERY_S: Final = 0.1
 LAG_WARNING_S: Final = 5.0
 CLOSE_TIMEOUT_S: Final = 10.0
 MAX_BATCH: Final = 5000  # deliveries published together when they are all due
-_MAX_PARALLEL_CONNECTS: Final = 16
-
-
-class Publisher(Protocol):
-    """What the run loop needs of a connected device connection (DevicePublisher, or a fake)."""
-
-    def publish(self, message: Message) -> None: ...
-
-    def close(self, timeout_s: float = ..., *, announce_offline: bool = ...) -> int: ...
-
-    def take_reconnected(self) -> bool: ...
-
-    @property
-    def rejected(self) -> int: ...
-
-
-PublisherFactory = Callable[[SimDevice], Publisher]
-
-
-@dataclass(frozen=True, slots=True)
-class SimSummary:
-    """What a run did. `messages_published` counts messages handed to the broker connection
-    (or written, in a dry run); of those, `messages_rejected` were refused by the broker (e.g.
-    its ACL) and `messages_unacked` were still unacknowledged when the run gave up waiting.
-    `by_kind` splits them into data as produced, backfill after a Wi-Fi drop, duplicates, late
-    (out-of-order) and malformed (by malformed kind in `malformed`); `lost` messages fell out
-    of a full buffer while offline, `unsent` were still buffered when the run ended."""
-
-    messages_published: int
-    by_stream: dict[str, int]
-    elapsed_s: float
-    messages_rejected: int = 0
-    messages_unacked: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
-    malformed: dict[str, int] = field(default_factory=dict)
-    lost: int = 0
-    unsent: int = 0
-    labels: int = 0
-    simulated_s: float = 0.0
-
-    def lines(self, *, verb: str = "published") -> list[str]:
-        """The summary for people, a few lines."""
-        rate = self.messages_published / self.elapsed_s if self.elapsed_s > 0 else 0.0
-        out = [
-            f"{verb} {self.messages_published:,} messages in {self.elapsed_s:.1f} s "
-            f"({rate:,.0f}/s), {self.simulated_s / 3600:.2f} simulated hours",
-            "  by stream: " + _counts(self.by_stream),
-            "  by kind:   " + _counts(self.by_kind),
-        ]
-        if self.malformed:
-            out.append("  malformed: " + _counts(self.malformed))
-        if self.lost or self.unsent:
-            out.append(
-                f"  lost from full buffers: {self.lost:,}; still buffered at the end: "
-                f"{self.unsent:,}"
-            )
-        if verb == "published":
-            out.append(
-                f"  broker rejected: {self.messages_rejected:,}; unacknowledged: "
-                f"{self.messages_unacked:,}"
-            )
-        return out
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
-
-
-class _Tally:
-    """Counts of what was handed over, by stream, kind and malformed kind."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.by_stream: Counter[str] = Counter()
-        self.by_kind: Counter[str] = Counter()
-        self.malformed: Counter[str] = Counter()
-
-    def add(self, message: Message, kind: str = "data", detail: str = "") -> None:
-        self.total += 1
-        self.by_stream[message.stream] += 1
-        self.by_kind[kind] += 1
-        if detail:
-            self.malformed[detail] += 1
 
 
 def run_simulation(
@@ -171,14 +77,7 @@ def run_simulation(
     _check_speed(speed)
     sim = _build(devices, rate_hz, duration_s, seed, speed, start, tz, ward, faults, scenario)
     if connect is None:
-
-        def connect(device: SimDevice) -> Publisher:
-            publisher = DevicePublisher(
-                device, host=host, port=port, tls=tls, ca_file=ca_file, max_inflight=max_inflight
-            )
-            publisher.connect()
-            return publisher
-
+        connect = _broker_connect(host, port, tls=tls, ca_file=ca_file, max_inflight=max_inflight)
     log.info(
         "simulating %d devices (%s) at speed %g, from %s",
         len(sim.devices),
@@ -186,19 +85,19 @@ def run_simulation(
         speed,
         sim.start.astimezone(tz).isoformat(timespec="seconds"),
     )
-    publishers = _connect_all([sim.devices[d] for d in sorted(sim.devices)], connect)
-    tally = _Tally()
+    publishers = connect_all([sim.devices[d] for d in sorted(sim.devices)], connect)
+    tally = Tally()
     began = time.monotonic()
     failed = False
     try:
-        with _reporter(progress, sim.duration_s, len(devices), sim.start, tz) as report:
+        with reporter(progress, sim.duration_s, len(devices), sim.start, tz) as report:
             _loop(sim, publishers, speed, stop, report, tally, control)
     except BaseException:
         failed = True
         raise
     finally:
         # After a failure the broker may be gone: do not wait the full timeout for acks.
-        unacked = _close_all(publishers, timeout_s=2.0 if failed else CLOSE_TIMEOUT_S)
+        unacked = close_all(publishers, timeout_s=2.0 if failed else CLOSE_TIMEOUT_S)
         labels = _write_labels(sim, labels_path)
     elapsed = time.monotonic() - began
     summary = _summary(sim, tally, elapsed, labels, publishers.values(), unacked)
@@ -211,6 +110,21 @@ def run_simulation(
         summary.messages_unacked,
     )
     return summary
+
+
+def _broker_connect(
+    host: str, port: int, *, tls: bool, ca_file: str | None, max_inflight: int
+) -> PublisherFactory:
+    """Connects a DevicePublisher to host:port with the device's own credentials."""
+
+    def connect(device: SimDevice) -> Publisher:
+        publisher = DevicePublisher(
+            device, host=host, port=port, tls=tls, ca_file=ca_file, max_inflight=max_inflight
+        )
+        publisher.connect()
+        return publisher
+
+    return connect
 
 
 def write_simulation(
@@ -237,11 +151,11 @@ def write_simulation(
         raise ValueError("a dry run needs a duration")
     sim = _build(devices, rate_hz, duration_s, seed, math.inf, start, tz, ward, faults, scenario)
     stop = stop or threading.Event()
-    tally = _Tally()
+    tally = Tally()
     began = time.monotonic()
     try:
         with (
-            _reporter(progress, sim.duration_s, len(devices), sim.start, tz) as report,
+            reporter(progress, sim.duration_s, len(devices), sim.start, tz) as report,
             Path(out).open("w", encoding="utf-8") as sink,
         ):
             current = -1.0
@@ -327,7 +241,7 @@ def _write_labels(sim: Simulation, path: Path | None) -> int:
 
 def _summary(
     sim: Simulation,
-    tally: _Tally,
+    tally: Tally,
     elapsed: float,
     labels: int,
     publishers: Iterable[Publisher],
@@ -362,16 +276,13 @@ def _default_start(now: datetime, duration_s: float | None, speed: float) -> dat
     return now - timedelta(seconds=duration_s * (1.0 - 1.0 / speed))
 
 
-Report = Callable[[float, datetime, int], None]
-
-
 def _loop(
     sim: Simulation,
     publishers: dict[str, Publisher],
     speed: float,
     stop: threading.Event,
     report: Report,
-    tally: _Tally,
+    tally: Tally,
     control: ControlServer | None = None,
 ) -> None:
     began = time.monotonic()
@@ -416,7 +327,7 @@ def _loop(
 
 
 def _publish_due(
-    sim: Simulation, publishers: dict[str, Publisher], due: list[Delivery], tally: _Tally
+    sim: Simulation, publishers: dict[str, Publisher], due: list[Delivery], tally: Tally
 ) -> None:
     """Everything that is due, device by device, each device's in its own order: a device's
     connection then wakes once for several messages instead of once for each (between
@@ -437,115 +348,3 @@ def _publish_due(
                     tally.add(status)
             publisher.publish(delivery.message)
             tally.add(delivery.message, delivery.kind, delivery.detail)
-
-
-def _connect_all(devices: Sequence[SimDevice], connect: PublisherFactory) -> dict[str, Publisher]:
-    """Connect every device (a few at a time), or close those that did and raise."""
-    workers = max(1, min(_MAX_PARALLEL_CONNECTS, len(devices)))
-    futures: list[tuple[SimDevice, Future[Publisher]]] = []
-    finished = False
-    try:
-        # Leaving this block, even on Ctrl-C, waits for the connects already started.
-        with ThreadPoolExecutor(workers, thread_name_prefix="sim-connect") as pool:
-            for device in devices:
-                futures.append((device, pool.submit(connect, device)))
-            wait([f for _, f in futures])
-        finished = True
-    finally:
-        publishers: dict[str, Publisher] = {}
-        errors: list[BaseException] = []
-        for device, future in futures:
-            if future.cancelled():
-                continue
-            if (exc := future.exception()) is not None:
-                errors.append(exc)
-            else:
-                publishers[device.device_id] = future.result()
-        if errors or not finished:
-            _close_all(publishers, timeout_s=2.0)
-    if errors:
-        if len(errors) > 1:
-            log.error("%d of %d devices failed to connect", len(errors), len(devices))
-        raise errors[0]
-    return publishers
-
-
-def _close_all(publishers: dict[str, Publisher], *, timeout_s: float) -> int:
-    if not publishers:
-        return 0
-    workers = max(1, min(_MAX_PARALLEL_CONNECTS, len(publishers)))
-    with ThreadPoolExecutor(workers, thread_name_prefix="sim-close") as pool:
-        results = list(pool.map(lambda p: _close_quietly(p, timeout_s), publishers.values()))
-    return sum(results)
-
-
-def _close_quietly(publisher: Publisher, timeout_s: float) -> int:
-    try:
-        return publisher.close(timeout_s)
-    except Exception:
-        log.exception("closing %r failed", publisher)
-        return 0
-
-
-@contextmanager
-def _reporter(
-    progress: bool, duration_s: float | None, n_devices: int, start: datetime, tz: tzinfo
-) -> Iterator[Report]:
-    """A progress bar over simulated time when the end is known, else a periodic log line."""
-    if progress and duration_s is not None and duration_s > 0:
-        bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[sim_time]}"),
-            TextColumn("{task.fields[messages]} msgs"),
-            TimeRemainingColumn(),
-        )
-        task = bar.add_task(
-            f"{n_devices} devices",
-            total=duration_s,
-            sim_time=_clock_text(start, tz),
-            messages=0,
-        )
-        shown = -math.inf
-        last = (start, 0)
-
-        def update(offset: float, t: datetime, messages: int) -> None:
-            nonlocal shown, last
-            last = (t, messages)
-            now = time.monotonic()
-            # Redrawing on every tick would cost more than the ticks at high speed.
-            if now - shown >= PROGRESS_EVERY_S:
-                shown = now
-                bar.update(task, completed=offset, sim_time=_clock_text(t, tz), messages=messages)
-
-        with bar:
-            yield update
-            t, messages = last
-            bar.update(task, sim_time=_clock_text(t, tz), messages=messages)
-            if not bar.finished:
-                bar.update(task, completed=min(duration_s, (t - start).total_seconds()))
-        return
-
-    began = last_time = time.monotonic()
-    last_messages = 0
-
-    def log_rate(_offset: float, t: datetime, messages: int) -> None:
-        nonlocal last_time, last_messages
-        now = time.monotonic()
-        if now - last_time >= LOG_EVERY_S:
-            rate = (messages - last_messages) / (now - last_time)
-            log.info(
-                "sim: %d messages in %.0f s (%.0f/s now), simulated time %s",
-                messages,
-                now - began,
-                rate,
-                _clock_text(t, tz),
-            )
-            last_time, last_messages = now, messages
-
-    yield log_rate
-
-
-def _clock_text(t: datetime, tz: tzinfo) -> str:
-    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")

@@ -47,7 +47,7 @@ from device_sim.physiology import (
     vitals_at,
 )
 from device_sim.routine import Activity, Fever, Routine
-from device_sim.scenarios import MOTION_HZ, MOTION_WINDOW_S
+from device_sim.scenarios.stream import MOTION_HZ, MOTION_WINDOW_S
 from device_sim.status import PowerState, new_power, status_at
 from rules.vocabulary import RANGES, DeviceEventType
 

@@ -15,19 +15,20 @@ from typing import Any
 
 from pydantic import Field
 
-from rules.baseline import BaselineConfig, BaselineState, baseline_step
+from rules.baseline import BaselineState, baseline_step
+from rules.baseline_config import BaselineConfig
 from rules.bed import BedRulesConfig, BedState, bed_step, bed_tick, note_activity, note_motion
 from rules.config import RuleConfig, with_overrides
 from rules.devices import DeviceRulesConfig, DeviceState, device_step, device_tick
 from rules.fall import (
     DEDUPE_PREFIX,
-    FallConfig,
     FallRuleState,
     cancel_pending,
     fall_attended,
     fall_rule_step,
     fall_rule_tick,
 )
+from rules.fall_config import FallConfig
 from rules.news2 import PARAMETERS, News2Config, News2State, news2_step, sub_score
 from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
 from rules.sos import sos_step
@@ -41,7 +42,8 @@ from rules.types import (
     StaffAttended,
     Vital,
 )
-from rules.vitals import VitalsConfig, VitalsRuleState, vitals_step, vitals_suppress
+from rules.vitals import VitalsRuleState, vitals_step, vitals_suppress
+from rules.vitals_config import VitalsConfig
 from rules.vocabulary import BED_FIELDS, VITAL_SIGNS
 from rules.wandering import WanderingConfig, WanderingState, wandering_step
 

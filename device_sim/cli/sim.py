@@ -48,7 +48,7 @@ from services.errors import CareWatchError
 from services.settings import Settings
 
 if TYPE_CHECKING:
-    from device_sim.run import SimSummary
+    from device_sim.run_summary import SimSummary
 
 sim_app = typer.Typer(add_completion=False)
 

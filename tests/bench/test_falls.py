@@ -21,7 +21,7 @@ from bench.falls import (
     run,
 )
 from device_sim.motion import generate
-from rules.fall import FallConfig
+from rules.fall_config import FallConfig
 
 HEADER = "file,dataset,subject,age_group,placement,is_fall\n"
 

@@ -18,7 +18,7 @@ from device_sim.routine import (
     WASH_START_H,
     Routine,
 )
-from device_sim.scenarios import ADL_GAP_MIN, ADL_HOURS
+from device_sim.scenarios.stream import ADL_GAP_MIN, ADL_HOURS
 from rules.engine import RulesConfig
 
 DAY = date(2025, 3, 4)

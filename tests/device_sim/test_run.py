@@ -20,7 +20,8 @@ from device_sim.errors import AckTimeout, BrokerRefused
 from device_sim.faults import Faults
 from device_sim.messages import Message
 from device_sim.physiology import DEFAULT_TZ
-from device_sim.run import SimSummary, delivery_line, run_simulation, write_simulation
+from device_sim.run import delivery_line, run_simulation, write_simulation
+from device_sim.run_summary import SimSummary
 from device_sim.scenarios import spec_from_dict
 from device_sim.simulation import build
 

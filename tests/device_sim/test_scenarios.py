@@ -142,7 +142,7 @@ def test_library_loads_with_both_splits() -> None:
 def test_a_long_night_absence_the_physiology_made_is_labelled(
     left_hour: int, away_min: int, labels: int
 ) -> None:
-    from device_sim.scenarios import _spontaneous_night_exits
+    from device_sim.scenarios.spontaneous import spontaneous_night_exits
     from rules.engine import RulesConfig
     from rules.types import ResidentProfile
 
@@ -156,7 +156,7 @@ def test_a_long_night_absence_the_physiology_made_is_labelled(
         *(Vital(left + timedelta(minutes=m), "occupied", 0.0, "bed", "b") for m in range(away_min)),
         Vital(left + timedelta(minutes=away_min), "occupied", 1.0, "bed", "b"),
     ]
-    found = _spontaneous_night_exits(spec, profile, occupied, [], RulesConfig())
+    found = spontaneous_night_exits(spec, profile, occupied, [], RulesConfig())
     assert len(found) == labels
     if labels:
         assert found[0].positive and found[0].detectable_at == left + timedelta(minutes=15)
@@ -166,7 +166,7 @@ def test_a_long_night_absence_the_physiology_made_is_labelled(
 def test_a_sustained_news2_of_5_the_physiology_made_is_labelled(
     high_for_s: int, labels: int
 ) -> None:
-    from device_sim.scenarios import _spontaneous_news2
+    from device_sim.scenarios.spontaneous import spontaneous_news2
     from rules.engine import RulesConfig
     from rules.types import ResidentProfile
 
@@ -188,7 +188,7 @@ def test_a_sustained_news2_of_5_the_physiology_made_is_labelled(
             Vital(ts, "hr", 70, "vitals"),
         ]
     profile = ResidentProfile(1, "s", "u")
-    found = _spontaneous_news2(spec, profile, stream, [], RulesConfig())
+    found = spontaneous_news2(spec, profile, stream, [], RulesConfig())
     assert len(found) == labels
     if labels:
         assert (found[0].family, found[0].onset) == ("news2", t0)

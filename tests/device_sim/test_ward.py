@@ -13,7 +13,7 @@ from device_sim.devices import SimDevice, synthetic_ward
 from device_sim.labels import Labels
 from device_sim.messages import Delivery, DeviceClock, epoch_ms
 from device_sim.physiology import DEFAULT_TZ, FEVER_HR_PER_C, FEVER_RR_PER_C
-from device_sim.scenarios import MOTION_HZ, MOTION_WINDOW_S
+from device_sim.scenarios.stream import MOTION_HZ, MOTION_WINDOW_S
 from device_sim.ward import STATUS_EVERY_S, WardOptions, WardSource
 
 MORNING = datetime(2025, 3, 4, 6, 0, tzinfo=DEFAULT_TZ)

@@ -12,12 +12,12 @@ import pytest
 
 from rules.baseline import (
     Baseline,
-    BaselineConfig,
     BaselineState,
     DaySummary,
     baseline_step,
     robust_baseline,
 )
+from rules.baseline_config import BaselineConfig
 from rules.config import with_overrides
 from rules.errors import OverrideError
 from rules.types import AlertCandidate, ResidentProfile, Source, Vital

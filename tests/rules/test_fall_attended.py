@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from rules.engine import Engine
-from rules.fall import FallConfig, FallRuleState, fall_attended, fall_rule_step, fall_rule_tick
+from rules.fall import FallRuleState, fall_attended, fall_rule_step, fall_rule_tick
+from rules.fall_config import FallConfig
 from rules.types import AlertCandidate, DeviceEvent, StaffAction, StaffAttended
 from tests.rules.conftest import local, profile
 

@@ -10,20 +10,14 @@ import numpy as np
 import pydantic
 import pytest
 
-from rules.fall import (
-    FallConfig,
-    FallDetectorState,
-    FallRuleState,
-    PlacementSettings,
-    detect_step,
-    detector_config,
-    fall_rule_step,
-)
+from rules.fall import FallRuleState, fall_rule_step
+from rules.fall_config import FallConfig, PlacementSettings, detector_config
+from rules.fall_detector import FallDetectorState, detect_step
 from rules.fall_placement import PLACEMENTS, WORN, parse_placement
 from rules.fall_signal import ImpactFeatures
 from rules.types import AlertCandidate
 from tests.rules.conftest import profile
-from tests.rules.test_fall import T0, recording, windows
+from tests.rules.fall_streams import T0, recording, windows
 
 NOW_PAGE = FallConfig(cancel_window_s=0)
 

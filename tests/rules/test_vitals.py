@@ -1,87 +1,19 @@
-"""Tests for rules.vitals: limits, persistence, hysteresis, suppression, ordering, overrides."""
+"""Tests for rules.vitals: limits, persistence, hysteresis, suppression, ordering (settings and
+overrides: test_vitals_config.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
 from rules.config import with_overrides
-from rules.errors import OverrideError
-from rules.types import AlertCandidate, ResidentProfile, Source, Vital
-from rules.vitals import (
-    VitalsConfig,
-    VitalsRuleState,
-    uses_scale2,
-    vitals_step,
-    vitals_suppress,
-)
+from rules.types import ResidentProfile
+from rules.vitals import uses_scale2, vitals_suppress
+from tests.rules.vitals_feed import CFG, RESIDENT, Feed, at, open_rules
 
-T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
-CFG = VitalsConfig()
-RESIDENT = ResidentProfile(resident_id=7, site_id="site-a", unit_id="unit-1")
 COPD = ResidentProfile(7, "site-a", "unit-1", conditions=frozenset({"copd", "dementia"}))
 SCALE2 = ResidentProfile(7, "site-a", "unit-1", news2_scale=2)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def open_rules(state: VitalsRuleState) -> frozenset[str]:
-    """The rules with a condition raised (level 0 and up)."""
-    return frozenset(r for r, c in state.conditions.items() if c.level >= 0)
-
-
-class Feed:
-    """Drives vitals_step with a fake clock: `now` is each reading's time unless given."""
-
-    def __init__(self, profile: ResidentProfile = RESIDENT, config: VitalsConfig = CFG) -> None:
-        self.profile = profile
-        self.config = config
-        self.state = VitalsRuleState.empty()
-        self.out: list[AlertCandidate] = []
-
-    def __call__(
-        self,
-        t: float,
-        metric: str,
-        value: float,
-        *,
-        source: Source = "vitals",
-        now: float | None = None,
-        suppressed: bool = False,
-    ) -> list[AlertCandidate]:
-        self.state, candidates = vitals_step(
-            self.state,
-            Vital(at(t), metric, value, source),
-            profile=self.profile,
-            now=at(t if now is None else now),
-            config=self.config,
-            suppressed=suppressed,
-        )
-        self.out.extend(candidates)
-        return candidates
-
-    def series(
-        self, metric: str, values: Iterable[tuple[float, float]], **kw: Any
-    ) -> list[AlertCandidate]:
-        got: list[AlertCandidate] = []
-        for t, value in values:
-            got.extend(self(t, metric, value, **kw))
-        return got
-
-    def hold(
-        self, metric: str, value: float, start: float, end: float, step: float = 1.0, **kw: Any
-    ) -> list[AlertCandidate]:
-        """One reading every `step` seconds from start to end inclusive."""
-        n = round((end - start) / step)
-        return self.series(metric, ((start + i * step, value) for i in range(n + 1)), **kw)
-
-    def actions(self) -> list[tuple[str, str, str]]:
-        return [(c.action, c.rule_id, c.severity) for c in self.out]
 
 
 # --- limits: just inside / just outside, held past persistence ---------------------------
@@ -444,78 +376,3 @@ def test_config_changing_shape_mid_episode() -> None:
     feed.hold("spo2", 80, 21, 30)
     feed.hold("spo2", 95, 31, 70)
     assert [c.action for c in feed.out] == ["raise", "clear"]
-
-
-# --- configuration and overrides ---------------------------------------------------------
-
-
-def test_defaults_are_what_the_docs_say() -> None:
-    assert CFG.spo2.low is not None and CFG.spo2.low.persistence_s == 15
-    assert CFG.spo2.low.threshold == 90 and CFG.spo2.low.clear_margin == 2
-    assert CFG.spo2_scale2.low is not None and CFG.spo2_scale2.low.threshold == 85
-    assert CFG.temp.high is None  # fever is the baseline module's
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"spo2": {"low": {"threshold": 88}}},
-        {"spo2.low.threshold": 88},
-        {"spo2.low": {"threshold": 88}},
-    ],
-    ids=["nested", "dotted", "mixed"],
-)
-def test_override_deep_merges(overrides: dict[str, Any]) -> None:
-    cfg = with_overrides(CFG, overrides)
-    assert cfg.spo2.low is not None and cfg.spo2.low.threshold == 88
-    assert cfg.spo2.low.persistence_s == 15  # untouched siblings kept
-    assert CFG.spo2.low is not None and CFG.spo2.low.threshold == 90  # original unchanged
-    feed = Feed(config=cfg)
-    assert feed.hold("spo2", 89, 0, 60) == []
-    assert [c.action for c in feed.hold("spo2", 87.5, 61, 80)] == ["raise"]
-
-
-def test_override_switches_limits_off_and_on() -> None:
-    cfg = with_overrides(CFG, {"hr.low": None, "dbp": {"low": {"threshold": 50}}})
-    feed = Feed(config=cfg)
-    feed.hold("hr", 35, 0, 300)
-    feed(0, "dbp", 45, source="manual")
-    assert feed.actions() == [("raise", "vital.dbp.low", "high")]
-
-
-def test_config_plan_is_not_shared_by_copies() -> None:
-    assert CFG.plan is CFG.plan
-    copy = CFG.model_copy(update={"max_gap_s": 5.0})
-    assert copy.plan is not CFG.plan and copy.plan.scale1["spo2"].max_gap == timedelta(seconds=5)
-
-
-BAD_OVERRIDES = [
-    ({"spo2.low.treshold": 88}, "spo2.low.treshold", "Extra inputs"),
-    ({"spo2": {"low": {"threshold": "ninety"}}}, "spo2.low.threshold", "number"),
-    ({"spo2.low.threshold": 0.9}, "spo2", "plausible range 50-100 %"),
-    ({"hr.low.severity": "urgent"}, "hr.low.severity", "'critical'"),
-    ({"max_gap_s": -1}, "max_gap_s", "greater than 0"),
-    ({"spo2.low.persistence_s": float("nan")}, "spo2.low.persistence_s", "finite"),
-    ({"hr.low.threshold": 125}, "hr", "below high.threshold"),
-    (
-        {"spo2.low.tiers": [{"threshold": 95, "severity": "critical"}]},
-        "spo2",
-        "more extreme",
-    ),
-    ({"nonsense": 1}, "nonsense", "Extra inputs"),
-    ({"spo2..low": 1}, "'spo2..low'", "dotted names"),
-    ({"spo2": {"low": {"": 1}}}, "'spo2.low.'", "dotted names"),
-    ({"spot_sources": ["pager"]}, "spot_sources.0", "'manual'"),
-]
-
-
-@pytest.mark.parametrize(
-    ("overrides", "key", "message"),
-    BAD_OVERRIDES,
-    ids=[k for _, k, _ in BAD_OVERRIDES],
-)
-def test_bad_override_names_the_key(overrides: dict[str, Any], key: str, message: str) -> None:
-    with pytest.raises(OverrideError) as info:
-        with_overrides(CFG, overrides)
-    assert key in info.value.keys
-    assert key in str(info.value) and message in str(info.value)

@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 
 from rules.types import Source
-from rules.vitals import METRICS, VitalsConfig
+from rules.vitals_config import METRICS, VitalsConfig
 from rules.vocabulary import (
     BED_FIELDS,
     CLINICAL_METRICS,

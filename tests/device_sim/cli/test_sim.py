@@ -89,13 +89,14 @@ def test_scenario_labels_go_where_asked_and_never_into_the_current_directory(
 
     import device_sim.run
     from device_sim.devices import save_devices, synthetic_ward
+    from device_sim.run_summary import SimSummary
     from services.cli import app
 
     asked: list[object] = []
 
     def fake_run(devices: object, **kwargs: object) -> object:
         asked.append(kwargs["labels_path"])
-        return device_sim.run.SimSummary(messages_published=0, by_stream={}, elapsed_s=1.0)
+        return SimSummary(messages_published=0, by_stream={}, elapsed_s=1.0)
 
     monkeypatch.setattr(device_sim.run, "run_simulation", fake_run)
     monkeypatch.chdir(tmp_path)
