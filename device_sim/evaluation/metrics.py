@@ -187,15 +187,9 @@ def evaluate(
                 s.negatives_alerted += 1
 
     for label in labels:
-        if label.positive and id(label) not in detected:
-            # An alert of this family already open (and severe enough) when the data came to
-            # support the label: the caregivers were already told, with no delay.
-            key = (label.scenario, label.subject, label.family)
-            if label.family in EVENT_FAMILIES:
-                continue  # every fall or SOS is its own page
-            if any(_covers(span, label) for span in spans.get(key, [])):
-                detected.add(id(label))
-                get(label.family).latencies_s.append(0.0)
+        if label.positive and id(label) not in detected and _told_already(label, spans):
+            detected.add(id(label))
+            get(label.family).latencies_s.append(0.0)
     for label in labels:
         if label.positive:
             s = get(label.family)
@@ -204,8 +198,25 @@ def evaluate(
             else:
                 s.missed.append(label)
 
+    families = dict(sorted(stats.items()))
+    families[OVERALL] = _overall(stats.values())
+    return Report(families, resident_days)
+
+
+def _told_already(label: Label, spans: dict[tuple[str, str, str], list[list[Any]]]) -> bool:
+    """An alert of the label's family was already open (and severe enough) when the data came
+    to support it: the caregivers were already told, with no delay. Never for an event family:
+    every fall or SOS is its own page."""
+    if label.family in EVENT_FAMILIES:
+        return False
+    key = (label.scenario, label.subject, label.family)
+    return any(_covers(span, label) for span in spans.get(key, []))
+
+
+def _overall(families: Iterable[FamilyStats]) -> FamilyStats:
+    """Every family's counts and latencies summed."""
     overall = FamilyStats(OVERALL)
-    for s in stats.values():
+    for s in families:
         overall.positives += s.positives
         overall.detected += s.detected
         overall.negatives += s.negatives
@@ -216,6 +227,4 @@ def evaluate(
         overall.first_touch_latencies_s += s.first_touch_latencies_s
         overall.missed += s.missed
         overall.false_alerts += s.false_alerts
-    families = dict(sorted(stats.items()))
-    families[OVERALL] = overall
-    return Report(families, resident_days)
+    return overall
