@@ -35,7 +35,7 @@ from rules.news2 import (
     News2State,
     news2_step,
     note_reading,
-    resting_view,
+    resting_view_until,
     sub_score,
 )
 from rules.news2 import note_motion as note_news2_motion
@@ -112,6 +112,8 @@ class Engine:
         self.config = config or RulesConfig()
         self.residents: dict[int, ResidentRules] = {}
         self.units: dict[tuple[str, str], OutbreakState] = {}
+        # Not rule state (never snapshotted): NEWS2's resting view per resident, while valid.
+        self._views: dict[int, tuple[Any, datetime | None, dict[str, Vital]]] = {}
 
     # --- residents ---------------------------------------------------------------------------
 
@@ -238,11 +240,22 @@ class Engine:
     def _news2(self, r: ResidentRules, *, now: datetime) -> list[AlertCandidate]:
         r.news2_at = now
         # A device's stream counts as its resting median (rules/news2/continuous.py).
-        scored = resting_view(r.latest, r.news2_streams, now=now, config=r.config.news2)
+        scored = self._resting_view(r, now=now)
         r.news2, found = news2_step(
             r.news2, scored, profile=r.profile, now=now, config=r.config.news2
         )
         return found
+
+    def _resting_view(self, r: ResidentRules, *, now: datetime) -> dict[str, Vital]:
+        # Ticks re-score every few seconds while the view changes about once a report: keep
+        # it until a reading, motion or a reading going out of date changes it.
+        key = (r.news2_streams, tuple(r.latest.values()), r.config.news2)
+        cached = self._views.get(r.profile.resident_id)
+        if cached is not None and cached[0] == key and (cached[1] is None or now < cached[1]):
+            return cached[2]
+        view, until = resting_view_until(r.latest, r.news2_streams, now=now, config=r.config.news2)
+        self._views[r.profile.resident_id] = (key, until, view)
+        return view
 
     def _fever_onset(
         self, profile: ResidentProfile, onset: datetime, *, now: datetime

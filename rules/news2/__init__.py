@@ -30,7 +30,13 @@ from rules.news2.config import (
     ObservationIntervals,
     RaiseAfter,
 )
-from rules.news2.continuous import DeviceHistory, note_motion, note_reading, resting_view
+from rules.news2.continuous import (
+    DeviceHistory,
+    note_motion,
+    note_reading,
+    resting_view,
+    resting_view_until,
+)
 from rules.news2.rule import News2State, news2_step
 from rules.news2.score import Gap, News2Result, ObservationsDue, SubScore, compute_news2
 
@@ -68,6 +74,7 @@ __all__ = [
     "note_motion",
     "note_reading",
     "resting_view",
+    "resting_view_until",
     "risk_level",
     "sub_score",
 ]

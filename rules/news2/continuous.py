@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import bisect
 import statistics
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from rules.news2.chart import Parameter
@@ -36,11 +36,15 @@ Interval = tuple[datetime, datetime]
 
 @dataclass(frozen=True, slots=True)
 class DeviceHistory:
-    """A resident's recent device readings of the streamed NEWS2 parameters (time order) and
+    """A resident's recent device readings of each streamed NEWS2 parameter (time order) and
     their recent activity (merged motion intervals, time order). Initial: `DeviceHistory()`."""
 
-    readings: tuple[Vital, ...] = ()
+    readings: Mapping[str, tuple[Vital, ...]] = field(default_factory=dict)
     moving: tuple[Interval, ...] = ()
+
+
+def _ts(reading: Vital) -> datetime:
+    return reading.ts
 
 
 def _keep_s(parameter: Parameter, config: News2Config) -> float:
@@ -54,15 +58,15 @@ def note_reading(history: DeviceHistory, vital: Vital, *, config: News2Config) -
     if vital.source not in DEVICE_SOURCES or vital.metric not in cont.parameters:
         return history
     parameter: Parameter = vital.metric
-    readings = list(history.readings)
-    # Backfill arrives late: keep time order.
-    bisect.insort(readings, vital, key=lambda r: r.ts)
-    same = [r for r in readings if r.metric == parameter]
-    horizon = same[-1].ts - timedelta(seconds=_keep_s(parameter, config))
-    kept = [r for r in same if r.ts >= horizon][-cont.max_readings :]
-    others = [r for r in readings if r.metric != parameter]
-    merged = sorted(others + kept, key=lambda r: r.ts)
-    return replace(history, readings=tuple(merged))
+    same = history.readings.get(parameter, ())
+    if not same or vital.ts >= same[-1].ts:
+        kept = (*same, vital)
+    else:  # backfill arrives late: keep time order
+        at = bisect.bisect_right(same, vital.ts, key=_ts)
+        kept = (*same[:at], vital, *same[at:])
+    horizon = kept[-1].ts - timedelta(seconds=_keep_s(parameter, config))
+    first = max(bisect.bisect_left(kept, horizon, key=_ts), len(kept) - cont.max_readings)
+    return replace(history, readings={**history.readings, parameter: kept[first:]})
 
 
 def note_motion(
@@ -83,35 +87,48 @@ def note_motion(
     return replace(history, moving=tuple(iv for iv in merged if iv[1] >= horizon))
 
 
-def _moving(ts: datetime, moving: tuple[Interval, ...], recovery: timedelta) -> bool:
-    return any(s <= ts <= e + recovery for s, e in moving)
-
-
 def resting_view(
     latest: Mapping[str, Vital], history: DeviceHistory, *, now: datetime, config: News2Config
 ) -> dict[str, Vital]:
     """`latest` with each streamed parameter whose freshest reading came from a device
     replaced by what the stream counts as (the module docstring): the median, as a Vital
     dated by the newest reading that counted."""
+    return resting_view_until(latest, history, now=now, config=config)[0]
+
+
+def resting_view_until(
+    latest: Mapping[str, Vital], history: DeviceHistory, *, now: datetime, config: News2Config
+) -> tuple[dict[str, Vital], datetime | None]:
+    """`resting_view`, and until when it stays the same if no reading or motion is noted
+    (the oldest reading it counted goes out of date then; None: for as long as nothing is)."""
     cont = config.continuous
     view = dict(latest)
+    until: datetime | None = None
     if cont.window_s == 0 and cont.motion_recovery_s == 0:
-        return view
+        return view, until
     recovery = timedelta(seconds=cont.motion_recovery_s)
+    moving = history.moving if cont.motion_recovery_s > 0 else ()
     for parameter in cont.parameters:
         current = latest.get(parameter)
-        if current is None or current.source not in DEVICE_SOURCES:
+        readings = history.readings.get(parameter)
+        if current is None or current.source not in DEVICE_SOURCES or not readings:
             continue
-        max_age = timedelta(seconds=config.max_age_s.for_parameter(parameter))
-        inside = [r for r in history.readings if r.metric == parameter and now - r.ts <= max_age]
+        oldest = now - timedelta(seconds=config.max_age_s.for_parameter(parameter))
+        inside = readings[bisect.bisect_left(readings, oldest, key=_ts) :]
         if not inside:
             continue
-        counted = inside
-        if parameter in cont.motion_parameters and cont.motion_recovery_s > 0:
-            resting = [r for r in inside if not _moving(r.ts, history.moving, recovery)]
+        expires = inside[0].ts + (now - oldest)
+        until = expires if until is None else min(until, expires)
+        counted: Sequence[Vital] = inside
+        if moving and parameter in cont.motion_parameters:
+            resting = [r for r in inside if not any(s <= r.ts <= e + recovery for s, e in moving)]
             counted = resting or inside
         newest = counted[-1]
         start = newest.ts - timedelta(seconds=cont.window_s)
-        values = [r.value for r in counted if r.ts > start] or [newest.value]
-        view[parameter] = replace(newest, value=float(statistics.median(values)))
-    return view
+        values = [r.value for r in counted[bisect.bisect_right(counted, start, key=_ts) :]]
+        value = float(statistics.median(values)) if values else newest.value
+        if value != newest.value:
+            view[parameter] = replace(newest, value=value)
+        elif newest is not current:
+            view[parameter] = newest
+    return view, until

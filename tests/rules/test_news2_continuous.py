@@ -18,6 +18,7 @@ from rules.news2 import (
     note_motion,
     note_reading,
     resting_view,
+    resting_view_until,
 )
 from rules.state_codec import decode, encode
 from rules.types import ACVPU_CODES, AlertCandidate, Motion, Vital
@@ -171,7 +172,7 @@ def test_median_dated_by_the_newest_reading() -> None:
     history = DeviceHistory()
     for s, value in ((0, 97), (60, 96), (120, 88), (180, 97), (240, 95)):
         history = note_reading(history, Vital(at(s), "spo2", value, "vitals", "w"), config=config)
-    latest = {"spo2": history.readings[-1]}
+    latest = {"spo2": history.readings["spo2"][-1]}
     view = resting_view(latest, history, now=at(250), config=config)
     assert view["spo2"].value == 96 and view["spo2"].ts == at(240)
 
@@ -181,7 +182,17 @@ def test_backfill_keeps_time_order_and_readings_are_bounded() -> None:
     history = DeviceHistory()
     for s in (300, 0, 240, 60, 120):
         history = note_reading(history, Vital(at(s), "hr", 70 + s / 60, "bed", "b"), config=config)
-    assert [r.ts for r in history.readings] == [at(120), at(240), at(300)]
+    assert [r.ts for r in history.readings["hr"]] == [at(120), at(240), at(300)]
+
+
+def test_view_says_until_when_it_holds() -> None:
+    config = News2Config()
+    history = DeviceHistory()
+    for s in (0, 60, 120):
+        history = note_reading(history, Vital(at(s), "hr", 70, "vitals", "w"), config=config)
+    latest = {"hr": history.readings["hr"][-1]}
+    _, until = resting_view_until(latest, history, now=at(130), config=config)
+    assert until == at(0) + timedelta(seconds=config.max_age_s.hr)  # the oldest goes stale
 
 
 def test_manual_and_unstreamed_readings_are_not_kept() -> None:
