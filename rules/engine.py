@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import Field
@@ -29,7 +29,17 @@ from rules.fall import (
     fall_rule_tick,
 )
 from rules.fall_config import FallConfig
-from rules.news2 import PARAMETERS, News2Config, News2State, news2_step, sub_score
+from rules.news2 import (
+    PARAMETERS,
+    DeviceHistory,
+    News2Config,
+    News2State,
+    news2_step,
+    note_reading,
+    resting_view_until,
+    sub_score,
+)
+from rules.news2 import note_motion as note_news2_motion
 from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
 from rules.sos import sos_step
 from rules.types import (
@@ -81,6 +91,7 @@ class ResidentRules:
     vitals: VitalsRuleState = field(default_factory=VitalsRuleState.empty)
     news2: News2State = field(default_factory=News2State)
     news2_at: datetime | None = None
+    news2_streams: DeviceHistory = field(default_factory=DeviceHistory)  # what NEWS2 smooths
     baseline: BaselineState = field(default_factory=BaselineState)
     fall: FallRuleState = field(default_factory=FallRuleState)
     bed: BedState = field(default_factory=BedState)
@@ -105,6 +116,8 @@ class Engine:
         self.config = config or RulesConfig()
         self.residents: dict[int, ResidentRules] = {}
         self.units: dict[tuple[str, str], OutbreakState] = {}
+        # Not rule state (never snapshotted): NEWS2's resting view per resident, while valid.
+        self._views: dict[int, tuple[Any, datetime | None, dict[str, Vital]]] = {}
 
     # --- residents ---------------------------------------------------------------------------
 
@@ -149,6 +162,10 @@ class Engine:
             out += found
             r.bed = note_motion(r.bed, obs.ts, config=r.config.bed)
             if motion_is_active(obs):
+                end = obs.ts + timedelta(seconds=len(obs.ax) / obs.hz)
+                r.news2_streams = note_news2_motion(
+                    r.news2_streams, obs.ts, end, config=r.config.news2
+                )
                 r.bed, found = note_activity(r.bed, obs.ts, profile=r.profile, config=r.config.bed)
                 out += found
         elif isinstance(obs, DeviceEvent):
@@ -180,6 +197,7 @@ class Engine:
             if candidate.rule_id == "fever" and candidate.action == "raise":
                 out += self._fever_onset(r.profile, candidate.ts, now=now)
         if vital.metric in NEWS2_PARAMETERS:
+            r.news2_streams = note_reading(r.news2_streams, vital, config=cfg.news2)
             previous = r.latest.get(vital.metric)
             if previous is None or vital.ts >= previous.ts:
                 r.latest[vital.metric] = vital
@@ -225,10 +243,23 @@ class Engine:
 
     def _news2(self, r: ResidentRules, *, now: datetime) -> list[AlertCandidate]:
         r.news2_at = now
+        # A device's stream counts as its resting median (rules/news2/continuous.py).
+        scored = self._resting_view(r, now=now)
         r.news2, found = news2_step(
-            r.news2, r.latest, profile=r.profile, now=now, config=r.config.news2
+            r.news2, scored, profile=r.profile, now=now, config=r.config.news2
         )
         return found
+
+    def _resting_view(self, r: ResidentRules, *, now: datetime) -> dict[str, Vital]:
+        # Ticks re-score every few seconds while the view changes about once a report: keep
+        # it until a reading, motion or a reading going out of date changes it.
+        key = (r.news2_streams, tuple(r.latest.values()), r.config.news2)
+        cached = self._views.get(r.profile.resident_id)
+        if cached is not None and cached[0] == key and (cached[1] is None or now < cached[1]):
+            return cached[2]
+        view, until = resting_view_until(r.latest, r.news2_streams, now=now, config=r.config.news2)
+        self._views[r.profile.resident_id] = (key, until, view)
+        return view
 
     def _fever_onset(
         self, profile: ResidentProfile, onset: datetime, *, now: datetime

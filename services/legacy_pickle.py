@@ -14,8 +14,9 @@ import datetime
 import decimal
 import io
 import pickle
+import sys
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -87,12 +88,22 @@ class _Restricted(pickle.Unpickler):
         raise LegacyStateRefused("persistent ids are not allowed")
 
 
+def _names(c: type) -> Iterator[tuple[str, str]]:
+    # Its module, and each enclosing package that re-exports it: a class moved when its module
+    # was split into a package (rules.news2 -> rules.news2.rule) was pickled under the old name.
+    module = c.__module__
+    while module:
+        if getattr(sys.modules.get(module), c.__qualname__, None) is c:
+            yield module, c.__qualname__
+        module = module.rpartition(".")[0]
+
+
 def read_legacy(blob: bytes, classes: Iterable[type], expect: type | tuple[type, ...]) -> Any:
     """The value pickled in `blob`, built only from `classes` and plain values; it must be an
     `expect`. Raises LegacyStateRefused for anything else."""
     allowed = _values()
     for c in classes:
-        allowed[(c.__module__, c.__qualname__)] = c
+        allowed.update({name: c for name in _names(c)})
         if c.__module__ in PREVIOUS_MODULES:
             allowed[(PREVIOUS_MODULES[c.__module__], c.__qualname__)] = c
     allowed.update({old: allowed[new] for old, new in MOVED.items() if new in allowed})

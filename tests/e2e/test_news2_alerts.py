@@ -25,6 +25,9 @@ FAST: dict[str, Any] = {
         "max_age_s": {"on_o2": OXYGEN_COUNTS_S},
         "raise_after_s": {"low_medium": 0, "medium": 0, "high": 0},
         "clear_after_s": 1,
+        # One device report counts as it is (not a 5-minute median): these tests are about
+        # oxygen and escalation, each step one report.
+        "continuous": {"window_s": 0},
     },
 }
 
