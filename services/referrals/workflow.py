@@ -273,9 +273,20 @@ def transition(
     return updated, _effects(updated, referral.state, to_state, actor, now, note, "transition")
 
 
+def may_take(actor: Actor, to_state: State) -> bool:
+    """Whether `actor`'s side and role may move a referral into `to_state`."""
+    permission = PERMISSIONS[to_state]
+    return actor.side == permission.side and actor.role in permission.roles
+
+
+def actions_for(state: State, actor: Actor) -> tuple[State, ...]:
+    """The steps from `state` that `actor` may take, in the order a UI offers them."""
+    return tuple(to for to in TRANSITIONS[state] if may_take(actor, to))
+
+
 def _check_permission(referral_id: str, to_state: State, actor: Actor) -> None:
     permission = PERMISSIONS[to_state]
-    if actor.side != permission.side or actor.role not in permission.roles:
+    if not may_take(actor, to_state):
         raise NotPermitted(
             referral_id,
             to_state,

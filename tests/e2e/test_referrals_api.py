@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 from services.referrals import store
+from services.referrals.model import TRANSITIONS
 from tests.services.referrals.test_store import (
     CAREGIVER,
     HOSPITAL_ID,
@@ -88,7 +89,9 @@ def test_staff_open_a_referral_with_its_snapshot(api: TestClient, db: Conn, resi
     told = notifications(db, rid, before)
     assert set(told) == {HOSPITAL_ID, "ref-cg", "ref-nurse"}
     assert told[HOSPITAL_ID][1] == [HOSPITAL_URL]
-    assert api.get(f"{REFERRALS}/{rid}").json() == created
+    assert api.get(f"{REFERRALS}/{rid}", headers=NURSE).json() == created
+    # The admin reads it too, and may take no clinical step.
+    assert api.get(f"{REFERRALS}/{rid}").json()["actions"] == []
 
     listed = api.get(REFERRALS, params={"resident": resident}).json()
     assert listed["total"] == 1 and [r["id"] for r in listed["items"]] == [rid]
@@ -142,6 +145,44 @@ def test_the_green_channel_from_request_to_return(api: TestClient, db: Conn, res
     ]  # fmt: skip
     # Returned is final: a new referral may be opened for the resident.
     assert open_one(api, resident)["id"] > rid
+
+
+def test_each_caller_is_offered_only_its_own_steps(api: TestClient, resident: int) -> None:
+    """`actions`: the steps of `allowed_next` the caller's side and role may take."""
+    rid = open_one(api, resident)["id"]
+
+    def actions(who: dict[str, str]) -> list[str]:
+        one = api.get(f"{REFERRALS}/{rid}", headers=who).json()
+        listed = [r for r in api.get(REFERRALS, headers=who).json()["items"] if r["id"] == rid]
+        assert [r["actions"] for r in listed] == [one["actions"]]
+        assert one["allowed_next"] == list(TRANSITIONS[one["state"]])
+        assert one["timezone"] == "Asia/Shanghai"
+        return list(one["actions"])
+
+    # requested: the hospital answers, the home may only withdraw.
+    assert actions(NURSE) == ["cancelled"]
+    assert actions(CARE_GIVER) == []
+    assert actions(DOCTOR) == ["accepted", "declined"]
+    assert actions(HIS) == ["accepted", "declined"]
+    answered = step(api, rid, "accepted", DOCTOR, "bed 12")
+    assert answered.json()["actions"] == []  # the answer is the caller's own view
+    # accepted: the home sends the resident off (a caregiver too) or cancels.
+    assert actions(NURSE) == ["in_transit", "cancelled"]
+    assert actions(CARE_GIVER) == ["in_transit"]
+    assert actions(DOCTOR) == []
+    step(api, rid, "in_transit", CARE_GIVER)
+    assert actions(DOCTOR) == ["admitted"]
+    assert actions(NURSE) == ["cancelled"]
+    step(api, rid, "admitted", DOCTOR)
+    assert actions(DOCTOR) == []
+    assert actions(CARE_GIVER) == ["returned"]
+
+
+def test_partner_hospitals_for_the_callers_sites(api: TestClient, ref_ward: str) -> None:
+    mine = api.get(f"{REFERRALS}/hospitals", headers=NURSE)
+    assert mine.status_code == 200, mine.text
+    assert {"id": HOSPITAL_ID, "name": "Partner Hospital", "sites": [ref_ward]} in mine.json()
+    assert api.get(f"{REFERRALS}/hospitals", headers=DOCTOR).json() == []
 
 
 def test_a_nurse_confirms_a_rules_suggestion(

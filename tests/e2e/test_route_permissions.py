@@ -238,6 +238,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/residents/{resident_id}/observations"): Probe("resident", {"temp": 37.0}),
     ("GET", "/api/v1/referrals"): Probe("list", query={"limit": 500}),
     ("POST", "/api/v1/referrals"): Probe("resident", {"reason": "probe"}),
+    ("GET", "/api/v1/referrals/hospitals"): Probe(),
     ("GET", "/api/v1/referrals/{referral_id}"): Probe("referral"),
     # From `requested` no one may go to `admitted` (409): the probe changes nothing.
     ("POST", "/api/v1/referrals/{referral_id}/transition"): Probe("referral", {"to": "admitted"}),

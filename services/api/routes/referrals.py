@@ -27,7 +27,10 @@ from services.api.deps import (
 )
 from services.auth import audit
 from services.auth.principal import Principal
+from services.careteam.store import current_team
+from services.careteam.team import CareTeam
 from services.referrals import queries, store
+from services.referrals.workflow import actions_for
 from services.referrals.errors import (
     AlreadyOpen,
     IllegalTransition,
@@ -73,6 +76,10 @@ class HospitalPublic(BaseModel):
     name: str
 
 
+class PartnerHospital(HospitalPublic):
+    sites: list[str] = Field(description="the caller's sites this hospital takes referrals from")
+
+
 class ActorPublic(BaseModel):
     id: str
     role: str
@@ -82,7 +89,11 @@ class ActorPublic(BaseModel):
 class ReferralSummary(BaseModel):
     id: int
     state: State
-    allowed_next: list[State]
+    allowed_next: list[State] = Field(description="every step the workflow allows from here")
+    actions: list[State] = Field(
+        description="the steps of `allowed_next` the caller's side and role may take"
+    )
+    timezone: str = Field(description="the site's time zone (IANA), for showing times")
     resident_id: int
     site_id: str
     unit_id: str
@@ -182,7 +193,22 @@ async def list_referrals(
         **place,
     )
     await audit.record(conn, request, caller, "referrals.list", "referrals", resident_id=resident)
-    return ReferralPage(items=[_summary(r) for r in rows], total=total, limit=limit, offset=offset)
+    _, team = await current_team(conn)
+    items = [_summary(r, caller, team) for r in rows]
+    return ReferralPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/hospitals")
+async def partner_hospitals(conn: Conn, caller: Reader) -> list[PartnerHospital]:
+    """The partner hospitals a referral of the caller's residents may go to (the first of a
+    site is its default); none for hospital accounts and integrators."""
+    _, team = await current_team(conn)
+    found = []
+    for entry in team.hospitals:
+        sites = [s for s in entry.sites if caller.every_site or s == caller.site_id]
+        if sites and not caller.sees_no_resident:
+            found.append(PartnerHospital(id=entry.id, name=entry.name, sites=sites))
+    return found
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=WORKFLOW_ANSWERS)
@@ -214,7 +240,7 @@ async def create_referral(
         raise _http(exc, note_field=False) from exc
     referral = await _visible(conn, caller, referral_id)
     await _audit(conn, request, caller, "referral.create", referral)
-    return _detail(referral)
+    return await _detail(conn, referral, caller)
 
 
 @router.get("/{referral_id}", responses=errors(404))
@@ -223,7 +249,7 @@ async def get_referral(
 ) -> ReferralPublic:
     referral = await _visible(conn, caller, referral_id)
     await _audit(conn, request, caller, "referral.read", referral)
-    return _detail(referral)
+    return await _detail(conn, referral, caller)
 
 
 @router.post("/{referral_id}/transition", responses={**WORKFLOW_ANSWERS, **errors(404)})
@@ -245,7 +271,7 @@ async def transition_referral(
     except ReferralError as exc:
         raise _http(exc, note_field=body.to in NOTE_REQUIRED and not body.note) from exc
     await _audit(conn, request, caller, f"referral.{body.to}", stored)
-    return _detail(stored)
+    return await _detail(conn, stored, caller)
 
 
 @router.get(
@@ -298,7 +324,7 @@ async def _audit(
     )
 
 
-def _summary(row: queries.ReferralRow) -> ReferralSummary:
+def _summary(row: queries.ReferralRow, caller: Principal, team: CareTeam) -> ReferralSummary:
     # Only the care side requests (model.PERMISSIONS), so the side is not stored.
     requester = (
         None
@@ -309,6 +335,8 @@ def _summary(row: queries.ReferralRow) -> ReferralSummary:
         id=row.referral_id,
         state=row.state,
         allowed_next=list(TRANSITIONS[row.state]),
+        actions=list(actions_for(row.state, actor_of(caller))),
+        timezone=team.alerts.timezone_of(row.site_id),
         resident_id=row.resident_id,
         site_id=row.site_id,
         unit_id=row.unit_id,
@@ -323,7 +351,9 @@ def _summary(row: queries.ReferralRow) -> ReferralSummary:
     )
 
 
-def _detail(stored: queries.StoredReferral) -> ReferralPublic:
+async def _detail(
+    conn: Conn, stored: queries.StoredReferral, caller: Principal
+) -> ReferralPublic:
     history = [
         AuditPublic(
             at=a.at,
@@ -337,8 +367,9 @@ def _detail(stored: queries.StoredReferral) -> ReferralPublic:
         )
         for a in stored.audit
     ]
+    _, team = await current_team(conn)
     return ReferralPublic(
-        **_summary(stored.row).model_dump(),
+        **_summary(stored.row, caller, team).model_dump(),
         snapshot=Snapshot(
             patient=dict(stored.patient),
             vitals=[dict(v) for v in stored.vitals],

@@ -1,9 +1,19 @@
-// Referrals: open ones first, each with its state and one button per next step the workflow
-// allows (`allowed_next`); declining, dismissing and cancelling ask for the reason.
+// Referrals: open ones first, each with its state, why in words, the vitals it carries, and
+// one button per step the caller's side and role may take (`actions`, not every next state);
+// declining, dismissing and cancelling ask for the reason. Nurses and physicians of the care
+// side may start one by hand.
 import { $, h } from './dom.js';
-import { formatAge, formatTime } from './format.js';
+import { formatAge } from './format.js';
 import { LANGUAGE_EVENT, initI18n, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
+import {
+  downloadFhir,
+  historyList,
+  reasonWords,
+  siteTime,
+  vitalsTable,
+} from './referral_detail.js';
+import { mayStart, startForm } from './referral_form.js';
 import { api, apiFetch, detailOf, requireSession } from './session.js';
 
 const FINAL = new Set(['dismissed', 'declined', 'returned', 'cancelled']);
@@ -14,6 +24,8 @@ const state = {
   me: null,
   referrals: [],
   residents: new Map(),
+  details: new Map(), // referral id -> the referral with its snapshot and history
+  expanded: new Set(), // referral ids whose snapshot is open
   error: null,
   busy: new Set(),
   asking: new Map(), // referral id -> the state whose note is being asked for
@@ -29,6 +41,17 @@ async function load({ periodic = false } = {}) {
     state.error = error;
   }
   render({ periodic });
+  loadDetails();
+}
+
+async function loadDetails() {
+  // The list carries no snapshot: fetch it for each shown referral that changed since.
+  const stale = shown().filter((r) => state.details.get(r.id)?.updated_at !== r.updated_at);
+  const fetched = await Promise.allSettled(stale.map((r) => api(`/api/v1/referrals/${r.id}`)));
+  for (const result of fetched) {
+    if (result.status === 'fulfilled') state.details.set(result.value.id, result.value);
+  }
+  if (stale.length) render({ periodic: true });
 }
 
 async function loadResidents() {
@@ -39,6 +62,15 @@ async function loadResidents() {
     render();
   } catch {
     // Keep the numbers.
+  }
+  if (mayStart(state.me)) {
+    const form = await startForm([...state.residents.values()], (created) => {
+      state.referrals = [created, ...state.referrals.filter((r) => r.id !== created.id)];
+      state.details.set(created.id, created);
+      state.messages.set(created.id, [t('referrals.started', { id: created.id }), false]);
+      render();
+    });
+    $('#start-slot').replaceChildren(form);
   }
 }
 
@@ -55,6 +87,7 @@ async function transition(referral, to, note = '') {
     if (response.ok) {
       const updated = await response.json();
       state.referrals = state.referrals.map((r) => (r.id === id ? updated : r));
+      state.details.set(id, updated);
       state.asking.delete(id);
       state.messages.set(id, [t('referrals.moved', { state: t(`state.${to}`) }), false]);
     } else {
@@ -126,6 +159,8 @@ function card(referral) {
   const asking = state.asking.get(id);
   const message = state.messages.get(id);
   const due = referral.sla_due_at ? new Date(referral.sla_due_at) : null;
+  const detail = state.details.get(id) ?? null;
+  const zone = referral.timezone;
   return h(
     'li',
     {
@@ -139,7 +174,7 @@ function card(referral) {
       h('span', { class: 'muted' }, `#${id} · ${label('trigger.', referral.trigger)}`),
       h(
         'time',
-        { datetime: referral.updated_at, title: formatTime(referral.updated_at) },
+        { datetime: referral.updated_at, title: siteTime(referral.updated_at, zone) },
         formatAge(referral.updated_at),
       ),
     ),
@@ -156,11 +191,11 @@ function card(referral) {
       ' → ',
       referral.hospital.name,
     ),
-    h('p', { class: 'reason' }, referral.reason),
+    reasonWords(referral, detail),
     h(
       'p',
       { class: 'muted' },
-      t('referrals.opened', { when: formatTime(referral.created_at) }),
+      t('referrals.opened', { when: siteTime(referral.created_at, zone) }),
       referral.requester ? ` · ${t('referrals.by', { who: referral.requester.id })}` : '',
       due
         ? ` · ${t(due < Date.now() ? 'referrals.overdue' : 'referrals.due', { when: formatAge(due) })}`
@@ -171,7 +206,7 @@ function card(referral) {
       : h(
           'div',
           { class: 'actions' },
-          referral.allowed_next.map((to) =>
+          referral.actions.map((to) =>
             h(
               'button',
               {
@@ -194,7 +229,50 @@ function card(referral) {
     message
       ? h('p', { class: `card-message${message[1] ? ' error' : ''}`, role: 'status' }, message[0])
       : null,
+    detail ? carried(referral, detail) : null,
   );
+}
+
+function carried(referral, detail) {
+  // The vitals snapshot, the steps so far and the FHIR export, folded on a phone.
+  const id = referral.id;
+  const fhir = h(
+    'button',
+    {
+      type: 'button',
+      class: 'fhir-download',
+      onclick: () =>
+        downloadFhir(id).catch((error) =>
+          notify(t('common.error', { detail: error.message }), { error: true }),
+        ),
+    },
+    t('referrals.fhir'),
+  );
+  return h(
+    'details',
+    {
+      class: 'referral-carried',
+      open: state.expanded.has(id),
+      ontoggle: (event) => {
+        if (event.target.open) state.expanded.add(id);
+        else state.expanded.delete(id);
+      },
+    },
+    h('summary', {}, t('referrals.carried')),
+    vitalsTable(detail.snapshot, referral.timezone),
+    historyList(detail, referral.timezone),
+    h('div', { class: 'actions' }, fhir),
+  );
+}
+
+function shown() {
+  const showClosed = $('#show-closed').checked;
+  return state.referrals
+    .filter((r) => showClosed || !FINAL.has(r.state))
+    .sort(
+      (a, b) =>
+        FINAL.has(a.state) - FINAL.has(b.state) || new Date(b.updated_at) - new Date(a.updated_at),
+    );
 }
 
 function render({ periodic = false } = {}) {
@@ -212,15 +290,9 @@ function render({ periodic = false } = {}) {
     );
     return;
   }
-  const showClosed = $('#show-closed').checked;
-  const shown = state.referrals
-    .filter((r) => showClosed || !FINAL.has(r.state))
-    .sort(
-      (a, b) =>
-        FINAL.has(a.state) - FINAL.has(b.state) || new Date(b.updated_at) - new Date(a.updated_at),
-    );
-  list.replaceChildren(...shown.map(card));
-  $('#no-referrals').hidden = shown.length > 0;
+  const cards = shown();
+  list.replaceChildren(...cards.map(card));
+  $('#no-referrals').hidden = cards.length > 0;
   list.dataset.loaded = 'true';
 }
 
@@ -229,7 +301,10 @@ async function main() {
   await initI18n();
   state.me = await api('/api/v1/auth/me');
   mountHeader('referrals', state.me);
-  $('#show-closed').addEventListener('change', render);
+  $('#show-closed').addEventListener('change', () => {
+    render();
+    loadDetails();
+  });
   await load();
   loadResidents();
   setInterval(() => load({ periodic: true }), REFRESH_MS);
