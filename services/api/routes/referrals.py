@@ -30,7 +30,6 @@ from services.auth.principal import Principal
 from services.careteam.store import current_team
 from services.careteam.team import CareTeam
 from services.referrals import queries, store
-from services.referrals.workflow import actions_for
 from services.referrals.errors import (
     AlreadyOpen,
     IllegalTransition,
@@ -41,6 +40,7 @@ from services.referrals.errors import (
     UnknownReferral,
 )
 from services.referrals.model import NOTE_REQUIRED, TRANSITIONS, Actor, Role, Side, State, Trigger
+from services.referrals.workflow import actions_for
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUTHENTICATED)
 
@@ -351,9 +351,7 @@ def _summary(row: queries.ReferralRow, caller: Principal, team: CareTeam) -> Ref
     )
 
 
-async def _detail(
-    conn: Conn, stored: queries.StoredReferral, caller: Principal
-) -> ReferralPublic:
+async def _detail(conn: Conn, stored: queries.StoredReferral, caller: Principal) -> ReferralPublic:
     history = [
         AuditPublic(
             at=a.at,
