@@ -19,14 +19,22 @@ def hospital(hospital_id: str, name: str) -> Hospital:
 
 
 def alert_json(
-    alert_id: int | None, rule_id: str, severity: str, title: str, ts: datetime
+    alert_id: int | None,
+    rule_id: str,
+    severity: str,
+    title: str,
+    ts: datetime,
+    values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    # `values`: the rule's measurements (peak_g, value, limit, ...), so a page can say them
+    # in words; snapshots stored before they were kept have none.
     return {
         "alert_id": alert_id,
         "rule_id": rule_id,
         "severity": severity,
         "title": title,
         "ts": ts.isoformat(),
+        "values": dict(values or {}),
     }
 
 

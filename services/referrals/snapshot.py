@@ -87,11 +87,11 @@ async def snapshot(
     # No reading at all (only the on_o2 assumption): a score of 0 would mislead.
     scored = any(s.reading is not None for s in news2.sub_scores)
     cur = await conn.execute(
-        "SELECT alert_id, rule_id, severity, title, first_ts FROM alerts"
+        'SELECT alert_id, rule_id, severity, title, first_ts, "values" FROM alerts'
         " WHERE resident_id = %s AND resolved_at IS NULL ORDER BY opened_at, alert_id",
         [rid],
     )
-    alerts = [alert_json(int(a), r, s, t, ts) for a, r, s, t, ts in await cur.fetchall()]
+    alerts = [alert_json(int(a), r, s, t, ts, v) for a, r, s, t, ts, v in await cur.fetchall()]
     return list(vitals), news2 if scored else None, alerts
 
 

@@ -110,7 +110,7 @@ async def suggest_from_alert(
             if not any(a["alert_id"] == alert_id for a in alerts):
                 # The alert service may call before it has written the alert row.
                 severity: Severity = "critical" if trigger == "news2" else "high"
-                alerts.append(alert_json(alert_id, rule_id, severity, title, now))
+                alerts.append(alert_json(alert_id, rule_id, severity, title, now, values))
             rid = await _reserve_id(conn)
             referral, effects = workflow.suggest(
                 referral_id=str(rid),

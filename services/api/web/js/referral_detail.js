@@ -3,7 +3,7 @@
 // compact table with a sparkline per vital sign, and the FHIR export as a file download.
 import { h, s } from './dom.js';
 import { formatNumber } from './format.js';
-import { label, locale, t } from './i18n.js';
+import { has, label, locale, t } from './i18n.js';
 import { apiFetch, detailOf } from './session.js';
 
 const METRICS = ['hr', 'spo2', 'rr', 'temp', 'sbp'];
@@ -53,6 +53,22 @@ export function news2Words(news2) {
   });
 }
 
+/** The alert's figures the catalogue names ("冲击 3.1 g", "当前 88 %"); a vital sign's rule
+ * (`vital.spo2.low`) gives its values the sign's unit. Ids, times and raw keys stay out. */
+export function alertValues(alert) {
+  const metric = /^vital\.(\w+)\./.exec(alert.rule_id)?.[1];
+  const withSign = new Set(['value', 'worst', 'limit', 'observed', 'baseline']);
+  return Object.entries(alert.values || {})
+    .filter(([key, value]) => typeof value === 'number' && has(`value.${key}`))
+    .map(([key, value]) =>
+      t(`value.${key}`, {
+        value:
+          metric && withSign.has(key) ? withUnit(metric, value) : Math.round(value * 10) / 10,
+      }),
+    )
+    .join(t('referrals.list_separator'));
+}
+
 /** Why the referral was opened: a nurse's own words, or the rule's alert and NEWS2 in words. */
 export function reasonWords(referral, detail) {
   if (referral.trigger === 'staff') return [h('p', { class: 'reason' }, referral.reason)];
@@ -72,6 +88,8 @@ export function reasonWords(referral, detail) {
         : t(`referrals.because.${referral.trigger}`),
     ),
   ];
+  const figures = cause ? alertValues(cause) : '';
+  if (figures) lines.push(h('p', { class: 'reason-values' }, figures));
   const score = detail ? news2Words(detail.snapshot.news2) : null;
   if (score) lines.push(h('p', { class: 'reason-news2' }, score));
   const others = alerts.filter((a) => a !== cause);
