@@ -150,6 +150,9 @@ def test_each_side_sees_only_its_own_steps_in_chinese(
     hospital: Page = open_page(locale="zh-CN", **SIZES[size])
     log_in(hospital, HOSPITAL_DOC, "/referrals")
     theirs = hospital.locator(f"li.referral[data-referral-id='{referral_id}']")
+    # No resident page for the hospital: the name and bed the referral carries, no link.
+    expect(theirs.locator("h3")).to_contain_text(f"赵桂兰{size} · 305-1")
+    expect(theirs.locator("h3 a")).to_have_count(0)
     expect(theirs.locator("button.transition")).to_have_text(["接收", "拒绝"])
     expect(hospital.locator("#start-slot")).to_be_empty()  # the hospital starts none
     _no_raw_values(hospital)

@@ -33,6 +33,9 @@ export async function startForm(residents, onCreated) {
     hospital.replaceChildren(...fitting.map((x) => h('option', { value: x.id }, x.name)));
   };
   resident.addEventListener('change', fillHospitals);
+  for (const field of [resident, reason]) {
+    field.addEventListener('input', () => (message.textContent = ''));
+  }
   fillHospitals();
   const fail = (text) => {
     message.textContent = text;

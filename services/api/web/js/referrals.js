@@ -181,13 +181,7 @@ function card(referral) {
     h(
       'h3',
       {},
-      h(
-        'a',
-        { href: `/residents/${referral.resident_id}` },
-        resident
-          ? resident.display_name
-          : t('resident.fallback_name', { id: referral.resident_id }),
-      ),
+      who(referral, resident, detail),
       ' → ',
       referral.hospital.name,
     ),
@@ -231,6 +225,15 @@ function card(referral) {
       : null,
     detail ? carried(referral, detail) : null,
   );
+}
+
+function who(referral, resident, detail) {
+  // The hospital side cannot open a resident's page: the name (and bed) the referral carries.
+  if (resident) return h('a', { href: `/residents/${referral.resident_id}` }, resident.display_name);
+  const patient = detail?.snapshot.patient;
+  if (!patient) return t('resident.fallback_name', { id: referral.resident_id });
+  const place = [patient.room, patient.bed].filter(Boolean).join('-');
+  return place ? `${patient.name} · ${place}` : patient.name;
 }
 
 function carried(referral, detail) {
