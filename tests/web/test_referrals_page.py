@@ -191,3 +191,7 @@ def test_a_nurse_starts_a_referral_by_hand(
         ("staff", HOSPITAL_ID, HOME_NURSE)
     ]
     _no_raw_values(page)
+    # Another language redraws the form and the cards in it.
+    page.locator("#language").select_option("en")
+    expect(page.locator(".start-referral summary")).to_have_text("Start a referral")
+    expect(card.locator("button.transition")).to_have_text(["Cancel referral"])

@@ -63,15 +63,19 @@ async function loadResidents() {
   } catch {
     // Keep the numbers.
   }
-  if (mayStart(state.me)) {
-    const form = await startForm([...state.residents.values()], (created) => {
-      state.referrals = [created, ...state.referrals.filter((r) => r.id !== created.id)];
-      state.details.set(created.id, created);
-      state.messages.set(created.id, [t('referrals.started', { id: created.id }), false]);
-      render();
-    });
-    $('#start-slot').replaceChildren(form);
-  }
+  await mountStart();
+}
+
+async function mountStart() {
+  // Built again when the language changes: its labels are the catalogue's.
+  if (!mayStart(state.me)) return;
+  const form = await startForm([...state.residents.values()], (created) => {
+    state.referrals = [created, ...state.referrals.filter((r) => r.id !== created.id)];
+    state.details.set(created.id, created);
+    state.messages.set(created.id, [t('referrals.started', { id: created.id }), false]);
+    render();
+  });
+  $('#start-slot').replaceChildren(form);
 }
 
 async function transition(referral, to, note = '') {
@@ -314,6 +318,7 @@ async function main() {
   document.addEventListener(LANGUAGE_EVENT, () => {
     mountHeader('referrals', state.me);
     render();
+    mountStart().catch(() => {});
   });
 }
 
