@@ -32,7 +32,7 @@ function withUnit(metric, value) {
   return label('unit.', metric) === metric ? number : `${number} ${t(`unit.${metric}`)}`;
 }
 
-/** "NEWS2 8（高风险）：呼吸频率 26 次/分（3）、血氧饱和度 91 %（3）…", from the snapshot. */
+/** "NEWS2 8（高风险）：呼吸频率 26 次/分（3），血氧饱和度 91 %（3）…" from the snapshot. */
 export function news2Words(news2) {
   if (!news2) return null;
   const total = news2.total ?? news2.partial_total;
@@ -109,7 +109,8 @@ function sparkline(points) {
   const [t0, t1] = [Math.min(...times), Math.max(...times)];
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
   const x = (time) => (t1 === t0 ? 0 : ((time - t0) / (t1 - t0)) * (width - 2) + 1);
-  const y = (value) => (hi === lo ? height / 2 : height - 2 - ((value - lo) / (hi - lo)) * (height - 4));
+  const y = (value) =>
+    hi === lo ? height / 2 : height - 2 - ((value - lo) / (hi - lo)) * (height - 4);
   const path = points.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`);
   return s(
     'svg',

@@ -233,7 +233,9 @@ function card(referral) {
 
 function who(referral, resident, detail) {
   // The hospital side cannot open a resident's page: the name (and bed) the referral carries.
-  if (resident) return h('a', { href: `/residents/${referral.resident_id}` }, resident.display_name);
+  if (resident) {
+    return h('a', { href: `/residents/${referral.resident_id}` }, resident.display_name);
+  }
   const patient = detail?.snapshot.patient;
   if (!patient) return t('resident.fallback_name', { id: referral.resident_id });
   const place = [patient.room, patient.bed].filter(Boolean).join('-');
