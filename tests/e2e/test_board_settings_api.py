@@ -22,21 +22,25 @@ def test_the_board_alarm_falls_back_to_the_defaults_then_continuous_and_keeps_to
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"site": SITE, "alarm": "continuous"}
 
-    store(db, {"site_defaults": {"board_alarm": "once"}, "sites": {OTHER_SITE: {"board_alarm": "off"}}})
-    assert api.get(BOARD, params={"site": SITE, "unit": UNIT}, headers=caregiver).json()[
-        "alarm"
-    ] == "once"
+    store(
+        db,
+        {"site_defaults": {"board_alarm": "once"}, "sites": {OTHER_SITE: {"board_alarm": "off"}}},
+    )
+    assert (
+        api.get(BOARD, params={"site": SITE, "unit": UNIT}, headers=caregiver).json()["alarm"]
+        == "once"
+    )
     # An admin sees every site: the other site's own value.
     assert api.get(BOARD, params={"site": OTHER_SITE}).json()["alarm"] == "off"
     # A caregiver of site t1 does not read site t9's board, nor another unit of its own site.
     assert api.get(BOARD, params={"site": OTHER_SITE}, headers=caregiver).status_code == 403
-    assert (
-        api.get(BOARD, params={"site": SITE, "unit": "u9"}, headers=caregiver).status_code == 403
-    )
+    assert api.get(BOARD, params={"site": SITE, "unit": "u9"}, headers=caregiver).status_code == 403
 
 
 def test_a_board_alarm_that_is_not_one_of_the_three_is_refused(api: TestClient) -> None:
     document = {"site_defaults": {"board_alarm": "loud"}}
     answer = api.put("/api/v1/care-team", json=document)
     assert answer.status_code == 422
-    assert any(e["loc"][:3] == ["body", "site_defaults", "board_alarm"] for e in answer.json()["detail"])
+    assert any(
+        e["loc"][:3] == ["body", "site_defaults", "board_alarm"] for e in answer.json()["detail"]
+    )

@@ -657,6 +657,8 @@ function chip(kind, value, text) {
 }
 
 function unitChoices() {
+  // A user of one unit has no other to choose.
+  if (state.me.unit_ids.length === 1) return state.me.unit_ids;
   const units = new Set(state.me.unit_ids);
   for (const r of state.residents.values()) if (r.site_id === state.site) units.add(r.unit_id);
   if (state.unit) units.add(state.unit);
@@ -669,17 +671,16 @@ function renderFilters() {
     {
       id: 'unit-filter',
       'aria-label': t('board.unit'),
-      disabled: !state.site,
+      disabled: !state.site || state.me.unit_ids.length === 1,
       onchange: (event) => {
         // Another unit is another place: the board loads it afresh, filters kept.
         const params = new URLSearchParams(location.search);
         params.set('site', state.site);
-        if (event.target.value) params.set('unit', event.target.value);
-        else params.delete('unit');
+        params.set('unit', event.target.value);
         location.assign(`?${params}`);
       },
     },
-    h('option', { value: '' }, t('board.all_units')),
+    state.me.unit_ids.length === 1 ? null : h('option', { value: '' }, t('board.all_units')),
     unitChoices().map((u) => h('option', { value: u, selected: u === state.unit }, u)),
   );
   put(
@@ -728,8 +729,9 @@ async function main() {
   state.me = await api('/api/v1/auth/me');
   const params = new URLSearchParams(location.search);
   state.site = params.get('site') || state.me.site_id || null;
-  // A user of one unit sees that unit; a user of several sees all of them.
-  state.unit = params.get('unit') || (state.me.unit_ids.length === 1 ? state.me.unit_ids[0] : null);
+  // A user of one unit sees that unit; a user of several sees all of them ("unit=" says all).
+  const unit = params.get('unit');
+  state.unit = unit !== null ? unit || null : state.me.unit_ids.length === 1 ? state.me.unit_ids[0] : null;
   state.filters = filtersFrom(params);
   state.view = params.get('view') === 'grid' ? 'grid' : 'list';
   state.alarm = new Alarm($('#board'));
