@@ -34,7 +34,8 @@ export class Alarm {
     for (const i of fresh) this.heard.add(i.id);
     const changed = level !== this.level;
     this.level = level;
-    if (changed) this.restart();
+    // A new incident is heard at once (the loop starts over from it), not at the next repeat.
+    if (changed || (fresh.length && this.mode === 'continuous')) this.restart();
     else if (fresh.length && this.mode === 'once') this.sound();
     this.show();
   }

@@ -164,7 +164,9 @@ async function act(incident, action, body) {
   cardMessage(id, '');
   render();
   try {
-    const targets = action === 'ack' ? [incident.alerts.find((a) => a.status !== 'acknowledged') || incident.lead] : incident.alerts;
+    // One acknowledgement is the incident's; a resolution is each alert's.
+    const waiting = incident.alerts.find((a) => a.status !== 'acknowledged') || incident.lead;
+    const targets = action === 'ack' ? [waiting] : incident.alerts;
     for (const alert of targets) {
       if (!(await post(id, alert.alert_id, action, body))) break;
     }
@@ -731,7 +733,8 @@ async function main() {
   state.site = params.get('site') || state.me.site_id || null;
   // A user of one unit sees that unit; a user of several sees all of them ("unit=" says all).
   const unit = params.get('unit');
-  state.unit = unit !== null ? unit || null : state.me.unit_ids.length === 1 ? state.me.unit_ids[0] : null;
+  const own = state.me.unit_ids.length === 1 ? state.me.unit_ids[0] : null;
+  state.unit = unit !== null ? unit || null : own;
   state.filters = filtersFrom(params);
   state.view = params.get('view') === 'grid' ? 'grid' : 'list';
   state.alarm = new Alarm($('#board'));

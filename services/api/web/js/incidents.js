@@ -62,9 +62,7 @@ export function compareIncidents(a, b) {
 /** Filters from the page's address: `severity` and `family`, each a comma list (empty: all). */
 export function filtersFrom(params) {
   const list = (name, allowed) =>
-    (params.get(name) || '')
-      .split(',')
-      .filter((v) => allowed.includes(v));
+    (params.get(name) || '').split(',').filter((v) => allowed.includes(v));
   return { severity: list('severity', SEVERITIES), family: list('family', FAMILIES) };
 }
 

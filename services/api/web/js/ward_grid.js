@@ -12,7 +12,7 @@ const byPlace = (a, b) =>
   a.resident_id - b.resident_id;
 
 /** The resident's state: what the tile shows first (alert > device > observation > ok). */
-function stateOf(resident, alert, device, observation) {
+function stateOf(alert, device, observation) {
   if (alert) return 'alert';
   if (device) return 'device';
   if (observation) return 'obs';
@@ -37,7 +37,7 @@ export function wardTiles(residents, incidents, news2, problemOf) {
     const incident = loudest.get(r.resident_id);
     const problems = (r.devices || []).map(problemOf).filter(Boolean);
     const observation = due.get(r.resident_id);
-    const state = stateOf(r, incident, problems.length, observation);
+    const state = stateOf(incident, problems.length, observation);
     const badges = [];
     if (incident) {
       badges.push(
@@ -52,8 +52,9 @@ export function wardTiles(residents, incidents, news2, problemOf) {
     for (const problem of new Set(problems))
       badges.push(h('span', { class: 'badge tile-device' }, t(`device.${problem}`)));
     if (observation) {
-      const key = observation.observations.status === 'overdue' ? 'grid.obs_overdue' : 'grid.obs_due';
-      badges.push(h('span', { class: 'badge tile-obs' }, t(key)));
+      const overdue = observation.observations.status === 'overdue';
+      const text = t(overdue ? 'grid.obs_overdue' : 'grid.obs_due');
+      badges.push(h('span', { class: 'badge tile-obs' }, text));
     }
     if (!badges.length) badges.push(h('span', { class: 'badge tile-ok' }, t('grid.ok')));
     const place = [
