@@ -98,7 +98,7 @@ def test_one_card_per_incident_unacknowledged_first_and_filters_kept_in_the_addr
     candidate(
         db,
         f"resident:{warm}",
-        rule_id="vital.temp.high",
+        rule_id="fever",
         severity="medium",
         ts=now - timedelta(minutes=10),
     )
@@ -128,6 +128,7 @@ def test_one_card_per_incident_unacknowledged_first_and_filters_kept_in_the_addr
         "跌倒后长时间未起身",
         "心率过高",
     ]
+    expect(cards.nth(2).locator(".alert-title")).to_have_text("发热")
     expect(cards.nth(3)).to_have_attribute("data-status", "acknowledged")
     expect(cards.nth(1)).to_have_attribute("data-family", "device")
     expect(cards.nth(1).locator(".badge.family")).to_have_text("设备")
