@@ -111,6 +111,9 @@ class HospitalEntry(PolicyModel):
     _channels = field_validator("channels")(_check_channels)
 
 
+BoardAlarm = Literal["continuous", "once", "off"]
+
+
 class SiteSettings(PolicyModel):
     """How pages are written and where they may go, for one site (or, as `site_defaults`, for
     every site that does not say). Unset fields fall back to `site_defaults`, then the product.
@@ -121,6 +124,9 @@ class SiteSettings(PolicyModel):
     # name or values (every apprise channel is a third party); "full": name and values too.
     details: Literal["private", "full"] | None = None
     channels: tuple[str, ...] | None = None  # apprise schemes a page may go to
+    # The board's sound and flashing while a high or critical alert is unacknowledged:
+    # "continuous" until acknowledged (the product default), "once" per new alert, or "off".
+    board_alarm: BoardAlarm | None = None
 
     @field_validator("channels")
     @classmethod
@@ -136,6 +142,7 @@ class SitePolicy:
     language: Language
     full_details: bool
     channels: frozenset[str]
+    board_alarm: BoardAlarm = "continuous"
 
     def allows(self, url: str) -> bool:
         return scheme(url) in self.channels
@@ -204,6 +211,7 @@ class CareTeam(PolicyModel):
             language=own.language or base.language or DEFAULT_LANGUAGE,
             full_details=(own.details or base.details) == "full",
             channels=frozenset(channels if channels is not None else DEFAULT_SCHEMES),
+            board_alarm=own.board_alarm or base.board_alarm or "continuous",
         )
 
     def language_of(self, staff_id: str, site: str | None) -> Language:

@@ -221,6 +221,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/care-team"): Probe(),
     ("PUT", "/api/v1/care-team"): Probe(),
     ("GET", "/api/v1/care-team/on-duty"): Probe("resident"),
+    ("GET", "/api/v1/care-team/board"): Probe("resident"),
     ("GET", "/api/v1/alerts"): Probe("list", query={"limit": 500}),
     ("GET", "/api/v1/alerts/precision"): Probe(),
     ("GET", "/api/v1/alerts/stream"): Probe("stream"),
@@ -366,7 +367,7 @@ def test_each_role_and_scope_gets_what_the_docs_say(
         body = {**(body or {}), "site_id": site, "unit_id": unit}
     elif route.path == "/api/v1/referrals" and route.method == "POST":
         body = {**(body or {}), "resident_id": the.resident_id}
-    elif route.path == "/api/v1/care-team/on-duty":
+    elif route.path in ("/api/v1/care-team/on-duty", "/api/v1/care-team/board"):
         query |= {"site": site, "unit": unit}
     token = signer.issue(caller.principal, now=datetime.now(UTC))
     if probe.scope == "stream":  # a stream that opens never ends: a real server, a timeout

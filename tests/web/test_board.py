@@ -84,8 +84,9 @@ def test_a_new_alert_arrives_live_and_is_acknowledged_then_resolved_from_the_boa
     expect(card).to_contain_text("Room 203")
     expect(card).to_contain_text("impact 3.1 g")
     expect(card.locator(".badge.severity")).to_have_text("High")
-    # One beep for a new high alert: the sound played through WebAudio.
-    expect(page.locator("#board")).to_have_attribute("data-beeps", "1")
+    # A new high alert sounds (through WebAudio) and keeps the alarm on until acknowledged.
+    expect(page.locator("#board")).to_have_attribute("data-beeps", re.compile(r"^[1-9]"))
+    expect(page.locator("#board")).to_have_attribute("data-alarm", "on")
     assert page.evaluate("window.sameDocument") is True
     # The page shows "open" until the caregiver's page is delivered, then "notified" live.
     expect(card).to_have_attribute("data-status", "notified")
@@ -94,6 +95,7 @@ def test_a_new_alert_arrives_live_and_is_acknowledged_then_resolved_from_the_boa
     card.get_by_role("button", name="Acknowledge").click()
     expect(card).to_have_attribute("data-status", "acknowledged")
     expect(card).to_contain_text("acknowledged by cg1")
+    expect(page.locator("#board")).to_have_attribute("data-alarm", "off")
     expect(card.get_by_role("button", name="Acknowledge")).to_be_hidden()
     acked = alert_of(api, rid)
     assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "cg1"
@@ -146,7 +148,7 @@ def test_the_board_orders_by_severity_then_age_and_fits_a_phone(
     assert severities == ["critical", "high", "medium"]
     # A device alert's card says which device.
     expect(page.locator("li.alert").nth(2)).to_contain_text("Device: Bed sensor w-board-1")
-    expect(page.locator("#board")).to_have_attribute("data-beeps", "1")
+    expect(page.locator("#board")).to_have_attribute("data-alarm-level", "critical")
     # Nothing wider than the screen: no sideways scrolling on a phone.
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{overflow}px wider than the phone"

@@ -23,7 +23,7 @@ from services.api.deps import (
 from services.auth.principal import Principal
 from services.careteam.roster import Role, on_duty
 from services.careteam.store import current_team, placements, store_team
-from services.careteam.team import load_care_team, roster_of
+from services.careteam.team import BoardAlarm, load_care_team, roster_of
 from services.notifications.delivery import scheme_of
 
 router = APIRouter(prefix="/api/v1/care-team", tags=["care team"], responses=AUTHENTICATED)
@@ -80,6 +80,31 @@ async def on_duty_now(
         for person in on_duty(roster, site, unit, role, now, zone):
             found.setdefault(person.id, OnDuty(id=person.id, name=person.name, role=role))
     return list(found.values())
+
+
+class BoardSettings(BaseModel):
+    site: str
+    alarm: BoardAlarm
+
+
+@router.get("/board")
+async def board_settings(
+    conn: Conn,
+    caller: Annotated[Principal, Depends(require("alerts:read"))],
+    site: Annotated[str, Query(pattern=PLACE_ID)],
+    unit: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
+) -> BoardSettings:
+    """How the board at a site sounds while a high or critical alert is unacknowledged
+    (`board_alarm` in the care team's `sites` or `site_defaults`)."""
+    # A site-wide setting: without a unit, anyone who sees some unit of the site may read it.
+    if unit is not None:
+        allowed = caller.covers(site, unit)
+    else:
+        allowed = not caller.sees_no_resident and (caller.every_site or caller.site_id == site)
+    if not allowed:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "that site is outside your scope")
+    _, team = await current_team(conn)
+    return BoardSettings(site=site, alarm=team.policy(site).board_alarm)
 
 
 @router.put("", responses=errors(400))

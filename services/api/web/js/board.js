@@ -1,18 +1,30 @@
-// The alert board of a unit: open alerts by severity and age, live from the alert stream,
-// with one-tap acknowledge and resolve, who is on shift and which devices are silent.
-import { beep, enableSound, soundOn } from './audio.js';
+// The alert board of a unit (the central station): one card per incident, unacknowledged
+// first, then by severity and age, live from the alert stream, with one-tap acknowledge and
+// resolve; filters kept in the address; a room/bed view of every resident; an alarm that
+// keeps sounding while a high or critical incident is unacknowledged (alarm.js); who is on
+// shift and which devices are silent.
+import { Alarm } from './alarm.js';
+import { enableSound, soundOn } from './audio.js';
 import { $, h, put } from './dom.js';
 import { formatAge, formatTime } from './format.js';
 import { LANGUAGE_EVENT, has, initI18n, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { accessToken, api, apiFetch, detailOf, refreshTokens, requireSession } from './session.js';
 import { follow } from './sse.js';
+import {
+  FAMILIES,
+  LOUD,
+  SEVERITIES,
+  compareIncidents,
+  filtersFrom,
+  incidentsOf,
+  passes,
+} from './incidents.js';
+import { wardTiles } from './ward_grid.js';
 
-const SEVERITY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
 // The alert lifecycle only moves forward: a view of an alert with a lower rank than the one
 // shown is older (a list fetched before a change the stream already delivered).
 const STATUS_RANK = { open: 0, notified: 1, escalated: 2, acknowledged: 3, resolved: 4 };
-const LOUD = new Set(['high', 'critical']);
 const OUTCOMES = ['actionable', 'false_alarm', 'already_attended'];
 const POLL_MS = 15_000; // only while the live stream is down
 const SIDE_MS = 60_000;
@@ -29,6 +41,7 @@ const state = {
   resolved: new Set(),
   loaded: false,
   residents: new Map(),
+  residentsLoaded: false,
   news2: [],
   news2Error: null,
   onDuty: null,
@@ -38,6 +51,9 @@ const state = {
   fresh: new Set(),
   busy: new Set(),
   poller: null,
+  filters: { severity: [], family: [] },
+  view: 'list',
+  alarm: null,
 };
 
 function inPlace(alert) {
@@ -70,15 +86,7 @@ function apply(alert, { live = false } = {}) {
   }
   state.alerts.set(id, alert);
   if (alert.status === 'acknowledged') state.fresh.delete(id);
-  if (!live || !state.loaded) return;
-  const louder =
-    LOUD.has(alert.severity) &&
-    (!known || SEVERITY_RANK[alert.severity] > SEVERITY_RANK[known.severity]);
-  if (!known || louder) state.fresh.add(id);
-  if (louder && beep(alert.severity)) {
-    const board = $('#board');
-    board.dataset.beeps = String(Number(board.dataset.beeps) + 1);
-  }
+  if (live && state.loaded && !known) state.fresh.add(id);
 }
 
 async function loadAlerts() {
@@ -107,15 +115,7 @@ async function reloadOne(id) {
   render();
 }
 
-function compare(a, b) {
-  return (
-    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
-    new Date(a.opened_at) - new Date(b.opened_at) ||
-    a.alert_id - b.alert_id
-  );
-}
-
-// --- acting on an alert --------------------------------------------------------------------
+// --- acting on an incident -----------------------------------------------------------------
 
 function cardMessage(id, text, error = false) {
   const box = state.cards.get(id)?.querySelector('.card-message');
@@ -124,23 +124,51 @@ function cardMessage(id, text, error = false) {
   box.classList.toggle('error', error);
 }
 
-async function act(id, action, body) {
+/** POST an action on one alert; true if applied. The answer's acknowledgement is the
+ * incident's: its other alerts take it too. */
+async function post(incidentId, alertId, action, body) {
+  const response = await apiFetch(`/api/v1/alerts/${alertId}/${action}`, {
+    method: 'POST',
+    json: body,
+  });
+  if (response.status === 200) {
+    const answer = await response.json();
+    apply(answer);
+    for (const other of [...state.alerts.values()]) {
+      if (other.incident_id !== incidentId || other.alert_id === alertId) continue;
+      if (answer.status === 'acknowledged' && other.status !== 'acknowledged') {
+        apply({
+          ...other,
+          status: 'acknowledged',
+          acknowledged_at: answer.acknowledged_at,
+          acknowledged_by: answer.acknowledged_by,
+          acknowledged_via: answer.acknowledged_via,
+        });
+      }
+    }
+    state.fresh.delete(alertId);
+    return true;
+  }
+  if (response.status === 202) cardMessage(incidentId, t('alert.queued'));
+  else {
+    cardMessage(incidentId, t('alert.refused', { detail: await detailOf(response) }), true);
+    if (response.status === 409 || response.status === 404) await reloadOne(alertId);
+  }
+  return false;
+}
+
+/** Acknowledge the incident (through any of its alerts), or resolve each of its alerts. */
+async function act(incident, action, body) {
+  const id = incident.id;
   state.busy.add(id);
   cardMessage(id, '');
   render();
   try {
-    const response = await apiFetch(`/api/v1/alerts/${id}/${action}`, {
-      method: 'POST',
-      json: body,
-    });
-    if (response.status === 200) {
-      apply(await response.json());
-      state.fresh.delete(id);
-    } else if (response.status === 202) {
-      cardMessage(id, t('alert.queued'));
-    } else {
-      cardMessage(id, t('alert.refused', { detail: await detailOf(response) }), true);
-      if (response.status === 409 || response.status === 404) await reloadOne(id);
+    // One acknowledgement is the incident's; a resolution is each alert's.
+    const waiting = incident.alerts.find((a) => a.status !== 'acknowledged') || incident.lead;
+    const targets = action === 'ack' ? [waiting] : incident.alerts;
+    for (const alert of targets) {
+      if (!(await post(id, alert.alert_id, action, body))) break;
     }
   } catch (error) {
     if (error.status !== 401) cardMessage(id, t('common.offline'), true);
@@ -158,9 +186,16 @@ function toggleResolve(id) {
   if (!panel.hidden) panel.querySelector('textarea').focus();
 }
 
-function resolve(id, outcome) {
+function incidentNow(id) {
+  return incidentsOf([...state.alerts.values()]).find((i) => i.id === id);
+}
+
+function onAction(id, action, outcome) {
+  const incident = incidentNow(id);
+  if (!incident) return undefined;
+  if (action === 'ack') return act(incident, 'ack');
   const note = state.cards.get(id).querySelector('textarea').value.trim();
-  return act(id, 'resolve', { outcome, note: note || null });
+  return act(incident, 'resolve', { outcome, note: note || null });
 }
 
 // --- drawing -------------------------------------------------------------------------------
@@ -168,12 +203,13 @@ function resolve(id, outcome) {
 function createCard(id) {
   return h(
     'li',
-    { class: 'alert', dataset: { alertId: id } },
+    { class: 'alert', dataset: { incidentId: id } },
     h('div', { class: 'summary' }),
+    h('ol', { class: 'timeline' }),
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'button', class: 'ack primary', onclick: () => act(id, 'ack') }),
+      h('button', { type: 'button', class: 'ack primary', onclick: () => onAction(id, 'ack') }),
       h('button', {
         type: 'button',
         class: 'resolve',
@@ -198,7 +234,7 @@ function createCard(id) {
             type: 'button',
             class: `outcome ${outcome}`,
             dataset: { outcome },
-            onclick: () => resolve(id, outcome),
+            onclick: () => onAction(id, 'resolve', outcome),
           }),
         ),
       ),
@@ -254,21 +290,41 @@ function deviceLine(values) {
   return h('p', { class: 'device-of' }, t('alert.device', { kind, id }));
 }
 
-function updateCard(card, alert) {
-  const id = alert.alert_id;
-  const acked = alert.status === 'acknowledged';
-  const fresh = state.fresh.has(id) ? ' fresh' : '';
-  card.className = `alert sev-${alert.severity} status-${alert.status}${fresh}`;
-  card.dataset.severity = alert.severity;
-  card.dataset.status = alert.status;
+/** One step of the incident: when it began, what, its figures. */
+function timelineEntry(alert) {
+  return h(
+    'li',
+    {
+      class: `step sev-${alert.severity}`,
+      dataset: { alertId: alert.alert_id, rule: alert.rule_id },
+    },
+    h('time', { datetime: alert.first_ts }, formatTime(alert.first_ts)),
+    ' ',
+    h('span', { class: 'step-rule', title: alert.title }, label('rule.', alert.rule_id)),
+    alert.count > 1 ? ` · ${t('alert.repeats', { count: alert.count })}` : '',
+    deviceLine(alert.values),
+    valuesLine(alert.values),
+  );
+}
+
+function updateCard(card, incident) {
+  const { id, top, lead } = incident;
+  const acked = !incident.unacked;
+  const fresh = incident.alerts.some((a) => state.fresh.has(a.alert_id)) ? ' fresh' : '';
+  card.className = `alert sev-${incident.severity} status-${incident.status}${fresh}`;
+  card.dataset.severity = incident.severity;
+  card.dataset.status = incident.status;
+  card.dataset.family = incident.family;
+  card.dataset.alerts = String(incident.alerts.length);
+  card.dataset.alertId = String(lead.alert_id);
   const meta = [];
-  if (alert.count > 1) meta.push(t('alert.repeats', { count: alert.count }));
-  if (alert.escalation_step > 1) meta.push(t('alert.step', { step: alert.escalation_step }));
-  if (acked) {
+  if (top.escalation_step > 1) meta.push(t('alert.step', { step: top.escalation_step }));
+  const ackedBy = incident.alerts.find((a) => a.acknowledged_at);
+  if (acked && ackedBy) {
     meta.push(
       t('alert.acked_by', {
-        who: alert.acknowledged_by || '?',
-        age: formatAge(alert.acknowledged_at),
+        who: ackedBy.acknowledged_by || '?',
+        age: formatAge(ackedBy.acknowledged_at),
       }),
     );
   }
@@ -277,20 +333,20 @@ function updateCard(card, alert) {
     h(
       'div',
       { class: 'alert-head' },
-      h('span', { class: 'badge severity' }, t(`severity.${alert.severity}`)),
-      h('span', { class: 'status-label' }, t(`status.${alert.status}`)),
+      h('span', { class: 'badge severity' }, t(`severity.${incident.severity}`)),
+      h('span', { class: 'badge family' }, t(`family.${incident.family}`)),
+      h('span', { class: 'status-label' }, t(`status.${incident.status}`)),
       h(
         'time',
-        { datetime: alert.opened_at, title: formatTime(alert.opened_at) },
-        formatAge(alert.opened_at),
+        { datetime: incident.opened_at, title: formatTime(incident.opened_at) },
+        formatAge(incident.opened_at),
       ),
     ),
-    h('h3', { class: 'alert-title', title: alert.title }, label('rule.', alert.rule_id)),
-    residentLine(alert),
-    deviceLine(alert.values),
-    valuesLine(alert.values),
+    h('h3', { class: 'alert-title', title: top.title }, label('rule.', top.rule_id)),
+    residentLine(lead),
     meta.length ? h('p', { class: 'meta' }, meta.join(' · ')) : null,
   );
+  put(card.querySelector('.timeline'), incident.alerts.map(timelineEntry));
   const busy = state.busy.has(id);
   const ack = card.querySelector('button.ack');
   ack.textContent = t('alert.ack');
@@ -306,28 +362,54 @@ function updateCard(card, alert) {
   }
 }
 
-function render() {
+function renderList(incidents) {
   const list = $('#alerts');
-  const sorted = [...state.alerts.values()].sort(compare);
+  const shown = incidents.filter((i) => passes(i, state.filters));
+  const keep = new Set(shown.map((i) => i.id));
   for (const [id, card] of state.cards) {
-    if (!state.alerts.has(id)) {
+    if (!keep.has(id)) {
       card.remove();
       state.cards.delete(id);
     }
   }
-  sorted.forEach((alert, index) => {
-    let card = state.cards.get(alert.alert_id);
+  shown.forEach((incident, index) => {
+    let card = state.cards.get(incident.id);
     if (!card) {
-      card = createCard(alert.alert_id);
-      state.cards.set(alert.alert_id, card);
+      card = createCard(incident.id);
+      state.cards.set(incident.id, card);
     }
-    updateCard(card, alert);
+    updateCard(card, incident);
     // Move only what is out of place: moving a card would drop the focus of a note being typed.
     if (list.children[index] !== card) list.insertBefore(card, list.children[index] || null);
   });
-  $('#no-alerts').hidden = sorted.length > 0 || !state.loaded;
-  $('#alert-count').textContent = sorted.length ? `(${sorted.length})` : '';
+  const hidden = incidents.length - shown.length;
+  $('#no-alerts').hidden = shown.length > 0 || !state.loaded;
+  $('#alert-count').textContent = shown.length ? `(${shown.length})` : '';
+  const note = $('#filtered');
+  note.hidden = hidden === 0;
+  note.textContent = hidden ? t('board.filtered', { count: hidden }) : '';
   list.dataset.loaded = String(state.loaded);
+}
+
+function renderGrid(incidents) {
+  const grid = $('#ward');
+  const residents = [...state.residents.values()].filter(
+    (r) => (!state.site || r.site_id === state.site) && (!state.unit || r.unit_id === state.unit),
+  );
+  put(grid, wardTiles(residents, incidents, state.news2, deviceProblem));
+  grid.dataset.loaded = String(state.residentsLoaded === true);
+  $('#no-residents').hidden = residents.length > 0 || !state.residentsLoaded;
+}
+
+function render() {
+  const incidents = incidentsOf([...state.alerts.values()]).sort(compareIncidents);
+  renderList(incidents);
+  renderGrid(incidents);
+  const loud = incidents.filter((i) => i.unacked && LOUD.has(i.severity));
+  state.alarm.update(loud);
+  const banner = $('#alarm-banner');
+  banner.hidden = loud.length === 0;
+  banner.textContent = loud.length ? t('board.alarm', { count: loud.length }) : '';
 }
 
 function renderLive() {
@@ -370,6 +452,7 @@ async function loadSide() {
   ]);
   if (residents.status === 'fulfilled') {
     state.residents = new Map(residents.value.items.map((r) => [r.resident_id, r]));
+    state.residentsLoaded = true;
   }
   if (news2.status === 'fulfilled') state.news2 = news2.value.items;
   state.news2Error = news2.status === 'rejected' ? news2.reason : null;
@@ -539,6 +622,107 @@ function startStream() {
   });
 }
 
+// --- filters, the view, the site's alarm setting ------------------------------------------
+
+/** Keep the filters and the view in the address (a board reopened or shared shows the same). */
+function saveAddress() {
+  const params = new URLSearchParams(location.search);
+  for (const [name, values] of Object.entries(state.filters)) {
+    if (values.length) params.set(name, values.join(','));
+    else params.delete(name);
+  }
+  if (state.view === 'grid') params.set('view', 'grid');
+  else params.delete('view');
+  const query = params.toString();
+  history.replaceState(null, '', query ? `?${query}` : location.pathname);
+}
+
+function chip(kind, value, text) {
+  const on = state.filters[kind].includes(value);
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: `chip ${kind}-${value}`,
+      'aria-pressed': String(on),
+      dataset: { filter: kind, value },
+      onclick: () => {
+        const list = state.filters[kind];
+        state.filters[kind] = on ? list.filter((v) => v !== value) : [...list, value];
+        saveAddress();
+        renderFilters();
+        render();
+      },
+    },
+    text,
+  );
+}
+
+function unitChoices() {
+  // A user of one unit has no other to choose.
+  if (state.me.unit_ids.length === 1) return state.me.unit_ids;
+  const units = new Set(state.me.unit_ids);
+  for (const r of state.residents.values()) if (r.site_id === state.site) units.add(r.unit_id);
+  if (state.unit) units.add(state.unit);
+  return [...units].sort();
+}
+
+function renderFilters() {
+  const unit = h(
+    'select',
+    {
+      id: 'unit-filter',
+      'aria-label': t('board.unit'),
+      disabled: !state.site || state.me.unit_ids.length === 1,
+      onchange: (event) => {
+        // Another unit is another place: the board loads it afresh, filters kept.
+        const params = new URLSearchParams(location.search);
+        params.set('site', state.site);
+        params.set('unit', event.target.value);
+        location.assign(`?${params}`);
+      },
+    },
+    state.me.unit_ids.length === 1 ? null : h('option', { value: '' }, t('board.all_units')),
+    unitChoices().map((u) => h('option', { value: u, selected: u === state.unit }, u)),
+  );
+  put(
+    $('#filters'),
+    h('label', { class: 'filter-unit' }, h('span', {}, t('board.unit')), ' ', unit),
+    h(
+      'span',
+      { class: 'chips', role: 'group', 'aria-label': t('board.filter_severity') },
+      SEVERITIES.map((v) => chip('severity', v, t(`severity.${v}`))),
+    ),
+    h(
+      'span',
+      { class: 'chips', role: 'group', 'aria-label': t('board.filter_family') },
+      FAMILIES.map((v) => chip('family', v, t(`family.${v}`))),
+    ),
+  );
+  for (const view of ['list', 'grid']) {
+    const button = $(`#view-${view}`);
+    button.textContent = t(`board.view_${view}`);
+    button.setAttribute('aria-pressed', String(state.view === view));
+  }
+  $('#board').dataset.view = state.view;
+}
+
+function setView(view) {
+  state.view = view;
+  saveAddress();
+  renderFilters();
+}
+
+async function loadAlarmSetting() {
+  if (!state.site) return;
+  try {
+    const settings = await api(`/api/v1/care-team/board?${placeQuery()}`);
+    state.alarm.setMode(settings.alarm);
+  } catch {
+    // The default (continuous) stays: a board that cannot read its setting still sounds.
+  }
+}
+
 // --- start ---------------------------------------------------------------------------------
 
 async function main() {
@@ -547,15 +731,24 @@ async function main() {
   state.me = await api('/api/v1/auth/me');
   const params = new URLSearchParams(location.search);
   state.site = params.get('site') || state.me.site_id || null;
-  // A user of one unit sees that unit; a user of several sees all of them.
-  state.unit = params.get('unit') || (state.me.unit_ids.length === 1 ? state.me.unit_ids[0] : null);
+  // A user of one unit sees that unit; a user of several sees all of them ("unit=" says all).
+  const unit = params.get('unit');
+  const own = state.me.unit_ids.length === 1 ? state.me.unit_ids[0] : null;
+  state.unit = unit !== null ? unit || null : own;
+  state.filters = filtersFrom(params);
+  state.view = params.get('view') === 'grid' ? 'grid' : 'list';
+  state.alarm = new Alarm($('#board'));
   $('#choose-place').open = !state.site;
   mountHeader('board', state.me);
   renderPlace();
   renderLive();
+  renderFilters();
+  $('#view-list').addEventListener('click', () => setView('list'));
+  $('#view-grid').addEventListener('click', () => setView('grid'));
+  await loadAlarmSetting();
   startStream();
   await loadAlerts();
-  loadSide();
+  loadSide().then(renderFilters);
   setInterval(loadSide, SIDE_MS);
   setInterval(render, AGE_MS);
   $('#sound').addEventListener('click', async () => {
@@ -568,6 +761,7 @@ async function main() {
     mountHeader('board', state.me);
     renderPlace();
     renderLive();
+    renderFilters();
     renderSide();
     render();
   });
