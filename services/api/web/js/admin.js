@@ -165,6 +165,16 @@ async function sendProfile(form, { admit, resident }) {
   }
 }
 
+/** A field's error goes as soon as it is edited: what is left marked still needs a change. */
+function clearOnEdit(form) {
+  form.addEventListener('input', (event) => {
+    const box = event.target.closest('.field');
+    if (!box) return;
+    box.classList.remove('invalid');
+    box.querySelector('.field-error').textContent = '';
+  });
+}
+
 function renderAdmit() {
   const form = $('#admit-form');
   put(form, profileFields(null, { admit: true }), h('button', { type: 'submit', class: 'primary' }, t('admin.admit')));
@@ -172,6 +182,10 @@ function renderAdmit() {
     event.preventDefault();
     sendProfile(form, { admit: true });
   };
+  if (!form.dataset.watched) {
+    form.dataset.watched = 'true';
+    clearOnEdit(form);
+  }
 }
 
 // --- residents -------------------------------------------------------------------------------
@@ -213,6 +227,7 @@ function residentRow(resident) {
     event.preventDefault();
     sendProfile(form, { admit: false, resident });
   };
+  clearOnEdit(form);
   row.append(form);
   return row;
 }
