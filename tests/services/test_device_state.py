@@ -17,13 +17,17 @@ from tests.support import UNIT, Conn, Device, wait_for
 
 pytestmark = pytest.mark.usefixtures("ward", "ingest_worker")
 
+Publish = Callable[..., None]
+Worn = tuple[str, int, Publish]
+Json = dict[str, Any]
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
 @pytest.fixture
-def worn(api: TestClient, db: Conn, settings: Settings) -> Iterator[tuple[str, int, Callable]]:
+def worn(api: TestClient, db: Conn, settings: Settings) -> Iterator[Worn]:
     """A wearable at a site of its own, assigned to a resident there, connected: yields its
     id, the resident and a publish(stream, payload, retain=False)."""
     site = f"site-{uuid.uuid4().hex[:8]}"
@@ -53,7 +57,7 @@ def worn(api: TestClient, db: Conn, settings: Settings) -> Iterator[tuple[str, i
         device.close()
 
 
-def both(api: TestClient, device_id: str, resident_id: int) -> tuple[dict, dict]:
+def both(api: TestClient, device_id: str, resident_id: int) -> tuple[Json, Json]:
     """The device as the devices' list shows it, and as the resident's profile does."""
     listed = api.get("/api/v1/devices", params={"limit": 500}).json()["items"]
     (on_list,) = [d for d in listed if d["device_id"] == device_id]
@@ -65,7 +69,7 @@ STATE = ("online", "offline_reason", "last_seen")
 
 
 def test_a_device_heard_now_is_online_everywhere_though_its_status_is_old(
-    api: TestClient, worn: tuple[str, int, Callable]
+    api: TestClient, worn: Worn
 ) -> None:
     device_id, resident_id, publish = worn
     # Its retained status from when it connected, ten minutes ago; readings since.
@@ -81,9 +85,7 @@ def test_a_device_heard_now_is_online_everywhere_though_its_status_is_old(
     assert on_profile["offline_reason"] is None
 
 
-def test_a_last_will_is_offline_disconnected_everywhere(
-    api: TestClient, worn: tuple[str, int, Callable]
-) -> None:
+def test_a_last_will_is_offline_disconnected_everywhere(api: TestClient, worn: Worn) -> None:
     device_id, resident_id, publish = worn
     publish("status", {"ts": now_ms(), "online": True, "battery": 64}, retain=True)
     publish("status", {"online": False}, retain=True)  # what the broker's last will says

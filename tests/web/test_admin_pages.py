@@ -155,7 +155,8 @@ def test_a_care_team_edit_is_refused_by_key_in_chinese_then_saved(
     page.get_by_role("button", name="保存团队").click()
     errors = page.locator("#team-errors")
     expect(errors).to_contain_text("未保存：以下 1 项有误")
-    expect(errors.locator("li[data-key='staff.0.name']")).to_have_text("人员 › 第 1 项 › 姓名：必填")
+    problem = errors.locator("li[data-key='staff.0.name']")
+    expect(problem).to_have_text("人员 › 第 1 项 › 姓名：必填")
     screenshot(page, f"admin-team-refused-{size}")
     no_sideways_scroll(page)
 
