@@ -95,7 +95,7 @@ function showErrors(form, problems, fallback) {
   const general = [];
   for (const problem of problems) {
     const name = problem.loc?.[0] === 'body' ? problem.loc[1] : null;
-    const box = name ? form.querySelector(`.field[data-field="${name}"]`) : null;
+    const box = name ? form.querySelector(`.field[data-field="${CSS.escape(String(name))}"]`) : null;
     if (!box) {
       general.push(problemText(problem));
       continue;
