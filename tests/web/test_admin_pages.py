@@ -116,7 +116,9 @@ def test_edit_the_profile_of_a_resident(open_page: Any, api: TestClient, db: Con
     # An alert setting that does not exist: refused, named under the field, nothing stored.
     row.locator("textarea[name=rule_overrides]").fill('{"vitals": {"spo2": {"lowest": 1}}}')
     row.get_by_role("button", name="保存修改").click()
-    expect(row.locator(".field[data-field=rule_overrides] .field-error")).to_contain_text("vitals")
+    expect(row.locator(".field[data-field=rule_overrides] .field-error")).to_have_text(
+        "vitals.spo2.lowest：不认识的字段（请检查拼写）"
+    )
     expect(row.locator(".form-errors")).to_contain_text("未保存")
     screenshot(page, "admin-profile-refused-phone")
     db.rollback()

@@ -102,8 +102,11 @@ function showErrors(form, problems, fallback) {
     }
     box.classList.add('invalid');
     const out = box.querySelector('.field-error');
-    const where = problem.loc.length > 2 ? `${problem.loc.slice(2).join('.')}: ` : '';
-    out.textContent = [out.textContent, where + problemText(problem)].filter(Boolean).join('；');
+    // Inside a JSON field the key path leads, once (the server may also start its message so).
+    const where = problem.loc.slice(2).join('.');
+    const msg = where && problem.msg.startsWith(`${where}: `) ? problem.msg.slice(where.length + 2) : problem.msg;
+    const text = (where ? `${where}：` : '') + problemText({ ...problem, msg });
+    out.textContent = [out.textContent, text].filter(Boolean).join('；');
   }
   const summary = form.querySelector('.form-errors');
   summary.textContent = [fallback ?? t('admin.fix_fields'), ...general].join(' ');
