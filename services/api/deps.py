@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
-from typing import Annotated, Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -69,6 +69,10 @@ AUTHENTICATED: Final = errors(401, 403, 413)
 BIGINT_MAX: Final = 2**63 - 1  # ids and OFFSET are bigints
 Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="how many items to skip")]
 PLACE_ID: Final = r"^[A-Za-z0-9_-]{1,64}$"  # site, unit and device ids (a CHECK in the schema)
+# A device not heard from for this long is offline, on every page and list that shows one
+# (docs/device-protocol.md, "When a device is offline").
+OFFLINE_AFTER: Final = timedelta(minutes=5)
+OfflineReason = Literal["disconnected", "silent", "retired"]
 NO_NUL = "must not contain NUL characters (\\u0000)"
 
 

@@ -3,6 +3,7 @@ one statement each)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -185,6 +186,10 @@ class DeviceOverview:
     battery: float | None
     fw: str | None
     placement: str | None = None
+    # Why it is offline: "disconnected" (its last word was an offline status, the broker's
+    # last will or its own), "silent" (nothing for `offline_after`), "retired"; None online or
+    # never heard.
+    offline_reason: str | None = None
 
 
 # Data rows are looked up only this far back: a probe per metric per chunk is cheap for a
@@ -238,13 +243,19 @@ WITH overview AS (
     WHERE (%(site)s::text IS NULL OR d.site_id = %(site)s)
       AND (%(kind)s::text IS NULL OR d.kind = %(kind)s)
       AND (%(retired)s::boolean IS NULL OR (d.retired_at IS NOT NULL) = %(retired)s)
-), judged AS (
-    SELECT *, coalesce(retired_at IS NULL AND last_seen > now() - %(offline_after)s
-                       AND NOT (status_online IS FALSE AND status_at >= last_seen), false) AS online
+      AND (%(ids)s::text[] IS NULL OR d.device_id = ANY(%(ids)s))
+), reasoned AS (
+    SELECT *, CASE WHEN retired_at IS NOT NULL THEN 'retired'
+                   WHEN last_seen IS NULL THEN NULL
+                   WHEN status_online IS FALSE AND status_at >= last_seen THEN 'disconnected'
+                   WHEN last_seen <= now() - %(offline_after)s THEN 'silent'
+              END AS offline_reason
     FROM overview
+), judged AS (
+    SELECT *, last_seen IS NOT NULL AND offline_reason IS NULL AS online FROM reasoned
 )
 SELECT device_id, site_id, kind, created_at, retired_at, resident_id, assigned_since, online,
-       last_seen, battery, fw, placement
+       last_seen, battery, fw, placement, offline_reason
 FROM judged
 WHERE %(online)s::boolean IS NULL OR online = %(online)s
 ORDER BY site_id, device_id
@@ -259,6 +270,7 @@ async def list_devices(
     kind: str | None = None,
     online: bool | None = None,
     retired: bool | None = None,
+    device_ids: Sequence[str] | None = None,
     offline_after: timedelta,
     limit: int,
     offset: int,
@@ -273,6 +285,7 @@ async def list_devices(
                 "site": site_id,
                 "kind": kind,
                 "retired": retired,
+                "ids": None if device_ids is None else list(device_ids),
                 "online": online,
                 "offline_after": offline_after,
                 "limit": limit,

@@ -37,6 +37,7 @@ OVERVIEW_FIELDS = {
     "battery",
     "fw",
     "placement",
+    "offline_reason",
 }
 
 

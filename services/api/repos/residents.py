@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 from psycopg import AsyncConnection, errors
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
+
+from services.devices import repo as device_repo
 
 Conn = AsyncConnection[TupleRow]
 
@@ -19,13 +21,13 @@ _COLUMNS: Final = (
     " news2_scale, timezone, rule_overrides"
 )
 PROFILE: Final = tuple(_COLUMNS.replace(" ", "").split(","))
-# Each currently assigned device with its latest status and wear event.
+# Each currently assigned device with its latest battery level and wear event.
 _DEVICES: Final = """
-SELECT a.resident_id, d.device_id, d.kind, s.online, s.battery, s.ts, w.type
+SELECT a.resident_id, d.device_id, d.kind, s.battery, w.type
 FROM device_assignments a
 JOIN devices d USING (device_id)
-LEFT JOIN LATERAL (SELECT online, battery, ts FROM device_status st
-                   WHERE st.device_id = d.device_id ORDER BY ts DESC LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT battery FROM device_status st WHERE st.device_id = d.device_id
+                   AND battery IS NOT NULL ORDER BY ts DESC LIMIT 1) s ON true
 LEFT JOIN LATERAL (SELECT type FROM device_events e WHERE e.device_id = d.device_id
                    AND e.type IN ('wear_on', 'wear_off') ORDER BY ts DESC LIMIT 1) w ON true
 WHERE a.resident_id = ANY(%s) AND upper_inf(a.during) AND d.retired_at IS NULL
@@ -71,21 +73,54 @@ async def get_profile(conn: Conn, *, resident_id: int) -> dict[str, Any] | None:
 
 @dataclass(frozen=True, slots=True)
 class DeviceRow:
-    """A device assigned to a resident, with its latest status and wear event (None: none)."""
+    """A device assigned to a resident: online and last seen judged as on the devices' own list
+    (services.devices.repo.list_devices), so no page can say "offline" of a device another
+    page calls online; its latest battery and wear event (None: none)."""
 
     resident_id: int
     device_id: str
     kind: str
-    online: bool | None
+    online: bool
+    offline_reason: str | None
     battery: float | None
     seen: datetime | None
     wear: str | None
 
 
-async def devices_of(conn: Conn, *, resident_ids: Sequence[int]) -> list[DeviceRow]:
+async def devices_of(
+    conn: Conn, *, resident_ids: Sequence[int], offline_after: timedelta
+) -> list[DeviceRow]:
     """The devices now assigned to these residents, by device id."""
     cur = await conn.execute(_DEVICES, [list(resident_ids)])
-    return [DeviceRow(*row) for row in await cur.fetchall()]
+    assigned = await cur.fetchall()
+    if not assigned:
+        return []
+    states = {
+        d.device_id: d
+        for d in await device_repo.list_devices(
+            conn,
+            device_ids=[row[1] for row in assigned],
+            offline_after=offline_after,
+            limit=len(assigned),
+            offset=0,
+        )
+    }
+    out = []
+    for resident_id, device_id, kind, battery, wear in assigned:
+        state = states[device_id]
+        out.append(
+            DeviceRow(
+                resident_id=resident_id,
+                device_id=device_id,
+                kind=kind,
+                online=state.online,
+                offline_reason=state.offline_reason,
+                battery=battery,
+                seen=state.last_seen,
+                wear=wear,
+            )
+        )
+    return out
 
 
 async def unit_exists(conn: Conn, *, site_id: str, unit_id: str) -> bool:

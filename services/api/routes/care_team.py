@@ -29,12 +29,50 @@ from services.notifications.delivery import scheme_of
 router = APIRouter(prefix="/api/v1/care-team", tags=["care team"], responses=AUTHENTICATED)
 
 
+_CHANNEL_KEYS = ("staff", "hospitals")
+
+
+def _hidden(url: str) -> str:
+    return f"{scheme_of(url)}://…"
+
+
 def _redacted(document: dict[str, Any]) -> dict[str, Any]:
     """Channel URLs can hold passwords and tokens: shown by scheme only."""
-    for key in ("staff", "hospitals"):
+    for key in _CHANNEL_KEYS:
         for entry in document.get(key, []):
-            entry["channels"] = [f"{scheme_of(url)}://…" for url in entry["channels"]]
+            entry["channels"] = [_hidden(url) for url in entry["channels"]]
     return document
+
+
+def _restored(document: dict[str, Any], stored: dict[str, Any]) -> list[tuple[str, str]]:
+    """Put back, in place, each channel given as it was read (`scheme://…`) from the stored
+    entry of the same id: an editor that read the redacted document can send it back without
+    knowing the secrets. The problems: placeholders that match no stored channel."""
+    problems = []
+    for key in _CHANNEL_KEYS:
+        entries = document.get(key)
+        if not isinstance(entries, list):
+            continue
+        known = {e["id"]: e["channels"] for e in stored.get(key, [])}
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("channels"), list):
+                continue
+            spare = list(known.get(entry.get("id"), []))
+            for j, url in enumerate(entry["channels"]):
+                if not (isinstance(url, str) and url.endswith("://…")):
+                    continue
+                match = next((s for s in spare if _hidden(s) == url), None)
+                if match is None:
+                    problems.append(
+                        (
+                            f"{key}.{i}.channels.{j}",
+                            "a hidden channel that is not stored here: give the full URL",
+                        )
+                    )
+                    continue
+                spare.remove(match)
+                entry["channels"][j] = match
+    return problems
 
 
 @router.get("")
@@ -113,11 +151,16 @@ async def put_care_team(
     caller: Annotated[Principal, Depends(require("care_team:write"))],
     document: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    """Replace the document; the alert service applies it within a second."""
+    """Replace the document; the alert service applies it within a second. A channel sent back
+    as read (`scheme://…`) keeps the stored URL of the same person or hospital."""
     found = nul_at(document)
     if found is not None:  # stored as jsonb, which keeps no NUL character
         raise invalid(["body", *found], NO_NUL)
     try:
+        _, stored = await current_team(conn)
+        problems = _restored(document, stored.model_dump(mode="json"))
+        if problems:
+            raise AlertConfigError(problems)
         team = load_care_team(document)
         roster_of(team, await placements(conn))
     except AlertConfigError as exc:

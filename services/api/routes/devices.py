@@ -6,7 +6,7 @@ a payload that may hold a resident's measurements (see `list_dead_letters`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
@@ -15,10 +15,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 from rules.fall_placement import Placement
 from services.api.deps import (
     AUTHENTICATED,
+    OFFLINE_AFTER,
     Broker,
     Caller,
     Conn,
     Instant,
+    OfflineReason,
     Offset,
     Problem,
     errors,
@@ -45,8 +47,6 @@ router = APIRouter(
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-# A device not heard from for this long is offline (as on the residents' pages).
-OFFLINE_AFTER = timedelta(minutes=5)
 
 
 class DeviceCreate(BaseModel):
@@ -97,6 +97,11 @@ class DeviceOverview(BaseModel):
     online: bool = Field(
         description="not retired, heard from in the last 5 minutes, and its last word was not"
         " an offline status (its last will)"
+    )
+    offline_reason: OfflineReason | None = Field(
+        description="why it is not online: disconnected (its last word was an offline status,"
+        " its last will or its own), silent (nothing heard for 5 minutes), retired; null when"
+        " online or never heard from"
     )
     last_seen: datetime | None = Field(
         description="when CareWatch last received a message from it, stored or rejected"

@@ -17,9 +17,11 @@ from rules.vocabulary import RANGES, VITAL_SIGNS
 from services.api.deps import (
     AUTHENTICATED,
     NO_NUL,
+    OFFLINE_AFTER,
     PLACE_ID,
     Conn,
     Instant,
+    OfflineReason,
     Offset,
     PgText,
     errors,
@@ -48,8 +50,6 @@ Text = Annotated[PgText, Field(min_length=1, max_length=200)]
 Short = Annotated[PgText, Field(max_length=40)]
 Condition = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
 ACVPU = ("A", "C", "V", "P", "U")  # NEWS2's consciousness scale, coded 0-4 in readings
-# A device that has not reported for this long is shown offline.
-OFFLINE_AFTER = timedelta(minutes=5)
 # Vitals older than this are not "current".
 LATEST_WINDOW = timedelta(hours=24)
 
@@ -57,7 +57,13 @@ LATEST_WINDOW = timedelta(hours=24)
 class DeviceState(BaseModel):
     device_id: str
     kind: str
-    online: bool | None = Field(description="null: never reported")
+    online: bool | None = Field(
+        description="null: never heard from; judged as on GET /api/v1/devices"
+    )
+    offline_reason: OfflineReason | None = Field(
+        description="disconnected: its last word was an offline status (its last will);"
+        " silent: nothing heard for 5 minutes"
+    )
     battery: float | None
     worn: bool | None = Field(description="wearables: false after a wear_off event")
     last_seen: datetime | None
@@ -152,15 +158,17 @@ class Reading(BaseModel):
 
 
 async def _with_devices(conn: Conn, profiles: list[dict[str, Any]]) -> list[ResidentOut]:
-    rows = await repo.devices_of(conn, resident_ids=[p["resident_id"] for p in profiles])
-    now = datetime.now(UTC)
+    rows = await repo.devices_of(
+        conn, resident_ids=[p["resident_id"] for p in profiles], offline_after=OFFLINE_AFTER
+    )
     devices: dict[int, list[DeviceState]] = {}
     for d in rows:
         devices.setdefault(d.resident_id, []).append(
             DeviceState(
                 device_id=d.device_id,
                 kind=d.kind,
-                online=None if d.seen is None else bool(d.online) and now - d.seen < OFFLINE_AFTER,
+                online=None if d.seen is None else d.online,
+                offline_reason=d.offline_reason,
                 battery=d.battery,
                 worn=None if d.kind != "wearable" or d.wear is None else d.wear == "wear_on",
                 last_seen=d.seen,

@@ -97,6 +97,18 @@ async def referrals_page(request: Request) -> Response:
     return _serve("referrals.html", request)
 
 
+@router.get("/devices")
+async def devices_page(request: Request) -> Response:
+    """Devices and their state, for integrators and administrators."""
+    return _serve("devices.html", request)
+
+
+@router.get("/admin")
+async def admin_page(request: Request) -> Response:
+    """Admission, profiles, device assignment and the care team, for administrators."""
+    return _serve("admin.html", request)
+
+
 @router.get("/web/{name:path}")
 async def asset(name: str, request: Request) -> Response:
     """Modules, styles and message catalogues of the pages."""

@@ -6,6 +6,7 @@
 import { Alarm } from './alarm.js';
 import { enableSound, soundOn } from './audio.js';
 import { $, h, put } from './dom.js';
+import { deviceWhen } from './devstate.js';
 import { formatAge, formatTime } from './format.js';
 import { LANGUAGE_EVENT, has, initI18n, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
@@ -563,9 +564,7 @@ function renderSide() {
           h('br'),
           h('span', { class: 'badge' }, t(`device.${problem}`)),
           ` ${label('device_kind.', device.kind)}`,
-          device.last_seen
-            ? ` · ${t('device.last_seen', { age: formatAge(device.last_seen) })}`
-            : '',
+          deviceWhen(device) ? ` · ${deviceWhen(device)}` : '',
         ),
       );
     }

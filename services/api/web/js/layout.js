@@ -4,9 +4,13 @@ import { $, h } from './dom.js';
 import { LANGUAGES, language, setLanguage, t } from './i18n.js';
 import { logout } from './session.js';
 
+// Each link with who may use what is behind it (the API refuses the others anyway).
+const ward = (me) => me.role !== 'integrator' && !me.hospital_id;
 const NAV = [
-  ['board', '/board', 'nav.board'],
-  ['referrals', '/referrals', 'nav.referrals'],
+  ['board', '/board', 'nav.board', ward],
+  ['referrals', '/referrals', 'nav.referrals', () => true],
+  ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
+  ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],
 ];
 
 export function languageSwitch() {
@@ -33,7 +37,7 @@ export function mountHeader(active, me) {
     h(
       'nav',
       { class: 'nav', 'aria-label': t('nav.label') },
-      NAV.map(([name, href, key]) =>
+      NAV.filter(([name, , , allowed]) => (me ? allowed(me) : name === 'board' || name === 'referrals')).map(([name, href, key]) =>
         h('a', { href, 'aria-current': name === active ? 'page' : null }, t(key)),
       ),
     ),

@@ -12,6 +12,20 @@ function showError(message) {
   box.hidden = !message;
 }
 
+/** Where this user lands: where they were going, except that the board (the default) is no
+ * place for an integrator, who may not read it: their page is the devices'. */
+async function landing(token) {
+  if (next !== '/board') return next;
+  try {
+    const response = await fetch('/api/v1/auth/me', { headers: { Authorization: `Bearer ${token}` } });
+    const me = response.ok ? await response.json() : null;
+    if (me && me.role === 'integrator' && !me.hospital_id) return '/devices';
+  } catch {
+    // The board's own page sends them on if it cannot be read.
+  }
+  return next;
+}
+
 async function submit(event) {
   event.preventDefault();
   const form = event.target;
@@ -30,8 +44,9 @@ async function submit(event) {
       body: new URLSearchParams({ username, password }),
     });
     if (response.ok) {
-      storeTokens(await response.json());
-      location.replace(next);
+      const pair = await response.json();
+      storeTokens(pair);
+      location.replace(await landing(pair.access_token));
       return;
     }
     if (response.status === 401) showError(t('login.failed'));

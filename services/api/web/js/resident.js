@@ -2,6 +2,7 @@
 // the alert limits, manual observations from rounds, and the alert and referral history.
 import { drawChart } from './chart.js';
 import { $, h, put } from './dom.js';
+import { deviceWhen } from './devstate.js';
 import { formatAge, formatInterval, formatNumber, formatTime } from './format.js';
 import { LANGUAGE_EVENT, initI18n, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
@@ -97,7 +98,7 @@ function renderProfile() {
           h('strong', {}, label('device_kind.', d.kind)),
           ` ${d.device_id} · ${deviceState(d)}`,
           d.battery !== null ? ` · ${t('device.battery', { level: Math.round(d.battery) })}` : '',
-          d.last_seen ? ` · ${t('device.last_seen', { age: formatAge(d.last_seen) })}` : '',
+          deviceWhen(d) ? ` · ${deviceWhen(d)}` : '',
         ),
       ),
     ),
