@@ -26,6 +26,7 @@ from services.api.deps import (
     errors,
     require,
 )
+from services.auth.principal import Principal
 from services.devices import repo
 from services.devices.preview import PREVIEW_BYTES, safe_preview
 from services.devices.provisioning import (
@@ -154,14 +155,35 @@ def _invalid(field: str, exc: DeviceError) -> HTTPException:
     )
 
 
+def _outside(caller: Principal, site_id: str) -> bool:
+    """A caller bound to a site manages that site's devices only (an admin or a device
+    vendor's integrator account bound to no site manages every site's)."""
+    return caller.site_id is not None and site_id != caller.site_id
+
+
+def _other_site() -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, "this device belongs to another site")
+
+
+async def _device_in_scope(conn: Conn, caller: Principal, device_id: str) -> repo.DeviceRow:
+    row = await repo.get_device(conn, device_id=device_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
+    if _outside(caller, row.site_id):
+        raise _other_site()
+    return row
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     responses={**errors(400), 409: {"model": Problem, "description": "the device exists"}},
 )
 async def create_device(
-    body: DeviceCreate, conn: Conn, broker: Broker, request: Request
+    body: DeviceCreate, conn: Conn, broker: Broker, request: Request, caller: Caller
 ) -> DeviceIssued:
+    if _outside(caller, body.site_id):
+        raise _other_site()
     try:
         issued = await provision_device(
             conn,
@@ -195,6 +217,7 @@ async def create_device(
 @router.get("")
 async def list_devices(
     conn: Conn,
+    caller: Caller,
     site: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
     kind: DeviceKind | None = None,
     online: bool | None = None,
@@ -203,7 +226,11 @@ async def list_devices(
     offset: Offset = 0,
 ) -> DevicePage:
     """Devices with their state (online, last seen, battery, firmware) and current assignment,
-    by site and id."""
+    by site and id; a caller bound to a site sees that site's only."""
+    if caller.site_id is not None:
+        if site is not None and site != caller.site_id:
+            return DevicePage(items=[], limit=limit, offset=offset)
+        site = caller.site_id
     rows = await repo.list_devices(
         conn,
         site_id=site,
@@ -219,10 +246,8 @@ async def list_devices(
 
 
 @router.get("/{device_id}", responses=errors(404))
-async def get_device(device_id: DeviceId, conn: Conn) -> DevicePublic:
-    row = await repo.get_device(conn, device_id=device_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
+async def get_device(device_id: DeviceId, conn: Conn, caller: Caller) -> DevicePublic:
+    row = await _device_in_scope(conn, caller, device_id)
     return DevicePublic.model_validate(row, from_attributes=True)
 
 
@@ -239,7 +264,10 @@ async def get_device(device_id: DeviceId, conn: Conn) -> DevicePublic:
         },
     },
 )
-async def put_device_resident(device_id: DeviceId, body: AssignmentIn, conn: Conn) -> None:
+async def put_device_resident(
+    device_id: DeviceId, body: AssignmentIn, conn: Conn, caller: Caller
+) -> None:
+    await _device_in_scope(conn, caller, device_id)
     try:
         await assign_device(
             conn,
@@ -260,10 +288,13 @@ async def put_device_resident(device_id: DeviceId, body: AssignmentIn, conn: Con
         502: {"model": Problem, "description": "the broker did not confirm; nothing changed"},
     },
 )
-async def post_device_retire(device_id: DeviceId, conn: Conn, broker: Broker) -> DevicePublic:
+async def post_device_retire(
+    device_id: DeviceId, conn: Conn, broker: Broker, caller: Caller
+) -> DevicePublic:
     """Take the device out of service: its broker account is deleted at once (a connected
     session is dropped, a new one refused), its assignment ends now and it is marked retired.
     Repeating it is harmless."""
+    await _device_in_scope(conn, caller, device_id)
     try:
         row = await retire_device(conn, broker, device_id=device_id, at=datetime.now(UTC))
     except BrokerAdminError as exc:
@@ -285,8 +316,7 @@ async def list_dead_letters(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeadLetterPage:
     """The device's rejected messages, newest first: why, and a safe preview of what it sent."""
-    if await repo.get_device(conn, device_id=device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
+    await _device_in_scope(conn, caller, device_id)
     rows = await repo.dead_letters(
         conn, device_id=device_id, since=since, limit=limit, head_bytes=PREVIEW_BYTES
     )
