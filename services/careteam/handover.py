@@ -30,7 +30,7 @@ LOOK_BACK_DAYS: Final = 8
 class Window:
     start: datetime
     end: datetime
-    basis: Literal["shift", "default"]
+    basis: Literal["shift", "default", "chosen"]  # chosen: by the reader, not from here
 
 
 def _spans(shift: ShiftEntry, zone: ZoneInfo, today: date) -> Iterator[tuple[datetime, datetime]]:
@@ -75,9 +75,7 @@ def handover_window(
     if at.tzinfo is None:
         raise ValueError("handover_window needs an aware datetime")
     today = at.astimezone(zone).date()
-    spans = {
-        span for shift in _shifts(team, site, unit) for span in _spans(shift, zone, today)
-    }
+    spans = {span for shift in _shifts(team, site, unit) for span in _spans(shift, zone, today)}
     ending = [(end, start) for start, end in spans if start <= at < end <= at + lead]
     if ending:
         end, start = min(ending)
