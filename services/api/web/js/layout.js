@@ -6,6 +6,8 @@ import { logout } from './session.js';
 
 const NAV = [
   ['board', '/board', 'nav.board'],
+  ['residents', '/residents', 'nav.residents'],
+  ['handover', '/handover', 'nav.handover'],
   ['referrals', '/referrals', 'nav.referrals'],
 ];
 
