@@ -83,7 +83,10 @@ function alertItem(alert) {
       'p',
       { class: 'meta acked' },
       alert.acknowledged_at
-        ? t('handover.acked', { who: who(alert.acknowledged_by), when: when(alert.acknowledged_at) })
+        ? t('handover.acked', {
+            who: who(alert.acknowledged_by),
+            when: when(alert.acknowledged_at),
+          })
         : t('handover.not_acked'),
     ),
   ];
@@ -198,7 +201,8 @@ function renderWindow() {
 function render() {
   const main = $('#handover');
   if (state.error) {
-    put($('#window'), h('span', { class: 'error' }, t('common.error', { detail: state.error.message })));
+    const detail = state.error.message;
+    put($('#window'), h('span', { class: 'error' }, t('common.error', { detail })));
     return;
   }
   if (!state.report) return;
@@ -207,7 +211,11 @@ function render() {
   put(
     $('#summary'),
     SUMMARY.map((key) =>
-      h('li', { class: 'chip', dataset: { key } }, t(`handover.summary_${key}`, { n: report.summary[key] })),
+      h(
+        'li',
+        { class: 'chip', dataset: { key } },
+        t(`handover.summary_${key}`, { n: report.summary[key] }),
+      ),
     ),
   );
   const open = report.alerts.filter((a) => !a.resolved_at);
@@ -238,7 +246,9 @@ async function main() {
   state.me = await api('/api/v1/auth/me');
   mountHeader('handover', state.me);
   $('#print').addEventListener('click', () => window.print());
-  $('#earlier').addEventListener('click', () => state.report && go({ at: state.report.window.start }));
+  $('#earlier').addEventListener('click', () => {
+    if (state.report) go({ at: state.report.window.start });
+  });
   $('#latest').addEventListener('click', () => go({}));
   $('#window-form').addEventListener('submit', chooseWindow);
   window.addEventListener('popstate', load);

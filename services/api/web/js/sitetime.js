@@ -32,7 +32,8 @@ function wall(ms, zone) {
     second: '2-digit',
   }).formatToParts(new Date(ms));
   const get = (type) => parts.find((p) => p.type === type).value;
-  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
+  const date = `${get('year')}-${get('month')}-${get('day')}`;
+  return `${date}T${get('hour')}:${get('minute')}:${get('second')}`;
 }
 
 /** A datetime-local input's value ('YYYY-MM-DDTHH:MM') for an instant, in `zone`. */

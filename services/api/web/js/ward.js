@@ -61,7 +61,10 @@ function row(item) {
     ? h(
         'span',
         { class: `badge alerts-open sev-${item.top_severity}` },
-        t('ward.alert_count', { n: item.open_alerts, severity: t(`severity.${item.top_severity}`) }),
+        t('ward.alert_count', {
+          n: item.open_alerts,
+          severity: t(`severity.${item.top_severity}`),
+        }),
       )
     : h('span', { class: 'muted' }, t('ward.no_alerts'));
   return h(
@@ -79,14 +82,18 @@ function row(item) {
     cell('ward.name', residentLink(item.resident_id, item.display_name)),
     cell('ward.news2', news2Chip(item.news2)),
     cell('ward.alerts', alerts),
-    cell('ward.observations', h('span', { class: `obs obs-${obs.status}` }, observationText(obs, item.timezone))),
+    cell(
+      'ward.observations',
+      h('span', { class: `obs obs-${obs.status}` }, observationText(obs, item.timezone)),
+    ),
   );
 }
 
 function render() {
   const table = $('#ward-table');
   if (state.error) {
-    put($('#ward-rows'), h('tr', {}, h('td', { class: 'error', colspan: 5 }, t('common.error', { detail: state.error.message }))));
+    const message = t('common.error', { detail: state.error.message });
+    put($('#ward-rows'), h('tr', {}, h('td', { class: 'error', colspan: 5 }, message)));
     return;
   }
   const items = sorted();

@@ -31,7 +31,9 @@ export function news2Chip(news2) {
   const band = news2.band || news2.proven_band || 'unknown';
   let bandLabel = t('news2.incomplete');
   if (news2.band) bandLabel = t(`band.${news2.band}`);
-  else if (news2.proven_band) bandLabel = t('news2.at_least', { band: t(`band.${news2.proven_band}`) });
+  else if (news2.proven_band) {
+    bandLabel = t('news2.at_least', { band: t(`band.${news2.proven_band}`) });
+  }
   const score = news2.complete ? String(news2.total) : `≥ ${news2.proven_total}`;
   return h(
     'span',
