@@ -146,6 +146,11 @@ def test_the_handover_shows_the_shift_in_chinese_on_a_phone_and_a_desktop_and_pr
     assert display(desktop, "#print") == "none"
     assert display(desktop, "#choose-window") == "none"
     assert display(desktop, "#resolved") != "none"
+    # White on colour stays readable: the badges keep their colour on paper.
+    adjust = desktop.locator("#due .badge").first.evaluate(
+        "el => getComputedStyle(el).printColorAdjust"
+    )
+    assert adjust == "exact"
     screenshot(desktop, "handover-print-zh")
 
 
