@@ -22,6 +22,7 @@ from services.api.routes import (
     auth,
     care_team,
     devices,
+    handover,
     health,
     news2,
     protocol,
@@ -29,6 +30,7 @@ from services.api.routes import (
     residents,
     users,
     vitals,
+    ward,
     web,
 )
 from services.auth import audit as audit_log
@@ -110,6 +112,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.include_router(vitals.router)
     app.include_router(residents.router)
     app.include_router(news2.router)
+    app.include_router(ward.router)
+    app.include_router(handover.router)
     app.include_router(web.router)
     if settings.demo_pager:
         from services.api.routes import demo_pager

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -204,6 +204,7 @@ class Probe:
     scope: str | None = None
     body: dict[str, object] | None = None
     query: dict[str, str | int] = field(default_factory=dict)
+    lists: tuple[str, ...] = ("items",)  # "list": the keys whose items name a resident_id
 
 
 # Every guarded route, and how to probe it: a new route fails `test_every_route_is_probed`.
@@ -230,6 +231,16 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): Probe("resident", {"outcome": "false_alarm"}),
     ("GET", "/api/v1/residents"): Probe("list", query={"limit": 500}),
     ("GET", "/api/v1/news2"): Probe("list", query={"limit": 500}),
+    ("GET", "/api/v1/ward"): Probe("list", query={"limit": 500}),
+    # A window around the probes' alerts and referral steps (made at now()).
+    ("GET", "/api/v1/handover"): Probe(
+        "list",
+        query={
+            "from": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+            "to": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        },
+        lists=("alerts", "referrals", "observations"),
+    ),
     ("POST", "/api/v1/residents"): Probe("resident", {"display_name": "Probe Admission"}),
     ("GET", "/api/v1/residents/{resident_id}"): Probe("resident"),
     ("PATCH", "/api/v1/residents/{resident_id}"): Probe("resident", {"room": "9"}),
@@ -404,10 +415,10 @@ def test_each_role_and_scope_gets_what_the_docs_say(
         assert answer.status_code == 200, answer.text
         wanted = caller.referrals if "referrals" in route.path else caller.residents
         mine = {t.resident_id: name for name, t in targets.items()}
-        listed = {
-            mine[i["resident_id"]] for i in answer.json()["items"] if i["resident_id"] in mine
-        }
-        assert listed == wanted
+        for key in probe.lists:
+            items = answer.json()[key]
+            listed = {mine[i["resident_id"]] for i in items if i["resident_id"] in mine}
+            assert listed == wanted, key
 
 
 READERS = [

@@ -4,8 +4,9 @@ the parameters present prove, what is missing, and when observations are due (RC
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -127,6 +128,46 @@ def news2_out(resident_id: int, result: News2Result) -> News2Out:
     )
 
 
+async def summaries(
+    conn: repo.Conn, rows: Sequence[tuple[int, repo.Scale, Any, Any]], now: datetime
+) -> dict[int, News2Summary]:
+    """NEWS2 now of each resident of `rows` (resident id, NEWS2 scale, the site's and the
+    resident's own rule overrides), by resident id: for the board, the ward list, handovers."""
+    ids = [int(row[0]) for row in rows]
+    configs = {
+        int(rid): effective_rules(site_overrides, own_overrides, resident_id=rid)
+        for rid, _, site_overrides, own_overrides in rows
+    }
+    # As far back as any of them lets a reading count (the detector's and the API's rule).
+    lookback = max((news2_lookback(c.news2) for c in configs.values()), default=timedelta(0))
+    latest = await repo.latest_parameters(
+        conn, residents=ids, since=now - lookback, until=now + AHEAD
+    )
+    alerts = await repo.open_alert_bands(conn, ids)
+    found: dict[int, News2Summary] = {}
+    for resident_id, scale, _, _ in rows:
+        result = compute_news2(
+            latest.get(resident_id, {}),
+            scale=scale,
+            now=now,
+            config=configs[int(resident_id)].news2,
+            level_at_least=alerts.get(resident_id),
+        )
+        found[int(resident_id)] = News2Summary(
+            resident_id=resident_id,
+            at=result.at,
+            complete=result.complete,
+            total=result.total,
+            partial_total=result.partial_total,
+            band=result.band,
+            proven_band=result.proven_band,
+            proven_total=result.proven_total,
+            missing=list(result.missing),
+            observations=_observations(result),
+        )
+    return found
+
+
 @router.get("")
 async def unit_news2(
     conn: Conn,
@@ -141,41 +182,7 @@ async def unit_news2(
     parameters present prove, what is missing, and whether observations are due."""
     scope = caller.place_sql("r.site_id", "r.unit_id", site, unit)
     rows = await repo.settings_page(conn, scope=scope, limit=limit, offset=offset)
-    now = datetime.now(UTC)
-    ids = [int(row[0]) for row in rows]
-    configs = {
-        int(rid): effective_rules(site_overrides, own_overrides, resident_id=rid)
-        for rid, _, site_overrides, own_overrides in rows
-    }
-    # As far back as any of them lets a reading count (the detector's and the API's rule).
-    lookback = max((news2_lookback(c.news2) for c in configs.values()), default=timedelta(0))
-    latest = await repo.latest_parameters(
-        conn, residents=ids, since=now - lookback, until=now + AHEAD
-    )
-    alerts = await repo.open_alert_bands(conn, ids)
-    items = []
-    for resident_id, scale, _, _ in rows:
-        config = configs[int(resident_id)]
-        result = compute_news2(
-            latest.get(resident_id, {}),
-            scale=scale,
-            now=now,
-            config=config.news2,
-            level_at_least=alerts.get(resident_id),
-        )
-        items.append(
-            News2Summary(
-                resident_id=resident_id,
-                at=result.at,
-                complete=result.complete,
-                total=result.total,
-                partial_total=result.partial_total,
-                band=result.band,
-                proven_band=result.proven_band,
-                proven_total=result.proven_total,
-                missing=list(result.missing),
-                observations=_observations(result),
-            )
-        )
+    found = await summaries(conn, rows, datetime.now(UTC))
+    items = [found[int(row[0])] for row in rows]
     await audit.record(conn, request, caller, "news2.list", "residents", site_id=site)
     return News2Page(items=items, limit=limit, offset=offset)

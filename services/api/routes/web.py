@@ -87,6 +87,18 @@ async def board_page(request: Request) -> Response:
     return _serve("board.html", request)
 
 
+@router.get("/residents")
+async def ward_page(request: Request) -> Response:
+    """Every resident in scope with NEWS2 and open alerts (`?site=S&unit=U&sort=news2`)."""
+    return _serve("ward.html", request)
+
+
+@router.get("/handover")
+async def handover_page(request: Request) -> Response:
+    """The shift handover (`?site=S&unit=U`, `&from=&to=` or `&at=`); printable."""
+    return _serve("handover.html", request)
+
+
 @router.get("/residents/{resident_id}")
 async def resident_page(resident_id: int, request: Request) -> Response:
     return _serve("resident.html", request)

@@ -8,6 +8,8 @@ import { logout } from './session.js';
 const ward = (me) => me.role !== 'integrator' && !me.hospital_id;
 const NAV = [
   ['board', '/board', 'nav.board', ward],
+  ['residents', '/residents', 'nav.residents', ward],
+  ['handover', '/handover', 'nav.handover', ward],
   ['referrals', '/referrals', 'nav.referrals', () => true],
   ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
   ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],
