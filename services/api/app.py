@@ -22,6 +22,7 @@ from services.api.routes import (
     auth,
     care_team,
     devices,
+    docs,
     health,
     news2,
     protocol,
@@ -69,7 +70,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
             await feed.close()
             await pool.close()
 
-    app = FastAPI(title="CareWatch", version="1", lifespan=lifespan)
+    # The documentation pages are the docs router's, with their assets served locally.
+    app = FastAPI(title="CareWatch", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.registry = CollectorRegistry()
     app.state.broker = broker or DynsecAccounts(mqtt_admin_endpoint(settings))
     app.state.admin_token = admin_token(settings)
@@ -98,6 +100,7 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(audit.router)
