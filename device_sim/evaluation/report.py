@@ -13,7 +13,6 @@ from device_sim.evaluation.metrics import OVERALL, Report
 from device_sim.evaluation.run import ScenarioRun, evaluate_library
 from device_sim.scenarios import Split
 
-
 # Columns for a table written to a pipe or file: more than the widest table needs (a table
 # takes only the width its cells need).
 PIPED_WIDTH = 400
