@@ -70,7 +70,6 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
             await feed.close()
             await pool.close()
 
-    # The documentation pages are the docs router's, with their assets served locally.
     app = FastAPI(title="CareWatch", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.registry = CollectorRegistry()
     app.state.broker = broker or DynsecAccounts(mqtt_admin_endpoint(settings))
