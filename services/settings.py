@@ -73,8 +73,11 @@ class Settings(BaseSettings):
     # Where phones reach the API: the base of the one-time acknowledgement links in pages.
     public_url: str | None = None
     ack_link_ttl_s: int = Field(default=1800, ge=60, le=86400)
-    # Login and refresh attempts per client address per minute, per API process.
+    # Login attempts per account from one client address per minute, and the ceiling of all
+    # login and refresh attempts from one address (a shift's phones behind one NAT share it),
+    # per API process (services/auth/throttle.py).
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_attempts_per_address_per_minute: int = Field(default=100, ge=1)
     # Open live feeds (GET /api/v1/alerts/stream) per user and per API process: past either,
     # a new one is refused with 429 (issue 13; docs/security.md).
     stream_limit_per_user: int = Field(default=5, ge=1)

@@ -26,7 +26,7 @@ from services.settings import (
     mqtt_admin_endpoint,
     mqtt_ingest_endpoint,
 )
-from tests.support import SITE, UNIT, Device, own_stack
+from tests.support import SITE, UNIT, UNTHROTTLED, Device, own_stack
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +135,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
     """The real API app (real database, real broker admin) behind an in-process client."""
     # One client address ("testclient") for the whole session: no login throttle here
     # (tests/e2e/test_auth.py checks it on an app of its own).
-    unthrottled = settings.model_copy(update={"login_attempts_per_minute": 1_000_000})
+    unthrottled = settings.model_copy(update=UNTHROTTLED)
     with TestClient(create_app(unthrottled)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token(settings)}"
         yield client

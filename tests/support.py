@@ -21,6 +21,11 @@ from services.operations.local.stack import LocalStack
 from services.settings import Settings
 
 T = TypeVar("T")
+# Settings for an app whose tests log in many times from one address: no login throttle.
+UNTHROTTLED = {
+    "login_attempts_per_minute": 1_000_000,
+    "login_attempts_per_address_per_minute": 1_000_000,
+}
 SITE = "t1"  # the test ward's site and unit (see the `ward` fixture)
 UNIT = "u1"
 Conn = psycopg.Connection[tuple[Any, ...]]

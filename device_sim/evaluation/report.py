@@ -3,6 +3,7 @@ rule family (sensitivity, precision, false alerts per resident-day, latency p50/
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -11,6 +12,10 @@ from rich.table import Table
 from device_sim.evaluation.metrics import OVERALL, Report
 from device_sim.evaluation.run import ScenarioRun, evaluate_library
 from device_sim.scenarios import Split
+
+# Columns for a table written to a pipe or file: more than the widest table needs (a table
+# takes only the width its cells need).
+PIPED_WIDTH = 400
 
 
 def _pct(x: float | None) -> str:
@@ -94,6 +99,15 @@ def print_report(
             console.print(problems)
 
 
+def report_console() -> Console:
+    """The terminal's width on a terminal; piped or redirected (no terminal, so rich would
+    assume 80 columns and cut every cell), wide enough for the tables, unless COLUMNS says."""
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(width=PIPED_WIDTH)
+
+
 def eval_command(
     split: str | None = None,
     scenarios: Sequence[str] = (),
@@ -102,7 +116,7 @@ def eval_command(
 ) -> dict[str, Report]:
     """Replay the library (both splits, or one; or the named scenarios) through the rule
     engine and print a table per split. Returns the reports by split."""
-    console = console or Console()
+    console = console or report_console()
     splits: list[Split] = ["tune", "heldout"] if split is None else [split]  # type: ignore[list-item]
     out: dict[str, Report] = {}
     for s in splits:

@@ -22,6 +22,7 @@ from services.api.routes import (
     auth,
     care_team,
     devices,
+    docs,
     handover,
     health,
     news2,
@@ -34,7 +35,7 @@ from services.api.routes import (
     web,
 )
 from services.auth import audit as audit_log
-from services.auth.throttle import Throttle
+from services.auth.throttle import LoginThrottle
 from services.auth.tokens import TokenSigner, live_sessions
 from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.errors import ConfigError
@@ -71,7 +72,7 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
             await feed.close()
             await pool.close()
 
-    app = FastAPI(title="CareWatch", version="1", lifespan=lifespan)
+    app = FastAPI(title="CareWatch", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.registry = CollectorRegistry()
     app.state.broker = broker or DynsecAccounts(mqtt_admin_endpoint(settings))
     app.state.admin_token = admin_token(settings)
@@ -79,7 +80,10 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     app.state.database_url = database_url(settings, "api")
     app.state.link_signer = LinkSigner(app.state.admin_token, ttl_s=settings.ack_link_ttl_s)
     app.state.tokens = TokenSigner(app.state.admin_token)
-    app.state.login_throttle = Throttle(limit=settings.login_attempts_per_minute)
+    app.state.login_throttle = LoginThrottle(
+        per_account=settings.login_attempts_per_minute,
+        per_address=settings.login_attempts_per_address_per_minute,
+    )
     app.state.mqtt_public = (settings.mqtt_host, settings.mqtt_port)
 
     # Bounded bodies, and no body read for a route whose token is missing (services/api/limits).
@@ -100,6 +104,7 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(audit.router)

@@ -112,6 +112,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._conn: Conn | None = None
         self._sessions_at = 0.0
+        self.closing = False
 
     # --- life cycle (the app's lifespan) --------------------------------------------------------
 
@@ -121,9 +122,16 @@ class Hub:
         self.cursor = await self._latest(conn)
         self._task = asyncio.create_task(self._run(conn), name="feed-listener")
 
-    async def close(self) -> None:
+    def end_streams(self) -> None:
+        """The server is stopping: end every stream (`shutting_down`), and any opened from now
+        on at once. The server waits for its open responses before the app's shutdown, and a
+        feed never finishes by itself (services/api/server.py)."""
+        self.closing = True
         for sub in list(self.subscriptions):
             self._end(sub, "shutting_down")
+
+    async def close(self) -> None:
+        self.end_streams()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -147,6 +155,8 @@ class Hub:
         sub = Subscription(user, session_id, self.cursor)
         self.subscriptions.add(sub)
         self._by_user[user] += 1
+        if self.closing:
+            self._end(sub, "shutting_down")  # it says so and the client reconnects elsewhere
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:

@@ -164,10 +164,8 @@ def alerts() -> None:
 
 def api() -> None:
     """Run the HTTP API and web pages."""
-    import uvicorn
-
     from services.api.app import create_app
-    from services.api.server import server_config
+    from services.api.server import ApiServer, server_config
 
     setup_logging("api")
     settings = Settings()
@@ -175,7 +173,7 @@ def api() -> None:
         application = create_app(settings)
     except CareWatchError as exc:
         raise fail(exc) from None
-    server = uvicorn.Server(server_config(application, settings))
+    server = ApiServer(server_config(application, settings), application)
     server.run()
     if not server.started:  # as uvicorn.run: a port in use (or the like) is a failed start
         raise typer.Exit(3)

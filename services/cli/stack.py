@@ -15,13 +15,19 @@ def up(
     no_sim: Annotated[bool, typer.Option("--no-sim", help="Do not start the simulator.")] = False,
     residents: Annotated[int, typer.Option(min=1, max=500, help="Demo residents.")] = 8,
     rate: Annotated[float, typer.Option(min=0.01, max=50.0, help="Vitals per second each.")] = 1.0,
+    history_days: Annotated[
+        float,
+        typer.Option(min=0.0, max=30.0, help="Days of demo history on a fresh data dir (0: none)."),
+    ] = 7.0,
 ) -> None:
     """Run everything locally in the foreground (data under CAREWATCH_DATA_DIR)."""
     from services.operations.local.supervisor import run_up
 
     setup_logging("up")
     try:
-        run_up(Settings(), sim=not no_sim, residents=residents, rate=rate)
+        run_up(
+            Settings(), sim=not no_sim, residents=residents, rate=rate, history_days=history_days
+        )
     except CareWatchError as exc:
         raise fail(exc) from None
 

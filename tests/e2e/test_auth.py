@@ -102,11 +102,27 @@ def test_repeated_failures_lock_the_account_with_the_same_answer(
     assert locked.status_code == 401 and locked.json() == unknown.json()
 
 
-def test_login_attempts_are_throttled_per_address(settings: Settings) -> None:
+def test_login_attempts_are_throttled_per_account_and_address(settings: Settings) -> None:
     with TestClient(create_app(settings)) as fresh:  # its own throttle
         codes = [fresh.post(TOKEN, data=form("nobody", "x" * 10)).status_code for _ in range(11)]
+        # The rest of the shift, behind the same address, still gets to log in.
+        others = [fresh.post(TOKEN, data=form(f"nobody-{n}", "x" * 10)) for n in range(3)]
     assert codes[:10] == [401] * 10
     assert codes[10] == 429
+    assert [answer.status_code for answer in others] == [401] * 3
+
+
+def test_an_address_has_a_higher_ceiling_across_accounts(settings: Settings) -> None:
+    assert settings.login_attempts_per_address_per_minute > settings.login_attempts_per_minute
+    ceiling = settings.model_copy(update={"login_attempts_per_address_per_minute": 15})
+    with TestClient(create_app(ceiling)) as fresh:
+        codes = [
+            fresh.post(TOKEN, data=form(f"spray-{n}", "x" * 10)).status_code for n in range(16)
+        ]
+        refresh = fresh.post("/api/v1/auth/refresh", json={"refresh_token": "spent"})
+    assert codes[:15] == [401] * 15
+    assert codes[15] == 429
+    assert refresh.status_code == 429 and int(refresh.headers["Retry-After"]) >= 1
 
 
 def test_scopes_hold_across_endpoints(api: TestClient, db: Conn, settings: Settings) -> None:

@@ -20,7 +20,7 @@ from tests.e2e.alerting import Running, candidate, resident, store, team
 from tests.e2e.conftest import serve
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.sse import Stream
-from tests.support import PASSWORD, SITE, UNIT, Conn, login_as, wait_for
+from tests.support import PASSWORD, SITE, UNIT, UNTHROTTLED, Conn, login_as, wait_for
 
 STREAM = "/api/v1/alerts/stream"
 PER_USER = 5
@@ -37,7 +37,7 @@ def feed_api(settings: Settings) -> Iterator[str]:
         update={
             "stream_limit_per_user": PER_USER,
             "stream_limit_per_process": PER_PROCESS,
-            "login_attempts_per_minute": 1_000_000,
+            **UNTHROTTLED,
         }
     )
     with serve(create_app(capped)) as url:

@@ -42,7 +42,7 @@ from tests.services.referrals.test_store import (
     configure_referral_ward,
     new_resident,
 )
-from tests.support import login_as
+from tests.support import UNTHROTTLED, login_as
 
 pytestmark = pytest.mark.services
 
@@ -114,7 +114,7 @@ def known(db_url: str, api: TestClient) -> Iterator[Known]:
 @pytest.fixture(scope="module")
 def fuzzed_api(settings: Settings) -> Iterator[str]:
     """A live app of its own, unthrottled: `/auth/refresh` is fuzzed too, from one address."""
-    unthrottled = settings.model_copy(update={"login_attempts_per_minute": 1_000_000})
+    unthrottled = settings.model_copy(update=UNTHROTTLED)
     with serve(create_app(unthrottled)) as url:
         yield url
 

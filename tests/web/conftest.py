@@ -22,7 +22,7 @@ from services.operations.local.system import free_port
 from services.settings import Settings
 from tests.e2e.alerting import Running, clean, store, team
 from tests.receivers import HttpReceiver, SmtpReceiver
-from tests.support import PASSWORD, SITE
+from tests.support import PASSWORD, SITE, UNTHROTTLED
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 HOSPITAL_ID = "web-hosp"
@@ -34,7 +34,7 @@ def live_url(settings: Settings) -> Iterator[str]:
     """The API app behind a real HTTP server: the browser needs a socket, and the live stream
     needs a server that streams."""
     # Every browser logs in from 127.0.0.1: no login throttle here (test_auth.py checks it).
-    unthrottled = settings.model_copy(update={"login_attempts_per_minute": 1_000_000})
+    unthrottled = settings.model_copy(update=UNTHROTTLED)
     port = free_port()
     config = uvicorn.Config(
         create_app(unthrottled),

@@ -1,6 +1,7 @@
 """Logging in: the OAuth2 password flow for short-lived bearer tokens, refresh with rotation,
-log-out; and who am I. Login attempts are throttled per client address (429) and an account
-is locked for a while after repeated failures (the same 401 as a wrong password)."""
+log-out; and who am I. Login attempts are throttled per account and client address, under a
+higher ceiling per address (429), and an account is locked for a while after repeated
+failures (the same 401 as a wrong password)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from services.api.deps import NO_NUL, Caller, Conn, Problem, errors, invalid
-from services.auth.throttle import Throttle
+from services.auth.throttle import LoginThrottle
 from services.auth.tokens import TokenSigner
 from services.auth.users import (
     LoginError,
@@ -27,11 +28,12 @@ from services.auth.users import (
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-# The login and the refresh are throttled per client address.
+# The login is throttled per account and client address, and both it and the refresh under
+# a higher ceiling per address.
 THROTTLED: dict[int | str, dict[str, Any]] = {
     429: {
         "model": Problem,
-        "description": "too many attempts from this address",
+        "description": "too many attempts for this account or from this address",
         "headers": {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
         },
@@ -63,15 +65,16 @@ class Me(BaseModel):
     hospital_id: str | None
 
 
-def _throttle(request: Request) -> None:
-    throttle: Throttle = request.app.state.login_throttle
+def _throttle(request: Request, account: str | None) -> None:
+    """`account`: the username a login names; None for a refresh (the address's ceiling)."""
+    throttle: LoginThrottle = request.app.state.login_throttle
     client = request.client.host if request.client else "?"
     now = time.monotonic()
-    if not throttle.allow(client, now):
+    if not throttle.allow(account, client, now):
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            "too many login attempts from this address; wait a minute",
-            headers={"Retry-After": str(int(throttle.retry_after(client, now)) + 1)},
+            "too many login attempts; wait a minute",
+            headers={"Retry-After": str(int(throttle.retry_after(account, client, now)) + 1)},
         )
 
 
@@ -84,7 +87,7 @@ def _pair(request: Request, principal_token: str, refresh: str) -> TokenPair:
 async def login(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: Conn
 ) -> TokenPair:
-    _throttle(request)
+    _throttle(request, form.username)
     if "\x00" in form.username:  # nobody's name, and PostgreSQL refuses it in a query
         raise invalid(["body", "username"], NO_NUL)
     now = datetime.now(UTC)
@@ -108,7 +111,7 @@ async def login(
 
 @router.post("/refresh", responses={**REFUSED, **THROTTLED, **errors(400)})
 async def refresh(request: Request, body: RefreshIn, conn: Conn) -> TokenPair:
-    _throttle(request)
+    _throttle(request, None)
     now = datetime.now(UTC)
     # Commits on failure too: presenting a spent token revokes the user's other sessions.
     async with conn.transaction():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -48,6 +49,25 @@ def sim_argv(*, residents: int, rate: float) -> list[str]:
     return [sys.executable, "-m", "device_sim", "--residents", str(residents), "--rate", str(rate)]
 
 
+# Days of the demo ward's history written on a fresh data dir (`carewatch demo backfill`).
+HISTORY_DAYS = 7
+HISTORY_TIMEOUT_S = 600.0
+
+
+def backfill_history(env: dict[str, str], *, residents: int, days: float) -> None:
+    """The demo ward's history, by the simulator's own command (never imported here), in the
+    foreground so that its progress bar shows; it skips a ward that has readings. A failure
+    leaves the demo without history, not without a demo."""
+    argv = service_argv("demo", "backfill", "--residents", str(residents), "--days", str(days))
+    try:
+        done = subprocess.run(argv, env=env, timeout=HISTORY_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        log.warning("the demo history took over %.0f s; going on without it", HISTORY_TIMEOUT_S)
+        return
+    if done.returncode != 0:
+        log.warning("the demo history was not written (exit %d); see above", done.returncode)
+
+
 def up_env(settings: Settings) -> dict[str, str]:
     """The services' environment under `carewatch up`."""
     env = service_env(settings)
@@ -79,7 +99,14 @@ def check_ports(settings: Settings) -> None:
             )
 
 
-def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> None:
+def run_up(
+    settings: Settings,
+    *,
+    sim: bool,
+    residents: int,
+    rate: float,
+    history_days: float = HISTORY_DAYS,
+) -> None:
     check_ports(settings)
     stack = LocalStack(settings)
     stop = threading.Event()
@@ -91,6 +118,10 @@ def run_up(settings: Settings, *, sim: bool, residents: int, rate: float) -> Non
     users = asyncio.run(ensure_demo_people(settings))
     services: list[Supervised] = []
     try:
+        if sim and history_days > 0:
+            backfill_history(env, residents=residents, days=history_days)
+        if stop.is_set():  # Ctrl-C during the backfill
+            return
         wanted = [
             ("ingest", service_argv("ingest")),
             ("detect", service_argv("detect")),
