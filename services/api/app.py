@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -41,6 +43,27 @@ from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.errors import ConfigError
 from services.operations.broker.dynsec import DynsecAccounts
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
+
+# In this order: the web pages' catch-alls last.
+ROUTERS: Final[tuple[ModuleType, ...]] = (
+    health,
+    docs,
+    auth,
+    users,
+    audit,
+    devices,
+    alerts,
+    care_team,
+    ack_link,
+    protocol,
+    referrals,
+    vitals,
+    residents,
+    news2,
+    ward,
+    handover,
+    web,
+)
 
 
 def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> FastAPI:
@@ -103,23 +126,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
 
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
-    app.include_router(health.router)
-    app.include_router(docs.router)
-    app.include_router(auth.router)
-    app.include_router(users.router)
-    app.include_router(audit.router)
-    app.include_router(devices.router)
-    app.include_router(alerts.router)
-    app.include_router(care_team.router)
-    app.include_router(ack_link.router)
-    app.include_router(protocol.router)
-    app.include_router(referrals.router)
-    app.include_router(vitals.router)
-    app.include_router(residents.router)
-    app.include_router(news2.router)
-    app.include_router(ward.router)
-    app.include_router(handover.router)
-    app.include_router(web.router)
+    for module in ROUTERS:
+        app.include_router(module.router)
     if settings.demo_pager:
         from services.api.routes import demo_pager
 
