@@ -85,6 +85,18 @@ def test_every_rule_of_the_detection_doc_has_a_label() -> None:
     assert sorted(r for r in rules if f"rule.{r}" not in CATALOGUES["en"]) == []
 
 
+def test_every_stylesheet_closes_what_it_opens() -> None:
+    """A rule left open swallows every rule after it (a merge once cut the print styles off
+    this way): comments aside, each `{` has its `}` and none closes early."""
+    for sheet in sorted((WEB_DIR / "css").glob("*.css")):
+        text = re.sub(r"/\*.*?\*/", "", sheet.read_text(), flags=re.S)
+        depth = 0
+        for line_no, line in enumerate(text.splitlines(), 1):
+            depth += line.count("{") - line.count("}")
+            assert depth >= 0, f"{sheet.name}:{line_no} closes a rule that was not open"
+        assert depth == 0, f"{sheet.name}: {depth} rule(s) never closed"
+
+
 def test_pages_have_no_inline_code_and_nothing_from_elsewhere() -> None:
     for page in PAGES:
         html = page.read_text()
