@@ -119,6 +119,9 @@ async def store_care_team(settings: Settings, channel: str, sites: Sequence[str]
                 {"staff": STAFF_ID, "site": site, "start": "00:00", "end": "00:00"}
                 for site in sites
             ],
+            # The benches tell residents apart by the name at the end of a page's title
+            # (bench/caregiver.py): the full form, not the product's private default.
+            "site_defaults": {"language": "en", "details": "full"},
         }
     )
     async with await AsyncConnection.connect(database_url(settings)) as conn:
