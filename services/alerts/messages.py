@@ -182,12 +182,19 @@ def _news2(language: Language, values: Mapping[str, float | str]) -> str | None:
     )
 
 
-def _values(language: Language, values: Mapping[str, float | str]) -> str:
+def _value_key(key: str, rule_id: str) -> str:
+    # A vital sign's worst reading is its lowest for a `….low` rule, its highest for `….high`.
+    if key == "worst" and rule_id.endswith((".low", ".high")):
+        return f"pages.value.worst_{rule_id.rpartition('.')[2]}"
+    return f"pages.value.{key}"
+
+
+def _values(language: Language, values: Mapping[str, float | str], rule_id: str) -> str:
     news2 = _news2(language, values)
     if news2 is not None:
         return news2
     shown = [
-        text(language, f"pages.value.{key}", value=_number(values[key]))
+        text(language, _value_key(key, rule_id), value=_number(values[key]))
         for key in KEY_VALUES
         if key in values
     ]
@@ -264,7 +271,11 @@ def page_message(
         text(lang, "pages.where", where=place.where(lang)),
     ]
     for alert in open_alerts:
-        shown = _values(lang, alert.values) if to.full_details else _news2_head(lang, alert)
+        shown = (
+            _values(lang, alert.values, alert.rule_id)
+            if to.full_details
+            else _news2_head(lang, alert)
+        )
         if shown:
             lines.append(text(lang, "pages.values", what=_named(lang, alert), values=shown))
     if fevers:

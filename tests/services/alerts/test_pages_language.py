@@ -161,12 +161,22 @@ def test_a_site_that_allows_details_gets_name_and_values() -> None:
     assert "已升级至第 2 级：尚无人确认。" in page.body
 
 
+@pytest.mark.parametrize(
+    ("rule_id", "worst"), [("vital.spo2.low", "最低 84"), ("vital.hr.high", "最高 142")]
+)
+def test_a_vital_signs_worst_reading_is_named_by_its_direction(rule_id: str, worst: str) -> None:
+    value = 84.0 if rule_id.endswith(".low") else 142.0
+    alert = candidate(rule_id, values={"value": value, "worst": value, "limit": 90.0})
+    page = page_message(incident_of(alert), PLACE, step=1, renotify=False, link=None, to=ZH_FULL)
+    assert worst in page.body and "最差" not in page.body
+
+
 def test_a_news2_page_shows_readings_with_their_sub_scores() -> None:
     news2 = candidate("news2", severity="critical", title="NEWS2 8: high", values=NEWS2_VALUES)
     page = page_message(incident_of(news2), PLACE, step=1, renotify=False, link=None, to=ZH_FULL)
     assert (
         "NEWS2 评分升高：NEWS2 8（高风险）：呼吸频率 26 次/分（3），血氧饱和度 91 %（3），"
-        "收缩压 128 mmHg（0），脉搏 95 次/分（1），意识 A（0），体温 38.4 °C（1）"
+        "收缩压 128 mmHg（0），心率 95 次/分（1），意识 A（0），体温 38.4 °C（1）"
     ) in page.body
     assert "SpO2 3 %" not in page.body and "HR 1 bpm" not in page.body  # no scores as values
     english = page_message(incident_of(news2), PLACE, step=1, renotify=False, link=None, to=EN_FULL)

@@ -7,7 +7,7 @@ import { Alarm } from './alarm.js';
 import { enableSound, soundOn } from './audio.js';
 import { $, h, put } from './dom.js';
 import { deviceWhen } from './devstate.js';
-import { formatAge, formatTime } from './format.js';
+import { formatAge, formatTime, valueKey } from './format.js';
 import { LANGUAGE_EVENT, has, initI18n, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { accessToken, api, apiFetch, detailOf, refreshTokens, requireSession } from './session.js';
@@ -266,13 +266,13 @@ function residentLine(alert) {
 
 /** The figures behind an alert that the catalogue names (the rules also store ids, times and
  * NEWS2 sub-scores, which would read as measurements here). */
-function valuesLine(values) {
+function valuesLine(values, ruleId) {
   // An incomplete NEWS2's total is a lower bound: "≥", and what is not known.
   const lowerBound = typeof values?.missing === 'string' && values.missing !== '';
   const parts = Object.entries(values || {})
     .filter(([key, value]) => typeof value === 'number' && has(`value.${key}`))
     .map(([key, value]) =>
-      t(lowerBound && key === 'total' ? 'value.total_at_least' : `value.${key}`, {
+      t(lowerBound && key === 'total' ? 'value.total_at_least' : valueKey(key, ruleId), {
         value: Math.round(value * 10) / 10,
       }),
     );
@@ -304,7 +304,7 @@ function timelineEntry(alert) {
     h('span', { class: 'step-rule', title: alert.title }, label('rule.', alert.rule_id)),
     alert.count > 1 ? ` · ${t('alert.repeats', { count: alert.count })}` : '',
     deviceLine(alert.values),
-    valuesLine(alert.values),
+    valuesLine(alert.values, alert.rule_id),
   );
 }
 

@@ -42,3 +42,12 @@ export function formatInterval(seconds) {
     ? t('news2.hours', { n: formatNumber(seconds / 3600, seconds % 3600 ? 1 : 0) })
     : t('news2.minutes', { n: Math.round(seconds / 60) });
 }
+
+/** The catalogue key for one of an alert's values: a vital sign's worst reading is its lowest
+ * for a `….low` rule and its highest for a `….high` one ("最低 84 %", not "最差"). */
+export function valueKey(key, ruleId) {
+  if (key === 'worst' && /\.(low|high)$/.test(ruleId || '')) {
+    return `value.worst_${ruleId.endsWith('.low') ? 'low' : 'high'}`;
+  }
+  return `value.${key}`;
+}

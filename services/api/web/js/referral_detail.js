@@ -2,7 +2,7 @@
 // times in the site's time zone (never the stored ISO strings or a rule's raw values), a
 // compact table with a sparkline per vital sign, and the FHIR export as a file download.
 import { h, s } from './dom.js';
-import { formatNumber } from './format.js';
+import { formatNumber, valueKey } from './format.js';
 import { has, label, locale, t } from './i18n.js';
 import { apiFetch, detailOf } from './session.js';
 
@@ -61,7 +61,7 @@ export function alertValues(alert) {
   return Object.entries(alert.values || {})
     .filter(([key, value]) => typeof value === 'number' && has(`value.${key}`))
     .map(([key, value]) =>
-      t(`value.${key}`, {
+      t(valueKey(key, alert.rule_id), {
         value:
           metric && withSign.has(key) ? withUnit(metric, value) : Math.round(value * 10) / 10,
       }),
