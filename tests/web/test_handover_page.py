@@ -188,6 +188,8 @@ def test_the_residents_list_sorts_by_news2_on_a_phone_and_a_desktop(
     calm = resident(db, "赵淑珍", room="401", bed="1")
     sick = resident(db, "钱文华", room="402", bed="1")
     unknown = resident(db, "孙桂兰", room="403", bed="1")
+    # A name with nowhere to break (an imported record's id, say) must not push a phone sideways.
+    resident(db, "Resident-" + "x" * 60, room="404", bed="1")
     normal = {"rr": 16.0, "spo2": 97.0, "hr": 72.0, "temp": 36.8, "acvpu": 0.0, "sbp": 124.0}
     readings(db, calm, **normal, on_o2=0.0)
     # RR 26 (3), SpO2 90 (3), HR 118 (2), temperature 38.6 (1), SBP 98 (2): NEWS2 11, high.
