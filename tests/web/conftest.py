@@ -143,6 +143,23 @@ def log_in(page: Page, username: str, path: str = "/board", *, shot: str | None 
     page.wait_for_url(re.compile(re.escape(path.split("?")[0])))
 
 
+# The elements reaching past the viewport's right edge, innermost first: what to fix when a
+# page scrolls sideways.
+WIDE = """w => [...document.querySelectorAll('body *')]
+  .filter(el => el.getBoundingClientRect().right > w + 0.5 && !el.querySelector('*'))
+  .slice(0, 5)
+  .map(el => `${el.tagName.toLowerCase()}.${el.className}: ${el.outerHTML.slice(0, 160)}`)"""
+
+
+def no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.viewport_size
+    assert viewport is not None
+    if width > viewport["width"]:
+        wide = page.evaluate(WIDE, viewport["width"])
+        pytest.fail(f"the page is {width} px wide in a {viewport['width']} px viewport: {wide}")
+
+
 def screenshot(page: Page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -17,16 +17,11 @@ from playwright.sync_api import Page, expect
 from tests.e2e.alerting import store, team
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.support import PASSWORD, SITE, UNIT, Conn, login_as
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import log_in, no_sideways_scroll, screenshot
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("ward")]
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-
-
-def no_sideways_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], width  # type: ignore[index]
 
 
 def provision(api: TestClient) -> str:

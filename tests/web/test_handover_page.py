@@ -18,7 +18,7 @@ from services.api.routes.web import WEB_DIR
 from tests.e2e.alerting import Running, candidate, resident, store, team
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.support import SITE, UNIT, Conn, login_as, wait_for
-from tests.web.conftest import HOSPITAL_ID, log_in, screenshot
+from tests.web.conftest import HOSPITAL_ID, log_in, no_sideways_scroll, screenshot
 
 pytestmark = pytest.mark.services
 
@@ -59,12 +59,6 @@ def alert_of(api: TestClient, rid: int) -> dict[str, Any]:
     )
     found: dict[str, Any] = items[0]
     return found
-
-
-def no_sideways_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.viewport_size
-    assert viewport is not None and width <= viewport["width"], width
 
 
 def display(page: Page, selector: str) -> str:
@@ -190,6 +184,9 @@ def test_the_residents_list_sorts_by_news2_on_a_phone_and_a_desktop(
     unknown = resident(db, "孙桂兰", room="403", bed="1")
     # A name with nowhere to break (an imported record's id, say) must not push a phone sideways.
     resident(db, "Resident-" + "x" * 60, room="404", bed="1")
+    # An incomplete score that proves a high band has the longest NEWS2 label.
+    partial = resident(db, "李秀英", room="405", bed="1")
+    readings(db, partial, rr=26, spo2=90, hr=118)
     normal = {"rr": 16.0, "spo2": 97.0, "hr": 72.0, "temp": 36.8, "acvpu": 0.0, "sbp": 124.0}
     readings(db, calm, **normal, on_o2=0.0)
     # RR 26 (3), SpO2 90 (3), HR 118 (2), temperature 38.6 (1), SBP 98 (2): NEWS2 11, high.
@@ -213,6 +210,9 @@ def test_the_residents_list_sorts_by_news2_on_a_phone_and_a_desktop(
         calm_row = page.locator(f"tr[data-resident-id='{calm}']")
         expect(calm_row).to_have_attribute("data-complete", "true")
         expect(calm_row).to_contain_text(ZH["band.low"])
+        # A Chinese list of parameters is joined with 、, not an English comma.
+        overdue = page.locator(f"tr[data-resident-id='{partial}'] .obs").inner_text()
+        assert "、" in overdue and "," not in overdue, overdue
         unknown_row = page.locator(f"tr[data-resident-id='{unknown}']")
         expect(unknown_row).to_have_attribute("data-complete", "false")
         expect(unknown_row).to_contain_text(ZH["news2.incomplete"])
@@ -225,6 +225,11 @@ def test_the_residents_list_sorts_by_news2_on_a_phone_and_a_desktop(
         assert scores == sorted(scores, reverse=True)
         assert "sort=news2" in page.url
         no_sideways_scroll(page)
+        # The list has the page's width below its heading (not squeezed into a grid column).
+        head, listing = (page.locator(s).bounding_box() for s in (".board-head", "#ward-table"))
+        assert head is not None and listing is not None
+        assert listing["y"] >= head["y"] + head["height"], (head, listing)
+        assert listing["width"] >= head["width"] - 1, (head, listing)
         screenshot(page, f"residents-{name}-zh")
 
 

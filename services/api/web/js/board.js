@@ -8,7 +8,7 @@ import { enableSound, soundOn } from './audio.js';
 import { $, h, put } from './dom.js';
 import { deviceWhen } from './devstate.js';
 import { formatAge, formatTime, valueKey } from './format.js';
-import { LANGUAGE_EVENT, has, initI18n, label, t } from './i18n.js';
+import { LANGUAGE_EVENT, has, initI18n, label, labels, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { accessToken, api, apiFetch, detailOf, refreshTokens, requireSession } from './session.js';
 import { follow } from './sse.js';
@@ -277,8 +277,7 @@ function valuesLine(values, ruleId) {
       }),
     );
   if (lowerBound) {
-    const list = values.missing.split(',').map((p) => label('param.', p));
-    parts.push(t('value.missing', { list: list.join(', ') }));
+    parts.push(t('value.missing', { list: labels('param.', values.missing.split(',')) }));
   }
   return parts.length ? h('p', { class: 'values' }, parts.join(' · ')) : null;
 }
@@ -499,7 +498,7 @@ function renderObservations() {
     let bandLabel = t('news2.incomplete');
     if (n.band) bandLabel = t(`band.${n.band}`);
     else if (n.proven_band) bandLabel = t('news2.at_least', { band: t(`band.${n.proven_band}`) });
-    const list = n.observations.parameters.map((p) => label('param.', p)).join(', ');
+    const list = labels('param.', n.observations.parameters);
     const status = n.observations.status;
     return h(
       'li',

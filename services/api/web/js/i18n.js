@@ -66,6 +66,11 @@ export function label(prefix, value) {
   return has(prefix + value) ? t(prefix + value) : String(value);
 }
 
+/** Labels of `values` as a list: "呼吸频率、血氧饱和度" in Chinese, "RR, SpO2" in English. */
+export function labels(prefix, values) {
+  return values.map((value) => label(prefix, value)).join(t('common.list_sep'));
+}
+
 export function applyTranslations(root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {

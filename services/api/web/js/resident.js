@@ -4,7 +4,7 @@ import { drawChart } from './chart.js';
 import { $, h, put } from './dom.js';
 import { deviceWhen } from './devstate.js';
 import { formatAge, formatInterval, formatNumber, formatTime } from './format.js';
-import { LANGUAGE_EVENT, initI18n, label, t } from './i18n.js';
+import { LANGUAGE_EVENT, initI18n, label, labels, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { ApiError, api, requireSession } from './session.js';
 import { thresholdsFor } from './thresholds.js';
@@ -122,7 +122,7 @@ function renderProfile() {
  * or when next. */
 function observationsLine(n) {
   const due = n.observations;
-  const list = due.parameters.map((p) => label('param.', p)).join(', ');
+  const list = labels('param.', due.parameters);
   const every = t('news2.every', { interval: formatInterval(due.every_s) });
   let text;
   if (due.status === 'overdue') text = t('news2.overdue', { list });
@@ -168,7 +168,7 @@ function renderNews2() {
       ? h(
           'p',
           { class: 'warn', id: 'news2-missing' },
-          t('news2.missing', { list: n.missing.map((p) => label('param.', p)).join(', ') }),
+          t('news2.missing', { list: labels('param.', n.missing) }),
         )
       : null,
     observationsLine(n),

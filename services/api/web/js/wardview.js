@@ -1,7 +1,7 @@
 // What the handover and the residents list both show of a resident: where they are, NEWS2 now
 // with its band in its colour, and whether observations are due.
 import { h } from './dom.js';
-import { label, t } from './i18n.js';
+import { labels, t } from './i18n.js';
 import { formatAt } from './sitetime.js';
 
 /** "Unit u1 · Room 201 · Bed 1" (the parts known). */
@@ -46,7 +46,7 @@ export function news2Chip(news2) {
 
 /** "Overdue: SpO2, …", "Due now: …" or "Next: 14:00" in the site's zone. */
 export function observationText(observations, zone) {
-  const list = observations.parameters.map((p) => label('param.', p)).join(', ');
+  const list = labels('param.', observations.parameters);
   if (observations.status === 'overdue') return t('news2.overdue', { list });
   if (observations.status === 'due') return t('news2.due_now', { list });
   if (!observations.due_at) return t('news2.none_due');
