@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from rules.state_codec import Json, StateFormatError, dataclasses_in, decode, encode, upgrade
+from rules.state_codec import Json, StateFormatError, decode, encode, upgrade
 from rules.types import AlertCandidate
 from services.alerts.model import (
     STAFF_OUTCOMES,
@@ -23,7 +23,7 @@ from services.alerts.model import (
     Incident,
     ResolvedEvent,
 )
-from services.legacy_pickle import LegacyStateRefused, read_legacy
+from services.errors import LegacyStateError
 
 __all__ = [
     "BOOK_VERSION",
@@ -62,10 +62,11 @@ async def try_become_active(conn: Conn) -> bool:
 
 
 # The book is stored as JSON (rules/state_codec.py) with its format version. Format 1 is the
-# binary format of earlier releases, read once at start and rewritten; STEPS[v] converts a JSON
-# document of format v to v + 1 (add one when a change to the book's dataclasses needs more
-# than a new field with a default). A newer format, or one that does not decode, is refused
-# loudly rather than half-read.
+# binary format of earlier releases: refused here, rewritten as JSON by `carewatch
+# upgrade-state` (upgrade/state.py). STEPS[v] converts a JSON document of format v to v + 1
+# (add one when a change to the book's dataclasses needs more than a new field with a
+# default). A newer format, or one that does not decode, is refused loudly rather than
+# half-read.
 LEGACY_VERSION = 1
 BOOK_VERSION = 2
 STEPS: Mapping[int, Callable[[Json], Json]] = {}
@@ -80,24 +81,17 @@ def decode_book(doc: Json, version: int) -> AlertBook:
 
 async def load_book(conn: Conn) -> AlertBook:
     """The last committed book; a new one (ids continuing after any stored rows) if none.
-    A legacy book of an earlier release is rewritten as JSON in the caller's transaction."""
-    cur = await conn.execute("SELECT version, book, doc FROM alert_service_state")
+    A book in the binary format 1 is refused (LegacyStateError), never read or replaced."""
+    cur = await conn.execute("SELECT version, doc FROM alert_service_state")
     row = await cur.fetchone()
     if row is not None:
-        version, blob, doc = row
+        version, doc = row
+        if version == LEGACY_VERSION:
+            raise LegacyStateError("the alert book (alert_service_state) is")
         try:
-            if version == LEGACY_VERSION:
-                legacy = read_legacy(blob, dataclasses_in(AlertBook), AlertBook)
-                doc, version = encode(legacy, AlertBook), BOOK_VERSION
-            book = decode_book(doc, version)
-        except (StateFormatError, LegacyStateRefused) as e:
+            return decode_book(doc, version)
+        except StateFormatError as e:
             raise RuntimeError(f"alert service state (format {version}) not loaded: {e}") from e
-        if row[0] == LEGACY_VERSION:
-            await conn.execute(
-                "UPDATE alert_service_state SET version = %s, doc = %s, book = NULL",
-                [BOOK_VERSION, Jsonb(doc)],
-            )
-        return book
     cur = await conn.execute(
         "SELECT coalesce((SELECT max(alert_id) FROM alerts), 0),"
         " coalesce((SELECT max(incident_id) FROM incidents), 0)"
