@@ -31,7 +31,6 @@ __all__ = [
     "device_kinds",
     "finish_command",
     "load_book",
-    "lock_events",
     "mark_consumed",
     "pending_candidates",
     "pending_commands",
@@ -41,16 +40,9 @@ __all__ = [
     "write_incident",
 ]
 
-# Held by every transaction that writes `alert_events`: event ids then commit in id order, so
-# a live feed reading "everything after id N" never skips an event that commits late.
-EVENTS_LOCK = 0x43570001
 # Held for its whole life by the one alert service taking work: a second instance (a standby,
 # or one started by mistake) waits for it, since it would decide from a book it loaded once.
 ACTIVE_LOCK = 0x43570002
-
-
-async def lock_events(conn: Conn) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", [EVENTS_LOCK])
 
 
 async def try_become_active(conn: Conn) -> bool:
