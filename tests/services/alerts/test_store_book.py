@@ -1,5 +1,5 @@
 """The alert book in the database: JSON with its format version. A book pickled by an earlier
-release is refused, naming `carewatch upgrade-state` (tests/upgrade/test_book.py), and left as
+release is refused, naming `carewatch upgrade-state` (tests/upgrade/test_state_book.py), and left as
 it is: the service never unpickles it nor replaces it with a new book."""
 
 from __future__ import annotations
