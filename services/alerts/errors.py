@@ -1,7 +1,7 @@
 """Errors the alert core raises on purpose; the I/O layer maps them (e.g. to HTTP 404 / 409 / 422).
+(A care team document or alert policy that does not validate: services/careteam/errors.py.)
 
 AlertError
- ├── AlertConfigError    escalation policy or alert settings that do not validate (`problems`)
  ├── UnknownAlert        no alert or incident with that id in the book
  ├── UnknownSubject      a candidate about a resident the roster does not place at a site/unit
  ├── IllegalTransition   a state change the state machine does not allow (from, to, id)
@@ -10,26 +10,11 @@ AlertError
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from services.errors import CareWatchError
 
 
 class AlertError(CareWatchError):
     """Base of the alert core's own errors."""
-
-
-class AlertConfigError(AlertError, ValueError):
-    """Configuration that does not validate. `problems` pairs each bad key (a dotted path such as
-    "units.site-a/unit-1.critical.steps.0.who") with what is wrong with it."""
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(f"{key}: {message}" for key, message in self.problems))
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(key for key, _ in self.problems)
 
 
 class UnknownAlert(AlertError, LookupError):

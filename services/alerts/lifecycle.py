@@ -19,7 +19,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from rules.types import SEVERITY_ORDER, AlertCandidate
-from services.alerts.config import AlertsConfig
 from services.alerts.effects import (
     Effect,
     Record,
@@ -46,6 +45,7 @@ from services.alerts.model import (
     check_transition,
 )
 from services.alerts.paging import page_due
+from services.careteam.policy import AlertsConfig
 from services.careteam.roster import Roster
 
 __all__ = [

@@ -8,9 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from rules.types import SEVERITY_ORDER
-from services.alerts.config import AlertsConfig
 from services.alerts.effects import Effect, Page, Record
-from services.alerts.escalation import SeverityPolicy, due_pages, policy_for
+from services.alerts.escalation import due_pages
 from services.alerts.model import (
     AlertBook,
     AlertEvent,
@@ -19,6 +18,7 @@ from services.alerts.model import (
     NotifiedEvent,
     check_transition,
 )
+from services.careteam.policy import AlertsConfig, SeverityPolicy, policy_for
 from services.careteam.roster import Roster
 
 __all__ = ["page_due", "policy_of", "record_page"]

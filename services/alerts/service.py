@@ -29,7 +29,6 @@ from psycopg.rows import TupleRow
 from rules.types import AlertCandidate
 from services.alerts.effects import Effect, Page, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
-    AlertConfigError,
     IllegalTransition,
     ResolutionError,
     UnknownAlert,
@@ -47,7 +46,6 @@ from services.alerts.store import (
     device_kinds,
     finish_command,
     load_book,
-    lock_events,
     mark_consumed,
     pending_candidates,
     pending_commands,
@@ -57,9 +55,11 @@ from services.alerts.store import (
     write_event,
     write_incident,
 )
+from services.careteam.errors import AlertConfigError
 from services.careteam.roster import Roster
 from services.careteam.store import current_team, placements
 from services.careteam.team import CareTeam, roster_of
+from services.db.locks import lock_events
 from services.notifications.delivery import Delivery, Sender, apprise_send
 from services.notifications.retry import RetryPolicy
 

@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from rules.state_codec import Json, StateFormatError, dataclasses_in, decode, encode, upgrade
+from rules.state_codec import Json, StateFormatError, decode, encode, upgrade
 from rules.types import AlertCandidate
 from services.alerts.model import (
     STAFF_OUTCOMES,
@@ -23,7 +23,7 @@ from services.alerts.model import (
     Incident,
     ResolvedEvent,
 )
-from services.legacy_pickle import LegacyStateRefused, read_legacy
+from services.errors import LegacyStateError
 
 __all__ = [
     "BOOK_VERSION",
@@ -31,7 +31,6 @@ __all__ = [
     "device_kinds",
     "finish_command",
     "load_book",
-    "lock_events",
     "mark_consumed",
     "pending_candidates",
     "pending_commands",
@@ -41,16 +40,9 @@ __all__ = [
     "write_incident",
 ]
 
-# Held by every transaction that writes `alert_events`: event ids then commit in id order, so
-# a live feed reading "everything after id N" never skips an event that commits late.
-EVENTS_LOCK = 0x43570001
 # Held for its whole life by the one alert service taking work: a second instance (a standby,
 # or one started by mistake) waits for it, since it would decide from a book it loaded once.
 ACTIVE_LOCK = 0x43570002
-
-
-async def lock_events(conn: Conn) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", [EVENTS_LOCK])
 
 
 async def try_become_active(conn: Conn) -> bool:
@@ -62,10 +54,11 @@ async def try_become_active(conn: Conn) -> bool:
 
 
 # The book is stored as JSON (rules/state_codec.py) with its format version. Format 1 is the
-# binary format of earlier releases, read once at start and rewritten; STEPS[v] converts a JSON
-# document of format v to v + 1 (add one when a change to the book's dataclasses needs more
-# than a new field with a default). A newer format, or one that does not decode, is refused
-# loudly rather than half-read.
+# binary format of earlier releases: refused here, rewritten as JSON by `carewatch
+# upgrade-state` (upgrade/state.py). STEPS[v] converts a JSON document of format v to v + 1
+# (add one when a change to the book's dataclasses needs more than a new field with a
+# default). A newer format, or one that does not decode, is refused loudly rather than
+# half-read.
 LEGACY_VERSION = 1
 BOOK_VERSION = 2
 STEPS: Mapping[int, Callable[[Json], Json]] = {}
@@ -80,24 +73,17 @@ def decode_book(doc: Json, version: int) -> AlertBook:
 
 async def load_book(conn: Conn) -> AlertBook:
     """The last committed book; a new one (ids continuing after any stored rows) if none.
-    A legacy book of an earlier release is rewritten as JSON in the caller's transaction."""
-    cur = await conn.execute("SELECT version, book, doc FROM alert_service_state")
+    A book in the binary format 1 is refused (LegacyStateError), never read or replaced."""
+    cur = await conn.execute("SELECT version, doc FROM alert_service_state")
     row = await cur.fetchone()
     if row is not None:
-        version, blob, doc = row
+        version, doc = row
+        if version == LEGACY_VERSION:
+            raise LegacyStateError("the alert book (alert_service_state) is")
         try:
-            if version == LEGACY_VERSION:
-                legacy = read_legacy(blob, dataclasses_in(AlertBook), AlertBook)
-                doc, version = encode(legacy, AlertBook), BOOK_VERSION
-            book = decode_book(doc, version)
-        except (StateFormatError, LegacyStateRefused) as e:
+            return decode_book(doc, version)
+        except StateFormatError as e:
             raise RuntimeError(f"alert service state (format {version}) not loaded: {e}") from e
-        if row[0] == LEGACY_VERSION:
-            await conn.execute(
-                "UPDATE alert_service_state SET version = %s, doc = %s, book = NULL",
-                [BOOK_VERSION, Jsonb(doc)],
-            )
-        return book
     cur = await conn.execute(
         "SELECT coalesce((SELECT max(alert_id) FROM alerts), 0),"
         " coalesce((SELECT max(incident_id) FROM incidents), 0)"

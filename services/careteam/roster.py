@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.alerts.errors import AlertConfigError
+from services.careteam.errors import AlertConfigError
 
 __all__ = [
     "ROLES",

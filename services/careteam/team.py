@@ -17,9 +17,8 @@ from typing import Any, Final, Literal, Self
 import apprise
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from services.alerts.config import AlertsConfig
-from services.alerts.errors import AlertConfigError
-from services.alerts.escalation import PolicyModel
+from services.careteam.errors import AlertConfigError
+from services.careteam.policy import AlertsConfig, PolicyModel
 from services.careteam.roster import ResidentContacts, Role, Roster, Shift, Staff
 from services.catalogue import DEFAULT_LANGUAGE, Language
 

@@ -69,4 +69,7 @@ def serve(name: str, build: Build) -> None:
         service.stop()
 
     threading.Thread(target=stop_when_told, daemon=True).start()
-    service.run()
+    try:
+        service.run()
+    except CareWatchError as exc:  # e.g. state it must not load (LegacyStateError)
+        raise fail(exc) from None

@@ -1,6 +1,6 @@
 """The `carewatch` command, read as a table of contents: each command and the module that
-holds it. The simulator's commands (`sim`, `eval`, `demo`) are not here: they come from
-entry points (see plugins.py)."""
+holds it. The simulator's commands (`sim`, `eval`, `demo`) and `upgrade-state` (upgrade/) are
+not here: they come from entry points (see plugins.py)."""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ A row's `doc` is JSON (rules/state_codec.py) and its `version` the format versio
   field missing from it keeps its default when restored);
 - `unit:<site>/<unit>`: the unit's `OutbreakState`;
 - `cursor:...`: a position (an integer).
-Format 1 is the binary format of earlier releases, read once (by the fenced legacy reader)
-and rewritten as JSON. A row of a newer format, or one that does not decode, is not loaded: the
-detector then starts that subject afresh, and says so.
+Format 1 is the binary format of earlier releases: the detector does not read it and refuses
+to start while any is left (`carewatch upgrade-state`, upgrade/state.py, rewrites it as JSON).
+A row of a newer format, or one that does not decode, is not loaded: the detector then starts
+that subject afresh, and says so.
 """
 
 from __future__ import annotations
@@ -24,25 +25,22 @@ from psycopg.types.json import Jsonb
 
 from rules.engine import ResidentRules
 from rules.outbreak import OutbreakState
-from rules.state_codec import Json, StateFormatError, dataclasses_in, decode, encode, upgrade
-from services.legacy_pickle import LegacyStateRefused, read_legacy
+from rules.state_codec import Json, StateFormatError, decode, encode, upgrade
+from services.errors import LegacyStateError
 
 log = logging.getLogger("carewatch.detector")
 
-LEGACY_VERSION = 1  # the binary format of earlier releases
+LEGACY_VERSION = 1  # the binary format of earlier releases (upgrade/state.py)
 STATE_VERSION = 2
 # Converters between JSON formats: STEPS[v] turns a document of format v into one of v + 1.
 STEPS: Mapping[int, Callable[[Json], Json]] = {}
 
 # The rule states of a resident (its profile and configuration are re-read from the database).
-_RESIDENT = {
+RESIDENT_TYPES = {
     name: hint
     for name, hint in typing.get_type_hints(ResidentRules).items()
     if name not in ("profile", "config")
 }
-_LEGACY_CLASSES = dataclasses_in(OutbreakState).union(
-    *(dataclasses_in(hint) for hint in _RESIDENT.values())
-)
 
 
 # What a snapshot keeps of a resident: the rule states, not the profile or configuration
@@ -75,16 +73,16 @@ def _kind(subject: str) -> str:
 def encode_state(subject: str, state: Any) -> Json:
     kind = _kind(subject)
     if kind == "resident":
-        return {name: encode(value, _RESIDENT[name]) for name, value in state.items()}
+        return {name: encode(value, RESIDENT_TYPES[name]) for name, value in state.items()}
     return encode(state, OutbreakState if kind == "unit" else int)
 
 
 def decode_state(subject: str, doc: Json) -> Any:
     kind = _kind(subject)
     if kind == "resident":
-        if not isinstance(doc, dict) or not set(doc) <= set(_RESIDENT):
+        if not isinstance(doc, dict) or not set(doc) <= set(RESIDENT_TYPES):
             raise StateFormatError(f"not a resident's state: {str(doc)[:80]}")
-        return {name: decode(value, _RESIDENT[name]) for name, value in doc.items()}
+        return {name: decode(value, RESIDENT_TYPES[name]) for name, value in doc.items()}
     return decode(doc, OutbreakState if kind == "unit" else int)
 
 
@@ -107,37 +105,20 @@ def save_snapshots(
         )
 
 
-def _read_legacy(subject: str, blob: bytes) -> Json:
-    kind = _kind(subject)
-    expect = {"resident": dict, "unit": OutbreakState, "cursor": int}[kind]
-    value = read_legacy(blob, _LEGACY_CLASSES, expect)
-    return encode_state(subject, value)
-
-
 def load_snapshots(conn: psycopg.Connection[TupleRow]) -> tuple[dict[str, Any], list[str]]:
     """The states saved, brought to this format, and the subjects whose snapshot was skipped.
-    Legacy rows are rewritten as JSON here, once."""
+    Raises LegacyStateError, loading nothing, while any row is in the binary format 1: saving
+    over it would lose that subject's state."""
     states: dict[str, Any] = {}
     skipped: list[str] = []
-    rewrite: list[tuple[Jsonb, str]] = []
-    rows = conn.execute("SELECT subject, version, state, doc FROM detector_snapshots").fetchall()
-    for subject, version, blob, doc in rows:
+    rows = conn.execute("SELECT subject, version, doc FROM detector_snapshots").fetchall()
+    legacy = sorted(subject for subject, version, _ in rows if version == LEGACY_VERSION)
+    if legacy:
+        raise LegacyStateError(f"{len(legacy)} detector snapshot(s) ({', '.join(legacy[:3])}) are")
+    for subject, version, doc in rows:
         try:
-            if version == LEGACY_VERSION:
-                doc = _read_legacy(subject, blob)
-                version = STATE_VERSION
-                rewrite.append((Jsonb(doc), subject))
             states[subject] = decode_state(subject, upgrade(doc, version, STATE_VERSION, STEPS))
-        except (StateFormatError, LegacyStateRefused) as e:
+        except StateFormatError as e:
             log.warning("snapshot of %s (format %s) not loaded: %s", subject, version, e)
             skipped.append(subject)
-    if rewrite:
-        with conn.transaction():
-            # Only rows still legacy: another partition may have rewritten one meanwhile.
-            conn.cursor().executemany(
-                "UPDATE detector_snapshots SET version = %s, doc = %s, state = NULL"
-                " WHERE subject = %s AND version = %s",
-                [(STATE_VERSION, doc, subject, LEGACY_VERSION) for doc, subject in rewrite],
-            )
-        log.info("%d legacy snapshots rewritten as JSON (format %d)", len(rewrite), STATE_VERSION)
     return states, skipped

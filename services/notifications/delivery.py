@@ -30,8 +30,8 @@ import apprise
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
-from services.alerts.store import lock_events
 from services.careteam.team import SMS_SCHEMES, SitePolicy
+from services.db.locks import lock_events
 from services.notifications.retry import RetryPolicy
 
 __all__ = ["Delivery", "Outcome", "apprise_send", "scheme_of"]

@@ -16,6 +16,7 @@ import yaml
 
 from services.api.app import create_app
 from services.cli import app
+from services.cli.plugins import load_command, plugin_entry_points
 from services.errors import ConfigError
 from services.settings import (
     SERVICE_ROLES,
@@ -38,6 +39,7 @@ EXAMPLES = sorted(ENV.glob("*.env.example"))
 # the command line in compose.yaml and the units. `--help` is compose's `admin` tool service.
 ENV_FILE_OF_COMMAND = {
     "migrate": "owner",
+    "upgrade-state": "owner",
     "backup": "owner",
     "--help": "owner",
     "ingest": "ingest",
@@ -88,7 +90,8 @@ def check_command(argv: list[str]) -> None:
     while hasattr(command, "commands"):
         assert words, f"{argv}: a command group needs a subcommand"
         name = words.pop(0)
-        command = command.commands.get(name)
+        entry = plugin_entry_points().get(name)  # `upgrade-state`, by its entry point
+        command = command.commands.get(name) or (entry and load_command(entry))
         assert command is not None, f"{argv}: `carewatch` has no command {name!r}"
     options = {opt for p in command.params for opt in p.opts + p.secondary_opts}
     for word in words:
@@ -124,6 +127,11 @@ def test_compose_runs_real_commands_with_real_settings() -> None:
         assert service["env_file"] == ["./env/common.env", f"./env/{own}.env"], name
         assert service["read_only"] is True and "no-new-privileges:true" in service["security_opt"]
     assert services["migrate"]["restart"] == "no"
+    assert services["upgrade-state"]["restart"] == "no"
+    # The services that refuse pickled state wait for its upgrade (docs/operations.md).
+    for name in ("detector", "alerts"):
+        waits = services[name]["depends_on"]["upgrade-state"]["condition"]
+        assert waits == "service_completed_successfully"
     # Every service but the migration itself waits for it.
     for name, service in services.items():
         if name not in ("migrate", "backup", "admin"):
@@ -185,6 +193,16 @@ def test_systemd_units_run_real_commands_hardened(unit: Path) -> None:
             check_env_name(line.removeprefix("Environment=").split("=", 1)[0])
     if "Type=oneshot" not in lines:
         assert "Restart=always" in lines and "KillSignal=SIGINT" in lines
+
+
+@pytest.mark.parametrize("service", ["detector", "alerts"])
+def test_systemd_starts_the_state_upgrade_before_the_services_that_refuse_pickles(
+    service: str,
+) -> None:
+    lines = (DEPLOY / "systemd" / f"carewatch-{service}.service").read_text().splitlines()
+    for key in ("After=", "Requires="):
+        (line,) = [line for line in lines if line.startswith(key)]
+        assert "carewatch-upgrade-state.service" in line.split("=", 1)[1].split()
 
 
 def test_the_env_examples_are_common_plus_one_per_process() -> None:

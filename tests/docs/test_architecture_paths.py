@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "architecture.md"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-PACKAGES = ("rules", "ingest", "services", "device_sim")
+PACKAGES = ("rules", "ingest", "services", "device_sim", "upgrade")
 
 # `a.b.c`: a dotted path alone between backticks (not `f()`, not `[tool.x]`).
 DOTTED = re.compile(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)`")

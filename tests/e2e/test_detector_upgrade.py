@@ -1,17 +1,21 @@
-"""The detector process upgraded over state pickled by the previous release: it rewrites the
-snapshot as JSON and the rules carry on from it (the fall's long-lie clock kept running)."""
+"""The detector process upgraded over state pickled by the previous release: it refuses to
+start on it, naming `carewatch upgrade-state`; that command (as `carewatch up` runs it) rewrites
+the snapshot as JSON, and the rules carry on from it (the fall's long-lie clock kept running)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+from services.operations.local.env import service_env
+from services.operations.local.supervisor import upgrade_argv
 from tests.conftest import ServiceProcess
 from tests.support import Conn, candidates, new_resident, wait_for
 
 LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy_state" / "resident_7.pickle"
 
 
-def test_a_pickled_snapshot_is_rewritten_and_its_fall_pages_the_long_lie(
+def test_a_pickled_snapshot_is_refused_then_upgraded_and_its_fall_pages_the_long_lie(
     db: Conn,
     detector: ServiceProcess,
     ward: str,  # the test site and unit the resident lives in
@@ -25,7 +29,28 @@ def test_a_pickled_snapshot_is_rewritten_and_its_fall_pages_the_long_lie(
         [subject, LEGACY.read_bytes()],
     )
     detector.kill()
-    detector.start()  # the upgraded detector's first start
+    try:
+        detector.child.start()  # the upgraded detector, before the upgrade step
+        assert detector.child.proc is not None
+        assert detector.child.proc.wait(timeout=60) == 1  # refused: a one-line error
+        assert "run `carewatch upgrade-state`" in detector.child.log_tail()
+        row = db.execute(
+            "SELECT version, state IS NOT NULL FROM detector_snapshots WHERE subject = %s",
+            [subject],
+        ).fetchone()
+        assert row == (1, True)  # neither read nor overwritten
+        done = subprocess.run(
+            upgrade_argv(),
+            env=service_env(detector.settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "rewrote 1 detector snapshot(s)" in done.stdout
+    finally:
+        detector.start()  # the session's detector, running again for the tests after this
     wait_for(
         lambda: db.execute(
             "SELECT version, state IS NULL, doc IS NOT NULL FROM detector_snapshots"
@@ -34,7 +59,7 @@ def test_a_pickled_snapshot_is_rewritten_and_its_fall_pages_the_long_lie(
         ).fetchone(),
         until=lambda row: row == (2, True, True),
         timeout=30,
-        what="the snapshot rewritten as JSON",
+        what="the snapshot as JSON",
     )
     # Long past the fall's long-lie limit: the first tick pages it, from the restored state.
     wait_for(

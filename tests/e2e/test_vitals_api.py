@@ -17,8 +17,8 @@ from services.settings import Settings
 from services.trends.grid import HOUR, MINUTE, floor_to
 from services.trends.refresh import LOCK_KEY
 from tests.conftest import ingest_process
+from tests.services.trends.support import Reading, Stats, expected, refresh, store
 from tests.support import SITE, Conn, Device, count, new_resident, wait_for
-from tests.trends.support import Reading, Stats, expected, refresh, store
 
 pytestmark = pytest.mark.services
 

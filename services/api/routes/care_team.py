@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
 from pydantic import BaseModel
 
-from services.alerts.errors import AlertConfigError
 from services.api.deps import (
     AUTHENTICATED,
     NO_NUL,
@@ -21,6 +20,7 @@ from services.api.deps import (
     require,
 )
 from services.auth.principal import Principal
+from services.careteam.errors import AlertConfigError
 from services.careteam.roster import Role, on_duty
 from services.careteam.store import current_team, placements, store_team
 from services.careteam.team import BoardAlarm, load_care_team, roster_of

@@ -70,7 +70,7 @@ GRANT SELECT (site_id, rule_overrides) ON sites TO carewatch_detector;
 GRANT SELECT ON manual_observations TO carewatch_detector;
 -- A replayed candidate is skipped by ON CONFLICT (dedupe_key, action, ts), which reads its key.
 GRANT INSERT, SELECT (dedupe_key, action, ts) ON alert_candidates TO carewatch_detector;
--- Its snapshots are unpickled on start: only the detector (and the owner) may write them.
+-- Its snapshots are the rule state it restores: only the detector (and the owner) write them.
 GRANT SELECT, INSERT, UPDATE ON detector_snapshots TO carewatch_detector;
 
 -- --- alerts: incidents, escalation, pages (with names and rooms), referral timers ---------

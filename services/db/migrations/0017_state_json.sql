@@ -1,7 +1,7 @@
--- Detector snapshots and the alert book as explicit, versioned JSON (`doc`) instead of pickles.
--- Format version 1 is the pickled `state` / `book` of earlier releases: the detector and the
--- alert service read such a row once at start (services/legacy_pickle.py, which builds only
--- the state classes) and rewrite it as JSON; every later format version is JSON in `doc`.
+-- Detector snapshots and the alert book as explicit, versioned JSON (`doc`) instead of the
+-- binary format of earlier releases (format version 1, in `state` / `book`): `carewatch
+-- upgrade-state` (upgrade/state.py) rewrites such a row as JSON once, and the services refuse
+-- it until then; every later format version is JSON in `doc`.
 ALTER TABLE detector_snapshots
     ALTER COLUMN state DROP NOT NULL,
     ADD COLUMN doc jsonb,
@@ -19,6 +19,6 @@ ALTER TABLE alert_service_state
     );
 
 COMMENT ON COLUMN detector_snapshots.state IS
-    'format 1 only (legacy pickle): rewritten as doc at the detector''s next start';
+    'format 1 only (binary, earlier releases): rewritten as doc by carewatch upgrade-state';
 COMMENT ON COLUMN alert_service_state.book IS
-    'format 1 only (legacy pickle): rewritten as doc at the alert service''s next start';
+    'format 1 only (binary, earlier releases): rewritten as doc by carewatch upgrade-state';

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.errors import ServiceError
 from services.operations.local.demo import ensure_demo_people
 from services.operations.local.env import service_env
 from services.operations.local.process import ChildProcess
@@ -47,6 +48,31 @@ def sim_argv(*, residents: int, rate: float) -> list[str]:
     """The simulator on the demo ward, as its own program (`carewatch sim`'s options): this
     process never imports it."""
     return [sys.executable, "-m", "device_sim", "--residents", str(residents), "--rate", str(rate)]
+
+
+def upgrade_argv() -> list[str]:
+    """`carewatch upgrade-state` as its own program: this process never imports it."""
+    return [sys.executable, "-m", "upgrade"]
+
+
+UPGRADE_TIMEOUT_S = 600.0
+
+
+def upgrade_state(env: dict[str, str]) -> None:
+    """Rewrite the state an earlier release stored in its binary format as JSON, before the
+    detector and the alert service start (they refuse it); a failure stops `carewatch up`
+    with the command's error."""
+    try:
+        done = subprocess.run(upgrade_argv(), env=env, timeout=UPGRADE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise ServiceError(
+            f"`carewatch upgrade-state` took over {UPGRADE_TIMEOUT_S:.0f} s"
+        ) from None
+    if done.returncode != 0:
+        raise ServiceError(
+            f"`carewatch upgrade-state` failed (exit {done.returncode}, see above): the "
+            "detector and the alert service would refuse the state it could not rewrite"
+        )
 
 
 # Days of the demo ward's history written on a fresh data dir (`carewatch demo backfill`).
@@ -118,6 +144,7 @@ def run_up(
     users = asyncio.run(ensure_demo_people(settings))
     services: list[Supervised] = []
     try:
+        upgrade_state(env)
         if sim and history_days > 0:
             backfill_history(env, residents=residents, days=history_days)
         if stop.is_set():  # Ctrl-C during the backfill

@@ -8,11 +8,16 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from rules.types import Action, AlertCandidate, Severity
-from services.alerts.config import AlertsConfig
 from services.alerts.effects import Effect, Page
-from services.alerts.escalation import EscalationConfig, SeverityPolicy, Step, UnitPolicy
 from services.alerts.lifecycle import apply_candidate, tick
 from services.alerts.model import AlertBook, Incident
+from services.careteam.policy import (
+    AlertsConfig,
+    EscalationConfig,
+    SeverityPolicy,
+    Step,
+    UnitPolicy,
+)
 from services.careteam.roster import ResidentContacts, Roster, Shift, Staff
 from services.careteam.team import load_care_team
 

@@ -1,4 +1,5 @@
-"""Tests for services.alerts.escalation: policy config, and who is paged when (fake clock)."""
+"""Tests for services.alerts.escalation (who is paged when, fake clock) and the policy it reads,
+services.careteam.policy."""
 
 from __future__ import annotations
 
@@ -6,21 +7,21 @@ from datetime import datetime, time
 
 import pytest
 
-from services.alerts.config import AlertsConfig
-from services.alerts.errors import AlertConfigError
-from services.alerts.escalation import (
+from services.alerts.escalation import due_pages
+from services.alerts.lifecycle import acknowledge
+from services.careteam.errors import AlertConfigError
+from services.careteam.policy import (
     CRITICAL,
     LOW,
     OUTBREAK,
     STANDARD,
+    AlertsConfig,
     EscalationConfig,
     SeverityPolicy,
     Step,
     UnitPolicy,
-    due_pages,
     policy_for,
 )
-from services.alerts.lifecycle import acknowledge
 from services.careteam.roster import Roster, Shift, Staff
 from tests.services.alerts.fakes import (
     CONFIG,

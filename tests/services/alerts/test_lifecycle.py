@@ -10,10 +10,8 @@ from itertools import product
 import pytest
 
 from rules.types import Action, AlertCandidate
-from services.alerts.config import AlertsConfig
 from services.alerts.effects import Effect, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
-    AlertConfigError,
     IllegalTransition,
     ResolutionError,
     UnknownAlert,
@@ -40,6 +38,8 @@ from services.alerts.model import (
     UpdatedEvent,
     check_transition,
 )
+from services.careteam.errors import AlertConfigError
+from services.careteam.policy import AlertsConfig
 from tests.services.alerts.fakes import CONFIG, Ward, alerts_section, cand, pages, who
 
 STATUSES: tuple[IncidentStatus, ...] = ("open", "notified", "escalated", "acknowledged", "resolved")

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from rules.types import AlertCandidate
-from services.alerts.errors import AlertConfigError
 from services.alerts.lifecycle import apply_candidate
 from services.alerts.links import LinkError, LinkSigner
 from services.alerts.messages import (
@@ -21,6 +20,7 @@ from services.alerts.messages import (
     resolved_message,
 )
 from services.alerts.model import AlertBook, Incident
+from services.careteam.errors import AlertConfigError
 from services.careteam.team import load_care_team, roster_of
 from services.notifications.retry import RetryPolicy
 from tests.services.alerts.fakes import CONFIG, ROSTER, T0, at

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from services.alerts.errors import AlertConfigError
+from services.careteam.errors import AlertConfigError
 from services.careteam.roster import (
     ResidentContacts,
     Roster,

@@ -53,6 +53,23 @@ def test_a_production_command_never_loads_the_simulator() -> None:
     assert simulator_modules_after(run_command("up", "--help")) == []
 
 
+@pytest.mark.parametrize(
+    "module", ["services.cli", "services.detector.service", "services.alerts.service"]
+)
+def test_the_services_never_load_the_state_upgrade(module: str) -> None:
+    """The one code that unpickles (upgrade/) is a command of its own, not part of a service."""
+    show = "\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith('upgrade')))"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}{show}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
 def test_a_simulator_command_loads_it_when_run() -> None:
     # The check above can see device_sim when it is there.
     assert "device_sim.cli.sim" in simulator_modules_after(run_command("sim", "--help"))
@@ -65,8 +82,9 @@ def test_a_simulator_command_loads_it_when_run() -> None:
         (["eval", "--help"], "--split"),
         (["demo", "event", "--help"], "news2-deterioration"),
         (["--help"], "sim"),
+        (["upgrade-state", "--help"], "Rewrite state"),
     ],
-    ids=["sim", "eval", "demo-event", "listed"],
+    ids=["sim", "eval", "demo-event", "listed", "upgrade-state"],
 )
 def test_the_simulators_commands_work_through_the_console_script(
     argv: list[str], expected: str, tmp_path: Path

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import AsyncConnection
 
-from services.alerts.store import lock_events
+from services.db.locks import lock_events
 from services.notifications.delivery import Delivery, Outcome, _Due
 from services.notifications.outbox import enqueue
 from tests.support import SITE

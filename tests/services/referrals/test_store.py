@@ -76,7 +76,8 @@ async def _configure(db_url: str) -> None:
             contacts=team.contacts,
             hospitals=tuple(hospitals),
             alerts=team.alerts,
-            # These tests read the English messages; Chinese ones: test_pages_language.py.
+            # These tests read the English messages; Chinese ones:
+            # tests/services/alerts/test_messages_language.py.
             site_defaults=SiteSettings(language="en", details="full"),
         )
         await store_team(conn, merged, by="tests/referrals")

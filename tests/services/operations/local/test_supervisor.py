@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from services.operations.local.process import ChildProcess
 from services.operations.local.supervisor import Supervised, keep_alive
+from services.settings import Settings
+from tests.support import Conn
 
 
 class DeadChild(ChildProcess):
@@ -88,3 +91,27 @@ def test_up_runs_the_simulator_by_its_command_line_and_stops_it_as_the_others(
     assert "wrote to" in child.log_tail()
     devices = {json.loads(line)["device"] for line in out.read_text().splitlines()}
     assert devices == {"demo-w000", "demo-w001", "demo-b000", "demo-b001"}
+
+
+def test_up_runs_the_state_upgrade_by_its_command_line_and_stops_when_it_fails(
+    settings: Settings, db: Conn
+) -> None:
+    """`carewatch up` rewrites old state before the services start (by the command line, so
+    it never imports the upgrade): nothing to do succeeds; a row it cannot read stops up."""
+    from services.errors import ServiceError
+    from services.operations.local.env import service_env
+    from services.operations.local.supervisor import upgrade_state
+
+    env = service_env(settings)
+    upgrade_state(env)  # nothing to do
+    subject = f"cursor:manual:junk-{uuid.uuid4().hex[:8]}"
+    db.execute(
+        "INSERT INTO detector_snapshots (subject, version, state, taken_at)"
+        " VALUES (%s, 1, %s, now())",
+        [subject, b"junk"],
+    )
+    try:
+        with pytest.raises(ServiceError, match="upgrade-state` failed"):
+            upgrade_state(env)
+    finally:
+        db.execute("DELETE FROM detector_snapshots WHERE subject = %s", [subject])

@@ -15,8 +15,8 @@ import pytest
 from services.settings import ServiceRole
 from services.trends.grid import HOUR, MINUTE
 from services.trends.refresh import LOCK_KEY, refresh_rollups
+from tests.services.trends.support import Reading, raw, refresh, rollup, same, store
 from tests.support import Conn, count, new_resident
-from tests.trends.support import Reading, raw, refresh, rollup, same, store
 
 pytestmark = pytest.mark.services
 

@@ -1,4 +1,4 @@
-"""Snapshots and the candidate outbox against the real database."""
+"""The candidate outbox against the real database (snapshots: test_snapshots.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
-from rules.outbreak import OutbreakState
 from rules.types import AlertCandidate
-from services.detector import snapshots
 from services.detector.outbox import write_candidates
 from services.settings import ServiceRole
 from tests.support import Conn, count
@@ -26,28 +23,6 @@ def detector(role_db_url: Callable[[ServiceRole], str]) -> Iterator[Conn]:
     """As the detector connects: its own role (migration 0008)."""
     with psycopg.connect(role_db_url("detector"), autocommit=True) as conn:
         yield conn
-
-
-def test_snapshots_round_trip_and_skip_what_this_code_cannot_read(detector: Conn, db: Conn) -> None:
-    subject = f"unit:s-{uuid.uuid4().hex}/u"
-    snapshots.save_snapshots(detector, {subject: OutbreakState(open=True)}, taken_at=TS)
-    snapshots.save_snapshots(
-        detector, {subject: OutbreakState(reported=frozenset({4}))}, taken_at=TS
-    )
-    states, _ = snapshots.load_snapshots(detector)
-    assert states[subject] == OutbreakState(reported=frozenset({4}))
-    # A format from a newer release, and a document that does not fit: that subject starts
-    # afresh (and the log says why), the others load.
-    db.execute("UPDATE detector_snapshots SET version = version + 1 WHERE subject = %s", [subject])
-    states, skipped = snapshots.load_snapshots(detector)
-    assert subject not in states and subject in skipped
-    db.execute(
-        "UPDATE detector_snapshots SET version = %s, doc = %s WHERE subject = %s",
-        [snapshots.STATE_VERSION, Jsonb({"opne": True}), subject],
-    )
-    states, skipped = snapshots.load_snapshots(detector)
-    assert subject not in states and subject in skipped
-    db.execute("DELETE FROM detector_snapshots WHERE subject = %s", [subject])
 
 
 def test_replayed_candidates_are_written_once(detector: Conn, db: Conn) -> None:

@@ -15,7 +15,6 @@ import pytest
 
 from rules.news2 import News2Config, News2State, news2_step
 from rules.types import AlertCandidate, ResidentProfile, Vital
-from services.alerts.errors import AlertConfigError
 from services.alerts.lifecycle import apply_candidate
 from services.alerts.messages import (
     KEY_VALUES,
@@ -29,6 +28,7 @@ from services.alerts.messages import (
     update_message,
 )
 from services.alerts.model import STAFF_OUTCOMES, AlertBook, Incident
+from services.careteam.errors import AlertConfigError
 from services.careteam.team import SMS_SCHEMES, load_care_team
 from services.catalogue import DIRECTORY, LANGUAGES, catalogue, text
 from tests.services.alerts.fakes import CONFIG, ROSTER

@@ -15,7 +15,7 @@ from rules.outbreak import OutbreakState
 from rules.state_codec import StateFormatError, dataclasses_in, decode, encode
 from rules.types import AlertCandidate
 from services.alerts.model import AlertBook
-from services.legacy_pickle import LegacyStateRefused, read_legacy
+from upgrade.legacy_pickle import LegacyStateRefused, read_legacy
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "legacy_state"
 

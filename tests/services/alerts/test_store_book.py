@@ -1,11 +1,9 @@
-"""The alert book in the database: JSON with its format version. A book pickled by the previous
-release (tests/fixtures/legacy_state/alert_book.pickle, written by the code at integ ad27da0)
-loads once, is rewritten as JSON, and its escalation clock keeps running."""
+"""The alert book in the database: JSON with its format version. A book pickled by an earlier
+release is refused, naming `carewatch upgrade-state` (tests/upgrade/test_state_book.py), and left as
+it is: the service never unpickles it nor replaces it with a new book."""
 
 from __future__ import annotations
 
-import os
-import pickle
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from services.alerts.store import BOOK_VERSION, load_book, save_book
+from services.errors import LegacyStateError
 from tests.services.alerts.fakes import Ward, at, cand
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "legacy_state"
@@ -49,22 +48,11 @@ async def stored(conn: AConn) -> tuple[Any, ...]:
     return tuple(row)
 
 
-async def test_a_pickled_book_keeps_its_escalation_clock(conn: AConn) -> None:
+async def test_a_pickled_book_is_refused_naming_the_upgrade(conn: AConn) -> None:
     await store_legacy(conn, (FIXTURES / "alert_book.pickle").read_bytes())
-    book = await load_book(conn)
-    assert await stored(conn) == (BOOK_VERSION, True, True)  # rewritten as JSON, once
-    assert await load_book(conn) == book
-    incident = book.incidents[1]
-    assert incident.status == "notified"
-    assert incident.escalation.reached == {1: at(0)} and incident.paged
-
-    # Step 1 times out 120 s after it was paged, before the upgrade: step 2 is paged then.
-    ward = Ward()
-    ward.book = book
-    ward.tick(119)
-    assert ward.incident().escalation.step == 1
-    ward.tick(121)
-    assert ward.incident().status == "escalated" and ward.incident().escalation.step == 2
+    with pytest.raises(LegacyStateError, match=r"alert book .* run `carewatch upgrade-state`"):
+        await load_book(conn)
+    assert await stored(conn) == (1, False, False)  # left for the upgrade, not dropped
 
 
 async def test_a_saved_book_round_trips(conn: AConn) -> None:
@@ -75,20 +63,6 @@ async def test_a_saved_book_round_trips(conn: AConn) -> None:
     await save_book(conn, ward.book, at(200))
     assert await load_book(conn) == ward.book
     assert await stored(conn) == (BOOK_VERSION, True, True)
-
-
-class _Hostile:
-    def __reduce__(self) -> tuple[Any, ...]:
-        return os.system, ("true",)
-
-
-@pytest.mark.parametrize("blob", [pickle.dumps(_Hostile()), b"\x80\x05junk"], ids=["code", "junk"])
-async def test_a_hostile_or_broken_legacy_book_stops_the_service_loudly(
-    conn: AConn, blob: bytes
-) -> None:
-    await store_legacy(conn, blob)
-    with pytest.raises(RuntimeError, match=r"alert service state \(format 1\) not loaded"):
-        await load_book(conn)
 
 
 async def test_a_book_of_a_newer_format_is_refused(conn: AConn) -> None:

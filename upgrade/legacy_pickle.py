@@ -1,6 +1,7 @@
 """The one place that unpickles: state written by releases before the JSON format (format
-version 1 of `detector_snapshots` and `alert_service_state`), read once at start and rewritten
-as JSON by its store. Nothing else in production may unpickle.
+version 1 of `detector_snapshots` and `alert_service_state`), read once by `carewatch
+upgrade-state` (upgrade/state.py) and rewritten as JSON. No service imports this package
+(import-linter's "production-not-upgrade" contract), so the running services never unpickle.
 
 A pickle can call anything it names, so this reader builds only the state classes its caller
 lists (the dataclasses the state type can hold) and a few value types (datetime, zones, numpy's

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROUTES = Path(__file__).resolve().parents[2] / "services" / "api" / "routes"
+ROUTES = Path(__file__).resolve().parents[3] / "services" / "api" / "routes"
 # What talking to the database looks like from a module.
 DATABASE_CALLS = frozenset({"execute", "executemany", "cursor", "copy", "fetchone", "fetchall"})
 

@@ -1,6 +1,7 @@
 """Snapshots pickled by the previous release (tests/fixtures/legacy_state, written by the code
-at integ ad27da0) load after the upgrade, are rewritten as JSON once, and the rules carry on
-from them: open conditions stay open, the long-lie clock keeps running, baselines are kept."""
+at integ ad27da0): `carewatch upgrade-state` rewrites them as JSON once, the detector loads
+them, and the rules carry on from them: open conditions stay open, the long-lie clock keeps
+running, baselines are kept. Before the upgrade the detector refuses them, loading nothing."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from rules.baseline import Baseline
 from rules.engine import Engine, RulesConfig
 from rules.types import AlertCandidate, ResidentProfile, Vital
 from services.detector import snapshots
+from services.errors import LegacyStateError
 from services.settings import ServiceRole
 from tests.support import Conn, count
+from upgrade.state import UpgradeRefused, upgrade_state
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "legacy_state"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "legacy_state"
 IMPACT = datetime(2026, 3, 5, 18, 1, 10, tzinfo=UTC)  # the fixture's fall
 DESATURATED = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)  # ... and the start of its low SpO2
 PROFILE = ResidentProfile(7, "site-a", "unit-1", fall_risk=True)
@@ -70,12 +73,30 @@ def fallen(out: list[AlertCandidate]) -> list[tuple[str, str, str]]:
     return [(c.rule_id, c.action, c.severity) for c in out if c.rule_id.startswith("fall")]
 
 
-def test_a_pickled_snapshot_loads_once_and_is_rewritten_as_json(
+def legacy_left(db: Conn, subjects: list[str]) -> int:
+    return count(
+        db,
+        "SELECT count(*) FROM detector_snapshots WHERE subject = ANY(%s) AND version = 1"
+        " AND state IS NOT NULL",
+        subjects,
+    )
+
+
+def test_the_detector_refuses_pickled_snapshots_naming_the_upgrade(
+    detector: Conn, db: Conn, legacy_rows: dict[str, str]
+) -> None:
+    with pytest.raises(LegacyStateError, match=r"run `carewatch upgrade-state`") as refused:
+        snapshots.load_snapshots(detector)
+    assert legacy_rows["resident"] in str(refused.value)
+    # Nothing unpickled, nothing rewritten or dropped: the rows wait for the upgrade.
+    assert legacy_left(db, list(legacy_rows.values())) == len(legacy_rows)
+
+
+def test_the_upgrade_rewrites_pickled_snapshots_as_json_once(
     detector: Conn, db: Conn, legacy_rows: dict[str, str]
 ) -> None:
     subjects = list(legacy_rows.values())
-    states, skipped = snapshots.load_snapshots(detector)
-    assert not set(subjects) & set(skipped)
+    assert upgrade_state(db).snapshots >= len(subjects)
     rewritten = count(
         db,
         "SELECT count(*) FROM detector_snapshots WHERE subject = ANY(%s)"
@@ -84,7 +105,10 @@ def test_a_pickled_snapshot_loads_once_and_is_rewritten_as_json(
         snapshots.STATE_VERSION,
     )
     assert rewritten == len(subjects)
-    again, _ = snapshots.load_snapshots(detector)  # from the JSON now
+    states, skipped = snapshots.load_snapshots(detector)
+    assert not set(subjects) & set(skipped)
+    assert upgrade_state(db).snapshots == 0  # idempotent: nothing left to do
+    again, _ = snapshots.load_snapshots(detector)
     for subject in subjects:
         assert snapshots.encode_state(subject, again[subject]) == snapshots.encode_state(
             subject, states[subject]
@@ -100,9 +124,20 @@ def test_a_pickled_snapshot_loads_once_and_is_rewritten_as_json(
     assert resident["fall"].detectors[0].buffer.shape == (100, 3)
 
 
-def test_the_rules_carry_on_from_an_upgraded_snapshot(
-    detector: Conn, legacy_rows: dict[str, str]
+def test_a_row_the_legacy_reader_refuses_stops_the_upgrade_and_changes_nothing(
+    db: Conn, legacy_rows: dict[str, str]
 ) -> None:
+    bad = legacy_rows["unit"]
+    db.execute("UPDATE detector_snapshots SET state = %s WHERE subject = %s", [b"junk", bad])
+    with pytest.raises(UpgradeRefused, match=rf"detector snapshot {bad}: unreadable"):
+        upgrade_state(db)
+    assert legacy_left(db, list(legacy_rows.values())) == len(legacy_rows)
+
+
+def test_the_rules_carry_on_from_an_upgraded_snapshot(
+    detector: Conn, db: Conn, legacy_rows: dict[str, str]
+) -> None:
+    upgrade_state(db)
     states, _ = snapshots.load_snapshots(detector)
     resumed, fresh = engine_with(states[legacy_rows["resident"]]), engine_with(None)
     low = [DESATURATED + timedelta(seconds=80 + s) for s in range(40)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rules.types import Action, AlertCandidate, DeviceEvent, DeviceStatus, Motion, Vital
-from services.alerts.config import AlertsConfig
+from services.careteam.policy import AlertsConfig
 from services.detector.outbox import input_key, with_origin
 
 TS = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -3,7 +3,7 @@ no ingest, no simulator and no I/O library. Checked in a fresh interpreter."""
 
 from __future__ import annotations
 
-from tests.ingest.test_imports import loaded_by
+from tests.ingest.test_ingest_imports import loaded_by
 
 
 def test_rules_import_nothing_with_io() -> None:
