@@ -37,6 +37,19 @@ EXTRA: dict[str, list[dict[str, float]]] = {
         }
         for g in (1.5, 2.0, 2.5)
         for k in (1.0, 2.0)
+    ]
+    # How abrupt the impact must be (min_jerk_gps), on the setting the rows above chose: a
+    # raised or waved hand reaches its peak smoothly, a collision does not. Looked at first
+    # on pooled figures (jerk against the other features, docs/detection.md), then this grid.
+    + [
+        {
+            "impact_g": 1.5,
+            "orientation_change_deg": 35.0,
+            "stillness_window_s": 1.0,
+            "impact_activity_k": 2.0,
+            "min_jerk_gps": j,
+        }
+        for j in (20.0, 30.0, 40.0, 50.0)
     ],
     # At the waist, 1.6-2 g x 35-45° x descent 0-0.3 m/s chose 2 g / 40° on all subjects,
     # but held out did no better than the general settings (0.830 / 0.981 against 0.831 /

@@ -40,6 +40,7 @@ class PlacementSettings(BaseModel):
     settle_s: float | None = Field(None, ge=0.0, le=5.0)
     pre_window_s: float | None = Field(None, gt=0.0, le=5.0)
     impact_activity_k: float | None = Field(None, ge=0.0, le=20.0)
+    min_jerk_gps: float | None = Field(None, ge=0.0, le=1000.0)
 
     def overrides(self) -> dict[str, float]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
@@ -57,7 +58,11 @@ class PlacementSettings(BaseModel):
 # as at the chest and for a pendant, which have no real-data evidence yet.
 DEFAULT_PLACEMENTS: dict[Placement, PlacementSettings] = {
     "wrist": PlacementSettings(
-        impact_g=1.5, impact_activity_k=2.0, orientation_change_deg=35.0, stillness_window_s=1.0
+        impact_g=1.5,
+        impact_activity_k=2.0,
+        orientation_change_deg=35.0,
+        stillness_window_s=1.0,
+        min_jerk_gps=30.0,
     ),
 }
 
@@ -88,6 +93,10 @@ class FallConfig(BaseModel):
     # The impact relative to the activity before it: a fall needs peak / (1 + k · rms(|a| − 1)
     # over the 2.5 s before) >= impact_g. 0 = the plain peak (the general setting).
     impact_activity_k: float = Field(0.0, ge=0.0, le=20.0)
+    # How abruptly the acceleration changes at the impact (fall_signal.impact_jerk, g/s): a
+    # collision stops a limb within tens of ms; a hand raised or waved builds the same peak
+    # up smoothly. 0 = not required (the general setting).
+    min_jerk_gps: float = Field(0.0, ge=0.0, le=1000.0)
     # Gait keeps std|a| at 0.1-0.3 g at the waist (more at the wrist); a person lying on the
     # floor stays well under 0.1 g, and one who shifts about or tries to push up pauses.
     stillness_std_g: float = Field(0.1, gt=0.0, le=1.0)

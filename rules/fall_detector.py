@@ -10,7 +10,8 @@ How the detector decides (per impact): free fall → impact → the body at rest
 - the posture changed: the mean gravity direction over that rest is >=
   `orientation_change_deg` away from the one over `pre_window_s` ending `pre_gap_s` before
   the impact (angles in the device frame: no axis needs to be "up", belt or wrist alike);
-- it is not a dropped device: true free fall, then no movement beyond sensor noise.
+- it is not a dropped device: true free fall, then no movement beyond sensor noise;
+- per placement, the impact is abrupt (`min_jerk_gps`): a collision, not an arm swung up.
 Free fall is not required (falls from a chair or a faint have little of it); it only raises
 the confidence.
 """
@@ -41,6 +42,7 @@ class FallDetection:
     stillness_std_g: float
     free_fall_min_g: float
     descent_mps: float
+    jerk_gps: float
     confidence: float
     pre_gravity: Vector
 
@@ -182,6 +184,7 @@ def is_fall(f: ImpactFeatures, config: FallConfig) -> bool:
         f.peak_g / (1.0 + config.impact_activity_k * f.pre_activity_g) >= config.impact_g
         and f.orientation_change_deg >= config.orientation_change_deg
         and f.descent_mps >= config.min_descent_mps
+        and f.jerk_gps >= config.min_jerk_gps
         and f.post_std_g <= config.stillness_std_g
         and not dropped
     )
@@ -213,6 +216,7 @@ def _detection(
         stillness_std_g=round(f.post_std_g, 4),
         free_fall_min_g=round(f.free_fall_min_g, 3),
         descent_mps=round(f.descent_mps, 2),
+        jerk_gps=round(f.jerk_gps, 1),
         confidence=round(confidence(f, config), 2),
         pre_gravity=f.pre_gravity,
     )
