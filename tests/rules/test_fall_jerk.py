@@ -39,8 +39,8 @@ def detect(samples: NDArray[np.float64], config: FallConfig) -> list[FallDetecti
     state, found = FallDetectorState(), []
     step = round(2 * HZ)
     for start in range(0, len(samples), step):
-        at = T0 + timedelta(seconds=start / HZ)
-        state, out = detect_step(state, motion(samples[start : start + step], HZ, at), config=config)
+        window = motion(samples[start : start + step], HZ, T0 + timedelta(seconds=start / HZ))
+        state, out = detect_step(state, window, config=config)
         found += out
     return found
 
