@@ -41,6 +41,7 @@ class PlacementSettings(BaseModel):
     pre_window_s: float | None = Field(None, gt=0.0, le=5.0)
     impact_activity_k: float | None = Field(None, ge=0.0, le=20.0)
     min_jerk_gps: float | None = Field(None, ge=0.0, le=1000.0)
+    max_similar_before: int | None = Field(None, ge=0, le=100)
 
     def overrides(self) -> dict[str, float]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
@@ -63,6 +64,7 @@ DEFAULT_PLACEMENTS: dict[Placement, PlacementSettings] = {
         orientation_change_deg=35.0,
         stillness_window_s=1.0,
         min_jerk_gps=30.0,
+        max_similar_before=1,
     ),
 }
 
@@ -97,6 +99,10 @@ class FallConfig(BaseModel):
     # collision stops a limb within tens of ms; a hand raised or waved builds the same peak
     # up smoothly. 0 = not required (the general setting).
     min_jerk_gps: float = Field(0.0, ge=0.0, le=1000.0)
+    # At most this many peaks of at least 70% of the impact's size (over 1 g) in the 2.2 s
+    # before it (fall_signal.similar_peaks): claps, knocks and jogging steps come in series, a
+    # fall's impact dwarfs what came before. None = not checked (the general setting).
+    max_similar_before: int | None = Field(None, ge=0, le=100)
     # Gait keeps std|a| at 0.1-0.3 g at the waist (more at the wrist); a person lying on the
     # floor stays well under 0.1 g, and one who shifts about or tries to push up pauses.
     stillness_std_g: float = Field(0.1, gt=0.0, le=1.0)
