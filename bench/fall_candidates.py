@@ -25,14 +25,13 @@ from rules.fall_placement import Placement
 # did no better than the general settings (0.830 / 0.981 against 0.831 / 0.984): the waist
 # keeps them, and has no grid. The jerk and series thresholds were looked at first on pooled
 # figures of the wrist's candidate impacts (docs/detection.md says so).
+IMPACTS = ((1.5, 2.0), (1.75, 1.0), (1.75, 2.0), (2.0, 0.0), (2.0, 0.5), (2.0, 1.0))
 WRIST_BASE = {"orientation_change_deg": 35.0, "stillness_window_s": 1.0}
 GRIDS: dict[str, list[dict[str, float]]] = {
     "wrist": [
         {**WRIST_BASE, "impact_g": g, "impact_activity_k": k, "min_jerk_gps": j}
         | ({"max_similar_before": n} if n is not None else {})
-        for (g, k), j, n in product(
-            ((1.5, 2.0), (2.0, 0.0), (2.0, 1.0)), (0.0, 30.0, 40.0), (None, 1, 2)
-        )
+        for (g, k), j, n in product(IMPACTS, (0.0, 30.0, 40.0), (None, 1))
     ],
 }
 

@@ -59,8 +59,8 @@ class PlacementSettings(BaseModel):
 # as at the chest and for a pendant, which have no real-data evidence yet.
 DEFAULT_PLACEMENTS: dict[Placement, PlacementSettings] = {
     "wrist": PlacementSettings(
-        impact_g=1.5,
-        impact_activity_k=2.0,
+        impact_g=1.75,
+        impact_activity_k=1.0,
         orientation_change_deg=35.0,
         stillness_window_s=1.0,
         min_jerk_gps=30.0,

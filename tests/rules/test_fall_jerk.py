@@ -77,3 +77,35 @@ def test_a_required_jerk_is_checked_on_the_detection() -> None:
     [fall] = detect(movement(0.1), general)
     assert detect(movement(0.1), FallConfig(min_jerk_gps=fall.jerk_gps + 0.5)) == []
     assert len(detect(movement(0.1), FallConfig(min_jerk_gps=fall.jerk_gps - 0.5))) == 1
+
+
+def after_claps(claps: int, seed: int = 0) -> NDArray[np.float64]:
+    """`movement(0.02)` (a collision, then the forearm turned 90° and still) with `claps`
+    sharp peaks of 2.6 g, 0.4 s apart, in the 2 s before it."""
+    samples = movement(0.02, seed)
+    impact = int(np.argmax(np.linalg.norm(samples, axis=1)))
+    for i in range(claps):
+        at = impact - round((0.5 + 0.4 * i) * HZ)
+        samples[at] *= 2.6 / np.linalg.norm(samples[at])
+    return samples
+
+
+def test_comparable_peaks_are_counted_before_the_impact() -> None:
+    from rules.fall_signal import similar_peaks
+
+    lead = np.array([1.0, 2.5, 1.0, 1.2, 1.0, 2.0, 1.0])
+    assert similar_peaks(lead, 3.0) == 1  # 2.5 g >= 1 + 0.7 x 2; 2.0 g and 1.2 g are not
+    assert similar_peaks(lead, 2.0) == 2
+    assert similar_peaks(lead[:2], 3.0) == 0
+
+
+def test_the_wrist_ignores_an_impact_that_is_one_of_a_series() -> None:
+    config = wrist()
+    assert config.max_similar_before == 1
+    [fall] = detect(after_claps(1), config)
+    assert fall.similar_before == 1 and fall.peak_g >= 2.9
+    assert detect(after_claps(2), config) == []
+    assert detect(after_claps(3), config) == []
+    # Only the series: with any number allowed the same detector takes it.
+    assert len(detect(after_claps(3), config.model_copy(update={"max_similar_before": None}))) == 1
+    assert FallConfig().max_similar_before is None  # not checked where nothing was measured
