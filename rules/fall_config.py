@@ -100,8 +100,8 @@ class FallConfig(BaseModel):
     # collision stops a limb within tens of ms; a hand raised or waved builds the same peak
     # up smoothly. 0 = not required (the general setting).
     min_jerk_gps: float = Field(0.0, ge=0.0, le=1000.0)
-    # At most this many peaks of at least 70% of the impact's size (over 1 g) in the 2.2 s
-    # before it (fall_signal.similar_peaks): claps, knocks and jogging steps come in series, a
+    # At most this many peaks of at least 70% of the impact's size (over 1 g) from 2.5 to
+    # 0.3 s before it (fall_signal.similar_peaks): claps, knocks and jogging steps come in series, a
     # fall's impact dwarfs what came before. None = not checked (the general setting).
     max_similar_before: int | None = Field(None, ge=0, le=100)
     # Gait keeps std|a| at 0.1-0.3 g at the waist (more at the wrist); a person lying on the
