@@ -10,7 +10,9 @@ How the detector decides (per impact): free fall → impact → the body at rest
 - the posture changed: the mean gravity direction over that rest is >=
   `orientation_change_deg` away from the one over `pre_window_s` ending `pre_gap_s` before
   the impact (angles in the device frame: no axis needs to be "up", belt or wrist alike);
-- it is not a dropped device: true free fall, then no movement beyond sensor noise.
+- it is not a dropped device: true free fall, then no movement beyond sensor noise;
+- per placement, the impact is abrupt (`min_jerk_gps`): a collision, not an arm swung up;
+  and not one of a series (`max_similar_before`): a clap among claps, a step of a jog.
 Free fall is not required (falls from a chair or a faint have little of it); it only raises
 the confidence.
 """
@@ -41,6 +43,8 @@ class FallDetection:
     stillness_std_g: float
     free_fall_min_g: float
     descent_mps: float
+    jerk_gps: float
+    similar_before: int
     confidence: float
     pre_gravity: Vector
 
@@ -182,6 +186,8 @@ def is_fall(f: ImpactFeatures, config: FallConfig) -> bool:
         f.peak_g / (1.0 + config.impact_activity_k * f.pre_activity_g) >= config.impact_g
         and f.orientation_change_deg >= config.orientation_change_deg
         and f.descent_mps >= config.min_descent_mps
+        and f.jerk_gps >= config.min_jerk_gps
+        and (config.max_similar_before is None or f.similar_before <= config.max_similar_before)
         and f.post_std_g <= config.stillness_std_g
         and not dropped
     )
@@ -213,6 +219,8 @@ def _detection(
         stillness_std_g=round(f.post_std_g, 4),
         free_fall_min_g=round(f.free_fall_min_g, 3),
         descent_mps=round(f.descent_mps, 2),
+        jerk_gps=round(f.jerk_gps, 1),
+        similar_before=f.similar_before,
         confidence=round(confidence(f, config), 2),
         pre_gravity=f.pre_gravity,
     )

@@ -30,6 +30,8 @@ class ImpactFeatures:
     post_std_g: float  # std of |a| over the rest after the impact
     post_movement: float  # slow movement after the impact, in units of sensor noise
     pre_activity_g: float  # rms of |a| - 1 before the impact (see impact_features)
+    jerk_gps: float  # how abruptly the acceleration changes at the impact (see impact_jerk)
+    similar_before: int  # comparable peaks shortly before this one (see similar_peaks)
     pre_gravity: Vector  # unit vector, device frame: the posture before the fall
     rest_end: int  # buffer index just past the stretch of rest the posture was taken from
 
@@ -69,6 +71,38 @@ def descent_speed(mag: NDArray[np.float64], hz: float) -> float:
     # The best contiguous sum: the largest rise of the running integral above its past minimum.
     running = np.concatenate([[0.0], np.cumsum((1.0 - mag) / hz)])
     return float((running - np.minimum.accumulate(running)).max()) * G
+
+
+def impact_jerk(samples: Samples, peak: int, hz: float, *, half_width_s: float = 0.2) -> float:
+    """The largest change of the acceleration vector from one sample to the next within
+    `half_width_s` of the peak, per second (g/s).
+
+    A collision stops a limb within tens of milliseconds, so the acceleration jumps; swinging
+    an arm up, waving or reaching builds the same peak up over 100-300 ms (a wrist raised
+    quickly reads 3 g, smoothly). Being a difference between samples it depends on the rate
+    and on any averaging before it: the thresholds that use it were chosen on 50 Hz data.
+    """
+    reach = max(1, round(half_width_s * hz))
+    seg = np.asarray(samples[max(0, peak - reach) : peak + reach + 1], dtype=np.float64)
+    if len(seg) < 2:
+        return 0.0
+    return float(np.sqrt((np.diff(seg, axis=0) ** 2).sum(axis=1)).max()) * hz
+
+
+# A peak before the impact is "comparable" when it reaches this share of the impact's excess
+# over 1 g: a clap in a series of claps, a step of a jog; a fall's impact dwarfs what came
+# before it (the arm swinging while walking, a stumble).
+SIMILAR_SHARE: Final = 0.7
+
+
+def similar_peaks(mag: NDArray[np.float64], peak_g: float) -> int:
+    """How many local maxima of |a| in `mag` (the seconds before an impact) reach
+    SIMILAR_SHARE of the impact's excess over 1 g."""
+    if len(mag) < 3:
+        return 0
+    mid = mag[1:-1]
+    tops = mid[(mid > mag[:-2]) & (mid >= mag[2:])]
+    return int(np.count_nonzero(tops > 1.0 + SIMILAR_SHARE * (peak_g - 1.0)))
 
 
 def movement_over_noise(samples: Samples, hz: float) -> float:
@@ -146,9 +180,9 @@ def _features(
 ) -> ImpactFeatures | None:
     before = mean_direction(buf[pre_start:pre_end])
     post = buf[rest_start:rest_end]
-    # How busy the signal was before the impact, up to 0.3 s before it (the fall itself): a
-    # fall's impact stands out from walking or sitting; a clap, a knock or a jogging step is
-    # one of a series.
+    # How busy the signal was before the impact, up to 0.3 s before it (the fall itself), and
+    # how many peaks like this one it had: a fall's impact stands out from walking or
+    # sitting; a clap, a knock or a jogging step is one of a series.
     lead = mag[pre_start : max(pre_start + 1, peak - round(0.3 * hz))]
     after = mean_direction(post)
     if before is None or after is None:
@@ -163,6 +197,8 @@ def _features(
         post_std_g=float(mag[rest_start:rest_end].std()),
         post_movement=movement_over_noise(post, hz),
         pre_activity_g=float(np.sqrt(np.mean((lead - 1.0) ** 2))),
+        jerk_gps=impact_jerk(buf, peak, hz),
+        similar_before=similar_peaks(lead, float(mag[peak])),
         pre_gravity=before,
         rest_end=rest_end,
     )

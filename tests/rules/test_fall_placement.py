@@ -116,7 +116,7 @@ def test_placement_names() -> None:
 def test_a_copy_with_new_general_settings_carries_them_to_each_placement() -> None:
     config = FallConfig().model_copy(update={"settle_s": 2.0})
     wrist = detector_config(config, "wrist")
-    assert wrist is not None and wrist.settle_s == 2.0 and wrist.impact_activity_k == 2.0
+    assert wrist is not None and wrist.settle_s == 2.0 and wrist.impact_activity_k == 1.0
     with pytest.raises(pydantic.ValidationError):
         FallConfig().model_copy(update={"impact_g": 0.5})
 
