@@ -322,7 +322,9 @@ function updateCard(card, incident) {
   const level = Math.max(...incident.alerts.map((a) => a.escalation_step || 0));
   const escalatedNow = incident.status === 'escalated' && level > 0;
   const meta = [];
-  if (!escalatedNow && level > 1) meta.push(t('alert.escalated_to', { level }));
+  // Once acknowledged, how far it went. Not while merely notified: a policy's `start_step`
+  // pages a later level first, which is not an escalation.
+  if (acked && level > 1) meta.push(t('alert.escalated_to', { level }));
   const ackedBy = incident.alerts.find((a) => a.acknowledged_at);
   if (acked && ackedBy) {
     meta.push(
