@@ -189,6 +189,12 @@ def _value_key(key: str, rule_id: str) -> str:
     return f"pages.value.{key}"
 
 
+def figures(language: Language, values: Mapping[str, float | str], rule_id: str) -> str:
+    """An alert's figures in words as a page shows them ("NEWS2 8（高风险）：…", "冲击 3.1 g");
+    also what a rule's referral reason says (services/referrals/reasons.py)."""
+    return _values(language, values, rule_id)
+
+
 def _values(language: Language, values: Mapping[str, float | str], rule_id: str) -> str:
     news2 = _news2(language, values)
     if news2 is not None:

@@ -20,6 +20,7 @@ from services.careteam.store import current_team, placements
 from services.careteam.team import CareTeam, Placement, roster_of
 from services.catalogue import Language, has, text
 from services.notifications.outbox import enqueue
+from services.referrals import reasons
 from services.referrals.model import Audit, Effect, Notify, Party, Referral
 
 log = logging.getLogger("carewatch.referrals")
@@ -156,5 +157,7 @@ def message(referral_id: int, effect: Notify, language: Language) -> tuple[str, 
         label = text(language, label_key) if has(language, label_key) else name
         if name == "state" and has(language, f"state.{value}") and language != "en":
             value = text(language, f"state.{value}")
+        elif name == "reason":
+            value = reasons.render(language, effect.reason_code, value)
         lines.append(text(language, "pages.referral.line", label=label, value=value))
     return title, "\n".join(lines)
