@@ -48,6 +48,7 @@ KEY_VALUES: Final = (
     "sbp",
     "battery",
     "impact_g",
+    "peak_g",  # a fall's impact, as the fall rules name it
     "still_s",
     "away_min",
 )

@@ -36,6 +36,10 @@ def test_a_fall_reason_names_the_rule_and_its_figures() -> None:
     code = from_alert("fall.long_lie", {"still_s": 600})
     assert render("zh-CN", code, "Long lie") == "跌倒后长时间未起身，静止 600 秒"
     assert render("zh-CN", from_alert("fall.device", {}), "Fall") == "设备报告跌倒"
+    # The fall rules' impact (peak_g) is a figure the pages name too.
+    fall = from_alert("fall.device", {"peak_g": 3.1})
+    assert render("zh-CN", fall, "Fall") == "设备报告跌倒，冲击 3.1 g"
+    assert render("en", fall, "Fall") == "Fall reported by device — impact 3.1 g"
 
 
 def test_the_stored_text_where_there_is_no_code_or_rule_name() -> None:
