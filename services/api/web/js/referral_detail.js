@@ -69,9 +69,9 @@ export function alertValues(alert) {
     .join(t('referrals.list_separator'));
 }
 
-/** A rule's reason without its alert at hand (no detail loaded): from the stored code in this
- * page's language; a row from before the codes shows its stored text. */
-function uncaused(referral) {
+/** A referral's reason in this page's language without its snapshot: a rule's from the stored
+ * code; a nurse's own words, or a row from before the codes, as stored. */
+export function reasonText(referral) {
   const params = referral.reason_params || {};
   if (referral.reason_code === 'alert' && typeof params.rule === 'string') {
     const { rule, ...values } = params;
@@ -100,7 +100,7 @@ export function reasonWords(referral, detail) {
             severity: label('severity.', cause.severity),
             when: siteTime(cause.ts, zone),
           })
-        : uncaused(referral),
+        : reasonText(referral),
     ),
   ];
   const figures = cause ? alertValues(cause) : '';
