@@ -236,7 +236,7 @@ def test_the_bed_view_shows_every_resident_at_a_glance_on_a_phone(
     expect(tile(unplugged)).to_have_attribute("data-state", "device")
     expect(tile(unplugged)).to_contain_text("离线")
     expect(tile(waiting)).to_have_attribute("data-state", "obs")
-    expect(tile(waiting)).to_contain_text("生命体征测量已超时")
+    expect(tile(waiting)).to_contain_text("观察已逾期")
     expect(tile(calm)).to_have_attribute("data-state", "ok")
     expect(tile(calm)).to_contain_text("正常")
     # In room and bed order.

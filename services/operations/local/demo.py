@@ -19,7 +19,7 @@ SITE = "demo"
 UNIT = "A"
 HOME_SITE = "demo-home"  # family beds: residents at home, watched from a care station
 HOME_UNIT = "home"
-HOME_NAME = "Ma Lin (family bed)"
+HOME_NAME = "马林"
 
 
 async def ensure_home_resident(conn: AsyncConnection) -> int:
@@ -42,9 +42,9 @@ async def ensure_home_resident(conn: AsyncConnection) -> int:
 USERS_FILE = "demo-users.json"
 # username (also the care team id), display name, login role, care team role
 DEMO_STAFF: tuple[tuple[str, str, Role, TeamRole], ...] = (
-    ("demo-caregiver", "Li Na (caregiver)", "caregiver", "caregiver"),
-    ("demo-nurse", "Wang Fang (charge nurse)", "nurse", "charge_nurse"),
-    ("demo-doctor", "Dr Zhao (physician)", "physician", "physician"),
+    ("demo-caregiver", "李娜", "caregiver", "caregiver"),
+    ("demo-nurse", "王芳", "nurse", "charge_nurse"),
+    ("demo-doctor", "赵医生", "physician", "physician"),
 )
 
 
@@ -59,21 +59,22 @@ DEMO_SHIFTS: tuple[tuple[str, str, str], ...] = (
 )
 # staff id, display name, care team role, shift
 DEMO_ROTA: tuple[tuple[str, str, TeamRole, str], ...] = (
-    ("demo-caregiver", "Li Na (caregiver)", "caregiver", "day"),
-    ("demo-nurse", "Wang Fang (charge nurse)", "charge_nurse", "day"),
-    ("demo-caregiver-evening", "Zhou Min (caregiver, evening)", "caregiver", "evening"),
-    ("demo-nurse-evening", "Chen Jie (charge nurse, evening)", "charge_nurse", "evening"),
-    ("demo-caregiver-night", "Sun Hui (caregiver, night)", "caregiver", "night"),
-    ("demo-nurse-night", "Zhang Li (charge nurse, night)", "charge_nurse", "night"),
+    ("demo-caregiver", "李娜", "caregiver", "day"),
+    ("demo-nurse", "王芳", "charge_nurse", "day"),
+    ("demo-caregiver-evening", "周敏", "caregiver", "evening"),
+    ("demo-nurse-evening", "陈洁", "charge_nurse", "evening"),
+    ("demo-caregiver-night", "孙慧", "caregiver", "night"),
+    ("demo-nurse-night", "张丽", "charge_nurse", "night"),
 )
 DEMO_ON_CALL = ("demo-doctor",)  # the physician: on call around the clock (not a handover)
 
-# The family bed's own contacts and the partner hospital, paged on the demo pager too.
+# The family bed's own contacts and the partner hospital, paged on the demo pager too. Names
+# are Chinese, as the demo speaks Chinese (the product default): the pages name the role.
 DEMO_CONTACTS: tuple[tuple[str, str, TeamRole], ...] = (
-    ("demo-family", "Ma Jun (son)", "family"),
-    ("demo-gp", "Dr Sun (family doctor)", "family_doctor"),
+    ("demo-family", "马军（儿子）", "family"),
+    ("demo-gp", "孙医生", "family_doctor"),
 )
-HOSPITAL = ("demo-hospital", "Demo County People's Hospital")
+HOSPITAL = ("demo-hospital", "示范县人民医院")
 
 
 def demo_care_team(pager: str, home_resident: int) -> dict[str, object]:
