@@ -159,5 +159,12 @@ def message(referral_id: int, effect: Notify, language: Language) -> tuple[str, 
             value = text(language, f"state.{value}")
         elif name == "reason":
             value = reasons.render(language, effect.reason_code, value)
+        elif name == "by_role":
+            continue  # said with "by"
+        elif name == "by" and "by_role" in context:
+            role = context["by_role"]
+            role_key = f"role.{role}"
+            named = text(language, role_key) if has(language, role_key) else role
+            value = text(language, "pages.referral.by", who=value, role=named)
         lines.append(text(language, "pages.referral.line", label=label, value=value))
     return title, "\n".join(lines)

@@ -323,7 +323,8 @@ def _effects(
     if note:
         context += (("note", note),)
     if actor is not None:
-        context += (("by", f"{actor.staff_id} ({actor.side} {actor.role})"),)
+        # Put in words per recipient (effects.message): "ref-nurse（护士）".
+        context += (("by", actor.staff_id), ("by_role", actor.role))
     audit = Audit(
         referral_id=referral.referral_id,
         action=f"referral.{action}",

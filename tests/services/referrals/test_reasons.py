@@ -78,3 +78,19 @@ def test_the_referral_message_puts_the_reason_in_its_recipients_language() -> No
         7, Notify("7", ("unit",), "referral.accepted", False, (("reason", OLD_TEXT),)), "zh-CN"
     )
     assert f"原因：{OLD_TEXT}" in body
+
+
+def test_who_acted_is_named_with_the_role_in_the_recipients_language() -> None:
+    notify = Notify(
+        "7",
+        ("hospital",),
+        "referral.requested",
+        False,
+        (("resident", "王秀英"), ("by", "ref-nurse"), ("by_role", "nurse")),
+    )
+    _, body = message(7, notify, "zh-CN")
+    assert "操作人：ref-nurse（护士）" in body and "nurse" not in body.replace("ref-nurse", ""), (
+        body
+    )
+    _, body = message(7, notify, "en")
+    assert "ref-nurse (Nurse)" in body, body
