@@ -159,6 +159,10 @@ def message(referral_id: int, effect: Notify, language: Language) -> tuple[str, 
             value = text(language, f"state.{value}")
         elif name == "reason":
             value = reasons.render(language, effect.reason_code, value)
+        elif name == "overdue_s":
+            # Seconds are the timer's; a nurse reads minutes.
+            minutes = max(1, round(float(value) / 60))
+            value = text(language, "pages.referral.minutes", n=minutes)
         elif name == "by_role":
             continue  # said with "by"
         elif name == "by" and "by_role" in context:

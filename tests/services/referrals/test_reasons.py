@@ -94,3 +94,12 @@ def test_who_acted_is_named_with_the_role_in_the_recipients_language() -> None:
     )
     _, body = message(7, notify, "en")
     assert "ref-nurse (Nurse)" in body, body
+
+
+def test_a_timer_says_how_long_in_minutes() -> None:
+    notify = Notify(
+        "7", ("charge_nurse",), "referral.escalate.no_answer", True, (("overdue_s", "905"),)
+    )
+    _, body = message(7, notify, "zh-CN")
+    assert body == "已等待：15 分钟", body
+    assert message(7, notify, "en")[1] == "waiting: 15 min"
