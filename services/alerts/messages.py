@@ -48,6 +48,7 @@ KEY_VALUES: Final = (
     "sbp",
     "battery",
     "impact_g",
+    "peak_g",  # a fall's impact, as the fall rules name it
     "still_s",
     "away_min",
 )
@@ -187,6 +188,12 @@ def _value_key(key: str, rule_id: str) -> str:
     if key == "worst" and rule_id.endswith((".low", ".high")):
         return f"pages.value.worst_{rule_id.rpartition('.')[2]}"
     return f"pages.value.{key}"
+
+
+def figures(language: Language, values: Mapping[str, float | str], rule_id: str) -> str:
+    """An alert's figures in words as a page shows them ("NEWS2 8（高风险）：…", "冲击 3.1 g");
+    also what a rule's referral reason says (services/referrals/reasons.py)."""
+    return _values(language, values, rule_id)
 
 
 def _values(language: Language, values: Mapping[str, float | str], rule_id: str) -> str:

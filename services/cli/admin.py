@@ -69,7 +69,10 @@ def user_add(
     username: str,
     role: Annotated[str, typer.Option(help="admin, physician, nurse, caregiver or integrator.")],
     site: Annotated[
-        str | None, typer.Option(help="The site they work at (omit: every site).")
+        str | None,
+        typer.Option(
+            help="The site they work at (omit: every site for an admin, none for anyone else)."
+        ),
     ] = None,
     unit: Annotated[
         list[str] | None, typer.Option(help="A unit they work on (repeat; omit: every unit).")

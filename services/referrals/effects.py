@@ -20,6 +20,7 @@ from services.careteam.store import current_team, placements
 from services.careteam.team import CareTeam, Placement, roster_of
 from services.catalogue import Language, has, text
 from services.notifications.outbox import enqueue
+from services.referrals import reasons
 from services.referrals.model import Audit, Effect, Notify, Party, Referral
 
 log = logging.getLogger("carewatch.referrals")
@@ -156,5 +157,18 @@ def message(referral_id: int, effect: Notify, language: Language) -> tuple[str, 
         label = text(language, label_key) if has(language, label_key) else name
         if name == "state" and has(language, f"state.{value}") and language != "en":
             value = text(language, f"state.{value}")
+        elif name == "reason":
+            value = reasons.render(language, effect.reason_code, value)
+        elif name == "overdue_s":
+            # Seconds are the timer's; a nurse reads minutes.
+            minutes = max(1, round(float(value) / 60))
+            value = text(language, "pages.referral.minutes", n=minutes)
+        elif name == "by_role":
+            continue  # said with "by"
+        elif name == "by" and "by_role" in context:
+            role = context["by_role"]
+            role_key = f"role.{role}"
+            named = text(language, role_key) if has(language, role_key) else role
+            value = text(language, "pages.referral.by", who=value, role=named)
         lines.append(text(language, "pages.referral.line", label=label, value=value))
     return title, "\n".join(lines)

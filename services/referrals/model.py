@@ -191,6 +191,16 @@ class TransitionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasonCode:
+    """Why a rule opened a referral, stored as a code and its parameters and put in words in
+    each reader's language (services/referrals/reasons.py). `alert`: `rule` (its id) and the
+    alert's figures."""
+
+    code: str
+    params: tuple[tuple[str, str | float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Referral:
     """A referral and everything it carries to the hospital. `sla_fired` names the timers that
     have already fired (see `sla_tick`), so each fires once."""
@@ -207,6 +217,8 @@ class Referral:
     state: State
     history: tuple[TransitionRecord, ...]
     sla_fired: frozenset[str] = frozenset()
+    # A rule's reason in words for every language; None: `reason` is the words (staff, old rows).
+    reason_code: ReasonCode | None = None
 
     @property
     def updated_at(self) -> datetime:
@@ -236,6 +248,7 @@ class Notify:
     template: str
     urgent: bool
     context: tuple[tuple[str, str], ...] = ()
+    reason_code: ReasonCode | None = None  # renders the context's "reason" per recipient
 
 
 @dataclass(frozen=True, slots=True)

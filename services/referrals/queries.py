@@ -15,6 +15,7 @@ from services.referrals import fhir
 from services.referrals.codec import active_alert, hospital, news2_from, vital_from
 from services.referrals.model import (
     Actor,
+    ReasonCode,
     Referral,
     Resident,
     Role,
@@ -24,6 +25,7 @@ from services.referrals.model import (
     TransitionRecord,
     Trigger,
 )
+from services.referrals.reasons import params_of
 from services.referrals.snapshot import UNKNOWN_BIRTH_DATE
 
 Conn = AsyncConnection[TupleRow]
@@ -48,11 +50,13 @@ class ReferralRow:
     sla_due_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    reason_code: ReasonCode | None = None  # None: `reason` is the words (staff, old rows)
 
 
 ROW_COLUMNS: Final = sql.SQL(
     "referral_id, resident_id, site_id, unit_id, hospital_id, hospital_name, state, trigger,"
-    " reason, alert_id, requester_id, requester_role, sla_due_at, created_at, updated_at"
+    " reason, alert_id, requester_id, requester_role, sla_due_at, created_at, updated_at,"
+    " reason_code, reason_params"
 )
 
 
@@ -73,6 +77,7 @@ def _row(values: Sequence[Any]) -> ReferralRow:
         values[12],
         values[13],
         values[14],
+        None if values[15] is None else ReasonCode(values[15], params_of(values[16] or {})),
     )
 
 
@@ -177,7 +182,7 @@ async def load(conn: Conn, referral_id: int, *, lock: bool = False) -> StoredRef
     if found is None:
         return None
     row = _row(found)
-    patient, vitals, news2, alerts, sla_fired = found[15:]
+    patient, vitals, news2, alerts, sla_fired = found[17:]
     cur = await conn.execute(
         "SELECT at, action, from_state, to_state, staff_id, role, side, note"
         " FROM referral_transitions WHERE referral_id = %s ORDER BY transition_id",
@@ -209,6 +214,7 @@ async def load(conn: Conn, referral_id: int, *, lock: bool = False) -> StoredRef
         resident=resident,
         hospital=hospital(row.hospital_id, row.hospital_name),
         reason=row.reason,
+        reason_code=row.reason_code,
         trigger=row.trigger,
         vitals=tuple(vital_from(v) for v in vitals),
         news2=None if news2 is None else news2_from(news2),

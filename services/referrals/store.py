@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from rules.types import Severity
 from services.careteam.store import current_team
-from services.referrals import workflow
+from services.referrals import reasons, workflow
 from services.referrals.codec import active_alert, alert_json, hospital, news2_json, vital_json
 from services.referrals.effects import directory_of, perform
 from services.referrals.errors import AlreadyOpen, InvalidField, ReferralError, UnknownReferral
@@ -112,11 +112,14 @@ async def suggest_from_alert(
                 severity: Severity = "critical" if trigger == "news2" else "high"
                 alerts.append(alert_json(alert_id, rule_id, severity, title, now, values))
             rid = await _reserve_id(conn)
+            code = reasons.from_alert(rule_id, values)
             referral, effects = workflow.suggest(
                 referral_id=str(rid),
                 resident=subject.resident,
                 hospital=hospital(hospitals[0].id, hospitals[0].name),
-                reason=_reason(title, values),
+                # The words are the code's; the English text is kept beside it (FHIR, exports).
+                reason=_clip(reasons.render("en", code, title)),
+                reason_code=code,
                 trigger=trigger,
                 vitals=vitals,
                 news2=news2,
@@ -286,9 +289,7 @@ def _sla_due(referral: Referral, config: ReferralConfig) -> datetime | None:
     return referral.updated_at + period * (max(done, default=0) + 1)
 
 
-def _reason(title: str, values: Mapping[str, float | str]) -> str:
-    shown = ", ".join(f"{k} {v}" for k, v in values.items() if k != "assumptions")
-    reason = f"{title} ({shown})" if shown else title
+def _clip(reason: str) -> str:
     # The workflow takes up to 2000 characters; a rule's values never need that many.
     return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
 
@@ -332,11 +333,13 @@ async def _insert(
         "news2_scale": subject.scale,
     }
     requester = referral.requester
+    code = referral.reason_code
     await conn.execute(
         "INSERT INTO referrals (referral_id, resident_id, site_id, unit_id, hospital_id,"
-        " hospital_name, state, trigger, reason, alert_id, requester_id, requester_role,"
-        " patient, vitals, news2, alerts, sla_due_at, created_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " hospital_name, state, trigger, reason, reason_code, reason_params, alert_id,"
+        " requester_id, requester_role, patient, vitals, news2, alerts, sla_due_at, created_at,"
+        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s)",
         [
             referral_id,
             r.resident_id,
@@ -347,6 +350,8 @@ async def _insert(
             referral.state,
             referral.trigger,
             referral.reason,
+            None if code is None else code.code,
+            Jsonb({} if code is None else dict(code.params)),
             alert_id,
             None if requester is None else requester.staff_id,
             None if requester is None else requester.role,

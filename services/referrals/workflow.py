@@ -42,6 +42,7 @@ from services.referrals.model import (
     Hospital,
     Notify,
     Party,
+    ReasonCode,
     Referral,
     ReferralConfig,
     Resident,
@@ -99,9 +100,11 @@ def suggest(
     alerts: Sequence[ActiveAlert],
     now: datetime,
     config: ReferralConfig = DEFAULT_CONFIG,
+    reason_code: ReasonCode | None = None,
 ) -> tuple[Referral, list[Effect]]:
     """A rule opens a suggestion: NEWS2 >= 7 (`trigger="news2"`, `news2` required) or a fall
-    with suspected injury (`trigger="fall"`, a `fall*` alert among `alerts`)."""
+    with suspected injury (`trigger="fall"`, a `fall*` alert among `alerts`). `reason_code`
+    puts the reason in each reader's words; `reason` is the text kept beside it."""
     if trigger == "news2":
         score = _news2_score(news2)
         if score is None or score < NEWS2_REFERRAL_THRESHOLD:
@@ -131,6 +134,7 @@ def suggest(
         actor=None,
         note="",
     )
+    referral = replace(referral, reason_code=reason_code)
     return referral, _effects(referral, None, "suggested", None, now, "", "opened")
 
 
@@ -319,7 +323,8 @@ def _effects(
     if note:
         context += (("note", note),)
     if actor is not None:
-        context += (("by", f"{actor.staff_id} ({actor.side} {actor.role})"),)
+        # Put in words per recipient (effects.message): "ref-nurse（护士）".
+        context += (("by", actor.staff_id), ("by_role", actor.role))
     audit = Audit(
         referral_id=referral.referral_id,
         action=f"referral.{action}",
@@ -331,7 +336,14 @@ def _effects(
         side=None if actor is None else actor.side,
         note=note,
     )
-    notify = Notify(referral.referral_id, parties, f"referral.{to_state}", urgent, context)
+    notify = Notify(
+        referral.referral_id,
+        parties,
+        f"referral.{to_state}",
+        urgent,
+        context,
+        reason_code=referral.reason_code,
+    )
     return [audit, notify]
 
 
@@ -400,7 +412,7 @@ def sla_tick(
     rid = referral.referral_id
     return [
         Audit(rid, f"referral.sla.{timer}", now, state, state, note=f"{elapsed:.0f} s in {state}"),
-        Notify(rid, parties, template, True, context),
+        Notify(rid, parties, template, True, context, reason_code=referral.reason_code),
         SlaFired(rid, key, now),
     ]
 

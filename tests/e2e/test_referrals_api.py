@@ -300,3 +300,58 @@ def test_the_fhir_export(api: TestClient, resident: int) -> None:
     assert {"8867-4", "2708-6", "59408-5", "9279-1", "8310-5", "85354-9"} <= codes
     news2 = [o for o in resources["Observation"] if o["code"].get("text") == "NEWS2 total"]
     assert [o["valueInteger"] for o in news2] == [8]
+
+
+def test_a_rules_reason_is_read_in_the_readers_language(
+    api: TestClient, db: Conn, db_url: str, resident: int
+) -> None:
+    async def suggest() -> int | None:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            return await store.suggest_from_alert(
+                conn,
+                alert_id=980_000_101,
+                resident_id=resident,
+                rule_id="news2",
+                title="NEWS2 8: high clinical risk",
+                values={"total": 8, "band": "high", "rr": 3, "value_rr": 26},
+                now=datetime.now(UTC),
+            )
+
+    rid = asyncio.run(suggest())
+    assert rid is not None
+    code, params = db.execute(
+        "SELECT reason_code, reason_params FROM referrals WHERE referral_id = %s", [rid]
+    ).fetchone() or (None, None)
+    assert code == "alert" and params["rule"] == "news2" and params["value_rr"] == 26
+    zh = api.get(f"{REFERRALS}/{rid}", headers={**NURSE, "Accept-Language": "zh-CN,zh;q=0.9"})
+    assert zh.status_code == 200, zh.text
+    assert zh.json()["reason"] == "NEWS2 评分升高，NEWS2 8（高风险）：呼吸频率 26 次/分（3）"
+    assert zh.json()["reason_code"] == "alert" and zh.json()["reason_params"]["rule"] == "news2"
+    listed = api.get(
+        REFERRALS, params={"resident": resident}, headers={**NURSE, "Accept-Language": "en"}
+    )
+    [item] = [i for i in listed.json()["items"] if i["id"] == rid]
+    assert item["reason"].startswith("NEWS2 raised — NEWS2 8 (High risk)"), item["reason"]
+    # The ward's care team speaks English (site_defaults): without a header, English.
+    assert api.get(f"{REFERRALS}/{rid}", headers=NURSE).json()["reason"] == item["reason"]
+    step(api, rid, "dismissed", NURSE, note="managed here")
+
+
+def test_a_referral_from_before_the_codes_shows_its_stored_text(
+    api: TestClient, db: Conn, resident: int
+) -> None:
+    old = "NEWS2 8: high clinical risk (total 8, band high, rr 3)"
+    row = db.execute(
+        "INSERT INTO referrals (resident_id, site_id, unit_id, hospital_id, hospital_name,"
+        " state, trigger, reason, patient, created_at, updated_at)"
+        " SELECT resident_id, site_id, unit_id, %s, 'Partner Hospital', 'dismissed', 'news2',"
+        " %s, jsonb_build_object('name', display_name, 'sex', 'unknown', 'site_id', site_id,"
+        " 'unit_id', unit_id), now(), now() FROM residents WHERE resident_id = %s"
+        " RETURNING referral_id",
+        [HOSPITAL_ID, old, resident],
+    ).fetchone()
+    assert row is not None
+    db.commit()
+    answer = api.get(f"{REFERRALS}/{row[0]}", headers={**NURSE, "Accept-Language": "zh-CN"})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["reason"], answer.json()["reason_code"]) == (old, None)

@@ -174,7 +174,7 @@ def test_an_integrator_lands_on_the_devices_page(
     open_page: Any, api: TestClient, db: Conn, size: str
 ) -> None:
     integrator = f"web-integrator-{size}"
-    login_as(api, integrator, "integrator")
+    login_as(api, integrator, "integrator", site=SITE)  # bound to no site: no device
     silent, dropped = provision(api), provision(api)
     # The broker's last will for one of them, a second ago: offline, and it says since when.
     db.execute(

@@ -236,7 +236,7 @@ def test_the_bed_view_shows_every_resident_at_a_glance_on_a_phone(
     expect(tile(unplugged)).to_have_attribute("data-state", "device")
     expect(tile(unplugged)).to_contain_text("离线")
     expect(tile(waiting)).to_have_attribute("data-state", "obs")
-    expect(tile(waiting)).to_contain_text("生命体征测量已超时")
+    expect(tile(waiting)).to_contain_text("观察已逾期")
     expect(tile(calm)).to_have_attribute("data-state", "ok")
     expect(tile(calm)).to_contain_text("正常")
     # In room and bed order.
@@ -335,3 +335,49 @@ def test_a_site_that_wants_one_beep_gets_one(
     expect(board).to_have_attribute("data-beeps", "1")
     page.wait_for_timeout(6_500)  # two repeat periods of the continuous alarm
     expect(board).to_have_attribute("data-beeps", "1")
+
+
+def test_an_escalated_incident_says_to_which_level_on_a_phone(
+    open_page: Any,
+    db: Conn,
+    api: TestClient,
+    nurse: dict[str, str],
+    alert_service: Running,
+    receivers: tuple[HttpReceiver, SmtpReceiver],
+) -> None:
+    # The caregiver's page goes unanswered for a second: the charge nurse (level 2) is paged,
+    # and the physician (level 3) not for an hour.
+    document = team(*receivers)
+    steps = [
+        {"who": ["caregiver"], "timeout_s": 1.0},
+        {"who": ["charge_nurse"], "timeout_s": 3600.0},
+        {"who": ["physician"]},
+    ]
+    every = {"steps": steps}
+    document["alerts"]["escalation"]["default"] = dict.fromkeys(
+        ("low", "medium", "high", "critical"), every
+    )
+    store(db, document)
+    rid = resident(db, "孙凤兰", room="502", bed="1")
+    candidate(db, f"resident:{rid}", rule_id="sos", severity="critical", title="SOS")
+    alert = wait_for(
+        lambda: active(api, 1)[0],
+        until=lambda a: a["status"] == "escalated" and a["escalation_step"] == 2,
+        what="the incident escalated to level 2",
+    )
+
+    page: Page = open_page(locale=ZH, **PHONE)
+    log_in(page, NURSE)
+    ready(page)
+    card = page.locator("#alerts > li.alert")
+    expect(card).to_have_count(1)
+    expect(card).to_have_attribute("data-status", "escalated")
+    expect(card.locator(".status-label")).to_have_text("已升级至第 2 级")
+    screenshot(page, "station-escalated-phone-zh")
+
+    # Acknowledged, it still says how far it went.
+    answer = api.post(f"/api/v1/alerts/{alert['alert_id']}/ack", headers=nurse)
+    assert answer.status_code == 200, answer.text
+    expect(card).to_have_attribute("data-status", "acknowledged")
+    expect(card.locator(".status-label")).to_have_text("已确认")
+    expect(card).to_contain_text("已升级至第 2 级")

@@ -195,3 +195,39 @@ def test_a_nurse_starts_a_referral_by_hand(
     page.locator("#language").select_option("en")
     expect(page.locator(".start-referral summary")).to_have_text("Start a referral")
     expect(card.locator("button.transition")).to_have_text(["Cancel referral"])
+
+
+def test_a_rules_reason_reads_in_chinese_without_its_snapshot_and_old_text_stays(
+    open_page: Any, db: Conn, api: TestClient, alert_service: Running
+) -> None:
+    """Until (or unless) a referral's snapshot loads, a rule's reason is put in words from its
+    stored code; a referral from before the codes shows the English it was stored with."""
+    _side_logins(api)
+    referral_id = _suggested_after_a_fall(db, api, "钱玉梅")
+    old_rid = resident(db, "孙建华", room="306", bed="1")
+    old_text = "Fall reported by device (peak_g 2.9)"
+    row = db.execute(
+        "INSERT INTO referrals (resident_id, site_id, unit_id, hospital_id, hospital_name,"
+        " state, trigger, reason, patient, created_at, updated_at) VALUES (%s, %s, %s, %s,"
+        " 'Partner Hospital', 'requested', 'fall', %s, %s, now(), now()) RETURNING referral_id",
+        [
+            old_rid,
+            SITE,
+            UNIT,
+            HOSPITAL_ID,
+            old_text,
+            json.dumps({"name": "孙建华", "sex": "unknown", "site_id": SITE, "unit_id": UNIT}),
+        ],
+    ).fetchone()
+    assert row is not None
+    db.commit()
+
+    page: Page = open_page(locale="zh-CN", **SIZES["phone"])
+    # No snapshot reaches the page: the list's reason code is all it has.
+    page.route(re.compile(r"/api/v1/referrals/\d+$"), lambda route: route.abort())
+    log_in(page, HOME_NURSE, "/referrals")
+    card = page.locator(f"li.referral[data-referral-id='{referral_id}']")
+    expect(card.locator(".reason")).to_have_text("设备报告跌倒，冲击 3.1 g")
+    old = page.locator(f"li.referral[data-referral-id='{row[0]}']")
+    expect(old.locator(".reason")).to_have_text(old_text)
+    screenshot(page, "referrals-reason-code-phone")

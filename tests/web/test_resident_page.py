@@ -7,18 +7,21 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.alerting import resident
 from tests.support import SITE, UNIT, Conn, login_as
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import TIMEOUT_MS, PageProblems, log_in, screenshot
 
 pytestmark = pytest.mark.services
 
 NURSE = "web-resident-nurse"
+PHONE_ZONE = "America/New_York"  # the phone's zone, far from the site's
+PHONE_SIZE: Any = {"width": 390, "height": 844}
 
 
 def an_hour_of_vitals(db: Conn, resident_id: int) -> None:
@@ -113,3 +116,59 @@ def test_the_resident_page_shows_news2_and_takes_observations_from_the_round(
     page.locator("#observe input[name='sbp']").fill("400")
     page.get_by_role("button", name="Save observations").click()
     expect(page.locator("#observe-error")).to_contain_text("between 50 and 260")
+
+
+def test_times_are_on_the_sites_clock_on_a_phone_set_to_another_zone(
+    browser: Browser, live_url: str, db: Conn, api: TestClient, ward: str
+) -> None:
+    login_as(api, NURSE, "nurse", site=SITE, units=(UNIT,), staff="web-rn")
+    rid = resident(db, "Zhou Lan", room="306", bed="1")
+    an_hour_of_vitals(db, rid)
+    profile = api.get(f"/api/v1/residents/{rid}").json()
+    site = ZoneInfo(profile["site_timezone"])
+    assert profile["site_timezone"] != PHONE_ZONE
+    # An alert two days ago at 23:30 on the site's clock: 10:30 or 11:30 in New York.
+    when = (datetime.now(site) - timedelta(days=2)).replace(
+        hour=23, minute=30, second=0, microsecond=0
+    )
+    alert_id = 940_000_000 + rid
+    db.execute(
+        "INSERT INTO incidents (incident_id, subject, site_id, unit_id, resident_id, state,"
+        " severity, title, opened_at, resolved_at, updated_at) VALUES (%s, %s, %s, %s, %s,"
+        " 'resolved', 'high', 'SOS', %s, %s, %s)",
+        [alert_id, f"resident:{rid}", SITE, UNIT, rid, when, when, when],
+    )
+    db.execute(
+        "INSERT INTO alerts (alert_id, incident_id, rule_id, dedupe_key, subject, resident_id,"
+        " title, severity, opened_at, first_ts, last_ts, count, outcome, resolved_at,"
+        " updated_at) VALUES (%s, %s, 'sos', %s, %s, %s, 'SOS', 'high', %s, %s, %s, 1,"
+        " 'false_alarm', %s, %s)",
+        [alert_id, alert_id, f"tz{alert_id}", f"resident:{rid}", rid, *[when] * 5],
+    )
+    db.commit()
+
+    context = browser.new_context(
+        base_url=live_url, locale="zh-CN", timezone_id=PHONE_ZONE, viewport=PHONE_SIZE
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        problems = PageProblems(page)
+        log_in(page, NURSE, f"/residents/{rid}?range=24h")
+        item = page.locator(f"#alert-history li[data-alert-id='{alert_id}']")
+        expect(item).to_contain_text(f"{when.month}月{when.day}日 23:30")
+        away = when.astimezone(ZoneInfo(PHONE_ZONE))
+        expect(item).not_to_contain_text(f"{away.day}日 {away:%H:%M}")
+        # The chart's hours are the site's whole hours, named on its clock.
+        labels = page.locator("#chart svg text.x-label")
+        expect(page.locator("#chart")).to_have_attribute("data-range", "24h")
+        expect(labels.first).to_be_attached()
+        ticks = labels.evaluate_all("ts => ts.map(t => [t.dataset.at, t.textContent])")
+        assert len(ticks) >= 3, ticks
+        for at, text in ticks:
+            local = datetime.fromisoformat(at).astimezone(site)
+            assert (local.minute, text) == (0, f"{local:%H:%M}"), (at, text)
+        screenshot(page, "resident-site-clock-phone-zh")
+        assert not problems.found, problems.found
+    finally:
+        context.close()

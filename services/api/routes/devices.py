@@ -156,9 +156,11 @@ def _invalid(field: str, exc: DeviceError) -> HTTPException:
 
 
 def _outside(caller: Principal, site_id: str) -> bool:
-    """A caller bound to a site manages that site's devices only (an admin or a device
-    vendor's integrator account bound to no site manages every site's)."""
-    return caller.site_id is not None and site_id != caller.site_id
+    """A caller bound to a site manages that site's devices only. No site is every site only
+    for an admin (`Principal.every_site`): an integrator bound to no site manages none."""
+    if caller.every_site:
+        return False
+    return caller.site_id is None or site_id != caller.site_id
 
 
 def _other_site() -> HTTPException:
@@ -226,9 +228,10 @@ async def list_devices(
     offset: Offset = 0,
 ) -> DevicePage:
     """Devices with their state (online, last seen, battery, firmware) and current assignment,
-    by site and id; a caller bound to a site sees that site's only."""
-    if caller.site_id is not None:
-        if site is not None and site != caller.site_id:
+    by site and id; a caller bound to a site sees that site's only, a non-admin bound to no
+    site none (an empty list, as for a resident list)."""
+    if not caller.every_site:
+        if caller.site_id is None or (site is not None and site != caller.site_id):
             return DevicePage(items=[], limit=limit, offset=offset)
         site = caller.site_id
     rows = await repo.list_devices(

@@ -29,7 +29,8 @@ from services.auth import audit
 from services.auth.principal import Principal
 from services.careteam.store import current_team
 from services.careteam.team import CareTeam
-from services.referrals import queries, store
+from services.catalogue import Language
+from services.referrals import queries, reasons, store
 from services.referrals.errors import (
     AlreadyOpen,
     IllegalTransition,
@@ -99,7 +100,15 @@ class ReferralSummary(BaseModel):
     unit_id: str
     hospital: HospitalPublic
     trigger: Trigger
-    reason: str
+    reason: str = Field(
+        description="why, in words: a nurse's own, or a rule's put in the reader's language"
+        " (`Accept-Language` zh or en, else the care team's language for the caller)"
+    )
+    reason_code: str | None = Field(
+        description="a rule's reason as a code (`alert`: `rule` and the alert's figures in"
+        " `reason_params`); null: `reason` is the words (a nurse's, or a row from before codes)"
+    )
+    reason_params: dict[str, str | float]
     alert_id: int | None = Field(description="the alert a rule's suggestion came from")
     requester: ActorPublic | None
     sla_due_at: datetime | None = Field(description="when the running timer fires, if any")
@@ -194,7 +203,8 @@ async def list_referrals(
     )
     await audit.record(conn, request, caller, "referrals.list", "referrals", resident_id=resident)
     _, team = await current_team(conn)
-    items = [_summary(r, caller, team) for r in rows]
+    language = reader_language(request, caller, team)
+    items = [_summary(r, caller, team, language) for r in rows]
     return ReferralPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -240,7 +250,7 @@ async def create_referral(
         raise _http(exc, note_field=False) from exc
     referral = await _visible(conn, caller, referral_id)
     await _audit(conn, request, caller, "referral.create", referral)
-    return await _detail(conn, referral, caller)
+    return await _detail(conn, referral, caller, request)
 
 
 @router.get("/{referral_id}", responses=errors(404))
@@ -249,7 +259,7 @@ async def get_referral(
 ) -> ReferralPublic:
     referral = await _visible(conn, caller, referral_id)
     await _audit(conn, request, caller, "referral.read", referral)
-    return await _detail(conn, referral, caller)
+    return await _detail(conn, referral, caller, request)
 
 
 @router.post("/{referral_id}/transition", responses={**WORKFLOW_ANSWERS, **errors(404)})
@@ -271,7 +281,7 @@ async def transition_referral(
     except ReferralError as exc:
         raise _http(exc, note_field=body.to in NOTE_REQUIRED and not body.note) from exc
     await _audit(conn, request, caller, f"referral.{body.to}", stored)
-    return await _detail(conn, stored, caller)
+    return await _detail(conn, stored, caller, request)
 
 
 @router.get(
@@ -324,7 +334,23 @@ async def _audit(
     )
 
 
-def _summary(row: queries.ReferralRow, caller: Principal, team: CareTeam) -> ReferralSummary:
+def reader_language(request: Request, caller: Principal, team: CareTeam) -> Language:
+    """The language a reason is put in: the first of `Accept-Language` this product speaks,
+    else the caller's in the care team (their own, their site's, zh-CN)."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    if caller.staff_id is not None:
+        return team.language_of(caller.staff_id, caller.site_id)
+    return team.policy(caller.site_id).language
+
+
+def _summary(
+    row: queries.ReferralRow, caller: Principal, team: CareTeam, language: Language
+) -> ReferralSummary:
     # Only the care side requests (model.PERMISSIONS), so the side is not stored.
     requester = (
         None
@@ -342,7 +368,9 @@ def _summary(row: queries.ReferralRow, caller: Principal, team: CareTeam) -> Ref
         unit_id=row.unit_id,
         hospital=HospitalPublic(id=row.hospital_id, name=row.hospital_name),
         trigger=row.trigger,
-        reason=row.reason,
+        reason=reasons.render(language, row.reason_code, row.reason),
+        reason_code=None if row.reason_code is None else row.reason_code.code,
+        reason_params={} if row.reason_code is None else dict(row.reason_code.params),
         alert_id=row.alert_id,
         requester=requester,
         sla_due_at=row.sla_due_at,
@@ -351,7 +379,9 @@ def _summary(row: queries.ReferralRow, caller: Principal, team: CareTeam) -> Ref
     )
 
 
-async def _detail(conn: Conn, stored: queries.StoredReferral, caller: Principal) -> ReferralPublic:
+async def _detail(
+    conn: Conn, stored: queries.StoredReferral, caller: Principal, request: Request
+) -> ReferralPublic:
     history = [
         AuditPublic(
             at=a.at,
@@ -367,7 +397,7 @@ async def _detail(conn: Conn, stored: queries.StoredReferral, caller: Principal)
     ]
     _, team = await current_team(conn)
     return ReferralPublic(
-        **_summary(stored.row, caller, team).model_dump(),
+        **_summary(stored.row, caller, team, reader_language(request, caller, team)).model_dump(),
         snapshot=Snapshot(
             patient=dict(stored.patient),
             vitals=[dict(v) for v in stored.vitals],

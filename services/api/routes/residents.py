@@ -35,6 +35,7 @@ from services.api.repos.news2 import open_alert_bands
 from services.api.routes.news2 import News2Out, news2_out
 from services.auth import audit
 from services.auth.principal import Principal
+from services.careteam.store import current_team
 from services.readings import latest_vitals as stored_latest
 from services.readings import news2_lookback
 from services.resident_rules import check_resident_overrides, effective_rules
@@ -80,6 +81,10 @@ class ResidentOut(BaseModel):
     fall_risk: bool
     news2_scale: int
     timezone: str
+    site_timezone: str = Field(
+        description="the site's time zone (the care team's `alerts.site_timezones`, else its"
+        " default): the pages show times in it"
+    )
     rule_overrides: dict[str, Any]
     devices: list[DeviceState]
 
@@ -174,7 +179,15 @@ async def _with_devices(conn: Conn, profiles: list[dict[str, Any]]) -> list[Resi
                 last_seen=d.seen,
             )
         )
-    return [ResidentOut(**p, devices=devices.get(p["resident_id"], [])) for p in profiles]
+    _, team = await current_team(conn)
+    return [
+        ResidentOut(
+            **p,
+            site_timezone=team.alerts.timezone_of(p["site_id"]),
+            devices=devices.get(p["resident_id"], []),
+        )
+        for p in profiles
+    ]
 
 
 def _check_profile(body: ResidentIn | ResidentPatch) -> None:

@@ -19,7 +19,7 @@ SITE = "demo"
 UNIT = "A"
 HOME_SITE = "demo-home"  # family beds: residents at home, watched from a care station
 HOME_UNIT = "home"
-HOME_NAME = "Ma Lin (family bed)"
+HOME_NAME = "马林"
 
 
 async def ensure_home_resident(conn: AsyncConnection) -> int:
@@ -42,26 +42,51 @@ async def ensure_home_resident(conn: AsyncConnection) -> int:
 USERS_FILE = "demo-users.json"
 # username (also the care team id), display name, login role, care team role
 DEMO_STAFF: tuple[tuple[str, str, Role, TeamRole], ...] = (
-    ("demo-caregiver", "Li Na (caregiver)", "caregiver", "caregiver"),
-    ("demo-nurse", "Wang Fang (charge nurse)", "nurse", "charge_nurse"),
-    ("demo-doctor", "Dr Zhao (physician)", "physician", "physician"),
+    ("demo-caregiver", "李娜", "caregiver", "caregiver"),
+    ("demo-nurse", "王芳", "nurse", "charge_nurse"),
+    ("demo-doctor", "赵医生", "physician", "physician"),
 )
 
 
-# The family bed's own contacts and the partner hospital, paged on the demo pager too.
+# The ward's rota in the site's time zone: three nursing shifts, so a handover has a shift to
+# go by and someone of each nursing role is on shift to page at every minute of the day. The
+# demo users work the day shift; the others are care team members without a login.
+DEMO_ZONE = "Asia/Shanghai"
+DEMO_SHIFTS: tuple[tuple[str, str, str], ...] = (
+    ("day", "08:00", "16:00"),
+    ("evening", "16:00", "00:00"),
+    ("night", "00:00", "08:00"),
+)
+# staff id, display name, care team role, shift
+DEMO_ROTA: tuple[tuple[str, str, TeamRole, str], ...] = (
+    ("demo-caregiver", "李娜", "caregiver", "day"),
+    ("demo-nurse", "王芳", "charge_nurse", "day"),
+    ("demo-caregiver-evening", "周敏", "caregiver", "evening"),
+    ("demo-nurse-evening", "陈洁", "charge_nurse", "evening"),
+    ("demo-caregiver-night", "孙慧", "caregiver", "night"),
+    ("demo-nurse-night", "张丽", "charge_nurse", "night"),
+)
+DEMO_ON_CALL = ("demo-doctor",)  # the physician: on call around the clock (not a handover)
+
+# The family bed's own contacts and the partner hospital, paged on the demo pager too. Names
+# are Chinese, as the demo speaks Chinese (the product default): the pages name the role.
 DEMO_CONTACTS: tuple[tuple[str, str, TeamRole], ...] = (
-    ("demo-family", "Ma Jun (son)", "family"),
-    ("demo-gp", "Dr Sun (family doctor)", "family_doctor"),
+    ("demo-family", "马军（儿子）", "family"),
+    ("demo-gp", "孙医生", "family_doctor"),
 )
-HOSPITAL = ("demo-hospital", "Demo County People's Hospital")
+HOSPITAL = ("demo-hospital", "示范县人民医院")
 
 
 def demo_care_team(pager: str, home_resident: int) -> dict[str, object]:
-    """The demo's care team document: the staff on shift all day at the nursing home and for
-    the family beds, the family-bed resident's son and family doctor (paged with the care
-    station's caregiver, then the doctor), and a partner hospital for referrals; every
-    channel the demo pager."""
-    people = [(name, label, team) for name, label, _role, team in DEMO_STAFF]
+    """The demo's care team document: the rota (`DEMO_ROTA`, day, evening and night shifts in
+    `DEMO_ZONE`) and the physician on call, at the nursing home and for the family beds; the
+    family-bed resident's son and family doctor (paged with the care station's caregiver, then
+    the doctor), and a partner hospital for referrals; every channel the demo pager."""
+    hours = {name: (start, end) for name, start, end in DEMO_SHIFTS}
+    on_shift = {staff: hours[shift] for staff, _label, _role, shift in DEMO_ROTA}
+    on_shift |= dict.fromkeys(DEMO_ON_CALL, ("00:00", "00:00"))
+    people = [(name, label, role) for name, label, role, _shift in DEMO_ROTA]
+    people += [(name, label, team) for name, label, _r, team in DEMO_STAFF if name in DEMO_ON_CALL]
     first_step = {"who": ["caregiver", "resident_family"], "timeout_s": 120}
     home_policy = {
         "steps": [
@@ -75,8 +100,8 @@ def demo_care_team(pager: str, home_resident: int) -> dict[str, object]:
             for name, label, role in (*people, *DEMO_CONTACTS)
         ],
         "shifts": [
-            {"staff": name, "site": site, "start": "00:00", "end": "00:00"}
-            for name, *_ in DEMO_STAFF
+            {"staff": name, "site": site, "start": start, "end": end}
+            for name, (start, end) in on_shift.items()
             for site in (SITE, HOME_SITE)
         ],
         "contacts": [
@@ -91,11 +116,13 @@ def demo_care_team(pager: str, home_resident: int) -> dict[str, object]:
             }
         ],
         "alerts": {
+            "default_timezone": DEMO_ZONE,
+            "site_timezones": {SITE: DEMO_ZONE, HOME_SITE: DEMO_ZONE},
             "escalation": {
                 "sites": {
                     HOME_SITE: {"medium": home_policy, "high": home_policy, "critical": home_policy}
                 }
-            }
+            },
         },
     }
 

@@ -210,7 +210,10 @@ async def test_a_news2_alert_suggests_a_referral_once(
         HOSPITAL_ID,
     )
     assert stored.row.sla_due_at == now + timedelta(minutes=10)  # suggestion_confirm_s
-    assert stored.row.reason.startswith("NEWS2 8: high clinical risk (total 8")
+    # The reason is a code and figures (words in each reader's language); English beside it.
+    assert stored.row.reason_code is not None and stored.row.reason_code.code == "alert"
+    assert dict(stored.row.reason_code.params)["rule"] == "news2"
+    assert stored.row.reason.startswith("NEWS2 raised — NEWS2 8 (High risk)")
     # The snapshot: 24 h thinned per metric, the reading older than that left out.
     hr = [v for v in stored.vitals if v["metric"] == "hr"]
     assert len(hr) == 49 and min(v["value"] for v in hr) == 78.0

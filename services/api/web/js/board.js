@@ -317,8 +317,13 @@ function updateCard(card, incident) {
   card.dataset.family = incident.family;
   card.dataset.alerts = String(incident.alerts.length);
   card.dataset.alertId = String(lead.alert_id);
+  // The level the alert service's escalation reached (the incident's, on each of its alerts).
+  const level = Math.max(...incident.alerts.map((a) => a.escalation_step || 0));
+  const escalatedNow = incident.status === 'escalated' && level > 0;
   const meta = [];
-  if (top.escalation_step > 1) meta.push(t('alert.step', { step: top.escalation_step }));
+  // Once acknowledged, how far it went. Not while merely notified: a policy's `start_step`
+  // pages a later level first, which is not an escalation.
+  if (acked && level > 1) meta.push(t('alert.escalated_to', { level }));
   const ackedBy = incident.alerts.find((a) => a.acknowledged_at);
   if (acked && ackedBy) {
     meta.push(
@@ -335,7 +340,11 @@ function updateCard(card, incident) {
       { class: 'alert-head' },
       h('span', { class: 'badge severity' }, t(`severity.${incident.severity}`)),
       h('span', { class: 'badge family' }, t(`family.${incident.family}`)),
-      h('span', { class: 'status-label' }, t(`status.${incident.status}`)),
+      h(
+        'span',
+        { class: 'status-label' },
+        escalatedNow ? t('alert.escalated_to', { level }) : t(`status.${incident.status}`),
+      ),
       h(
         'time',
         { datetime: incident.opened_at, title: formatTime(incident.opened_at) },

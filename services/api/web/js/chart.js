@@ -3,6 +3,7 @@
 import { s } from './dom.js';
 import { formatNumber } from './format.js';
 import { locale } from './i18n.js';
+import { zoneOffsetMs } from './sitetime.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -32,17 +33,20 @@ function yDomain(points, thresholds) {
   return [low - pad, high + pad];
 }
 
-function timeTicks(start, end) {
+function timeTicks(start, end, zone) {
   const step = TIME_STEPS.find((candidate) => (end - start) / candidate <= 6) || 7 * DAY;
-  // Ticks on the local clock's round numbers (whole hours, midnights).
-  const offset = -new Date(start).getTimezoneOffset() * MINUTE;
+  // Ticks on the round numbers (whole hours, midnights) of the clock read: `zone`'s if given
+  // (the site's), else this device's.
+  const offset = zone ? zoneOffsetMs(start, zone) : -new Date(start).getTimezoneOffset() * MINUTE;
   const ticks = [];
   for (let at = Math.ceil((start + offset) / step) * step - offset; at <= end; at += step) {
     ticks.push(at);
   }
   const options =
-    step >= DAY ? { month: 'short', day: 'numeric' } : { hour: '2-digit', minute: '2-digit' };
-  const format = new Intl.DateTimeFormat(locale(), options);
+    step >= DAY
+      ? { month: 'short', day: 'numeric' }
+      : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  const format = new Intl.DateTimeFormat(locale(), { ...options, timeZone: zone });
   return ticks.map((at) => ({ at, text: format.format(new Date(at)) }));
 }
 
@@ -68,7 +72,7 @@ function runs(points, gapMs) {
  */
 export function drawChart(
   container,
-  { points, start, end, thresholds, bucketMs, digits, emptyText, title },
+  { points, start, end, thresholds, bucketMs, digits, emptyText, title, zone },
 ) {
   const width = Math.max(280, Math.round(container.clientWidth || 600));
   const height = width < 500 ? 220 : 280;
@@ -103,10 +107,14 @@ export function drawChart(
       s('text', { x: plot.x0 - 6, y: y(v), class: 'y-label' }, formatNumber(v, step < 1 ? 1 : 0)),
     );
   }
-  for (const tick of timeTicks(start, end)) {
+  for (const tick of timeTicks(start, end, zone)) {
     grid.append(
       s('line', { x1: x(tick.at), x2: x(tick.at), y1: plot.y0, y2: plot.y1, class: 'x-grid' }),
-      s('text', { x: x(tick.at), y: plot.y0 + 18, class: 'x-label' }, tick.text),
+      s(
+        'text',
+        { x: x(tick.at), y: plot.y0 + 18, class: 'x-label', 'data-at': new Date(tick.at).toISOString() },
+        tick.text,
+      ),
     );
   }
   svg.append(grid);
@@ -158,13 +166,13 @@ export function drawChart(
       ),
     );
   } else {
-    addReadout(svg, data, { x, y, plot, digits });
+    addReadout(svg, data, { x, y, plot, digits, zone });
   }
   container.replaceChildren(svg);
 }
 
 /** Touch or hover shows the nearest bucket's time, average and range. */
-function addReadout(svg, data, { x, y, plot, digits }) {
+function addReadout(svg, data, { x, y, plot, digits, zone }) {
   const marker = s('line', {
     class: 'readout-line',
     y1: plot.y0,
@@ -178,6 +186,8 @@ function addReadout(svg, data, { x, y, plot, digits }) {
     day: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
+    hourCycle: 'h23',
+    timeZone: zone,
   });
   svg.addEventListener('pointermove', (event) => {
     const box = svg.getBoundingClientRect();

@@ -69,6 +69,21 @@ export function alertValues(alert) {
     .join(t('referrals.list_separator'));
 }
 
+/** A referral's reason in this page's language without its snapshot: a rule's from the stored
+ * code; a nurse's own words, or a row from before the codes, as stored. */
+export function reasonText(referral) {
+  const params = referral.reason_params || {};
+  if (referral.reason_code === 'alert' && typeof params.rule === 'string') {
+    const { rule, ...values } = params;
+    const name = label('rule.', rule);
+    const figures = alertValues({ rule_id: rule, values });
+    return figures
+      ? t('referrals.reason.alert_values', { rule: name, values: figures })
+      : t('referrals.reason.alert', { rule: name });
+  }
+  return referral.reason || t(`referrals.because.${referral.trigger}`);
+}
+
 /** Why the referral was opened: a nurse's own words, or the rule's alert and NEWS2 in words. */
 export function reasonWords(referral, detail) {
   if (referral.trigger === 'staff') return [h('p', { class: 'reason' }, referral.reason)];
@@ -85,7 +100,7 @@ export function reasonWords(referral, detail) {
             severity: label('severity.', cause.severity),
             when: siteTime(cause.ts, zone),
           })
-        : t(`referrals.because.${referral.trigger}`),
+        : reasonText(referral),
     ),
   ];
   const figures = cause ? alertValues(cause) : '';

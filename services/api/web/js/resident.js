@@ -3,10 +3,12 @@
 import { drawChart } from './chart.js';
 import { $, h, put } from './dom.js';
 import { deviceWhen } from './devstate.js';
-import { formatAge, formatInterval, formatNumber, formatTime } from './format.js';
+import { formatAge, formatInterval, formatNumber } from './format.js';
 import { LANGUAGE_EVENT, initI18n, label, labels, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
+import { reasonText } from './referral_detail.js';
 import { ApiError, api, requireSession } from './session.js';
+import { formatSiteTime } from './sitetime.js';
 import { thresholdsFor } from './thresholds.js';
 
 const MINUTE = 60_000;
@@ -118,6 +120,11 @@ function renderProfile() {
 
 // --- NEWS2 and the latest values -----------------------------------------------------------
 
+/** An instant on the site's clock (the API names the zone), whatever this device is set to. */
+function siteTime(iso) {
+  return formatSiteTime(iso, state.resident.site_timezone);
+}
+
 /** When observations are due (RCP 2017's frequency for the current risk): due, overdue,
  * or when next. */
 function observationsLine(n) {
@@ -127,7 +134,7 @@ function observationsLine(n) {
   let text;
   if (due.status === 'overdue') text = t('news2.overdue', { list });
   else if (due.status === 'due') text = t('news2.due_now', { list });
-  else if (due.due_at) text = t('news2.due_at', { time: formatTime(due.due_at) });
+  else if (due.due_at) text = t('news2.due_at', { time: siteTime(due.due_at) });
   else text = t('news2.none_due');
   return h(
     'p',
@@ -295,6 +302,7 @@ function renderChart() {
     bucketMs: BUCKET_MS[trend.bucket] || BUCKET_MS[RANGES[state.range].bucket],
     digits: DIGITS[state.metric] ?? 0,
     emptyText: t('trend.no_data'),
+    zone: state.resident.site_timezone,
     title: t('trend.title', {
       metric: label('metric.', state.metric),
       range: t(`range.${state.range}`),
@@ -346,7 +354,7 @@ function renderHistory() {
           h(
             'span',
             { class: 'muted' },
-            ` · ${formatTime(a.opened_at)} · ${t(`status.${a.status}`)}`,
+            ` · ${siteTime(a.opened_at)} · ${t(`status.${a.status}`)}`,
             a.outcome ? ` · ${label('outcome.', a.outcome)}` : '',
             a.acknowledged_by ? ` · ${t('history.acked_by', { who: a.acknowledged_by })}` : '',
           ),
@@ -372,9 +380,9 @@ function renderHistory() {
         h(
           'span',
           { class: 'muted' },
-          ` · ${formatTime(r.created_at)} · ${label('trigger.', r.trigger)}`,
+          ` · ${siteTime(r.created_at)} · ${label('trigger.', r.trigger)}`,
         ),
-        h('p', {}, r.reason),
+        h('p', {}, reasonText(r)),
       ),
     ),
     h('li', {}, h('a', { href: '/referrals' }, t('history.to_referrals'))),

@@ -13,6 +13,17 @@ export function formatAt(iso, zone, { date = true } = {}) {
   return new Intl.DateTimeFormat(locale(), options).format(new Date(iso));
 }
 
+/** "07:00" for today in `zone`, else "12月7日 07:00": a time on a page read in the site's zone. */
+export function formatSiteTime(iso, zone) {
+  if (!iso) return '—';
+  return formatAt(iso, zone, { date: !sameDay(iso, new Date().toISOString(), zone) });
+}
+
+/** How far `zone`'s wall clock is ahead of UTC at the instant `ms`, in ms. */
+export function zoneOffsetMs(ms, zone) {
+  return Date.parse(`${wall(ms, zone)}Z`) - Math.floor(ms / 1000) * 1000;
+}
+
 /** Whether two instants fall on the same day in `zone`. */
 export function sameDay(a, b, zone) {
   const day = (iso) => wall(new Date(iso).getTime(), zone).slice(0, 10);
@@ -45,7 +56,7 @@ export function toLocalInput(iso, zone) {
 export function fromLocalInput(value, zone) {
   const asUtc = Date.parse(`${value}:00Z`);
   if (Number.isNaN(asUtc)) return null;
-  const offset = (ms) => Date.parse(`${wall(ms, zone)}Z`) - Math.floor(ms / 1000) * 1000;
+  const offset = (ms) => zoneOffsetMs(ms, zone);
   // Twice: the offset at the guess can differ from the offset at the answer (a DST change).
   let utc = asUtc - offset(asUtc);
   utc = asUtc - offset(utc);

@@ -18,7 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from services.api.app import create_app
 from services.errors import BrokerAdminError
 from services.settings import Settings
-from tests.support import UNIT, Conn, Device, count, login_as, new_resident, wait_for
+from tests.support import SITE, UNIT, Conn, Device, count, login_as, new_resident, wait_for
 
 pytestmark = pytest.mark.usefixtures("ward", "ingest_worker")
 
@@ -153,7 +153,8 @@ def test_list_shows_state_and_only_ids_of_residents(
         "fw": None,
     }
 
-    integrator = login_as(api, "device-integrator", "integrator")
+    # The vendor's account is bound to the site it serves (bound to none, it sees no device).
+    integrator = login_as(api, f"device-integrator-{site}", "integrator", site=site)
     response = api.get(DEVICES, params={"site": site}, headers=integrator)
     assert response.status_code == 200, response.text
     assert "Secret" not in response.text
@@ -445,7 +446,7 @@ def test_integrators_see_no_payload_of_a_device_a_resident_wears(
     for device_id in (worn, bench):
         wait_for(partial(dead_letters, api, device_id), until=bool, what="a dead letter")
 
-    integrator = login_as(api, "device-integrator", "integrator")
+    integrator = login_as(api, "device-integrator-t1", "integrator", site=SITE)
     [hidden] = dead_letters(api, worn, integrator)
     assert (hidden["reason"], hidden["withheld"]) == ("out_of_range", True)
     assert hidden["detail"] is None and hidden["preview"] is None

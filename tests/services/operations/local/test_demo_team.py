@@ -1,0 +1,74 @@
+"""The demo's care team (what `carewatch up` stores): a rota of day, evening and night shifts in
+the site's time zone, with a caregiver and a charge nurse on shift to page at every minute of
+every day at both demo sites, and a handover that finds the shift just ended (or ending within
+the hour) instead of "no shifts"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.careteam.handover import handover_window
+from services.careteam.roster import on_duty
+from services.careteam.team import load_care_team, roster_of
+from services.operations.local.demo import (
+    DEMO_ZONE,
+    HOME_SITE,
+    HOME_UNIT,
+    SITE,
+    UNIT,
+    demo_care_team,
+)
+
+HOME_RESIDENT = 7
+TEAM = load_care_team(demo_care_team("json://127.0.0.1:8000/demo/pager", HOME_RESIDENT))
+ZONE = ZoneInfo(DEMO_ZONE)
+PLACES = ((SITE, UNIT), (HOME_SITE, HOME_UNIT))
+
+
+def test_the_sites_zone_is_the_demos() -> None:
+    assert {TEAM.alerts.timezone_of(site) for site, _ in PLACES} == {DEMO_ZONE}
+
+
+@pytest.mark.parametrize(("site", "unit"), PLACES)
+def test_every_minute_of_the_day_has_a_caregiver_and_a_charge_nurse_on_shift(
+    site: str, unit: str
+) -> None:
+    roster = roster_of(TEAM, {HOME_RESIDENT: (HOME_SITE, HOME_UNIT, DEMO_ZONE)})
+    # A Monday and a Sunday: no shift is limited to some weekdays.
+    for day in (datetime(2026, 12, 7, tzinfo=ZONE), datetime(2026, 12, 13, tzinfo=ZONE)):
+        for minute in range(24 * 60):
+            at = day + timedelta(minutes=minute)
+            for role in ("caregiver", "charge_nurse"):
+                on = on_duty(roster, site, unit, role, at, ZONE)
+                assert len(on) == 1, (role, at.isoformat(), on)
+            assert on_duty(roster, site, unit, "physician", at, ZONE), at.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("clock", "start", "end"),
+    [
+        # Ending within the hour: the report is written before the end of the shift.
+        ((15, 30), (8, 0), (16, 0)),
+        # Just ended: the shift handed over an hour ago.
+        ((17, 0), (8, 0), (16, 0)),
+        ((23, 10), (16, 0), (24, 0)),
+        ((0, 30), (16, 0), (24, 0)),
+        ((7, 59), (0, 0), (8, 0)),
+        ((9, 0), (0, 0), (8, 0)),
+    ],
+)
+def test_the_handover_finds_the_shift(
+    clock: tuple[int, int], start: tuple[int, int], end: tuple[int, int]
+) -> None:
+    day = datetime(2026, 12, 8, tzinfo=ZONE)
+    at = day.replace(hour=clock[0], minute=clock[1])
+    # The evening shift that a 00:30 handover reads began the day before.
+    began = day - timedelta(days=1) if clock[0] < start[0] else day
+    for site, unit in PLACES:
+        window = handover_window(TEAM, site, unit, at, ZONE)
+        assert window.basis == "shift", (site, at.isoformat())
+        assert window.start == began + timedelta(hours=start[0], minutes=start[1])
+        assert window.end == began + timedelta(hours=end[0], minutes=end[1])
