@@ -37,6 +37,9 @@ from services.auth import audit
 from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
 from services.readings import news2_lookback
+from services.records import columns as record_columns
+from services.records.crypto import RecordCipher
+from services.records.model import RECORD_FIELDS, RecordFields, RecordOut
 from services.resident_rules import check_resident_overrides, effective_rules
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUTHENTICATED)
@@ -69,7 +72,7 @@ class DeviceState(BaseModel):
     last_seen: datetime | None
 
 
-class ResidentOut(BaseModel):
+class ResidentOut(RecordOut):
     resident_id: int
     site_id: str
     unit_id: str
@@ -90,7 +93,9 @@ class ResidentPage(BaseModel):
     offset: int
 
 
-class ResidentIn(BaseModel):
+class ResidentIn(RecordFields):
+    """The admission profile and, optional, the resident record (services/records/model.py)."""
+
     site_id: Id
     unit_id: Id
     display_name: Text
@@ -107,7 +112,9 @@ class ResidentIn(BaseModel):
     )
 
 
-class ResidentPatch(BaseModel):
+class ResidentPatch(RecordFields):
+    """Fields given are changed (a record field given null is cleared); others are kept."""
+
     display_name: Text | None = None
     room: Short | None = None
     bed: Short | None = None
@@ -157,7 +164,27 @@ class Reading(BaseModel):
     source: str
 
 
-async def _with_devices(conn: Conn, profiles: list[dict[str, Any]]) -> list[ResidentOut]:
+def _cipher(request: Request) -> RecordCipher | None:
+    cipher: RecordCipher | None = request.app.state.records
+    return cipher
+
+
+NO_KEY = (
+    "residents' identifiers cannot be stored or shown: no record key is configured"
+    " (CAREWATCH_RECORD_KEY, docs/security.md)"
+)
+
+
+def _record_columns(fields: dict[str, Any], request: Request) -> dict[str, Any]:
+    try:
+        return record_columns.to_columns(fields, _cipher(request))
+    except record_columns.KeyMissing:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_KEY) from None
+
+
+async def _with_devices(
+    conn: Conn, profiles: list[dict[str, Any]], request: Request, caller: Principal
+) -> list[ResidentOut]:
     rows = await repo.devices_of(
         conn, resident_ids=[p["resident_id"] for p in profiles], offline_after=OFFLINE_AFTER
     )
@@ -174,11 +201,25 @@ async def _with_devices(conn: Conn, profiles: list[dict[str, Any]]) -> list[Resi
                 last_seen=d.seen,
             )
         )
-    return [ResidentOut(**p, devices=devices.get(p["resident_id"], [])) for p in profiles]
+    unmasked = record_columns.sees_identifiers(caller)
+    out = []
+    for p in profiles:
+        try:
+            record = record_columns.from_columns(p, _cipher(request), unmasked=unmasked)
+        except record_columns.KeyMissing:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_KEY) from None
+        base = {k: v for k, v in p.items() if k not in record_columns.COLUMNS}
+        out.append(ResidentOut(**base, **dict(record), devices=devices.get(p["resident_id"], [])))
+    return out
 
 
 def _check_profile(body: ResidentIn | ResidentPatch) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if body.birth_date is not None and body.birth_date > datetime.now(UTC).date():
+        raise _invalid("birth_date", "a birth date cannot be in the future")
+    if body.ability is not None and body.ability.assessed_on > datetime.now(UTC).date():
+        raise invalid(["body", "ability", "assessed_on"], "an assessment cannot be in the future")
 
     if body.timezone is not None:
         try:
@@ -234,7 +275,7 @@ async def list_residents(
     """The residents in the caller's scope, by unit, room and bed."""
     scope = caller.place_sql("site_id", "unit_id", site, unit)
     profiles = await repo.list_profiles(conn, scope=scope, limit=limit, offset=offset)
-    items = await _with_devices(conn, profiles)
+    items = await _with_devices(conn, profiles, request, caller)
     await audit.record(conn, request, caller, "residents.list", "residents", site_id=site)
     return ResidentPage(items=items, limit=limit, offset=offset)
 
@@ -249,6 +290,7 @@ async def admit_resident(
     if not await repo.unit_exists(conn, site_id=body.site_id, unit_id=body.unit_id):
         raise _invalid("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
     await _check_overrides(conn, body.site_id, body.rule_overrides)
+    record = _record_columns(body.model_dump(include=set(RECORD_FIELDS)), request)
     profile = await repo.insert_resident(
         conn,
         site_id=body.site_id,
@@ -261,8 +303,9 @@ async def admit_resident(
         news2_scale=body.news2_scale,
         timezone=body.timezone,
         rule_overrides=body.rule_overrides,
+        record=record,
     )
-    (resident,) = await _with_devices(conn, [profile])
+    (resident,) = await _with_devices(conn, [profile], request, caller)
     await audit.record(
         conn,
         request,
@@ -276,11 +319,13 @@ async def admit_resident(
     return resident
 
 
-async def _profile(conn: Conn, resident_id: int) -> ResidentOut:
+async def _profile(
+    conn: Conn, resident_id: int, request: Request, caller: Principal
+) -> ResidentOut:
     profile = await repo.get_profile(conn, resident_id=resident_id)
     if profile is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
-    (resident,) = await _with_devices(conn, [profile])
+    (resident,) = await _with_devices(conn, [profile], request, caller)
     return resident
 
 
@@ -289,7 +334,7 @@ async def get_resident(
     resident_id: int, conn: Conn, caller: Reader, request: Request
 ) -> ResidentOut:
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
-    resident = await _profile(conn, resident_id)
+    resident = await _profile(conn, resident_id, request, caller)
     await audit.record(
         conn,
         request,
@@ -307,8 +352,8 @@ async def update_resident(
     resident_id: int, body: ResidentPatch, conn: Conn, caller: Writer, request: Request
 ) -> ResidentOut:
     """Change the profile (a move to another unit of the site, the admission assessment's
-    conditions, fall risk, NEWS2 scale, rule overrides). The detector applies it within
-    minutes."""
+    conditions, fall risk, NEWS2 scale, rule overrides) and the record. The detector applies
+    it within minutes."""
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
     changes = body.model_dump(exclude_unset=True)
     if "unit_id" in changes and not caller.covers(site_id, changes["unit_id"]):
@@ -328,9 +373,11 @@ async def update_resident(
     if "rule_overrides" in changes:
         await _check_overrides(conn, site_id, changes["rule_overrides"])
     if not changes:
-        return await _profile(conn, resident_id)
+        return await _profile(conn, resident_id, request, caller)
     if "conditions" in changes:
         changes["conditions"] = sorted(set(changes["conditions"]))
+    record = {name: changes.pop(name) for name in RECORD_FIELDS if name in changes}
+    changes.update(_record_columns(record, request))
     scale_was = None
     if "news2_scale" in changes:
         scale_was = await repo.news2_scale(conn, resident_id=resident_id)
@@ -358,7 +405,7 @@ async def update_resident(
             resident_id=resident_id,
             site_id=site_id,
         )
-    return await _profile(conn, resident_id)
+    return await _profile(conn, resident_id, request, caller)
 
 
 @router.get("/{resident_id}/latest", responses=errors(404))
