@@ -38,6 +38,12 @@ _EMPTY: Final = ("emergency_contacts", "diagnoses", "allergies")  # NOT NULL, de
 UNMASKED_ROLES: Final[frozenset[Role]] = frozenset({"admin", "physician", "nurse"})
 
 
+NO_KEY: Final = (
+    "residents' identifiers cannot be stored or shown: no record key is configured"
+    " (CAREWATCH_RECORD_KEY, docs/security.md)"
+)
+
+
 class KeyMissing(Exception):
     """An identifier to store or show, and no record key configured."""
 

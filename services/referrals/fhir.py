@@ -22,7 +22,7 @@ from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
 from rules.vocabulary import BLOOD_PRESSURE, METRICS
 from rules.vocabulary import BP_PANEL as LOINC_BP_PANEL
-from services.referrals.model import Referral, State
+from services.referrals.model import PatientRecord, Referral, State
 
 LOINC: Final = "http://loinc.org"
 UCUM: Final = "http://unitsofmeasure.org"
@@ -32,6 +32,16 @@ _OBS_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-catego
 RESIDENT_ID_SYSTEM: Final = "urn:carewatch:resident-id"
 HOSPITAL_ID_SYSTEM: Final = "urn:carewatch:hospital-id"
 REFERRAL_ID_SYSTEM: Final = "urn:carewatch:referral-id"
+# The PRC resident ID card number: the OID China's health-record sharing documents (WS/T 500)
+# give it. The medical-insurance number has no national system URI: a local URN.
+NATIONAL_ID_SYSTEM: Final = "urn:oid:2.16.156.10011.1.3"
+INSURANCE_NO_SYSTEM: Final = "urn:carewatch:cn-medical-insurance-no"
+ICD10_SYSTEM: Final = "http://hl7.org/fhir/sid/icd-10"
+_V2_0203: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"  # identifier types
+_V2_0131: Final = "http://terminology.hl7.org/CodeSystem/v2-0131"  # contact roles
+_CONDITION_CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+_CONDITION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/condition-category"
+_ALLERGY_CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 
 # Fixed, so a referral id always yields the same UUIDs.
 _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:carewatch:referral-fhir-export")
@@ -109,11 +119,15 @@ def priority(referral: Referral) -> str:
     return "routine"
 
 
-def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict[str, Any]:
+def bundle_json(
+    referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S, record: PatientRecord | None = None
+) -> dict[str, Any]:
     """The referral as a FHIR R4 collection Bundle (JSON-ready dict), validated with the R4B
-    models: Patient, Organization (the hospital), ServiceRequest, Task, the NEWS2 Observation
-    (if any) and the vital-sign Observations, down-sampled to the last value per metric per
-    `bucket_s` seconds (0: every reading)."""
+    models: Patient (with the resident `record`, when given: identifiers, gender, birth date,
+    telecom, address, emergency contacts), Organization (the hospital), ServiceRequest, Task,
+    the NEWS2 Observation (if any), the vital-sign Observations, down-sampled to the last value
+    per metric per `bucket_s` seconds (0: every reading), then the record's Conditions (ICD-10)
+    and AllergyIntolerances."""
     if bucket_s < 0:
         raise ValueError(f"bucket_s must be >= 0 (0: no down-sampling), got {bucket_s}")
     rid = referral.referral_id
@@ -123,7 +137,7 @@ def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict
     observations = _vital_observations(referral, patient_url, bucket_s)
     news2 = _news2_observation(referral, patient_url)
     entries = [
-        _entry(patient_url, _patient(referral)),
+        _entry(patient_url, _patient(referral, record)),
         _entry(org_url, _organization(referral)),
         _entry(
             sr_url,
@@ -140,6 +154,9 @@ def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict
     if news2 is not None:
         entries.append(_entry(*news2))
     entries += [_entry(url, resource) for url, resource in observations]
+    if record is not None:
+        entries += [_entry(*item) for item in _conditions(rid, record, patient_url)]
+        entries += [_entry(*item) for item in _allergies(rid, record, patient_url)]
     data = {
         "resourceType": "Bundle",
         "id": str(resource_uuid(rid, "Bundle")),
@@ -165,9 +182,9 @@ def _id(url: str) -> str:
     return url.removeprefix("urn:uuid:")
 
 
-def _patient(referral: Referral) -> dict[str, Any]:
+def _patient(referral: Referral, record: PatientRecord | None) -> dict[str, Any]:
     r = referral.resident
-    return {
+    resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": _id(full_url(referral.referral_id, "Patient")),
         "identifier": [{"system": RESIDENT_ID_SYSTEM, "value": str(r.resident_id)}],
@@ -176,6 +193,114 @@ def _patient(referral: Referral) -> dict[str, Any]:
         "gender": r.sex,
         "birthDate": r.birth_date.isoformat(),
     }
+    if record is None:
+        return resource
+    if record.national_id is not None:
+        resource["identifier"].append(
+            _identifier(
+                NATIONAL_ID_SYSTEM,
+                record.national_id,
+                "NI",
+                "National unique individual identifier",
+            )
+        )
+    if record.insurance_no is not None:
+        resource["identifier"].append(
+            _identifier(INSURANCE_NO_SYSTEM, record.insurance_no, "SN", "Subscriber Number")
+        )
+    if record.sex is not None:
+        resource["gender"] = record.sex
+    if record.birth_date is not None:
+        resource["birthDate"] = record.birth_date.isoformat()
+    if record.phone is not None:
+        resource["telecom"] = [{"system": "phone", "value": record.phone, "use": "home"}]
+    if record.address is not None:
+        resource["address"] = [{"use": "home", "text": record.address, "country": "CN"}]
+    if record.contacts:
+        resource["contact"] = [
+            {
+                "relationship": [
+                    {
+                        "coding": [
+                            {"system": _V2_0131, "code": "C", "display": "Emergency Contact"}
+                        ],
+                        "text": c.relation,
+                    }
+                ],
+                "name": {"text": c.name},
+                "telecom": [{"system": "phone", "value": c.phone}],
+            }
+            for c in record.contacts
+        ]
+    return resource
+
+
+def _identifier(system: str, value: str, code: str, display: str) -> dict[str, Any]:
+    return {
+        "use": "official",
+        "type": {"coding": [{"system": _V2_0203, "code": code, "display": display}]},
+        "system": system,
+        "value": value,
+    }
+
+
+def _conditions(
+    rid: str, record: PatientRecord, patient_url: str
+) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for code, display in record.diagnoses:
+        url = full_url(rid, "Condition", code)
+        out.append(
+            (
+                url,
+                {
+                    "resourceType": "Condition",
+                    "id": _id(url),
+                    "clinicalStatus": {
+                        "coding": [{"system": _CONDITION_CLINICAL, "code": "active"}]
+                    },
+                    "category": [
+                        {
+                            "coding": [
+                                {
+                                    "system": _CONDITION_CATEGORY,
+                                    "code": "problem-list-item",
+                                    "display": "Problem List Item",
+                                }
+                            ]
+                        }
+                    ],
+                    "code": {
+                        "coding": [{"system": ICD10_SYSTEM, "code": code, "display": display}],
+                        "text": display,
+                    },
+                    "subject": {"reference": patient_url},
+                },
+            )
+        )
+    return out
+
+
+def _allergies(
+    rid: str, record: PatientRecord, patient_url: str
+) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for n, substance in enumerate(record.allergies):
+        url = full_url(rid, "AllergyIntolerance", str(n))
+        out.append(
+            (
+                url,
+                {
+                    "resourceType": "AllergyIntolerance",
+                    "id": _id(url),
+                    "clinicalStatus": {"coding": [{"system": _ALLERGY_CLINICAL, "code": "active"}]},
+                    # Free text as charted: no coded substance yet.
+                    "code": {"text": substance},
+                    "patient": {"reference": patient_url},
+                },
+            )
+        )
+    return out
 
 
 def _organization(referral: Referral) -> dict[str, Any]:

@@ -169,17 +169,11 @@ def _cipher(request: Request) -> RecordCipher | None:
     return cipher
 
 
-NO_KEY = (
-    "residents' identifiers cannot be stored or shown: no record key is configured"
-    " (CAREWATCH_RECORD_KEY, docs/security.md)"
-)
-
-
 def _record_columns(fields: dict[str, Any], request: Request) -> dict[str, Any]:
     try:
         return record_columns.to_columns(fields, _cipher(request))
     except record_columns.KeyMissing:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_KEY) from None
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, record_columns.NO_KEY) from None
 
 
 async def _with_devices(
@@ -207,7 +201,9 @@ async def _with_devices(
         try:
             record = record_columns.from_columns(p, _cipher(request), unmasked=unmasked)
         except record_columns.KeyMissing:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_KEY) from None
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, record_columns.NO_KEY
+            ) from None
         base = {k: v for k, v in p.items() if k not in record_columns.COLUMNS}
         out.append(ResidentOut(**base, **dict(record), devices=devices.get(p["resident_id"], [])))
     return out
