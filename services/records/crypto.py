@@ -20,6 +20,10 @@ from services.settings import Settings
 KEY_FILE: Final = "record.key"
 
 
+class RecordKeyError(ConfigError):
+    """A stored identifier does not decrypt with the configured key(s)."""
+
+
 class RecordCipher:
     """Encrypts and decrypts one identifier at a time. Its repr shows no key."""
 
@@ -40,9 +44,10 @@ class RecordCipher:
         try:
             return self._fernet.decrypt(bytes(token)).decode()
         except InvalidToken:
-            raise ConfigError(
+            raise RecordKeyError(
                 "a stored identifier does not decrypt with the record key: was the key changed"
-                " without keeping the old one (CAREWATCH_RECORD_KEY=new,old)?"
+                " without keeping the old one (CAREWATCH_RECORD_KEY=new,old), or the database"
+                " restored without its record.key? (docs/security.md)"
             ) from None
 
     def __repr__(self) -> str:

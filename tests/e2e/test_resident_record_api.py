@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from services.api.app import create_app
 from services.records.crypto import KEY_FILE
-from services.settings import Settings
-from tests.support import SITE, UNIT, Conn, login_as
+from services.settings import Settings, admin_token
+from tests.support import SITE, UNIT, UNTHROTTLED, Conn, login_as
 
 RESIDENTS = "/api/v1/residents"
 NATIONAL_ID = "11010519491231002X"
@@ -175,3 +178,24 @@ def test_the_local_stack_made_its_record_key(settings: Settings) -> None:
     # `carewatch up` (LocalStack.start, as the session's stack) creates it, private.
     path = Path(settings.data_dir) / KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_wrong_or_missing_key_is_a_clear_503_and_loses_nothing(
+    api: TestClient, settings: Settings
+) -> None:
+    rid = admit(api)["resident_id"]
+    plain = admit(api, national_id=None, insurance_no=None)["resident_id"]
+    other = settings.model_copy(
+        update={**UNTHROTTLED, "record_key": SecretStr(Fernet.generate_key().decode())}
+    )
+    with TestClient(create_app(other)) as wrong:
+        wrong.headers["Authorization"] = f"Bearer {admin_token(settings)}"
+        refused = wrong.get(f"{RESIDENTS}/{rid}")
+        assert refused.status_code == 503 and "does not decrypt" in refused.text
+        assert wrong.get(f"{RESIDENTS}/{plain}").status_code == 200
+        wrong.app.state.records = None  # type: ignore[attr-defined]  # as with no key at all
+        body = {"site_id": SITE, "unit_id": UNIT, "display_name": "无钥", **RECORD}
+        refused = wrong.post(RESIDENTS, json=body)
+        assert refused.status_code == 503 and "CAREWATCH_RECORD_KEY" in refused.text
+    # With the right key, all is still there.
+    assert api.get(f"{RESIDENTS}/{rid}").json()["national_id"] == NATIONAL_ID

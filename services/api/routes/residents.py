@@ -38,7 +38,7 @@ from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
 from services.readings import news2_lookback
 from services.records import columns as record_columns
-from services.records.crypto import RecordCipher
+from services.records.crypto import RecordCipher, RecordKeyError
 from services.records.model import RECORD_FIELDS, RecordFields, RecordOut
 from services.resident_rules import check_resident_overrides, effective_rules
 
@@ -204,6 +204,8 @@ async def _with_devices(
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, record_columns.NO_KEY
             ) from None
+        except RecordKeyError as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
         base = {k: v for k, v in p.items() if k not in record_columns.COLUMNS}
         out.append(ResidentOut(**base, **dict(record), devices=devices.get(p["resident_id"], [])))
     return out
