@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from services.auth.principal import Principal, Role
 from services.records import identity
-from services.records.crypto import RecordCipher
+from services.records.crypto import NO_KEY, RecordCipher, RecordUnavailable
 from services.records.model import RecordOut
 
 # The columns, in the order the profile query reads them.
@@ -38,16 +38,6 @@ _EMPTY: Final = ("emergency_contacts", "diagnoses", "allergies")  # NOT NULL, de
 UNMASKED_ROLES: Final[frozenset[Role]] = frozenset({"admin", "physician", "nurse"})
 
 
-NO_KEY: Final = (
-    "residents' identifiers cannot be stored or shown: no record key is configured"
-    " (CAREWATCH_RECORD_KEY, docs/security.md)"
-)
-
-
-class KeyMissing(Exception):
-    """An identifier to store or show, and no record key configured."""
-
-
 def sees_identifiers(caller: Principal) -> bool:
     return caller.role in UNMASKED_ROLES and caller.hospital_id is None
 
@@ -58,7 +48,7 @@ def to_columns(fields: Mapping[str, Any], cipher: RecordCipher | None) -> dict[s
     for name, value in fields.items():
         if name in _ENCRYPTED:
             if value is not None and cipher is None:
-                raise KeyMissing(name)
+                raise RecordUnavailable(NO_KEY)
             out[_ENCRYPTED[name]] = None if value is None else cipher.encrypt(value)  # type: ignore[union-attr]
         elif name == "ability":
             out["ability_level"] = None if value is None else value["level"]
@@ -82,7 +72,7 @@ def from_columns(
         if token is None:
             return None
         if cipher is None:
-            raise KeyMissing(column)
+            raise RecordUnavailable(NO_KEY)
         plain = cipher.decrypt(token)
         return plain if unmasked else str(mask(plain))
 

@@ -20,7 +20,18 @@ from services.settings import Settings
 KEY_FILE: Final = "record.key"
 
 
-class RecordKeyError(ConfigError):
+NO_KEY: Final = (
+    "residents' identifiers cannot be stored or shown: no record key is configured"
+    " (CAREWATCH_RECORD_KEY, docs/security.md)"
+)
+
+
+class RecordUnavailable(ConfigError):
+    """An identifier cannot be stored or shown: no key (NO_KEY), or one that does not
+    decrypt it (RecordKeyError). The API answers 503 with the message."""
+
+
+class RecordKeyError(RecordUnavailable):
     """A stored identifier does not decrypt with the configured key(s)."""
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
-from services.records.columns import COLUMNS, KeyMissing
-from services.records.crypto import RecordCipher
+from services.records.columns import COLUMNS
+from services.records.crypto import NO_KEY, RecordCipher, RecordUnavailable
 from services.referrals.model import EmergencyContact, PatientRecord
 
 Conn = AsyncConnection[TupleRow]
@@ -16,7 +16,8 @@ async def patient_record(
     conn: Conn, *, resident_id: int, cipher: RecordCipher | None, identifiers: bool
 ) -> PatientRecord | None:
     """The resident's record as it is now (None: no such resident); the national ID and
-    insurance number only with `identifiers` (KeyMissing when stored and no key)."""
+    insurance number only with `identifiers` (RecordUnavailable: stored, and no key or one
+    that does not decrypt them)."""
     cur = await conn.execute(
         f"SELECT {', '.join(COLUMNS)} FROM residents WHERE resident_id = %s",  # noqa: S608
         [resident_id],
@@ -31,7 +32,7 @@ async def patient_record(
         if token is None or not identifiers:
             return None
         if cipher is None:
-            raise KeyMissing(column)
+            raise RecordUnavailable(NO_KEY)
         return cipher.decrypt(token)
 
     return PatientRecord(

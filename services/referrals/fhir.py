@@ -11,6 +11,7 @@ moves on) for the hospital to read and import, which is what a collection is for
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
 from rules.vocabulary import BLOOD_PRESSURE, METRICS
 from rules.vocabulary import BP_PANEL as LOINC_BP_PANEL
+from services.referrals import fhir_record
 from services.referrals.model import PatientRecord, Referral, State
 
 LOINC: Final = "http://loinc.org"
@@ -32,16 +34,6 @@ _OBS_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-catego
 RESIDENT_ID_SYSTEM: Final = "urn:carewatch:resident-id"
 HOSPITAL_ID_SYSTEM: Final = "urn:carewatch:hospital-id"
 REFERRAL_ID_SYSTEM: Final = "urn:carewatch:referral-id"
-# The PRC resident ID card number: the OID China's health-record sharing documents (WS/T 500)
-# give it. The medical-insurance number has no national system URI: a local URN.
-NATIONAL_ID_SYSTEM: Final = "urn:oid:2.16.156.10011.1.3"
-INSURANCE_NO_SYSTEM: Final = "urn:carewatch:cn-medical-insurance-no"
-ICD10_SYSTEM: Final = "http://hl7.org/fhir/sid/icd-10"
-_V2_0203: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"  # identifier types
-_V2_0131: Final = "http://terminology.hl7.org/CodeSystem/v2-0131"  # contact roles
-_CONDITION_CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-_CONDITION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/condition-category"
-_ALLERGY_CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 
 # Fixed, so a referral id always yields the same UUIDs.
 _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:carewatch:referral-fhir-export")
@@ -155,8 +147,9 @@ def bundle_json(
         entries.append(_entry(*news2))
     entries += [_entry(url, resource) for url, resource in observations]
     if record is not None:
-        entries += [_entry(*item) for item in _conditions(rid, record, patient_url)]
-        entries += [_entry(*item) for item in _allergies(rid, record, patient_url)]
+        url_of = functools.partial(full_url, rid)
+        entries += [_entry(*item) for item in fhir_record.conditions(record, patient_url, url_of)]
+        entries += [_entry(*item) for item in fhir_record.allergies(record, patient_url, url_of)]
     data = {
         "resourceType": "Bundle",
         "id": str(resource_uuid(rid, "Bundle")),
@@ -193,114 +186,7 @@ def _patient(referral: Referral, record: PatientRecord | None) -> dict[str, Any]
         "gender": r.sex,
         "birthDate": r.birth_date.isoformat(),
     }
-    if record is None:
-        return resource
-    if record.national_id is not None:
-        resource["identifier"].append(
-            _identifier(
-                NATIONAL_ID_SYSTEM,
-                record.national_id,
-                "NI",
-                "National unique individual identifier",
-            )
-        )
-    if record.insurance_no is not None:
-        resource["identifier"].append(
-            _identifier(INSURANCE_NO_SYSTEM, record.insurance_no, "SN", "Subscriber Number")
-        )
-    if record.sex is not None:
-        resource["gender"] = record.sex
-    if record.birth_date is not None:
-        resource["birthDate"] = record.birth_date.isoformat()
-    if record.phone is not None:
-        resource["telecom"] = [{"system": "phone", "value": record.phone, "use": "home"}]
-    if record.address is not None:
-        resource["address"] = [{"use": "home", "text": record.address, "country": "CN"}]
-    if record.contacts:
-        resource["contact"] = [
-            {
-                "relationship": [
-                    {
-                        "coding": [
-                            {"system": _V2_0131, "code": "C", "display": "Emergency Contact"}
-                        ],
-                        "text": c.relation,
-                    }
-                ],
-                "name": {"text": c.name},
-                "telecom": [{"system": "phone", "value": c.phone}],
-            }
-            for c in record.contacts
-        ]
-    return resource
-
-
-def _identifier(system: str, value: str, code: str, display: str) -> dict[str, Any]:
-    return {
-        "use": "official",
-        "type": {"coding": [{"system": _V2_0203, "code": code, "display": display}]},
-        "system": system,
-        "value": value,
-    }
-
-
-def _conditions(
-    rid: str, record: PatientRecord, patient_url: str
-) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for code, display in record.diagnoses:
-        url = full_url(rid, "Condition", code)
-        out.append(
-            (
-                url,
-                {
-                    "resourceType": "Condition",
-                    "id": _id(url),
-                    "clinicalStatus": {
-                        "coding": [{"system": _CONDITION_CLINICAL, "code": "active"}]
-                    },
-                    "category": [
-                        {
-                            "coding": [
-                                {
-                                    "system": _CONDITION_CATEGORY,
-                                    "code": "problem-list-item",
-                                    "display": "Problem List Item",
-                                }
-                            ]
-                        }
-                    ],
-                    "code": {
-                        "coding": [{"system": ICD10_SYSTEM, "code": code, "display": display}],
-                        "text": display,
-                    },
-                    "subject": {"reference": patient_url},
-                },
-            )
-        )
-    return out
-
-
-def _allergies(
-    rid: str, record: PatientRecord, patient_url: str
-) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for n, substance in enumerate(record.allergies):
-        url = full_url(rid, "AllergyIntolerance", str(n))
-        out.append(
-            (
-                url,
-                {
-                    "resourceType": "AllergyIntolerance",
-                    "id": _id(url),
-                    "clinicalStatus": {"coding": [{"system": _ALLERGY_CLINICAL, "code": "active"}]},
-                    # Free text as charted: no coded substance yet.
-                    "code": {"text": substance},
-                    "patient": {"reference": patient_url},
-                },
-            )
-        )
-    return out
+    return resource if record is None else fhir_record.with_record(resource, record)
 
 
 def _organization(referral: Referral) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from services.careteam.store import current_team
 from services.careteam.team import CareTeam
 from services.records import columns as record_columns
 from services.records import store as record_store
-from services.records.crypto import RecordKeyError
 from services.referrals import queries, store
 from services.referrals.errors import (
     AlreadyOpen,
@@ -296,17 +295,12 @@ async def get_referral_fhir(
         or caller.role == "integrator"
         or record_columns.sees_identifiers(caller)
     )
-    try:
-        record = await record_store.patient_record(
-            conn,
-            resident_id=stored.row.resident_id,
-            cipher=request.app.state.records,
-            identifiers=identifiers,
-        )
-    except record_columns.KeyMissing:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, record_columns.NO_KEY) from None
-    except RecordKeyError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    record = await record_store.patient_record(
+        conn,
+        resident_id=stored.row.resident_id,
+        cipher=request.app.state.records,
+        identifiers=identifiers,
+    )
     await _audit(conn, request, caller, "referral.fhir", stored)
     return JSONResponse(queries.fhir_bundle(stored, record), media_type=FHIR_JSON)
 

@@ -38,7 +38,7 @@ from services.auth.principal import Principal
 from services.readings import latest_vitals as stored_latest
 from services.readings import news2_lookback
 from services.records import columns as record_columns
-from services.records.crypto import RecordCipher, RecordKeyError
+from services.records.crypto import RecordCipher
 from services.records.model import RECORD_FIELDS, RecordFields, RecordOut
 from services.resident_rules import check_resident_overrides, effective_rules
 
@@ -169,13 +169,6 @@ def _cipher(request: Request) -> RecordCipher | None:
     return cipher
 
 
-def _record_columns(fields: dict[str, Any], request: Request) -> dict[str, Any]:
-    try:
-        return record_columns.to_columns(fields, _cipher(request))
-    except record_columns.KeyMissing:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, record_columns.NO_KEY) from None
-
-
 async def _with_devices(
     conn: Conn, profiles: list[dict[str, Any]], request: Request, caller: Principal
 ) -> list[ResidentOut]:
@@ -198,14 +191,8 @@ async def _with_devices(
     unmasked = record_columns.sees_identifiers(caller)
     out = []
     for p in profiles:
-        try:
-            record = record_columns.from_columns(p, _cipher(request), unmasked=unmasked)
-        except record_columns.KeyMissing:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, record_columns.NO_KEY
-            ) from None
-        except RecordKeyError as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        # No key, or one that does not decrypt: RecordUnavailable, a 503 (services/api/app.py).
+        record = record_columns.from_columns(p, _cipher(request), unmasked=unmasked)
         base = {k: v for k, v in p.items() if k not in record_columns.COLUMNS}
         out.append(ResidentOut(**base, **dict(record), devices=devices.get(p["resident_id"], [])))
     return out
@@ -288,7 +275,8 @@ async def admit_resident(
     if not await repo.unit_exists(conn, site_id=body.site_id, unit_id=body.unit_id):
         raise _invalid("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
     await _check_overrides(conn, body.site_id, body.rule_overrides)
-    record = _record_columns(body.model_dump(include=set(RECORD_FIELDS)), request)
+    fields = body.model_dump(include=set(RECORD_FIELDS))
+    record = record_columns.to_columns(fields, _cipher(request))
     profile = await repo.insert_resident(
         conn,
         site_id=body.site_id,
@@ -375,7 +363,7 @@ async def update_resident(
     if "conditions" in changes:
         changes["conditions"] = sorted(set(changes["conditions"]))
     record = {name: changes.pop(name) for name in RECORD_FIELDS if name in changes}
-    changes.update(_record_columns(record, request))
+    changes.update(record_columns.to_columns(record, _cipher(request)))
     scale_was = None
     if "news2_scale" in changes:
         scale_was = await repo.news2_scale(conn, resident_id=resident_id)
