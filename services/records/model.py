@@ -4,6 +4,7 @@ identifier's value."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Final, Literal, get_args
 
@@ -31,10 +32,12 @@ AbilityLevel = Literal["intact", "mild", "moderate", "severe", "complete_loss"]
 ABILITY_LEVELS: Final = get_args(AbilityLevel)
 
 
-def _checked(check: object) -> AfterValidator:
+def _checked(check: Callable[[str], str]) -> AfterValidator:
+    """A validator raising the check's IdentityError as an error of the catalogue's type."""
+
     def run(value: str) -> str:
         try:
-            return check(value)  # type: ignore[operator,no-any-return]
+            return check(value)
         except identity.IdentityError as exc:
             raise PydanticCustomError(exc.kind, str(exc)) from None
 
