@@ -315,7 +315,12 @@ def test_the_fhir_export_carries_the_resident_record(api: TestClient, resident: 
         "allergies": ["青霉素", "磺胺类"],
     }
     assert api.patch(f"/api/v1/residents/{resident}", json=record).status_code == 200
-    rid = open_one(api, resident)["id"]
+    opened = open_one(api, resident)
+    rid = opened["id"]
+    # The snapshot sent with the referral knows them too (never the identifiers).
+    patient = opened["snapshot"]["patient"]
+    assert (patient["sex"], patient["birth_date"]) == ("female", "1949-12-31")
+    assert "11010519491231002X" not in str(opened)
     step(api, rid, "accepted", DOCTOR)
 
     def export(headers: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
