@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     mqtt_url: SecretStr | None = None  # the ingest worker's account, e.g. mqtt://user:pw@host:1883
     mqtt_admin_url: SecretStr | None = None  # an account allowed to use dynamic security
     admin_token: SecretStr | None = None  # bearer token for the admin API until user auth lands
+    # Encrypts residents' national ID and insurance numbers (services/records/crypto.py):
+    # Fernet key(s), comma-separated, the first encrypting; unset: the data dir's record.key.
+    record_key: SecretStr | None = None
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)

@@ -42,6 +42,7 @@ from services.auth.tokens import TokenSigner, live_sessions
 from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.errors import ConfigError
 from services.operations.broker.dynsec import DynsecAccounts
+from services.records.crypto import RecordUnavailable, record_cipher
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
 
 # In this order: the web pages' catch-alls last.
@@ -108,6 +109,8 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
         per_address=settings.login_attempts_per_address_per_minute,
     )
     app.state.mqtt_public = (settings.mqtt_host, settings.mqtt_port)
+    # Residents' identifiers at rest (services/records/crypto.py); None: no key configured.
+    app.state.records = record_cipher(settings)
 
     # Bounded bodies, and no body read for a route whose token is missing (services/api/limits).
     app.add_middleware(BodyLimit)
@@ -119,6 +122,11 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
         except UNAVAILABLE as lost:  # not audited, so not answered: the caller may retry
             return await database_unavailable(request, lost)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RecordUnavailable)
+    async def record_unavailable(_request: Request, exc: RecordUnavailable) -> JSONResponse:
+        # No record key, or one that does not decrypt what is stored (services/records).
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(DeviceError)
     async def device_error(_request: Request, exc: DeviceError) -> JSONResponse:

@@ -11,6 +11,7 @@ moves on) for the hospital to read and import, which is what a collection is for
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,8 @@ from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
 from rules.vocabulary import BLOOD_PRESSURE, METRICS
 from rules.vocabulary import BP_PANEL as LOINC_BP_PANEL
-from services.referrals.model import Referral, State
+from services.referrals import fhir_record
+from services.referrals.model import PatientRecord, Referral, State
 
 LOINC: Final = "http://loinc.org"
 UCUM: Final = "http://unitsofmeasure.org"
@@ -109,11 +111,15 @@ def priority(referral: Referral) -> str:
     return "routine"
 
 
-def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict[str, Any]:
+def bundle_json(
+    referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S, record: PatientRecord | None = None
+) -> dict[str, Any]:
     """The referral as a FHIR R4 collection Bundle (JSON-ready dict), validated with the R4B
-    models: Patient, Organization (the hospital), ServiceRequest, Task, the NEWS2 Observation
-    (if any) and the vital-sign Observations, down-sampled to the last value per metric per
-    `bucket_s` seconds (0: every reading)."""
+    models: Patient (with the resident `record`, when given: identifiers, gender, birth date,
+    telecom, address, emergency contacts), Organization (the hospital), ServiceRequest, Task,
+    the NEWS2 Observation (if any), the vital-sign Observations, down-sampled to the last value
+    per metric per `bucket_s` seconds (0: every reading), then the record's Conditions (ICD-10)
+    and AllergyIntolerances."""
     if bucket_s < 0:
         raise ValueError(f"bucket_s must be >= 0 (0: no down-sampling), got {bucket_s}")
     rid = referral.referral_id
@@ -123,7 +129,7 @@ def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict
     observations = _vital_observations(referral, patient_url, bucket_s)
     news2 = _news2_observation(referral, patient_url)
     entries = [
-        _entry(patient_url, _patient(referral)),
+        _entry(patient_url, _patient(referral, record)),
         _entry(org_url, _organization(referral)),
         _entry(
             sr_url,
@@ -140,6 +146,10 @@ def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict
     if news2 is not None:
         entries.append(_entry(*news2))
     entries += [_entry(url, resource) for url, resource in observations]
+    if record is not None:
+        url_of = functools.partial(full_url, rid)
+        entries += [_entry(*item) for item in fhir_record.conditions(record, patient_url, url_of)]
+        entries += [_entry(*item) for item in fhir_record.allergies(record, patient_url, url_of)]
     data = {
         "resourceType": "Bundle",
         "id": str(resource_uuid(rid, "Bundle")),
@@ -165,9 +175,9 @@ def _id(url: str) -> str:
     return url.removeprefix("urn:uuid:")
 
 
-def _patient(referral: Referral) -> dict[str, Any]:
+def _patient(referral: Referral, record: PatientRecord | None) -> dict[str, Any]:
     r = referral.resident
-    return {
+    resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": _id(full_url(referral.referral_id, "Patient")),
         "identifier": [{"system": RESIDENT_ID_SYSTEM, "value": str(r.resident_id)}],
@@ -176,6 +186,7 @@ def _patient(referral: Referral) -> dict[str, Any]:
         "gender": r.sex,
         "birthDate": r.birth_date.isoformat(),
     }
+    return resource if record is None else fhir_record.with_record(resource, record)
 
 
 def _organization(referral: Referral) -> dict[str, Any]:

@@ -139,6 +139,29 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
+class EmergencyContact:
+    name: str
+    relation: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """The resident record the FHIR export carries (services/records), read when exported.
+    Identifiers are None when absent or withheld from the caller."""
+
+    sex: Sex | None = None
+    birth_date: date | None = None
+    national_id: str | None = None
+    insurance_no: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    contacts: tuple[EmergencyContact, ...] = ()
+    diagnoses: tuple[tuple[str, str], ...] = ()  # (ICD-10 code, display)
+    allergies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Resident:
     """Who is referred and where they live in the care setting."""
 

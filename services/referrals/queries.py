@@ -15,6 +15,7 @@ from services.referrals import fhir
 from services.referrals.codec import active_alert, hospital, news2_from, vital_from
 from services.referrals.model import (
     Actor,
+    PatientRecord,
     ReasonCode,
     Referral,
     Resident,
@@ -159,11 +160,12 @@ async def list_referrals(
     return [_row(r) for r in await cur.fetchall()], int(total_row[0])
 
 
-def fhir_bundle(stored: StoredReferral) -> dict[str, Any]:
-    """The FHIR R4 Bundle of a stored referral (services/referrals/fhir.py), without the
-    placeholder birth date of a resident whose birth date is not on file."""
-    data = fhir.bundle_json(stored.referral)
-    if not stored.birth_date_known:
+def fhir_bundle(stored: StoredReferral, record: PatientRecord | None = None) -> dict[str, Any]:
+    """The FHIR R4 Bundle of a stored referral (services/referrals/fhir.py) with the resident's
+    record, without the placeholder birth date of a resident whose birth date is not on file."""
+    data = fhir.bundle_json(stored.referral, record=record)
+    known = stored.birth_date_known or (record is not None and record.birth_date is not None)
+    if not known:
         for entry in data["entry"]:
             if entry["resource"]["resourceType"] == "Patient":
                 entry["resource"].pop("birthDate", None)

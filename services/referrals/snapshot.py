@@ -28,8 +28,9 @@ VITAL_METRICS: Final = CLINICAL_METRICS
 # Wearables report every few seconds: 24 h of raw readings is ~10^5 rows. The snapshot keeps
 # the last reading per metric per 5 minutes (the FHIR export thins it to 15 further on).
 SNAPSHOT_BUCKET: Final = timedelta(minutes=5)
-# The residents table has no sex or birth date yet, and the workflow's Resident needs a date:
-# this placeholder stands in, and the FHIR export leaves birthDate out (`fhir_bundle`).
+# A resident whose birth date is not on file (the record's fields are optional, migration 0020)
+# still needs one in the workflow's Resident: this placeholder stands in, and the FHIR export
+# leaves birthDate out (`fhir_bundle`).
 UNKNOWN_BIRTH_DATE: Final = date(1, 1, 1)
 
 
@@ -46,16 +47,18 @@ async def load_subject(conn: Conn, resident_id: int) -> Subject:
     """Raises InvalidField when there is no such resident."""
     cur = await conn.execute(
         "SELECT r.display_name, r.site_id, r.unit_id, r.room, r.bed, r.news2_scale,"
-        " s.rule_overrides, r.rule_overrides"
+        " s.rule_overrides, r.rule_overrides, r.sex, r.birth_date"
         " FROM residents r JOIN sites s USING (site_id) WHERE r.resident_id = %s",
         [resident_id],
     )
     found = await cur.fetchone()
     if found is None:
         raise InvalidField("resident_id", f"unknown resident {resident_id}")
-    name, site, unit, room, bed, scale, site_over, own_over = found
+    name, site, unit, room, bed, scale, site_over, own_over, sex, born = found
     config = effective_rules(site_over, own_over, resident_id=resident_id)
-    resident = Resident(resident_id, name, "unknown", UNKNOWN_BIRTH_DATE, site, unit, room, bed)
+    resident = Resident(
+        resident_id, name, sex or "unknown", born or UNKNOWN_BIRTH_DATE, site, unit, room, bed
+    )
     return Subject(resident, 2 if scale == 2 else 1, config.news2)
 
 

@@ -34,7 +34,13 @@ from services.referrals.model import (
     State,
 )
 from services.referrals.queries import StoredReferral, load
-from services.referrals.snapshot import Subject, load_subject, score, snapshot
+from services.referrals.snapshot import (
+    UNKNOWN_BIRTH_DATE,
+    Subject,
+    load_subject,
+    score,
+    snapshot,
+)
 
 __all__ = [
     "apply_transition",
@@ -325,7 +331,8 @@ async def _insert(
     patient = {
         "name": r.name,
         "sex": r.sex,
-        "birth_date": None,  # not on file (see snapshot.UNKNOWN_BIRTH_DATE)
+        # None: not on file (see snapshot.UNKNOWN_BIRTH_DATE).
+        "birth_date": None if r.birth_date == UNKNOWN_BIRTH_DATE else r.birth_date.isoformat(),
         "site_id": r.site_id,
         "unit_id": r.unit_id,
         "room": r.room,

@@ -355,3 +355,61 @@ def test_a_referral_from_before_the_codes_shows_its_stored_text(
     answer = api.get(f"{REFERRALS}/{row[0]}", headers={**NURSE, "Accept-Language": "zh-CN"})
     assert answer.status_code == 200, answer.text
     assert (answer.json()["reason"], answer.json()["reason_code"]) == (old, None)
+
+
+def test_the_fhir_export_carries_the_resident_record(api: TestClient, resident: int) -> None:
+    record = {
+        "sex": "female",
+        "birth_date": "1949-12-31",
+        "national_id": "11010519491231002X",
+        "insurance_no": "ZJ330106778899",
+        "phone": "13800138000",
+        "address": "杭州市西湖区文三路 1 号",
+        "emergency_contacts": [{"name": "李梅", "relation": "女儿", "phone": "13900139000"}],
+        "diagnoses": [{"code": "I10", "display": "原发性高血压"}],
+        "allergies": ["青霉素", "磺胺类"],
+    }
+    assert api.patch(f"/api/v1/residents/{resident}", json=record).status_code == 200
+    opened = open_one(api, resident)
+    rid = opened["id"]
+    # The snapshot sent with the referral knows them too (never the identifiers).
+    patient = opened["snapshot"]["patient"]
+    assert (patient["sex"], patient["birth_date"]) == ("female", "1949-12-31")
+    assert "11010519491231002X" not in str(opened)
+    step(api, rid, "accepted", DOCTOR)
+
+    def export(headers: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        response = api.get(f"{REFERRALS}/{rid}/fhir", headers=headers)
+        assert response.status_code == 200, response.text
+        Bundle.model_validate(response.json())
+        found: dict[str, list[dict[str, Any]]] = {}
+        for entry in response.json()["entry"]:
+            found.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+        return found
+
+    resources = export(DOCTOR)  # the receiving hospital's physician
+    (patient,) = resources["Patient"]
+    assert (patient["gender"], patient["birthDate"]) == ("female", "1949-12-31")
+    ids = {i["system"]: i["value"] for i in patient["identifier"]}
+    assert ids == {
+        "urn:carewatch:resident-id": str(resident),
+        "urn:oid:2.16.156.10011.1.3": "11010519491231002X",
+        "urn:carewatch:cn-medical-insurance-no": "ZJ330106778899",
+    }
+    assert patient["telecom"] == [{"system": "phone", "value": "13800138000", "use": "home"}]
+    assert patient["address"][0]["text"] == "杭州市西湖区文三路 1 号"
+    (contact,) = patient["contact"]
+    assert (contact["name"]["text"], contact["relationship"][0]["text"]) == ("李梅", "女儿")
+    (condition,) = resources["Condition"]
+    assert condition["code"]["coding"][0] == {
+        "system": "http://hl7.org/fhir/sid/icd-10",
+        "code": "I10",
+        "display": "原发性高血压",
+    }
+    assert condition["subject"]["reference"].startswith("urn:uuid:")
+    assert [a["code"]["text"] for a in resources["AllergyIntolerance"]] == ["青霉素", "磺胺类"]
+    # A caregiver's export leaves the identifiers out (docs/security.md); the rest is there.
+    cared = export(CARE_GIVER)
+    (patient,) = cared["Patient"]
+    assert [i["system"] for i in patient["identifier"]] == ["urn:carewatch:resident-id"]
+    assert patient["birthDate"] == "1949-12-31" and len(cared["Condition"]) == 1

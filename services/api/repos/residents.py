@@ -13,12 +13,13 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from services.devices import repo as device_repo
+from services.records import columns as record_columns
 
 Conn = AsyncConnection[TupleRow]
 
 _COLUMNS: Final = (
     "resident_id, site_id, unit_id, display_name, room, bed, conditions, fall_risk,"
-    " news2_scale, timezone, rule_overrides"
+    " news2_scale, timezone, rule_overrides, " + ", ".join(record_columns.COLUMNS)
 )
 PROFILE: Final = tuple(_COLUMNS.replace(" ", "").split(","))
 # Each currently assigned device with its latest battery level and wear event.
@@ -150,12 +151,16 @@ async def insert_resident(
     news2_scale: int,
     timezone: str,
     rule_overrides: Mapping[str, Any],
+    record: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Admit a resident; returns the stored profile."""
+    """Admit a resident; returns the stored profile. `record`: record columns (names from
+    services/records/columns.py, never input) and their values."""
+    names = ", ".join(record)
+    marks = ", %s" * len(record)
     cur = await conn.execute(
         "INSERT INTO residents (site_id, unit_id, display_name, room, bed, conditions,"  # noqa: S608
-        " fall_risk, news2_scale, timezone, rule_overrides)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING " + _COLUMNS,
+        f" fall_risk, news2_scale, timezone, rule_overrides{', ' if record else ''}{names})"
+        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s{marks}) RETURNING " + _COLUMNS,
         [
             site_id,
             unit_id,
@@ -167,6 +172,7 @@ async def insert_resident(
             news2_scale,
             timezone,
             Jsonb(dict(rule_overrides)),
+            *record.values(),
         ],
     )
     row = await cur.fetchone()
@@ -185,7 +191,10 @@ async def news2_scale(conn: Conn, *, resident_id: int) -> int | None:
 async def update_profile(conn: Conn, *, resident_id: int, changes: Mapping[str, Any]) -> bool:
     """Set the given profile columns (names from the API's model, never from input). False,
     with nothing written, when the new unit does not exist at the resident's site."""
-    values = [Jsonb(v) if name == "rule_overrides" else v for name, v in changes.items()]
+    values = [
+        Jsonb(v) if name == "rule_overrides" and not isinstance(v, Jsonb) else v
+        for name, v in changes.items()
+    ]
     sets = ", ".join(f"{name} = %s" for name in changes)
     try:
         await conn.execute(

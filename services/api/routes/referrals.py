@@ -30,6 +30,8 @@ from services.auth.principal import Principal
 from services.careteam.store import current_team
 from services.careteam.team import CareTeam
 from services.catalogue import Language
+from services.records import columns as record_columns
+from services.records import store as record_store
 from services.referrals import queries, reasons, store
 from services.referrals.errors import (
     AlreadyOpen,
@@ -292,11 +294,25 @@ async def transition_referral(
 async def get_referral_fhir(
     referral_id: int, conn: Conn, caller: Reader, request: Request
 ) -> JSONResponse:
-    """The referral as a FHIR R4 collection Bundle: Patient, Organization (the hospital),
-    ServiceRequest, Task, the NEWS2 and vital-sign Observations (LOINC-coded)."""
+    """The referral as a FHIR R4 collection Bundle: Patient (with the resident record as it is
+    now), Organization (the hospital), ServiceRequest, Task, the NEWS2 and vital-sign
+    Observations (LOINC-coded), Conditions (ICD-10) and AllergyIntolerances. The national ID
+    and insurance number go to the hospital side and to the care roles that see them whole
+    (docs/security.md); a caregiver's export leaves them out."""
     stored = await _visible(conn, caller, referral_id)
+    identifiers = (
+        caller.hospital_id is not None
+        or caller.role == "integrator"
+        or record_columns.sees_identifiers(caller)
+    )
+    record = await record_store.patient_record(
+        conn,
+        resident_id=stored.row.resident_id,
+        cipher=request.app.state.records,
+        identifiers=identifiers,
+    )
     await _audit(conn, request, caller, "referral.fhir", stored)
-    return JSONResponse(queries.fhir_bundle(stored), media_type=FHIR_JSON)
+    return JSONResponse(queries.fhir_bundle(stored, record), media_type=FHIR_JSON)
 
 
 # --- conversions ---------------------------------------------------------------------------

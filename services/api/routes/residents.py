@@ -10,13 +10,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, model_validator
 
-from rules.errors import OverrideError
 from rules.news2 import compute_news2
 from rules.types import Vital
 from rules.vocabulary import RANGES, VITAL_SIGNS
 from services.api.deps import (
     AUTHENTICATED,
-    NO_NUL,
     OFFLINE_AFTER,
     PLACE_ID,
     Conn,
@@ -25,20 +23,22 @@ from services.api.deps import (
     Offset,
     PgText,
     errors,
-    invalid,
-    nul_at,
     require,
     resident_in_scope,
 )
 from services.api.repos import residents as repo
 from services.api.repos.news2 import open_alert_bands
 from services.api.routes.news2 import News2Out, news2_out
+from services.api.routes.resident_checks import check_overrides, check_profile, invalid_field
 from services.auth import audit
 from services.auth.principal import Principal
 from services.careteam.store import current_team
 from services.readings import latest_vitals as stored_latest
 from services.readings import news2_lookback
-from services.resident_rules import check_resident_overrides, effective_rules
+from services.records import columns as record_columns
+from services.records.crypto import RecordCipher
+from services.records.model import RECORD_FIELDS, RecordFields, RecordOut
+from services.resident_rules import effective_rules
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUTHENTICATED)
 
@@ -70,7 +70,7 @@ class DeviceState(BaseModel):
     last_seen: datetime | None
 
 
-class ResidentOut(BaseModel):
+class ResidentOut(RecordOut):
     resident_id: int
     site_id: str
     unit_id: str
@@ -95,7 +95,9 @@ class ResidentPage(BaseModel):
     offset: int
 
 
-class ResidentIn(BaseModel):
+class ResidentIn(RecordFields):
+    """The admission profile and, optional, the resident record (services/records/model.py)."""
+
     site_id: Id
     unit_id: Id
     display_name: Text
@@ -112,7 +114,9 @@ class ResidentIn(BaseModel):
     )
 
 
-class ResidentPatch(BaseModel):
+class ResidentPatch(RecordFields):
+    """Fields given are changed (a record field given null is cleared); others are kept."""
+
     display_name: Text | None = None
     room: Short | None = None
     bed: Short | None = None
@@ -162,7 +166,14 @@ class Reading(BaseModel):
     source: str
 
 
-async def _with_devices(conn: Conn, profiles: list[dict[str, Any]]) -> list[ResidentOut]:
+def _cipher(request: Request) -> RecordCipher | None:
+    cipher: RecordCipher | None = request.app.state.records
+    return cipher
+
+
+async def _with_devices(
+    conn: Conn, profiles: list[dict[str, Any]], request: Request, caller: Principal
+) -> list[ResidentOut]:
     rows = await repo.devices_of(
         conn, resident_ids=[p["resident_id"] for p in profiles], offline_after=OFFLINE_AFTER
     )
@@ -180,58 +191,24 @@ async def _with_devices(conn: Conn, profiles: list[dict[str, Any]]) -> list[Resi
             )
         )
     _, team = await current_team(conn)
-    return [
-        ResidentOut(
-            **p,
-            site_timezone=team.alerts.timezone_of(p["site_id"]),
-            devices=devices.get(p["resident_id"], []),
+    unmasked = record_columns.sees_identifiers(caller)
+    out = []
+    for p in profiles:
+        # No key, or one that does not decrypt: RecordUnavailable, a 503 (services/api/app.py).
+        record = record_columns.from_columns(p, _cipher(request), unmasked=unmasked)
+        base = {k: v for k, v in p.items() if k not in record_columns.COLUMNS}
+        out.append(
+            ResidentOut(
+                **base,
+                **dict(record),
+                site_timezone=team.alerts.timezone_of(p["site_id"]),
+                devices=devices.get(p["resident_id"], []),
+            )
         )
-        for p in profiles
-    ]
-
-
-def _check_profile(body: ResidentIn | ResidentPatch) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if body.timezone is not None:
-        try:
-            ZoneInfo(body.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise _invalid("timezone", f"unknown time zone {body.timezone!r}") from None
-    if body.rule_overrides:
-        found = nul_at(body.rule_overrides)  # stored as jsonb, which keeps no NUL character
-        if found is not None:
-            raise invalid(["body", "rule_overrides", *found], NO_NUL)
-
-
-async def _check_overrides(conn: Conn, site_id: str, overrides: dict[str, Any]) -> None:
-    """422 naming each key at fault when `overrides` would not validate once merged over the
-    site's, as the detector applies them (stored, they would be ignored: silently weaker)."""
-    site = await repo.site_overrides(conn, site_id=site_id)
-    try:
-        check_resident_overrides(site, overrides)
-    except OverrideError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["body", "rule_overrides", *key.split(".")],
-                    "msg": f"{key}: {message}",
-                    "type": "value_error",
-                }
-                for key, message in exc.problems
-            ],
-        ) from None
+    return out
 
 
 MAX_OBSERVATION_AGE = timedelta(days=7)
-
-
-def _invalid(field: str, message: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        [{"loc": ["body", field], "msg": message, "type": "value_error"}],
-    )
 
 
 @router.get("")
@@ -247,7 +224,7 @@ async def list_residents(
     """The residents in the caller's scope, by unit, room and bed."""
     scope = caller.place_sql("site_id", "unit_id", site, unit)
     profiles = await repo.list_profiles(conn, scope=scope, limit=limit, offset=offset)
-    items = await _with_devices(conn, profiles)
+    items = await _with_devices(conn, profiles, request, caller)
     await audit.record(conn, request, caller, "residents.list", "residents", site_id=site)
     return ResidentPage(items=items, limit=limit, offset=offset)
 
@@ -258,10 +235,12 @@ async def admit_resident(
 ) -> ResidentOut:
     if not caller.covers(body.site_id, body.unit_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "that unit is outside your scope")
-    _check_profile(body)
+    check_profile(body)
     if not await repo.unit_exists(conn, site_id=body.site_id, unit_id=body.unit_id):
-        raise _invalid("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
-    await _check_overrides(conn, body.site_id, body.rule_overrides)
+        raise invalid_field("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
+    await check_overrides(conn, body.site_id, body.rule_overrides)
+    fields = body.model_dump(include=set(RECORD_FIELDS))
+    record = record_columns.to_columns(fields, _cipher(request))
     profile = await repo.insert_resident(
         conn,
         site_id=body.site_id,
@@ -274,8 +253,9 @@ async def admit_resident(
         news2_scale=body.news2_scale,
         timezone=body.timezone,
         rule_overrides=body.rule_overrides,
+        record=record,
     )
-    (resident,) = await _with_devices(conn, [profile])
+    (resident,) = await _with_devices(conn, [profile], request, caller)
     await audit.record(
         conn,
         request,
@@ -289,11 +269,13 @@ async def admit_resident(
     return resident
 
 
-async def _profile(conn: Conn, resident_id: int) -> ResidentOut:
+async def _profile(
+    conn: Conn, resident_id: int, request: Request, caller: Principal
+) -> ResidentOut:
     profile = await repo.get_profile(conn, resident_id=resident_id)
     if profile is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
-    (resident,) = await _with_devices(conn, [profile])
+    (resident,) = await _with_devices(conn, [profile], request, caller)
     return resident
 
 
@@ -302,7 +284,7 @@ async def get_resident(
     resident_id: int, conn: Conn, caller: Reader, request: Request
 ) -> ResidentOut:
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
-    resident = await _profile(conn, resident_id)
+    resident = await _profile(conn, resident_id, request, caller)
     await audit.record(
         conn,
         request,
@@ -320,8 +302,8 @@ async def update_resident(
     resident_id: int, body: ResidentPatch, conn: Conn, caller: Writer, request: Request
 ) -> ResidentOut:
     """Change the profile (a move to another unit of the site, the admission assessment's
-    conditions, fall risk, NEWS2 scale, rule overrides). The detector applies it within
-    minutes."""
+    conditions, fall risk, NEWS2 scale, rule overrides) and the record. The detector applies
+    it within minutes."""
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
     changes = body.model_dump(exclude_unset=True)
     if "unit_id" in changes and not caller.covers(site_id, changes["unit_id"]):
@@ -336,20 +318,22 @@ async def update_resident(
         "rule_overrides",
     ):
         if field in changes and changes[field] is None:
-            raise _invalid(field, f"{field} cannot be null")
-    _check_profile(body)
+            raise invalid_field(field, f"{field} cannot be null")
+    check_profile(body)
     if "rule_overrides" in changes:
-        await _check_overrides(conn, site_id, changes["rule_overrides"])
+        await check_overrides(conn, site_id, changes["rule_overrides"])
     if not changes:
-        return await _profile(conn, resident_id)
+        return await _profile(conn, resident_id, request, caller)
     if "conditions" in changes:
         changes["conditions"] = sorted(set(changes["conditions"]))
+    record = {name: changes.pop(name) for name in RECORD_FIELDS if name in changes}
+    changes.update(record_columns.to_columns(record, _cipher(request)))
     scale_was = None
     if "news2_scale" in changes:
         scale_was = await repo.news2_scale(conn, resident_id=resident_id)
     # The names are the model's fields, never input.
     if not await repo.update_profile(conn, resident_id=resident_id, changes=changes):
-        raise _invalid("unit_id", f"no unit {changes.get('unit_id')!r} here")
+        raise invalid_field("unit_id", f"no unit {changes.get('unit_id')!r} here")
     await audit.record(
         conn,
         request,
@@ -371,7 +355,7 @@ async def update_resident(
             resident_id=resident_id,
             site_id=site_id,
         )
-    return await _profile(conn, resident_id)
+    return await _profile(conn, resident_id, request, caller)
 
 
 @router.get("/{resident_id}/latest", responses=errors(404))
@@ -449,11 +433,11 @@ async def record_observations(
     now = datetime.now(UTC)
     ts = body.ts or now
     if ts > now + timedelta(minutes=5):
-        raise _invalid("ts", "an observation cannot be in the future")
+        raise invalid_field("ts", "an observation cannot be in the future")
     if ts < now - MAX_OBSERVATION_AGE:
         # A round charted a week late is a data-entry error, not a late round; ancient times
         # would also reach the detector's date arithmetic.
-        raise _invalid(
+        raise invalid_field(
             "ts", f"an observation cannot be more than {MAX_OBSERVATION_AGE.days} days old"
         )
     values = body.values()

@@ -16,6 +16,7 @@ from services.db.migrate import apply_migrations
 from services.errors import ConfigError
 from services.operations.local.mosquitto import EmbeddedMosquitto, TlsListener
 from services.operations.local.postgres import EmbeddedPostgres
+from services.records.crypto import ensure_key_file
 from services.settings import (
     LOCAL_DB_NAME,
     LOCAL_DB_USER,
@@ -60,6 +61,9 @@ class LocalStack:
         """Create the data dir on first use, start what is local, apply migrations."""
         secrets = load_or_create_secrets(self.data_dir)
         s = self.settings
+        if s.local_database and s.record_key is None:
+            # The key of residents' identifiers at rest (services/records/crypto.py).
+            ensure_key_file(self.data_dir)
         try:
             if s.local_database:
                 self.postgres = EmbeddedPostgres(

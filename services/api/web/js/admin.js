@@ -5,6 +5,7 @@ import { $, h, put } from './dom.js';
 import { deviceStatusText } from './devstate.js';
 import { LANGUAGE_EVENT, applyTranslations, has, initI18n, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
+import { recordBody, recordFields } from './record_form.js';
 import { api, apiFetch, detailOf, requireSession } from './session.js';
 
 const TABS = ['residents', 'devices', 'team'];
@@ -81,6 +82,8 @@ function profileFields(resident, { admit }) {
     field('news2_scale', scale),
     field('timezone', text('timezone', resident?.timezone ?? 'Asia/Shanghai')),
     field('rule_overrides', h('textarea', { name: 'rule_overrides', rows: '3', spellcheck: 'false' }, overrides)),
+    h('h3', {}, t('admin.record_heading')),
+    recordFields(resident, field),
     h('p', { class: 'form-errors error', role: 'alert', hidden: true }),
   ];
 }
@@ -113,8 +116,8 @@ function showErrors(form, problems, fallback) {
   summary.hidden = false;
 }
 
-/** The body the API takes, or null (with the error shown) when the JSON field does not parse. */
-function profileBody(form, { admit }) {
+/** The body the API takes, or null (with the error shown) when a field does not parse. */
+function profileBody(form, { admit, resident }) {
   const value = (name) => form.elements[name].value.trim();
   let overrides = {};
   if (value('rule_overrides')) {
@@ -137,12 +140,17 @@ function profileBody(form, { admit }) {
     rule_overrides: overrides,
   };
   if (admit) body.site_id = value('site_id');
-  return body;
+  const record = recordBody(form, admit ? null : resident);
+  if (record.problems.length) {
+    showErrors(form, record.problems);
+    return null;
+  }
+  return { ...body, ...record.body };
 }
 
 async function sendProfile(form, { admit, resident }) {
   clearErrors(form);
-  const body = profileBody(form, { admit });
+  const body = profileBody(form, { admit, resident });
   if (!body) return;
   const button = form.querySelector('button[type=submit]');
   button.disabled = true;

@@ -1,0 +1,62 @@
+"""The checks an admission or a profile change passes before it is stored: dates not in the
+future, a known time zone, rule overrides that validate once merged over the site's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import HTTPException, status
+
+from rules.errors import OverrideError
+from services.api.deps import NO_NUL, Conn, invalid, nul_at
+from services.api.repos import residents as repo
+from services.resident_rules import check_resident_overrides
+
+if TYPE_CHECKING:
+    from services.api.routes.residents import ResidentIn, ResidentPatch
+
+
+def invalid_field(field: str, message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": ["body", field], "msg": message, "type": "value_error"}],
+    )
+
+
+def check_profile(body: ResidentIn | ResidentPatch) -> None:
+    if body.birth_date is not None and body.birth_date > datetime.now(UTC).date():
+        raise invalid_field("birth_date", "a birth date cannot be in the future")
+    if body.ability is not None and body.ability.assessed_on > datetime.now(UTC).date():
+        raise invalid(["body", "ability", "assessed_on"], "an assessment cannot be in the future")
+
+    if body.timezone is not None:
+        try:
+            ZoneInfo(body.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise invalid_field("timezone", f"unknown time zone {body.timezone!r}") from None
+    if body.rule_overrides:
+        found = nul_at(body.rule_overrides)  # stored as jsonb, which keeps no NUL character
+        if found is not None:
+            raise invalid(["body", "rule_overrides", *found], NO_NUL)
+
+
+async def check_overrides(conn: Conn, site_id: str, overrides: dict[str, Any]) -> None:
+    """422 naming each key at fault when `overrides` would not validate once merged over the
+    site's, as the detector applies them (stored, they would be ignored: silently weaker)."""
+    site = await repo.site_overrides(conn, site_id=site_id)
+    try:
+        check_resident_overrides(site, overrides)
+    except OverrideError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["body", "rule_overrides", *key.split(".")],
+                    "msg": f"{key}: {message}",
+                    "type": "value_error",
+                }
+                for key, message in exc.problems
+            ],
+        ) from None
