@@ -318,9 +318,10 @@ class Engine:
         out: list[AlertCandidate] = []
         for syndrome in SYNDROMES:
             config = self.config.syndromes.of(syndrome)
-            if not report.signs & config.signs:
-                continue
             key = (site_id, unit_id, syndrome)
+            # Other signs matter only to a unit with cases (they go on their line list).
+            if not report.signs & config.signs and key not in self.clusters:
+                continue
             self.clusters[key], found = syndrome_step(
                 self.clusters.get(key, ClusterState()),
                 report,

@@ -101,7 +101,8 @@ class SignReport:
 @dataclass(frozen=True, slots=True)
 class Case:
     """One line of the line list: onset (the first sign of the definition met), the signs
-    seen, the highest temperature reported."""
+    seen (the definition's, and any other reported with or after them), the highest
+    temperature reported."""
 
     onset: datetime
     signs: frozenset[str]
@@ -158,7 +159,9 @@ def syndrome_step(
                 temperatures[person] = max(report.temperature, temperatures.get(person, -1e9))
             case = _case(signs, temperatures.get(person), cases.get(person), config)
             if case is not None and case.onset >= horizon:
-                cases[person] = case
+                # The line list shows every sign reported with or after the case's, e.g. a
+                # rash charted with the diarrhoea; only the definition's count towards it.
+                cases[person] = Case(case.onset, case.signs | report.signs, case.temperature)
 
     out: list[AlertCandidate] = []
     cluster = len(cases) >= config.min_cases

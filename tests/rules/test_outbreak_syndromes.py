@@ -78,6 +78,10 @@ def test_three_gastrointestinal_cases_in_three_days_raise_one_alert_with_counts_
     cases = unit.state.cases
     assert set(cases) == {("resident", 1), ("staff", 2), ("resident", 3)}
     assert cases[("resident", 3)].signs == {"vomiting", "diarrhoea"}
+    unit.signs(3, 71, "rash")  # reported after: on the line list, no new case
+    assert cases is not unit.state.cases
+    assert unit.state.cases[("resident", 3)].signs == {"vomiting", "diarrhoea", "rash"}
+    assert unit.out == [raised]
 
 
 def test_cases_further_apart_than_the_window_do_not_cluster_and_an_expired_one_clears() -> None:
