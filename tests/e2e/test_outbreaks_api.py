@@ -137,3 +137,52 @@ def test_a_gastrointestinal_cluster_opens_one_case_file_until_it_is_reported(
     assert again.status_code == 409, again.text
     still_open = api.get("/api/v1/outbreaks", params={"status": "open"}, headers=nurse).json()
     assert all(i["outbreak_id"] != oid for i in still_open["items"])
+
+
+def test_a_cluster_half_counted_survives_a_detector_crash(
+    db: Conn, api: TestClient, ward: str, detector: ServiceProcess
+) -> None:
+    unit = "ob3"
+    db.execute(
+        "INSERT INTO units VALUES (%s, %s, 'Outbreak unit') ON CONFLICT DO NOTHING", [SITE, unit]
+    )
+    ids = [_resident(db, f"Crash {n}", unit=unit) for n in range(3)]
+    nurse = login_as(api, "ob-nurse3", "nurse", site=SITE, units=(unit,))
+
+    def post(rid: int) -> None:
+        posted = api.post(
+            f"/api/v1/residents/{rid}/symptoms", json={"symptoms": ["vomiting"]}, headers=nurse
+        )
+        assert posted.status_code == 201, posted.text
+
+    post(ids[0])
+    post(ids[1])
+    subject = f"cluster:{SITE}/{unit}/gastrointestinal"
+    wait_for(
+        lambda: db.execute(
+            "SELECT jsonb_array_length(doc->'cases') FROM detector_snapshots WHERE subject = %s",
+            [subject],
+        ).fetchall(),
+        until=lambda rows: rows == [(2,)],
+        timeout=30,
+        what="the two cases in the unit's snapshot",
+    )
+    detector.kill()
+    detector.start()  # resumes from its snapshots: two cases already counted
+    post(ids[2])
+    files = wait_for(
+        lambda: db.execute(
+            "SELECT o.outbreak_id, count(c.*) FROM outbreaks o JOIN outbreak_cases c"
+            " USING (outbreak_id) WHERE o.site_id = %s AND o.unit_id = %s GROUP BY 1",
+            [SITE, unit],
+        ).fetchall(),
+        until=lambda rows: len(rows) == 1 and rows[0][1] == 3,
+        timeout=30,
+        what="one case file with all three cases",
+    )
+    assert len(files) == 1
+    raised = db.execute(
+        "SELECT count(*) FROM alert_candidates WHERE subject = %s AND action = 'raise'",
+        [f"unit:{SITE}/{unit}"],
+    ).fetchone()
+    assert raised == (1,)
