@@ -175,7 +175,7 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-@router.post("/{outbreak_id}/report", responses=errors(404, 409))
+@router.post("/{outbreak_id}/report", responses=errors(400, 404, 409))
 async def report(
     outbreak_id: int, body: Report, conn: Conn, caller: Lead, request: Request
 ) -> OutbreakOut:
@@ -196,7 +196,7 @@ async def report(
     )
 
 
-@router.post("/{outbreak_id}/rule-out", responses=errors(404, 409))
+@router.post("/{outbreak_id}/rule-out", responses=errors(400, 404, 409))
 async def rule_out(
     outbreak_id: int, body: RuleOut, conn: Conn, caller: Lead, request: Request
 ) -> OutbreakOut:
