@@ -1,5 +1,5 @@
-"""SQL of outbreak case files and their line lists (the detector opens them and adds cases;
-people close them here)."""
+"""SQL of outbreak surveillance: symptoms charted on rounds, and the case files with their
+line lists (the detector opens them and adds cases; people close them here)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,17 @@ async def close(
         [status, reported_at, reported_to, reference, note, by, now, now, outbreak_id],
     )
     return cur.rowcount == 1
+
+
+async def record_symptoms(
+    conn: Conn, *, resident_id: int, symptoms: Sequence[str], ts: datetime, recorded_by: str
+) -> int:
+    """A round's symptoms, for the detector to read in order; returns the row's id."""
+    cur = await conn.execute(
+        "INSERT INTO symptom_observations (resident_id, symptoms, ts, recorded_by)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        [resident_id, list(symptoms), ts, recorded_by],
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])

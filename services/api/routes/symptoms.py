@@ -20,6 +20,7 @@ from services.api.deps import (
     require,
     resident_in_scope,
 )
+from services.api.repos import outbreaks as repo
 from services.api.routes.residents import MAX_OBSERVATION_AGE
 from services.auth import audit
 from services.auth.principal import Principal
@@ -62,14 +63,9 @@ async def record_symptoms(
         )
     symptoms = sorted(set(body.symptoms))
     async with conn.transaction():
-        row = await (
-            await conn.execute(
-                "INSERT INTO symptom_observations (resident_id, symptoms, ts, recorded_by)"
-                " VALUES (%s, %s, %s, %s) RETURNING id",
-                [resident_id, symptoms, ts, caller.actor],
-            )
-        ).fetchone()
-        assert row is not None
+        row_id = await repo.record_symptoms(
+            conn, resident_id=resident_id, symptoms=symptoms, ts=ts, recorded_by=caller.actor
+        )
         await audit.record(
             conn,
             request,
@@ -80,4 +76,4 @@ async def record_symptoms(
             site_id=site_id,
             status=201,
         )
-    return SymptomsOut(id=int(row[0]), resident_id=resident_id, symptoms=symptoms, ts=ts)
+    return SymptomsOut(id=row_id, resident_id=resident_id, symptoms=symptoms, ts=ts)
