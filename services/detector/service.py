@@ -40,7 +40,13 @@ from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vit
 from services.detector.case_files import write_case_file
 from services.detector.metrics import DetectorMetrics
 from services.detector.outbox import input_key, with_origin, write_candidates
-from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, STAFF_CURSOR, Partition
+from services.detector.partition import (
+    EVERY_SITE,
+    MANUAL_CURSOR,
+    STAFF_CURSOR,
+    SYMPTOM_CURSOR,
+    Partition,
+)
 from services.detector.residents import (
     Attribution,
     BulkCache,
@@ -267,8 +273,10 @@ class Detector:
                 for name, value in state.items():
                     setattr(rules, name, value)
         self.staff_cursor = self._staff_cursor(states)
-        # Symptoms came with their cursor: a detector without one has taken none in yet.
-        self.symptom_cursor = int(states.get(self.partition.symptom_cursor_key, 0))
+        # Symptoms came with their cursor: a detector without one has taken none in yet (a new
+        # partition takes up where the one detector stopped, as for manual observations).
+        symptoms = states.get(self.partition.symptom_cursor_key, states.get(SYMPTOM_CURSOR, 0))
+        self.symptom_cursor = int(symptoms)
         # A new partition of a deployment that had one detector takes up where it stopped:
         # what that detector took in before its cursor was taken in for every site.
         cursor = states.get(cursor_key, states.get(MANUAL_CURSOR))
