@@ -103,6 +103,10 @@ def test_a_gastrointestinal_cluster_opens_one_case_file_until_it_is_reported(
         assert sorted(case["signs"]) == sorted(sick[case["person_id"]])
         assert case["unit_id"] == UNIT and case["temperature"] is None
 
+    as_json = api.get(f"/api/v1/outbreaks/{oid}/line-list", headers=nurse)
+    assert as_json.json()["items"] == file["line_list"]
+    assert api.get("/api/v1/outbreaks/987654321", headers=nurse).status_code == 404
+
     exported = api.get(
         f"/api/v1/outbreaks/{oid}/line-list", params={"format": "csv"}, headers=nurse
     )
@@ -186,3 +190,13 @@ def test_a_cluster_half_counted_survives_a_detector_crash(
         [f"unit:{SITE}/{unit}"],
     ).fetchone()
     assert raised == (1,)
+    ruled_out = api.post(
+        f"/api/v1/outbreaks/{files[0][0]}/rule-out",
+        json={"reason": "one kitchen's meal, not spread"},
+        headers=nurse,
+    )
+    assert ruled_out.status_code == 200, ruled_out.text
+    assert (ruled_out.json()["status"], ruled_out.json()["note"]) == (
+        "ruled_out",
+        "one kitchen's meal, not spread",
+    )
