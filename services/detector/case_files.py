@@ -1,11 +1,13 @@
 """Outbreak case files: a cluster alert opens one for its unit and syndrome (or adds to the one
 open), and its cases are the file's line list. Written in the transaction of the candidates
-that raised them, so a replay writes nothing twice (rows are keyed by unit, syndrome, person).
+that raised them, and only for candidates written then: a replayed one (skipped by its
+origin) had its file written with it the first time, and written again after that file was
+closed it would open a new one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import psycopg
@@ -13,8 +15,28 @@ from psycopg.rows import TupleRow
 
 from rules.outbreak_syndromes import Case, Person
 from rules.types import AlertCandidate
+from services.detector.outbox import write_candidates
 
-__all__ = ["write_case_file"]
+__all__ = ["CaseFile", "write_case_file", "write_with_case_files"]
+
+# A candidate of an outbreak rule, its syndrome and the cases behind it (Engine.cases_of).
+CaseFile = tuple[AlertCandidate, str, Mapping[Person, Case]]
+
+
+def write_with_case_files(
+    conn: psycopg.Connection[TupleRow],
+    candidates: Sequence[AlertCandidate],
+    files: Sequence[CaseFile],
+    now: datetime,
+) -> int:
+    """Write the candidates (`write_candidates`), then the case files of those new."""
+    fresh: list[AlertCandidate] = []
+    new = write_candidates(conn, candidates, now, written=fresh)
+    written = {id(c) for c in fresh}
+    for candidate, syndrome, cases in files:
+        if id(candidate) in written:
+            write_case_file(conn, candidate, syndrome, cases, candidate.ts)
+    return new
 
 
 def write_case_file(

@@ -37,9 +37,9 @@ from ingest.pipeline import Inbound
 from rules.engine import Engine, RulesConfig
 from rules.outbreak_syndromes import SYNDROMES
 from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
-from services.detector.case_files import write_case_file
+from services.detector.case_files import write_with_case_files
 from services.detector.metrics import DetectorMetrics
-from services.detector.outbox import input_key, with_origin, write_candidates
+from services.detector.outbox import input_key, with_origin
 from services.detector.partition import (
     EVERY_SITE,
     MANUAL_CURSOR,
@@ -490,7 +490,7 @@ class Detector:
                 states[f"cluster:{site_id}/{unit_id}/{syndrome}"] = cluster
         # The case files' line lists as the rules hold them now (after this batch).
         files = [
-            (c, found)
+            (c, *found)
             for c in candidates
             if c.action in ("raise", "update") and (found := self.engine.cases_of(c)) is not None
         ]
@@ -499,9 +499,7 @@ class Detector:
             # Retried whole: a transaction the outage cut rolled back (or, cut during its
             # COMMIT, is found again: candidates are skipped by key, snapshots overwritten).
             with self.conn.transaction():
-                new = write_candidates(self.conn, candidates, now)
-                for c, (syndrome, cases) in files:
-                    write_case_file(self.conn, c, syndrome, cases, c.ts)
+                new = write_with_case_files(self.conn, candidates, files, now)
                 save_snapshots(self.conn, states, taken_at=now)
             return new
 
