@@ -40,7 +40,19 @@ from rules.news2 import (
     sub_score,
 )
 from rules.news2 import note_motion as note_news2_motion
+from rules.outbreak import RULE_ID as FEVER_CLUSTER
 from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
+from rules.outbreak_syndromes import (
+    SYNDROMES,
+    Case,
+    ClusterState,
+    Person,
+    SignReport,
+    Syndrome,
+    SyndromesConfig,
+    rule_id,
+    syndrome_step,
+)
 from rules.sos import sos_step
 from rules.types import (
     AlertCandidate,
@@ -76,6 +88,7 @@ class RulesConfig(RuleConfig):
     bed: BedRulesConfig = Field(default_factory=BedRulesConfig)
     wandering: WanderingConfig = Field(default_factory=WanderingConfig)
     outbreak: OutbreakConfig = Field(default_factory=OutbreakConfig)
+    syndromes: SyndromesConfig = Field(default_factory=SyndromesConfig)
     # NEWS2 is re-scored when a parameter's chart score moves, and otherwise at ticks this
     # far apart (staleness and the rule's timers): inputs change every second, bands do not.
     news2_every_s: float = Field(default=5.0, gt=0, le=30)
@@ -116,6 +129,8 @@ class Engine:
         self.config = config or RulesConfig()
         self.residents: dict[int, ResidentRules] = {}
         self.units: dict[tuple[str, str], OutbreakState] = {}
+        # Syndromic clusters by (site, unit, syndrome).
+        self.clusters: dict[tuple[str, str, Syndrome], ClusterState] = {}
         # Not rule state (never snapshotted): NEWS2's resting view per resident, while valid.
         self._views: dict[int, tuple[Any, datetime | None, dict[str, Vital]]] = {}
 
@@ -195,7 +210,7 @@ class Engine:
         out += found
         for candidate in found:
             if candidate.rule_id == "fever" and candidate.action == "raise":
-                out += self._fever_onset(r.profile, candidate.ts, now=now)
+                out += self._fever_onset(r.profile, candidate, now=now)
         if vital.metric in NEWS2_PARAMETERS:
             r.news2_streams = note_reading(r.news2_streams, vital, config=cfg.news2)
             previous = r.latest.get(vital.metric)
@@ -262,19 +277,77 @@ class Engine:
         return view
 
     def _fever_onset(
-        self, profile: ResidentProfile, onset: datetime, *, now: datetime
+        self, profile: ResidentProfile, fever: AlertCandidate, *, now: datetime
     ) -> list[AlertCandidate]:
         key = (profile.site_id, profile.unit_id)
         state, found = outbreak_step(
             self.units.get(key, OutbreakState()),
-            (profile.resident_id, onset),
+            (profile.resident_id, fever.ts),
             site_id=profile.site_id,
             unit_id=profile.unit_id,
             now=now,
             config=self.config.outbreak,
         )
         self.units[key] = state
-        return found
+        temp = fever.values.get("temp")
+        report = SignReport(
+            "resident",
+            profile.resident_id,
+            fever.ts,
+            frozenset({"fever"}),
+            temp if isinstance(temp, float) else None,
+        )
+        return found + self.signs(profile.site_id, profile.unit_id, report, now=now)
+
+    # --- symptoms and syndromic clusters -------------------------------------------------------
+
+    def symptoms(
+        self, resident_id: int, ts: datetime, symptoms: frozenset[str], *, now: datetime
+    ) -> list[AlertCandidate]:
+        """Symptoms charted for a resident on a round (unknown residents are ignored)."""
+        r = self.residents.get(resident_id)
+        if r is None:
+            return []
+        report = SignReport("resident", resident_id, ts, symptoms)
+        return self.signs(r.profile.site_id, r.profile.unit_id, report, now=now)
+
+    def signs(
+        self, site_id: str, unit_id: str, report: SignReport, *, now: datetime
+    ) -> list[AlertCandidate]:
+        """A person of a unit (a resident, or staff working there) showed signs."""
+        out: list[AlertCandidate] = []
+        for syndrome in SYNDROMES:
+            config = self.config.syndromes.of(syndrome)
+            key = (site_id, unit_id, syndrome)
+            # Other signs matter only to a unit with cases (they go on their line list).
+            if not report.signs & config.signs and key not in self.clusters:
+                continue
+            self.clusters[key], found = syndrome_step(
+                self.clusters.get(key, ClusterState()),
+                report,
+                syndrome=syndrome,
+                site_id=site_id,
+                unit_id=unit_id,
+                now=now,
+                config=config,
+            )
+            out += found
+        return out
+
+    def cases_of(self, candidate: AlertCandidate) -> tuple[str, Mapping[Person, Case]] | None:
+        """The syndrome and the cases behind an outbreak alert (its case file's line list),
+        or None if it is not one."""
+        site_id, _, unit_id = candidate.subject.removeprefix("unit:").partition("/")
+        if candidate.rule_id == FEVER_CLUSTER:
+            state = self.units.get((site_id, unit_id), OutbreakState())
+            fever = frozenset({"fever"})
+            return "fever", {("resident", rid): Case(t, fever) for rid, t in state.onsets.items()}
+        for syndrome in SYNDROMES:
+            if candidate.rule_id == rule_id(syndrome):
+                return syndrome, self.clusters.get(
+                    (site_id, unit_id, syndrome), ClusterState()
+                ).cases
+        return None
 
     # --- time --------------------------------------------------------------------------------
 
@@ -299,6 +372,18 @@ class Engine:
                 config=self.config.outbreak,
             )
             self.units[(site_id, unit_id)] = state
+            out += found
+        for key, cluster in list(self.clusters.items()):
+            site_id, unit_id, syndrome = key
+            self.clusters[key], found = syndrome_step(
+                cluster,
+                None,
+                syndrome=syndrome,
+                site_id=site_id,
+                unit_id=unit_id,
+                now=now,
+                config=self.config.syndromes.of(syndrome),
+            )
             out += found
         return out
 

@@ -195,6 +195,20 @@ UNITS: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
+# --- symptoms ------------------------------------------------------------------------------
+
+# What a round may chart about a resident beside the numbers (and a staff check-in, later):
+# the signs the outbreak rules' case definitions are made of (docs/detection.md, "Outbreaks").
+Symptom = Literal["cough", "sore_throat", "vomiting", "diarrhoea", "rash", "new_confusion"]
+SYMPTOMS: Final[tuple[Symptom, ...]] = get_args(Symptom)
+# ... and fever, which the fever rule finds in the temperatures rather than staff charting it.
+Sign = Literal["fever", "cough", "sore_throat", "vomiting", "diarrhoea", "rash", "new_confusion"]
+SIGNS: Final[tuple[Sign, ...]] = get_args(Sign)
+# Whose case an outbreak counts: a resident, or (once staff check in) a member of staff.
+PersonKind = Literal["resident", "staff"]
+PERSON_KINDS: Final[tuple[PersonKind, ...]] = get_args(PersonKind)
+
+
 # --- FHIR ----------------------------------------------------------------------------------
 
 LOINC_SYSTEM: Final = "http://loinc.org"

@@ -285,6 +285,10 @@ def page_message(
         )
         if shown:
             lines.append(text(lang, "pages.values", what=_named(lang, alert), values=shown))
+        if alert.rule_id.startswith("outbreak.") and "staff" in alert.values:
+            # A syndromic cluster: counts only, whoever reads it (the case file says who).
+            counts = {k: _number(alert.values.get(k, 0)) for k in ("count", "residents", "staff")}
+            lines.append(text(lang, "pages.cases", **counts))
     if fevers:
         lines.append(text(lang, "pages.febrile", count=len(fevers)))
         if to.full_details:

@@ -152,9 +152,14 @@ class Outbound:
             )
 
     def _audience(self, staff_id: str, site: str) -> Audience:
-        """The person's language (theirs, the site's, zh-CN) and the site's privacy choice."""
+        """The person's language (theirs, the site's, zh-CN) and the site's privacy choice;
+        disease control, outside the institution, gets counts and the link, never names."""
         team = self.team()
-        return Audience(team.language_of(staff_id, site), team.policy(site).full_details)
+        person = self.roster().staff.get(staff_id)
+        outside = person is not None and person.role == "disease_control"
+        return Audience(
+            team.language_of(staff_id, site), team.policy(site).full_details and not outside
+        )
 
     def _name(self, staff_id: str) -> str:
         person = self.roster().staff.get(staff_id)

@@ -38,6 +38,7 @@ Permission = Literal[
     "care_team:write",
     "audit:read",
     "users:manage",
+    "outbreaks:report",
 ]
 
 _CLINICAL: Final[frozenset[Permission]] = frozenset(
@@ -54,8 +55,10 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     # Administrators run the deployment: accounts, devices, the care team, the audit log; they
     # may look at and acknowledge alerts, but do not chart observations.
     "admin": frozenset(get_args(Permission)) - {"observations:write"},
-    "physician": _CLINICAL | {"residents:write", "care_team:read"},
-    "nurse": _CLINICAL | {"residents:write", "care_team:read"},
+    # Closing an outbreak's case file (reported to disease control, or ruled out) is the
+    # infection-control lead's: a nurse or physician, not every caregiver.
+    "physician": _CLINICAL | {"residents:write", "care_team:read", "outbreaks:report"},
+    "nurse": _CLINICAL | {"residents:write", "care_team:read", "outbreaks:report"},
     "caregiver": _CLINICAL,
     # Devices and the hospital's own system (HIS) answering referrals; never residents' data
     # otherwise (a referral is sent to the hospital on purpose).

@@ -60,9 +60,12 @@ def write_candidates(
     conn: psycopg.Connection[TupleRow],
     candidates: Sequence[AlertCandidate],
     arrived_at: datetime | None = None,
+    *,
+    written: list[AlertCandidate] | None = None,
 ) -> int:
     """Insert; a candidate already there (the same input replayed after a crash) is skipped.
-    Returns how many were new. One without an origin is keyed by its data time.
+    Returns how many were new (and appends them to `written`, if given). One without an
+    origin is keyed by its data time.
 
     `arrived_at`: when the data behind them reached the detector, on the detector's clock (the
     alert service compares it with their data time to tell late data), unless a candidate has
@@ -95,4 +98,6 @@ def write_candidates(
                 ],
             )
             new += cur.rowcount
+            if written is not None and cur.rowcount == 1:
+                written.append(c)
     return new

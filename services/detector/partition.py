@@ -18,6 +18,7 @@ from services.errors import ConfigError
 BASE_CLIENT_ID = "carewatch-detector"
 MANUAL_CURSOR = "cursor:manual"
 STAFF_CURSOR = "cursor:staff"
+SYMPTOM_CURSOR = "cursor:symptoms"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # site ids (device protocol v1), partition names
 
 
@@ -44,6 +45,11 @@ class Partition:
     def staff_cursor_key(self) -> str:
         """Its position in `staff_attendance` (staff acting on alerts)."""
         return STAFF_CURSOR if self.name is None else f"{STAFF_CURSOR}:{self.name}"
+
+    @property
+    def symptom_cursor_key(self) -> str:
+        """Its position in `symptom_observations` (symptoms charted on rounds)."""
+        return SYMPTOM_CURSOR if self.name is None else f"{SYMPTOM_CURSOR}:{self.name}"
 
     def owns(self, site_id: str) -> bool:
         return not self.sites or site_id in self.sites

@@ -35,10 +35,18 @@ from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
 from ingest.pipeline import Inbound
 from rules.engine import Engine, RulesConfig
+from rules.outbreak_syndromes import SYNDROMES
 from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
+from services.detector.case_files import write_with_case_files
 from services.detector.metrics import DetectorMetrics
-from services.detector.outbox import input_key, with_origin, write_candidates
-from services.detector.partition import EVERY_SITE, MANUAL_CURSOR, STAFF_CURSOR, Partition
+from services.detector.outbox import input_key, with_origin
+from services.detector.partition import (
+    EVERY_SITE,
+    MANUAL_CURSOR,
+    STAFF_CURSOR,
+    SYMPTOM_CURSOR,
+    Partition,
+)
 from services.detector.residents import (
     Attribution,
     BulkCache,
@@ -52,7 +60,11 @@ from services.detector.residents import (
     load_residents,
 )
 from services.detector.snapshots import load_snapshots, resident_snapshot, save_snapshots
-from services.detector.ward_inputs import attendance_after, manual_observations_after
+from services.detector.ward_inputs import (
+    attendance_after,
+    manual_observations_after,
+    symptom_observations_after,
+)
 from services.settings import MqttEndpoint
 
 log = logging.getLogger("carewatch.detector")
@@ -117,6 +129,7 @@ class Detector:
         # observation is taken in exactly once.
         self.manual_cursor = 0
         self.staff_cursor = 0  # position in `staff_attendance`, likewise
+        self.symptom_cursor = 0  # position in `symptom_observations`, likewise
         self.unknown: set[int] = set()
         self.dirty: set[int] = set()  # residents whose state changed since the last snapshot
         self.unacked: list[Inbound] = []  # messages taken in since the last snapshot
@@ -240,7 +253,14 @@ class Detector:
             kind, _, key = subject.partition(":")
             if kind == "cursor":
                 continue  # ours is read below; other partitions' are theirs
-            if kind == "unit":
+            if kind == "cluster":
+                site_id, _, rest = key.partition("/")
+                unit_id, _, syndrome = rest.rpartition("/")
+                if getattr(state, "key", None) not in (None, f"unit:{key}"):
+                    log.error("snapshot %s holds the state of %s: not loaded", subject, state.key)
+                elif self.partition.owns(site_id) and syndrome in SYNDROMES:
+                    self.engine.clusters[(site_id, unit_id, syndrome)] = state
+            elif kind == "unit":
                 site_id, _, unit_id = key.partition("/")
                 if getattr(state, "unit", None) not in (None, subject):
                     # A row copied under another unit's key (a restore gone wrong): its cluster
@@ -253,6 +273,10 @@ class Detector:
                 for name, value in state.items():
                     setattr(rules, name, value)
         self.staff_cursor = self._staff_cursor(states)
+        # Symptoms came with their cursor: a detector without one has taken none in yet (a new
+        # partition takes up where the one detector stopped, as for manual observations).
+        symptoms = states.get(self.partition.symptom_cursor_key, states.get(SYMPTOM_CURSOR, 0))
+        self.symptom_cursor = int(symptoms)
         # A new partition of a deployment that had one detector takes up where it stopped:
         # what that detector took in before its cursor was taken in for every site.
         cursor = states.get(cursor_key, states.get(MANUAL_CURSOR))
@@ -347,6 +371,9 @@ class Detector:
             candidates += self._db(
                 lambda: self._manual_observations(touched, now), "manual observations"
             )
+            candidates += self._db(
+                lambda: self._symptom_observations(touched, now), "symptom observations"
+            )
             self._db(lambda: self._staff_attendance(touched), "staff attendance")
             stream_now = self._stream_now(now)
             if stream_now is not None:
@@ -413,6 +440,19 @@ class Detector:
             self.metrics.observations.inc()
         return candidates
 
+    def _symptom_observations(self, touched: set[int], now: datetime) -> list[AlertCandidate]:
+        """Symptoms staff charted on rounds, into the unit's syndromic clusters."""
+        rows = symptom_observations_after(self.conn, self.symptom_cursor, self.partition.sites)
+        candidates: list[AlertCandidate] = []
+        for obs_id, resident_id, symptoms, ts in rows:
+            self.symptom_cursor = obs_id
+            if not self._ensure_resident(resident_id):
+                continue
+            found = self.engine.symptoms(resident_id, ts, frozenset(symptoms), now=now)
+            candidates += with_origin(found, f"symptoms:{obs_id}", now - ts)
+            touched.add(resident_id)
+        return candidates
+
     def _staff_attendance(self, touched: set[int]) -> None:
         """Staff acknowledging or resolving a resident's alert (the alert service records it):
         the rules learn a person attended, e.g. a resolved fall is no long lie."""
@@ -443,14 +483,23 @@ class Detector:
             }
             states[self.partition.cursor_key] = self.manual_cursor
             states[self.partition.staff_cursor_key] = self.staff_cursor
+            states[self.partition.symptom_cursor_key] = self.symptom_cursor
             for (site_id, unit_id), state in self.engine.units.items():
                 states[unit_subject(site_id, unit_id)] = state
+            for (site_id, unit_id, syndrome), cluster in self.engine.clusters.items():
+                states[f"cluster:{site_id}/{unit_id}/{syndrome}"] = cluster
+        # The case files' line lists as the rules hold them now (after this batch).
+        files = [
+            (c, *found)
+            for c in candidates
+            if c.action in ("raise", "update") and (found := self.engine.cases_of(c)) is not None
+        ]
 
         def write() -> int:
             # Retried whole: a transaction the outage cut rolled back (or, cut during its
             # COMMIT, is found again: candidates are skipped by key, snapshots overwritten).
             with self.conn.transaction():
-                new = write_candidates(self.conn, candidates, now)
+                new = write_with_case_files(self.conn, candidates, files, now)
                 save_snapshots(self.conn, states, taken_at=now)
             return new
 

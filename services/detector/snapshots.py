@@ -4,6 +4,7 @@ A row's `doc` is JSON (rules/state_codec.py) and its `version` the format versio
 - `resident:<id>`: an object of the resident's rule states by `ResidentRules` field name (a
   field missing from it keeps its default when restored);
 - `unit:<site>/<unit>`: the unit's `OutbreakState`;
+- `cluster:<site>/<unit>/<syndrome>`: the unit's `ClusterState` of that syndrome;
 - `cursor:...`: a position (an integer).
 Format 1 is the binary format of earlier releases: the detector does not read it and refuses
 to start while any is left (`carewatch upgrade-state`, upgrade/state.py, rewrites it as JSON).
@@ -25,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from rules.engine import ResidentRules
 from rules.outbreak import OutbreakState
+from rules.outbreak_syndromes import ClusterState
 from rules.state_codec import Json, StateFormatError, decode, encode, upgrade
 from services.errors import LegacyStateError
 
@@ -63,9 +65,12 @@ def resident_snapshot(rules: ResidentRules) -> dict[str, Any]:
     return {name: getattr(rules, name) for name in STATE_FIELDS}
 
 
+_TYPES: Mapping[str, Any] = {"unit": OutbreakState, "cluster": ClusterState, "cursor": int}
+
+
 def _kind(subject: str) -> str:
     kind = subject.partition(":")[0]
-    if kind not in ("resident", "unit", "cursor"):
+    if kind not in ("resident", "unit", "cluster", "cursor"):
         raise StateFormatError(f"unknown subject kind {kind!r}")
     return kind
 
@@ -74,7 +79,7 @@ def encode_state(subject: str, state: Any) -> Json:
     kind = _kind(subject)
     if kind == "resident":
         return {name: encode(value, RESIDENT_TYPES[name]) for name, value in state.items()}
-    return encode(state, OutbreakState if kind == "unit" else int)
+    return encode(state, _TYPES[kind])
 
 
 def decode_state(subject: str, doc: Json) -> Any:
@@ -83,7 +88,7 @@ def decode_state(subject: str, doc: Json) -> Any:
         if not isinstance(doc, dict) or not set(doc) <= set(RESIDENT_TYPES):
             raise StateFormatError(f"not a resident's state: {str(doc)[:80]}")
         return {name: decode(value, RESIDENT_TYPES[name]) for name, value in doc.items()}
-    return decode(doc, OutbreakState if kind == "unit" else int)
+    return decode(doc, _TYPES[kind])
 
 
 def save_snapshots(

@@ -1,6 +1,7 @@
 """What staff enter beside the device stream, read in order after the detector's cursors:
-observations taken on rounds (through the API) and staff attending to alerts (recorded by the
-alert service). Only the rows of the partition's sites (all sites: `sites` empty)."""
+observations and symptoms taken on rounds (through the API) and staff attending to alerts
+(recorded by the alert service). Only the rows of the partition's sites (all sites: `sites`
+empty)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from psycopg.rows import TupleRow
 
 from rules.types import StaffAction
 
-__all__ = ["Attendance", "ManualObservation", "attendance_after", "manual_observations_after"]
+__all__ = [
+    "Attendance",
+    "ManualObservation",
+    "SymptomObservation",
+    "attendance_after",
+    "manual_observations_after",
+    "symptom_observations_after",
+]
 
 PAGE = 1000  # rows per read; the rest come at the next tick
 
@@ -25,6 +33,13 @@ class ManualObservation(NamedTuple):
     resident_id: int
     metric: str
     value: float
+    ts: datetime
+
+
+class SymptomObservation(NamedTuple):
+    id: int
+    resident_id: int
+    symptoms: list[str]
     ts: datetime
 
 
@@ -53,6 +68,21 @@ def manual_observations_after(conn: Conn, cursor: int, sites: Set[str]) -> list[
             [cursor, PAGE],
         ).fetchall()
     return [ManualObservation(*row) for row in rows]
+
+
+def symptom_observations_after(
+    conn: Conn, cursor: int, sites: Set[str]
+) -> list[SymptomObservation]:
+    query = (
+        "SELECT s.id, s.resident_id, s.symptoms, s.ts FROM symptom_observations s"
+        " JOIN residents r USING (resident_id) WHERE s.id > %s"
+    )
+    params: list[Any] = [cursor]
+    if sites:
+        query += " AND r.site_id = ANY(%s)"
+        params.append(sorted(sites))
+    rows = conn.execute(query + " ORDER BY s.id LIMIT %s", [*params, PAGE]).fetchall()
+    return [SymptomObservation(*row) for row in rows]
 
 
 def attendance_after(conn: Conn, cursor: int, sites: Set[str]) -> list[Attendance]:

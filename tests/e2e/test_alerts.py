@@ -280,7 +280,7 @@ def test_with_every_channel_down_the_alert_stays_unnotified_until_one_comes_back
     assert len(http.for_path("cg1")) == 1
 
 
-def test_an_outbreak_cluster_reaches_infection_and_disease_control_with_the_residents(
+def test_an_outbreak_cluster_names_residents_to_infection_control_and_counts_to_disease_control(
     db: Conn,
     api: TestClient,
     settings: Settings,
@@ -314,8 +314,11 @@ def test_an_outbreak_cluster_reaches_infection_and_disease_control_with_the_resi
     assert page.path == "/ic1" and mail.recipients == ("cdc@example.org",)
     for text in (page.body, mail.text):
         assert "Febrile residents (3)" in text
-        for name, shown in zip(names, ("38.4", "38.9", "38.1"), strict=True):
-            assert f"{name}: {shown} °C" in text, text
+    for name, shown in zip(names, ("38.4", "38.9", "38.1"), strict=True):
+        assert f"{name}: {shown} °C" in page.body, page.body
+        # Outside the institution: counts and the link, never names (issue 18).
+        assert name not in mail.text and name not in mail.subject, mail.text
+    assert "/a/" in mail.text
     assert not http.for_path("cg1")  # an outbreak goes to its own audience
 
 

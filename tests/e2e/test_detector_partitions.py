@@ -152,6 +152,8 @@ def test_partitions_own_their_sites_and_resume_from_snapshots() -> None:
                 "cursor:manual:pb",
                 "cursor:staff:pa",
                 "cursor:staff:pb",
+                "cursor:symptoms:pa",
+                "cursor:symptoms:pb",
             ]
             assert (
                 count(

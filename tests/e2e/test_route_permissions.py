@@ -255,6 +255,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     # From `requested` no one may go to `admitted` (409): the probe changes nothing.
     ("POST", "/api/v1/referrals/{referral_id}/transition"): Probe("referral", {"to": "admitted"}),
     ("GET", "/api/v1/referrals/{referral_id}/fhir"): Probe("referral"),
+    ("POST", "/api/v1/residents/{resident_id}/symptoms"): Probe("resident", {"symptoms": ["rash"]}),
+    # Case files (none here: "1" is a 404 for whoever may ask at all).
+    ("GET", "/api/v1/outbreaks"): Probe(),
+    ("GET", "/api/v1/outbreaks/{outbreak_id}"): Probe(),
+    ("GET", "/api/v1/outbreaks/{outbreak_id}/line-list"): Probe(query={"format": "csv"}),
+    ("POST", "/api/v1/outbreaks/{outbreak_id}/report"): Probe(body={"reported_to": "CDC"}),
+    ("POST", "/api/v1/outbreaks/{outbreak_id}/rule-out"): Probe(body={"reason": "probe"}),
 }
 
 

@@ -125,6 +125,56 @@ def test_fever_in_three_residents_of_a_unit_is_one_cluster() -> None:
     assert clusters[0].subject == "unit:s/u" and clusters[0].audience == "infection_control"
 
 
+def test_symptoms_from_rounds_make_a_gastrointestinal_cluster_with_its_line_list() -> None:
+    engine = engine_with(1, 2, 3, 4)
+    engine.set_resident(profile(resident_id=4, unit_id="other"))
+    out: list[AlertCandidate] = []
+    for i, rid in enumerate((1, 4, 2, 3)):
+        at = seconds(3600 * i)
+        out += engine.symptoms(rid, at, frozenset({"diarrhoea", "rash"}), now=at)
+    assert engine.symptoms(99, seconds(0), frozenset({"vomiting"}), now=seconds(0)) == []
+    [cluster] = out
+    assert (cluster.rule_id, cluster.action) == ("outbreak.gastrointestinal_cluster", "raise")
+    found = engine.cases_of(cluster)
+    assert found is not None
+    syndrome, cases = found
+    assert syndrome == "gastrointestinal"
+    assert {p: c.onset for p, c in cases.items()} == {
+        ("resident", 1): seconds(0),
+        ("resident", 2): seconds(7200),
+        ("resident", 3): seconds(10800),
+    }
+    cleared = engine.tick_units(now=seconds(3600 * 75))
+    assert [(c.rule_id, c.action) for c in cleared] == [
+        ("outbreak.gastrointestinal_cluster", "clear")
+    ]
+
+
+def test_a_fever_onset_is_a_sign_of_influenza_like_illness() -> None:
+    engine = engine_with(1, 2, overrides=None)
+    engine.config = RulesConfig.model_validate(
+        {
+            "syndromes": {
+                "respiratory": {
+                    "case_definition": [["fever", "cough"]],
+                    "min_cases": 2,
+                    "window_s": 86400,
+                }
+            }
+        }
+    )
+    for rid in (1, 2):
+        engine.set_resident(profile(resident_id=rid, unit_id="u"))
+    out = engine.symptoms(1, seconds(0), frozenset({"cough"}), now=seconds(0))
+    out += engine.symptoms(2, seconds(0), frozenset({"cough"}), now=seconds(0))
+    for rid in (1, 2):
+        out += feed(engine, [(rid, Vital(seconds(600), "temp", 38.6, "manual"))])
+    [cluster] = [c for c in out if c.rule_id == "outbreak.respiratory_cluster"]
+    found = engine.cases_of(cluster)
+    assert found is not None
+    assert {c.temperature for c in found[1].values()} == {38.6}
+
+
 def test_sos_pages() -> None:
     engine = engine_with(1)
     assert raised(feed(engine, [(1, DeviceEvent(seconds(0), "w1", "sos"))])) == ["sos"]

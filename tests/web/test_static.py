@@ -13,6 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rules.news2 import Band, Parameter
+from rules.outbreak_syndromes import SYNDROMES
+from rules.vocabulary import PERSON_KINDS, SIGNS
 from services.alerts.model import STAFF_OUTCOMES
 from services.api.routes.web import WEB_DIR
 from services.auth.principal import ROLES
@@ -67,6 +69,10 @@ def test_every_key_the_pages_use_is_in_the_catalogue() -> None:
         ("live.", ("connecting", "live", "reconnecting", "unavailable")),
         ("device.", ("offline", "silent", "off_wrist", "battery_low")),
         ("range.", ("1h", "24h", "7d", "30d")),
+        ("symptom.", SIGNS),
+        ("syndrome.", (*SYNDROMES, "fever")),
+        ("outbreak_status.", ("open", "reported", "ruled_out")),
+        ("person_kind.", PERSON_KINDS),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )

@@ -161,6 +161,31 @@ def test_a_site_that_allows_details_gets_name_and_values() -> None:
     assert "已升级至第 2 级：尚无人确认。" in page.body
 
 
+@pytest.mark.parametrize("to", [ZH, ZH_FULL, EN_FULL], ids=["zh", "zh full", "en full"])
+def test_a_syndromic_cluster_page_gives_counts_and_the_link_never_names(to: Audience) -> None:
+    cluster = AlertCandidate(
+        rule_id="outbreak.gastrointestinal_cluster",
+        action="raise",
+        subject="unit:t1/A",
+        dedupe_key="outbreak.gastrointestinal_cluster:unit:t1/A",
+        severity="high",
+        ts=T,
+        title="Gastrointestinal illness cluster: 3 cases in unit A within 72 h",
+        values={"syndrome": "gastrointestinal", "count": 3, "residents": 2, "staff": 1},
+        audience="infection_control",
+    )
+    unit = Place("阳光护理院", "A 区", None, None, None)
+    page = page_message(incident_of(cluster), unit, step=1, renotify=False, link=LINK, to=to)
+    expected = {
+        "zh-CN": "病例：3 例（长者 2 例，员工 1 例）",
+        "en": "Cases: 3 (2 residents, 1 staff)",
+    }[to.language]
+    assert expected in page.body.splitlines()
+    assert LINK in page.body
+    if to.language == "zh-CN":
+        assert page.title.startswith("【高】单元内胃肠道症状聚集")
+
+
 @pytest.mark.parametrize(
     ("rule_id", "worst"), [("vital.spo2.low", "最低 84"), ("vital.hr.high", "最高 142")]
 )

@@ -1,0 +1,96 @@
+"""SQL of outbreak surveillance: symptoms charted on rounds, and the case files with their
+line lists (the detector opens them and adds cases; people close them here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow, dict_row
+
+Conn = AsyncConnection[TupleRow]
+# Scope fragments come from auth.principal.Principal.scope_sql: fixed parts, never input.
+Scope = tuple[str, Sequence[object]]
+
+COLUMNS: Final = (
+    "o.outbreak_id, o.site_id, o.unit_id, o.syndrome, o.rule_id, o.status, o.opened_at,"
+    " o.updated_at, o.reported_at, o.reported_to, o.reference, o.closed_by, o.closed_at, o.note,"
+    " (SELECT count(*) FROM outbreak_cases c WHERE c.outbreak_id = o.outbreak_id) AS cases,"
+    " (SELECT min(onset) FROM outbreak_cases c WHERE c.outbreak_id = o.outbreak_id)"
+    " AS first_onset"
+)
+
+
+async def list_outbreaks(
+    conn: Conn, *, scope: Scope, status: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    where, params = scope
+    query = f"SELECT {COLUMNS} FROM outbreaks o WHERE {where}"  # noqa: S608 - fixed parts
+    args = list(params)
+    if status is not None:
+        query += " AND o.status = %s"
+        args.append(status)
+    query += " ORDER BY o.status = 'open' DESC, o.opened_at DESC LIMIT %s OFFSET %s"
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, [*args, limit, offset])
+        return await cur.fetchall()
+
+
+async def get_outbreak(conn: Conn, *, outbreak_id: int) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {COLUMNS} FROM outbreaks o WHERE o.outbreak_id = %s",  # noqa: S608
+            [outbreak_id],
+        )
+        return await cur.fetchone()
+
+
+async def line_list(conn: Conn, *, outbreak_id: int) -> list[dict[str, Any]]:
+    """Every case, earliest onset first; a resident's name from their record (staff: later)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT c.person_kind, c.person_id, r.display_name AS name, c.unit_id, c.onset,"
+            " c.signs, c.temperature FROM outbreak_cases c"
+            " LEFT JOIN residents r ON c.person_kind = 'resident' AND r.resident_id = c.person_id"
+            " WHERE c.outbreak_id = %s ORDER BY c.onset, c.person_kind, c.person_id",
+            [outbreak_id],
+        )
+        return await cur.fetchall()
+
+
+async def close(
+    conn: Conn,
+    *,
+    outbreak_id: int,
+    status: str,
+    by: str,
+    now: datetime,
+    reported_at: datetime | None = None,
+    reported_to: str | None = None,
+    reference: str | None = None,
+    note: str | None = None,
+) -> bool:
+    """Close an open case file; False if it is not open (any more)."""
+    cur = await conn.execute(
+        "UPDATE outbreaks SET status = %s, reported_at = %s, reported_to = %s, reference = %s,"
+        " note = %s, closed_by = %s, closed_at = %s, updated_at = %s"
+        " WHERE outbreak_id = %s AND status = 'open'",
+        [status, reported_at, reported_to, reference, note, by, now, now, outbreak_id],
+    )
+    return cur.rowcount == 1
+
+
+async def record_symptoms(
+    conn: Conn, *, resident_id: int, symptoms: Sequence[str], ts: datetime, recorded_by: str
+) -> int:
+    """A round's symptoms, for the detector to read in order; returns the row's id."""
+    cur = await conn.execute(
+        "INSERT INTO symptom_observations (resident_id, symptoms, ts, recorded_by)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        [resident_id, list(symptoms), ts, recorded_by],
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
