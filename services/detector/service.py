@@ -35,7 +35,6 @@ from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
 from ingest.pipeline import Inbound
 from rules.engine import Engine, RulesConfig
-from rules.outbreak_syndromes import SYNDROMES
 from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
 from services.detector.case_files import write_with_case_files
 from services.detector.metrics import DetectorMetrics
@@ -60,8 +59,11 @@ from services.detector.residents import (
     load_residents,
 )
 from services.detector.snapshots import load_snapshots, resident_snapshot, save_snapshots
+from services.detector.unit_states import restore_unit_state
 from services.detector.ward_inputs import (
     attendance_after,
+    first_manual_cursor,
+    last_attendance,
     manual_observations_after,
     symptom_observations_after,
 )
@@ -253,21 +255,8 @@ class Detector:
             kind, _, key = subject.partition(":")
             if kind == "cursor":
                 continue  # ours is read below; other partitions' are theirs
-            if kind == "cluster":
-                site_id, _, rest = key.partition("/")
-                unit_id, _, syndrome = rest.rpartition("/")
-                if getattr(state, "key", None) not in (None, f"unit:{key}"):
-                    log.error("snapshot %s holds the state of %s: not loaded", subject, state.key)
-                elif self.partition.owns(site_id) and syndrome in SYNDROMES:
-                    self.engine.clusters[(site_id, unit_id, syndrome)] = state
-            elif kind == "unit":
-                site_id, _, unit_id = key.partition("/")
-                if getattr(state, "unit", None) not in (None, subject):
-                    # A row copied under another unit's key (a restore gone wrong): its cluster
-                    # would be counted for the wrong unit, and the rule refuses it.
-                    log.error("snapshot %s holds the state of %s: not loaded", subject, state.unit)
-                elif self.partition.owns(site_id):
-                    self.engine.units[(site_id, unit_id)] = state
+            if kind in ("cluster", "unit"):
+                restore_unit_state(self.engine, self.partition, subject, state)
             elif kind == "resident" and self._ensure_resident(int(key)):
                 rules = self.engine.residents[int(key)]
                 for name, value in state.items():
@@ -283,16 +272,9 @@ class Detector:
         if cursor is not None:
             self.manual_cursor = int(cursor)
         else:
-            # First start: observations older than NEWS2's longest freshness window (12 h)
-            # could not count any more.
-            row = self._db(
-                lambda: self.conn.execute(
-                    "SELECT coalesce(max(id), 0) FROM manual_observations"
-                    " WHERE recorded_at < now() - interval '12 hours'"
-                ).fetchone(),
-                "reading the manual observations",
+            self.manual_cursor = self._db(
+                lambda: first_manual_cursor(self.conn), "reading the manual observations"
             )
-            self.manual_cursor = int(row[0]) if row else 0
         log.info(
             "partition %s (sites: %s): resumed %d residents and %d units from snapshots",
             self.partition.name or "-",
@@ -305,9 +287,7 @@ class Detector:
         cursor = states.get(self.partition.staff_cursor_key, states.get(STAFF_CURSOR))
         if cursor is not None:
             return int(cursor)
-        # No rule state that a past action could be about: start at the end.
-        row = self.conn.execute("SELECT coalesce(max(id), 0) FROM staff_attendance").fetchone()
-        return int(row[0]) if row else 0
+        return last_attendance(self.conn)
 
     def _ensure_resident(self, resident_id: int) -> bool:
         """Give the rules a resident's profile and rule overrides, when first seen and again

@@ -96,3 +96,19 @@ def attendance_after(conn: Conn, cursor: int, sites: Set[str]) -> list[Attendanc
         params.append(sorted(sites))
     rows = conn.execute(query + " ORDER BY id LIMIT %s", [*params, PAGE]).fetchall()
     return [Attendance(*row) for row in rows]
+
+
+def first_manual_cursor(conn: Conn) -> int:
+    """Where a detector's first start begins reading rounds: observations older than NEWS2's
+    longest freshness window (12 h) could not count any more."""
+    row = conn.execute(
+        "SELECT coalesce(max(id), 0) FROM manual_observations"
+        " WHERE recorded_at < now() - interval '12 hours'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def last_attendance(conn: Conn) -> int:
+    """The newest staff action: with no rule state a past action could be about, start there."""
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM staff_attendance").fetchone()
+    return int(row[0]) if row else 0
