@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import Field
 
@@ -34,9 +34,11 @@ from rules.news2 import (
     DeviceHistory,
     News2Config,
     News2State,
+    Scale,
     news2_step,
     note_reading,
-    resting_view_until,
+    resting_value,
+    smooths,
     sub_score,
 )
 from rules.news2 import note_motion as note_news2_motion
@@ -70,6 +72,8 @@ from rules.vocabulary import BED_FIELDS, VITAL_SIGNS
 from rules.wandering import WanderingConfig, WanderingState, wandering_step
 
 NEWS2_PARAMETERS = frozenset(PARAMETERS)
+# A NEWS2 rule with no alert open and nothing held (what it starts as).
+NEWS2_IDLE = News2State()
 # What only a bed sensor measures (its hr and rr are vital signs like any other).
 BED_METRICS = frozenset(BED_FIELDS) - frozenset(VITAL_SIGNS)
 # A worn accelerometer whose magnitude varies this much (g, standard deviation over a
@@ -112,6 +116,19 @@ class ResidentRules:
     devices: dict[str, DeviceState] = field(default_factory=dict)
 
 
+class _Resting(NamedTuple):
+    """What one streamed NEWS2 parameter counted as (`resting_value`), from what, since when
+    and until when it holds; compared by identity: the stream's tuples are never mutated."""
+
+    readings: tuple[Vital, ...] | None
+    moving: tuple[tuple[datetime, datetime], ...]
+    current: Vital | None
+    config: News2Config
+    since: datetime
+    until: datetime | None
+    counted: Vital | None
+
+
 def motion_is_active(window: Motion) -> bool:
     n = len(window.ax)
     if n < 2:
@@ -131,8 +148,9 @@ class Engine:
         self.units: dict[tuple[str, str], OutbreakState] = {}
         # Syndromic clusters by (site, unit, syndrome).
         self.clusters: dict[tuple[str, str, Syndrome], ClusterState] = {}
-        # Not rule state (never snapshotted): NEWS2's resting view per resident, while valid.
-        self._views: dict[int, tuple[Any, datetime | None, dict[str, Vital]]] = {}
+        # Not rule state (never snapshotted): what each streamed NEWS2 parameter of a resident
+        # counts as, while valid.
+        self._resting: dict[int, dict[str, _Resting]] = {}
 
     # --- residents ---------------------------------------------------------------------------
 
@@ -260,20 +278,43 @@ class Engine:
         r.news2_at = now
         # A device's stream counts as its resting median (rules/news2/continuous.py).
         scored = self._resting_view(r, now=now)
+        if r.news2 == NEWS2_IDLE and _only_low(scored, r.profile.news2_scale, now):
+            # news2_step would score "low" (or prove nothing) and stay idle: most residents,
+            # most of the time, and scoring is the costliest step of a reading.
+            return []
         r.news2, found = news2_step(
             r.news2, scored, profile=r.profile, now=now, config=r.config.news2
         )
         return found
 
     def _resting_view(self, r: ResidentRules, *, now: datetime) -> dict[str, Vital]:
-        # Ticks re-score every few seconds while the view changes about once a report: keep
-        # it until a reading, motion or a reading going out of date changes it.
-        key = (r.news2_streams, tuple(r.latest.values()), r.config.news2)
-        cached = self._views.get(r.profile.resident_id)
-        if cached is not None and cached[0] == key and (cached[1] is None or now < cached[1]):
-            return cached[2]
-        view, until = resting_view_until(r.latest, r.news2_streams, now=now, config=r.config.news2)
-        self._views[r.profile.resident_id] = (key, until, view)
+        # A parameter's resting value changes only with its own readings, the motion, the
+        # configuration or a reading going out of date: re-scores (every few readings, and at
+        # ticks) recompute only the parameters whose stream moved.
+        view = dict(r.latest)
+        cfg = r.config.news2
+        if not smooths(cfg):
+            return view
+        kept = self._resting.setdefault(r.profile.resident_id, {})
+        history = r.news2_streams
+        for parameter in cfg.continuous.parameters:
+            current = r.latest.get(parameter)
+            readings = history.readings.get(parameter)
+            old = kept.get(parameter)
+            if (
+                old is None
+                or old.readings is not readings
+                or old.current is not current
+                or old.moving is not history.moving
+                or old.config is not cfg
+                or now < old.since
+                or (old.until is not None and now >= old.until)
+            ):
+                counted, until = resting_value(parameter, current, history, now=now, config=cfg)
+                old = _Resting(readings, history.moving, current, cfg, now, until, counted)
+                kept[parameter] = old
+            if old.counted is not None:
+                view[parameter] = old.counted
         return view
 
     def _fever_onset(
@@ -421,3 +462,28 @@ class Engine:
         r = self.residents.get(resident_id)
         if r is not None:
             r.fall = cancel_pending(r.fall, now)
+
+
+def _only_low(scored: Mapping[str, Vital], scale: Scale, now: datetime) -> bool:
+    """Whether NEWS2 from `scored` at `now` is "low" or proves nothing above it, whichever
+    values count (fresh, in their observation interval): an upper bound, every value counted
+    and SpO2 scored on oxygen if oxygen is charted, since a value that does not count, or
+    air, never adds points. False where compute_news2 must refuse (a naive time)."""
+    if now.utcoffset() is None:
+        return False
+    on_o2 = scored.get("on_o2")
+    oxygen = on_o2 is not None and on_o2.value == 1
+    total = top = 0
+    for parameter in PARAMETERS:
+        reading = scored.get(parameter)
+        if reading is None:
+            continue
+        if reading.ts.utcoffset() is None:
+            return False
+        try:
+            score = sub_score(parameter, reading.value, scale=scale, on_oxygen=oxygen)
+        except ValueError:
+            continue  # unscorable: never counts
+        total += score
+        top = max(top, score)
+    return total <= 4 and top < 3

@@ -34,8 +34,10 @@ from rules.news2.continuous import (
     DeviceHistory,
     note_motion,
     note_reading,
+    resting_value,
     resting_view,
     resting_view_until,
+    smooths,
 )
 from rules.news2.rule import News2State, news2_step
 from rules.news2.score import Gap, News2Result, ObservationsDue, SubScore, compute_news2
@@ -73,8 +75,10 @@ __all__ = [
     "news2_step",
     "note_motion",
     "note_reading",
+    "resting_value",
     "resting_view",
     "resting_view_until",
     "risk_level",
+    "smooths",
     "sub_score",
 ]

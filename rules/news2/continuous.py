@@ -19,10 +19,11 @@ Manual and FHIR values (a round) count as they are: someone took them at rest.
 from __future__ import annotations
 
 import bisect
-import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
 from rules.news2.chart import Parameter
 from rules.news2.config import News2Config
@@ -43,8 +44,52 @@ class DeviceHistory:
     moving: tuple[Interval, ...] = ()
 
 
-def _ts(reading: Vital) -> datetime:
-    return reading.ts
+class _Spans(NamedTuple):
+    """A configuration's durations as timedeltas, per streamed parameter where they differ."""
+
+    config: News2Config  # kept so that its id is not reused while the entry lives
+    keep: Mapping[str, timedelta]
+    max_age: Mapping[str, timedelta]
+    window: timedelta
+    recovery: timedelta
+    longest_motion_keep: timedelta
+
+
+# By the configuration's id: hashing a configuration costs more than the arithmetic it saves.
+_SPANS: dict[int, _Spans] = {}
+_SPANS_KEPT = 256  # a site has a few configurations; residents' overrides add one each
+
+
+def _spans(config: News2Config) -> _Spans:
+    spans = _SPANS.get(id(config))
+    if spans is not None and spans.config is config:
+        return spans
+    cont = config.continuous
+    keep: dict[str, timedelta] = {p: timedelta(seconds=_keep_s(p, config)) for p in cont.parameters}
+    spans = _Spans(
+        config,
+        keep,
+        {p: timedelta(seconds=config.max_age_s.for_parameter(p)) for p in cont.parameters},
+        timedelta(seconds=cont.window_s),
+        timedelta(seconds=cont.motion_recovery_s),
+        max((keep[p] for p in cont.motion_parameters), default=timedelta(0)),
+    )
+    if len(_SPANS) >= _SPANS_KEPT:
+        _SPANS.clear()
+    _SPANS[id(config)] = spans
+    return spans
+
+
+_ts = attrgetter("ts")
+_value = attrgetter("value")
+
+
+def _median(ordered: list[float]) -> float:
+    # statistics.median's arithmetic, on values already sorted (it would sort them again).
+    n = len(ordered)
+    if n % 2:
+        return float(ordered[n // 2])
+    return float((ordered[n // 2 - 1] + ordered[n // 2]) / 2)
 
 
 def _keep_s(parameter: Parameter, config: News2Config) -> float:
@@ -55,25 +100,34 @@ def _keep_s(parameter: Parameter, config: News2Config) -> float:
 def note_reading(history: DeviceHistory, vital: Vital, *, config: News2Config) -> DeviceHistory:
     """Keep a device reading of a streamed parameter (others are returned unchanged)."""
     cont = config.continuous
-    if vital.source not in DEVICE_SOURCES or vital.metric not in cont.parameters:
+    parameter = vital.metric
+    if vital.source not in DEVICE_SOURCES or parameter not in cont.parameters:
         return history
-    parameter: Parameter = vital.metric
     same = history.readings.get(parameter, ())
-    if not same or vital.ts >= same[-1].ts:
-        kept = (*same, vital)
+    ts = vital.ts
+    # At most `max_readings`, none older than the horizon; the oldest usually is in date.
+    first = max(len(same) + 1 - cont.max_readings, 0)
+    if not same or ts >= same[-1].ts:
+        # Concatenation: about twice as fast as unpacking into a new tuple here.
+        kept = same[first:] + (vital,)  # noqa: RUF005
     else:  # backfill arrives late: keep time order
-        at = bisect.bisect_right(same, vital.ts, key=_ts)
-        kept = (*same[:at], vital, *same[at:])
-    horizon = kept[-1].ts - timedelta(seconds=_keep_s(parameter, config))
-    first = max(bisect.bisect_left(kept, horizon, key=_ts), len(kept) - cont.max_readings)
-    return replace(history, readings={**history.readings, parameter: kept[first:]})
+        at = bisect.bisect_right(same, ts, key=_ts)
+        kept = (*same[:at], vital, *same[at:])[first:]
+    horizon = kept[-1].ts - _spans(config).keep[parameter]
+    if kept[0].ts < horizon:
+        kept = kept[bisect.bisect_left(kept, horizon, key=_ts) :]
+    readings = dict(history.readings)
+    readings[parameter] = kept
+    # Built directly: dataclasses.replace on every reading was a sixth of the engine's time.
+    return DeviceHistory(readings, history.moving)
 
 
 def note_motion(
     history: DeviceHistory, start: datetime, end: datetime, *, config: News2Config
 ) -> DeviceHistory:
     """Record activity from `start` to `end` (a worn motion window that shows movement)."""
-    recovery = timedelta(seconds=config.continuous.motion_recovery_s)
+    spans = _spans(config)
+    recovery = spans.recovery
     intervals = sorted([*history.moving, (start, end)])
     merged: list[Interval] = []
     for s, e in intervals:
@@ -82,9 +136,8 @@ def note_motion(
             merged[-1] = (merged[-1][0], max(merged[-1][1], e))
         else:
             merged.append((s, e))
-    longest = max((_keep_s(p, config) for p in config.continuous.motion_parameters), default=0.0)
-    horizon = merged[-1][1] - timedelta(seconds=longest) - recovery
-    return replace(history, moving=tuple(iv for iv in merged if iv[1] >= horizon))
+    horizon = merged[-1][1] - spans.longest_motion_keep - recovery
+    return DeviceHistory(history.readings, tuple(iv for iv in merged if iv[1] >= horizon))
 
 
 def resting_view(
@@ -101,34 +154,65 @@ def resting_view_until(
 ) -> tuple[dict[str, Vital], datetime | None]:
     """`resting_view`, and until when it stays the same if no reading or motion is noted
     (the oldest reading it counted goes out of date then; None: for as long as nothing is)."""
-    cont = config.continuous
     view = dict(latest)
     until: datetime | None = None
-    if cont.window_s == 0 and cont.motion_recovery_s == 0:
+    if not smooths(config):
         return view, until
-    recovery = timedelta(seconds=cont.motion_recovery_s)
-    moving = history.moving if cont.motion_recovery_s > 0 else ()
-    for parameter in cont.parameters:
-        current = latest.get(parameter)
-        readings = history.readings.get(parameter)
-        if current is None or current.source not in DEVICE_SOURCES or not readings:
-            continue
-        oldest = now - timedelta(seconds=config.max_age_s.for_parameter(parameter))
-        inside = readings[bisect.bisect_left(readings, oldest, key=_ts) :]
-        if not inside:
-            continue
-        expires = inside[0].ts + (now - oldest)
-        until = expires if until is None else min(until, expires)
-        counted: Sequence[Vital] = inside
-        if moving and parameter in cont.motion_parameters:
-            resting = [r for r in inside if not any(s <= r.ts <= e + recovery for s, e in moving)]
-            counted = resting or inside
-        newest = counted[-1]
-        start = newest.ts - timedelta(seconds=cont.window_s)
-        values = [r.value for r in counted[bisect.bisect_right(counted, start, key=_ts) :]]
-        value = float(statistics.median(values)) if values else newest.value
-        if value != newest.value:
-            view[parameter] = replace(newest, value=value)
-        elif newest is not current:
-            view[parameter] = newest
+    for parameter in config.continuous.parameters:
+        counted, expires = resting_value(
+            parameter, latest.get(parameter), history, now=now, config=config
+        )
+        if counted is not None:
+            view[parameter] = counted
+        if expires is not None:
+            until = expires if until is None else min(until, expires)
     return view, until
+
+
+def smooths(config: News2Config) -> bool:
+    """Whether a device's stream counts as anything but its freshest reading."""
+    cont = config.continuous
+    return not (cont.window_s == 0 and cont.motion_recovery_s == 0)
+
+
+def resting_value(
+    parameter: str,
+    current: Vital | None,
+    history: DeviceHistory,
+    *,
+    now: datetime,
+    config: News2Config,
+) -> tuple[Vital | None, datetime | None]:
+    """What one streamed parameter whose freshest reading is `current` counts as at `now`
+    (None: `current` as it is), and until when that holds (`resting_view_until`). The same
+    for any later `now` before then, so a caller may keep it that long."""
+    readings = history.readings.get(parameter)
+    if current is None or current.source not in DEVICE_SOURCES or not readings:
+        return None, None
+    cont = config.continuous
+    spans = _spans(config)
+    max_age = spans.max_age[parameter]
+    oldest = now - max_age
+    inside = (
+        readings
+        if readings[0].ts >= oldest
+        else readings[bisect.bisect_left(readings, oldest, key=_ts) :]
+    )
+    if not inside:
+        return None, None
+    expires = inside[0].ts + max_age
+    counted: Sequence[Vital] = inside
+    moving = history.moving if cont.motion_recovery_s > 0 else ()
+    if moving and parameter in cont.motion_parameters:
+        recovery = spans.recovery
+        resting = [r for r in inside if not any(s <= r.ts <= e + recovery for s, e in moving)]
+        counted = resting or inside
+    newest = counted[-1]
+    start = newest.ts - spans.window
+    if counted[0].ts <= start:  # else the window holds every reading counted
+        counted = counted[bisect.bisect_right(counted, start, key=_ts) :]
+    value = _median(sorted(map(_value, counted))) if counted else newest.value
+    if value != newest.value:
+        # Vital's fields, built directly (dataclasses.replace is slow on this path).
+        return Vital(newest.ts, newest.metric, value, newest.source, newest.device_id), expires
+    return (newest if newest is not current else None), expires
