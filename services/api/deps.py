@@ -25,6 +25,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel
 from services.api.repos import residents
 from services.auth.principal import Permission, Principal
 from services.auth.tokens import TokenError, TokenSigner
+from services.catalogue import Language
 from services.devices.provisioning import BrokerAccounts
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -212,3 +213,14 @@ async def resident_in_scope(
             status.HTTP_403_FORBIDDEN, f"resident {resident_id} is outside your scope"
         )
     return site_id, unit_id
+
+
+def accepted_language(request: Request) -> Language | None:
+    """The first language of `Accept-Language` this product speaks (any zh is zh-CN)."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return None

@@ -134,7 +134,7 @@ def test_up_runs_the_demo_ward_then_restarts_on_the_same_data() -> None:
             assert "access_token" in json.loads(response.read())
         pager = f"http://127.0.0.1:{settings.api_port}/demo/pager"
         with urllib.request.urlopen(pager, timeout=10) as response:
-            assert "Demo pager" in response.read().decode()
+            assert "演示寻呼机" in response.read().decode()  # Chinese first
     finally:
         ctrl_c(proc, out)
     for port, what in (

@@ -9,6 +9,7 @@ that came through a proxy."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import deque
 from datetime import UTC, datetime
 from html import escape
@@ -17,7 +18,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 
+from services.alerts.messages import local_time
+from services.api.deps import Conn, accepted_language
+from services.careteam.store import current_team
+from services.careteam.team import CareTeam
+from services.catalogue import DEFAULT_LANGUAGE, text
+
 KEEP = 200
+LINK = re.compile(r"https?://[^\s<>\"']+")
 _FORWARDED = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
@@ -61,24 +69,41 @@ async def receive(
     )
 
 
+def _linked(body: str) -> str:
+    """The message with its links tappable: the acknowledgement link is how a page is answered."""
+    return LINK.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escape(body))
+
+
+def _zone(team: CareTeam, staff_id: str) -> str:
+    """The time zone of the site the person works at (their shifts say), else the team's."""
+    site = next((s.site for s in team.shifts if s.staff == staff_id), None)
+    return team.alerts.timezone_of(site) if site else team.alerts.default_timezone
+
+
 @router.get("", response_class=HTMLResponse)
-async def show(request: Request) -> HTMLResponse:
+async def show(request: Request, conn: Conn) -> HTMLResponse:
+    """The last pages, newest first, in the reader's language and each recipient's site time."""
+    lang = accepted_language(request) or DEFAULT_LANGUAGE
+    _, team = await current_team(conn)
     rows = (
         "".join(
-            f"<article><h2>{escape(title)}</h2><p class=meta>to {escape(who)} at "
-            f"{at:%H:%M:%S} UTC</p><pre>{escape(body)}</pre></article>"
+            f"<article><h2>{escape(title)}</h2><p class=meta>"
+            + escape(
+                text(lang, "demo_pager.to", who=who, time=local_time(lang, at, _zone(team, who)))
+            )
+            + f"</p><pre>{_linked(body)}</pre></article>"
             for at, who, title, body in _inbox(request)
         )
-        or "<p>No pages yet.</p>"
+        or f"<p>{escape(text(lang, 'demo_pager.none'))}</p>"
     )
+    title = escape(text(lang, "demo_pager.title"))
     return HTMLResponse(
-        "<!doctype html><html><head><meta charset=utf-8>"
+        f"<!doctype html><html lang={lang}><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width, initial-scale=1'>"
-        "<meta http-equiv=refresh content=5><title>Demo pager — CareWatch</title>"
-        "<style>body{font:16px system-ui,sans-serif;margin:1em;max-width:40em}"
-        "pre{white-space:pre-wrap}.meta{color:#555}</style></head><body>"
-        "<h1>Demo pager</h1><p class=meta>Local demo only: this page answers only on this"
-        " machine (loopback) and is off outside <code>carewatch up</code>.</p>"
+        f"<meta http-equiv=refresh content=5><title>{title} — CareWatch</title>"
+        "<style>body{font:16px system-ui,sans-serif;margin:1em;max-width:40em;"
+        "overflow-wrap:anywhere}pre{white-space:pre-wrap}.meta{color:#555}</style></head><body>"
+        f"<h1>{title}</h1><p class=meta>{escape(text(lang, 'demo_pager.intro'))}</p>"
         f"{rows}</body></html>",
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )

@@ -21,6 +21,7 @@ from services.api.deps import (
     Conn,
     Offset,
     PgText,
+    accepted_language,
     errors,
     require,
     resident_in_scope,
@@ -353,12 +354,9 @@ async def _audit(
 def reader_language(request: Request, caller: Principal, team: CareTeam) -> Language:
     """The language a reason is put in: the first of `Accept-Language` this product speaks,
     else the caller's in the care team (their own, their site's, zh-CN)."""
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en"):
-            return "en"
+    accepted = accepted_language(request)
+    if accepted is not None:
+        return accepted
     if caller.staff_id is not None:
         return team.language_of(caller.staff_id, caller.site_id)
     return team.policy(caller.site_id).language

@@ -25,8 +25,8 @@ HOME_NAME = "马林"
 async def ensure_home_resident(conn: AsyncConnection) -> int:
     """The demo's family-bed resident: at home, watched by a community care station, with a
     family contact and a contracted family doctor in the care team."""
-    await repo.ensure_site(conn, site_id=HOME_SITE, name="Demo family beds (home care)")
-    await repo.ensure_unit(conn, site_id=HOME_SITE, unit_id=HOME_UNIT, name="Family beds")
+    await repo.ensure_site(conn, site_id=HOME_SITE, name="演示家庭病床")
+    await repo.ensure_unit(conn, site_id=HOME_SITE, unit_id=HOME_UNIT, name="家庭病床")
     cur = await conn.execute(
         "SELECT resident_id FROM residents WHERE site_id = %s ORDER BY resident_id LIMIT 1",
         [HOME_SITE],
@@ -146,8 +146,8 @@ async def ensure_demo_people(settings: Settings) -> Path:
 
     path = users_file(settings)
     async with await AsyncConnection.connect(database_url(settings), autocommit=True) as conn:
-        await repo.ensure_site(conn, site_id=SITE, name="Demo nursing home")
-        await repo.ensure_unit(conn, site_id=SITE, unit_id=UNIT, name="Unit A")
+        await repo.ensure_site(conn, site_id=SITE, name="演示养老院")
+        await repo.ensure_unit(conn, site_id=SITE, unit_id=UNIT, name="A")
         if not path.exists():
             accounts: list[tuple[str, Role, str | None]] = [
                 (name, role, SITE) for name, _label, role, _team in DEMO_STAFF
