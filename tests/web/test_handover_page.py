@@ -247,3 +247,39 @@ def test_the_resident_page_prints_without_navigation_or_the_form(
     assert display(page, "section:has(#observe)") == "none"
     assert display(page, "#news2") != "none"
     screenshot(page, "resident-print-zh")
+
+
+def test_a_resident_at_home_is_placed_at_home_on_every_page(
+    open_page: Any,
+    db: Conn,
+    api: TestClient,
+    nurse: dict[str, str],
+    alert_service: Running,
+    receivers: tuple[HttpReceiver, SmtpReceiver],
+) -> None:
+    # A family bed: the room is stored as "home" (as the demo admits them), said as 居家.
+    shift_ending_soon(db, receivers)
+    at_home = resident(db, "马林", room="home", bed="")
+    candidate(db, f"resident:{at_home}", rule_id="sos", severity="critical", title="SOS")
+    alert_id = alert_of(api, at_home)["alert_id"]
+    page: Page = open_page(locale="zh-CN", **PHONE)
+
+    def placed(where: Any) -> None:
+        expect(where).to_contain_text(ZH["resident.home"])
+        expect(where).not_to_contain_text("home")
+
+    log_in(page, NURSE)
+    placed(page.locator(f"li.alert[data-alert-id='{alert_id}'] .who"))
+    page.get_by_role("button", name="床位总览").click()
+    expect(page.locator("#ward")).to_have_attribute("data-loaded", "true")
+    placed(page.locator(f"#ward li.tile[data-resident-id='{at_home}']"))
+    page.goto(page.url.split("/board")[0] + "/residents")
+    expect(page.locator("#ward-table")).to_have_attribute("data-loaded", "true")
+    placed(page.locator(f"tr[data-resident-id='{at_home}']"))
+    page.goto(page.url.split("/residents")[0] + "/handover")
+    expect(page.locator("#handover")).to_have_attribute("data-loaded", "true")
+    placed(page.locator(f"#still-open li[data-alert-id='{alert_id}']"))
+    placed(page.locator(f"#due li[data-resident-id='{at_home}']"))
+    page.goto(page.url.split("/handover")[0] + f"/residents/{at_home}")
+    placed(page.locator("#profile"))
+    screenshot(page, "resident-at-home-phone-zh")

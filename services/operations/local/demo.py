@@ -10,6 +10,7 @@ from pathlib import Path
 
 from psycopg import AsyncConnection
 
+from services.alerts.messages import HOME_ROOM
 from services.auth.principal import Role
 from services.careteam.roster import Role as TeamRole
 from services.devices import repo
@@ -35,7 +36,7 @@ async def ensure_home_resident(conn: AsyncConnection) -> int:
     if row is not None:
         return int(row[0])
     return await repo.create_resident(
-        conn, site_id=HOME_SITE, unit_id=HOME_UNIT, display_name=HOME_NAME, room="home"
+        conn, site_id=HOME_SITE, unit_id=HOME_UNIT, display_name=HOME_NAME, room=HOME_ROOM
     )
 
 
