@@ -22,6 +22,8 @@ from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
 from rules.vocabulary import BLOOD_PRESSURE, METRICS
 from rules.vocabulary import BP_PANEL as LOINC_BP_PANEL
+from services.catalogue import DEFAULT_LANGUAGE, Language
+from services.referrals import reasons
 from services.referrals.model import Referral, State
 
 LOINC: Final = "http://loinc.org"
@@ -109,11 +111,17 @@ def priority(referral: Referral) -> str:
     return "routine"
 
 
-def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict[str, Any]:
+def bundle_json(
+    referral: Referral,
+    *,
+    bucket_s: int = DEFAULT_BUCKET_S,
+    language: Language = DEFAULT_LANGUAGE,
+) -> dict[str, Any]:
     """The referral as a FHIR R4 collection Bundle (JSON-ready dict), validated with the R4B
     models: Patient, Organization (the hospital), ServiceRequest, Task, the NEWS2 Observation
     (if any) and the vital-sign Observations, down-sampled to the last value per metric per
-    `bucket_s` seconds (0: every reading)."""
+    `bucket_s` seconds (0: every reading). A rule's reason is put in words in `language` (the
+    site's, for the hospital reading it); staff's own words go as written."""
     if bucket_s < 0:
         raise ValueError(f"bucket_s must be >= 0 (0: no down-sampling), got {bucket_s}")
     rid = referral.referral_id
@@ -129,6 +137,7 @@ def bundle_json(referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S) -> dict
             sr_url,
             _service_request(
                 referral,
+                language,
                 patient_url,
                 org_url,
                 None if news2 is None else news2[0],
@@ -202,6 +211,7 @@ def _organization(referral: Referral) -> dict[str, Any]:
 
 def _service_request(
     referral: Referral,
+    language: Language,
     patient_url: str,
     org_url: str,
     news2_url: str | None,
@@ -230,7 +240,7 @@ def _service_request(
         "subject": {"reference": patient_url},
         "authoredOn": _instant(referral.created_at),
         "performer": [{"reference": org_url, "display": referral.hospital.name}],
-        "reasonCode": [{"text": referral.reason}],
+        "reasonCode": [{"text": reasons.render(language, referral.reason_code, referral.reason)}],
         "note": [{"text": text} for text in notes],
     }
     if news2_url is not None:

@@ -11,6 +11,7 @@ from typing import Any, Final, cast
 from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 
+from services.catalogue import DEFAULT_LANGUAGE, Language
 from services.referrals import fhir
 from services.referrals.codec import active_alert, hospital, news2_from, vital_from
 from services.referrals.model import (
@@ -159,10 +160,11 @@ async def list_referrals(
     return [_row(r) for r in await cur.fetchall()], int(total_row[0])
 
 
-def fhir_bundle(stored: StoredReferral) -> dict[str, Any]:
-    """The FHIR R4 Bundle of a stored referral (services/referrals/fhir.py), without the
-    placeholder birth date of a resident whose birth date is not on file."""
-    data = fhir.bundle_json(stored.referral)
+def fhir_bundle(stored: StoredReferral, language: Language = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """The FHIR R4 Bundle of a stored referral (services/referrals/fhir.py) with a rule's
+    reason in `language`, without the placeholder birth date of a resident whose birth date is
+    not on file."""
+    data = fhir.bundle_json(stored.referral, language=language)
     if not stored.birth_date_known:
         for entry in data["entry"]:
             if entry["resource"]["resourceType"] == "Patient":

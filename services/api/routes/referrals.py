@@ -293,10 +293,13 @@ async def get_referral_fhir(
     referral_id: int, conn: Conn, caller: Reader, request: Request
 ) -> JSONResponse:
     """The referral as a FHIR R4 collection Bundle: Patient, Organization (the hospital),
-    ServiceRequest, Task, the NEWS2 and vital-sign Observations (LOINC-coded)."""
+    ServiceRequest, Task, the NEWS2 and vital-sign Observations (LOINC-coded). A rule's reason
+    (`reasonCode`) is in the site's language (the care team's, else zh-CN), whoever exports."""
     stored = await _visible(conn, caller, referral_id)
     await _audit(conn, request, caller, "referral.fhir", stored)
-    return JSONResponse(queries.fhir_bundle(stored), media_type=FHIR_JSON)
+    _, team = await current_team(conn)
+    language = team.policy(stored.referral.resident.site_id).language
+    return JSONResponse(queries.fhir_bundle(stored, language), media_type=FHIR_JSON)
 
 
 # --- conversions ---------------------------------------------------------------------------
