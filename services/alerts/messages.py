@@ -73,6 +73,17 @@ class Audience:
     full_details: bool = False
 
 
+# A family-bed resident lives at home: their room is stored as "home", said as 居家 / "at home".
+HOME_ROOM = "home"
+
+
+def room_text(language: Language, room: str) -> str:
+    """ "203 房", or "居家" for a resident at home."""
+    if room == HOME_ROOM:
+        return text(language, "pages.home")
+    return text(language, "pages.room", room=room)
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
     """Where the incident is, as people say it. `resident` is None for unit-level incidents."""
@@ -88,17 +99,20 @@ class Place:
         if self.unit:
             parts.append(text(language, "pages.unit", unit=self.unit))
         if self.room:
-            parts.append(text(language, "pages.room", room=self.room))
+            parts.append(room_text(language, self.room))
         if self.bed:
             parts.append(text(language, "pages.bed", bed=self.bed))
         return text(language, "pages.place_sep").join(parts)
 
     def spot(self, language: Language) -> str:
         """The bed (or room, or unit): where to go, without saying who lies there."""
+        if self.room == HOME_ROOM and self.bed:
+            bed = text(language, "pages.bed", bed=self.bed)
+            return text(language, "pages.place_sep").join((room_text(language, self.room), bed))
         if self.room and self.bed:
             return text(language, "pages.bed_only", room=self.room, bed=self.bed)
         if self.room:
-            return text(language, "pages.room", room=self.room)
+            return room_text(language, self.room)
         if self.bed:
             return text(language, "pages.bed", bed=self.bed)
         return text(language, "pages.unit", unit=self.unit) if self.unit else self.site

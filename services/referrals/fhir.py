@@ -23,7 +23,8 @@ from rules.news2 import News2Result
 from rules.types import SEVERITY_ORDER, Vital
 from rules.vocabulary import BLOOD_PRESSURE, METRICS
 from rules.vocabulary import BP_PANEL as LOINC_BP_PANEL
-from services.referrals import fhir_record
+from services.catalogue import DEFAULT_LANGUAGE, Language
+from services.referrals import fhir_record, reasons
 from services.referrals.model import PatientRecord, Referral, State
 
 LOINC: Final = "http://loinc.org"
@@ -112,14 +113,19 @@ def priority(referral: Referral) -> str:
 
 
 def bundle_json(
-    referral: Referral, *, bucket_s: int = DEFAULT_BUCKET_S, record: PatientRecord | None = None
+    referral: Referral,
+    *,
+    bucket_s: int = DEFAULT_BUCKET_S,
+    record: PatientRecord | None = None,
+    language: Language = DEFAULT_LANGUAGE,
 ) -> dict[str, Any]:
     """The referral as a FHIR R4 collection Bundle (JSON-ready dict), validated with the R4B
     models: Patient (with the resident `record`, when given: identifiers, gender, birth date,
     telecom, address, emergency contacts), Organization (the hospital), ServiceRequest, Task,
     the NEWS2 Observation (if any), the vital-sign Observations, down-sampled to the last value
     per metric per `bucket_s` seconds (0: every reading), then the record's Conditions (ICD-10)
-    and AllergyIntolerances."""
+    and AllergyIntolerances. A rule's reason is put in words in `language` (the site's, for
+    the hospital reading it); staff's own words go as written."""
     if bucket_s < 0:
         raise ValueError(f"bucket_s must be >= 0 (0: no down-sampling), got {bucket_s}")
     rid = referral.referral_id
@@ -135,6 +141,7 @@ def bundle_json(
             sr_url,
             _service_request(
                 referral,
+                language,
                 patient_url,
                 org_url,
                 None if news2 is None else news2[0],
@@ -213,6 +220,7 @@ def _organization(referral: Referral) -> dict[str, Any]:
 
 def _service_request(
     referral: Referral,
+    language: Language,
     patient_url: str,
     org_url: str,
     news2_url: str | None,
@@ -241,7 +249,7 @@ def _service_request(
         "subject": {"reference": patient_url},
         "authoredOn": _instant(referral.created_at),
         "performer": [{"reference": org_url, "display": referral.hospital.name}],
-        "reasonCode": [{"text": referral.reason}],
+        "reasonCode": [{"text": reasons.render(language, referral.reason_code, referral.reason)}],
         "note": [{"text": text} for text in notes],
     }
     if news2_url is not None:

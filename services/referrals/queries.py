@@ -11,6 +11,7 @@ from typing import Any, Final, cast
 from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 
+from services.catalogue import DEFAULT_LANGUAGE, Language
 from services.referrals import fhir
 from services.referrals.codec import active_alert, hospital, news2_from, vital_from
 from services.referrals.model import (
@@ -160,10 +161,15 @@ async def list_referrals(
     return [_row(r) for r in await cur.fetchall()], int(total_row[0])
 
 
-def fhir_bundle(stored: StoredReferral, record: PatientRecord | None = None) -> dict[str, Any]:
+def fhir_bundle(
+    stored: StoredReferral,
+    record: PatientRecord | None = None,
+    language: Language = DEFAULT_LANGUAGE,
+) -> dict[str, Any]:
     """The FHIR R4 Bundle of a stored referral (services/referrals/fhir.py) with the resident's
-    record, without the placeholder birth date of a resident whose birth date is not on file."""
-    data = fhir.bundle_json(stored.referral, record=record)
+    record and a rule's reason in `language`, without the placeholder birth date of a resident
+    whose birth date is not on file."""
+    data = fhir.bundle_json(stored.referral, record=record, language=language)
     known = stored.birth_date_known or (record is not None and record.birth_date is not None)
     if not known:
         for entry in data["entry"]:

@@ -44,7 +44,7 @@ def test_a_page_never_goes_to_a_channel_the_site_did_not_allow(
     candidate(db, f"resident:{rid}", values={"impact_g": 3.1})
     page = http.wait(1, timeout=20, what="the caregiver's page")[0]
     # The product default: Chinese, the bed and not the name or the values.
-    assert page.title == "【高】设备报告跌倒 — 203房2床", page.title
+    assert page.title == "【高】设备报告跌倒 — 203 房 2 床", page.title
     assert "Zhang Wei" not in page.body and "3.1" not in page.body
     assert "确认接手：\n" in page.body
     row = db.execute("SELECT incident_id FROM incidents").fetchone()
@@ -111,7 +111,7 @@ def test_sms_gateways_get_the_short_form(
                     channels=[url],
                     title="全文标题",
                     body="全文内容",
-                    short="【高】设备报告跌倒 203房2床",
+                    short="【高】设备报告跌倒 203 房 2 床",
                 )
             delivery = Delivery(send=record, policy=policy)
             assert await delivery.run_once(conn, datetime.now(UTC)) == 2
@@ -119,5 +119,5 @@ def test_sms_gateways_get_the_short_form(
     asyncio.run(run())
     assert sorted(sent) == [
         ("json", "全文标题", "全文内容"),
-        ("twilio", "", "【高】设备报告跌倒 203房2床"),
+        ("twilio", "", "【高】设备报告跌倒 203 房 2 床"),
     ]

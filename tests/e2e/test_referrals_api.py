@@ -302,6 +302,20 @@ def test_the_fhir_export(api: TestClient, resident: int) -> None:
     assert [o["valueInteger"] for o in news2] == [8]
 
 
+def fhir_reason(api: TestClient, referral_id: int) -> str:
+    exported = api.get(
+        f"{REFERRALS}/{referral_id}/fhir", headers={**NURSE, "Accept-Language": "en"}
+    )
+    assert exported.status_code == 200, exported.text
+    [request] = [
+        e["resource"]
+        for e in exported.json()["entry"]
+        if e["resource"]["resourceType"] == "ServiceRequest"
+    ]
+    reason: str = request["reasonCode"][0]["text"]
+    return reason
+
+
 def test_a_rules_reason_is_read_in_the_readers_language(
     api: TestClient, db: Conn, db_url: str, resident: int
 ) -> None:
@@ -334,6 +348,16 @@ def test_a_rules_reason_is_read_in_the_readers_language(
     assert item["reason"].startswith("NEWS2 raised — NEWS2 8 (High risk)"), item["reason"]
     # The ward's care team speaks English (site_defaults): without a header, English.
     assert api.get(f"{REFERRALS}/{rid}", headers=NURSE).json()["reason"] == item["reason"]
+    # The FHIR export says it in the site's language (English here), whoever asks in whatever
+    # language; in Chinese once the site speaks Chinese.
+    assert fhir_reason(api, rid) == item["reason"]
+    document = api.get("/api/v1/care-team").json()["document"]
+    chinese = {**document, "site_defaults": {**document["site_defaults"], "language": "zh-CN"}}
+    assert api.put("/api/v1/care-team", json=chinese).status_code == 200
+    try:
+        assert fhir_reason(api, rid) == zh.json()["reason"]
+    finally:
+        assert api.put("/api/v1/care-team", json=document).status_code == 200
     step(api, rid, "dismissed", NURSE, note="managed here")
 
 

@@ -42,7 +42,7 @@ def test_the_ack_link_works_on_a_phone_in_chinese(
     page_to_phone = next(
         m for m in http.wait(1, timeout=30, what="the caregiver's page") if m.path == "/cg1"
     )
-    assert page_to_phone.title == "【高】设备报告跌倒 — 203房2床"
+    assert page_to_phone.title == "【高】设备报告跌倒 — 203 房 2 床"
     lines = page_to_phone.body.splitlines()
     assert lines[-2] == "确认接手："
     path = urlsplit(lines[-1]).path

@@ -49,7 +49,12 @@ def test_admit_a_resident_and_assign_a_device_from_the_web(
     form.locator("input[name=unit_id]").fill(UNIT)
     form.locator("input[name=room]").fill("305")
     form.locator("input[name=bed]").fill("2")
-    form.locator("input[name=conditions]").fill("copd, dementia")
+    # Conditions are ticked by their names in Chinese (the catalogue), saved as their codes.
+    conditions = form.locator(".field[data-field=conditions]")
+    expect(conditions.locator("legend")).to_have_text("主要病情")
+    conditions.get_by_label("慢阻肺").check()
+    conditions.get_by_label("认知症").check()
+    expect(conditions.get_by_label("高血压")).not_to_be_checked()
     form.locator("input[name=fall_risk]").check()
     form.locator("select[name=news2_scale]").select_option("2")
     # Refused first without a name: the field is marked, in Chinese, and nothing is stored.
@@ -99,7 +104,13 @@ def test_edit_the_profile_of_a_resident(open_page: Any, api: TestClient, db: Con
     login_as(api, "web-admin-profile", "admin", site=SITE)
     made = api.post(
         "/api/v1/residents",
-        json={"site_id": SITE, "unit_id": UNIT, "display_name": "李桂兰", "room": "101"},
+        json={
+            "site_id": SITE,
+            "unit_id": UNIT,
+            "display_name": "李桂兰",
+            "room": "101",
+            "conditions": ["diabetes"],
+        },
     )
     assert made.status_code == 201, made.text
     resident_id = made.json()["resident_id"]
@@ -108,6 +119,10 @@ def test_edit_the_profile_of_a_resident(open_page: Any, api: TestClient, db: Con
     row = page.locator(f"[data-resident-id='{resident_id}']")
     row.get_by_role("button", name="修改资料").click()
     row.locator("input[name=room]").fill("102")
+    # The conditions stored are ticked under their Chinese names; one more is ticked here.
+    expect(row.get_by_label("糖尿病")).to_be_checked()
+    expect(row.get_by_label("慢阻肺")).not_to_be_checked()
+    row.get_by_label("心力衰竭").check()
     # An alert setting that does not exist: refused, named under the field, nothing stored.
     row.locator("textarea[name=rule_overrides]").fill('{"vitals": {"spo2": {"lowest": 1}}}')
     row.get_by_role("button", name="保存修改").click()
@@ -125,8 +140,8 @@ def test_edit_the_profile_of_a_resident(open_page: Any, api: TestClient, db: Con
     expect(page.locator("#notice")).to_contain_text("已保存：李桂兰")
     db.rollback()
     assert db.execute(
-        "SELECT room FROM residents WHERE resident_id = %s", [resident_id]
-    ).fetchone() == ("102",)
+        "SELECT room, conditions FROM residents WHERE resident_id = %s", [resident_id]
+    ).fetchone() == ("102", ["diabetes", "heart_failure"])
 
 
 @pytest.mark.parametrize("size", SIZES)

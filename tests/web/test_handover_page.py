@@ -34,11 +34,19 @@ def nurse(api: TestClient, ward: str) -> dict[str, str]:
     return login_as(api, NURSE, "nurse", site=SITE, units=(UNIT,), staff="cg1")
 
 
-def shift_ending_soon(db: Conn, receivers: tuple[HttpReceiver, SmtpReceiver]) -> None:
+def shift_ending_soon(
+    db: Conn, receivers: tuple[HttpReceiver, SmtpReceiver], steps: list[Any] | None = None
+) -> None:
     """The test care team with a charge nurse's shift that began three hours ago and ends in
-    half an hour (Shanghai time): the shift a handover is written for now."""
+    half an hour (Shanghai time): the shift a handover is written for now. `steps`: the
+    escalation of every severity, if not the test team's."""
     http, smtp = receivers
     document = team(http, smtp)
+    if steps is not None:
+        every = {"steps": steps}
+        document["alerts"]["escalation"]["default"] = dict.fromkeys(
+            ("low", "medium", "high", "critical"), every
+        )
     now = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     start, end = now - timedelta(hours=3), now + timedelta(minutes=30)
     document["hospitals"] = [
@@ -247,3 +255,75 @@ def test_the_resident_page_prints_without_navigation_or_the_form(
     assert display(page, "section:has(#observe)") == "none"
     assert display(page, "#news2") != "none"
     screenshot(page, "resident-print-zh")
+
+
+def test_a_resident_at_home_is_placed_at_home_on_every_page(
+    open_page: Any,
+    db: Conn,
+    api: TestClient,
+    nurse: dict[str, str],
+    alert_service: Running,
+    receivers: tuple[HttpReceiver, SmtpReceiver],
+) -> None:
+    # A family bed: the room is stored as "home" (as the demo admits them), said as 居家.
+    shift_ending_soon(db, receivers)
+    at_home = resident(db, "马林", room="home", bed="")
+    candidate(db, f"resident:{at_home}", rule_id="sos", severity="critical", title="SOS")
+    alert_id = alert_of(api, at_home)["alert_id"]
+    page: Page = open_page(locale="zh-CN", **PHONE)
+
+    def placed(where: Any) -> None:
+        expect(where).to_contain_text(ZH["resident.home"])
+        expect(where).not_to_contain_text("home")
+
+    log_in(page, NURSE)
+    placed(page.locator(f"li.alert[data-alert-id='{alert_id}'] .who"))
+    page.get_by_role("button", name="床位总览").click()
+    expect(page.locator("#ward")).to_have_attribute("data-loaded", "true")
+    placed(page.locator(f"#ward li.tile[data-resident-id='{at_home}']"))
+    page.goto(page.url.split("/board")[0] + "/residents")
+    expect(page.locator("#ward-table")).to_have_attribute("data-loaded", "true")
+    placed(page.locator(f"tr[data-resident-id='{at_home}']"))
+    page.goto(page.url.split("/residents")[0] + "/handover")
+    expect(page.locator("#handover")).to_have_attribute("data-loaded", "true")
+    placed(page.locator(f"#still-open li[data-alert-id='{alert_id}']"))
+    placed(page.locator(f"#due li[data-resident-id='{at_home}']"))
+    page.goto(page.url.split("/handover")[0] + f"/residents/{at_home}")
+    placed(page.locator("#profile"))
+    screenshot(page, "resident-at-home-phone-zh")
+
+
+def test_the_handover_says_to_which_level_an_alert_escalated(
+    open_page: Any,
+    db: Conn,
+    api: TestClient,
+    nurse: dict[str, str],
+    alert_service: Running,
+    receivers: tuple[HttpReceiver, SmtpReceiver],
+) -> None:
+    # The caregiver's page goes unanswered for a second: the charge nurse (level 2) is paged.
+    steps = [
+        {"who": ["caregiver"], "timeout_s": 1.0},
+        {"who": ["charge_nurse"], "timeout_s": 3600.0},
+        {"who": ["physician"]},
+    ]
+    shift_ending_soon(db, receivers, steps)
+    rid = resident(db, "周桂芳", room="503", bed="1")
+    candidate(db, f"resident:{rid}", rule_id="sos", severity="critical", title="SOS")
+    alert = wait_for(
+        lambda: alert_of(api, rid),
+        until=lambda a: a["status"] == "escalated" and a["escalation_step"] == 2,
+        what="the alert escalated to level 2",
+    )
+    page: Page = open_page(locale="zh-CN", **PHONE)
+    log_in(page, NURSE, "/handover")
+    item = page.locator(f"#still-open li[data-alert-id='{alert['alert_id']}']")
+    expect(item.locator(".status-label")).to_have_text("已升级至第 2 级")
+    screenshot(page, "handover-escalated-phone-zh")
+
+    # Acknowledged, it still says how far it went (the status says who has it).
+    answer = api.post(f"/api/v1/alerts/{alert['alert_id']}/ack", headers=nurse)
+    assert answer.status_code == 200, answer.text
+    page.reload()
+    expect(item.locator(".status-label")).to_have_text(ZH["status.acknowledged"])
+    expect(item.locator(".escalated")).to_have_text("已升级至第 2 级")

@@ -40,6 +40,14 @@ def test_the_token_is_refreshed_before_it_expires_and_log_out_revokes_it(
     with page.expect_response(re.compile(r"/api/v1/auth/refresh$")) as refreshed:
         page.clock.fast_forward(lifetime_ms - 55_000)
     assert refreshed.value.status == 200
+    # The response has arrived; the page stores the new pair only once it has read the body:
+    # wait for that (reading sessionStorage at once raced it, about one run in eight).
+    page.wait_for_function(
+        "old => JSON.parse(sessionStorage.getItem('carewatch.session'))?.access !== old",
+        arg=first["access"],
+        polling=50,
+        timeout=10_000,
+    )
     second = stored(page)
     assert second["access"] != first["access"] and second["refresh"] != first["refresh"]
     assert page.evaluate("window.location.pathname") == "/board"

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from services.alerts.commands import submit
 from services.alerts.links import LinkError, LinkExpired, LinkSigner
-from services.alerts.messages import local_time
+from services.alerts.messages import local_time, room_text
 from services.api.deps import Conn
 from services.api.repos import ack_link as repo
 from services.careteam.store import current_team
@@ -101,7 +101,7 @@ def _describe(view: _View, s: dict[str, Any]) -> str:
     if s["unit"]:
         parts.append(text(lang, "pages.unit", unit=s["unit_name"] or s["unit"]))
     if s["room"]:
-        parts.append(text(lang, "pages.room", room=s["room"]))
+        parts.append(room_text(lang, s["room"]))
     if s["bed"]:
         parts.append(text(lang, "pages.bed", bed=s["bed"]))
     # Each part on one line ("203 房" never splits); the parts wrap between them.

@@ -299,7 +299,8 @@ async def get_referral_fhir(
     now), Organization (the hospital), ServiceRequest, Task, the NEWS2 and vital-sign
     Observations (LOINC-coded), Conditions (ICD-10) and AllergyIntolerances. The national ID
     and insurance number go to the hospital side and to the care roles that see them whole
-    (docs/security.md); a caregiver's export leaves them out."""
+    (docs/security.md); a caregiver's export leaves them out. A rule's reason (`reasonCode`) is
+    in the site's language (the care team's, else zh-CN), whoever exports."""
     stored = await _visible(conn, caller, referral_id)
     identifiers = (
         caller.hospital_id is not None
@@ -313,7 +314,9 @@ async def get_referral_fhir(
         identifiers=identifiers,
     )
     await _audit(conn, request, caller, "referral.fhir", stored)
-    return JSONResponse(queries.fhir_bundle(stored, record), media_type=FHIR_JSON)
+    _, team = await current_team(conn)
+    language = team.policy(stored.referral.resident.site_id).language
+    return JSONResponse(queries.fhir_bundle(stored, record, language), media_type=FHIR_JSON)
 
 
 # --- conversions ---------------------------------------------------------------------------

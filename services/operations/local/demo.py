@@ -6,14 +6,19 @@ by `carewatch up` as a process, never imported here.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Literal
 
 from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 
 from services.auth.principal import Role
 from services.careteam.roster import Role as TeamRole
 from services.devices import repo
 from services.settings import Settings, database_url
+
+log = logging.getLogger("carewatch.up")
 
 SITE = "demo"
 UNIT = "A"
@@ -25,6 +30,8 @@ HOME_NAME = "马林"
 async def ensure_home_resident(conn: AsyncConnection) -> int:
     """The demo's family-bed resident: at home, watched by a community care station, with a
     family contact and a contracted family doctor in the care team."""
+    from services.alerts.messages import HOME_ROOM  # imported when used: `carewatch` starts fast
+
     await repo.ensure_site(conn, site_id=HOME_SITE, name="演示家庭病床")
     await repo.ensure_unit(conn, site_id=HOME_SITE, unit_id=HOME_UNIT, name="家庭病床")
     cur = await conn.execute(
@@ -35,7 +42,7 @@ async def ensure_home_resident(conn: AsyncConnection) -> int:
     if row is not None:
         return int(row[0])
     return await repo.create_resident(
-        conn, site_id=HOME_SITE, unit_id=HOME_UNIT, display_name=HOME_NAME, room="home"
+        conn, site_id=HOME_SITE, unit_id=HOME_UNIT, display_name=HOME_NAME, room=HOME_ROOM
     )
 
 
@@ -127,13 +134,49 @@ def demo_care_team(pager: str, home_resident: int) -> dict[str, object]:
     }
 
 
+# Who stored a care team version: the demo's own, never edited since, while the newest version
+# is by this name (an edit, from the web or the API, is stored by the editor).
+DEMO_BY = "carewatch up (demo)"
+
+
+async def ensure_demo_team(
+    conn: AsyncConnection[TupleRow], pager: str, home_resident: int
+) -> Literal["stored", "replaced", "kept", "current"]:
+    """Store the demo care team if none is stored; replace the demo team of an earlier release
+    (the newest version stored by `DEMO_BY` and not this release's document), so an old demo
+    directory gets the new shifts; keep a team someone stored or edited."""
+    from services.careteam.store import store_team
+    from services.careteam.team import load_care_team
+
+    team = load_care_team(demo_care_team(pager, home_resident))
+    cur = await conn.execute(
+        "SELECT version, stored_by, document FROM care_team ORDER BY version DESC LIMIT 1"
+    )
+    row = await cur.fetchone()
+    if row is not None and row[1] != DEMO_BY:
+        return "kept"
+    if row is not None and row[2] == team.model_dump(mode="json"):
+        return "current"
+    version = await store_team(conn, team, by=DEMO_BY)
+    if row is None:
+        return "stored"
+    log.info(
+        "replaced the demo care team of an earlier release (version %s, never edited) with"
+        " this release's (version %s)",
+        row[0],
+        version,
+    )
+    return "replaced"
+
+
 def users_file(settings: Settings) -> Path:
     return Path(settings.data_dir).resolve() / USERS_FILE
 
 
 async def ensure_demo_people(settings: Settings) -> Path:
     """Demo users (passwords generated once into demo-users.json, mode 0600, never printed)
-    and, if none is stored yet, a care team paging them on the API's demo pager, so the demo
+    and, if none is stored yet (or only an earlier release's demo team, `ensure_demo_team`), a
+    care team paging them on the API's demo pager, so the demo
     ward's alerts go all the way to a message someone can read at /demo/pager; and the
     family-bed resident, whose contacts that care team links."""
     import json
@@ -141,8 +184,6 @@ async def ensure_demo_people(settings: Settings) -> Path:
     import secrets
 
     from services.auth.users import UserError, create_user
-    from services.careteam.store import current_team, store_team
-    from services.careteam.team import load_care_team
 
     path = users_file(settings)
     async with await AsyncConnection.connect(database_url(settings), autocommit=True) as conn:
@@ -169,9 +210,6 @@ async def ensure_demo_people(settings: Settings) -> Path:
             with os.fdopen(fd, "w") as out:
                 json.dump(people, out, indent=1)
         home = await ensure_home_resident(conn)
-        version, _ = await current_team(conn)
-        if version == 0:
-            pager = f"json://{settings.api_host}:{settings.api_port}/demo/pager"
-            team = load_care_team(demo_care_team(pager, home))
-            await store_team(conn, team, by="carewatch up (demo)")
+        pager = f"json://{settings.api_host}:{settings.api_port}/demo/pager"
+        await ensure_demo_team(conn, pager, home)
     return path

@@ -17,6 +17,7 @@ from rules.news2 import News2Config, News2State, news2_step
 from rules.types import AlertCandidate, ResidentProfile, Vital
 from services.alerts.lifecycle import apply_candidate
 from services.alerts.messages import (
+    HOME_ROOM,
     KEY_VALUES,
     NEWS2_PARAMETERS,
     SHORT_MAX,
@@ -141,7 +142,7 @@ def test_the_pages_read_the_web_catalogue_not_a_copy() -> None:
 
 def test_a_default_page_is_chinese_and_private() -> None:
     page = page_message(incident_of(candidate()), PLACE, step=1, renotify=False, link=LINK)
-    assert page.title == "【高】设备报告跌倒 — 203房2床"
+    assert page.title == "【高】设备报告跌倒 — 203 房 2 床"
     lines = page.body.splitlines()
     assert lines[0] == "设备报告跌倒"
     assert "位置：阳光护理院 · 单元 A 区 · 203 房 · 2 床" in lines
@@ -149,6 +150,19 @@ def test_a_default_page_is_chinese_and_private() -> None:
     assert lines[-2:] == ["确认接手：", LINK]  # the link alone on its line: tappable, wraps
     for private in ("张伟", "3.1", "40"):
         assert private not in page.body and private not in page.title and private not in page.short
+
+
+def test_a_resident_at_home_is_placed_at_home_not_in_a_room_called_home() -> None:
+    home = Place("示范家庭病床", None, "马林", HOME_ROOM)
+    page = page_message(incident_of(candidate()), home, step=1, renotify=False, link=None)
+    assert page.title == "【高】设备报告跌倒 — 居家"
+    assert "位置：示范家庭病床 · 居家" in page.body.splitlines()
+    assert "home" not in page.body and "home" not in page.short
+    english = page_message(
+        incident_of(candidate()), home, step=1, renotify=False, link=None, to=Audience("en")
+    )
+    assert english.title.endswith("at home") and "room home" not in english.body
+    assert replace(home, bed="1").spot("zh-CN") == "居家 · 1 床"
 
 
 def test_a_site_that_allows_details_gets_name_and_values() -> None:
@@ -246,13 +260,12 @@ def test_times_are_the_sites_local_time() -> None:
 def test_follow_ups_in_chinese() -> None:
     fall = incident_of(candidate())
     ack = acknowledged_message(fall, PLACE, by="李娜")
-    assert ack.title == "已确认 — 203房2床" and ack.body.startswith("李娜 已接手：设备报告跌倒")
+    assert ack.title == "已确认 — 203 房 2 床" and ack.body.startswith("李娜 已接手：设备报告跌倒")
     done = resolved_message(fall, PLACE, by="李娜", outcome="actionable")
-    assert (
-        done.title == "已处理完毕 — 203房2床" and text("zh-CN", "outcome.actionable") in done.body
-    )
+    assert done.title == "已处理完毕 — 203 房 2 床"
+    assert text("zh-CN", "outcome.actionable") in done.body
     worse = update_message(fall, PLACE, title="Fall reported by device", severity="critical")
-    assert worse.title == "【危急】情况加重 — 203房2床"
+    assert worse.title == "【危急】情况加重 — 203 房 2 床"
 
 
 # -- the SMS form ---------------------------------------------------------------------------------
@@ -279,7 +292,7 @@ def test_the_short_form_is_one_sms_segment(to: Audience, link: str | None) -> No
             if not to.full_details:
                 assert "张伟" not in m.short
     page = page_message(incident_of(candidate()), PLACE, step=1, renotify=False, link=link, to=ZH)
-    assert page.short.startswith("【高】设备报告跌倒 203房2床")
+    assert page.short.startswith("【高】设备报告跌倒 203 房 2 床")
     if link is not None:
         assert (link in page.short) == (len(link) < 40)  # the link only when it fits
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from services.referrals.fhir import (
     priority,
 )
 from services.referrals.model import STATES, State
+from services.referrals.reasons import from_alert
 from tests.services.referrals.builders import in_state, requested_by_hand, suggested
 
 LOINC = "http://loinc.org"
@@ -177,3 +179,16 @@ def test_manual_referral_without_vitals_or_news2() -> None:
 def test_negative_bucket_is_refused() -> None:
     with pytest.raises(ValueError, match="bucket_s"):
         bundle_json(suggested(), bucket_s=-1)
+
+
+def test_a_rules_reason_is_in_the_sites_language_and_staffs_words_as_written() -> None:
+    code = from_alert("news2", {"total": 8, "band": "high", "rr": 3, "value_rr": 26})
+    referral = replace(suggested(), reason_code=code)
+    (sr,) = by_type(bundle_json(referral), "ServiceRequest")  # the product default: zh-CN
+    assert (
+        sr["reasonCode"][0]["text"] == "NEWS2 评分升高，NEWS2 8（高风险）：呼吸频率 26 次/分（3）"
+    )
+    (sr,) = by_type(bundle_json(referral, language="en"), "ServiceRequest")
+    assert sr["reasonCode"][0]["text"].startswith("NEWS2 raised — NEWS2 8 (High risk)")
+    (sr,) = by_type(bundle_json(requested_by_hand()), "ServiceRequest")
+    assert sr["reasonCode"][0]["text"] == "Suspected hip fracture after a fall"

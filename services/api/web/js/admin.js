@@ -3,7 +3,7 @@
 // administrator (the page only hides itself from others).
 import { $, h, put } from './dom.js';
 import { deviceStatusText } from './devstate.js';
-import { LANGUAGE_EVENT, applyTranslations, has, initI18n, label, t } from './i18n.js';
+import { LANGUAGE_EVENT, applyTranslations, has, initI18n, keysOf, label, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { recordBody, recordFields } from './record_form.js';
 import { api, apiFetch, detailOf, requireSession } from './session.js';
@@ -54,6 +54,27 @@ function field(name, control) {
   );
 }
 
+/** The conditions as checkboxes labelled from the catalogue (`condition.*`), saving the codes;
+ * a code the catalogue lacks (stored through the API) stays listed and ticked, so it is kept. */
+function conditionsField(resident) {
+  const have = resident?.conditions ?? [];
+  const codes = [...new Set([...keysOf('condition.'), ...have])];
+  return h(
+    'fieldset',
+    { class: 'field conditions', dataset: { field: 'conditions' } },
+    h('legend', {}, t('admin.field_conditions')),
+    codes.map((code) =>
+      h(
+        'label',
+        { class: 'check' },
+        h('input', { type: 'checkbox', name: 'conditions', value: code, checked: have.includes(code) }),
+        h('span', {}, label('condition.', code)),
+      ),
+    ),
+    h('span', { class: 'field-error', role: 'alert' }),
+  );
+}
+
 function profileFields(resident, { admit }) {
   const text = (name, value, extra = {}) =>
     h('input', { name, value: value ?? '', autocapitalize: 'none', spellcheck: 'false', ...extra });
@@ -71,7 +92,7 @@ function profileFields(resident, { admit }) {
     field('display_name', text('display_name', resident?.display_name, { autocapitalize: 'words' })),
     field('room', text('room', resident?.room)),
     field('bed', text('bed', resident?.bed)),
-    field('conditions', text('conditions', (resident?.conditions ?? []).join(', '))),
+    conditionsField(resident),
     h(
       'label',
       { class: 'field check', dataset: { field: 'fall_risk' } },
@@ -133,7 +154,7 @@ function profileBody(form, { admit, resident }) {
     display_name: value('display_name'),
     room: value('room') || null,
     bed: value('bed') || null,
-    conditions: value('conditions').split(/[,，\s]+/).filter(Boolean),
+    conditions: [...form.querySelectorAll('input[name=conditions]:checked')].map((box) => box.value),
     fall_risk: form.elements.fall_risk.checked,
     news2_scale: Number(value('news2_scale')),
     timezone: value('timezone'),

@@ -22,6 +22,7 @@ import {
   passes,
 } from './incidents.js';
 import { wardTiles } from './ward_grid.js';
+import { roomText } from './wardview.js';
 
 // The alert lifecycle only moves forward: a view of an alert with a lower rank than the one
 // shown is older (a list fetched before a change the stream already delivered).
@@ -259,7 +260,7 @@ function residentLine(alert) {
     'p',
     { class: 'who' },
     h('a', { href: `/residents/${alert.resident_id}` }, name),
-    resident?.room ? ` · ${t('resident.room', { room: resident.room })}` : '',
+    resident?.room ? ` · ${roomText(resident.room)}` : '',
     resident?.bed ? ` · ${t('resident.bed', { bed: resident.bed })}` : '',
   );
 }
@@ -516,7 +517,7 @@ function renderObservations() {
         dataset: { residentId: n.resident_id, status, band },
       },
       h('a', { href: `/residents/${n.resident_id}` }, name),
-      resident?.room ? ` · ${t('resident.room', { room: resident.room })}` : '',
+      resident?.room ? ` · ${roomText(resident.room)}` : '',
       h('br'),
       h('span', { class: 'score news2-chip' }, score),
       ` ${bandLabel} `,
@@ -568,7 +569,7 @@ function renderSide() {
           'li',
           { class: `device ${problem}`, dataset: { deviceId: device.device_id } },
           h('a', { href: `/residents/${resident.resident_id}` }, resident.display_name),
-          resident.room ? ` · ${t('resident.room', { room: resident.room })}` : '',
+          resident.room ? ` · ${roomText(resident.room)}` : '',
           h('br'),
           h('span', { class: 'badge' }, t(`device.${problem}`)),
           ` ${label('device_kind.', device.kind)}`,

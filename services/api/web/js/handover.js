@@ -57,8 +57,19 @@ function who(id) {
   return (id && state.report.staff[id]) || id || '?';
 }
 
+/** Like the board: "已升级至第 N 级" instead of the status while escalated; once acknowledged or
+ * resolved, how far it went as a line of its own (level 1 is the first page, not an escalation). */
+function escalation(alert) {
+  const level = alert.escalation_step || 0;
+  const now = alert.status === 'escalated' && level > 0;
+  const status = now ? t('alert.escalated_to', { level }) : t(`status.${alert.status}`);
+  const line = !now && level > 1 ? h('p', { class: 'meta escalated' }, t('alert.escalated_to', { level })) : null;
+  return { status, line };
+}
+
 function alertItem(alert) {
   const w = state.report.window;
+  const escalated = escalation(alert);
   const resolvedLater = alert.resolved_at && ms(alert.resolved_at) > ms(w.until);
   const opened = ms(alert.opened_at) >= ms(w.start);
   const lines = [
@@ -66,7 +77,7 @@ function alertItem(alert) {
       'div',
       { class: 'alert-head' },
       h('span', { class: 'badge severity' }, t(`severity.${alert.severity}`)),
-      h('span', { class: 'status-label' }, t(`status.${alert.status}`)),
+      h('span', { class: 'status-label' }, escalated.status),
       h('span', { class: 'muted' }, t(opened ? 'handover.new' : 'handover.carried')),
     ),
     h('h3', { class: 'alert-title', title: alert.title }, label('rule.', alert.rule_id)),
@@ -89,6 +100,7 @@ function alertItem(alert) {
           })
         : t('handover.not_acked'),
     ),
+    escalated.line,
   ];
   if (alert.resolved_at) {
     lines.push(

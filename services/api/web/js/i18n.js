@@ -61,6 +61,13 @@ export function t(key, params = {}) {
   );
 }
 
+/** The catalogue's keys under `prefix`, without it ("condition." -> copd, dementia, ...). */
+export function keysOf(prefix) {
+  return Object.keys(fallback)
+    .filter((key) => key.startsWith(prefix))
+    .map((key) => key.slice(prefix.length));
+}
+
 /** `t(prefix + value)` where the catalogue has it, else the value itself (data, not a label). */
 export function label(prefix, value) {
   return has(prefix + value) ? t(prefix + value) : String(value);

@@ -2,6 +2,7 @@
 // nurses and physicians only, the roles the workflow lets request a referral.
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { HOME_ROOM } from './wardview.js';
 import { api, apiFetch, detailOf } from './session.js';
 
 const MAY_REQUEST = new Set(['nurse', 'physician']);
@@ -11,7 +12,8 @@ export function mayStart(me) {
 }
 
 function residentLabel(resident) {
-  const place = [resident.room, resident.bed].filter(Boolean).join('-');
+  const room = resident.room === HOME_ROOM ? t('resident.home') : resident.room;
+  const place = [room, resident.bed].filter(Boolean).join('-');
   return place ? `${resident.display_name} · ${place}` : resident.display_name;
 }
 

@@ -15,6 +15,7 @@ import {
 } from './referral_detail.js';
 import { mayStart, startForm } from './referral_form.js';
 import { api, apiFetch, detailOf, requireSession } from './session.js';
+import { HOME_ROOM } from './wardview.js';
 
 const FINAL = new Set(['dismissed', 'declined', 'returned', 'cancelled']);
 const NOTE_REQUIRED = new Set(['dismissed', 'declined', 'cancelled']);
@@ -238,7 +239,8 @@ function who(referral, resident, detail) {
   }
   const patient = detail?.snapshot.patient;
   if (!patient) return t('resident.fallback_name', { id: referral.resident_id });
-  const place = [patient.room, patient.bed].filter(Boolean).join('-');
+  const room = patient.room === HOME_ROOM ? t('resident.home') : patient.room;
+  const place = [room, patient.bed].filter(Boolean).join('-');
   return place ? `${patient.name} · ${place}` : patient.name;
 }
 

@@ -10,6 +10,7 @@ import { reasonText } from './referral_detail.js';
 import { ApiError, api, requireSession } from './session.js';
 import { formatSiteTime } from './sitetime.js';
 import { thresholdsFor } from './thresholds.js';
+import { roomText } from './wardview.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -82,7 +83,7 @@ function renderProfile() {
   ];
   const where = [
     t('resident.unit', { unit: r.unit_id }),
-    r.room ? t('resident.room', { room: r.room }) : null,
+    r.room ? roomText(r.room) : null,
     r.bed ? t('resident.bed', { bed: r.bed }) : null,
   ].filter(Boolean);
   box.replaceChildren(

@@ -4,6 +4,7 @@
 import { h } from './dom.js';
 import { label, t } from './i18n.js';
 import { SEVERITY_RANK } from './incidents.js';
+import { roomText } from './wardview.js';
 
 const byPlace = (a, b) =>
   (a.unit_id || '').localeCompare(b.unit_id || '') ||
@@ -58,7 +59,7 @@ export function wardTiles(residents, incidents, news2, problemOf) {
     }
     if (!badges.length) badges.push(h('span', { class: 'badge tile-ok' }, t('grid.ok')));
     const place = [
-      r.room ? t('resident.room', { room: r.room }) : null,
+      r.room ? roomText(r.room) : null,
       r.bed ? t('resident.bed', { bed: r.bed }) : null,
     ].filter(Boolean);
     return h(

@@ -4,11 +4,20 @@ import { h } from './dom.js';
 import { labels, t } from './i18n.js';
 import { formatAt } from './sitetime.js';
 
+// A family-bed resident lives at home: their room is stored as "home" (see docs/web.md).
+export const HOME_ROOM = 'home';
+
+/** "201 房", or "居家" for a resident at home; '' when no room is known. */
+export function roomText(room) {
+  if (!room) return '';
+  return room === HOME_ROOM ? t('resident.home') : t('resident.room', { room });
+}
+
 /** "Unit u1 · Room 201 · Bed 1" (the parts known). */
 export function placeText(row, { unit = false } = {}) {
   const parts = [];
   if (unit && row.unit_id) parts.push(t('resident.unit', { unit: row.unit_id }));
-  if (row.room) parts.push(t('resident.room', { room: row.room }));
+  if (row.room) parts.push(roomText(row.room));
   if (row.bed) parts.push(t('resident.bed', { bed: row.bed }));
   return parts.join(' · ');
 }
