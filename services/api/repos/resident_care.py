@@ -1,0 +1,44 @@
+"""SQL of the resident-care router: goals of care (the comfort-care flag and its history)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+Conn = AsyncConnection[TupleRow]
+
+
+async def goals_of_care(conn: Conn, *, resident_id: int) -> tuple[bool, list[dict[str, Any]]]:
+    """The flag now and every change of it, newest first."""
+    cur = await conn.execute(
+        "SELECT comfort_care FROM residents WHERE resident_id = %s", [resident_id]
+    )
+    row = await cur.fetchone()
+    current = bool(row[0]) if row else False
+    cur = await conn.execute(
+        "SELECT comfort_care, reason, set_by, set_at FROM resident_goals_of_care"
+        " WHERE resident_id = %s ORDER BY set_at DESC, id DESC",
+        [resident_id],
+    )
+    history = [
+        {"comfort_care": c, "reason": r, "set_by": b, "set_at": t}
+        for c, r, b, t in await cur.fetchall()
+    ]
+    return current, history
+
+
+async def set_comfort_care(
+    conn: Conn, *, resident_id: int, comfort_care: bool, reason: str, set_by: str, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE residents SET comfort_care = %s WHERE resident_id = %s",
+        [comfort_care, resident_id],
+    )
+    await conn.execute(
+        "INSERT INTO resident_goals_of_care (resident_id, comfort_care, reason, set_by, set_at)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        [resident_id, comfort_care, reason, set_by, now],
+    )

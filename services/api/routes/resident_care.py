@@ -1,0 +1,88 @@
+"""A resident's goals of care: the comfort-care (palliative) flag, set or cleared by a
+physician with a reason, each change kept with who and when and audited. On comfort care no
+hospital transfer is suggested at NEWS2 >= 7 (services/referrals/store.py); alerts still page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from services.api.deps import AUTHENTICATED, Conn, PgText, errors, require, resident_in_scope
+from services.api.repos import resident_care as repo
+from services.auth import audit
+from services.auth.principal import Principal
+
+router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUTHENTICATED)
+
+Reader = Annotated[Principal, Depends(require("residents:read"))]
+Physician = Annotated[Principal, Depends(require("goals_of_care:write"))]
+
+
+class GoalsOfCareIn(BaseModel):
+    comfort_care: bool
+    # Why: the audit log keeps who and when, this the clinical reason.
+    reason: Annotated[PgText, Field(min_length=1, max_length=500)]
+
+
+class GoalsOfCareChange(BaseModel):
+    comfort_care: bool
+    reason: str
+    set_by: str
+    set_at: datetime
+
+
+class GoalsOfCareOut(BaseModel):
+    comfort_care: bool
+    history: list[GoalsOfCareChange]
+
+
+async def _read(conn: Conn, resident_id: int) -> GoalsOfCareOut:
+    current, history = await repo.goals_of_care(conn, resident_id=resident_id)
+    return GoalsOfCareOut(comfort_care=current, history=[GoalsOfCareChange(**h) for h in history])
+
+
+@router.get("/{resident_id}/goals-of-care", responses=errors(404))
+async def get_goals_of_care(
+    resident_id: int, conn: Conn, caller: Reader, request: Request
+) -> GoalsOfCareOut:
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    out = await _read(conn, resident_id)
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.goals_of_care.read",
+        f"resident/{resident_id}/goals-of-care",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return out
+
+
+@router.put("/{resident_id}/goals-of-care", responses=errors(404))
+async def set_goals_of_care(
+    resident_id: int, body: GoalsOfCareIn, conn: Conn, caller: Physician, request: Request
+) -> GoalsOfCareOut:
+    """Set or clear comfort care (physicians only), with the reason."""
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    await repo.set_comfort_care(
+        conn,
+        resident_id=resident_id,
+        comfort_care=body.comfort_care,
+        reason=body.reason,
+        set_by=caller.username,
+        now=datetime.now(UTC),
+    )
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.comfort_care",
+        f"resident/{resident_id}/comfort_care/{'on' if body.comfort_care else 'off'}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return await _read(conn, resident_id)
