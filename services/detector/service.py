@@ -293,6 +293,8 @@ class Detector:
             return resident_id in self.engine.residents
         self.applied[resident_id] = record
         if record is None:
+            # Gone, or no longer admitted: its timers must not raise anything either.
+            self.engine.residents.pop(resident_id, None)
             return False
         if not self.partition.owns(record.profile.site_id):
             # Another partition's resident (or one moved to another partition's site): its
@@ -351,7 +353,10 @@ class Detector:
             stream_now = self._stream_now(now)
             if stream_now is not None:
                 # A tick may move any resident's timers: snapshot everyone it touched.
-                for resident_id, rules in self.engine.residents.items():
+                for resident_id, rules in list(self.engine.residents.items()):
+                    # A resident discharged or gone to hospital since: dropped, not ticked.
+                    if not self._ensure_resident(resident_id):
+                        continue
                     found = self.engine.tick_resident(rules, now=stream_now)
                     if found:
                         candidates += with_origin(found, None, now - stream_now)

@@ -252,6 +252,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/residents/{resident_id}/goals-of-care"): Probe(
         "resident", {"comfort_care": False, "reason": "probe"}
     ),
+    # Already admitted (409): the probe changes nothing.
+    ("POST", "/api/v1/residents/{resident_id}/status"): Probe("resident", {"status": "admitted"}),
     ("GET", "/api/v1/referrals"): Probe("list", query={"limit": 500}),
     ("POST", "/api/v1/referrals"): Probe("resident", {"reason": "probe"}),
     ("GET", "/api/v1/referrals/hospitals"): Probe(),

@@ -42,3 +42,52 @@ async def set_comfort_care(
         " VALUES (%s, %s, %s, %s, %s)",
         [resident_id, comfort_care, reason, set_by, now],
     )
+
+
+async def status_of(conn: Conn, *, resident_id: int) -> str:
+    cur = await conn.execute("SELECT status FROM residents WHERE resident_id = %s", [resident_id])
+    row = await cur.fetchone()
+    return str(row[0]) if row else "admitted"
+
+
+async def status_history(conn: Conn, *, resident_id: int) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT status, note, set_by, set_at FROM resident_status_history"
+        " WHERE resident_id = %s ORDER BY set_at DESC, id DESC",
+        [resident_id],
+    )
+    return [
+        {"status": s, "note": n, "set_by": b, "set_at": t} for s, n, b, t in await cur.fetchall()
+    ]
+
+
+async def set_status(
+    conn: Conn, *, resident_id: int, status: str, note: str, set_by: str, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE residents SET status = %s WHERE resident_id = %s", [status, resident_id]
+    )
+    await conn.execute(
+        "INSERT INTO resident_status_history (resident_id, status, note, set_by, set_at)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        [resident_id, status, note, set_by, now],
+    )
+
+
+async def release_devices(conn: Conn, *, resident_id: int, at: datetime) -> list[str]:
+    """End the resident's open device assignments at `at` (the past stays theirs); returns the
+    devices released, free to be assigned to someone else."""
+    cur = await conn.execute(
+        "UPDATE device_assignments SET during = tstzrange(lower(during), %s)"
+        " WHERE resident_id = %s AND upper_inf(during) AND lower(during) < %s"
+        " RETURNING device_id",
+        [at, resident_id, at],
+    )
+    released = sorted(str(d) for (d,) in await cur.fetchall())
+    # One that began at this very instant is simply undone.
+    cur = await conn.execute(
+        "DELETE FROM device_assignments WHERE resident_id = %s AND upper_inf(during)"
+        " RETURNING device_id",
+        [resident_id],
+    )
+    return sorted({*released, *(str(d) for (d,) in await cur.fetchall())})

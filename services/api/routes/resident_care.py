@@ -1,13 +1,19 @@
-"""A resident's goals of care: the comfort-care (palliative) flag, set or cleared by a
-physician with a reason, each change kept with who and when and audited. On comfort care no
-hospital transfer is suggested at NEWS2 >= 7 (services/referrals/store.py); alerts still page."""
+"""A resident's goals of care and status over time.
+
+Goals of care: the comfort-care (palliative) flag, set or cleared by a physician with a
+reason, each change kept with who and when and audited. On comfort care no hospital transfer
+is suggested at NEWS2 >= 7 (services/referrals/store.py); alerts still page.
+
+Status: admitted; in hospital (monitoring paused, devices kept); discharged or deceased
+(monitoring ended, devices released, data kept). The detector monitors only residents admitted
+(services/detector/residents.py); the board leaves the others out."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from services.api.deps import AUTHENTICATED, Conn, PgText, errors, require, resident_in_scope
@@ -19,6 +25,11 @@ router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=AUT
 
 Reader = Annotated[Principal, Depends(require("residents:read"))]
 Physician = Annotated[Principal, Depends(require("goals_of_care:write"))]
+Writer = Annotated[Principal, Depends(require("residents:write"))]
+
+Status = Literal["admitted", "in_hospital", "discharged", "deceased"]
+# Monitoring ends and the devices go back to the pool.
+ENDED: frozenset[str] = frozenset({"discharged", "deceased"})
 
 
 class GoalsOfCareIn(BaseModel):
@@ -86,3 +97,60 @@ async def set_goals_of_care(
         site_id=site_id,
     )
     return await _read(conn, resident_id)
+
+
+class StatusIn(BaseModel):
+    status: Status
+    note: Annotated[PgText, Field(max_length=500)] = ""
+
+
+class StatusChange(BaseModel):
+    status: Status
+    note: str
+    set_by: str
+    set_at: datetime
+
+
+class StatusOut(BaseModel):
+    status: Status
+    # Devices whose assignment this change ended (discharge, death).
+    released_devices: list[str]
+    history: list[StatusChange]
+
+
+@router.post("/{resident_id}/status", responses=errors(404, 409))
+async def set_status(
+    resident_id: int, body: StatusIn, conn: Conn, caller: Writer, request: Request
+) -> StatusOut:
+    """Admit again, send to hospital, discharge, or record a death (final)."""
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    was = await repo.status_of(conn, resident_id=resident_id)
+    if was == "deceased" or was == body.status:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"resident {resident_id} is already {was}")
+    now = datetime.now(UTC)
+    await repo.set_status(
+        conn,
+        resident_id=resident_id,
+        status=body.status,
+        note=body.note,
+        set_by=caller.username,
+        now=now,
+    )
+    released: list[str] = []
+    if body.status in ENDED:
+        released = await repo.release_devices(conn, resident_id=resident_id, at=now)
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.status",
+        f"resident/{resident_id}/status/{was}->{body.status}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    history = await repo.status_history(conn, resident_id=resident_id)
+    return StatusOut(
+        status=body.status,
+        released_devices=released,
+        history=[StatusChange(**h) for h in history],
+    )
