@@ -82,6 +82,9 @@ class Place:
     resident: str | None = None
     room: str | None = None
     bed: str | None = None
+    # The resident's consent to third-party messaging channels (every apprise channel is
+    # one): without it their name and values stay out of pages whatever the site allows.
+    messaging_consent: bool = False
 
     def where(self, language: Language = "en") -> str:
         parts = [self.site]

@@ -118,7 +118,9 @@ def test_a_high_news2_on_comfort_care_pages_but_suggests_no_transfer(
     # The other resident's suggestion is made; by then the comfort-care one has been decided.
     wait_for(
         lambda: db.execute(
-            "SELECT resident_id, state FROM referrals ORDER BY resident_id"
+            "SELECT resident_id, state FROM referrals WHERE resident_id = ANY(%s)"
+            " ORDER BY resident_id",
+            [[palliative, other]],
         ).fetchall(),
         until=lambda rows: rows == [(other, "suggested")],
         what="the other resident's referral suggestion",

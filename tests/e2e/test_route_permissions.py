@@ -254,6 +254,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     # Already admitted (409): the probe changes nothing.
     ("POST", "/api/v1/residents/{resident_id}/status"): Probe("resident", {"status": "admitted"}),
+    ("GET", "/api/v1/residents/{resident_id}/consents"): Probe("resident"),
+    ("PUT", "/api/v1/residents/{resident_id}/consents"): Probe(
+        "resident", {"consents": {"monitoring": True}}
+    ),
     ("GET", "/api/v1/referrals"): Probe("list", query={"limit": 500}),
     ("POST", "/api/v1/referrals"): Probe("resident", {"reason": "probe"}),
     ("GET", "/api/v1/referrals/hospitals"): Probe(),

@@ -91,3 +91,27 @@ async def release_devices(conn: Conn, *, resident_id: int, at: datetime) -> list
         [resident_id],
     )
     return sorted({*released, *(str(d) for (d,) in await cur.fetchall())})
+
+
+async def consents(conn: Conn, *, resident_id: int) -> list[dict[str, Any]]:
+    """Every consent recorded, newest first (the first of a kind is the one in force)."""
+    cur = await conn.execute(
+        "SELECT kind, granted, recorded_by, recorded_at FROM resident_consents"
+        " WHERE resident_id = %s ORDER BY recorded_at DESC, id DESC",
+        [resident_id],
+    )
+    return [
+        {"kind": k, "granted": g, "recorded_by": b, "recorded_at": t}
+        for k, g, b, t in await cur.fetchall()
+    ]
+
+
+async def record_consents(
+    conn: Conn, *, resident_id: int, given: dict[str, bool], recorded_by: str, now: datetime
+) -> None:
+    for kind, granted in sorted(given.items()):
+        await conn.execute(
+            "INSERT INTO resident_consents (resident_id, kind, granted, recorded_by, recorded_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            [resident_id, kind, granted, recorded_by, now],
+        )

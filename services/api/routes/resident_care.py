@@ -11,7 +11,7 @@ Status: admitted; in hospital (monitoring paused, devices kept); discharged or d
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
@@ -154,3 +154,80 @@ async def set_status(
         released_devices=released,
         history=[StatusChange(**h) for h in history],
     )
+
+
+# What a resident (or their representative) may consent to.
+ConsentKind = Literal[
+    "monitoring", "family", "partner_hospitals", "disease_control", "third_party_messaging"
+]
+CONSENT_KINDS: tuple[ConsentKind, ...] = get_args(ConsentKind)
+
+
+class ConsentsIn(BaseModel):
+    # Only the kinds given change; each is recorded with who and when.
+    consents: dict[ConsentKind, bool] = Field(min_length=1)
+
+
+class ConsentRecord(BaseModel):
+    kind: ConsentKind
+    granted: bool
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ConsentsOut(BaseModel):
+    # Every kind: true, false, or null (never recorded: not given).
+    current: dict[ConsentKind, bool | None]
+    history: list[ConsentRecord]
+
+
+async def _consents(conn: Conn, resident_id: int) -> ConsentsOut:
+    history = [ConsentRecord(**c) for c in await repo.consents(conn, resident_id=resident_id)]
+    current: dict[ConsentKind, bool | None] = dict.fromkeys(CONSENT_KINDS)
+    for record in reversed(history):  # oldest first: the newest of a kind wins
+        current[record.kind] = record.granted
+    return ConsentsOut(current=current, history=history)
+
+
+@router.get("/{resident_id}/consents", responses=errors(404))
+async def get_consents(
+    resident_id: int, conn: Conn, caller: Reader, request: Request
+) -> ConsentsOut:
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    out = await _consents(conn, resident_id)
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.consents.read",
+        f"resident/{resident_id}/consents",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return out
+
+
+@router.put("/{resident_id}/consents", responses=errors(404))
+async def record_consents(
+    resident_id: int, body: ConsentsIn, conn: Conn, caller: Writer, request: Request
+) -> ConsentsOut:
+    """Record consents given or withdrawn (the kinds in the body; the others stay)."""
+    site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    await repo.record_consents(
+        conn,
+        resident_id=resident_id,
+        given={str(k): v for k, v in body.consents.items()},
+        recorded_by=caller.username,
+        now=datetime.now(UTC),
+    )
+    changed = ",".join(f"{k}={'yes' if v else 'no'}" for k, v in sorted(body.consents.items()))
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.consents",
+        f"resident/{resident_id}/consents/{changed}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return await _consents(conn, resident_id)

@@ -35,3 +35,18 @@ CREATE INDEX resident_status_history_resident ON resident_status_history (reside
 GRANT SELECT, INSERT ON resident_goals_of_care, resident_status_history TO carewatch_api;
 -- The detector raises nothing for a resident not admitted (services/detector/residents.py).
 GRANT SELECT (status) ON residents TO carewatch_detector;
+
+-- Consents per resident, insert only: the newest row of a kind is the one in force. No row:
+-- not given (a page to a third-party channel stays private, services/alerts/places.py).
+CREATE TABLE resident_consents (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    resident_id bigint NOT NULL REFERENCES residents,
+    kind        text NOT NULL CHECK (kind IN ('monitoring', 'family', 'partner_hospitals',
+                                              'disease_control', 'third_party_messaging')),
+    granted     boolean NOT NULL,
+    recorded_by text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX resident_consents_current ON resident_consents (resident_id, kind, recorded_at DESC);
+GRANT SELECT, INSERT ON resident_consents TO carewatch_api;
+GRANT SELECT ON resident_consents TO carewatch_alerts;
