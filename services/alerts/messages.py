@@ -121,6 +121,8 @@ class Fever:
     resident: str
     temp_c: float
     at: datetime
+    # Consent to third-party messaging: without it the resident is counted, never named.
+    messaging_consent: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +302,7 @@ def page_message(
                     when=local_time(lang, f.at, incident.timezone),
                 )
                 for f in fevers
+                if f.messaging_consent
             ]
     first = min(a.first_ts for a in incident.alerts)
     lines.append(text(lang, "pages.since", when=local_time(lang, first, incident.timezone)))

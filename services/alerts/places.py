@@ -59,11 +59,13 @@ class PlaceBook:
             hours = float(alert.values.get("window_h", 72))
             since = alert.last_ts - timedelta(hours=hours)
             cur = await self.conn.execute(
-                "SELECT DISTINCT ON (r.resident_id) r.display_name, t.value, t.ts"
-                " FROM residents r JOIN readings t USING (resident_id)"
+                "SELECT DISTINCT ON (r.resident_id) r.display_name, t.value, t.ts, coalesce(("
+                "SELECT c.granted FROM resident_consents c WHERE c.resident_id = r.resident_id"
+                " AND c.kind = 'third_party_messaging' ORDER BY c.recorded_at DESC, c.id DESC"
+                " LIMIT 1), false) FROM residents r JOIN readings t USING (resident_id)"
                 " WHERE r.resident_id = ANY(%s) AND t.metric = 'temp' AND t.ts >= %s"
                 " AND t.ts <= %s ORDER BY r.resident_id, t.value DESC, t.ts",
                 [ids, since, alert.last_ts + timedelta(minutes=1)],
             )
-            out += [Fever(name, value, ts) for name, value, ts in await cur.fetchall()]
+            out += [Fever(*row) for row in await cur.fetchall()]
         return out
