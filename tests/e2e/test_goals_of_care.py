@@ -127,3 +127,11 @@ def test_a_high_news2_on_comfort_care_pages_but_suggests_no_transfer(
     )
     assert count(db, f"SELECT count(*) FROM referrals WHERE resident_id = {palliative}") == 0
     assert count(db, "SELECT count(*) FROM alerts WHERE rule_id = 'news2'") == 2
+    # Tests after this one count referrals from none: take the suggestion back out.
+    db.execute(
+        "DELETE FROM referral_transitions WHERE referral_id IN"
+        " (SELECT referral_id FROM referrals WHERE resident_id = %s)",
+        [other],
+    )
+    db.execute("DELETE FROM referrals WHERE resident_id = %s", [other])
+    db.commit()
