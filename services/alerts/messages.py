@@ -93,6 +93,9 @@ class Place:
     resident: str | None = None
     room: str | None = None
     bed: str | None = None
+    # The resident's consent to third-party messaging channels (every apprise channel is
+    # one): without it their name and values stay out of pages whatever the site allows.
+    messaging_consent: bool = False
 
     def where(self, language: Language = "en") -> str:
         parts = [self.site]
@@ -132,6 +135,8 @@ class Fever:
     resident: str
     temp_c: float
     at: datetime
+    # Consent to third-party messaging: without it the resident is counted, never named.
+    messaging_consent: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +320,7 @@ def page_message(
                     when=local_time(lang, f.at, incident.timezone),
                 )
                 for f in fevers
+                if f.messaging_consent
             ]
     first = min(a.first_ts for a in incident.alerts)
     lines.append(text(lang, "pages.since", when=local_time(lang, first, incident.timezone)))

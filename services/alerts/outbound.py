@@ -18,6 +18,7 @@ from services.alerts.links import LinkSigner
 from services.alerts.messages import (
     Audience,
     Message,
+    Place,
     acknowledged_message,
     page_message,
     resolved_message,
@@ -86,7 +87,7 @@ class Outbound:
                 renotify=page.renotify,
                 link=f"{self.base_url}/a/{link.token}",
                 fevers=fevers,
-                to=self._audience(person.id, incident.site_id),
+                to=self._audience(person.id, incident.site_id, place),
             )
             await enqueue(
                 conn,
@@ -106,7 +107,7 @@ class Outbound:
         await cancel_pages(conn, incident.id)
         place = await places.of(incident)
         render = partial(acknowledged_message, incident, place, by=self._name(effect.by))
-        await self._send(conn, "acknowledged", effect.to, render, incident, effect.by)
+        await self._send(conn, "acknowledged", effect.to, render, incident, place, effect.by)
 
     async def update(
         self, conn: Conn, places: PlaceBook, incident: Incident, effect: SendUpdate
@@ -115,7 +116,7 @@ class Outbound:
         render = partial(
             update_message, incident, place, title=effect.title, severity=effect.severity
         )
-        await self._send(conn, "update", effect.to, render, incident, None)
+        await self._send(conn, "update", effect.to, render, incident, place, None)
 
     async def resolved(
         self, conn: Conn, places: PlaceBook, incident: Incident, effect: SendResolved
@@ -125,7 +126,7 @@ class Outbound:
         render = partial(
             resolved_message, incident, place, by=self._name(effect.by), outcome=effect.outcome
         )
-        await self._send(conn, "resolved", effect.to, render, incident, effect.by)
+        await self._send(conn, "resolved", effect.to, render, incident, place, effect.by)
 
     async def _send(
         self,
@@ -134,12 +135,13 @@ class Outbound:
         to: tuple[Staff, ...],
         render: Callable[..., Message],  # called with to=Audience
         incident: Incident,
+        place: Place,
         skip: str | None,
     ) -> None:
         for person in to:
             if person.id == skip:
                 continue  # they know: they did it
-            message = render(to=self._audience(person.id, incident.site_id))
+            message = render(to=self._audience(person.id, incident.site_id, place))
             await enqueue(
                 conn,
                 kind=kind,
@@ -151,15 +153,19 @@ class Outbound:
                 incident_id=incident.id,
             )
 
-    def _audience(self, staff_id: str, site: str) -> Audience:
-        """The person's language (theirs, the site's, zh-CN) and the site's privacy choice;
+    def _audience(self, staff_id: str, site: str, place: Place) -> Audience:
+        """The person's language (theirs, the site's, zh-CN) and the site's privacy choice,
+        which a resident's refused (or never given) consent to third-party messaging overrides;
         disease control, outside the institution, gets counts and the link, never names."""
         team = self.team()
         person = self.roster().staff.get(staff_id)
         outside = person is not None and person.role == "disease_control"
-        return Audience(
-            team.language_of(staff_id, site), team.policy(site).full_details and not outside
+        full = (
+            team.policy(site).full_details
+            and not outside
+            and (place.resident is None or place.messaging_consent)
         )
+        return Audience(team.language_of(staff_id, site), full)
 
     def _name(self, staff_id: str) -> str:
         person = self.roster().staff.get(staff_id)

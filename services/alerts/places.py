@@ -28,14 +28,17 @@ class PlaceBook:
     async def _lookup(self, incident: Incident) -> Place:
         if incident.resident_id is not None:
             cur = await self.conn.execute(
-                "SELECT s.name, u.name, r.display_name, r.room, r.bed FROM residents r"
+                "SELECT s.name, u.name, r.display_name, r.room, r.bed, coalesce(("
+                "SELECT c.granted FROM resident_consents c WHERE c.resident_id = r.resident_id"
+                " AND c.kind = 'third_party_messaging' ORDER BY c.recorded_at DESC, c.id DESC"
+                " LIMIT 1), false) FROM residents r"
                 " JOIN sites s USING (site_id) JOIN units u USING (site_id, unit_id)"
                 " WHERE r.resident_id = %s",
                 [incident.resident_id],
             )
             row = await cur.fetchone()
             if row is not None:
-                return Place(row[0], row[1], row[2], row[3], row[4])
+                return Place(row[0], row[1], row[2], row[3], row[4], messaging_consent=row[5])
         cur = await self.conn.execute(
             "SELECT s.name, u.name FROM sites s LEFT JOIN units u"
             " ON u.site_id = s.site_id AND u.unit_id = %s WHERE s.site_id = %s",
@@ -56,11 +59,13 @@ class PlaceBook:
             hours = float(alert.values.get("window_h", 72))
             since = alert.last_ts - timedelta(hours=hours)
             cur = await self.conn.execute(
-                "SELECT DISTINCT ON (r.resident_id) r.display_name, t.value, t.ts"
-                " FROM residents r JOIN readings t USING (resident_id)"
+                "SELECT DISTINCT ON (r.resident_id) r.display_name, t.value, t.ts, coalesce(("
+                "SELECT c.granted FROM resident_consents c WHERE c.resident_id = r.resident_id"
+                " AND c.kind = 'third_party_messaging' ORDER BY c.recorded_at DESC, c.id DESC"
+                " LIMIT 1), false) FROM residents r JOIN readings t USING (resident_id)"
                 " WHERE r.resident_id = ANY(%s) AND t.metric = 'temp' AND t.ts >= %s"
                 " AND t.ts <= %s ORDER BY r.resident_id, t.value DESC, t.ts",
                 [ids, since, alert.last_ts + timedelta(minutes=1)],
             )
-            out += [Fever(name, value, ts) for name, value, ts in await cur.fetchall()]
+            out += [Fever(*row) for row in await cur.fetchall()]
         return out

@@ -29,6 +29,8 @@ Permission = Literal[
     "devices:manage",
     "residents:read",
     "residents:write",
+    # A physician's decision: comfort care (goals of care).
+    "goals_of_care:write",
     "observations:write",
     "alerts:read",
     "alerts:act",
@@ -54,10 +56,12 @@ _CLINICAL: Final[frozenset[Permission]] = frozenset(
 PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     # Administrators run the deployment: accounts, devices, the care team, the audit log; they
     # may look at and acknowledge alerts, but do not chart observations.
-    "admin": frozenset(get_args(Permission)) - {"observations:write"},
+    # Nor do they decide goals of care: a physician does.
+    "admin": frozenset(get_args(Permission)) - {"observations:write", "goals_of_care:write"},
     # Closing an outbreak's case file (reported to disease control, or ruled out) is the
     # infection-control lead's: a nurse or physician, not every caregiver.
-    "physician": _CLINICAL | {"residents:write", "care_team:read", "outbreaks:report"},
+    "physician": _CLINICAL
+    | {"residents:write", "goals_of_care:write", "care_team:read", "outbreaks:report"},
     "nurse": _CLINICAL | {"residents:write", "care_team:read", "outbreaks:report"},
     "caregiver": _CLINICAL,
     # Devices and the hospital's own system (HIS) answering referrals; never residents' data

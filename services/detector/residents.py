@@ -148,25 +148,28 @@ class ResidentRecord:
     config: RulesConfig
 
 
+# Only residents admitted are monitored: one in hospital (paused), discharged or deceased
+# (ended) is no resident to the rules, and raises nothing new.
 _RESIDENTS = (
     "SELECT r.resident_id, r.site_id, r.unit_id, r.conditions, r.fall_risk, r.news2_scale,"
     " r.timezone, s.rule_overrides, r.rule_overrides FROM residents r JOIN sites s USING (site_id)"
+    " WHERE r.status = 'admitted'"
 )
 
 
 def load_resident(
     conn: psycopg.Connection[TupleRow], resident_id: int, base: RulesConfig | None = None
 ) -> ResidentRecord | None:
-    row = conn.execute(_RESIDENTS + " WHERE r.resident_id = %s", [resident_id]).fetchone()
+    row = conn.execute(_RESIDENTS + " AND r.resident_id = %s", [resident_id]).fetchone()
     return None if row is None else _record(row, base)
 
 
 def load_residents(
     conn: psycopg.Connection[TupleRow], sites: frozenset[str], base: RulesConfig | None = None
 ) -> dict[int, ResidentRecord | None]:
-    """Every resident of `sites` (empty: of every site)."""
+    """Every resident admitted at `sites` (empty: at every site)."""
     rows = (
-        conn.execute(_RESIDENTS + " WHERE r.site_id = ANY(%s)", [sorted(sites)])
+        conn.execute(_RESIDENTS + " AND r.site_id = ANY(%s)", [sorted(sites)])
         if sites
         else conn.execute(_RESIDENTS)
     )

@@ -297,6 +297,8 @@ class Detector:
             return resident_id in self.engine.residents
         self.applied[resident_id] = record
         if record is None:
+            # Gone, or no longer admitted: its timers must not raise anything either.
+            self.engine.residents.pop(resident_id, None)
             return False
         if not self.partition.owns(record.profile.site_id):
             # Another partition's resident (or one moved to another partition's site): its
@@ -358,7 +360,9 @@ class Detector:
             stream_now = self._stream_now(now)
             if stream_now is not None:
                 # A tick may move any resident's timers: snapshot everyone it touched.
-                for resident_id, rules in self.engine.residents.items():
+                for resident_id, rules in list(self.engine.residents.items()):
+                    if not self._ensure_resident(resident_id):  # discharged, in hospital: dropped
+                        continue
                     found = self.engine.tick_resident(rules, now=stream_now)
                     if found:
                         candidates += with_origin(found, None, now - stream_now)
@@ -401,9 +405,7 @@ class Detector:
         taken in, or no timers at all before the first: judged against the clock, every
         device whose messages still wait would look silent, and the device rules would page
         "device silent" for all of them and clear each as its backlog arrived."""
-        if self.consumer.inbox.empty():
-            return now
-        return self.watermark
+        return now if self.consumer.inbox.empty() else self.watermark
 
     def _manual_observations(self, touched: set[int], now: datetime) -> list[AlertCandidate]:
         """Observations staff entered on rounds (through the API, into the database)."""

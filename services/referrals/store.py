@@ -66,6 +66,14 @@ _TIMERS: Final[Mapping[State, tuple[str, str]]] = {
 # --- opening -------------------------------------------------------------------------------
 
 
+async def _on_comfort_care(conn: Conn, resident_id: int) -> bool:
+    cur = await conn.execute(
+        "SELECT comfort_care FROM residents WHERE resident_id = %s", [resident_id]
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
 async def suggest_from_alert(
     conn: Conn,
     *,
@@ -78,7 +86,8 @@ async def suggest_from_alert(
 ) -> int | None:
     """A rule's alert (NEWS2 >= 7: rule `news2`; a fall with suspected injury: a `fall*` rule)
     suggests a referral to the site's first partner hospital. Returns the referral id, or None
-    when the resident already has a referral or suggestion in progress, or no partner hospital
+    when the resident is on comfort care (NEWS2 only: goals of care), already has a referral
+    or suggestion in progress, or no partner hospital
     is configured for their site; also (logged) when the stored readings do not score NEWS2 7
     at `now` or the rule is neither (the alert still pages). Runs in a savepoint of the
     caller's transaction.
@@ -94,6 +103,9 @@ async def suggest_from_alert(
     try:
         async with conn.transaction():
             subject = await load_subject(conn, resident_id)
+            if trigger == "news2" and await _on_comfort_care(conn, resident_id):
+                # Goals of care: no hospital transfer for a high score (the alert still pages).
+                return None
             if await _in_progress(conn, resident_id) is not None:
                 return None
             _, team = await current_team(conn)

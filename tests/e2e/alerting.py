@@ -94,13 +94,22 @@ def store(db: Conn, document: Mapping[str, Any]) -> None:
     db.commit()
 
 
-def resident(db: Conn, name: str, room: str = "203", bed: str = "2") -> int:
+def resident(
+    db: Conn, name: str, room: str = "203", bed: str = "2", *, consent: bool = True
+) -> int:
     row = db.execute(
         "INSERT INTO residents (site_id, unit_id, display_name, room, bed)"
         " VALUES (%s, %s, %s, %s, %s) RETURNING resident_id",
         [SITE, UNIT, name, room, bed],
     ).fetchone()
     assert row is not None
+    if consent:
+        # The team's `details: full` shows names and values only with the resident's consent.
+        db.execute(
+            "INSERT INTO resident_consents (resident_id, kind, granted, recorded_by)"
+            " VALUES (%s, 'third_party_messaging', true, 'test')",
+            [row[0]],
+        )
     db.commit()
     return int(row[0])
 

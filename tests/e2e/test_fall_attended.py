@@ -29,6 +29,12 @@ def fall_resident(db: Conn, name: str) -> int:
         [SITE, UNIT, name, Jsonb(FAST_FALLS)],
     ).fetchone()
     assert row is not None
+    # Named in pages (the team's `details: full`) with their consent to third-party messaging.
+    db.execute(
+        "INSERT INTO resident_consents (resident_id, kind, granted, recorded_by)"
+        " VALUES (%s, 'third_party_messaging', true, 'test')",
+        [row[0]],
+    )
     return int(row[0])
 
 

@@ -248,6 +248,16 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/residents/{resident_id}/news2"): Probe("resident"),
     ("GET", "/api/v1/residents/{resident_id}/vitals"): Probe("resident", query={"metric": "hr"}),
     ("POST", "/api/v1/residents/{resident_id}/observations"): Probe("resident", {"temp": 37.0}),
+    ("GET", "/api/v1/residents/{resident_id}/goals-of-care"): Probe("resident"),
+    ("PUT", "/api/v1/residents/{resident_id}/goals-of-care"): Probe(
+        "resident", {"comfort_care": False, "reason": "probe"}
+    ),
+    # Already admitted (409): the probe changes nothing.
+    ("POST", "/api/v1/residents/{resident_id}/status"): Probe("resident", {"status": "admitted"}),
+    ("GET", "/api/v1/residents/{resident_id}/consents"): Probe("resident"),
+    ("PUT", "/api/v1/residents/{resident_id}/consents"): Probe(
+        "resident", {"consents": {"monitoring": True}}
+    ),
     ("GET", "/api/v1/referrals"): Probe("list", query={"limit": 500}),
     ("POST", "/api/v1/referrals"): Probe("resident", {"reason": "probe"}),
     ("GET", "/api/v1/referrals/hospitals"): Probe(),

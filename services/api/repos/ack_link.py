@@ -12,7 +12,7 @@ Conn = AsyncConnection[TupleRow]
 
 SUMMARY: Final = (
     "title", "rule_id", "severity", "status", "by", "at", "first_ts", "resident_id", "site",
-    "unit", "name", "room", "bed", "timezone", "site_name", "unit_name",
+    "unit", "name", "room", "bed", "timezone", "site_name", "unit_name", "messaging_consent",
 )  # fmt: skip
 
 
@@ -21,7 +21,9 @@ async def alert_summary(conn: Conn, *, alert_id: int) -> dict[str, Any] | None:
     cur = await conn.execute(
         "SELECT a.title, a.rule_id, a.severity, a.status, a.acknowledged_by, a.acknowledged_at,"
         " a.first_ts, a.resident_id, a.site_id, a.unit_id, r.display_name, r.room, r.bed,"
-        " r.timezone, s.name, u.name FROM alerts_view a"
+        " r.timezone, s.name, u.name, coalesce((SELECT c.granted FROM resident_consents c"
+        " WHERE c.resident_id = a.resident_id AND c.kind = 'third_party_messaging'"
+        " ORDER BY c.recorded_at DESC, c.id DESC LIMIT 1), false) FROM alerts_view a"
         " LEFT JOIN residents r USING (resident_id)"
         " LEFT JOIN sites s ON s.site_id = a.site_id"
         " LEFT JOIN units u ON u.site_id = a.site_id AND u.unit_id = a.unit_id"

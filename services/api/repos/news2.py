@@ -38,7 +38,7 @@ async def settings_page(
     cur = await conn.execute(
         "SELECT r.resident_id, r.news2_scale, s.rule_overrides, r.rule_overrides"  # noqa: S608 - fixed parts
         " FROM residents r JOIN sites s USING (site_id)"
-        f" WHERE {scope[0]}"
+        f" WHERE {scope[0]} AND r.status = 'admitted'"  # the board: only residents monitored
         " ORDER BY r.site_id, r.unit_id, r.room NULLS LAST, r.bed NULLS LAST, r.resident_id"
         " LIMIT %s OFFSET %s",
         [*scope[1], limit, offset],

@@ -19,7 +19,8 @@ Conn = AsyncConnection[TupleRow]
 
 _COLUMNS: Final = (
     "resident_id, site_id, unit_id, display_name, room, bed, conditions, fall_risk,"
-    " news2_scale, timezone, rule_overrides, " + ", ".join(record_columns.COLUMNS)
+    " news2_scale, timezone, rule_overrides, status, comfort_care, "
+    + ", ".join(record_columns.COLUMNS)
 )
 PROFILE: Final = tuple(_COLUMNS.replace(" ", "").split(","))
 # Each currently assigned device with its latest battery level and wear event.

@@ -47,7 +47,7 @@ async def residents(
         f" max({SEVERITY_RANK}) AS top FROM alerts_view a"
         " WHERE a.resident_id = r.resident_id AND a.resolved_at IS NULL"
         f" AND {alert_scope[0]}) o"
-        f" WHERE {place[0]}"
+        f" WHERE {place[0]} AND r.status = 'admitted'"  # the board: only residents monitored
         " ORDER BY r.site_id, r.unit_id, r.room NULLS LAST, r.bed NULLS LAST, r.resident_id"
         " LIMIT %s OFFSET %s",
         [*alert_scope[1], *place[1], limit, offset],

@@ -109,7 +109,9 @@ def _describe(view: _View, s: dict[str, Any]) -> str:
         f"<span class=part>{escape(p)}</span>" for p in parts
     )
     who = ""
-    if s["name"] and view.team.policy(s["site"]).full_details:
+    # The site's choice, and the resident's consent to third-party messaging (the link came
+    # through one).
+    if s["name"] and s["messaging_consent"] and view.team.policy(s["site"]).full_details:
         who = f"<p class=muted>{escape(text(lang, 'pages.who', who=s['name']))}</p>"
     since = text(lang, "ack.since", when=_when(view, s, s["first_ts"]))
     return (

@@ -86,6 +86,9 @@ class ResidentOut(RecordOut):
         " default): the pages show times in it"
     )
     rule_overrides: dict[str, Any]
+    # admitted, in_hospital, discharged, deceased (POST .../status); the list keeps everyone.
+    status: str
+    comfort_care: bool
     devices: list[DeviceState]
 
 

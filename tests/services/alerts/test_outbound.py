@@ -133,6 +133,32 @@ def test_an_outbreak_page_lists_the_febrile_residents() -> None:
     assert "Febrile residents (2):\n  A: 38.4 °C at 3/9 09:00\n  B: 39.0 °C at 3/9 09:59" in body
 
 
+def test_an_outbreak_page_never_names_a_resident_without_messaging_consent() -> None:
+    cluster = AlertCandidate(
+        rule_id="outbreak.fever_cluster",
+        action="raise",
+        subject="unit:site-a/unit-1",
+        dedupe_key="outbreak:unit:site-a/unit-1",
+        severity="high",
+        ts=T0,
+        title="Fever cluster: 2 residents of unit unit-1 within 72 h",
+        values={"count": 2},
+        audience="infection_control",
+    )
+    fevers = [Fever("A", 38.44, at(-3600), messaging_consent=False), Fever("B", 39.0, at(-60))]
+    body = page_message(
+        incident_of(cluster),
+        Place("Sunshine Home", "Unit 1"),
+        step=1,
+        renotify=False,
+        link=None,
+        fevers=fevers,
+        to=EN,
+    ).body
+    assert "Febrile residents (2):\n  B: 39.0 °C at 3/9 09:59" in body  # counted, not named
+    assert "A:" not in body and "38.4" not in body
+
+
 @pytest.mark.parametrize(
     ("kind", "named"),
     [("wearable", "wristband w-17"), ("bed_sensor", "bed sensor w-17"), ("", "device w-17")],
