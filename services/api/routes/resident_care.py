@@ -73,7 +73,7 @@ async def get_goals_of_care(
     return out
 
 
-@router.put("/{resident_id}/goals-of-care", responses=errors(404))
+@router.put("/{resident_id}/goals-of-care", responses=errors(400, 404))
 async def set_goals_of_care(
     resident_id: int, body: GoalsOfCareIn, conn: Conn, caller: Physician, request: Request
 ) -> GoalsOfCareOut:
@@ -118,7 +118,7 @@ class StatusOut(BaseModel):
     history: list[StatusChange]
 
 
-@router.post("/{resident_id}/status", responses=errors(404, 409))
+@router.post("/{resident_id}/status", responses=errors(400, 404, 409))
 async def set_status(
     resident_id: int, body: StatusIn, conn: Conn, caller: Writer, request: Request
 ) -> StatusOut:
@@ -207,7 +207,7 @@ async def get_consents(
     return out
 
 
-@router.put("/{resident_id}/consents", responses=errors(404))
+@router.put("/{resident_id}/consents", responses=errors(400, 404))
 async def record_consents(
     resident_id: int, body: ConsentsIn, conn: Conn, caller: Writer, request: Request
 ) -> ConsentsOut:
