@@ -210,7 +210,7 @@ def test_the_demo_pager_answers_only_on_loopback(settings: Settings) -> None:
     with serve(app) as url:
         address = url.removeprefix("http://")
         status, page = call(address, "GET", "/demo/pager", {})
-        assert status == 200 and "only on this machine (loopback)" in page
+        assert status == 200 and "只在本机（回环地址）应答" in page  # zh-CN first
         status, why = call(address, "GET", "/demo/pager", {"X-Forwarded-For": "203.0.113.5"})
         assert status == 403 and "loopback" in why
     # A real connection from another address of this machine, if it has one.
