@@ -95,6 +95,13 @@ def add_rows(settings: Settings, pairs: Sequence[tuple[SimDevice, SimDevice]]) -
             )
         }
         ids = [by_name[name] for name in names]
+        # The benches read pages by resident name: the care team asks for the full form, which
+        # names a resident only with their consent to third-party messaging.
+        conn.execute(
+            "INSERT INTO resident_consents (resident_id, kind, granted, recorded_by)"
+            " SELECT unnest(%s::bigint[]), 'third_party_messaging', true, 'bench'",
+            [ids],
+        )
         with conn.cursor().copy(
             "COPY devices (device_id, site_id, kind, secret_hash) FROM STDIN"
         ) as copy:
