@@ -4,15 +4,10 @@ before it: they stay as they were, admitted, on no comfort care, with no consent
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
 import pytest
-from psycopg import errors, sql
+from psycopg import errors
 
-from services.db.migrate import available
+from tests.services.db.conftest import migrate
 from tests.support import Conn
 
 pytestmark = pytest.mark.services
@@ -20,25 +15,8 @@ pytestmark = pytest.mark.services
 CARE_VERSION = 22
 
 
-@pytest.fixture
-def scratch_db(db: Conn, db_url: str) -> Iterator[Conn]:
-    """A database of its own on the session's server, dropped at the end."""
-    name = f"mig_care_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(db_url)
-    try:
-        with psycopg.connect(urlunsplit(parts._replace(path=f"/{name}")), autocommit=True) as conn:
-            yield conn
-    finally:
-        db.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def test_existing_residents_are_carried_forward_admitted(scratch_db: Conn) -> None:
-    migrations = available()
-    assert CARE_VERSION in [m.version for m in migrations]
-    for m in migrations:
-        if m.version < CARE_VERSION:
-            scratch_db.execute(m.sql.encode())
+    migrate(scratch_db, below=CARE_VERSION)
     scratch_db.execute("INSERT INTO sites (site_id, name) VALUES ('old', 'Old site')")
     scratch_db.execute("INSERT INTO units (site_id, unit_id, name) VALUES ('old', 'u1', 'U')")
     scratch_db.execute(
@@ -46,9 +24,7 @@ def test_existing_residents_are_carried_forward_admitted(scratch_db: Conn) -> No
     )
     before = scratch_db.execute("SELECT resident_id, display_name FROM residents").fetchall()
 
-    for m in migrations:
-        if m.version >= CARE_VERSION:
-            scratch_db.execute(m.sql.encode())
+    migrate(scratch_db, from_version=CARE_VERSION)
 
     after = scratch_db.execute(
         "SELECT resident_id, display_name, status, comfort_care FROM residents"

@@ -3,15 +3,10 @@ they stay as they were, with the new fields unknown or empty, and can be given a
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
 import pytest
-from psycopg import errors, sql
+from psycopg import errors
 
-from services.db.migrate import available
+from tests.services.db.conftest import migrate
 from tests.support import Conn
 
 pytestmark = pytest.mark.services
@@ -19,25 +14,8 @@ pytestmark = pytest.mark.services
 RECORD_VERSION = 20
 
 
-@pytest.fixture
-def scratch_db(db: Conn, db_url: str) -> Iterator[Conn]:
-    """A database of its own on the session's server, dropped at the end."""
-    name = f"mig_record_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(db_url)
-    try:
-        with psycopg.connect(urlunsplit(parts._replace(path=f"/{name}")), autocommit=True) as conn:
-            yield conn
-    finally:
-        db.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def test_existing_residents_are_carried_forward(scratch_db: Conn) -> None:
-    migrations = available()
-    assert RECORD_VERSION in [m.version for m in migrations]
-    for m in migrations:
-        if m.version < RECORD_VERSION:
-            scratch_db.execute(m.sql.encode())
+    migrate(scratch_db, below=RECORD_VERSION)
     scratch_db.execute("INSERT INTO sites (site_id, name) VALUES ('old', 'Old site')")
     scratch_db.execute("INSERT INTO units (site_id, unit_id, name) VALUES ('old', 'u1', 'U')")
     scratch_db.execute(
@@ -50,9 +28,7 @@ def test_existing_residents_are_carried_forward(scratch_db: Conn) -> None:
         " ORDER BY resident_id"
     ).fetchall()
 
-    for m in migrations:
-        if m.version >= RECORD_VERSION:
-            scratch_db.execute(m.sql.encode())
+    migrate(scratch_db, from_version=RECORD_VERSION)
 
     after = scratch_db.execute(
         "SELECT resident_id, display_name, room, conditions, fall_risk, sex, birth_date,"
