@@ -125,7 +125,16 @@ async def get_outbreak(
     return OutbreakFile(**row, line_list=[CaseOut(**c) for c in cases])
 
 
-@router.get("/{outbreak_id}/line-list", responses=errors(404))
+@router.get(
+    "/{outbreak_id}/line-list",
+    responses={
+        200: {
+            "content": {"application/json": {}, "text/csv": {}},
+            "description": "the line list, as JSON or (format=csv) as a CSV file",
+        },
+        **errors(404),
+    },
+)
 async def line_list(
     outbreak_id: int,
     conn: Conn,
