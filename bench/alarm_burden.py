@@ -167,8 +167,9 @@ def run_detector(settings: Settings, shared: Any, ready: Any, stop: Any) -> None
     from prometheus_client import CollectorRegistry
 
     from ingest.pipeline import Inbound
+    from services.detector.config import DetectorConfig
     from services.detector.metrics import DetectorMetrics
-    from services.detector.service import Detector, DetectorConfig
+    from services.detector.service import Detector
     from services.settings import mqtt_ingest_endpoint
 
     latest: dict[str, float] = {}

@@ -73,7 +73,7 @@ from bench.receiver import JsonReceiver, Notification
 from bench.services import Service, histogram_ms, pipeline, store_care_team
 from device_sim.devices import SimDevice
 from services.alerts.service import AlertServiceConfig
-from services.detector.service import DetectorConfig
+from services.detector.config import DetectorConfig
 from services.devices import repo
 from services.devices.provisioning import assign_device, provision_device
 from services.errors import CareWatchError

@@ -116,11 +116,14 @@ def detect(
     """Run the streaming detector: the device stream → rules → alert candidates."""
 
     def build(settings: Settings, registry: CollectorRegistry) -> tuple[Service, int]:
+        from services.detector.config import DetectorConfig, tune_gc
         from services.detector.metrics import DetectorMetrics
         from services.detector.partition import parse_partition
-        from services.detector.service import Detector, DetectorConfig
+        from services.detector.service import Detector
         from services.operations.broker.acl import check_service_client_id
         from services.settings import database_url, mqtt_ingest_endpoint
+
+        tune_gc()
 
         owned = parse_partition(
             sites if sites is not None else settings.detector_sites,

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,14 +37,13 @@ from ingest.pipeline import Inbound
 from rules.engine import Engine, RulesConfig
 from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
 from services.detector.case_files import write_with_case_files
+from services.detector.config import DetectorConfig
 from services.detector.metrics import DetectorMetrics
 from services.detector.outbox import input_key, with_origin
 from services.detector.partition import (
-    EVERY_SITE,
     MANUAL_CURSOR,
     STAFF_CURSOR,
     SYMPTOM_CURSOR,
-    Partition,
 )
 from services.detector.residents import (
     Attribution,
@@ -77,25 +76,6 @@ T = TypeVar("T")
 # often (doubling up to the cap): short, since a fall waits for the first try that succeeds.
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class DetectorConfig:
-    partition: Partition = EVERY_SITE  # the sites this detector owns (docs/scaling.md)
-    client_id: str | None = None  # None: the partition's (`carewatch-detector[-NAME]`)
-    batch_size: int = 2000
-    flush_s: float = 0.2
-    tick_s: float = 1.0
-    profile_refresh_s: float = 60.0
-    queue_max: int = 50_000
-    # Residents' state is saved this often (and the messages it took in acknowledged only
-    # then), or sooner once this many messages wait unacknowledged (below the consumer's
-    # receive maximum, 20,000, or the broker would stop sending: at 4,000 messages/s this is
-    # every 3.75 s). Saving every resident each batch made PostgreSQL the bottleneck past a
-    # few hundred residents; candidates are still written with every batch, so pages are not
-    # delayed.
-    snapshot_every_s: float = 5.0
-    max_unacked: int = 15_000
 
 
 class Detector:
@@ -334,17 +314,25 @@ class Detector:
             if self.watermark is None or message.header.ts > self.watermark:
                 self.watermark = min(message.header.ts, now)
             device_id = message.header.device_id
+            # A message's observations mostly share one time: attributed once, not each.
+            attributed_at: datetime | None = None
+            resident_id: int | None = None
             for obs in message.observations:
                 if isinstance(obs, DeviceStatus) and obs.placement is not None:
                     self.placements.declare(device_id, obs.placement)
-                resident_id = self.attribution.resident_at(device_id, obs.ts)
-                if resident_id is None or not self._ensure_resident(resident_id):
+                if obs.ts != attributed_at:
+                    attributed_at = obs.ts
+                    resident_id = self.attribution.resident_at(device_id, obs.ts)
+                    if resident_id is not None and not self._ensure_resident(resident_id):
+                        resident_id = None
+                if resident_id is None:
                     continue
                 if isinstance(obs, Motion):
                     # The fall detector's settings depend on where the device is worn.
                     obs = replace(obs, placement=self.placements.of(device_id))
                 found = self.engine.observe(resident_id, obs, now=now)
-                candidates += with_origin(found, input_key(obs), now - obs.ts)
+                if found:  # most readings find nothing: no identity to spell out
+                    candidates += with_origin(found, input_key(obs), now - obs.ts)
                 touched.add(resident_id)
                 observed += 1
         self.metrics.observations.inc(observed)

@@ -8,8 +8,9 @@ import pytest
 
 from rules.engine import RulesConfig
 from rules.types import ResidentProfile
+from services.detector.config import DetectorConfig
 from services.detector.residents import ResidentRecord, load_resident, load_residents
-from services.detector.service import Detector, DetectorConfig
+from services.detector.service import Detector
 from services.settings import MqttEndpoint
 from tests.support import Conn
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingest.pipeline import Inbound
-from services.detector.service import Detector, DetectorConfig
+from services.detector.config import DetectorConfig
+from services.detector.service import Detector
 from services.settings import MqttEndpoint
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
