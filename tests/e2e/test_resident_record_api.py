@@ -199,3 +199,26 @@ def test_a_wrong_or_missing_key_is_a_clear_503_and_loses_nothing(
         assert refused.status_code == 503 and "CAREWATCH_RECORD_KEY" in refused.text
     # With the right key, all is still there.
     assert api.get(f"{RESIDENTS}/{rid}").json()["national_id"] == NATIONAL_ID
+
+
+def test_a_change_of_one_must_agree_with_the_other_as_stored(
+    api: TestClient, nurse: dict[str, str]
+) -> None:
+    rid = admit(api)["resident_id"]
+    url = f"{RESIDENTS}/{rid}"
+    for fields, field in (
+        ({"birth_date": "1950-01-01"}, "birth_date"),
+        ({"national_id": "440304199001011233"}, "national_id"),  # born 1990-01-01
+    ):
+        refused = api.patch(url, json=fields, headers=nurse)
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["detail"]
+        assert error["loc"] == ["body", field]
+        assert "national ID" in error["msg"]
+    kept = api.get(url, headers=nurse).json()
+    assert (kept["birth_date"], kept["national_id"]) == ("1949-12-31", NATIONAL_ID)
+    # Both at once, agreeing; and the ID cleared, any birth date.
+    both = {"birth_date": "1990-01-01", "national_id": "440304199001011233"}
+    assert api.patch(url, json=both, headers=nurse).status_code == 200
+    assert api.patch(url, json={"national_id": None}, headers=nurse).status_code == 200
+    assert api.patch(url, json={"birth_date": "1950-01-01"}, headers=nurse).status_code == 200

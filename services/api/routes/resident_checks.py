@@ -3,6 +3,7 @@ future, a known time zone, rule overrides that validate once merged over the sit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +13,9 @@ from fastapi import HTTPException, status
 from rules.errors import OverrideError
 from services.api.deps import NO_NUL, Conn, invalid, nul_at
 from services.api.repos import residents as repo
+from services.records.crypto import RecordCipher
+from services.records.identity import national_id_birth_date
+from services.records.store import patient_record
 from services.resident_rules import check_resident_overrides
 
 if TYPE_CHECKING:
@@ -60,3 +64,28 @@ async def check_overrides(conn: Conn, site_id: str, overrides: dict[str, Any]) -
                 for key, message in exc.problems
             ],
         ) from None
+
+
+async def check_birth_date_as_stored(
+    conn: Conn, resident_id: int, given: Mapping[str, Any], cipher: RecordCipher | None
+) -> None:
+    """A change of the birth date alone must agree with the national ID as stored, and of the
+    national ID alone with the stored birth date (both at once: the model compares them).
+    RecordUnavailable (503) when the stored ID cannot be read to compare."""
+    birth, national = given.get("birth_date"), given.get("national_id")
+    if (birth is None) == (national is None):
+        return
+    stored = await patient_record(
+        conn, resident_id=resident_id, cipher=cipher, identifiers=birth is not None
+    )
+    if stored is None:
+        return
+    birth_date = birth if birth is not None else stored.birth_date
+    national_id = national if national is not None else stored.national_id
+    if birth_date is None or national_id is None:
+        return
+    if national_id_birth_date(national_id) != birth_date:
+        raise invalid_field(
+            "birth_date" if birth is not None else "national_id",
+            "the birth date differs from the one in the national ID",
+        )

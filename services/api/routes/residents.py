@@ -29,7 +29,12 @@ from services.api.deps import (
 from services.api.repos import residents as repo
 from services.api.repos.news2 import open_alert_bands
 from services.api.routes.news2 import News2Out, news2_out
-from services.api.routes.resident_checks import check_overrides, check_profile, invalid_field
+from services.api.routes.resident_checks import (
+    check_birth_date_as_stored,
+    check_overrides,
+    check_profile,
+    invalid_field,
+)
 from services.auth import audit
 from services.auth.principal import Principal
 from services.careteam.store import current_team
@@ -330,6 +335,7 @@ async def update_resident(
     if "conditions" in changes:
         changes["conditions"] = sorted(set(changes["conditions"]))
     record = {name: changes.pop(name) for name in RECORD_FIELDS if name in changes}
+    await check_birth_date_as_stored(conn, resident_id, record, _cipher(request))
     changes.update(record_columns.to_columns(record, _cipher(request)))
     scale_was = None
     if "news2_scale" in changes:
