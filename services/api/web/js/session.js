@@ -159,6 +159,10 @@ export function requireSession() {
 }
 
 export async function logout() {
+  // A refresh in flight would store a new pair after the session is cleared (and the logout
+  // would present the refresh token it just spent): let it land, then end that pair.
+  clearTimeout(timer);
+  if (inflight) await inflight.catch(() => {});
   const current = session();
   clearSession();
   if (current) {
