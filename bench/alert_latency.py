@@ -68,7 +68,7 @@ from bench.alert_stream import (
 )
 from bench.caregiver import Acker, Pages, names_of, resident_of
 from bench.common import MESSAGING_CONSENT_SQL, finish, machine
-from bench.cpu import BACKGROUND, CpuSample, cpu_cores, cpu_sample
+from bench.cpu import BACKGROUND, CpuSample, busiest_others, cpu_cores, cpu_sample
 from bench.receiver import JsonReceiver, Notification
 from bench.services import Service, histogram_ms, pipeline, store_care_team
 from device_sim.devices import SimDevice
@@ -184,6 +184,7 @@ class Run:
     seconds: int
     cpu: dict[str, float]
     started: float  # time.time() of streaming second 0
+    background: str  # the busiest processes outside the benchmark (bench/cpu.py)
 
 
 def run_stream(
@@ -273,8 +274,10 @@ def run_stream(
         raise RuntimeError(f"publishing failed: {errors[0]}")
     if cpu_before is None:
         raise RuntimeError("the stream ended before it started")
-    cpu = cpu_cores(cpu_before, cpu_after or cpu_sample(), roles, postmaster)
-    return Run(reports, seconds, cpu, start_at.value)
+    cpu_after = cpu_after or cpu_sample()
+    cpu = cpu_cores(cpu_before, cpu_after, roles, postmaster)
+    others = busiest_others(cpu_before, cpu_after, roles, postmaster)
+    return Run(reports, seconds, cpu, start_at.value, others)
 
 
 def wait_for_pages(pages: Pages, expected: set[int], timeout: float) -> None:
@@ -398,8 +401,8 @@ def results_of(args: argparse.Namespace, plan: dict[int, Injection], m: Measured
     if background > MAX_BACKGROUND_CORES:
         problems.append(
             f"the machine was busy with other work ({background:.2f} cores on average outside "
-            "this benchmark): the latency figures are not representative; run it on a quiet "
-            "machine"
+            f"this benchmark; busiest: {m.run.background}): the latency figures are not "
+            "representative; run it on a quiet machine"
         )
     unacked = sum(r.unacked for r in reports)
     rejected = sum(r.rejected for r in reports)
@@ -442,6 +445,7 @@ def results_of(args: argparse.Namespace, plan: dict[int, Injection], m: Measured
             "rejected": rejected,
         },
         "cpu_cores": m.run.cpu,
+        "background_processes": m.run.background,
         "services": m.services,
         "config": {
             "detector_flush_s": DetectorConfig().flush_s,

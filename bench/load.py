@@ -65,7 +65,7 @@ from bench.alert_analysis import pct
 from bench.bulk_devices import add_broker_accounts, add_rows, new_devices
 from bench.caregiver import Acker, Pages
 from bench.common import finish, histogram_buckets, machine
-from bench.cpu import BACKGROUND, CpuSample, cpu_cores, cpu_sample
+from bench.cpu import BACKGROUND, CpuSample, busiest_others, cpu_cores, cpu_sample
 from bench.load_plan import (
     ALERT_P99_LIMIT_MS,
     STATUS_EVERY_S,
@@ -129,6 +129,7 @@ class StepWindow:
     end: int  # exclusive
     fallers: list[int]
     cpu: dict[str, float]
+    background: str  # the busiest processes outside the benchmark (bench/cpu.py)
     memory_mb: dict[str, float]
     rows_stored: float
     detector_busy_s: float  # the busiest detector's main loop, over the window
@@ -287,6 +288,7 @@ def run_step(
     cpu_after = cpu_sample()
     after = {name: s.samples() for name, s in services.items()}
     cpu = cpu_cores(cpu_before, cpu_after, roles, postmaster)
+    others = busiest_others(cpu_before, cpu_after, roles, postmaster)
     return StepWindow(
         step=step,
         connect_s=round(connect_s, 1),
@@ -294,6 +296,7 @@ def run_step(
         end=end,
         fallers=fallers,
         cpu=cpu,
+        background=others,
         memory_mb={role: round(mb, 1) for role, mb in memory.items()},
         rows_stored=_delta(before["ingest"], after["ingest"], _ROWS),
         detector_busy_s=max(
@@ -396,6 +399,7 @@ def step_result(
         on_time=on_time,
         lag_max_s=lag_max,
         background_cores=w.cpu.get(BACKGROUND, 0.0),
+        background_processes=w.background,
         dead=w.dead,
         excess=excess_messages(acked, stored),
     )
@@ -438,6 +442,7 @@ def step_result(
         "lost_readings": sum(lost.values()),
         "lost_by_stream": lost,
         "cpu_cores": w.cpu,
+        "background_processes": w.background,
         "memory_peak_mb": w.memory_mb,
         "ok": verdict.ok,
         "reasons": verdict.reasons(),

@@ -175,6 +175,7 @@ def step_problems(
     on_time: int,
     lag_max_s: float,
     background_cores: float,
+    background_processes: str,
     dead: Sequence[str],
     excess: int,
 ) -> list[str]:
@@ -192,7 +193,8 @@ def step_problems(
     if background_cores > MAX_BACKGROUND_CORES:
         problems.append(
             f"the machine was busy with other work ({background_cores:.2f} cores on average "
-            "outside this benchmark): not representative; run it on a quiet machine"
+            f"outside this benchmark; busiest: {background_processes}): not representative; "
+            "run it on a quiet machine"
         )
     if excess:
         problems.append(f"{excess} more messages stored than acknowledged")

@@ -153,17 +153,29 @@ def test_reasons_say_why_a_step_failed() -> None:
 
 
 def test_step_problems() -> None:
-    quiet = {"lag_max_s": 0.1, "background_cores": 0.1, "dead": [], "excess": 0}
+    quiet = {
+        "lag_max_s": 0.1,
+        "background_cores": 0.1,
+        "background_processes": "none seen",
+        "dead": [],
+        "excess": 0,
+    }
     assert step_problems(late=0, on_time=1000, **quiet) == []  # type: ignore[arg-type]
     assert step_problems(late=10, on_time=990, **quiet) == []  # type: ignore[arg-type]
     behind = step_problems(late=11, on_time=989, **quiet)  # type: ignore[arg-type]
     assert len(behind) == 1 and "1 Hz schedule" in behind[0]
     assert "nothing was published" in step_problems(late=0, on_time=0, **quiet)[0]  # type: ignore[arg-type]
     busy = step_problems(
-        late=0, on_time=10, lag_max_s=0.0, background_cores=0.8, dead=["detect"], excess=2
+        late=0,
+        on_time=10,
+        lag_max_s=0.0,
+        background_cores=0.8,
+        background_processes="pytest (41) 0.70",
+        dead=["detect"],
+        excess=2,
     )
     assert busy[0] == "detect died"
-    assert "busy with other work" in busy[1]
+    assert "busy with other work" in busy[1] and "busiest: pytest (41) 0.70" in busy[1]
     assert "more messages stored" in busy[2]
 
 
