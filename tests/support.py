@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import shutil
@@ -18,6 +19,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from services.operations.local.env import scratch_settings
 from services.operations.local.stack import LocalStack
+from services.records.identity import check_digit
 from services.settings import Settings
 
 T = TypeVar("T")
@@ -35,6 +37,17 @@ def count(conn: Conn, sql: str, *params: object) -> int:
     row = conn.execute(sql.encode(), params).fetchone()
     assert row is not None
     return int(row[0])
+
+
+_national_ids = itertools.count(1)
+
+
+def fresh_national_id(born: str = "19491231") -> str:
+    """A valid resident ID (GB 11643) no other test of the session has used: one person has
+    one record per site, so two admissions with one ID are refused (409)."""
+    n = next(_national_ids)
+    first17 = f"{110105 + n // 1000:06d}{born}{n % 1000:03d}"
+    return first17 + check_digit(first17)
 
 
 def new_resident(conn: Conn, name: str = "Test Resident") -> int:

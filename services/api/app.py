@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
@@ -46,6 +47,7 @@ from services.devices.provisioning import BrokerAccounts, DeviceError
 from services.errors import ConfigError
 from services.operations.broker.dynsec import DynsecAccounts
 from services.records.crypto import RecordUnavailable, record_cipher
+from services.records.digests import fill_missing_digests
 from services.settings import Settings, admin_token, database_url, mqtt_admin_endpoint
 
 # In this order: the web pages' catch-alls last.
@@ -72,6 +74,8 @@ ROUTERS: Final[tuple[ModuleType, ...]] = (
     web,
 )
 
+log = logging.getLogger("carewatch.api")
+
 
 def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> FastAPI:
     if settings.demo_pager and not (settings.local_database and settings.local_broker):
@@ -86,6 +90,11 @@ def create_app(settings: Settings, *, broker: BrokerAccounts | None = None) -> F
         pool = make_pool(app.state.database_url)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        if app.state.records is not None:
+            async with pool.connection() as conn:
+                filled = await fill_missing_digests(conn, app.state.records)
+            if filled:
+                log.info("national ID digests given to %d residents stored before", filled)
         # The live feed's one listener (one connection, whatever the number of streams).
         feed = Hub(
             app.state.database_url,

@@ -50,6 +50,8 @@ def to_columns(fields: Mapping[str, Any], cipher: RecordCipher | None) -> dict[s
             if value is not None and cipher is None:
                 raise RecordUnavailable(NO_KEY)
             out[_ENCRYPTED[name]] = None if value is None else cipher.encrypt(value)  # type: ignore[union-attr]
+            if name == "national_id":  # compared by its digest (one record per person)
+                out["national_id_digest"] = None if value is None else cipher.digest(value)  # type: ignore[union-attr]
         elif name == "ability":
             out["ability_level"] = None if value is None else value["level"]
             out["ability_assessed_on"] = None if value is None else value["assessed_on"]

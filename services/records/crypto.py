@@ -8,11 +8,15 @@ key: the API then refuses to store or show identifiers rather than keep them in 
 
 from __future__ import annotations
 
+import base64
+import hmac
 import os
 from pathlib import Path
 from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from services.errors import ConfigError
 from services.settings import Settings
@@ -35,12 +39,21 @@ class RecordKeyError(RecordUnavailable):
     """A stored identifier does not decrypt with the configured key(s)."""
 
 
+def _digest_key(key: str) -> bytes:
+    # A key of its own for the digests, so a digest reveals nothing of the encryption key.
+    raw = base64.urlsafe_b64decode(key.strip())
+    return HKDF(hashes.SHA256(), 32, salt=None, info=b"carewatch national-id digest").derive(raw)
+
+
 class RecordCipher:
     """Encrypts and decrypts one identifier at a time. Its repr shows no key."""
 
     def __init__(self, keys: list[str]) -> None:
         try:
             self._fernet = MultiFernet([Fernet(k.strip().encode()) for k in keys])
+            # One digest key per record key, derived (never the key itself): the first makes
+            # new digests, each finds the ones made before a rotation.
+            self._digest_keys = [_digest_key(k) for k in keys]
         except ValueError:
             raise ConfigError(
                 "CAREWATCH_RECORD_KEY (or record.key) is not a Fernet key: 32 random bytes in"
@@ -60,6 +73,14 @@ class RecordCipher:
                 " without keeping the old one (CAREWATCH_RECORD_KEY=new,old), or the database"
                 " restored without its record.key? (docs/security.md)"
             ) from None
+
+    def digest(self, national_id: str) -> bytes:
+        """The national ID's digest under the current key: equal IDs, equal digests."""
+        return self.digests(national_id)[0]
+
+    def digests(self, national_id: str) -> list[bytes]:
+        """Its digest under each configured key (the current one first)."""
+        return [hmac.new(k, national_id.encode(), "sha256").digest() for k in self._digest_keys]
 
     def __repr__(self) -> str:
         return "RecordCipher(<keys hidden>)"

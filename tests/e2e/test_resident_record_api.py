@@ -16,8 +16,9 @@ from pydantic import SecretStr
 
 from services.api.app import create_app
 from services.records.crypto import KEY_FILE
+from services.records.identity import mask_national_id
 from services.settings import Settings, admin_token
-from tests.support import SITE, UNIT, UNTHROTTLED, Conn, login_as
+from tests.support import SITE, UNIT, UNTHROTTLED, Conn, fresh_national_id, login_as
 
 RESIDENTS = "/api/v1/residents"
 NATIONAL_ID = "11010519491231002X"
@@ -42,7 +43,10 @@ MASKED = {"national_id": "110105********002X", "insurance_no": "**********8899"}
 
 
 def admit(api: TestClient, headers: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
-    body = {"site_id": SITE, "unit_id": UNIT, "display_name": "王秀英", **RECORD, **fields}
+    """Admitted with the whole record; its national ID is NATIONAL_ID's birth date and a
+    sequence of its own unless given (one person, one record per site)."""
+    own = {"national_id": fresh_national_id()}
+    body = {"site_id": SITE, "unit_id": UNIT, "display_name": "王秀英", **RECORD, **own, **fields}
     created = api.post(RESIDENTS, json=body, headers=headers or {})
     assert created.status_code == 201, created.text
     data: dict[str, Any] = created.json()
@@ -58,9 +62,10 @@ def test_admission_with_the_whole_record(
     api: TestClient, db: Conn, nurse: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    made = admit(api, nurse)
+    nid = fresh_national_id()
+    made = admit(api, nurse, national_id=nid)
     rid = made["resident_id"]
-    for field, value in RECORD.items():
+    for field, value in {**RECORD, "national_id": nid}.items():
         assert made[field] == value, field
     assert made["identifiers_masked"] is False
     assert api.get(f"{RESIDENTS}/{rid}", headers=nurse).json() == made
@@ -73,17 +78,17 @@ def test_admission_with_the_whole_record(
     ).fetchone()
     assert row is not None
     text, national_token, insurance_token = row
-    for secret in (NATIONAL_ID, NATIONAL_ID[:17], INSURANCE_NO):
+    for secret in (nid, nid[:17], INSURANCE_NO):
         assert secret not in text
         assert secret.encode() not in bytes(national_token) + bytes(insurance_token)
     # Nor the audit log, nor any log line of the admission and the read.
     audit = db.execute(
         "SELECT string_agg(a::text, ' ') FROM audit_log a WHERE resident_id = %s", [rid]
     ).fetchone()
-    assert audit is not None and NATIONAL_ID[:17] not in audit[0]
+    assert audit is not None and nid[:17] not in audit[0]
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
     assert caplog.records  # the capture works: the request lines are there
-    for secret in (NATIONAL_ID[:17], INSURANCE_NO):
+    for secret in (nid[:17], INSURANCE_NO):
         assert secret not in logged
 
 
@@ -94,9 +99,11 @@ def test_admission_with_the_whole_record(
 def test_identifiers_are_masked_for_roles_that_do_not_need_them(
     api: TestClient, ward: str, role: str, whole: bool
 ) -> None:
-    rid = admit(api)["resident_id"]
+    nid = fresh_national_id()
+    rid = admit(api, national_id=nid)["resident_id"]
     headers = login_as(api, f"rec-{role}", role, site=SITE, units=(UNIT,), staff=f"rec-{role}")
-    expected = {"national_id": NATIONAL_ID, "insurance_no": INSURANCE_NO} if whole else MASKED
+    masked = {**MASKED, "national_id": mask_national_id(nid)}
+    expected = {"national_id": nid, "insurance_no": INSURANCE_NO} if whole else masked
     one = api.get(f"{RESIDENTS}/{rid}", headers=headers).json()
     listed = api.get(RESIDENTS, params={"unit": UNIT, "limit": 500}, headers=headers).json()
     (in_list,) = [r for r in listed["items"] if r["resident_id"] == rid]
@@ -114,20 +121,21 @@ def test_a_caregiver_reads_but_a_nurse_edits_the_record(
     assert api.get(f"{RESIDENTS}/{rid}", headers=cg).json()["national_id"] is None
     refused = api.patch(f"{RESIDENTS}/{rid}", json={"allergies": []}, headers=cg)
     assert refused.status_code == 403
+    nid = fresh_national_id()
     changed = api.patch(
         f"{RESIDENTS}/{rid}",
-        json={"national_id": NATIONAL_ID, "allergies": ["磺胺类"], "ability": None},
+        json={"national_id": nid, "allergies": ["磺胺类"], "ability": None},
         headers=nurse,
     )
     assert changed.status_code == 200, changed.text
     data = changed.json()
     assert (data["national_id"], data["allergies"], data["ability"]) == (
-        NATIONAL_ID,
+        nid,
         ["磺胺类"],
         None,
     )
     assert data["diagnoses"] == RECORD["diagnoses"]  # untouched
-    assert api.get(f"{RESIDENTS}/{rid}", headers=cg).json()["national_id"] == MASKED["national_id"]
+    assert api.get(f"{RESIDENTS}/{rid}", headers=cg).json()["national_id"] == mask_national_id(nid)
     cleared = api.patch(f"{RESIDENTS}/{rid}", json={"national_id": None}, headers=nurse).json()
     assert cleared["national_id"] is None
 
@@ -183,7 +191,8 @@ def test_the_local_stack_made_its_record_key(settings: Settings) -> None:
 def test_a_wrong_or_missing_key_is_a_clear_503_and_loses_nothing(
     api: TestClient, settings: Settings
 ) -> None:
-    rid = admit(api)["resident_id"]
+    nid = fresh_national_id()
+    rid = admit(api, national_id=nid)["resident_id"]
     plain = admit(api, national_id=None, insurance_no=None)["resident_id"]
     other = settings.model_copy(
         update={**UNTHROTTLED, "record_key": SecretStr(Fernet.generate_key().decode())}
@@ -198,13 +207,14 @@ def test_a_wrong_or_missing_key_is_a_clear_503_and_loses_nothing(
         refused = wrong.post(RESIDENTS, json=body)
         assert refused.status_code == 503 and "CAREWATCH_RECORD_KEY" in refused.text
     # With the right key, all is still there.
-    assert api.get(f"{RESIDENTS}/{rid}").json()["national_id"] == NATIONAL_ID
+    assert api.get(f"{RESIDENTS}/{rid}").json()["national_id"] == nid
 
 
 def test_a_change_of_one_must_agree_with_the_other_as_stored(
     api: TestClient, nurse: dict[str, str]
 ) -> None:
-    rid = admit(api)["resident_id"]
+    nid = fresh_national_id()
+    rid = admit(api, national_id=nid)["resident_id"]
     url = f"{RESIDENTS}/{rid}"
     for fields, field in (
         ({"birth_date": "1950-01-01"}, "birth_date"),
@@ -216,9 +226,41 @@ def test_a_change_of_one_must_agree_with_the_other_as_stored(
         assert error["loc"] == ["body", field]
         assert "national ID" in error["msg"]
     kept = api.get(url, headers=nurse).json()
-    assert (kept["birth_date"], kept["national_id"]) == ("1949-12-31", NATIONAL_ID)
+    assert (kept["birth_date"], kept["national_id"]) == ("1949-12-31", nid)
     # Both at once, agreeing; and the ID cleared, any birth date.
     both = {"birth_date": "1990-01-01", "national_id": "440304199001011233"}
     assert api.patch(url, json=both, headers=nurse).status_code == 200
     assert api.patch(url, json={"national_id": None}, headers=nurse).status_code == 200
     assert api.patch(url, json={"birth_date": "1950-01-01"}, headers=nurse).status_code == 200
+
+
+def test_one_person_has_one_record_per_site(
+    api: TestClient, db: Conn, nurse: dict[str, str], settings: Settings
+) -> None:
+    nid = fresh_national_id()
+    first = admit(api, nurse, national_id=nid)["resident_id"]
+    other = admit(api, nurse)["resident_id"]
+    named = "SELECT count(*) FROM residents WHERE display_name = '王秀英'"
+    before = db.execute(named).fetchone()
+    twice = {"site_id": SITE, "unit_id": UNIT, "display_name": "王秀英", **RECORD}
+    refused = api.post(RESIDENTS, json={**twice, "national_id": nid.lower()}, headers=nurse)
+    assert refused.status_code == 409, refused.text
+    assert f"resident {first} " in refused.json()["detail"]
+    # Nor given to another resident of the site; giving it back to the same one is no change.
+    moved = api.patch(f"{RESIDENTS}/{other}", json={"national_id": nid}, headers=nurse)
+    assert moved.status_code == 409, moved.text
+    same = api.patch(f"{RESIDENTS}/{first}", json={"national_id": nid}, headers=nurse)
+    assert same.status_code == 200, same.text
+    assert db.execute(named).fetchone() == before
+
+    # A row stored before digests existed (migration 0026) is given its digest when the API
+    # starts, and counts from then on.
+    db.execute("UPDATE residents SET national_id_digest = NULL WHERE resident_id = %s", [first])
+    with TestClient(create_app(settings.model_copy(update=UNTHROTTLED))) as restarted:
+        restarted.headers["Authorization"] = f"Bearer {admin_token(settings)}"
+        again = restarted.post(RESIDENTS, json={**twice, "national_id": nid})
+        assert again.status_code == 409, again.text
+    digest = db.execute(
+        "SELECT national_id_digest FROM residents WHERE resident_id = %s", [first]
+    ).fetchone()
+    assert digest is not None and digest[0] is not None

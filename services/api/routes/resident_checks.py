@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import HTTPException, status
+from psycopg.errors import UniqueViolation
 
 from rules.errors import OverrideError
 from services.api.deps import NO_NUL, Conn, invalid, nul_at
 from services.api.repos import residents as repo
 from services.records.crypto import RecordCipher
+from services.records.digests import resident_with_national_id
 from services.records.identity import national_id_birth_date
 from services.records.store import patient_record
 from services.resident_rules import check_resident_overrides
@@ -89,3 +91,39 @@ async def check_birth_date_as_stored(
             "birth_date" if birth is not None else "national_id",
             "the birth date differs from the one in the national ID",
         )
+
+
+def same_person(resident_id: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT,
+        f"resident {resident_id} of this site is recorded with the same national ID: one"
+        " person, one record (readmit or correct that one)",
+    )
+
+
+async def check_one_record_per_person(
+    conn: Conn,
+    site_id: str,
+    national_id: str | None,
+    cipher: RecordCipher | None,
+    *,
+    other_than: int | None = None,
+) -> None:
+    """409 when another resident of the site has this national ID."""
+    if national_id is None or cipher is None:
+        return  # no ID given; or no key, and to_columns refuses to store one (503)
+    found = await resident_with_national_id(
+        conn, site_id=site_id, national_id=national_id, cipher=cipher, other_than=other_than
+    )
+    if found is not None:
+        raise same_person(found)
+
+
+# The index that keeps one record per person and site (migration 0026): hit only by two
+# admissions of one person at once, the check above having passed for both.
+SAME_PERSON_INDEX = "residents_site_national_id_digest"
+SAME_PERSON_RACE = "another resident of this site was recorded with the same national ID meanwhile"
+
+
+def is_same_person(exc: UniqueViolation) -> bool:
+    return exc.diag.constraint_name == SAME_PERSON_INDEX

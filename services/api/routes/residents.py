@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from psycopg.errors import UniqueViolation
 from pydantic import BaseModel, Field, model_validator
 
 from rules.news2 import compute_news2
@@ -30,10 +31,13 @@ from services.api.repos import residents as repo
 from services.api.repos.news2 import open_alert_bands
 from services.api.routes.news2 import News2Out, news2_out
 from services.api.routes.resident_checks import (
+    SAME_PERSON_RACE,
     check_birth_date_as_stored,
+    check_one_record_per_person,
     check_overrides,
     check_profile,
     invalid_field,
+    is_same_person,
 )
 from services.auth import audit
 from services.auth.principal import Principal
@@ -237,7 +241,7 @@ async def list_residents(
     return ResidentPage(items=items, limit=limit, offset=offset)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409))
 async def admit_resident(
     body: ResidentIn, conn: Conn, caller: Writer, request: Request
 ) -> ResidentOut:
@@ -248,8 +252,30 @@ async def admit_resident(
         raise invalid_field("unit_id", f"no unit {body.unit_id!r} at site {body.site_id!r}")
     await check_overrides(conn, body.site_id, body.rule_overrides)
     fields = body.model_dump(include=set(RECORD_FIELDS))
+    await check_one_record_per_person(conn, body.site_id, body.national_id, _cipher(request))
     record = record_columns.to_columns(fields, _cipher(request))
-    profile = await repo.insert_resident(
+    try:
+        profile = await _insert(conn, body, record)
+    except UniqueViolation as exc:
+        if not is_same_person(exc):
+            raise
+        raise HTTPException(status.HTTP_409_CONFLICT, SAME_PERSON_RACE) from None
+    (resident,) = await _with_devices(conn, [profile], request, caller)
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "resident.create",
+        f"resident/{resident.resident_id}",
+        resident_id=resident.resident_id,
+        site_id=resident.site_id,
+        status=201,
+    )
+    return resident
+
+
+async def _insert(conn: Conn, body: ResidentIn, record: dict[str, Any]) -> dict[str, Any]:
+    return await repo.insert_resident(
         conn,
         site_id=body.site_id,
         unit_id=body.unit_id,
@@ -263,18 +289,6 @@ async def admit_resident(
         rule_overrides=body.rule_overrides,
         record=record,
     )
-    (resident,) = await _with_devices(conn, [profile], request, caller)
-    await audit.record(
-        conn,
-        request,
-        caller,
-        "resident.create",
-        f"resident/{resident.resident_id}",
-        resident_id=resident.resident_id,
-        site_id=resident.site_id,
-        status=201,
-    )
-    return resident
 
 
 async def _profile(
@@ -305,7 +319,7 @@ async def get_resident(
     return resident
 
 
-@router.patch("/{resident_id}", responses=errors(400, 404))
+@router.patch("/{resident_id}", responses=errors(400, 404, 409))
 async def update_resident(
     resident_id: int, body: ResidentPatch, conn: Conn, caller: Writer, request: Request
 ) -> ResidentOut:
@@ -336,12 +350,21 @@ async def update_resident(
         changes["conditions"] = sorted(set(changes["conditions"]))
     record = {name: changes.pop(name) for name in RECORD_FIELDS if name in changes}
     await check_birth_date_as_stored(conn, resident_id, record, _cipher(request))
+    await check_one_record_per_person(
+        conn, site_id, record.get("national_id"), _cipher(request), other_than=resident_id
+    )
     changes.update(record_columns.to_columns(record, _cipher(request)))
     scale_was = None
     if "news2_scale" in changes:
         scale_was = await repo.news2_scale(conn, resident_id=resident_id)
     # The names are the model's fields, never input.
-    if not await repo.update_profile(conn, resident_id=resident_id, changes=changes):
+    try:
+        updated = await repo.update_profile(conn, resident_id=resident_id, changes=changes)
+    except UniqueViolation as exc:
+        if not is_same_person(exc):
+            raise
+        raise HTTPException(status.HTTP_409_CONFLICT, SAME_PERSON_RACE) from None
+    if not updated:
         raise invalid_field("unit_id", f"no unit {changes.get('unit_id')!r} here")
     await audit.record(
         conn,
