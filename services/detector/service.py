@@ -35,6 +35,7 @@ from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
 from ingest.pipeline import Inbound
 from rules.engine import Engine, RulesConfig
+from rules.outbreak_syndromes import SignReport
 from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
 from services.detector.case_files import write_with_case_files
 from services.detector.metrics import DetectorMetrics
@@ -426,9 +427,14 @@ class Detector:
         """Symptoms staff charted on rounds, into the unit's syndromic clusters."""
         rows = symptom_observations_after(self.conn, self.symptom_cursor, self.partition.sites)
         candidates: list[AlertCandidate] = []
-        for obs_id, resident_id, symptoms, ts in rows:
+        for obs_id, resident_id, symptoms, ts, staff, site, unit, temp in rows:
             self.symptom_cursor = obs_id
-            if not self._ensure_resident(resident_id):
+            if staff is not None and site is not None and unit is not None:  # a staff check-in
+                report = SignReport("staff", staff, ts, frozenset(symptoms), temp)
+                found = self.engine.signs(site, unit, report, now=now)
+                candidates += with_origin(found, f"symptoms:{obs_id}", now - ts)
+                continue
+            if resident_id is None or not self._ensure_resident(resident_id):
                 continue
             found = self.engine.symptoms(resident_id, ts, frozenset(symptoms), now=now)
             candidates += with_origin(found, f"symptoms:{obs_id}", now - ts)

@@ -272,6 +272,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/outbreaks/{outbreak_id}/line-list"): Probe(query={"format": "csv"}),
     ("POST", "/api/v1/outbreaks/{outbreak_id}/report"): Probe(body={"reported_to": "CDC"}),
     ("POST", "/api/v1/outbreaks/{outbreak_id}/rule-out"): Probe(body={"reason": "probe"}),
+    ("POST", "/api/v1/staff-checkins"): Probe(body={"temperature": 36.5}),
+    ("GET", "/api/v1/staff-checkins"): Probe(),
 }
 
 

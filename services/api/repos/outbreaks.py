@@ -48,12 +48,14 @@ async def get_outbreak(conn: Conn, *, outbreak_id: int) -> dict[str, Any] | None
 
 
 async def line_list(conn: Conn, *, outbreak_id: int) -> list[dict[str, Any]]:
-    """Every case, earliest onset first; a resident's name from their record (staff: later)."""
+    """Every case, earliest onset first; a resident's name from their record, staff's as the
+    roster gave it when they checked in."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT c.person_kind, c.person_id, r.display_name AS name, c.unit_id, c.onset,"
-            " c.signs, c.temperature FROM outbreak_cases c"
+            "SELECT c.person_kind, c.person_id, coalesce(r.display_name, p.name) AS name,"
+            " c.unit_id, c.onset, c.signs, c.temperature FROM outbreak_cases c"
             " LEFT JOIN residents r ON c.person_kind = 'resident' AND r.resident_id = c.person_id"
+            " LEFT JOIN staff_people p ON c.person_kind = 'staff' AND p.person_id = c.person_id"
             " WHERE c.outbreak_id = %s ORDER BY c.onset, c.person_kind, c.person_id",
             [outbreak_id],
         )

@@ -62,7 +62,9 @@ class OutbreakList(BaseModel):
 class CaseOut(BaseModel):
     person_kind: PersonKind
     person_id: int
-    name: str | None = Field(description="a resident's name (staff: not yet recorded)")
+    name: str | None = Field(
+        description="a resident's name, or a member of staff's from the roster"
+    )
     unit_id: str
     onset: datetime
     signs: list[str]
