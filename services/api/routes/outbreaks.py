@@ -32,7 +32,7 @@ XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 Status = Literal["open", "reported", "ruled_out"]
 Text = Annotated[PgText, Field(min_length=1, max_length=200)]
 CSV_COLUMNS: Final = (
-    "person_kind", "person_id", "name", "unit_id", "onset", "signs", "temperature"
+    "person_kind", "person_id", "name", "unit_id", "onset", "signs", "temperature", "drill"
 )  # fmt: skip
 
 
@@ -43,6 +43,7 @@ class OutbreakOut(BaseModel):
     syndrome: str = Field(description="respiratory, gastrointestinal or fever")
     rule_id: str
     status: Status
+    drill: bool = Field(description="a drill's case file (made-up cases), not an outbreak")
     opened_at: datetime
     updated_at: datetime
     cases: int = Field(description="how many cases its line list holds")
@@ -61,7 +62,8 @@ class OutbreakList(BaseModel):
 
 class CaseOut(BaseModel):
     person_kind: PersonKind
-    person_id: int
+    person_id: int = Field(description="negative: a drill's made-up case")
+    drill: bool
     name: str | None = Field(
         description="a resident's name, or a member of staff's from the roster"
     )
@@ -162,7 +164,7 @@ async def line_list(
     if format == "json":
         return {"items": [c.model_dump(mode="json") for c in cases]}
     rows = [_row(c) for c in cases]
-    name = f"outbreak-{outbreak_id}-line-list.{format}"
+    name = f"{'drill-' if row['drill'] else ''}outbreak-{outbreak_id}-line-list.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "xlsx":
         return Response(_xlsx(rows), media_type=XLSX, headers=disposition)
@@ -184,6 +186,7 @@ def _row(c: CaseOut) -> list[str | int]:
         c.onset.isoformat(),
         " ".join(c.signs),
         "" if c.temperature is None else f"{c.temperature:.1f}",
+        "DRILL" if c.drill else "",
     ]
 
 
