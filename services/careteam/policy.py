@@ -232,8 +232,8 @@ class AlertsConfig(PolicyModel):
     default_timezone: str = "Asia/Shanghai"
     site_timezones: dict[str, str] = Field(default_factory=dict)
     # An outbreak case file neither reported nor ruled out this long after it opened pages the
-    # "outbreak_overdue" audience. Default 24 h: the reporting deadline of infectious-disease
-    # outbreaks in institutions (docs/detection.md, "Outbreaks").
+    # "outbreak_overdue" audience. 24 h is a product default, not a cited deadline (public
+    # health emergencies must be reported within 2 h: docs/detection.md, "Outbreaks").
     outbreak_report_within_s: float = Field(default=24 * 3600.0, gt=0)
     escalation: EscalationConfig = EscalationConfig()
     # Device alerts: a technical queue and the caregiver on shift, never a physician.
