@@ -342,6 +342,7 @@ function updateCard(card, incident) {
       { class: 'alert-head' },
       h('span', { class: 'badge severity' }, t(`severity.${incident.severity}`)),
       h('span', { class: 'badge family' }, t(`family.${incident.family}`)),
+      incident.alerts.some((a) => a.values?.drill) ? h('span', { class: 'badge drill' }, t('board.drill')) : null,
       h(
         'span',
         { class: 'status-label' },
