@@ -1,6 +1,7 @@
-"""Issue 18, through the real pipeline: a gastrointestinal case file (symptoms → detector →
-case file and cluster page) left neither reported nor ruled out past the configured time
-pages the infection-control lead, then the physician; marking it reported stands that down."""
+"""Issue 18, through the real pipeline: a gastrointestinal case file (two residents' symptoms
+and a member of staff's check-in → detector → case file and cluster page) left neither
+reported nor ruled out past the configured time pages the infection-control lead, then the
+physician; marking it reported stands that down."""
 
 from __future__ import annotations
 
@@ -40,12 +41,20 @@ def test_an_unreported_case_file_escalates_until_it_is_reported(
     store(db, document)
     run_service(settings, tick_s=0.2)
     nurse = login_as(api, "obe-nurse", "nurse", site=SITE, units=(UNIT,), staff="obe-nurse")
-    for n, sign in enumerate(["vomiting", "diarrhoea", "vomiting"]):
+    carer = login_as(api, "obe-carer", "caregiver", site=SITE, units=(UNIT,), staff="obe-cg")
+    # Two residents and one member of staff of the unit: the done-when's cluster.
+    for n, sign in enumerate(["vomiting", "diarrhoea"]):
         rid = _resident(db, f"Escalation {n}", UNIT)
         posted = api.post(
             f"/api/v1/residents/{rid}/symptoms", json={"symptoms": [sign]}, headers=nurse
         )
         assert posted.status_code == 201, posted.text
+    checked = api.post(
+        "/api/v1/staff-checkins",
+        json={"temperature": 36.9, "symptoms": ["vomiting"]},
+        headers=carer,
+    )
+    assert checked.status_code == 201, checked.text
     [(oid,)] = wait_for(
         lambda: db.execute(
             "SELECT outbreak_id FROM outbreaks WHERE site_id = %s AND unit_id = %s",
@@ -55,6 +64,17 @@ def test_an_unreported_case_file_escalates_until_it_is_reported(
         timeout=30,
         what="the case file",
     )
+    kinds = wait_for(
+        lambda: db.execute(
+            "SELECT person_kind, count(*) FROM outbreak_cases WHERE outbreak_id = %s"
+            " GROUP BY 1 ORDER BY 1",
+            [oid],
+        ).fetchall(),
+        until=lambda rows: sum(n for _, n in rows) == 3,
+        timeout=30,
+        what="its three cases",
+    )
+    assert kinds == [("resident", 2), ("staff", 1)]
     db.commit()
 
     def overdue(path: str) -> list[Received]:
