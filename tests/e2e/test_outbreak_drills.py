@@ -11,11 +11,12 @@ import io
 from fastapi.testclient import TestClient
 
 from services.settings import Settings
+from tests.conftest import ServiceProcess
 from tests.e2e.alerting import Running, store, team
 from tests.e2e.test_outbreaks_api import xlsx_rows
-from tests.e2e.test_outbreaks_staff import _unit
+from tests.e2e.test_outbreaks_staff import _resident, _unit
 from tests.receivers import HttpReceiver, SmtpReceiver
-from tests.support import SITE, Conn, login_as
+from tests.support import SITE, Conn, login_as, wait_for
 
 UNIT = "obd1"
 
@@ -28,6 +29,7 @@ def test_a_drill_runs_the_whole_flow_marked_as_a_drill_everywhere(
     run_service: type[Running],
     http: HttpReceiver,
     smtp: SmtpReceiver,
+    detector: ServiceProcess,
 ) -> None:
     _unit(db, UNIT)
     document = team(http, smtp)
@@ -76,6 +78,27 @@ def test_a_drill_runs_the_whole_flow_marked_as_a_drill_everywhere(
     )
     assert page.title.startswith("【演练】"), page.title
     assert page.body.splitlines()[0].startswith("演练"), page.body
+
+    # One drill at a time; and a real cluster meanwhile opens its own file, never the drill's.
+    again = api.post("/api/v1/outbreaks/drills", json=drill, headers=lead)
+    assert again.status_code == 409, again.text
+    for n in range(3):
+        rid = _resident(db, f"Real {n}", UNIT)
+        posted = api.post(
+            f"/api/v1/residents/{rid}/symptoms", json={"symptoms": ["vomiting"]}, headers=lead
+        )
+        assert posted.status_code == 201, posted.text
+    files = wait_for(
+        lambda: db.execute(
+            "SELECT o.drill, count(c.*) FROM outbreaks o JOIN outbreak_cases c USING (outbreak_id)"
+            " WHERE o.site_id = %s AND o.unit_id = %s GROUP BY o.outbreak_id ORDER BY 1",
+            [SITE, UNIT],
+        ).fetchall(),
+        until=lambda rows: len(rows) == 2,
+        timeout=30,
+        what="the real cluster's own file",
+    )
+    assert files == [(False, 3), (True, 3)]
 
     reported = api.post(
         f"/api/v1/outbreaks/{oid}/report", json={"reported_to": "演练：区疾控中心"}, headers=lead

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
@@ -57,7 +58,7 @@ def _rule(syndrome: str) -> tuple[str, int, float]:
     return rule_id(syndrome), config.min_cases, config.window_s / 3600
 
 
-@router.post("/drills", status_code=status.HTTP_201_CREATED, responses=errors(400, 403, 404))
+@router.post("/drills", status_code=status.HTTP_201_CREATED, responses=errors(400, 403, 404, 409))
 async def start_drill(body: Drill, conn: Conn, caller: Lead, request: Request) -> OutbreakOut:
     """Open a drill's case file for a unit and page it, marked as a drill."""
     site = body.site_id or caller.site_id
@@ -67,8 +68,22 @@ async def start_drill(body: Drill, conn: Conn, caller: Lead, request: Request) -
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no unit {site}/{body.unit_id}")
     if not caller.covers(site, body.unit_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "that unit is outside your scope")
-    rid, count, hours = _rule(body.syndrome)
     now = datetime.now(UTC)
+    try:
+        outbreak_id = await _open_and_page(conn, caller, request, body, site, now)
+    except UniqueViolation:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "a drill of this unit and syndrome is open already"
+        ) from None
+    row = await repo.get_outbreak(conn, outbreak_id=outbreak_id)
+    assert row is not None
+    return OutbreakOut(**row)
+
+
+async def _open_and_page(
+    conn: Conn, caller: Principal, request: Request, body: Drill, site: str, now: datetime
+) -> int:
+    rid, count, hours = _rule(body.syndrome)
     async with conn.transaction():
         outbreak_id = await repo.open_drill(
             conn,
@@ -116,6 +131,4 @@ async def start_drill(body: Drill, conn: Conn, caller: Lead, request: Request) -
             site_id=site,
             status=201,
         )
-    row = await repo.get_outbreak(conn, outbreak_id=outbreak_id)
-    assert row is not None
-    return OutbreakOut(**row)
+    return outbreak_id

@@ -46,6 +46,13 @@ ALTER TABLE outbreaks
     ADD COLUMN drill              boolean NOT NULL DEFAULT false,
     ADD COLUMN overdue_paged_at   timestamptz,
     ADD COLUMN overdue_cleared_at timestamptz;
+-- One open file per unit and syndrome, drills apart: a real cluster never joins a drill's file
+-- (the detector's ON CONFLICT names this predicate), and one drill at a time.
+DROP INDEX outbreaks_one_open;
+CREATE UNIQUE INDEX outbreaks_one_open ON outbreaks (site_id, unit_id, syndrome)
+    WHERE status = 'open' AND NOT drill;
+CREATE UNIQUE INDEX outbreaks_one_open_drill ON outbreaks (site_id, unit_id, syndrome)
+    WHERE status = 'open' AND drill;
 
 -- Isolation (a resident) or cohorting (a unit, or a resident in a cohort): set and cleared by
 -- people, each change audited; at most one active flag of a kind per resident or unit.
