@@ -332,6 +332,11 @@ def page_message(
     short = _short(
         lang, "pages.short", link, severity=again + severity, what=what, where=short_where
     )
+    if any(a.values.get("drill") for a in incident.alerts):
+        # A drill (POST /api/v1/outbreaks/drills): no reader may take it for the real thing.
+        mark = text(lang, "pages.drill")
+        title, short = mark + title, (mark + short)[:SHORT_MAX]
+        lines.insert(0, text(lang, "pages.drill_note"))
     return Message(title, "\n".join(lines), short)
 
 

@@ -27,6 +27,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from rules.types import AlertCandidate
+from services.alerts import outbreak_deadlines
 from services.alerts.effects import Effect, Page, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
     IllegalTransition,
@@ -286,6 +287,10 @@ class AlertService:
                 effects += produced
                 await finish_command(conn, command.command_id, status, error, now)
                 self.metrics.commands.labels(str(status)).inc()
+            book, produced = await outbreak_deadlines.step(
+                conn, book, now, self._team[1].alerts, self._roster
+            )
+            effects += produced
             book, produced = tick(book, now=now, config=self._team[1].alerts, roster=self._roster)
             effects += produced
             book = await self._carry_out(conn, book, effects, now)

@@ -102,6 +102,14 @@ CRITICAL = SeverityPolicy(
 OUTBREAK = SeverityPolicy(
     steps=(Step(who=("infection_control", "disease_control"), renotify_every_s=3600),)
 )
+# An outbreak case file not reported in time: the infection-control lead, then up to the
+# charge nurse and physician an hour later (services/alerts/outbreak_deadlines.py).
+OUTBREAK_OVERDUE = SeverityPolicy(
+    steps=(
+        Step(who=("infection_control",), timeout_s=3600, renotify_every_s=1800),
+        Step(who=("charge_nurse", "physician"), renotify_every_s=3600),
+    )
+)
 
 
 # A device alert (offline, wearable removed): the caregiver on shift, reminded every 15 minutes
@@ -165,7 +173,10 @@ class EscalationConfig(PolicyModel):
     sites: dict[str, UnitPolicy] = Field(default_factory=dict)
     units: dict[str, UnitPolicy] = Field(default_factory=dict)
     audiences: dict[str, SeverityPolicy] = Field(
-        default_factory=lambda: {"infection_control": OUTBREAK}
+        default_factory=lambda: {
+            "infection_control": OUTBREAK,
+            "outbreak_overdue": OUTBREAK_OVERDUE,
+        }
     )
 
     @model_validator(mode="after")
@@ -220,6 +231,10 @@ class AlertsConfig(PolicyModel):
     # Zone for unit-level subjects (residents carry their own in the roster).
     default_timezone: str = "Asia/Shanghai"
     site_timezones: dict[str, str] = Field(default_factory=dict)
+    # An outbreak case file neither reported nor ruled out this long after it opened pages the
+    # "outbreak_overdue" audience. 24 h is a product default, not a cited deadline (public
+    # health emergencies must be reported within 2 h: docs/detection.md, "Outbreaks").
+    outbreak_report_within_s: float = Field(default=24 * 3600.0, gt=0)
     escalation: EscalationConfig = EscalationConfig()
     # Device alerts: a technical queue and the caregiver on shift, never a physician.
     devices: DeviceRoute = DeviceRoute()

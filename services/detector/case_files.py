@@ -52,7 +52,7 @@ def write_case_file(
     row = conn.execute(
         "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, opened_at, updated_at)"
         " VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (site_id, unit_id, syndrome) WHERE status = 'open'"
+        " ON CONFLICT (site_id, unit_id, syndrome) WHERE status = 'open' AND NOT drill"
         " DO UPDATE SET updated_at = excluded.updated_at RETURNING outbreak_id",
         [site_id, unit_id, syndrome, candidate.rule_id, now, now],
     ).fetchone()

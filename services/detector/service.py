@@ -36,6 +36,7 @@ from ingest.errors import Rejected
 from ingest.pipeline import Inbound
 from rules.engine import Engine, RulesConfig
 from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
+from services.detector import symptom_feed
 from services.detector.case_files import write_with_case_files
 from services.detector.config import DetectorConfig
 from services.detector.metrics import DetectorMetrics
@@ -414,13 +415,10 @@ class Detector:
         """Symptoms staff charted on rounds, into the unit's syndromic clusters."""
         rows = symptom_observations_after(self.conn, self.symptom_cursor, self.partition.sites)
         candidates: list[AlertCandidate] = []
-        for obs_id, resident_id, symptoms, ts in rows:
-            self.symptom_cursor = obs_id
-            if not self._ensure_resident(resident_id):
-                continue
-            found = self.engine.symptoms(resident_id, ts, frozenset(symptoms), now=now)
-            candidates += with_origin(found, f"symptoms:{obs_id}", now - ts)
-            touched.add(resident_id)
+        for row in rows:  # residents' rounds and staff check-ins (services/detector/symptom_feed)
+            self.symptom_cursor = row.id
+            found = symptom_feed.feed(self.engine, row, self._ensure_resident, touched, now)
+            candidates += with_origin(found, f"symptoms:{row.id}", now - row.ts)
         return candidates
 
     def _staff_attendance(self, touched: set[int]) -> None:

@@ -37,10 +37,17 @@ class ManualObservation(NamedTuple):
 
 
 class SymptomObservation(NamedTuple):
+    """A resident's symptoms from a round, or a member of staff's check-in with signs (then
+    `resident_id` is None and the row names the person and the unit they work in)."""
+
     id: int
-    resident_id: int
+    resident_id: int | None
     symptoms: list[str]
     ts: datetime
+    staff_person: int | None = None
+    site_id: str | None = None
+    unit_id: str | None = None
+    temperature: float | None = None
 
 
 class Attendance(NamedTuple):
@@ -74,12 +81,13 @@ def symptom_observations_after(
     conn: Conn, cursor: int, sites: Set[str]
 ) -> list[SymptomObservation]:
     query = (
-        "SELECT s.id, s.resident_id, s.symptoms, s.ts FROM symptom_observations s"
-        " JOIN residents r USING (resident_id) WHERE s.id > %s"
+        "SELECT s.id, s.resident_id, s.symptoms, s.ts, s.staff_person, s.site_id, s.unit_id,"
+        " s.temperature FROM symptom_observations s"
+        " LEFT JOIN residents r USING (resident_id) WHERE s.id > %s"
     )
     params: list[Any] = [cursor]
     if sites:
-        query += " AND r.site_id = ANY(%s)"
+        query += " AND coalesce(r.site_id, s.site_id) = ANY(%s)"
         params.append(sorted(sites))
     rows = conn.execute(query + " ORDER BY s.id LIMIT %s", [*params, PAGE]).fetchall()
     return [SymptomObservation(*row) for row in rows]

@@ -8,11 +8,23 @@ import csv
 import io
 
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from tests.conftest import ServiceProcess
 from tests.support import SITE, Conn, login_as, wait_for
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNIT = "ob1"  # a unit of its own: no other test's residents in its clusters
+
+
+def xlsx_rows(content: bytes) -> list[dict[str, str]]:
+    """A line list workbook's rows as the CSV reader gives them (header -> text)."""
+    sheet = load_workbook(io.BytesIO(content), read_only=True).active
+    assert sheet is not None
+    header, *rows = [
+        ["" if v is None else str(v) for v in r] for r in sheet.iter_rows(values_only=True)
+    ]
+    return [dict(zip(header, r, strict=True)) for r in rows]
 
 
 def _resident(db: Conn, name: str, unit: str = UNIT) -> int:
@@ -119,6 +131,11 @@ def test_a_gastrointestinal_cluster_opens_one_case_file_until_it_is_reported(
         rid: name for rid, name in zip(sick, ("王秀英", "'=Li Na", "Zhao Lei"), strict=True)
     }
     assert {r["signs"] for r in rows} == {" ".join(sorted(s)) for s in sick.values()}
+    # The same rows as a workbook (a name like a formula stays text there too).
+    sheet = api.get(f"/api/v1/outbreaks/{oid}/line-list", params={"format": "xlsx"}, headers=nurse)
+    assert sheet.status_code == 200, sheet.text
+    assert sheet.headers["content-type"] == XLSX
+    assert xlsx_rows(sheet.content) == [dict(r) for r in rows]
 
     refused = api.post(
         f"/api/v1/outbreaks/{oid}/report", json={"reported_to": "CDC"}, headers=carer

@@ -272,6 +272,15 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/outbreaks/{outbreak_id}/line-list"): Probe(query={"format": "csv"}),
     ("POST", "/api/v1/outbreaks/{outbreak_id}/report"): Probe(body={"reported_to": "CDC"}),
     ("POST", "/api/v1/outbreaks/{outbreak_id}/rule-out"): Probe(body={"reason": "probe"}),
+    ("POST", "/api/v1/staff-checkins"): Probe(body={"temperature": 36.5}),
+    ("GET", "/api/v1/staff-checkins"): Probe(),
+    # A unit that does not exist: allowed callers get 404, and no probe opens a drill.
+    ("POST", "/api/v1/outbreaks/drills"): Probe(body={"unit_id": "no-such-unit"}),
+    ("GET", "/api/v1/isolation-flags"): Probe(),
+    ("POST", "/api/v1/isolation-flags"): Probe(
+        body={"kind": "cohort", "reason": "probe", "unit_id": "no-such-unit"}
+    ),
+    ("POST", "/api/v1/isolation-flags/{flag_id}/clear"): Probe(),
 }
 
 

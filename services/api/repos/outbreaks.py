@@ -15,7 +15,7 @@ Conn = AsyncConnection[TupleRow]
 Scope = tuple[str, Sequence[object]]
 
 COLUMNS: Final = (
-    "o.outbreak_id, o.site_id, o.unit_id, o.syndrome, o.rule_id, o.status, o.opened_at,"
+    "o.outbreak_id, o.site_id, o.unit_id, o.syndrome, o.rule_id, o.status, o.drill, o.opened_at,"
     " o.updated_at, o.reported_at, o.reported_to, o.reference, o.closed_by, o.closed_at, o.note,"
     " (SELECT count(*) FROM outbreak_cases c WHERE c.outbreak_id = o.outbreak_id) AS cases,"
     " (SELECT min(onset) FROM outbreak_cases c WHERE c.outbreak_id = o.outbreak_id)"
@@ -48,12 +48,17 @@ async def get_outbreak(conn: Conn, *, outbreak_id: int) -> dict[str, Any] | None
 
 
 async def line_list(conn: Conn, *, outbreak_id: int) -> list[dict[str, Any]]:
-    """Every case, earliest onset first; a resident's name from their record (staff: later)."""
+    """Every case, earliest onset first; a resident's name from their record, staff's as the
+    roster gave it when they checked in."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT c.person_kind, c.person_id, r.display_name AS name, c.unit_id, c.onset,"
-            " c.signs, c.temperature FROM outbreak_cases c"
+            "SELECT c.person_kind, c.person_id, o.drill,"
+            " coalesce(r.display_name, p.name) AS name,"
+            " c.unit_id, c.onset, c.signs, c.temperature FROM outbreak_cases c"
+            " JOIN outbreaks o USING (outbreak_id)"
             " LEFT JOIN residents r ON c.person_kind = 'resident' AND r.resident_id = c.person_id"
+            " AND NOT o.drill"
+            " LEFT JOIN staff_people p ON c.person_kind = 'staff' AND p.person_id = c.person_id"
             " WHERE c.outbreak_id = %s ORDER BY c.onset, c.person_kind, c.person_id",
             [outbreak_id],
         )
@@ -94,3 +99,50 @@ async def record_symptoms(
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
+
+
+async def open_drill(
+    conn: Conn,
+    *,
+    site_id: str,
+    unit_id: str,
+    syndrome: str,
+    rule_id: str,
+    signs: Sequence[str],
+    cases: int,
+    now: datetime,
+) -> int:
+    """A drill's case file with made-up cases (ids -1, -2, ...: no person has one); its id."""
+    cur = await conn.execute(
+        "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, drill, opened_at,"
+        " updated_at) VALUES (%s, %s, %s, %s, true, %s, %s) RETURNING outbreak_id",
+        [site_id, unit_id, syndrome, rule_id, now, now],
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    outbreak_id = int(row[0])
+    async with conn.cursor() as many:
+        await many.executemany(
+            "INSERT INTO outbreak_cases (outbreak_id, person_kind, person_id, unit_id, onset,"
+            " signs, added_at) VALUES (%s, 'resident', %s, %s, %s, %s, %s)",
+            [(outbreak_id, -n, unit_id, now, list(signs), now) for n in range(1, cases + 1)],
+        )
+    return outbreak_id
+
+
+async def page(conn: Conn, *, candidate: dict[str, Any]) -> None:
+    """Hand a candidate to the alert service as the detector does (a drill's cluster page)."""
+    await conn.execute(
+        "INSERT INTO alert_candidates (rule_id, action, subject, dedupe_key, severity, ts,"
+        ' title, "values", audience, origin) VALUES (%(rule_id)s, %(action)s, %(subject)s,'
+        " %(dedupe_key)s, %(severity)s, %(ts)s, %(title)s, %(values)s, %(audience)s,"
+        " %(origin)s)",
+        candidate,
+    )
+
+
+async def unit_exists(conn: Conn, *, site_id: str, unit_id: str) -> bool:
+    cur = await conn.execute(
+        "SELECT 1 FROM units WHERE site_id = %s AND unit_id = %s", [site_id, unit_id]
+    )
+    return await cur.fetchone() is not None

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
+from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
 from rules.vocabulary import PersonKind
@@ -27,10 +28,11 @@ Reader = Annotated[Principal, Depends(require("alerts:read"))]
 CaseReader = Annotated[Principal, Depends(require("residents:read"))]
 Lead = Annotated[Principal, Depends(require("outbreaks:report"))]
 
+XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Status = Literal["open", "reported", "ruled_out"]
 Text = Annotated[PgText, Field(min_length=1, max_length=200)]
 CSV_COLUMNS: Final = (
-    "person_kind", "person_id", "name", "unit_id", "onset", "signs", "temperature"
+    "person_kind", "person_id", "name", "unit_id", "onset", "signs", "temperature", "drill"
 )  # fmt: skip
 
 
@@ -41,6 +43,7 @@ class OutbreakOut(BaseModel):
     syndrome: str = Field(description="respiratory, gastrointestinal or fever")
     rule_id: str
     status: Status
+    drill: bool = Field(description="a drill's case file (made-up cases), not an outbreak")
     opened_at: datetime
     updated_at: datetime
     cases: int = Field(description="how many cases its line list holds")
@@ -59,8 +62,11 @@ class OutbreakList(BaseModel):
 
 class CaseOut(BaseModel):
     person_kind: PersonKind
-    person_id: int
-    name: str | None = Field(description="a resident's name (staff: not yet recorded)")
+    person_id: int = Field(description="negative: a drill's made-up case")
+    drill: bool
+    name: str | None = Field(
+        description="a resident's name, or a member of staff's from the roster"
+    )
     unit_id: str
     onset: datetime
     signs: list[str]
@@ -129,8 +135,9 @@ async def get_outbreak(
     "/{outbreak_id}/line-list",
     responses={
         200: {
-            "content": {"application/json": {}, "text/csv": {}},
-            "description": "the line list, as JSON or (format=csv) as a CSV file",
+            "content": {"application/json": {}, "text/csv": {}, XLSX: {}},
+            "description": "the line list, as JSON, or as a CSV (format=csv) or XLSX"
+            " (format=xlsx) file with the same rows",
         },
         **errors(404),
     },
@@ -140,10 +147,10 @@ async def line_list(
     conn: Conn,
     caller: CaseReader,
     request: Request,
-    format: Literal["csv", "json"] = "json",
+    format: Literal["csv", "json", "xlsx"] = "json",
 ) -> Any:
-    """The line list, as JSON or as CSV (UTF-8 with a byte order mark, which spreadsheet
-    programs need to read Chinese names)."""
+    """The line list, as JSON, as CSV (UTF-8 with a byte order mark, which spreadsheet
+    programs need to read Chinese names) or as an XLSX workbook with the CSV's rows."""
     row = await _in_scope(conn, caller, outbreak_id)
     cases = [CaseOut(**c) for c in await repo.line_list(conn, outbreak_id=outbreak_id)]
     await audit.record(
@@ -156,27 +163,45 @@ async def line_list(
     )
     if format == "json":
         return {"items": [c.model_dump(mode="json") for c in cases]}
+    rows = [_row(c) for c in cases]
+    name = f"{'drill-' if row['drill'] else ''}outbreak-{outbreak_id}-line-list.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "xlsx":
+        return Response(_xlsx(rows), media_type=XLSX, headers=disposition)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for c in cases:
-        writer.writerow(
-            [
-                c.person_kind,
-                c.person_id,
-                _cell(c.name or ""),
-                c.unit_id,
-                c.onset.isoformat(),
-                " ".join(c.signs),
-                "" if c.temperature is None else f"{c.temperature:.1f}",
-            ]
-        )
-    name = f"outbreak-{outbreak_id}-line-list.csv"
+    writer.writerows(rows)
     return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
     )
+
+
+def _row(c: CaseOut) -> list[str | int]:
+    return [
+        c.person_kind,
+        c.person_id,
+        _cell(c.name or ""),
+        c.unit_id,
+        c.onset.isoformat(),
+        " ".join(c.signs),
+        "" if c.temperature is None else f"{c.temperature:.1f}",
+        "DRILL" if c.drill else "",
+    ]
+
+
+def _xlsx(rows: list[list[str | int]]) -> bytes:
+    # Cells hold the CSV's text, so both exports carry the same rows (a name like a formula is
+    # escaped the same way: openpyxl would store "=..." as a formula).
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "line list"
+    sheet.append(list(CSV_COLUMNS))
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def _cell(text: str) -> str:

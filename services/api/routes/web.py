@@ -99,6 +99,12 @@ async def handover_page(request: Request) -> Response:
     return _serve("handover.html", request)
 
 
+@router.get("/checkin")
+async def checkin_page(request: Request) -> Response:
+    """Staff's daily health check-in from a phone; leads see who has not checked in."""
+    return _serve("checkin.html", request)
+
+
 @router.get("/residents/{resident_id}")
 async def resident_page(resident_id: int, request: Request) -> Response:
     return _serve("resident.html", request)

@@ -21,6 +21,7 @@ import {
   incidentsOf,
   passes,
 } from './incidents.js';
+import { loadFlags, renderBanner, residentChips } from './isolation.js';
 import { wardTiles } from './ward_grid.js';
 import { roomText } from './wardview.js';
 
@@ -341,6 +342,7 @@ function updateCard(card, incident) {
       { class: 'alert-head' },
       h('span', { class: 'badge severity' }, t(`severity.${incident.severity}`)),
       h('span', { class: 'badge family' }, t(`family.${incident.family}`)),
+      incident.alerts.some((a) => a.values?.drill) ? h('span', { class: 'badge drill' }, t('board.drill')) : null,
       h(
         'span',
         { class: 'status-label' },
@@ -407,6 +409,10 @@ function renderGrid(incidents) {
     (r) => (!state.site || r.site_id === state.site) && (!state.unit || r.unit_id === state.unit),
   );
   put(grid, wardTiles(residents, incidents, state.news2, deviceProblem));
+  for (const tile of grid.querySelectorAll('li[data-resident-id]')) {
+    const chips = residentChips(state.flags || [], Number(tile.dataset.residentId));
+    if (chips.length) tile.querySelector('.tile-badges').prepend(...chips);
+  }
   grid.dataset.loaded = String(state.residentsLoaded === true);
   $('#no-residents').hidden = residents.length > 0 || !state.residentsLoaded;
 }
@@ -455,11 +461,14 @@ function deviceProblem(device) {
 }
 
 async function loadSide() {
-  const [residents, duty, news2] = await Promise.allSettled([
+  const [residents, duty, news2, flags] = await Promise.allSettled([
     api(`/api/v1/residents?${placeQuery({ limit: '500' })}`),
     state.site ? api(`/api/v1/care-team/on-duty?${placeQuery()}`) : Promise.resolve(null),
     api(`/api/v1/news2?${placeQuery({ limit: '500' })}`),
+    loadFlags(placeQuery()),
   ]);
+  state.flags = flags.status === 'fulfilled' ? flags.value : [];
+  renderBanner($('#isolation-banner'), state.flags);
   if (residents.status === 'fulfilled') {
     state.residents = new Map(residents.value.items.map((r) => [r.resident_id, r]));
     state.residentsLoaded = true;

@@ -10,6 +10,7 @@ const NAV = [
   ['board', '/board', 'nav.board', ward],
   ['residents', '/residents', 'nav.residents', ward],
   ['handover', '/handover', 'nav.handover', ward],
+  ['checkin', '/checkin', 'nav.checkin', ward],
   ['referrals', '/referrals', 'nav.referrals', () => true],
   ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
   ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],

@@ -4,13 +4,14 @@
 import { $, h, put } from './dom.js';
 import { LANGUAGE_EVENT, initI18n, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
+import { loadFlags, renderBanner, residentChips } from './isolation.js';
 import { api, requireSession } from './session.js';
 import { news2Chip, news2Score, observationText, placeText, residentLink } from './wardview.js';
 
 const REFRESH_MS = 60_000;
 const SEVERITY_RANK = { critical: 4, high: 3, medium: 2, low: 1 };
 const OBSERVATION_RANK = { overdue: 2, due: 1, ok: 0 };
-const state = { me: null, items: [], error: null, sort: 'bed' };
+const state = { me: null, items: [], flags: [], error: null, sort: 'bed' };
 
 function placeQuery() {
   const params = new URLSearchParams(location.search);
@@ -25,7 +26,9 @@ function placeQuery() {
 
 async function load() {
   try {
-    state.items = (await api(`/api/v1/ward?${placeQuery()}`)).items;
+    const [ward, flags] = await Promise.all([api(`/api/v1/ward?${placeQuery()}`), loadFlags(placeQuery())]);
+    state.items = ward.items;
+    state.flags = flags;
     state.error = null;
   } catch (error) {
     state.error = error;
@@ -79,7 +82,7 @@ function row(item) {
       },
     },
     cell('ward.bed', placeText(item, { unit: true }) || '—'),
-    cell('ward.name', residentLink(item.resident_id, item.display_name)),
+    cell('ward.name', residentLink(item.resident_id, item.display_name), ...residentChips(state.flags, item.resident_id)),
     cell('ward.news2', news2Chip(item.news2)),
     cell('ward.alerts', alerts),
     cell(
@@ -97,6 +100,7 @@ function render() {
     return;
   }
   const items = sorted();
+  renderBanner($('#isolation-banner'), state.flags);
   put($('#ward-rows'), items.map(row));
   $('#no-residents').hidden = items.length > 0;
   table.hidden = items.length === 0;
