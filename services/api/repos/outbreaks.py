@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow, dict_row
+from psycopg.types.json import Jsonb
 
 Conn = AsyncConnection[TupleRow]
 # Scope fragments come from auth.principal.Principal.scope_sql: fixed parts, never input.
@@ -130,15 +131,10 @@ async def open_drill(
     return outbreak_id
 
 
-async def page(conn: Conn, *, candidate: dict[str, Any]) -> None:
-    """Hand a candidate to the alert service as the detector does (a drill's cluster page)."""
-    await conn.execute(
-        "INSERT INTO alert_candidates (rule_id, action, subject, dedupe_key, severity, ts,"
-        ' title, "values", audience, origin) VALUES (%(rule_id)s, %(action)s, %(subject)s,'
-        " %(dedupe_key)s, %(severity)s, %(ts)s, %(title)s, %(values)s, %(audience)s,"
-        " %(origin)s)",
-        candidate,
-    )
+async def page_drill(conn: Conn, *, outbreak_id: int, title: str, figures: Jsonb) -> None:
+    """Hand the drill's page to the alert service as the detector hands a cluster's: through
+    a function that writes only a drill's candidate (migration 0028)."""
+    await conn.execute("SELECT carewatch_page_drill(%s, %s, %s)", [outbreak_id, title, figures])
 
 
 async def unit_exists(conn: Conn, *, site_id: str, unit_id: str) -> bool:

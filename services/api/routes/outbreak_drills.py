@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from rules.outbreak import RULE_ID as FEVER_RULE
 from rules.outbreak import OutbreakConfig
 from rules.outbreak_syndromes import SyndromesConfig, rule_id
-from rules.types import unit_subject
 from rules.vocabulary import ID_PATTERN
 from services.api.deps import AUTHENTICATED, Conn, errors, invalid, require
 from services.api.repos import outbreaks as repo
@@ -95,32 +94,20 @@ async def _open_and_page(
             cases=count,
             now=now,
         )
-        subject = unit_subject(site, body.unit_id)
-        await repo.page(
+        await repo.page_drill(
             conn,
-            candidate={
-                "rule_id": rid,
-                "action": "raise",
-                "subject": subject,
-                # Its own key: a real cluster of the unit is never merged into the drill.
-                "dedupe_key": f"outbreak.drill:{outbreak_id}",
-                "severity": "high",
-                "ts": now,
-                "title": f"Drill: {NAMES[body.syndrome]} cluster: {count} cases in unit"
-                f" {body.unit_id} within {hours:g} h",
-                "values": Jsonb(
-                    {
-                        "syndrome": body.syndrome,
-                        "count": count,
-                        "residents": count,
-                        "staff": 0,
-                        "window_h": hours,
-                        "drill": 1,
-                    }
-                ),
-                "audience": "infection_control",
-                "origin": f"drill:{outbreak_id}",
-            },
+            outbreak_id=outbreak_id,
+            title=f"Drill: {NAMES[body.syndrome]} cluster: {count} cases in unit"
+            f" {body.unit_id} within {hours:g} h",
+            figures=Jsonb(
+                {
+                    "syndrome": body.syndrome,
+                    "count": count,
+                    "residents": count,
+                    "staff": 0,
+                    "window_h": hours,
+                }
+            ),
         )
         await audit.record(
             conn,

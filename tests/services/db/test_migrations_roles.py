@@ -153,6 +153,36 @@ def test_retention_through_the_definer_function_only_and_never_under_a_day(
     assert count(db, "SELECT count(*) FROM readings WHERE device_id = %s", device) == 0
 
 
+def test_the_api_pages_only_drills_and_through_the_definer_function(
+    as_role: Callable[[ServiceRole], Conn], db: Conn
+) -> None:
+    api = as_role("api")
+    assert refused(
+        api,
+        "INSERT INTO alert_candidates (rule_id, action, subject, dedupe_key, severity, ts,"
+        " title, audience) VALUES ('fall', 'raise', 'resident:1', 'fall:1', 'critical', now(),"
+        " 'forged', 'caregiver')",
+    )
+    db.execute("INSERT INTO sites (site_id, name) VALUES ('roles-s', 'R') ON CONFLICT DO NOTHING")
+    db.execute(
+        "INSERT INTO units (site_id, unit_id, name) VALUES ('roles-s', 'u', 'U')"
+        " ON CONFLICT DO NOTHING"
+    )
+    opened = "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, drill, opened_at,"
+    opened += " updated_at) VALUES ('roles-s', 'u', 'gi', 'outbreak.gi', %s, now(), now())"
+    real = db.execute(opened + " RETURNING outbreak_id", [False]).fetchone()
+    drill = db.execute(opened + " RETURNING outbreak_id", [True]).fetchone()
+    assert real is not None and drill is not None
+    with pytest.raises(errors.RaiseException):
+        api.execute("SELECT carewatch_page_drill(%s, 'x', '{}')", [real[0]])
+    api.execute("SELECT carewatch_page_drill(%s, 'Drill', '{\"drill\": 0}')", [drill[0]])
+    row = db.execute(
+        "SELECT subject, audience, \"values\"->>'drill' FROM alert_candidates WHERE origin = %s",
+        [f"drill:{drill[0]}"],
+    ).fetchone()
+    assert row == ("unit:roles-s/u", "infection_control", "1")
+
+
 def test_every_table_is_given_to_a_service_or_kept_by_the_owner_on_purpose(db: Conn) -> None:
     rows = db.execute(
         "SELECT c.relname, array_agg(DISTINCT g.grantee::regrole::text)"
