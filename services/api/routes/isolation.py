@@ -10,9 +10,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from rules.vocabulary import ID_PATTERN
 from services.api.deps import (
     AUTHENTICATED,
+    PLACE_ID,
     Conn,
     PgText,
     errors,
@@ -38,8 +38,8 @@ class FlagIn(BaseModel):
     kind: Kind
     reason: Annotated[PgText, Field(min_length=1, max_length=200)]
     resident_id: int | None = Field(default=None, ge=1)
-    unit_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    site_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    unit_id: str | None = Field(default=None, pattern=PLACE_ID)
+    site_id: str | None = Field(default=None, pattern=PLACE_ID)
 
 
 class FlagOut(BaseModel):
@@ -64,8 +64,8 @@ class FlagList(BaseModel):
 async def list_flags(
     conn: Conn,
     caller: Reader,
-    site: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    unit: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    site: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
+    unit: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
 ) -> FlagList:
     """Flags in force in the caller's scope (narrowed to `site`, `unit`)."""
     rows = await repo.active(conn, place=caller.place_sql("f.site_id", "f.unit_id", site, unit))

@@ -16,8 +16,7 @@ from pydantic import BaseModel, Field
 from rules.outbreak import RULE_ID as FEVER_RULE
 from rules.outbreak import OutbreakConfig
 from rules.outbreak_syndromes import SyndromesConfig, rule_id
-from rules.vocabulary import ID_PATTERN
-from services.api.deps import AUTHENTICATED, Conn, errors, invalid, require
+from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, errors, invalid, require
 from services.api.repos import outbreaks as repo
 from services.api.routes.outbreaks import OutbreakOut
 from services.auth import audit
@@ -41,8 +40,8 @@ NAMES: Final = {
 
 
 class Drill(BaseModel):
-    unit_id: str = Field(pattern=ID_PATTERN)
-    site_id: str | None = Field(default=None, pattern=ID_PATTERN, description="default yours")
+    unit_id: str = Field(pattern=PLACE_ID)
+    site_id: str | None = Field(default=None, pattern=PLACE_ID, description="default yours")
     syndrome: DrillSyndrome = "gastrointestinal"
 
 

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from rules.vocabulary import ID_PATTERN, Symptom
-from services.api.deps import AUTHENTICATED, Conn, errors, invalid, require
+from rules.vocabulary import Symptom
+from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, errors, invalid, require
 from services.api.repos import checkins as repo
 from services.auth import audit
 from services.auth.principal import Principal
@@ -34,7 +34,7 @@ class CheckIn(BaseModel):
     symptoms: list[Symptom] = Field(default_factory=list, max_length=6, description="none: well")
     unit_id: str | None = Field(
         default=None,
-        pattern=ID_PATTERN,
+        pattern=PLACE_ID,
         description="the unit worked in today; default the one the roster or account names",
     )
 
@@ -129,7 +129,7 @@ async def day_list(
     conn: Conn,
     caller: Lead,
     request: Request,
-    site_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    site_id: Annotated[str | None, Query(pattern=PLACE_ID)] = None,
 ) -> Day:
     """Today at a site (default the caller's): who checked in (in the caller's units) and who
     with a shift beginning today has not."""
