@@ -73,3 +73,9 @@ CREATE INDEX visits_schedule ON visits (schedule_id, done_at DESC);
 GRANT SELECT, INSERT, UPDATE, DELETE ON family_doctor_contracts TO carewatch_api;
 GRANT SELECT, INSERT, UPDATE ON visit_schedules, visits TO carewatch_api;
 GRANT SELECT ON family_doctor_contracts, visit_schedules, visits TO carewatch_alerts;
+GRANT UPDATE (reminded_at) ON visit_schedules TO carewatch_alerts;
+
+-- Overdue visits are reminded through the outbox (services/visits/reminders.py).
+ALTER TABLE notifications DROP CONSTRAINT notifications_kind_check;
+ALTER TABLE notifications ADD CONSTRAINT notifications_kind_check
+    CHECK (kind IN ('page', 'acknowledged', 'update', 'resolved', 'referral', 'reminder'));
