@@ -90,12 +90,13 @@ def _out(row: dict[str, Any], now: datetime) -> ScheduleOut:
 
 
 async def _schedule(conn: Conn, caller: Principal, resident_id: int, schedule_id: int) -> Any:
-    await resident_in_scope(conn, caller, resident_id)
+    """The schedule (404: none of this resident), if the caller may see the resident."""
     found = await repo.get(conn, schedule_id=schedule_id)
     if found is None or found["resident_id"] != resident_id:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no schedule {schedule_id} of {resident_id}"
         )
+    await resident_in_scope(conn, caller, resident_id)
     return found
 
 

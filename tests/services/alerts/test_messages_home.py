@@ -21,7 +21,10 @@ HOME = Place(
 )
 
 
-def body(place: Place, to: Audience = Audience("zh-CN")) -> list[str]:
+ZH = Audience("zh-CN")
+
+
+def body(place: Place, to: Audience = ZH) -> list[str]:
     page = page_message(incident_of(candidate()), place, step=1, renotify=False, link=None, to=to)
     return page.body.splitlines()
 
