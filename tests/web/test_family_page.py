@@ -1,0 +1,49 @@
+"""The family view in a real browser, in Chinese: a family login lands on its resident's
+latest readings and alerts with how they ended; without the family consent it sees only that
+the view is not available."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_family_care import admit, alert, consent, place, reading
+from tests.support import Conn, login_as
+from tests.web.conftest import log_in, screenshot
+
+pytestmark = pytest.mark.services
+
+
+def test_a_family_login_sees_its_resident_in_chinese_and_nothing_without_consent(
+    open_page: Any, db: Conn, api: TestClient, ward: str
+) -> None:
+    place(db, "web-fam")
+    rid = admit(db, "赵敏", "web-fam", "h1")
+    consent(db, rid, True)
+    reading(db, rid, "hr", 76)
+    reading(db, rid, "spo2", 96)
+    alert(db, rid, "web-fam", "h1", 940_001, "false_alarm")
+    login_as(api, "web-fam-son", "family", resident=rid)
+
+    page: Page = open_page(locale="zh-CN")
+    log_in(page, "web-fam-son", "/family")
+    view = page.locator("#family-page[data-loaded='true']")
+    expect(view.locator("h1")).to_have_text("赵敏")
+    expect(page.locator("#family-vitals")).to_contain_text("心率")
+    expect(page.locator("#family-vitals")).to_contain_text("76")
+    item = page.locator("li.family-alert[data-alert='940001']")
+    expect(item).to_contain_text("误报")  # the outcome, in Chinese
+    expect(page.locator("#family-refused")).to_be_hidden()
+    # Only the family view in the navigation: no board, no residents, no referrals.
+    expect(page.locator("nav.nav a")).to_have_text(["家属查看"])
+    screenshot(page, "family-zh")
+
+    consent(db, rid, False)
+    page.reload()
+    expect(page.locator("#family-refused")).to_be_visible()
+    expect(page.locator("#family-refused")).to_contain_text("尚未同意")
+    expect(page.locator("#family-view")).to_be_hidden()
+    expect(page.locator("body")).not_to_contain_text("赵敏")
