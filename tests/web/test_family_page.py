@@ -47,3 +47,32 @@ def test_a_family_login_sees_its_resident_in_chinese_and_nothing_without_consent
     expect(page.locator("#family-refused")).to_contain_text("尚未同意")
     expect(page.locator("#family-view")).to_be_hidden()
     expect(page.locator("body")).not_to_contain_text("赵敏")
+
+
+def test_a_family_bed_residents_page_shows_the_home_the_plan_and_the_120_guidance(
+    open_page: Any, db: Conn, api: TestClient, ward: str
+) -> None:
+    place(db, "web-home")
+    at_home = admit(db, "钱芳", "web-home", "h1", address="幸福路 8 号 2 单元 301")
+    put = api.put(
+        f"/api/v1/residents/{at_home}/home-care",
+        json={"emergency_plan": "先拨 120，再通知女儿（钥匙在门卫室）"},
+    )
+    assert put.status_code == 200, put.text
+    place(db, "web-inst", kind="institution")
+    in_ward = admit(db, "孙立", "web-inst", "h1")
+    login_as(api, "web-home-nurse", "nurse", site="web-home")
+    login_as(api, "web-inst-nurse", "nurse", site="web-inst")
+
+    page: Page = open_page(locale="zh-CN")
+    log_in(page, "web-home-nurse", f"/residents/{at_home}")
+    home = page.locator("#home-care")
+    expect(home).to_contain_text("家庭住址：幸福路 8 号 2 单元 301")
+    expect(home).to_contain_text("应急预案：先拨 120，再通知女儿（钥匙在门卫室）")
+    expect(home).to_contain_text("如有生命危险请立即拨打 120")
+    screenshot(page, "resident-home-zh")
+
+    other: Page = open_page(locale="zh-CN")
+    log_in(other, "web-inst-nurse", f"/residents/{in_ward}")
+    expect(other.locator("#profile")).to_contain_text("孙立")
+    expect(other.locator("#home-care")).to_be_hidden()
