@@ -277,7 +277,7 @@ def test_coverage_per_category_against_the_target(api: TestClient, db: Conn, war
     got = {e["category"]: e for e in answer.json()["items"]}
     for category, (total, signed) in expected.items():
         entry = got[category]
-        assert (entry["residents"], entry["signed"]) == (total, signed), category
+        assert (entry["residents"], entry["contracted"]) == (total, signed), category
         assert entry["rate"] == signed / total and entry["target"] == 0.8
         assert entry["meets_target"] is (signed / total >= 0.8)
     assert got["disabled"]["meets_target"] is True  # 5/6
@@ -285,3 +285,18 @@ def test_coverage_per_category_against_the_target(api: TestClient, db: Conn, war
     elsewhere = login_as(api, "cov-nurse-b", "nurse", site="cov-b")
     assert api.get("/api/v1/sites/cov-a/contract-coverage", headers=elsewhere).status_code == 403
     assert api.get("/api/v1/sites/cov-none/contract-coverage").status_code == 404
+
+
+def test_an_administrator_sets_a_sites_kind(api: TestClient, db: Conn, ward: str) -> None:
+    place(db, "kind-a", kind="institution")
+    rid = admit(db, "Feng Yi", "kind-a", "h1")
+    assert api.get(f"{RESIDENTS}/{rid}/home-care").json()["site_kind"] == "institution"
+    changed = api.put("/api/v1/sites/kind-a/kind", json={"kind": "family_bed"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {"site_id": "kind-a", "name": "Site kind-a", "kind": "family_bed"}
+    assert api.get(f"{RESIDENTS}/{rid}/home-care").json()["site_kind"] == "family_bed"
+    assert api.put("/api/v1/sites/kind-a/kind", json={"kind": "hotel"}).status_code == 422
+    assert api.put("/api/v1/sites/kind-none/kind", json={"kind": "family_bed"}).status_code == 404
+    nurse = login_as(api, "kind-nurse", "nurse", site="kind-a")
+    refused = api.put("/api/v1/sites/kind-a/kind", json={"kind": "institution"}, headers=nurse)
+    assert refused.status_code == 403

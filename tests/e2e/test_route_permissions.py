@@ -322,6 +322,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("DELETE", "/api/v1/family-doctor-contracts/{contract_id}"): Probe(),
     ("GET", "/api/v1/caseload"): Probe(query={"doctor": "pm-fd"}),
     ("GET", "/api/v1/sites/{site_id}/contract-coverage"): Probe("site"),
+    # The kind the probe sites already have: nothing changes.
+    ("PUT", "/api/v1/sites/{site_id}/kind"): Probe("site", {"kind": "institution"}),
     ("GET", "/api/v1/residents/{resident_id}/visit-schedules"): Probe("resident"),
     # Due in a year: never overdue, never reminded.
     ("POST", "/api/v1/residents/{resident_id}/visit-schedules"): Probe(

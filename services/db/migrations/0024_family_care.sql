@@ -71,6 +71,7 @@ CREATE TABLE visits (
 CREATE INDEX visits_schedule ON visits (schedule_id, done_at DESC);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON family_doctor_contracts TO carewatch_api;
+GRANT UPDATE (kind) ON sites TO carewatch_api;
 GRANT SELECT, INSERT, UPDATE ON visit_schedules, visits TO carewatch_api;
 GRANT SELECT ON family_doctor_contracts, visit_schedules, visits TO carewatch_alerts;
 GRANT UPDATE (reminded_at) ON visit_schedules TO carewatch_alerts;
