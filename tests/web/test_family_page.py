@@ -4,14 +4,24 @@ the view is not available."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_family_care import admit, alert, consent, place, reading
-from tests.support import Conn, login_as
+from tests.e2e.test_family_care import (
+    admit,
+    alert,
+    consent,
+    contract,
+    local_today,
+    place,
+    reading,
+)
+from tests.support import PASSWORD, Conn, login_as
 from tests.web.conftest import log_in, screenshot
 
 pytestmark = pytest.mark.services
@@ -76,3 +86,31 @@ def test_a_family_bed_residents_page_shows_the_home_the_plan_and_the_120_guidanc
     log_in(other, "web-inst-nurse", f"/residents/{in_ward}")
     expect(other.locator("#profile")).to_contain_text("孙立")
     expect(other.locator("#home-care")).to_be_hidden()
+
+
+def test_a_family_doctor_lands_on_the_caseload_across_sites(
+    open_page: Any, db: Conn, api: TestClient, ward: str
+) -> None:
+    place(db, "web-fd-a")
+    place(db, "web-fd-b", kind="community_station")
+    first = admit(db, "吴刚", "web-fd-a", "h1")
+    second = admit(db, "郑红", "web-fd-b", "h1")
+    login_as(api, "web-fd", "family_doctor")
+    today = local_today()
+    for rid in (first, second):
+        contract(api, rid, "web-fd", start=today, end=today + timedelta(days=30))
+
+    page: Page = open_page(locale="zh-CN")
+    page.goto("/board")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.locator("#username").fill("web-fd")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#login-submit").click()
+    page.wait_for_url(re.compile(r"/caseload"))
+    listed = page.locator("#caseload-page[data-loaded='true'] li")
+    expect(listed).to_have_count(2)
+    expect(page.locator(f"li[data-resident='{second}']")).to_contain_text("社区服务站")
+    expect(page.locator("nav.nav a")).to_have_text(["签约居民"])
+    page.locator(f"li[data-resident='{first}'] a").click()
+    page.wait_for_url(re.compile(rf"/residents/{first}$"))
+    expect(page.locator("#profile")).to_contain_text("吴刚")

@@ -115,6 +115,12 @@ async def family_page(request: Request) -> Response:
     return _serve("family.html", request)
 
 
+@router.get("/caseload")
+async def caseload_page(request: Request) -> Response:
+    """A family doctor's caseload across sites."""
+    return _serve("caseload.html", request)
+
+
 @router.get("/devices")
 async def devices_page(request: Request) -> Response:
     """Devices and their state, for integrators and administrators."""

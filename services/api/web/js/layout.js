@@ -12,6 +12,7 @@ const NAV = [
   ['residents', '/residents', 'nav.residents', ward],
   ['handover', '/handover', 'nav.handover', ward],
   ['family', '/family', 'nav.family', (me) => me.role === 'family'],
+  ['caseload', '/caseload', 'nav.caseload', (me) => me.role === 'family_doctor'],
   ['referrals', '/referrals', 'nav.referrals', (me) => !['family', 'family_doctor'].includes(me.role)],
   ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
   ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],
