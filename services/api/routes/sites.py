@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel
 
 from services.api.deps import AUTHENTICATED, Conn, errors, require
+from services.api.repos import sites as repo
 from services.auth import audit
 from services.auth.principal import Principal
 
@@ -35,14 +36,10 @@ async def set_site_kind(
 ) -> SiteOut:
     if not caller.covers(site_id, None):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"site {site_id!r} is outside your scope")
-    cur = await conn.execute(
-        "UPDATE sites SET kind = %s WHERE site_id = %s RETURNING site_id, name, kind",
-        [body.kind, site_id],
-    )
-    row = await cur.fetchone()
+    row = await repo.set_kind(conn, site_id=site_id, kind=body.kind)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site_id!r}")
     await audit.record(
         conn, request, caller, "site.kind", f"site/{site_id}/kind/{body.kind}", site_id=site_id
     )
-    return SiteOut(site_id=row[0], name=row[1], kind=row[2])
+    return SiteOut(site_id=row[0], name=row[1], kind=body.kind)
