@@ -96,6 +96,21 @@ class Place:
     # The resident's consent to third-party messaging channels (every apprise channel is
     # one): without it their name and values stay out of pages whatever the site allows.
     messaging_consent: bool = False
+    # A family bed (the resident at home): the page says where the home is and what the
+    # emergency plan says (with the consent above), and gives the 120 guidance.
+    family_bed: bool = False
+    home_address: str | None = None
+    emergency_plan: str | None = None
+
+    def home_lines(self, language: Language) -> list[str]:
+        if not self.family_bed or self.resident is None:
+            return []
+        lines = []
+        if self.messaging_consent and self.home_address:
+            lines.append(text(language, "pages.home_address", address=self.home_address))
+        if self.messaging_consent and self.emergency_plan:
+            lines.append(text(language, "pages.emergency_plan", plan=self.emergency_plan))
+        return [*lines, text(language, "pages.call_120")]
 
     def where(self, language: Language = "en") -> str:
         parts = [self.site]
@@ -322,6 +337,7 @@ def page_message(
                 for f in fevers
                 if f.messaging_consent
             ]
+    lines += place.home_lines(lang)
     first = min(a.first_ts for a in incident.alerts)
     lines.append(text(lang, "pages.since", when=local_time(lang, first, incident.timezone)))
     if step > 1:

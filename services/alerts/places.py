@@ -31,14 +31,25 @@ class PlaceBook:
                 "SELECT s.name, u.name, r.display_name, r.room, r.bed, coalesce(("
                 "SELECT c.granted FROM resident_consents c WHERE c.resident_id = r.resident_id"
                 " AND c.kind = 'third_party_messaging' ORDER BY c.recorded_at DESC, c.id DESC"
-                " LIMIT 1), false) FROM residents r"
+                " LIMIT 1), false), s.kind = 'family_bed', r.address, r.emergency_plan"
+                " FROM residents r"
                 " JOIN sites s USING (site_id) JOIN units u USING (site_id, unit_id)"
                 " WHERE r.resident_id = %s",
                 [incident.resident_id],
             )
             row = await cur.fetchone()
             if row is not None:
-                return Place(row[0], row[1], row[2], row[3], row[4], messaging_consent=row[5])
+                return Place(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    row[4],
+                    messaging_consent=row[5],
+                    family_bed=row[6],
+                    home_address=row[7],
+                    emergency_plan=row[8],
+                )
         cur = await self.conn.execute(
             "SELECT s.name, u.name FROM sites s LEFT JOIN units u"
             " ON u.site_id = s.site_id AND u.unit_id = %s WHERE s.site_id = %s",

@@ -63,6 +63,7 @@ from services.careteam.team import CareTeam, roster_of
 from services.db.locks import lock_events
 from services.notifications.delivery import Delivery, Sender, apprise_send
 from services.notifications.retry import RetryPolicy
+from services.visits.reminders import remind_overdue
 
 __all__ = ["AlertService", "AlertServiceConfig"]
 
@@ -83,6 +84,7 @@ class AlertServiceConfig:
     tick_s: float = 1.0  # escalation granularity
     gauges_every_s: float = 5.0
     referral_sla_every_s: float = 5.0
+    visit_reminders_every_s: float = 60.0
     standby_poll_s: float = 1.0  # how often a standby checks whether the active one is gone
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -140,6 +142,7 @@ class AlertService:
         self._roster = Roster()
         self._gauges_at = 0.0
         self._sla_at = 0.0
+        self._visits_at = 0.0
         self._ready_once = False  # a session got going since the last outage began
         self.outbound = Outbound(
             signer=signer,
@@ -303,6 +306,10 @@ class AlertService:
                 fired = await self.referrals.tick(conn, now)
             if fired:
                 log.info("%d referral SLA timers fired", fired)
+        if time.monotonic() - self._visits_at >= self.config.visit_reminders_every_s:
+            self._visits_at = time.monotonic()
+            async with conn.transaction():
+                await remind_overdue(conn, now=now, roster=self._roster, team=self._team[1])
         if time.monotonic() - self._gauges_at >= self.config.gauges_every_s:
             await self._update_gauges(conn)
         self.metrics.step_seconds.observe(time.perf_counter() - began)

@@ -22,7 +22,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import AfterValidator, AwareDatetime, BaseModel
 
-from services.api.repos import residents
+from services.api.repos import family, residents
 from services.auth.principal import Permission, Principal
 from services.auth.tokens import TokenError, TokenSigner
 from services.catalogue import Language
@@ -203,12 +203,15 @@ async def resident_in_scope(
     conn: AsyncConnection[TupleRow], principal: Principal, resident_id: int
 ) -> tuple[str, str]:
     """The resident's site and unit; 404 if there is no such resident, 403 if the caller may
-    not see them (asked in that order only for callers who may see some resident at all)."""
+    not see them. A family doctor sees their caseload, a family login its resident while the
+    family consent is given (services/api/repos/family.py)."""
     place = await residents.place_of(conn, resident_id=resident_id)
     if place is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
     site_id, unit_id = place
-    if not principal.covers(site_id, unit_id):
+    if not principal.covers(site_id, unit_id) and not await family.reaches(
+        conn, principal, resident_id=resident_id, now=datetime.now(UTC)
+    ):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"resident {resident_id} is outside your scope"
         )

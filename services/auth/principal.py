@@ -5,7 +5,13 @@ Scope: a user bound to a site sees only that site's residents, and only the unit
 anyone else bound to no site sees no resident at all. Integrators never see resident health
 data: they have no permission that reads it. Staff of a partner hospital (`hospital_id`) act
 on the hospital's side of referrals and see the referrals sent to their hospital, nothing
-else: every other permission is withheld from them, whatever their role."""
+else: every other permission is withheld from them, whatever their role.
+
+Two logins are not bound to a place at all: a family doctor reaches the residents under a
+contract in force with them (their caseload, across sites), and a family member one resident
+(`resident_id`), read-only and only while that resident's family consent is given. Both are
+database facts, checked where a resident is looked up (services/api/deps.resident_in_scope):
+here they see no resident by place."""
 
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ __all__ = [
     "Role",
 ]
 
-Role = Literal["admin", "physician", "nurse", "caregiver", "integrator"]
+Role = Literal["admin", "physician", "nurse", "caregiver", "integrator", "family_doctor", "family"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 Permission = Literal[
@@ -41,11 +47,20 @@ Permission = Literal[
     "audit:read",
     "users:manage",
     "outbreaks:report",
+    # One resident's summary: latest vitals, alerts and their outcomes (the family view).
+    "residents:summary",
+    "contracts:read",
+    "contracts:write",
+    "visits:read",
+    "visits:write",
 ]
 
 _CLINICAL: Final[frozenset[Permission]] = frozenset(
     {
         "residents:read",
+        "residents:summary",
+        "visits:read",
+        "visits:write",
         "observations:write",
         "alerts:read",
         "alerts:act",
@@ -61,12 +76,39 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     # Closing an outbreak's case file (reported to disease control, or ruled out) is the
     # infection-control lead's: a nurse or physician, not every caregiver.
     "physician": _CLINICAL
-    | {"residents:write", "goals_of_care:write", "care_team:read", "outbreaks:report"},
-    "nurse": _CLINICAL | {"residents:write", "care_team:read", "outbreaks:report"},
+    | {
+        "residents:write",
+        "goals_of_care:write",
+        "care_team:read",
+        "outbreaks:report",
+        "contracts:read",
+        "contracts:write",
+    },
+    "nurse": _CLINICAL
+    | {
+        "residents:write",
+        "care_team:read",
+        "outbreaks:report",
+        "contracts:read",
+        "contracts:write",
+    },
     "caregiver": _CLINICAL,
     # Devices and the hospital's own system (HIS) answering referrals; never residents' data
     # otherwise (a referral is sent to the hospital on purpose).
     "integrator": frozenset({"devices:manage", "referrals:read", "referrals:write"}),
+    # Their caseload's record, trends and rounds, and their own contracts; no ward, no board.
+    "family_doctor": frozenset(
+        {
+            "residents:read",
+            "residents:summary",
+            "observations:write",
+            "visits:read",
+            "visits:write",
+            "contracts:read",
+        }
+    ),
+    # One resident's summary, nothing else.
+    "family": frozenset({"residents:summary"}),
 }
 
 # What a partner hospital's account may do, whatever its role: its side of referrals.
@@ -83,6 +125,7 @@ class Principal:
     unit_ids: frozenset[str] = frozenset()
     staff_id: str | None = None
     hospital_id: str | None = None
+    resident_id: int | None = None  # a family login's one resident
 
     def can(self, permission: Permission) -> bool:
         if self.hospital_id is not None and permission not in HOSPITAL_PERMISSIONS:
@@ -99,7 +142,7 @@ class Principal:
         # Integrators and hospital staff reach residents only through referrals; anyone else
         # bound to no site is unplaced, which is nowhere, never everywhere.
         return (
-            self.role == "integrator"
+            self.role in ("integrator", "family_doctor", "family")
             or self.hospital_id is not None
             or (self.site_id is None and not self.every_site)
         )

@@ -66,6 +66,7 @@ class TokenSigner:
             "units": sorted(principal.unit_ids),
             "staff": principal.staff_id,
             "hospital": principal.hospital_id,
+            "resident": principal.resident_id,
             "iat": int(now.timestamp()),
             # Unique per token: two issued within a second are still told apart (and logs can
             # name one without quoting it).
@@ -88,6 +89,7 @@ class TokenSigner:
             unit_ids=frozenset(claims.get("units") or ()),
             staff_id=claims.get("staff"),
             hospital_id=claims.get("hospital"),
+            resident_id=_resident(claims.get("resident")),
         )
 
     def life(self, token: str) -> TokenLife:
@@ -113,6 +115,10 @@ class TokenSigner:
         except jwt.InvalidTokenError:
             raise TokenError("the token is not valid") from None
         return claims
+
+
+def _resident(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def new_refresh_token() -> str:

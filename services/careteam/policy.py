@@ -39,6 +39,7 @@ Target = Literal[
     "infection_control",
     "disease_control",
     "technician",
+    "community_on_call",
     "resident_family",
     "family_doctor",
 ]

@@ -35,6 +35,8 @@ Role = Literal[
     "infection_control",
     "disease_control",
     "technician",  # devices and the network: the technical queue's own staff
+    # The community's on-call team: a family bed's last escalation step (on shift at the site).
+    "community_on_call",
 ]
 ROLES: frozenset[str] = frozenset(get_args(Role))
 

@@ -81,6 +81,9 @@ def user_add(
     hospital: Annotated[
         str | None, typer.Option(help="For a partner hospital's staff: the hospital id.")
     ] = None,
+    resident: Annotated[
+        int | None, typer.Option(help="For a family login: the one resident they may see.")
+    ] = None,
 ) -> None:
     """Create a user; the password is read from standard input (never from the command line,
     where other users and the shell history would see it)."""
@@ -110,6 +113,7 @@ def user_add(
                 unit_ids=unit or (),
                 staff_id=staff,
                 hospital_id=hospital,
+                resident_id=resident,
             )
             await conn.commit()
             return user_id

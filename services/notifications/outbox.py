@@ -11,7 +11,8 @@ from psycopg.rows import TupleRow
 
 __all__ = ["Kind", "cancel_pages", "enqueue"]
 
-Kind = Literal["page", "acknowledged", "update", "resolved", "referral"]
+# "reminder": an overdue visit or round (services/visits/reminders.py).
+Kind = Literal["page", "acknowledged", "update", "resolved", "referral", "reminder"]
 
 
 async def enqueue(

@@ -9,7 +9,7 @@ import http.client
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
@@ -146,7 +146,8 @@ def test_a_role_without_the_permission_gets_403(
 # pa2) and `away` (pb, pb1). Referrals of home and unit2 are sent to hospital pm-h, away's to
 # pm-h2. What each caller may see is written out here from docs/api.md, not computed by the
 # code under test: no site is every site only for an admin; a partner hospital's account sees
-# the referrals sent to its hospital and nothing else.
+# the referrals sent to its hospital and nothing else. Family doctor pm-fd has contracts with
+# home and away (its caseload, two sites); home's family consent is given, unit2's is not.
 
 PLACES = {"home": ("pa", "pa1"), "unit2": ("pa", "pa2"), "away": ("pb", "pb1")}
 HOSPITAL_OF = {"home": "pm-h", "unit2": "pm-h", "away": "pm-h2"}
@@ -159,6 +160,10 @@ class Caller:
     principal: Principal
     residents: frozenset[str]  # the targets whose resident, alerts and place it may see
     referrals: frozenset[str]  # the targets whose referral it may see
+    # The targets it reaches only through routes about one resident (`{resident_id}`): a
+    # family doctor's caseload, a family login's resident.
+    caseload: frozenset[str] = frozenset()
+    sites: frozenset[str] = frozenset()  # the sites whose site-wide figures it may see
 
     def __str__(self) -> str:
         return self.name
@@ -169,7 +174,9 @@ def _staff(role: Role) -> list[Caller]:
         Caller(
             f"{role}+site",
             Principal(f"pm-{role}-s", role, "pa"),
-            *[frozenset({"home", "unit2"})] * 2,
+            frozenset({"home", "unit2"}),
+            frozenset({"home", "unit2"}),
+            sites=frozenset({"pa"}),
         ),
         Caller(
             f"{role}+site+unit",
@@ -181,7 +188,13 @@ def _staff(role: Role) -> list[Caller]:
 
 
 CALLERS = [
-    Caller("admin", Principal("pm-admin", "admin"), EVERYWHERE, EVERYWHERE),
+    Caller(
+        "admin",
+        Principal("pm-admin", "admin"),
+        EVERYWHERE,
+        EVERYWHERE,
+        sites=frozenset({"pa", "pb"}),
+    ),
     *_staff("physician"),
     *_staff("nurse"),
     *_staff("caregiver"),
@@ -192,7 +205,24 @@ CALLERS = [
         frozenset({"home", "unit2"}),
     ),
     Caller("integrator", Principal("pm-int", "integrator"), frozenset(), frozenset()),
+    Caller(
+        "family doctor",
+        Principal("pm-fd", "family_doctor"),
+        frozenset(),
+        frozenset(),
+        caseload=frozenset({"home", "away"}),
+    ),
+    # Bound to a target's resident at run time (FAMILY_OF: the fixture makes the ids).
+    Caller(
+        "family of home",
+        Principal("pm-fam", "family"),
+        frozenset(),
+        frozenset(),
+        caseload=frozenset({"home"}),
+    ),
+    Caller("family of unit2 (no consent)", Principal("pm-fam2", "family"), *[frozenset()] * 2),
 ]
+FAMILY_OF = {"pm-fam": "home", "pm-fam2": "unit2"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +231,7 @@ class Probe:
     "resident" (the target's resident, alert or place), "referral" (the target's referral),
     "list" (a list, which must hold exactly what the caller may see), None (no place)."""
 
-    scope: str | None = None
+    scope: str | None = None  # also "site": the target's site-wide figures
     body: dict[str, object] | None = None
     query: dict[str, str | int] = field(default_factory=dict)
     lists: tuple[str, ...] = ("items",)  # "list": the keys whose items name a resident_id
@@ -281,6 +311,47 @@ PROBES: dict[tuple[str, str], Probe] = {
         body={"kind": "cohort", "reason": "probe", "unit_id": "no-such-unit"}
     ),
     ("POST", "/api/v1/isolation-flags/{flag_id}/clear"): Probe(),
+    ("GET", "/api/v1/residents/{resident_id}/summary"): Probe("resident"),
+    ("GET", "/api/v1/residents/{resident_id}/home-care"): Probe("resident"),
+    ("PUT", "/api/v1/residents/{resident_id}/home-care"): Probe("resident", {}),
+    # No doctor "pm-nobody" (422): the probe makes no contract.
+    ("POST", "/api/v1/family-doctor-contracts"): Probe(
+        "resident",
+        {
+            "team": "probe",
+            "doctor": "pm-nobody",
+            "start_on": "2026-01-01",
+            "end_on": "2026-12-31",
+            "service_package": "probe",
+        },
+    ),
+    ("GET", "/api/v1/family-doctor-contracts"): Probe(),
+    ("GET", "/api/v1/family-doctor-contracts/{contract_id}"): Probe(),
+    ("PATCH", "/api/v1/family-doctor-contracts/{contract_id}"): Probe(body={"team": "x"}),
+    ("DELETE", "/api/v1/family-doctor-contracts/{contract_id}"): Probe(),
+    ("GET", "/api/v1/caseload"): Probe(query={"doctor": "pm-fd"}),
+    ("GET", "/api/v1/sites/{site_id}/contract-coverage"): Probe("site"),
+    # The kind the probe sites already have: nothing changes.
+    ("PUT", "/api/v1/sites/{site_id}/kind"): Probe("site", {"kind": "institution"}),
+    ("GET", "/api/v1/residents/{resident_id}/visit-schedules"): Probe("resident"),
+    # Due in a year: never overdue, never reminded.
+    ("POST", "/api/v1/residents/{resident_id}/visit-schedules"): Probe(
+        "resident",
+        {
+            "kind": "vitals_round",
+            "label": "probe",
+            "interval_hours": 12,
+            "starts_at": (datetime.now(UTC) + timedelta(days=365)).isoformat(),
+        },
+    ),
+    # No schedule NOTHING (404), asked before the resident's scope.
+    ("PUT", "/api/v1/residents/{resident_id}/visit-schedules/{schedule_id}/active"): Probe(
+        body={"active": False}
+    ),
+    ("POST", "/api/v1/residents/{resident_id}/visit-schedules/{schedule_id}/visits"): Probe(
+        body={}
+    ),
+    ("GET", "/api/v1/visits/overdue"): Probe(),
 }
 
 
@@ -344,6 +415,23 @@ def targets(db_url: str, api: TestClient) -> Iterator[dict[str, Target]]:
                 [ref[0]],
             )
             made[name] = Target(name, rid, aid, int(ref[0]))
+        # Family doctor pm-fd's caseload: home and away; home's family consents.
+        db.execute(
+            "INSERT INTO users (username, password_hash, role) VALUES ('pm-fd', 'x',"
+            " 'family_doctor') ON CONFLICT DO NOTHING"
+        )
+        for name in ("home", "away"):
+            db.execute(
+                "INSERT INTO family_doctor_contracts (resident_id, team, doctor, start_on, end_on,"
+                " service_package, created_by) VALUES (%s, 'probe', 'pm-fd',"
+                " current_date - 2, current_date + 2, 'probe', 'probe')",
+                [made[name].resident_id],
+            )
+        db.execute(
+            "INSERT INTO resident_consents (resident_id, kind, granted, recorded_by)"
+            " VALUES (%s, 'family', true, 'probe')",
+            [made["home"].resident_id],
+        )
         yield made
         # Commands the probes queued (no alert service runs here): no later test meets them.
         db.execute(
@@ -366,6 +454,7 @@ def _url(route: Route, target: Target) -> str:
         "resident_id": target.resident_id,
         "alert_id": target.alert_id,
         "referral_id": target.referral_id,
+        "site_id": PLACES[target.name][0],
     }
     # Any other id names nothing: a row another test made (outbreak 1 of another site, say)
     # would turn the probe into a scope refusal. Those routes' scopes have their own tests.
@@ -407,11 +496,18 @@ def test_each_role_and_scope_gets_what_the_docs_say(
     query = dict(probe.query)
     if route.path == "/api/v1/residents" and route.method == "POST":
         body = {**(body or {}), "site_id": site, "unit_id": unit}
-    elif route.path == "/api/v1/referrals" and route.method == "POST":
+    elif route.method == "POST" and route.path in (
+        "/api/v1/referrals",
+        "/api/v1/family-doctor-contracts",
+    ):
         body = {**(body or {}), "resident_id": the.resident_id}
     elif route.path in ("/api/v1/care-team/on-duty", "/api/v1/care-team/board"):
         query |= {"site": site, "unit": unit}
-    token = signer.issue(caller.principal, now=datetime.now(UTC))
+    principal = caller.principal
+    if principal.username in FAMILY_OF:
+        bound = targets[FAMILY_OF[principal.username]].resident_id
+        principal = replace(principal, resident_id=bound)
+    token = signer.issue(principal, now=datetime.now(UTC))
     if probe.scope == "stream":  # a stream that opens never ends: a real server, a timeout
         host, port = urlsplit(live).hostname, urlsplit(live).port
         conn = http.client.HTTPConnection(host or "", port, timeout=30)
@@ -429,9 +525,16 @@ def test_each_role_and_scope_gets_what_the_docs_say(
         params=query,
         headers={"Authorization": f"Bearer {token}"},
     )
-    sees = caller.referrals if probe.scope == "referral" else caller.residents
+    if probe.scope == "referral":
+        sees = caller.referrals
+    elif probe.scope == "site":
+        sees = frozenset(t for t, (s, _) in PLACES.items() if s in caller.sites)
+    elif "{resident_id}" in route.path:
+        sees = caller.residents | caller.caseload
+    else:
+        sees = caller.residents
     if not _permitted(caller, route) or (
-        probe.scope in ("resident", "referral") and target not in sees
+        probe.scope in ("resident", "referral", "site") and target not in sees
     ):
         assert answer.status_code in (403, 404), answer.text
         return

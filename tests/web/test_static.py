@@ -120,7 +120,16 @@ def test_pages_have_no_inline_code_and_nothing_from_elsewhere() -> None:
 @pytest.mark.services
 @pytest.mark.parametrize(
     "path",
-    ["/login", "/board", "/residents/1", "/referrals", "/admin", "/devices", "/web/js/board.js"],
+    [
+        "/login",
+        "/board",
+        "/residents/1",
+        "/referrals",
+        "/admin",
+        "/devices",
+        "/family",
+        "/web/js/board.js",
+    ],
 )
 def test_pages_carry_the_security_headers(api: TestClient, path: str) -> None:
     response = api.get(path, headers={"Authorization": ""})

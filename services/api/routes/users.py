@@ -31,6 +31,7 @@ class UserIn(BaseModel):
     unit_ids: list[Id] = Field(default_factory=list)
     staff_id: Id | None = None
     hospital_id: Id | None = None
+    resident_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # a family login's
 
 
 class UserOut(BaseModel):
@@ -41,6 +42,7 @@ class UserOut(BaseModel):
     unit_ids: list[str]
     staff_id: str | None
     hospital_id: str | None
+    resident_id: int | None
     active: bool
 
 
@@ -57,6 +59,7 @@ async def add_user(body: UserIn, conn: Conn) -> UserOut:
                 unit_ids=body.unit_ids,
                 staff_id=body.staff_id,
                 hospital_id=body.hospital_id,
+                resident_id=body.resident_id,
             )
     except UserError as exc:
         raise _refused(exc) from None
@@ -71,7 +74,8 @@ def _refused(exc: UserError) -> HTTPException:
     message = str(exc)
     if "already exists" in message:
         return HTTPException(status.HTTP_409_CONFLICT, message)
-    field = next((f for f in ("username", "password") if f in message), "site_id")
+    field = next((f for f in ("username", "password", "resident") if f in message), "site_id")
+    field = "resident_id" if field == "resident" else field
     return invalid(["body", field], message)
 
 

@@ -115,6 +115,18 @@ async def referrals_page(request: Request) -> Response:
     return _serve("referrals.html", request)
 
 
+@router.get("/family")
+async def family_page(request: Request) -> Response:
+    """The family view of one resident (a family login's own; staff: `?resident=ID`)."""
+    return _serve("family.html", request)
+
+
+@router.get("/caseload")
+async def caseload_page(request: Request) -> Response:
+    """A family doctor's caseload across sites."""
+    return _serve("caseload.html", request)
+
+
 @router.get("/devices")
 async def devices_page(request: Request) -> Response:
     """Devices and their state, for integrators and administrators."""

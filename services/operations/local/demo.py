@@ -34,6 +34,8 @@ async def ensure_home_resident(conn: AsyncConnection) -> int:
 
     await repo.ensure_site(conn, site_id=HOME_SITE, name="演示家庭病床")
     await repo.ensure_unit(conn, site_id=HOME_SITE, unit_id=HOME_UNIT, name="家庭病床")
+    # Its pages carry the home address, the emergency plan and the 120 guidance.
+    await conn.execute("UPDATE sites SET kind = 'family_bed' WHERE site_id = %s", [HOME_SITE])
     cur = await conn.execute(
         "SELECT resident_id FROM residents WHERE site_id = %s ORDER BY resident_id LIMIT 1",
         [HOME_SITE],

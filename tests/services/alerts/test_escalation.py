@@ -178,6 +178,28 @@ def test_family_bed_resident_pages_family_then_family_doctor() -> None:
     ]
 
 
+def test_a_family_beds_last_step_can_be_the_community_on_call_team() -> None:
+    # Family, then the family doctor, then whoever of the community's on-call team is on
+    # shift at the home's site.
+    home = SeverityPolicy(
+        steps=(
+            Step(who=("resident_family",), timeout_s=120),
+            Step(who=("family_doctor",), timeout_s=120),
+            Step(who=("community_on_call",)),
+        )
+    )
+    policy = UnitPolicy(low=home, medium=home, high=home, critical=home)
+    config = AlertsConfig(escalation=EscalationConfig(sites={"home": policy}))
+    on_call = Staff("oc", "Community on call", "community_on_call", ("ntfy://oc",))
+    roster = Roster.of(
+        [*STAFF, on_call], [*SHIFTS, Shift("oc", "home", time(0), time(0))], RESIDENTS
+    )
+    ward = Ward(config, roster)
+    ward.feed(cand("fall.device", resident=7, severity="critical"))
+    firsts = [(t, p.step, who(p)) for t, p in ward.run(300) if not p.renotify]
+    assert firsts == [(120, 2, ("fd",)), (240, 3, ("oc",))]
+
+
 def test_default_step_three_includes_linked_family_doctor() -> None:
     # A family-bed style resident placed in a nursing-home unit keeps the family doctor link.
     config = AlertsConfig()

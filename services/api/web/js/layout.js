@@ -5,13 +5,16 @@ import { LANGUAGES, language, setLanguage, t } from './i18n.js';
 import { logout } from './session.js';
 
 // Each link with who may use what is behind it (the API refuses the others anyway).
-const ward = (me) => me.role !== 'integrator' && !me.hospital_id;
+const OFF_WARD = ['integrator', 'family', 'family_doctor'];
+const ward = (me) => !OFF_WARD.includes(me.role) && !me.hospital_id;
 const NAV = [
   ['board', '/board', 'nav.board', ward],
   ['residents', '/residents', 'nav.residents', ward],
   ['handover', '/handover', 'nav.handover', ward],
   ['checkin', '/checkin', 'nav.checkin', ward],
-  ['referrals', '/referrals', 'nav.referrals', () => true],
+  ['family', '/family', 'nav.family', (me) => me.role === 'family'],
+  ['caseload', '/caseload', 'nav.caseload', (me) => me.role === 'family_doctor'],
+  ['referrals', '/referrals', 'nav.referrals', (me) => !['family', 'family_doctor'].includes(me.role)],
   ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
   ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],
 ];

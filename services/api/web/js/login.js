@@ -13,13 +13,16 @@ function showError(message) {
 }
 
 /** Where this user lands: where they were going, except that the board (the default) is no
- * place for an integrator, who may not read it: their page is the devices'. */
+ * place for an integrator, who may not read it: their page is the devices'; a family
+ * login's is the family view, a family doctor's their caseload. */
 async function landing(token) {
   if (next !== '/board') return next;
   try {
     const response = await fetch('/api/v1/auth/me', { headers: { Authorization: `Bearer ${token}` } });
     const me = response.ok ? await response.json() : null;
     if (me && me.role === 'integrator' && !me.hospital_id) return '/devices';
+    if (me && me.role === 'family') return '/family';
+    if (me && me.role === 'family_doctor') return '/caseload';
   } catch {
     // The board's own page sends them on if it cannot be read.
   }

@@ -4,6 +4,7 @@ import { drawChart } from './chart.js';
 import { $, h, put } from './dom.js';
 import { deviceWhen } from './devstate.js';
 import { formatAge, formatInterval, formatNumber } from './format.js';
+import { loadHomeCare, renderHomeCare } from './home_care.js';
 import { LANGUAGE_EVENT, initI18n, label, labels, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { reasonText } from './referral_detail.js';
@@ -475,6 +476,7 @@ async function loadHistory() {
 function renderAll() {
   mountHeader(null, state.me);
   renderProfile();
+  renderHomeCare();
   renderNews2();
   renderLatest();
   renderToolbar();
@@ -496,7 +498,7 @@ async function main() {
   renderProfile();
   renderToolbar();
   $('#observe').addEventListener('submit', submitObservations);
-  await Promise.all([loadVitals(), loadTrend(), loadHistory()]);
+  await Promise.all([loadVitals(), loadTrend(), loadHistory(), loadHomeCare(residentId)]);
   setInterval(() => {
     loadVitals();
     loadHistory();

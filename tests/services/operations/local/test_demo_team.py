@@ -27,6 +27,7 @@ from services.operations.local.demo import (
     UNIT,
     demo_care_team,
     ensure_demo_team,
+    ensure_home_resident,
 )
 
 HOME_RESIDENT = 7
@@ -135,3 +136,17 @@ def test_up_replaces_an_earlier_demo_team_but_never_an_edited_one(
                 await conn.rollback()
 
     asyncio.run(run())
+
+
+def test_the_demo_home_is_a_family_bed(db_url: str) -> None:
+    # Its pages then carry the home address, the emergency plan and the 120 guidance.
+    async def run() -> tuple[int, str]:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            rid = await ensure_home_resident(conn)
+            cur = await conn.execute("SELECT kind FROM sites WHERE site_id = %s", [HOME_SITE])
+            row = await cur.fetchone()
+            assert row is not None
+            return rid, str(row[0])
+
+    rid, kind = asyncio.run(run())
+    assert rid > 0 and kind == "family_bed"

@@ -1,0 +1,1 @@
+"""Home visits and rounds: schedules per resident, when each is due, and overdue reminders."""
