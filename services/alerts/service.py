@@ -28,6 +28,7 @@ from psycopg.rows import TupleRow
 
 from rules.types import AlertCandidate
 from services.alerts import outbreak_deadlines
+from services.alerts.checkin_reminders import remind_to_check_in
 from services.alerts.effects import Effect, Page, Record, SendAcknowledged, SendResolved, SendUpdate
 from services.alerts.errors import (
     IllegalTransition,
@@ -310,6 +311,13 @@ class AlertService:
             self._visits_at = time.monotonic()
             async with conn.transaction():
                 await remind_overdue(conn, now=now, roster=self._roster, team=self._team[1])
+                await remind_to_check_in(
+                    conn,
+                    now=now,
+                    roster=self._roster,
+                    team=self._team[1],
+                    base_url=self.config.base_url,
+                )
         if time.monotonic() - self._gauges_at >= self.config.gauges_every_s:
             await self._update_gauges(conn)
         self.metrics.step_seconds.observe(time.perf_counter() - began)

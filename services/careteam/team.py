@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from typing import Any, Final, Literal, Self
 
 import apprise
@@ -126,6 +126,10 @@ class SiteSettings(PolicyModel):
     # The board's sound and flashing while a high or critical alert is unacknowledged:
     # "continuous" until acknowledged (the product default), "once" per new alert, or "off".
     board_alarm: BoardAlarm | None = None
+    # Daily staff health check-ins (an outbreak season's programme, docs/detection.md): remind
+    # each member of staff with a shift today who has not checked in, this many minutes before
+    # it begins. Unset: no reminders.
+    checkin_reminder_min: int | None = Field(default=None, ge=1, le=720)
 
     @field_validator("channels")
     @classmethod
@@ -142,6 +146,7 @@ class SitePolicy:
     full_details: bool
     channels: frozenset[str]
     board_alarm: BoardAlarm = "continuous"
+    checkin_reminder: timedelta | None = None  # before a shift; None: no reminders
 
     def allows(self, url: str) -> bool:
         return scheme(url) in self.channels
@@ -206,11 +211,13 @@ class CareTeam(PolicyModel):
         own = self.sites.get(site, SiteSettings()) if site is not None else SiteSettings()
         base = self.site_defaults
         channels = own.channels if own.channels is not None else base.channels
+        minutes = own.checkin_reminder_min or base.checkin_reminder_min
         return SitePolicy(
             language=own.language or base.language or DEFAULT_LANGUAGE,
             full_details=(own.details or base.details) == "full",
             channels=frozenset(channels if channels is not None else DEFAULT_SCHEMES),
             board_alarm=own.board_alarm or base.board_alarm or "continuous",
+            checkin_reminder=None if minutes is None else timedelta(minutes=minutes),
         )
 
     def language_of(self, staff_id: str, site: str | None) -> Language:

@@ -23,7 +23,7 @@ from tests.support import SITE, UNIT, Conn
 
 ALERT_TABLES = (
     "alert_candidates, incidents, alerts, alert_events, alert_commands, notifications,"
-    " delivery_attempts, ack_links, alert_service_state, care_team"
+    " delivery_attempts, ack_links, alert_service_state, care_team, staff_checkin_reminders"
 )
 
 
