@@ -28,6 +28,7 @@ __all__ = [
     "CareTeam",
     "ContactsEntry",
     "HospitalEntry",
+    "PartnerKind",
     "Placement",
     "ShiftEntry",
     "SitePolicy",
@@ -99,11 +100,17 @@ class ContactsEntry(PolicyModel):
     family_doctors: tuple[str, ...] = ()
 
 
+# A partner's kind (services/referrals/routing.py routes referral types to kinds).
+PartnerKind = Literal["general_hospital", "rehabilitation_hospital", "nursing_home", "hospice"]
+
+
 class HospitalEntry(PolicyModel):
-    """A partner hospital for green-channel referrals, with its own apprise contact."""
+    """A partner institution for referrals, with its own apprise contact. Documents from
+    before partner kinds name general hospitals: the default."""
 
     id: str = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=200)
+    kind: PartnerKind = "general_hospital"
     sites: tuple[str, ...] = Field(min_length=1)
     channels: tuple[str, ...] = Field(min_length=1)
 

@@ -52,6 +52,7 @@ from services.referrals.model import (
     TransitionRecord,
     Trigger,
 )
+from services.referrals.routing import OUTWARD, URGENT, Kind
 
 _NOTIFY: Final[Mapping[State, tuple[tuple[Party, ...], bool]]] = {
     # state entered: (parties, urgent)
@@ -151,9 +152,13 @@ def open_request(
     now: datetime,
     note: str = "",
     config: ReferralConfig = DEFAULT_CONFIG,
+    kind: Kind = "emergency",
 ) -> tuple[Referral, list[Effect]]:
-    """Care-setting staff open a referral by hand: it starts as `requested`."""
+    """Care-setting staff open a referral of `kind` (not a return: the hospital side opens
+    those, `returns.py`) by hand: it starts as `requested`."""
     _check_permission(referral_id, "requested", actor)
+    if kind not in OUTWARD:
+        raise InvalidReferral(f"referral {referral_id}: staff open {', '.join(OUTWARD)}")
     referral = _new(
         referral_id,
         resident,
@@ -169,6 +174,7 @@ def open_request(
         actor=actor,
         note=_note(referral_id, note),
     )
+    referral = replace(referral, kind=kind)
     return referral, _effects(referral, None, "requested", actor, now, note, "opened")
 
 
@@ -319,6 +325,7 @@ def _effects(
     action: str,
 ) -> list[Effect]:
     parties, urgent = _NOTIFY[to_state]
+    urgent = urgent and referral.kind in URGENT  # planned referrals page no one at night
     context = _context(referral)
     if note:
         context += (("note", note),)
@@ -377,7 +384,8 @@ def sla_tick(
     """The timer effects due at `now`: empty, or Audit + Notify + SlaFired for one timer.
 
     - suggested, unconfirmed `suggestion_confirm_s` after opening: remind (once);
-    - requested, unanswered `hospital_answer_s` after the request: escalate (once);
+    - requested, unanswered `hospital_answer_s` after the request (`planned_answer_s` for
+      a planned kind): escalate (once);
     - in_transit, not admitted `transit_admit_s` after leaving: remind, again each period.
     A timer is once per referral because the I/O layer records the SlaFired effect on the
     referral (`record_sla`) before the next tick; answered referrals have no timer running."""
@@ -391,7 +399,7 @@ def sla_tick(
         template = "referral.remind.unconfirmed"
         repeat = False
     elif state == "requested":
-        timer, period = "hospital_answer", config.hospital_answer_s
+        timer, period = "hospital_answer", config.answer_s(referral.kind)
         parties = ("charge_nurse", "physician", "hospital")
         template = "referral.escalate.no_answer"
         repeat = False
@@ -412,7 +420,14 @@ def sla_tick(
     rid = referral.referral_id
     return [
         Audit(rid, f"referral.sla.{timer}", now, state, state, note=f"{elapsed:.0f} s in {state}"),
-        Notify(rid, parties, template, True, context, reason_code=referral.reason_code),
+        Notify(
+            rid,
+            parties,
+            template,
+            referral.kind in URGENT,
+            context,
+            reason_code=referral.reason_code,
+        ),
         SlaFired(rid, key, now),
     ]
 

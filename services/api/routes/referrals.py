@@ -8,7 +8,7 @@ residents in their scope; hospital users see the referrals sent to their hospita
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -44,6 +44,7 @@ from services.referrals.errors import (
     UnknownReferral,
 )
 from services.referrals.model import NOTE_REQUIRED, TRANSITIONS, Actor, Role, Side, State, Trigger
+from services.referrals.routing import Kind, PartnerKind
 from services.referrals.workflow import actions_for
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUTHENTICATED)
@@ -51,6 +52,7 @@ router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUT
 Reader = Annotated[Principal, Depends(require("referrals:read"))]
 Writer = Annotated[Principal, Depends(require("referrals:write"))]
 
+OutwardKind = Literal["emergency", "appointment", "rehabilitation", "hospice"]
 Text = Annotated[PgText, StringConstraints(strip_whitespace=True, max_length=2000)]
 FHIR_JSON = "application/fhir+json"
 
@@ -64,8 +66,15 @@ def actor_of(caller: Principal) -> Actor:
 class ReferralCreate(BaseModel):
     resident_id: int = Field(gt=0, le=BIGINT_MAX)
     reason: Annotated[Text, StringConstraints(min_length=1)]
+    kind: OutwardKind = Field(
+        default="emergency",
+        description="emergency (the green channel), appointment, rehabilitation or hospice",
+    )
     hospital_id: PgText | None = Field(
-        default=None, description="a partner hospital of the resident's site; default: the first"
+        default=None,
+        description="a partner of the resident's site of a kind that takes `kind`; default: "
+        "the preferred one (general hospital for emergency and appointment, rehabilitation "
+        "hospital then nursing home for rehabilitation, hospice for hospice)",
     )
     note: Text = ""
 
@@ -78,6 +87,7 @@ class TransitionIn(BaseModel):
 class HospitalPublic(BaseModel):
     id: str
     name: str
+    kind: PartnerKind = Field(description="the partner's kind when the referral was made")
 
 
 class PartnerHospital(HospitalPublic):
@@ -102,6 +112,7 @@ class ReferralSummary(BaseModel):
     site_id: str
     unit_id: str
     hospital: HospitalPublic
+    kind: Kind = Field(description="the referral's type; `return`: opened by the hospital")
     trigger: Trigger
     reason: str = Field(
         description="why, in words: a nurse's own, or a rule's put in the reader's language"
@@ -220,7 +231,9 @@ async def partner_hospitals(conn: Conn, caller: Reader) -> list[PartnerHospital]
     for entry in team.hospitals:
         sites = [s for s in entry.sites if caller.every_site or s == caller.site_id]
         if sites and not caller.sees_no_resident:
-            found.append(PartnerHospital(id=entry.id, name=entry.name, sites=sites))
+            found.append(
+                PartnerHospital(id=entry.id, name=entry.name, kind=entry.kind, sites=sites)
+            )
     return found
 
 
@@ -245,6 +258,7 @@ async def create_referral(
             resident_id=body.resident_id,
             actor=actor_of(caller),
             reason=body.reason,
+            kind=body.kind,
             hospital_id=body.hospital_id,
             note=body.note,
             now=datetime.now(UTC),
@@ -383,7 +397,8 @@ def _summary(
         resident_id=row.resident_id,
         site_id=row.site_id,
         unit_id=row.unit_id,
-        hospital=HospitalPublic(id=row.hospital_id, name=row.hospital_name),
+        hospital=HospitalPublic(id=row.hospital_id, name=row.hospital_name, kind=row.partner_kind),
+        kind=row.kind,
         trigger=row.trigger,
         reason=reasons.render(language, row.reason_code, row.reason),
         reason_code=None if row.reason_code is None else row.reason_code.code,
