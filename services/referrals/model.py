@@ -81,6 +81,8 @@ PERMISSIONS: Final[Mapping[State, Permission]] = {
     "declined": Permission("hospital", _HOSPITAL),
     "admitted": Permission("hospital", _HOSPITAL),
 }
+# The hospital side opens a return (a downward referral) with its discharge summary.
+RETURN_PERMISSION: Final = Permission("hospital", _HOSPITAL)
 # Steps that end or refuse a referral need a reason someone can act on later.
 NOTE_REQUIRED: Final[frozenset[State]] = frozenset({"dismissed", "declined", "cancelled"})
 
@@ -103,6 +105,8 @@ class ReferralConfig(BaseModel):
     planned_answer_s: float = Field(default=3 * 86_400.0, gt=0, allow_inf_nan=False)
     # In transit this long without admission: remind both sides, and again every period.
     transit_admit_s: float = Field(default=4 * 3600.0, gt=0, allow_inf_nan=False)
+    # A return starts a post-discharge watch period this many days long (watch.py).
+    watch_days: int = Field(default=7, ge=1, le=30)
     # The vitals snapshot covers this much time before the referral was opened.
     snapshot_window_s: float = Field(default=24 * 3600.0, gt=0, allow_inf_nan=False)
     # Device clocks run a little ahead; ingest accepts readings up to 5 min in the future.

@@ -46,7 +46,9 @@ from services.referrals.snapshot import (
 
 __all__ = [
     "apply_transition",
+    "insert_referral",
     "open_referral",
+    "reserve_id",
     "sla_step",
     "suggest_from_alert",
 ]
@@ -130,7 +132,7 @@ async def suggest_from_alert(
                 # The alert service may call before it has written the alert row.
                 severity: Severity = "critical" if trigger == "news2" else "high"
                 alerts.append(alert_json(alert_id, rule_id, severity, title, now, values))
-            rid = await _reserve_id(conn)
+            rid = await reserve_id(conn)
             code = reasons.from_alert(rule_id, values)
             referral, effects = workflow.suggest(
                 referral_id=str(rid),
@@ -145,7 +147,7 @@ async def suggest_from_alert(
                 alerts=[active_alert(a) for a in alerts],
                 now=now,
             )
-            await _insert(conn, rid, referral, subject, alert_id=alert_id, alerts=alerts)
+            await insert_referral(conn, rid, referral, subject, alert_id=alert_id, alerts=alerts)
             await perform(conn, rid, referral, effects, await directory_of(conn, team), now)
             return rid
     except errors.UniqueViolation:
@@ -184,7 +186,7 @@ async def open_referral(
                     "resident_id", f"no partner hospital is configured for site {site!r}"
                 )
             vitals, news2, alerts = await snapshot(conn, subject, now, config)
-            rid = await _reserve_id(conn)
+            rid = await reserve_id(conn)
             referral, effects = workflow.open_request(
                 referral_id=str(rid),
                 resident=subject.resident,
@@ -202,7 +204,9 @@ async def open_referral(
             existing = await _in_progress(conn, resident_id)
             if existing is not None:
                 raise AlreadyOpen(resident_id, *existing)
-            await _insert(conn, rid, referral, subject, alert_id=None, alerts=alerts, config=config)
+            await insert_referral(
+                conn, rid, referral, subject, alert_id=None, alerts=alerts, config=config
+            )
             await perform(conn, rid, referral, effects, await directory_of(conn, team), now)
             return rid
     except errors.UniqueViolation:
@@ -346,14 +350,14 @@ async def _in_progress(conn: Conn, resident_id: int) -> tuple[int, str] | None:
     return None if found is None else (int(found[0]), found[1])
 
 
-async def _reserve_id(conn: Conn) -> int:
+async def reserve_id(conn: Conn) -> int:
     cur = await conn.execute("SELECT nextval(pg_get_serial_sequence('referrals', 'referral_id'))")
     found = await cur.fetchone()
     assert found is not None
     return int(found[0])
 
 
-async def _insert(
+async def insert_referral(
     conn: Conn,
     referral_id: int,
     referral: Referral,

@@ -34,6 +34,7 @@ from services.referrals.model import (
     NEWS2_REFERRAL_THRESHOLD,
     NOTE_REQUIRED,
     PERMISSIONS,
+    RETURN_PERMISSION,
     TRANSITIONS,
     ActiveAlert,
     Actor,
@@ -176,6 +177,46 @@ def open_request(
     )
     referral = replace(referral, kind=kind)
     return referral, _effects(referral, None, "requested", actor, now, note, "opened")
+
+
+def open_return(
+    *,
+    referral_id: str,
+    resident: Resident,
+    hospital: Hospital,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+) -> tuple[Referral, list[Effect]]:
+    """The hospital side sends the resident back (a downward referral): the return is recorded
+    as arrived (`returned`, a final state) and the unit, charge nurse and physician are told.
+    Raises NotPermitted (not the hospital side, or a role that may not) or InvalidReferral."""
+    allowed = RETURN_PERMISSION
+    if actor.side != allowed.side or actor.role not in allowed.roles:
+        raise NotPermitted(
+            referral_id,
+            "returned",
+            staff_id=actor.staff_id,
+            role=actor.role,
+            side=actor.side,
+            required_side=allowed.side,
+            allowed_roles=sorted(allowed.roles),
+        )
+    note = _note(referral_id, note)
+    referral = _new(
+        referral_id, resident, hospital, reason, "hospital", [], None, [], now, DEFAULT_CONFIG,
+        state="returned", actor=actor, note=note,
+    )  # fmt: skip
+    referral = replace(referral, kind="return")
+    effects = _effects(referral, None, "returned", actor, now, note, "opened")
+    # Its own words ("back from hospital with a discharge summary") and more people to tell.
+    return referral, [
+        replace(e, template="referral.return", parties=("unit", "charge_nurse", "physician"))
+        if isinstance(e, Notify)
+        else e
+        for e in effects
+    ]
 
 
 def _new(

@@ -151,6 +151,9 @@ class Snapshot(BaseModel):
 class ReferralPublic(ReferralSummary):
     snapshot: Snapshot
     history: list[AuditPublic]
+    discharge: dict[str, Any] | None = Field(
+        default=None, description="a return's discharge summary (null for other kinds)"
+    )
 
 
 class ReferralPage(BaseModel):
@@ -437,6 +440,7 @@ async def _detail(
             alerts=[dict(a) for a in stored.alerts],
         ),
         history=history,
+        discharge=None if stored.row.discharge is None else dict(stored.row.discharge),
     )
 
 
