@@ -71,7 +71,7 @@ class BundleRefusal(BaseModel):
 
 
 class BundleRefused(BaseModel):
-    detail: BundleRefusal
+    detail: BundleRefusal | str = Field(description="a body that is no JSON at all: a text")
 
 
 RETURN_ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -80,7 +80,7 @@ RETURN_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/api/v1/referrals/returns", status_code=201, responses=RETURN_ANSWERS)
+@router.post("/api/v1/referrals/returns", status_code=201, responses=WORKFLOW_ANSWERS)
 async def create_return(
     body: ReturnCreate, conn: Conn, caller: Writer, request: Request
 ) -> ReturnOut:
