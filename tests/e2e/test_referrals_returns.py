@@ -6,6 +6,7 @@ tightened for N days, listed for the board, ended by the alert service's tick.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from services.referrals.fhir_record import ICD10_SYSTEM
 from services.referrals.for_alerts import AlertReferrals
 from services.referrals.watch import WATCH_OVERRIDES
 from services.resident_rules import effective_rules
+from services.settings import ServiceRole
 from tests.e2e.test_referrals_api import DOCTOR, HIS, NURSE, REFERRALS, ref_ward
 from tests.services.referrals.test_store import (
     HOSPITAL_ID,
@@ -153,7 +155,7 @@ def test_a_hospital_return_with_a_discharge_summary_starts_a_watch(
 
 
 def test_the_watch_ends_by_itself_and_gives_the_rules_back(
-    api: TestClient, db: Conn, db_url: str, back_home: int
+    api: TestClient, db: Conn, role_db_url: Callable[[ServiceRole], str], back_home: int
 ) -> None:
     body = {"resident_id": back_home, "discharge": SUMMARY, "watch_days": 2}
     answer = api.post(RETURNS, json=body, headers=HIS)
@@ -161,7 +163,9 @@ def test_the_watch_ends_by_itself_and_gives_the_rules_back(
     ends = datetime.fromisoformat(answer.json()["watch"]["ends_at"])
 
     async def tick(at: datetime) -> None:
-        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        # As the alert service connects (its database role).
+        url = role_db_url("alerts")
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             await AlertReferrals().tick(conn, at)
 
     asyncio.run(tick(ends - timedelta(minutes=1)))

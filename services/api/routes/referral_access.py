@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from services.api.deps import AUTHENTICATED, Conn, Instant, Offset, errors, resident_in_scope
 from services.api.repos import alerts as alert_repo
 from services.api.routes.alerts import AlertOut, AlertPage
-from services.api.routes.referrals import Reader, _audit, _visible
+from services.api.routes.referrals import Reader, audit_referral, visible_referral
 from services.api.routes.vitals import VitalsOut, read_trend
 from services.auth.principal import Principal
 from services.referrals.queries import StoredReferral
@@ -29,7 +29,7 @@ OPEN: Final = frozenset({"requested", "accepted", "in_transit", "admitted"})
 
 
 async def _opened_to(conn: Conn, caller: Principal, referral_id: int) -> StoredReferral:
-    stored = await _visible(conn, caller, referral_id)
+    stored = await visible_referral(conn, caller, referral_id)
     if caller.hospital_id is None:
         # Care side: the resident where they live now, not where they were referred from.
         await resident_in_scope(conn, caller, stored.row.resident_id)
@@ -62,7 +62,7 @@ async def referral_vitals(
     """The referred resident's trends, as `GET /api/v1/residents/{id}/vitals` answers them."""
     stored = await _opened_to(conn, caller, referral_id)
     out = await read_trend(conn, stored.row.resident_id, metric, start, end, bucket)
-    await _audit(conn, request, caller, "referral.vitals", stored)
+    await audit_referral(conn, request, caller, "referral.vitals", stored)
     return out
 
 
@@ -90,5 +90,5 @@ async def referral_alerts(
         limit=limit,
         offset=offset,
     )
-    await _audit(conn, request, caller, "referral.alerts", stored)
+    await audit_referral(conn, request, caller, "referral.alerts", stored)
     return AlertPage(items=[AlertOut(**r) for r in rows], limit=limit, offset=offset)

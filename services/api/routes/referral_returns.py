@@ -27,11 +27,11 @@ from services.api.routes.referrals import (
     WORKFLOW_ANSWERS,
     ReferralPublic,
     Text,
-    _audit,
-    _detail,
-    _http,
-    _visible,
     actor_of,
+    audit_referral,
+    http_error,
+    referral_detail,
+    visible_referral,
 )
 from services.auth.principal import Principal
 from services.referrals import returns, watch_store
@@ -167,11 +167,11 @@ async def _open(
             note=note,
         )
     except ReferralError as exc:
-        raise _http(exc, note_field=False) from exc
-    stored = await _visible(conn, caller, referral_id)
-    await _audit(conn, request, caller, "referral.return", stored)
+        raise http_error(exc, note_field=False) from exc
+    stored = await visible_referral(conn, caller, referral_id)
+    await audit_referral(conn, request, caller, "referral.return", stored)
     return ReturnOut(
-        referral=await _detail(conn, stored, caller, request),
+        referral=await referral_detail(conn, stored, caller, request),
         watch=WatchOut(
             resident_id=watch.resident_id,
             referral_id=watch.referral_id,

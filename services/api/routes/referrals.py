@@ -186,7 +186,7 @@ class ConflictOut(BaseModel):
     detail: ConflictDetail
 
 
-# What the workflow's steps may answer besides the referral (see `_http`).
+# What the workflow's steps may answer besides the referral (see `http_error`).
 WORKFLOW_ANSWERS: dict[int | str, dict[str, Any]] = {
     **errors(400),
     403: {"model": ForbiddenOut, "description": "the caller's role, side or scope"},
@@ -252,7 +252,7 @@ async def create_referral(
         if exc.status_code != status.HTTP_404_NOT_FOUND:
             raise
         # A reference in the body: the request is wrong, not the URL.
-        raise _http(
+        raise http_error(
             InvalidField("resident_id", f"no resident {body.resident_id}"), note_field=False
         ) from None
     try:
@@ -267,19 +267,19 @@ async def create_referral(
             now=datetime.now(UTC),
         )
     except ReferralError as exc:
-        raise _http(exc, note_field=False) from exc
-    referral = await _visible(conn, caller, referral_id)
-    await _audit(conn, request, caller, "referral.create", referral)
-    return await _detail(conn, referral, caller, request)
+        raise http_error(exc, note_field=False) from exc
+    referral = await visible_referral(conn, caller, referral_id)
+    await audit_referral(conn, request, caller, "referral.create", referral)
+    return await referral_detail(conn, referral, caller, request)
 
 
 @router.get("/{referral_id}", responses=errors(404))
 async def get_referral(
     referral_id: int, conn: Conn, caller: Reader, request: Request
 ) -> ReferralPublic:
-    referral = await _visible(conn, caller, referral_id)
-    await _audit(conn, request, caller, "referral.read", referral)
-    return await _detail(conn, referral, caller, request)
+    referral = await visible_referral(conn, caller, referral_id)
+    await audit_referral(conn, request, caller, "referral.read", referral)
+    return await referral_detail(conn, referral, caller, request)
 
 
 @router.post("/{referral_id}/transition", responses={**WORKFLOW_ANSWERS, **errors(404)})
@@ -288,7 +288,7 @@ async def transition_referral(
 ) -> ReferralPublic:
     """Move the referral to `to` (see `allowed_next`). 409: no such step from the current
     state; 403: the caller's side or role may not take it; 422: a required note is missing."""
-    await _visible(conn, caller, referral_id)
+    await visible_referral(conn, caller, referral_id)
     try:
         stored = await store.apply_transition(
             conn,
@@ -299,9 +299,9 @@ async def transition_referral(
             now=datetime.now(UTC),
         )
     except ReferralError as exc:
-        raise _http(exc, note_field=body.to in NOTE_REQUIRED and not body.note) from exc
-    await _audit(conn, request, caller, f"referral.{body.to}", stored)
-    return await _detail(conn, stored, caller, request)
+        raise http_error(exc, note_field=body.to in NOTE_REQUIRED and not body.note) from exc
+    await audit_referral(conn, request, caller, f"referral.{body.to}", stored)
+    return await referral_detail(conn, stored, caller, request)
 
 
 @router.get(
@@ -318,7 +318,7 @@ async def get_referral_fhir(
     and insurance number go to the hospital side and to the care roles that see them whole
     (docs/security.md); a caregiver's export leaves them out. A rule's reason (`reasonCode`) is
     in the site's language (the care team's, else zh-CN), whoever exports."""
-    stored = await _visible(conn, caller, referral_id)
+    stored = await visible_referral(conn, caller, referral_id)
     identifiers = (
         caller.hospital_id is not None
         or caller.role == "integrator"
@@ -330,7 +330,7 @@ async def get_referral_fhir(
         cipher=request.app.state.records,
         identifiers=identifiers,
     )
-    await _audit(conn, request, caller, "referral.fhir", stored)
+    await audit_referral(conn, request, caller, "referral.fhir", stored)
     _, team = await current_team(conn)
     language = team.policy(stored.referral.resident.site_id).language
     return JSONResponse(queries.fhir_bundle(stored, record, language), media_type=FHIR_JSON)
@@ -339,12 +339,14 @@ async def get_referral_fhir(
 # --- conversions ---------------------------------------------------------------------------
 
 
-async def _visible(conn: Conn, caller: Principal, referral_id: int) -> queries.StoredReferral:
+async def visible_referral(
+    conn: Conn, caller: Principal, referral_id: int
+) -> queries.StoredReferral:
     """The referral, if it exists (404) and the caller may see it (403): hospital users
     those sent to their hospital, care-side users those of residents in their scope."""
     stored = await queries.get_referral(conn, referral_id)
     if stored is None:
-        raise _http(UnknownReferral(referral_id), note_field=False)
+        raise http_error(UnknownReferral(referral_id), note_field=False)
     row = stored.row
     if caller.hospital_id is not None:
         visible = row.hospital_id == caller.hospital_id
@@ -357,7 +359,7 @@ async def _visible(conn: Conn, caller: Principal, referral_id: int) -> queries.S
     return stored
 
 
-async def _audit(
+async def audit_referral(
     conn: Conn, request: Request, caller: Principal, action: str, stored: queries.StoredReferral
 ) -> None:
     await audit.record(
@@ -414,7 +416,7 @@ def _summary(
     )
 
 
-async def _detail(
+async def referral_detail(
     conn: Conn, stored: queries.StoredReferral, caller: Principal, request: Request
 ) -> ReferralPublic:
     history = [
@@ -444,7 +446,7 @@ async def _detail(
     )
 
 
-def _http(exc: ReferralError, *, note_field: bool) -> HTTPException:
+def http_error(exc: ReferralError, *, note_field: bool) -> HTTPException:
     """The workflow's and the store's errors as HTTP answers whose body says what to change."""
     if isinstance(exc, UnknownReferral):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
