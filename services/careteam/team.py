@@ -30,6 +30,7 @@ __all__ = [
     "HospitalEntry",
     "PartnerKind",
     "Placement",
+    "ReferralTimes",
     "ShiftEntry",
     "SitePolicy",
     "SiteSettings",
@@ -117,6 +118,15 @@ class HospitalEntry(PolicyModel):
     _channels = field_validator("channels")(_check_channels)
 
 
+class ReferralTimes(PolicyModel):
+    """A deployment's own referral times (services/referrals/model.py ReferralConfig has the
+    product's defaults): how long a partner has to answer a planned referral (appointment,
+    rehabilitation, hospice), and how many days a return's post-discharge watch lasts."""
+
+    planned_answer_s: float | None = Field(default=None, gt=0)
+    watch_days: int | None = Field(default=None, ge=1, le=30)
+
+
 BoardAlarm = Literal["continuous", "once", "off"]
 
 
@@ -159,6 +169,7 @@ class CareTeam(PolicyModel):
     shifts: tuple[ShiftEntry, ...] = ()
     contacts: tuple[ContactsEntry, ...] = ()
     hospitals: tuple[HospitalEntry, ...] = ()
+    referrals: ReferralTimes = ReferralTimes()
     alerts: AlertsConfig = AlertsConfig()
     site_defaults: SiteSettings = SiteSettings()
     sites: dict[str, SiteSettings] = Field(default_factory=dict)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.news2 import News2Result
 from rules.types import Severity, Vital
+from services.careteam.team import ReferralTimes
 from services.referrals.errors import InvalidReferral
 from services.referrals.routing import URGENT, Kind, PartnerKind
 
@@ -128,6 +129,12 @@ class ReferralConfig(BaseModel):
 
 
 DEFAULT_CONFIG: Final = ReferralConfig()
+
+
+def configured(base: ReferralConfig, times: ReferralTimes) -> ReferralConfig:
+    """`base` with the care team document's own referral times (`referrals:`) laid over it."""
+    given = times.model_dump(exclude_none=True)
+    return ReferralConfig.model_validate({**base.model_dump(), **given}) if given else base
 
 
 # --- the referral --------------------------------------------------------------------------

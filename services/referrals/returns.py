@@ -15,7 +15,7 @@ from services.referrals.codec import hospital
 from services.referrals.discharge import DischargeSummary
 from services.referrals.effects import directory_of, perform
 from services.referrals.errors import InvalidField
-from services.referrals.model import DEFAULT_CONFIG, Actor, ReferralConfig
+from services.referrals.model import DEFAULT_CONFIG, Actor, ReferralConfig, configured
 from services.referrals.snapshot import load_subject
 from services.referrals.store import insert_referral, reserve_id
 from services.referrals.watch_store import Watch, start_watch
@@ -70,6 +70,6 @@ async def open_return(
             resident_id=resident_id,
             referral_id=rid,
             now=now,
-            days=watch_days or config.watch_days,
+            days=watch_days or configured(config, team.referrals).watch_days,
         )
     return rid, watch

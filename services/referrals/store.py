@@ -33,6 +33,7 @@ from services.referrals.model import (
     Referral,
     ReferralConfig,
     State,
+    configured,
 )
 from services.referrals.queries import StoredReferral, load
 from services.referrals.routing import ROUTES, Kind, partners_for
@@ -179,6 +180,7 @@ async def open_referral(
         async with conn.transaction():
             subject = await load_subject(conn, resident_id)
             _, team = await current_team(conn)
+            config = configured(config, team.referrals)
             chosen = _destination(team.hospitals_for(subject.resident.site_id), kind, hospital_id)
             site = subject.resident.site_id
             if chosen is None:
@@ -267,6 +269,8 @@ async def apply_transition(
         referral, effects = workflow.transition(
             stored.referral, to_state, actor=actor, now=now, note=note
         )
+        directory = await directory_of(conn)
+        config = configured(config, directory.team.referrals)
         requester = referral.requester
         await conn.execute(
             "UPDATE referrals SET state = %s, updated_at = %s, sla_due_at = %s,"
@@ -280,7 +284,7 @@ async def apply_transition(
                 referral_id,
             ],
         )
-        await perform(conn, referral_id, referral, effects, await directory_of(conn), now)
+        await perform(conn, referral_id, referral, effects, directory, now)
         updated = await load(conn, referral_id)
     assert updated is not None
     return updated
@@ -303,6 +307,7 @@ async def sla_step(
         if not due:
             return 0
         directory = await directory_of(conn)
+        config = configured(config, directory.team.referrals)
         for referral_id in due:
             stored = await load(conn, referral_id)
             assert stored is not None  # locked above

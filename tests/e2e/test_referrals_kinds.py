@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from services.api.routes.referrals import OutwardKind
 from services.careteam.store import current_team, store_team
-from services.careteam.team import HospitalEntry
+from services.careteam.team import HospitalEntry, ReferralTimes
 from services.referrals import store
 from services.referrals.model import DEFAULT_CONFIG
 from services.referrals.routing import OUTWARD
@@ -120,3 +120,24 @@ def test_a_rules_suggestion_goes_to_a_general_hospital_not_the_first_partner(
         "SELECT hospital_id, kind, partner_kind FROM referrals WHERE referral_id = %s", [rid]
     ).fetchone()
     assert row == (HOSPITAL_ID, "emergency", "general_hospital")
+
+
+async def _set_times(db_url: str, times: ReferralTimes) -> None:
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        _, team = await current_team(conn)
+        await store_team(conn, team.model_copy(update={"referrals": times}), by="t")
+
+
+def test_a_deployment_sets_its_own_planned_answer_time(
+    api: TestClient, db_url: str, resident: int, typed_partners: str
+) -> None:
+    asyncio.run(_set_times(db_url, ReferralTimes(planned_answer_s=7200)))
+    try:
+        body = {"resident_id": resident, "reason": "eye clinic", "kind": "appointment"}
+        created = api.post(REFERRALS, json=body, headers=NURSE)
+        assert created.status_code == 201, created.text
+        data = created.json()
+        due = datetime.fromisoformat(data["sla_due_at"])
+        assert due - datetime.fromisoformat(data["created_at"]) == timedelta(hours=2)
+    finally:
+        asyncio.run(_set_times(db_url, ReferralTimes()))

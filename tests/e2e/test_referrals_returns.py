@@ -14,6 +14,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from services.careteam.store import current_team, store_team
+from services.careteam.team import ReferralTimes
 from services.referrals.discharge_fhir import MEDICATION_CHANGE_SYSTEM
 from services.referrals.fhir import RESIDENT_ID_SYSTEM
 from services.referrals.fhir_record import ICD10_SYSTEM
@@ -263,3 +265,26 @@ def test_only_a_partner_hospital_sends_a_resident_back(
     bad = {**body, "discharge": {**SUMMARY, "diagnoses": [{"code": "fever", "display": "x"}]}}
     assert api.post(RETURNS, json=bad, headers=DOCTOR).status_code == 422
     assert watched(api, back_home) == []
+
+
+def test_a_deployment_sets_its_own_watch_length(
+    api: TestClient, db_url: str, back_home: int
+) -> None:
+    async def set_days(days: int | None) -> None:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            _, team = await current_team(conn)
+            times = ReferralTimes(watch_days=days)
+            await store_team(conn, team.model_copy(update={"referrals": times}), by="t")
+
+    asyncio.run(set_days(3))
+    try:
+        body = {"resident_id": back_home, "discharge": SUMMARY}
+        answer = api.post(RETURNS, json=body, headers=DOCTOR)
+        assert answer.status_code == 201, answer.text
+        watch = answer.json()["watch"]
+        length = datetime.fromisoformat(watch["ends_at"]) - datetime.fromisoformat(
+            watch["started_at"]
+        )
+        assert length == timedelta(days=3)
+    finally:
+        asyncio.run(set_days(None))
