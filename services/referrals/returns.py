@@ -23,6 +23,17 @@ from services.referrals.watch_store import Watch, start_watch
 Conn = AsyncConnection[TupleRow]
 
 
+async def _referred(conn: Conn, resident_id: int, hospital_id: str) -> bool:
+    # A referral the hospital was sent (a suggestion or a dismissed one never reached it).
+    cur = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM referrals WHERE resident_id = %s AND hospital_id = %s"
+        " AND kind <> 'return' AND state NOT IN ('suggested', 'dismissed'))",
+        [resident_id, hospital_id],
+    )
+    found = await cur.fetchone()
+    return bool(found and found[0])
+
+
 async def open_return(
     conn: Conn,
     *,
@@ -36,10 +47,10 @@ async def open_return(
     config: ReferralConfig = DEFAULT_CONFIG,
 ) -> tuple[int, Watch]:
     """Record the return from `hospital_id` and start (or extend) the watch period. Raises
-    InvalidField when the resident is unknown or lives at no site `hospital_id` partners (one
-    answer for both: a hospital learns nothing of residents elsewhere), NotPermitted (not the
-    hospital side) or InvalidReferral."""
-    unknown = InvalidField("resident_id", f"no resident {resident_id} at a site you partner")
+    InvalidField when the resident is unknown, lives at no site `hospital_id` partners, or was
+    never referred to it (one answer for all: a hospital learns nothing of residents it was
+    not sent), NotPermitted (not the hospital side) or InvalidReferral."""
+    unknown = InvalidField("resident_id", f"no resident {resident_id} was referred to you")
     async with conn.transaction():
         try:
             subject = await load_subject(conn, resident_id)
@@ -49,7 +60,7 @@ async def open_return(
         partner = next(
             (h for h in team.hospitals_for(subject.resident.site_id) if h.id == hospital_id), None
         )
-        if partner is None:
+        if partner is None or not await _referred(conn, resident_id, hospital_id):
             raise unknown
         rid = await reserve_id(conn)
         referral, effects = workflow.open_return(

@@ -49,13 +49,22 @@ SUMMARY: dict[str, Any] = {
 OWN = {"vitals": {"max_gap_s": 300.0}}  # the resident's own overrides before the return
 
 
+def referred(api: TestClient, resident_id: int) -> int:
+    """An emergency transfer to the partner hospital: a hospital returns only whom it was sent."""
+    body = {"resident_id": resident_id, "reason": "NEWS2 8"}
+    answer = api.post(REFERRALS, json=body, headers=NURSE)
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
 @pytest.fixture
-def back_home(db: Conn, ref_ward: str) -> int:
+def back_home(db: Conn, api: TestClient, ref_ward: str) -> int:
     rid = new_resident(db)
     db.execute(
         "UPDATE residents SET rule_overrides = %s::jsonb WHERE resident_id = %s",
         ['{"vitals": {"max_gap_s": 300.0}}', rid],
     )
+    referred(api, rid)
     return rid
 
 
@@ -258,10 +267,18 @@ def test_only_a_partner_hospital_sends_a_resident_back(
     body = {"resident_id": back_home, "discharge": SUMMARY}
     refused = api.post(RETURNS, json=body, headers=NURSE)
     assert refused.status_code == 403, refused.text
+    # A resident elsewhere, one of a partner site never referred to the hospital, and no
+    # resident at all: one answer, naming nobody.
     elsewhere = new_resident(db, LONELY_SITE)
-    refused = api.post(RETURNS, json={**body, "resident_id": elsewhere}, headers=DOCTOR)
-    assert refused.status_code == 422, refused.text
-    assert refused.json()["detail"][0]["loc"] == ["body", "resident_id"]
+    unsent = new_resident(db, name="未转诊")
+    answers = [
+        api.post(RETURNS, json={**body, "resident_id": other}, headers=DOCTOR)
+        for other in (elsewhere, unsent, 2_000_000_000)
+    ]
+    assert [a.status_code for a in answers] == [422, 422, 422], answers[0].text
+    assert {a.json()["detail"][0]["msg"].split(" was ")[1] for a in answers} == {"referred to you"}
+    assert all(a.json()["detail"][0]["loc"] == ["body", "resident_id"] for a in answers)
+    assert "未转诊" not in answers[1].text
     bad = {**body, "discharge": {**SUMMARY, "diagnoses": [{"code": "fever", "display": "x"}]}}
     assert api.post(RETURNS, json=bad, headers=DOCTOR).status_code == 422
     assert watched(api, back_home) == []
