@@ -71,6 +71,19 @@ def test_a_rehabilitation_referral_goes_to_the_rehabilitation_hospital(
     assert {h["id"]: h["kind"] for h in listed}[REHAB] == "rehabilitation_hospital"
 
 
+def test_a_sites_partners_listed_per_kind(api: TestClient, typed_partners: str) -> None:
+    def ids(kind: str) -> list[str]:
+        answer = api.get(f"{REFERRALS}/hospitals", params={"kind": kind}, headers=NURSE)
+        assert answer.status_code == 200, answer.text
+        return [h["id"] for h in answer.json() if typed_partners in h["sites"]]
+
+    assert ids("rehabilitation") == [REHAB]
+    assert ids("emergency") == [HOSPITAL_ID]
+    assert ids("hospice") == []
+    refused = api.get(f"{REFERRALS}/hospitals", params={"kind": "return"}, headers=NURSE)
+    assert refused.status_code == 422
+
+
 def test_an_emergency_goes_to_a_general_hospital(
     api: TestClient, resident: int, typed_partners: str
 ) -> None:

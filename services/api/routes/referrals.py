@@ -44,7 +44,7 @@ from services.referrals.errors import (
     UnknownReferral,
 )
 from services.referrals.model import NOTE_REQUIRED, TRANSITIONS, Actor, Role, Side, State, Trigger
-from services.referrals.routing import Kind, PartnerKind
+from services.referrals.routing import Kind, PartnerKind, partners_for
 from services.referrals.workflow import actions_for
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUTHENTICATED)
@@ -226,12 +226,16 @@ async def list_referrals(
 
 
 @router.get("/hospitals")
-async def partner_hospitals(conn: Conn, caller: Reader) -> list[PartnerHospital]:
-    """The partner hospitals a referral of the caller's residents may go to (the first of a
-    site is its default); none for hospital accounts and integrators."""
+async def partner_hospitals(
+    conn: Conn, caller: Reader, kind: OutwardKind | None = None
+) -> list[PartnerHospital]:
+    """The partners a referral of the caller's residents may go to; with `kind`, those that
+    take a referral of that kind, the preferred first (a site's first is its default). None
+    for hospital accounts and integrators."""
     _, team = await current_team(conn)
     found = []
-    for entry in team.hospitals:
+    partners = team.hospitals if kind is None else partners_for(kind, team.hospitals)
+    for entry in partners:
         sites = [s for s in entry.sites if caller.every_site or s == caller.site_id]
         if sites and not caller.sees_no_resident:
             found.append(
