@@ -28,7 +28,9 @@ __all__ = [
     "CareTeam",
     "ContactsEntry",
     "HospitalEntry",
+    "PartnerKind",
     "Placement",
+    "ReferralTimes",
     "ShiftEntry",
     "SitePolicy",
     "SiteSettings",
@@ -99,15 +101,30 @@ class ContactsEntry(PolicyModel):
     family_doctors: tuple[str, ...] = ()
 
 
+# A partner's kind (services/referrals/routing.py routes referral types to kinds).
+PartnerKind = Literal["general_hospital", "rehabilitation_hospital", "nursing_home", "hospice"]
+
+
 class HospitalEntry(PolicyModel):
-    """A partner hospital for green-channel referrals, with its own apprise contact."""
+    """A partner institution for referrals, with its own apprise contact. Documents from
+    before partner kinds name general hospitals: the default."""
 
     id: str = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=200)
+    kind: PartnerKind = "general_hospital"
     sites: tuple[str, ...] = Field(min_length=1)
     channels: tuple[str, ...] = Field(min_length=1)
 
     _channels = field_validator("channels")(_check_channels)
+
+
+class ReferralTimes(PolicyModel):
+    """A deployment's own referral times (services/referrals/model.py ReferralConfig has the
+    product's defaults): how long a partner has to answer a planned referral (appointment,
+    rehabilitation, hospice), and how many days a return's post-discharge watch lasts."""
+
+    planned_answer_s: float | None = Field(default=None, gt=0)
+    watch_days: int | None = Field(default=None, ge=1, le=30)
 
 
 BoardAlarm = Literal["continuous", "once", "off"]
@@ -157,6 +174,7 @@ class CareTeam(PolicyModel):
     shifts: tuple[ShiftEntry, ...] = ()
     contacts: tuple[ContactsEntry, ...] = ()
     hospitals: tuple[HospitalEntry, ...] = ()
+    referrals: ReferralTimes = ReferralTimes()
     alerts: AlertsConfig = AlertsConfig()
     site_defaults: SiteSettings = SiteSettings()
     sites: dict[str, SiteSettings] = Field(default_factory=dict)

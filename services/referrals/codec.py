@@ -11,11 +11,12 @@ from typing import Any, cast
 from rules.news2 import Gap, News2Result, SubScore
 from rules.types import Severity, Source, Vital
 from services.referrals.model import ActiveAlert, Hospital
+from services.referrals.routing import PartnerKind
 
 
-def hospital(hospital_id: str, name: str) -> Hospital:
+def hospital(hospital_id: str, name: str, kind: PartnerKind = "general_hospital") -> Hospital:
     # The contact is resolved through the care team document when a message is queued.
-    return Hospital(hospital_id, name, f"care-team:hospitals/{hospital_id}")
+    return Hospital(hospital_id, name, f"care-team:hospitals/{hospital_id}", kind)
 
 
 def alert_json(

@@ -5,7 +5,9 @@ ReferralError (a CareWatchError)
  ├── NotPermitted        the actor's side (care / hospital) or role may not take this step
  ├── InvalidReferral     the referral or a transition's input is malformed (naive time, empty
  │    │                  reason, a note missing where one is required, vitals out of window, ...)
- │    └── InvalidField   an input names something that is not stored (resident, hospital)
+ │    ├── InvalidField   an input names something that is not stored (resident, hospital)
+ │    └── InvalidBundle  a FHIR Bundle (a discharge summary) that is not one; `where` says
+ │                       which part (e.g. "entry[2].resource.code")
  ├── UnknownReferral     no referral with this id (also a LookupError)
  └── AlreadyOpen         the resident already has a referral or suggestion in progress
 """
@@ -76,6 +78,15 @@ class InvalidField(InvalidReferral):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(message)
+
+
+class InvalidBundle(InvalidReferral):
+    """A FHIR Bundle received that is not valid FHIR R4 or lacks what a discharge summary
+    needs; `where` is the path of the part at fault ("" for the whole)."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 class UnknownReferral(ReferralError, LookupError):

@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
 from services.referrals.store import sla_step, suggest_from_alert
+from services.referrals.watch_store import end_due
 
 Conn = AsyncConnection[TupleRow]
 
@@ -19,7 +20,8 @@ SUGGESTION_RETRY_S: Final = 300.0
 
 
 class AlertReferrals:
-    """Suggestions from alerts, and the referral timers on the alert service's clock."""
+    """Suggestions from alerts, and the referral timers and the end of post-discharge watch
+    periods on the alert service's clock."""
 
     async def suggest(
         self,
@@ -44,6 +46,7 @@ class AlertReferrals:
 
     async def tick(self, conn: Conn, now: datetime) -> int:
         fired = await sla_step(conn, now)
+        await end_due(conn, now)
         await self._retry_suggestions(conn, now)
         return fired
 

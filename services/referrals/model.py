@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.news2 import News2Result
 from rules.types import Severity, Vital
+from services.careteam.team import ReferralTimes
 from services.referrals.errors import InvalidReferral
+from services.referrals.routing import URGENT, Kind, PartnerKind
 
 State = Literal[
     "suggested",
@@ -34,7 +36,7 @@ Role = Literal["admin", "physician", "nurse", "caregiver", "integrator"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 SIDES: Final[tuple[Side, ...]] = get_args(Side)
 Sex = Literal["male", "female", "other", "unknown"]
-Trigger = Literal["news2", "fall", "staff"]
+Trigger = Literal["news2", "fall", "staff", "hospital"]
 # Who a notification goes to; the I/O layer resolves each through the roster and the hospital's
 # contact: "requester" is the staff member who requested (or confirmed) the referral.
 Party = Literal["hospital", "unit", "charge_nurse", "physician", "requester"]
@@ -80,6 +82,8 @@ PERMISSIONS: Final[Mapping[State, Permission]] = {
     "declined": Permission("hospital", _HOSPITAL),
     "admitted": Permission("hospital", _HOSPITAL),
 }
+# The hospital side opens a return (a downward referral) with its discharge summary.
+RETURN_PERMISSION: Final = Permission("hospital", _HOSPITAL)
 # Steps that end or refuse a referral need a reason someone can act on later.
 NOTE_REQUIRED: Final[frozenset[State]] = frozenset({"dismissed", "declined", "cancelled"})
 
@@ -97,12 +101,21 @@ class ReferralConfig(BaseModel):
     # The green channel's promise: the hospital answers a request within 15 minutes, or the
     # charge nurse and physician are paged and the hospital is reminded (once).
     hospital_answer_s: float = Field(default=900.0, gt=0, allow_inf_nan=False)
+    # A planned referral (appointment, rehabilitation, hospice) is no emergency: the partner
+    # answers within three days, or the same people are told.
+    planned_answer_s: float = Field(default=3 * 86_400.0, gt=0, allow_inf_nan=False)
     # In transit this long without admission: remind both sides, and again every period.
     transit_admit_s: float = Field(default=4 * 3600.0, gt=0, allow_inf_nan=False)
+    # A return starts a post-discharge watch period this many days long (watch.py).
+    watch_days: int = Field(default=7, ge=1, le=30)
     # The vitals snapshot covers this much time before the referral was opened.
     snapshot_window_s: float = Field(default=24 * 3600.0, gt=0, allow_inf_nan=False)
     # Device clocks run a little ahead; ingest accepts readings up to 5 min in the future.
     max_future_s: float = Field(default=300.0, ge=0, allow_inf_nan=False)
+
+    def answer_s(self, kind: Kind) -> float:
+        """How long the partner has to answer a request of `kind`."""
+        return self.hospital_answer_s if kind in URGENT else self.planned_answer_s
 
     @model_validator(mode="after")
     def _answer_before_transit(self) -> ReferralConfig:
@@ -116,6 +129,12 @@ class ReferralConfig(BaseModel):
 
 
 DEFAULT_CONFIG: Final = ReferralConfig()
+
+
+def configured(base: ReferralConfig, times: ReferralTimes) -> ReferralConfig:
+    """`base` with the care team document's own referral times (`referrals:`) laid over it."""
+    given = times.model_dump(exclude_none=True)
+    return ReferralConfig.model_validate({**base.model_dump(), **given}) if given else base
 
 
 # --- the referral --------------------------------------------------------------------------
@@ -184,11 +203,12 @@ class Resident:
 
 @dataclass(frozen=True, slots=True)
 class Hospital:
-    """The partner hospital; `contact` is the apprise URL (or tag) of its referral desk."""
+    """The partner institution; `contact` is the apprise URL (or tag) of its referral desk."""
 
     hospital_id: str
     name: str
     contact: str
+    kind: PartnerKind = "general_hospital"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +262,7 @@ class Referral:
     sla_fired: frozenset[str] = frozenset()
     # A rule's reason in words for every language; None: `reason` is the words (staff, old rows).
     reason_code: ReasonCode | None = None
+    kind: Kind = "emergency"
 
     @property
     def updated_at(self) -> datetime:

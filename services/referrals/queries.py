@@ -28,6 +28,7 @@ from services.referrals.model import (
     Trigger,
 )
 from services.referrals.reasons import params_of
+from services.referrals.routing import Kind, PartnerKind
 from services.referrals.snapshot import UNKNOWN_BIRTH_DATE
 
 Conn = AsyncConnection[TupleRow]
@@ -53,13 +54,17 @@ class ReferralRow:
     created_at: datetime
     updated_at: datetime
     reason_code: ReasonCode | None = None  # None: `reason` is the words (staff, old rows)
+    kind: Kind = "emergency"
+    partner_kind: PartnerKind = "general_hospital"
+    discharge: Mapping[str, Any] | None = None  # a return's discharge summary
 
 
 ROW_COLUMNS: Final = sql.SQL(
     "referral_id, resident_id, site_id, unit_id, hospital_id, hospital_name, state, trigger,"
     " reason, alert_id, requester_id, requester_role, sla_due_at, created_at, updated_at,"
-    " reason_code, reason_params"
+    " reason_code, reason_params, kind, partner_kind, discharge"
 )
+_COUNT: Final = 20  # columns in ROW_COLUMNS
 
 
 def _row(values: Sequence[Any]) -> ReferralRow:
@@ -80,6 +85,9 @@ def _row(values: Sequence[Any]) -> ReferralRow:
         values[13],
         values[14],
         None if values[15] is None else ReasonCode(values[15], params_of(values[16] or {})),
+        cast(Kind, values[17]),
+        cast(PartnerKind, values[18]),
+        values[19],
     )
 
 
@@ -190,7 +198,7 @@ async def load(conn: Conn, referral_id: int, *, lock: bool = False) -> StoredRef
     if found is None:
         return None
     row = _row(found)
-    patient, vitals, news2, alerts, sla_fired = found[17:]
+    patient, vitals, news2, alerts, sla_fired = found[_COUNT:]
     cur = await conn.execute(
         "SELECT at, action, from_state, to_state, staff_id, role, side, note"
         " FROM referral_transitions WHERE referral_id = %s ORDER BY transition_id",
@@ -220,7 +228,7 @@ async def load(conn: Conn, referral_id: int, *, lock: bool = False) -> StoredRef
     referral = Referral(
         referral_id=str(row.referral_id),
         resident=resident,
-        hospital=hospital(row.hospital_id, row.hospital_name),
+        hospital=hospital(row.hospital_id, row.hospital_name, row.partner_kind),
         reason=row.reason,
         reason_code=row.reason_code,
         trigger=row.trigger,
@@ -231,6 +239,7 @@ async def load(conn: Conn, referral_id: int, *, lock: bool = False) -> StoredRef
         state=row.state,
         history=history,
         sla_fired=frozenset(sla_fired),
+        kind=row.kind,
     )
     return StoredReferral(row, referral, audit, patient, vitals, news2, alerts)
 

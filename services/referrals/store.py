@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from rules.types import Severity
 from services.careteam.store import current_team
+from services.careteam.team import HospitalEntry
 from services.referrals import reasons, workflow
 from services.referrals.codec import active_alert, alert_json, hospital, news2_json, vital_json
 from services.referrals.effects import directory_of, perform
@@ -32,8 +33,10 @@ from services.referrals.model import (
     Referral,
     ReferralConfig,
     State,
+    configured,
 )
 from services.referrals.queries import StoredReferral, load
+from services.referrals.routing import ROUTES, Kind, partners_for
 from services.referrals.snapshot import (
     UNKNOWN_BIRTH_DATE,
     Subject,
@@ -44,7 +47,9 @@ from services.referrals.snapshot import (
 
 __all__ = [
     "apply_transition",
+    "insert_referral",
     "open_referral",
+    "reserve_id",
     "sla_step",
     "suggest_from_alert",
 ]
@@ -85,12 +90,11 @@ async def suggest_from_alert(
     now: datetime,
 ) -> int | None:
     """A rule's alert (NEWS2 >= 7: rule `news2`; a fall with suspected injury: a `fall*` rule)
-    suggests a referral to the site's first partner hospital. Returns the referral id, or None
-    when the resident is on comfort care (NEWS2 only: goals of care), already has a referral
-    or suggestion in progress, or no partner hospital
-    is configured for their site; also (logged) when the stored readings do not score NEWS2 7
-    at `now` or the rule is neither (the alert still pages). Runs in a savepoint of the
-    caller's transaction.
+    suggests an emergency transfer to the site's first general hospital. Returns the referral
+    id, or None when the resident is on comfort care (NEWS2 only: goals of care), already has
+    a referral or suggestion in progress, or no general hospital is a partner of their site;
+    also (logged) when the stored readings do not score NEWS2 7 at `now` or the rule is
+    neither (the alert still pages). Runs in a savepoint of the caller's transaction.
     """
     if rule_id == "news2":
         trigger: Literal["news2", "fall"] = "news2"
@@ -109,7 +113,7 @@ async def suggest_from_alert(
             if await _in_progress(conn, resident_id) is not None:
                 return None
             _, team = await current_team(conn)
-            hospitals = team.hospitals_for(subject.resident.site_id)
+            hospitals = partners_for("emergency", team.hospitals_for(subject.resident.site_id))
             if not hospitals:
                 return None
             vitals, news2, alerts = await snapshot(conn, subject, now, DEFAULT_CONFIG)
@@ -129,12 +133,12 @@ async def suggest_from_alert(
                 # The alert service may call before it has written the alert row.
                 severity: Severity = "critical" if trigger == "news2" else "high"
                 alerts.append(alert_json(alert_id, rule_id, severity, title, now, values))
-            rid = await _reserve_id(conn)
+            rid = await reserve_id(conn)
             code = reasons.from_alert(rule_id, values)
             referral, effects = workflow.suggest(
                 referral_id=str(rid),
                 resident=subject.resident,
-                hospital=hospital(hospitals[0].id, hospitals[0].name),
+                hospital=hospital(hospitals[0].id, hospitals[0].name, hospitals[0].kind),
                 # The words are the code's; the English text is kept beside it (FHIR, exports).
                 reason=_clip(reasons.render("en", code, title)),
                 reason_code=code,
@@ -144,7 +148,7 @@ async def suggest_from_alert(
                 alerts=[active_alert(a) for a in alerts],
                 now=now,
             )
-            await _insert(conn, rid, referral, subject, alert_id=alert_id, alerts=alerts)
+            await insert_referral(conn, rid, referral, subject, alert_id=alert_id, alerts=alerts)
             await perform(conn, rid, referral, effects, await directory_of(conn, team), now)
             return rid
     except errors.UniqueViolation:
@@ -166,38 +170,29 @@ async def open_referral(
     hospital_id: str | None = None,
     note: str = "",
     config: ReferralConfig = DEFAULT_CONFIG,
+    kind: Kind = "emergency",
 ) -> int:
-    """Care-setting staff open a referral by hand (state `requested`) to `hospital_id`, or the
-    site's first partner hospital. Raises InvalidField (unknown resident or hospital),
-    NotPermitted, InvalidReferral, or AlreadyOpen (one in progress)."""
+    """Care-setting staff open a referral of `kind` by hand (state `requested`) to
+    `hospital_id`, or the site's preferred partner for the kind (routing.py). Raises
+    InvalidField (unknown resident, no partner of a kind that takes it), NotPermitted,
+    InvalidReferral, or AlreadyOpen (one in progress)."""
     try:
         async with conn.transaction():
             subject = await load_subject(conn, resident_id)
             _, team = await current_team(conn)
-            hospitals = team.hospitals_for(subject.resident.site_id)
+            config = configured(config, team.referrals)
+            chosen = _destination(team.hospitals_for(subject.resident.site_id), kind, hospital_id)
             site = subject.resident.site_id
-            if not hospitals:
+            if chosen is None:
                 raise InvalidField(
                     "resident_id", f"no partner hospital is configured for site {site!r}"
                 )
-            if hospital_id is None:
-                chosen = hospitals[0]
-            else:
-                found = [h for h in hospitals if h.id == hospital_id]
-                if not found:
-                    known = ", ".join(h.id for h in hospitals)
-                    raise InvalidField(
-                        "hospital_id",
-                        f"{hospital_id!r} is not a partner hospital of site {site!r} "
-                        f"(partners: {known})",
-                    )
-                chosen = found[0]
             vitals, news2, alerts = await snapshot(conn, subject, now, config)
-            rid = await _reserve_id(conn)
+            rid = await reserve_id(conn)
             referral, effects = workflow.open_request(
                 referral_id=str(rid),
                 resident=subject.resident,
-                hospital=hospital(chosen.id, chosen.name),
+                hospital=hospital(chosen.id, chosen.name, chosen.kind),
                 reason=reason,
                 vitals=vitals,
                 news2=news2,
@@ -206,17 +201,50 @@ async def open_referral(
                 now=now,
                 note=note,
                 config=config,
+                kind=kind,
             )
             existing = await _in_progress(conn, resident_id)
             if existing is not None:
                 raise AlreadyOpen(resident_id, *existing)
-            await _insert(conn, rid, referral, subject, alert_id=None, alerts=alerts, config=config)
+            await insert_referral(
+                conn, rid, referral, subject, alert_id=None, alerts=alerts, config=config
+            )
             await perform(conn, rid, referral, effects, await directory_of(conn, team), now)
             return rid
     except errors.UniqueViolation:
         # Lost a race with another opening: name the one that won.
         winner = await _in_progress(conn, resident_id) or (None, None)
         raise AlreadyOpen(resident_id, *winner) from None
+
+
+def _destination(
+    partners: Sequence[HospitalEntry], kind: Kind, hospital_id: str | None
+) -> HospitalEntry | None:
+    """The partner a referral of `kind` goes to: `hospital_id` if it takes the kind, else the
+    preferred one; None when the site has no partner at all."""
+    if not partners:
+        return None
+    routed = partners_for(kind, partners)
+    wanted = ", ".join(ROUTES[kind])
+    if hospital_id is None:
+        if not routed:
+            known = ", ".join(f"{p.id} ({p.kind})" for p in partners)
+            raise InvalidField(
+                "kind", f"no partner of a kind that takes {kind} ({wanted}); partners: {known}"
+            )
+        return routed[0]
+    found = [p for p in partners if p.id == hospital_id]
+    if not found:
+        known = ", ".join(p.id for p in partners)
+        raise InvalidField(
+            "hospital_id", f"{hospital_id!r} is not a partner of this site (partners: {known})"
+        )
+    if found[0] not in routed:
+        raise InvalidField(
+            "hospital_id",
+            f"{hospital_id!r} is a {found[0].kind}; a {kind} referral goes to: {wanted}",
+        )
+    return found[0]
 
 
 # --- steps and timers ----------------------------------------------------------------------
@@ -241,6 +269,8 @@ async def apply_transition(
         referral, effects = workflow.transition(
             stored.referral, to_state, actor=actor, now=now, note=note
         )
+        directory = await directory_of(conn)
+        config = configured(config, directory.team.referrals)
         requester = referral.requester
         await conn.execute(
             "UPDATE referrals SET state = %s, updated_at = %s, sla_due_at = %s,"
@@ -254,7 +284,7 @@ async def apply_transition(
                 referral_id,
             ],
         )
-        await perform(conn, referral_id, referral, effects, await directory_of(conn), now)
+        await perform(conn, referral_id, referral, effects, directory, now)
         updated = await load(conn, referral_id)
     assert updated is not None
     return updated
@@ -277,6 +307,7 @@ async def sla_step(
         if not due:
             return 0
         directory = await directory_of(conn)
+        config = configured(config, directory.team.referrals)
         for referral_id in due:
             stored = await load(conn, referral_id)
             assert stored is not None  # locked above
@@ -299,7 +330,9 @@ def _sla_due(referral: Referral, config: ReferralConfig) -> datetime | None:
     if timer is None:
         return None
     name, field = timer
-    period = timedelta(seconds=float(getattr(config, field)))
+    planned = name == "hospital_answer"  # its time limit depends on the kind
+    seconds = config.answer_s(referral.kind) if planned else getattr(config, field)
+    period = timedelta(seconds=float(seconds))
     if referral.state != "in_transit":  # once per referral
         return None if name in referral.sla_fired else referral.updated_at + period
     # The transit reminder repeats every period: "transit_admit:N" marks the N-th.
@@ -322,14 +355,14 @@ async def _in_progress(conn: Conn, resident_id: int) -> tuple[int, str] | None:
     return None if found is None else (int(found[0]), found[1])
 
 
-async def _reserve_id(conn: Conn) -> int:
+async def reserve_id(conn: Conn) -> int:
     cur = await conn.execute("SELECT nextval(pg_get_serial_sequence('referrals', 'referral_id'))")
     found = await cur.fetchone()
     assert found is not None
     return int(found[0])
 
 
-async def _insert(
+async def insert_referral(
     conn: Conn,
     referral_id: int,
     referral: Referral,
@@ -338,6 +371,7 @@ async def _insert(
     alert_id: int | None,
     alerts: Sequence[Mapping[str, Any]],
     config: ReferralConfig = DEFAULT_CONFIG,
+    discharge: Mapping[str, Any] | None = None,
 ) -> None:
     r = referral.resident
     patient = {
@@ -357,8 +391,8 @@ async def _insert(
         "INSERT INTO referrals (referral_id, resident_id, site_id, unit_id, hospital_id,"
         " hospital_name, state, trigger, reason, reason_code, reason_params, alert_id,"
         " requester_id, requester_role, patient, vitals, news2, alerts, sla_due_at, created_at,"
-        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, %s, %s, %s)",
+        " updated_at, kind, partner_kind, discharge) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
             referral_id,
             r.resident_id,
@@ -381,5 +415,8 @@ async def _insert(
             _sla_due(referral, config),
             referral.created_at,
             referral.updated_at,
+            referral.kind,
+            referral.hospital.kind,
+            None if discharge is None else Jsonb(discharge),
         ],
     )

@@ -34,6 +34,7 @@ from services.referrals.model import (
     NEWS2_REFERRAL_THRESHOLD,
     NOTE_REQUIRED,
     PERMISSIONS,
+    RETURN_PERMISSION,
     TRANSITIONS,
     ActiveAlert,
     Actor,
@@ -52,6 +53,7 @@ from services.referrals.model import (
     TransitionRecord,
     Trigger,
 )
+from services.referrals.routing import OUTWARD, URGENT, Kind
 
 _NOTIFY: Final[Mapping[State, tuple[tuple[Party, ...], bool]]] = {
     # state entered: (parties, urgent)
@@ -151,9 +153,13 @@ def open_request(
     now: datetime,
     note: str = "",
     config: ReferralConfig = DEFAULT_CONFIG,
+    kind: Kind = "emergency",
 ) -> tuple[Referral, list[Effect]]:
-    """Care-setting staff open a referral by hand: it starts as `requested`."""
+    """Care-setting staff open a referral of `kind` (not a return: the hospital side opens
+    those, `returns.py`) by hand: it starts as `requested`."""
     _check_permission(referral_id, "requested", actor)
+    if kind not in OUTWARD:
+        raise InvalidReferral(f"referral {referral_id}: staff open {', '.join(OUTWARD)}")
     referral = _new(
         referral_id,
         resident,
@@ -169,7 +175,48 @@ def open_request(
         actor=actor,
         note=_note(referral_id, note),
     )
+    referral = replace(referral, kind=kind)
     return referral, _effects(referral, None, "requested", actor, now, note, "opened")
+
+
+def open_return(
+    *,
+    referral_id: str,
+    resident: Resident,
+    hospital: Hospital,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    note: str = "",
+) -> tuple[Referral, list[Effect]]:
+    """The hospital side sends the resident back (a downward referral): the return is recorded
+    as arrived (`returned`, a final state) and the unit, charge nurse and physician are told.
+    Raises NotPermitted (not the hospital side, or a role that may not) or InvalidReferral."""
+    allowed = RETURN_PERMISSION
+    if actor.side != allowed.side or actor.role not in allowed.roles:
+        raise NotPermitted(
+            referral_id,
+            "returned",
+            staff_id=actor.staff_id,
+            role=actor.role,
+            side=actor.side,
+            required_side=allowed.side,
+            allowed_roles=sorted(allowed.roles),
+        )
+    note = _note(referral_id, note)
+    referral = _new(
+        referral_id, resident, hospital, reason, "hospital", [], None, [], now, DEFAULT_CONFIG,
+        state="returned", actor=actor, note=note,
+    )  # fmt: skip
+    referral = replace(referral, kind="return")
+    effects = _effects(referral, None, "returned", actor, now, note, "opened")
+    # Its own words ("back from hospital with a discharge summary") and more people to tell.
+    return referral, [
+        replace(e, template="referral.return", parties=("unit", "charge_nurse", "physician"))
+        if isinstance(e, Notify)
+        else e
+        for e in effects
+    ]
 
 
 def _new(
@@ -319,6 +366,7 @@ def _effects(
     action: str,
 ) -> list[Effect]:
     parties, urgent = _NOTIFY[to_state]
+    urgent = urgent and referral.kind in URGENT  # planned referrals page no one at night
     context = _context(referral)
     if note:
         context += (("note", note),)
@@ -377,7 +425,8 @@ def sla_tick(
     """The timer effects due at `now`: empty, or Audit + Notify + SlaFired for one timer.
 
     - suggested, unconfirmed `suggestion_confirm_s` after opening: remind (once);
-    - requested, unanswered `hospital_answer_s` after the request: escalate (once);
+    - requested, unanswered `hospital_answer_s` after the request (`planned_answer_s` for
+      a planned kind): escalate (once);
     - in_transit, not admitted `transit_admit_s` after leaving: remind, again each period.
     A timer is once per referral because the I/O layer records the SlaFired effect on the
     referral (`record_sla`) before the next tick; answered referrals have no timer running."""
@@ -391,7 +440,7 @@ def sla_tick(
         template = "referral.remind.unconfirmed"
         repeat = False
     elif state == "requested":
-        timer, period = "hospital_answer", config.hospital_answer_s
+        timer, period = "hospital_answer", config.answer_s(referral.kind)
         parties = ("charge_nurse", "physician", "hospital")
         template = "referral.escalate.no_answer"
         repeat = False
@@ -412,7 +461,14 @@ def sla_tick(
     rid = referral.referral_id
     return [
         Audit(rid, f"referral.sla.{timer}", now, state, state, note=f"{elapsed:.0f} s in {state}"),
-        Notify(rid, parties, template, True, context, reason_code=referral.reason_code),
+        Notify(
+            rid,
+            parties,
+            template,
+            referral.kind in URGENT,
+            context,
+            reason_code=referral.reason_code,
+        ),
         SlaFired(rid, key, now),
     ]
 

@@ -76,7 +76,12 @@ def test_staff_open_a_referral_with_its_snapshot(api: TestClient, db: Conn, resi
     assert created["state"] == "requested"
     assert created["allowed_next"] == ["accepted", "declined", "cancelled"]
     assert created["trigger"] == "staff"
-    assert created["hospital"] == {"id": HOSPITAL_ID, "name": "Partner Hospital"}
+    assert created["hospital"] == {
+        "id": HOSPITAL_ID,
+        "name": "Partner Hospital",
+        "kind": "general_hospital",
+    }
+    assert created["kind"] == "emergency"
     assert created["requester"] == {"id": "ref-nurse", "role": "nurse", "side": "care"}
     assert created["snapshot"]["news2"]["total"] == 8
     assert created["snapshot"]["patient"]["name"] == "王秀英"
@@ -181,7 +186,12 @@ def test_each_caller_is_offered_only_its_own_steps(api: TestClient, resident: in
 def test_partner_hospitals_for_the_callers_sites(api: TestClient, ref_ward: str) -> None:
     mine = api.get(f"{REFERRALS}/hospitals", headers=NURSE)
     assert mine.status_code == 200, mine.text
-    assert {"id": HOSPITAL_ID, "name": "Partner Hospital", "sites": [ref_ward]} in mine.json()
+    assert {
+        "id": HOSPITAL_ID,
+        "name": "Partner Hospital",
+        "kind": "general_hospital",
+        "sites": [ref_ward],
+    } in mine.json()
     assert api.get(f"{REFERRALS}/hospitals", headers=DOCTOR).json() == []
 
 

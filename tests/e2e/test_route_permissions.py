@@ -295,6 +295,20 @@ PROBES: dict[tuple[str, str], Probe] = {
     # From `requested` no one may go to `admitted` (409): the probe changes nothing.
     ("POST", "/api/v1/referrals/{referral_id}/transition"): Probe("referral", {"to": "admitted"}),
     ("GET", "/api/v1/referrals/{referral_id}/fhir"): Probe("referral"),
+    # The receiving hospital's physician reads the resident while the referral is open.
+    ("GET", "/api/v1/referrals/{referral_id}/vitals"): Probe("referral", query={"metric": "hr"}),
+    ("GET", "/api/v1/referrals/{referral_id}/alerts"): Probe("referral"),
+    # Returns: a partner hospital's only, for a resident of a site it partners (none here: 422
+    # for the probes' hospital, whose care team entry does not exist; 403 for the care side).
+    ("POST", "/api/v1/referrals/returns"): Probe(
+        body={
+            "resident_id": 2_000_000_000,
+            "discharge": {"diagnoses": [{"code": "I10", "display": "x"}], "follow_up": "x"},
+        }
+    ),
+    ("POST", "/api/v1/referrals/returns/fhir"): Probe(body={"resourceType": "Bundle"}),
+    # Scoped like the board (tests/e2e/test_referrals_returns.py lists only its own site's).
+    ("GET", "/api/v1/watch-periods"): Probe(),
     ("POST", "/api/v1/residents/{resident_id}/symptoms"): Probe("resident", {"symptoms": ["rash"]}),
     # Case files (none here: "1" is a 404 for whoever may ask at all).
     ("GET", "/api/v1/outbreaks"): Probe(),

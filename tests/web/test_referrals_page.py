@@ -154,7 +154,9 @@ def test_each_side_sees_only_its_own_steps_in_chinese(
     expect(theirs.locator("h3")).to_contain_text(f"赵桂兰{size} · 305-1")
     expect(theirs.locator("h3 a")).to_have_count(0)
     expect(theirs.locator("button.transition")).to_have_text(["接收", "拒绝"])
-    expect(hospital.locator("#start-slot")).to_be_empty()  # the hospital starts none
+    # The hospital starts no referral; it may send a resident back (test_return_page.py).
+    expect(hospital.locator("#start-referral")).to_have_count(0)
+    expect(hospital.locator("#return-referral")).to_have_count(1)
     _no_raw_values(hospital)
     screenshot(hospital, f"referrals-hospital-{size}")
     theirs.get_by_role("button", name="接收").click()
@@ -195,6 +197,33 @@ def test_a_nurse_starts_a_referral_by_hand(
     page.locator("#language").select_option("en")
     expect(page.locator(".start-referral summary")).to_have_text("Start a referral")
     expect(card.locator("button.transition")).to_have_text(["Cancel referral"])
+
+
+def test_a_nurse_chooses_the_kind_and_is_offered_the_partners_that_take_it(
+    open_page: Any, db: Conn, api: TestClient, alert_service: Running
+) -> None:
+    _side_logins(api)
+    rid = resident(db, "孙秀珍", room="308", bed="1")
+    page: Page = open_page(locale="zh-CN")
+    log_in(page, HOME_NURSE, "/referrals")
+    page.locator(".start-referral summary").click()
+    form = page.locator("#start-referral")
+    form.get_by_label("长者").select_option(str(rid))
+    # No hospice among the ward's partners: none offered, and the API says why.
+    form.get_by_label("转诊类型").select_option("hospice")
+    expect(form.get_by_label("转往医院").locator("option")).to_have_count(0)
+    form.get_by_label("转诊原因").fill("晚期肿瘤，家属希望安宁疗护")
+    form.get_by_role("button", name="发起转诊申请").click()
+    expect(form.locator(".card-message")).to_contain_text("hospice")
+    # An appointment goes to the general hospital.
+    form.get_by_label("转诊类型").select_option("appointment")
+    expect(form.get_by_label("转往医院")).to_have_value(HOSPITAL_ID)
+    form.get_by_label("转诊原因").fill("白内障复查")
+    form.get_by_role("button", name="发起转诊申请").click()
+    card = page.locator("li.referral", has_text="孙秀珍")
+    expect(card.locator(".badge.kind")).to_have_text("预约就诊")
+    stored = api.get("/api/v1/referrals", params={"resident": rid}).json()["items"]
+    assert [(r["kind"], r["hospital"]["id"]) for r in stored] == [("appointment", HOSPITAL_ID)]
 
 
 def test_a_rules_reason_reads_in_chinese_without_its_snapshot_and_old_text_stays(

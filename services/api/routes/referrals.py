@@ -8,7 +8,7 @@ residents in their scope; hospital users see the referrals sent to their hospita
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -44,6 +44,7 @@ from services.referrals.errors import (
     UnknownReferral,
 )
 from services.referrals.model import NOTE_REQUIRED, TRANSITIONS, Actor, Role, Side, State, Trigger
+from services.referrals.routing import Kind, PartnerKind, partners_for
 from services.referrals.workflow import actions_for
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUTHENTICATED)
@@ -51,6 +52,7 @@ router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], responses=AUT
 Reader = Annotated[Principal, Depends(require("referrals:read"))]
 Writer = Annotated[Principal, Depends(require("referrals:write"))]
 
+OutwardKind = Literal["emergency", "appointment", "rehabilitation", "hospice"]
 Text = Annotated[PgText, StringConstraints(strip_whitespace=True, max_length=2000)]
 FHIR_JSON = "application/fhir+json"
 
@@ -64,8 +66,15 @@ def actor_of(caller: Principal) -> Actor:
 class ReferralCreate(BaseModel):
     resident_id: int = Field(gt=0, le=BIGINT_MAX)
     reason: Annotated[Text, StringConstraints(min_length=1)]
+    kind: OutwardKind = Field(
+        default="emergency",
+        description="emergency (the green channel), appointment, rehabilitation or hospice",
+    )
     hospital_id: PgText | None = Field(
-        default=None, description="a partner hospital of the resident's site; default: the first"
+        default=None,
+        description="a partner of the resident's site of a kind that takes `kind`; default: "
+        "the preferred one (general hospital for emergency and appointment, rehabilitation "
+        "hospital then nursing home for rehabilitation, hospice for hospice)",
     )
     note: Text = ""
 
@@ -78,6 +87,7 @@ class TransitionIn(BaseModel):
 class HospitalPublic(BaseModel):
     id: str
     name: str
+    kind: PartnerKind = Field(description="the partner's kind when the referral was made")
 
 
 class PartnerHospital(HospitalPublic):
@@ -102,6 +112,7 @@ class ReferralSummary(BaseModel):
     site_id: str
     unit_id: str
     hospital: HospitalPublic
+    kind: Kind = Field(description="the referral's type; `return`: opened by the hospital")
     trigger: Trigger
     reason: str = Field(
         description="why, in words: a nurse's own, or a rule's put in the reader's language"
@@ -140,6 +151,9 @@ class Snapshot(BaseModel):
 class ReferralPublic(ReferralSummary):
     snapshot: Snapshot
     history: list[AuditPublic]
+    discharge: dict[str, Any] | None = Field(
+        default=None, description="a return's discharge summary (null for other kinds)"
+    )
 
 
 class ReferralPage(BaseModel):
@@ -172,7 +186,7 @@ class ConflictOut(BaseModel):
     detail: ConflictDetail
 
 
-# What the workflow's steps may answer besides the referral (see `_http`).
+# What the workflow's steps may answer besides the referral (see `http_error`).
 WORKFLOW_ANSWERS: dict[int | str, dict[str, Any]] = {
     **errors(400),
     403: {"model": ForbiddenOut, "description": "the caller's role, side or scope"},
@@ -212,15 +226,21 @@ async def list_referrals(
 
 
 @router.get("/hospitals")
-async def partner_hospitals(conn: Conn, caller: Reader) -> list[PartnerHospital]:
-    """The partner hospitals a referral of the caller's residents may go to (the first of a
-    site is its default); none for hospital accounts and integrators."""
+async def partner_hospitals(
+    conn: Conn, caller: Reader, kind: OutwardKind | None = None
+) -> list[PartnerHospital]:
+    """The partners a referral of the caller's residents may go to; with `kind`, those that
+    take a referral of that kind, the preferred first (a site's first is its default). None
+    for hospital accounts and integrators."""
     _, team = await current_team(conn)
     found = []
-    for entry in team.hospitals:
+    partners = team.hospitals if kind is None else partners_for(kind, team.hospitals)
+    for entry in partners:
         sites = [s for s in entry.sites if caller.every_site or s == caller.site_id]
         if sites and not caller.sees_no_resident:
-            found.append(PartnerHospital(id=entry.id, name=entry.name, sites=sites))
+            found.append(
+                PartnerHospital(id=entry.id, name=entry.name, kind=entry.kind, sites=sites)
+            )
     return found
 
 
@@ -236,7 +256,7 @@ async def create_referral(
         if exc.status_code != status.HTTP_404_NOT_FOUND:
             raise
         # A reference in the body: the request is wrong, not the URL.
-        raise _http(
+        raise http_error(
             InvalidField("resident_id", f"no resident {body.resident_id}"), note_field=False
         ) from None
     try:
@@ -245,24 +265,25 @@ async def create_referral(
             resident_id=body.resident_id,
             actor=actor_of(caller),
             reason=body.reason,
+            kind=body.kind,
             hospital_id=body.hospital_id,
             note=body.note,
             now=datetime.now(UTC),
         )
     except ReferralError as exc:
-        raise _http(exc, note_field=False) from exc
-    referral = await _visible(conn, caller, referral_id)
-    await _audit(conn, request, caller, "referral.create", referral)
-    return await _detail(conn, referral, caller, request)
+        raise http_error(exc, note_field=False) from exc
+    referral = await visible_referral(conn, caller, referral_id)
+    await audit_referral(conn, request, caller, "referral.create", referral)
+    return await referral_detail(conn, referral, caller, request)
 
 
 @router.get("/{referral_id}", responses=errors(404))
 async def get_referral(
     referral_id: int, conn: Conn, caller: Reader, request: Request
 ) -> ReferralPublic:
-    referral = await _visible(conn, caller, referral_id)
-    await _audit(conn, request, caller, "referral.read", referral)
-    return await _detail(conn, referral, caller, request)
+    referral = await visible_referral(conn, caller, referral_id)
+    await audit_referral(conn, request, caller, "referral.read", referral)
+    return await referral_detail(conn, referral, caller, request)
 
 
 @router.post("/{referral_id}/transition", responses={**WORKFLOW_ANSWERS, **errors(404)})
@@ -271,7 +292,7 @@ async def transition_referral(
 ) -> ReferralPublic:
     """Move the referral to `to` (see `allowed_next`). 409: no such step from the current
     state; 403: the caller's side or role may not take it; 422: a required note is missing."""
-    await _visible(conn, caller, referral_id)
+    await visible_referral(conn, caller, referral_id)
     try:
         stored = await store.apply_transition(
             conn,
@@ -282,9 +303,9 @@ async def transition_referral(
             now=datetime.now(UTC),
         )
     except ReferralError as exc:
-        raise _http(exc, note_field=body.to in NOTE_REQUIRED and not body.note) from exc
-    await _audit(conn, request, caller, f"referral.{body.to}", stored)
-    return await _detail(conn, stored, caller, request)
+        raise http_error(exc, note_field=body.to in NOTE_REQUIRED and not body.note) from exc
+    await audit_referral(conn, request, caller, f"referral.{body.to}", stored)
+    return await referral_detail(conn, stored, caller, request)
 
 
 @router.get(
@@ -301,7 +322,7 @@ async def get_referral_fhir(
     and insurance number go to the hospital side and to the care roles that see them whole
     (docs/security.md); a caregiver's export leaves them out. A rule's reason (`reasonCode`) is
     in the site's language (the care team's, else zh-CN), whoever exports."""
-    stored = await _visible(conn, caller, referral_id)
+    stored = await visible_referral(conn, caller, referral_id)
     identifiers = (
         caller.hospital_id is not None
         or caller.role == "integrator"
@@ -313,7 +334,7 @@ async def get_referral_fhir(
         cipher=request.app.state.records,
         identifiers=identifiers,
     )
-    await _audit(conn, request, caller, "referral.fhir", stored)
+    await audit_referral(conn, request, caller, "referral.fhir", stored)
     _, team = await current_team(conn)
     language = team.policy(stored.referral.resident.site_id).language
     return JSONResponse(queries.fhir_bundle(stored, record, language), media_type=FHIR_JSON)
@@ -322,12 +343,14 @@ async def get_referral_fhir(
 # --- conversions ---------------------------------------------------------------------------
 
 
-async def _visible(conn: Conn, caller: Principal, referral_id: int) -> queries.StoredReferral:
+async def visible_referral(
+    conn: Conn, caller: Principal, referral_id: int
+) -> queries.StoredReferral:
     """The referral, if it exists (404) and the caller may see it (403): hospital users
     those sent to their hospital, care-side users those of residents in their scope."""
     stored = await queries.get_referral(conn, referral_id)
     if stored is None:
-        raise _http(UnknownReferral(referral_id), note_field=False)
+        raise http_error(UnknownReferral(referral_id), note_field=False)
     row = stored.row
     if caller.hospital_id is not None:
         visible = row.hospital_id == caller.hospital_id
@@ -340,7 +363,7 @@ async def _visible(conn: Conn, caller: Principal, referral_id: int) -> queries.S
     return stored
 
 
-async def _audit(
+async def audit_referral(
     conn: Conn, request: Request, caller: Principal, action: str, stored: queries.StoredReferral
 ) -> None:
     await audit.record(
@@ -383,7 +406,8 @@ def _summary(
         resident_id=row.resident_id,
         site_id=row.site_id,
         unit_id=row.unit_id,
-        hospital=HospitalPublic(id=row.hospital_id, name=row.hospital_name),
+        hospital=HospitalPublic(id=row.hospital_id, name=row.hospital_name, kind=row.partner_kind),
+        kind=row.kind,
         trigger=row.trigger,
         reason=reasons.render(language, row.reason_code, row.reason),
         reason_code=None if row.reason_code is None else row.reason_code.code,
@@ -396,7 +420,7 @@ def _summary(
     )
 
 
-async def _detail(
+async def referral_detail(
     conn: Conn, stored: queries.StoredReferral, caller: Principal, request: Request
 ) -> ReferralPublic:
     history = [
@@ -422,10 +446,11 @@ async def _detail(
             alerts=[dict(a) for a in stored.alerts],
         ),
         history=history,
+        discharge=None if stored.row.discharge is None else dict(stored.row.discharge),
     )
 
 
-def _http(exc: ReferralError, *, note_field: bool) -> HTTPException:
+def http_error(exc: ReferralError, *, note_field: bool) -> HTTPException:
     """The workflow's and the store's errors as HTTP answers whose body says what to change."""
     if isinstance(exc, UnknownReferral):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))

@@ -90,6 +90,29 @@ async def get_vitals(
     """Bucketed trends over up to 90 days. 422 names the parameter at fault; 404: no resident;
     403: a resident outside the caller's scope."""
     site_id, _ = await resident_in_scope(conn, caller, resident_id)
+    out = await read_trend(conn, resident_id, metric, start, end, bucket)
+    await audit.record(
+        conn,
+        request,
+        caller,
+        "vitals.read",
+        f"resident/{resident_id}",
+        resident_id=resident_id,
+        site_id=site_id,
+    )
+    return out
+
+
+async def read_trend(
+    conn: Conn,
+    resident_id: int,
+    metric: list[Metric],
+    start: datetime | None,
+    end: datetime | None,
+    bucket: Bucket | None,
+) -> VitalsOut:
+    """The trend asked for (the caller checked scope and audits): also a referral's
+    receiving physician's (routes/referral_access.py)."""
     now = datetime.now(UTC)
     end = end or now
     try:
@@ -107,15 +130,6 @@ async def get_vitals(
     trend = await fetch_trend(conn, resident_id=resident_id, plan=plan, now=now)
     if trend is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no resident {resident_id}")
-    await audit.record(
-        conn,
-        request,
-        caller,
-        "vitals.read",
-        f"resident/{resident_id}",
-        resident_id=resident_id,
-        site_id=site_id,
-    )
     return VitalsOut(
         resident_id=resident_id,
         metrics=list(plan.metrics),

@@ -387,3 +387,54 @@ def test_unconfirmed_suggestion_reminds_once() -> None:
 def test_every_path_in_builders_is_legal() -> None:
     for state in PATHS:
         assert in_state(state).state == state
+
+
+# --- referral kinds (issue 17) --------------------------------------------------------------
+
+
+def test_a_planned_referral_has_its_own_answer_time_and_pages_no_one_at_night() -> None:
+    config = ReferralConfig(hospital_answer_s=900, planned_answer_s=86_400)
+    referral, effects = open_request(
+        referral_id="ref-planned",
+        resident=RESIDENT,
+        hospital=HOSPITAL,
+        reason="cataract review",
+        vitals=snapshot(),
+        news2=None,
+        alerts=[],
+        actor=NURSE,
+        now=T0,
+        kind="appointment",
+        config=config,
+    )
+    assert referral.kind == "appointment"
+    assert [e.urgent for e in effects if isinstance(e, Notify)] == [False]
+    # The green channel's 15 minutes do not apply; the planned day does.
+    assert sla_tick(referral, T0 + timedelta(hours=23), config) == []
+    fired = sla_tick(referral, T0 + timedelta(hours=24, seconds=1), config)
+    assert [e.timer for e in fired if isinstance(e, SlaFired)] == ["hospital_answer"]
+    assert [e.urgent for e in fired if isinstance(e, Notify)] == [False]
+
+
+def test_an_emergency_keeps_the_green_channel_time() -> None:
+    config = ReferralConfig(hospital_answer_s=900, planned_answer_s=86_400)
+    referral = requested_by_hand()
+    assert referral.kind == "emergency"
+    fired = sla_tick(referral, referral.updated_at + timedelta(seconds=901), config)
+    assert [e.urgent for e in fired if isinstance(e, Notify)] == [True]
+
+
+def test_staff_do_not_open_a_return() -> None:
+    with pytest.raises(InvalidReferral, match="staff open emergency"):
+        open_request(
+            referral_id="ref-r",
+            resident=RESIDENT,
+            hospital=HOSPITAL,
+            reason="back home",
+            vitals=[],
+            news2=None,
+            alerts=[],
+            actor=NURSE,
+            now=T0,
+            kind="return",
+        )

@@ -47,6 +47,7 @@ const state = {
   residentsLoaded: false,
   news2: [],
   news2Error: null,
+  watches: new Map(), // resident id -> their post-discharge watch period (a return's)
   onDuty: null,
   sideError: null,
   live: 'connecting',
@@ -461,14 +462,18 @@ function deviceProblem(device) {
 }
 
 async function loadSide() {
-  const [residents, duty, news2, flags] = await Promise.allSettled([
+  const [residents, duty, news2, flags, watches] = await Promise.allSettled([
     api(`/api/v1/residents?${placeQuery({ limit: '500' })}`),
     state.site ? api(`/api/v1/care-team/on-duty?${placeQuery()}`) : Promise.resolve(null),
     api(`/api/v1/news2?${placeQuery({ limit: '500' })}`),
     loadFlags(placeQuery()),
+    api(`/api/v1/watch-periods?${placeQuery()}`),
   ]);
   state.flags = flags.status === 'fulfilled' ? flags.value : [];
   renderBanner($('#isolation-banner'), state.flags);
+  if (watches.status === 'fulfilled') {
+    state.watches = new Map(watches.value.map((w) => [w.resident_id, w]));
+  }
   if (residents.status === 'fulfilled') {
     state.residents = new Map(residents.value.items.map((r) => [r.resident_id, r]));
     state.residentsLoaded = true;
@@ -528,6 +533,7 @@ function renderObservations() {
       h('a', { href: `/residents/${n.resident_id}` }, name),
       resident?.room ? ` · ${roomText(resident.room)}` : '',
       h('br'),
+      state.watches.has(n.resident_id) ? watchBadge(state.watches.get(n.resident_id)) : '',
       h('span', { class: 'score news2-chip' }, score),
       ` ${bandLabel} `,
       h(
@@ -542,8 +548,40 @@ function renderObservations() {
   );
 }
 
+/** The watch's badge: "出院观察期 · 至 12月14日 08:00", from the catalogue. */
+function watchBadge(watch) {
+  return h(
+    'span',
+    { class: 'badge watch', dataset: { watchUntil: watch.ends_at } },
+    t('board.watch_badge', { until: formatTime(watch.ends_at) }),
+  );
+}
+
+/** Residents back from hospital in their post-discharge watch period (tighter rules). */
+function renderWatches() {
+  const box = $('#watches');
+  const rows = [...state.watches.values()].map((w) => {
+    const resident = state.residents.get(w.resident_id);
+    const name = resident
+      ? resident.display_name
+      : t('resident.fallback_name', { id: w.resident_id });
+    return h(
+      'li',
+      { class: 'watch-row', dataset: { residentId: w.resident_id } },
+      h('a', { href: `/residents/${w.resident_id}` }, name),
+      resident?.room ? ` · ${roomText(resident.room)}` : '',
+      ' ',
+      watchBadge(w),
+    );
+  });
+  box.replaceChildren(
+    ...(rows.length ? rows : [h('li', { class: 'muted' }, t('board.watch_none'))]),
+  );
+}
+
 function renderSide() {
   renderObservations();
+  renderWatches();
   const duty = $('#on-duty');
   if (state.onDuty === null)
     duty.replaceChildren(h('li', { class: 'muted' }, t('board.choose_unit')));

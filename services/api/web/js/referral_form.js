@@ -1,11 +1,14 @@
-// Start a referral by hand: resident, reason, partner hospital. Offered to the care side's
-// nurses and physicians only, the roles the workflow lets request a referral.
+// Start a referral by hand: resident, kind, reason, partner (of a kind that takes it).
+// Offered to the care side's nurses and physicians only, the roles the workflow lets request
+// a referral.
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { HOME_ROOM } from './wardview.js';
 import { api, apiFetch, detailOf } from './session.js';
 
 const MAY_REQUEST = new Set(['nurse', 'physician']);
+// The kinds staff open (a return is the hospital's), the green channel first.
+const KINDS = ['emergency', 'appointment', 'rehabilitation', 'hospice'];
 
 export function mayStart(me) {
   return !me.hospital_id && MAY_REQUEST.has(me.role);
@@ -19,7 +22,17 @@ function residentLabel(resident) {
 
 /** The form, in a collapsed <details>; `onCreated(referral)` gets the new referral. */
 export async function startForm(residents, onCreated) {
-  const hospitals = await api('/api/v1/referrals/hospitals');
+  // The partners that take each kind, the preferred first (routing rules: the API's).
+  const byKind = new Map(
+    await Promise.all(
+      KINDS.map(async (k) => [k, await api(`/api/v1/referrals/hospitals?kind=${k}`)]),
+    ),
+  );
+  const kind = h(
+    'select',
+    { id: 'ref-kind', name: 'kind' },
+    KINDS.map((k) => h('option', { value: k }, t(`kind.${k}`))),
+  );
   const resident = h(
     'select',
     { id: 'ref-resident', name: 'resident', required: true },
@@ -31,10 +44,12 @@ export async function startForm(residents, onCreated) {
   const message = h('p', { class: 'card-message', role: 'status' });
   const fillHospitals = () => {
     const chosen = residents.find((r) => String(r.resident_id) === resident.value);
+    const hospitals = byKind.get(kind.value) ?? [];
     const fitting = hospitals.filter((x) => !chosen || x.sites.includes(chosen.site_id));
     hospital.replaceChildren(...fitting.map((x) => h('option', { value: x.id }, x.name)));
   };
   resident.addEventListener('change', fillHospitals);
+  kind.addEventListener('change', fillHospitals);
   for (const field of [resident, reason]) {
     field.addEventListener('input', () => (message.textContent = ''));
   }
@@ -49,7 +64,11 @@ export async function startForm(residents, onCreated) {
     message.classList.remove('error');
     if (!resident.value) return fail(t('referrals.start_need_resident'));
     if (!reason.value.trim()) return fail(t('referrals.start_need_reason'));
-    const body = { resident_id: Number(resident.value), reason: reason.value.trim() };
+    const body = {
+      resident_id: Number(resident.value),
+      reason: reason.value.trim(),
+      kind: kind.value,
+    };
     if (hospital.value) body.hospital_id = hospital.value;
     const response = await apiFetch('/api/v1/referrals', { method: 'POST', json: body });
     if (!response.ok) {
@@ -63,6 +82,7 @@ export async function startForm(residents, onCreated) {
     'form',
     { id: 'start-referral', class: 'start-form', novalidate: true, onsubmit: submit },
     h('label', {}, t('referrals.start_resident'), resident),
+    h('label', {}, t('referrals.start_kind'), kind),
     h('label', {}, t('referrals.start_reason'), reason),
     h('label', {}, t('referrals.start_hospital'), hospital),
     h(

@@ -14,6 +14,7 @@ import {
   vitalsTable,
 } from './referral_detail.js';
 import { mayStart, startForm } from './referral_form.js';
+import { dischargeBlock, mayReturn, returnForm } from './return_form.js';
 import { api, apiFetch, detailOf, requireSession } from './session.js';
 import { HOME_ROOM } from './wardview.js';
 
@@ -67,8 +68,40 @@ async function loadResidents() {
   await mountStart();
 }
 
+/** The residents of the referrals a hospital has received: [[id, name]], for its returns. */
+function referredResidents() {
+  const names = new Map();
+  for (const referral of state.referrals) {
+    const patient = state.details.get(referral.id)?.snapshot.patient;
+    const known = names.get(referral.resident_id);
+    if (!known || patient) {
+      names.set(
+        referral.resident_id,
+        patient?.name ?? t('resident.fallback_name', { id: referral.resident_id }),
+      );
+    }
+  }
+  return [...names.entries()];
+}
+
+function mountReturn() {
+  const form = returnForm(referredResidents(), (created) => {
+    const referral = created.referral;
+    state.referrals = [referral, ...state.referrals.filter((r) => r.id !== referral.id)];
+    state.details.set(referral.id, referral);
+    // A return arrives closed (returned), so its card shows only with the closed ones.
+    notify(t('returns.sent', { id: referral.id }));
+    render();
+  });
+  $('#start-slot').replaceChildren(form);
+}
+
 async function mountStart() {
   // Built again when the language changes: its labels are the catalogue's.
+  if (mayReturn(state.me)) {
+    mountReturn();
+    return;
+  }
   if (!mayStart(state.me)) return;
   const form = await startForm([...state.residents.values()], (created) => {
     state.referrals = [created, ...state.referrals.filter((r) => r.id !== created.id)];
@@ -176,6 +209,11 @@ function card(referral) {
       'div',
       { class: 'alert-head' },
       h('span', { class: `badge state state-${referral.state}` }, t(`state.${referral.state}`)),
+      h(
+        'span',
+        { class: 'badge kind', dataset: { kind: referral.kind } },
+        label('kind.', referral.kind),
+      ),
       h('span', { class: 'muted' }, `#${id} · ${label('trigger.', referral.trigger)}`),
       h(
         'time',
@@ -228,6 +266,7 @@ function card(referral) {
     message
       ? h('p', { class: `card-message${message[1] ? ' error' : ''}`, role: 'status' }, message[0])
       : null,
+    detail?.discharge ? dischargeBlock(detail.discharge) : null,
     detail ? carried(referral, detail) : null,
   );
 }
