@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
-from tests.support import SITE, UNIT, Conn, login_as
+from tests.support import SITE, UNIT, Conn, fresh_national_id, login_as
 from tests.web.conftest import log_in, no_sideways_scroll, screenshot
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("ward")]
 
 PHONE = {"width": 390, "height": 844}
-NATIONAL_ID = "11010519491231002X"
+NATIONAL_ID = fresh_national_id()  # one person, one record per site
 # What the profile form always sends (the record's fields go only when changed).
 PROFILE_FIELDS = {
     "unit_id",
@@ -43,7 +43,8 @@ def test_admit_with_the_whole_record_then_edit_it(
     form.locator("input[name=display_name]").fill(name)
     form.locator("select[name=sex]").select_option("female")
     form.locator("input[name=birth_date]").fill("1949-12-31")
-    form.locator("input[name=national_id]").fill(NATIONAL_ID[:-1] + "1")  # a typing error
+    typo = NATIONAL_ID[:-1] + ("1" if NATIONAL_ID[-1] != "1" else "2")  # a wrong check character
+    form.locator("input[name=national_id]").fill(typo)
     form.locator("input[name=insurance_no]").fill("ZJ330106778899")
     form.locator("input[name=phone]").fill("13800138000")
     form.locator("input[name=address]").fill("杭州市西湖区文三路 1 号")
