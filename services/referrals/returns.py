@@ -83,4 +83,28 @@ async def open_return(
             now=now,
             days=watch_days or configured(config, team.referrals).watch_days,
         )
+        await _back_from_hospital(conn, resident_id, rid, partner.name, now)
     return rid, watch
+
+
+async def _back_from_hospital(
+    conn: Conn, resident_id: int, referral_id: int, hospital_name: str, now: datetime
+) -> None:
+    """A resident marked in hospital is admitted again by their return: monitoring (and the
+    watch period's tighter rules) resumes at once, not when someone remembers to say so."""
+    changed = await conn.execute(
+        "UPDATE residents SET status = 'admitted' WHERE resident_id = %s"
+        " AND status = 'in_hospital'",
+        [resident_id],
+    )
+    if changed.rowcount:
+        await conn.execute(
+            "INSERT INTO resident_status_history (resident_id, status, note, set_by, set_at)"
+            " VALUES (%s, 'admitted', %s, %s, %s)",
+            [
+                resident_id,
+                f"returned from {hospital_name} (referral {referral_id})",
+                f"referral/{referral_id}",
+                now,
+            ],
+        )

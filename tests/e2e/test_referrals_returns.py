@@ -305,3 +305,20 @@ def test_a_deployment_sets_its_own_watch_length(
         assert length == timedelta(days=3)
     finally:
         asyncio.run(set_days(None))
+
+
+def test_a_return_admits_a_resident_marked_in_hospital_again(
+    api: TestClient, db: Conn, back_home: int
+) -> None:
+    db.execute("UPDATE residents SET status = 'in_hospital' WHERE resident_id = %s", [back_home])
+    answer = api.post(
+        RETURNS, json={"resident_id": back_home, "discharge": SUMMARY}, headers=DOCTOR
+    )
+    assert answer.status_code == 201, answer.text
+    referral_id = answer.json()["referral"]["id"]
+    row = db.execute(
+        "SELECT r.status, h.set_by FROM residents r JOIN resident_status_history h"
+        " USING (resident_id) WHERE resident_id = %s ORDER BY h.set_at DESC LIMIT 1",
+        [back_home],
+    ).fetchone()
+    assert row == ("admitted", f"referral/{referral_id}")
