@@ -91,3 +91,29 @@ def test_the_physician_reads_the_resident_only_while_the_referral_is_open(
         assert "cancelled" in closed.json()["detail"]
     # The care side still reads its own resident through the referral.
     assert api.get(alerts, headers=NURSE).status_code == 200
+
+
+def test_a_planned_referral_shares_the_resident_only_with_consent(
+    api: TestClient, db: Conn, ref_ward: str
+) -> None:
+    resident = new_resident(db)
+    body = {"resident_id": resident, "reason": "eye clinic", "kind": "appointment"}
+    created = api.post(REFERRALS, json=body, headers=NURSE)
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    paths = [f"{REFERRALS}/{rid}/fhir", f"{REFERRALS}/{rid}/alerts"]
+    for path in paths:
+        refused = api.get(path, headers=DOCTOR)
+        assert refused.status_code == 403 and "consented" in refused.text, path
+    assert api.get(paths[0], headers=NURSE).status_code == 200  # the care side's own export
+    given = api.put(
+        f"/api/v1/residents/{resident}/consents",
+        json={"consents": {"partner_hospitals": True}},
+        headers=NURSE,
+    )
+    assert given.status_code == 200, given.text
+    for path in paths:
+        assert api.get(path, headers=DOCTOR).status_code == 200, path
+    # An emergency transfer needs no consent (a person's life and health: PIPL art. 13(4)).
+    emergency = open_one(api, new_resident(db))["id"]
+    assert api.get(f"{REFERRALS}/{emergency}/fhir", headers=DOCTOR).status_code == 200

@@ -115,3 +115,14 @@ async def record_consents(
             " VALUES (%s, %s, %s, %s, %s)",
             [resident_id, kind, granted, recorded_by, now],
         )
+
+
+async def consented(conn: Conn, *, resident_id: int, kind: str) -> bool:
+    """Whether the resident's newest consent of `kind` is a yes (no record: no)."""
+    cur = await conn.execute(
+        "SELECT granted FROM resident_consents WHERE resident_id = %s AND kind = %s"
+        " ORDER BY recorded_at DESC, id DESC LIMIT 1",
+        [resident_id, kind],
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from services.api.deps import AUTHENTICATED, Conn, Instant, Offset, errors, resident_in_scope
 from services.api.repos import alerts as alert_repo
 from services.api.routes.alerts import AlertOut, AlertPage
+from services.api.routes.referral_consent import check_shared_with_hospital
 from services.api.routes.referrals import Reader, audit_referral, visible_referral
 from services.api.routes.vitals import VitalsOut, read_trend
 from services.auth.principal import Principal
@@ -39,6 +40,7 @@ async def _opened_to(conn: Conn, caller: Principal, referral_id: int) -> StoredR
             status.HTTP_403_FORBIDDEN,
             "only the receiving hospital's physicians read the resident's trends and alerts",
         )
+    await check_shared_with_hospital(conn, caller, stored)
     if stored.row.state not in OPEN:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

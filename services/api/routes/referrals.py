@@ -26,6 +26,7 @@ from services.api.deps import (
     require,
     resident_in_scope,
 )
+from services.api.routes.referral_consent import check_shared_with_hospital
 from services.auth import audit
 from services.auth.principal import Principal
 from services.careteam.store import current_team
@@ -323,6 +324,7 @@ async def get_referral_fhir(
     (docs/security.md); a caregiver's export leaves them out. A rule's reason (`reasonCode`) is
     in the site's language (the care team's, else zh-CN), whoever exports."""
     stored = await visible_referral(conn, caller, referral_id)
+    await check_shared_with_hospital(conn, caller, stored)
     identifiers = (
         caller.hospital_id is not None
         or caller.role == "integrator"
