@@ -41,6 +41,8 @@ Permission = Literal[
     "audit:read",
     "users:manage",
     "outbreaks:report",
+    # A site's indicators (counts and rates, no resident named): whole-site readers only.
+    "indicators:read",
 ]
 
 _CLINICAL: Final[frozenset[Permission]] = frozenset(
@@ -61,8 +63,15 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     # Closing an outbreak's case file (reported to disease control, or ruled out) is the
     # infection-control lead's: a nurse or physician, not every caregiver.
     "physician": _CLINICAL
-    | {"residents:write", "goals_of_care:write", "care_team:read", "outbreaks:report"},
-    "nurse": _CLINICAL | {"residents:write", "care_team:read", "outbreaks:report"},
+    | {
+        "residents:write",
+        "goals_of_care:write",
+        "care_team:read",
+        "outbreaks:report",
+        "indicators:read",
+    },
+    "nurse": _CLINICAL
+    | {"residents:write", "care_team:read", "outbreaks:report", "indicators:read"},
     "caregiver": _CLINICAL,
     # Devices and the hospital's own system (HIS) answering referrals; never residents' data
     # otherwise (a referral is sent to the hospital on purpose).

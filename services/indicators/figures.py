@@ -39,6 +39,7 @@ class AlertRow:
     opened_at: datetime
     resolved_at: datetime | None
     outcome: str | None
+    incident_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +209,14 @@ def outbreak_figures(window: Window, outbreaks: Sequence[OutbreakRow]) -> dict[s
 def indicators(window: Window, rows: Rows) -> dict[str, Any]:
     """Every figure of the site in the window, nested by section."""
     alerts = alert_figures(window, rows.alerts)
-    falls = sum(
-        1
-        for a in rows.alerts
-        if a.rule_id == "fall" and window.holds(a.opened_at) and a.outcome in REAL
+    # A fall is an incident with a fall alert (detected, reported by the device, or the long
+    # lie after it: one fall) that staff found real.
+    falls = len(
+        {
+            a.incident_id
+            for a in rows.alerts
+            if a.rule_id.startswith("fall.") and window.holds(a.opened_at) and a.outcome in REAL
+        }
     )
     return {
         "alerts": alerts,

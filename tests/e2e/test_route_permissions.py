@@ -199,7 +199,8 @@ CALLERS = [
 class Probe:
     """How a route is asked about one target. `scope`: what decides, beyond the permission:
     "resident" (the target's resident, alert or place), "referral" (the target's referral),
-    "list" (a list, which must hold exactly what the caller may see), None (no place)."""
+    "list" (a list, which must hold exactly what the caller may see), "site" (the target's whole
+    site: every resident of it in the caller's scope), None (no place)."""
 
     scope: str | None = None
     body: dict[str, object] | None = None
@@ -281,6 +282,8 @@ PROBES: dict[tuple[str, str], Probe] = {
         body={"kind": "cohort", "reason": "probe", "unit_id": "no-such-unit"}
     ),
     ("POST", "/api/v1/isolation-flags/{flag_id}/clear"): Probe(),
+    # The target's site: its figures are for callers who see the whole site.
+    ("GET", "/api/v1/indicators"): Probe("site", query={"from": "2026-01-01", "to": "2026-01-31"}),
 }
 
 
@@ -411,6 +414,8 @@ def test_each_role_and_scope_gets_what_the_docs_say(
         body = {**(body or {}), "resident_id": the.resident_id}
     elif route.path in ("/api/v1/care-team/on-duty", "/api/v1/care-team/board"):
         query |= {"site": site, "unit": unit}
+    elif probe.scope == "site":
+        query |= {"site": site}
     token = signer.issue(caller.principal, now=datetime.now(UTC))
     if probe.scope == "stream":  # a stream that opens never ends: a real server, a timeout
         host, port = urlsplit(live).hostname, urlsplit(live).port
@@ -430,8 +435,11 @@ def test_each_role_and_scope_gets_what_the_docs_say(
         headers={"Authorization": f"Bearer {token}"},
     )
     sees = caller.referrals if probe.scope == "referral" else caller.residents
+    if probe.scope == "site":  # every resident of the target's site, or the site is not seen
+        whole = {t for t, (s, _) in PLACES.items() if s == site}
+        sees = frozenset({target}) if whole <= caller.residents else frozenset()
     if not _permitted(caller, route) or (
-        probe.scope in ("resident", "referral") and target not in sees
+        probe.scope in ("resident", "referral", "site") and target not in sees
     ):
         assert answer.status_code in (403, 404), answer.text
         return

@@ -52,12 +52,14 @@ def test_days_in_home_count_only_admitted_time_inside_the_window() -> None:
 def test_figures_of_a_small_month() -> None:
     rows = Rows(
         alerts=[
-            AlertRow("fall", at(1), at(1) + timedelta(minutes=10), "actionable"),
-            AlertRow("fall", at(2), at(2) + timedelta(minutes=20), "false_alarm"),
-            AlertRow("fall", at(3), at(3) + timedelta(minutes=30), "already_attended"),
-            AlertRow("sos", at(4), None, None),
-            AlertRow("wear_off", at(5), at(5) + timedelta(minutes=40), "self_cleared"),
-            AlertRow("fall", at(-1), at(-1), "actionable"),  # before the window
+            AlertRow("fall.motion", at(1), at(1) + timedelta(minutes=10), "actionable", 1),
+            AlertRow("fall.motion", at(2), at(2) + timedelta(minutes=20), "false_alarm", 2),
+            AlertRow("fall.device", at(3), at(3) + timedelta(minutes=30), "already_attended", 3),
+            AlertRow("sos", at(4), None, None, 4),
+            AlertRow("wear_off", at(5), at(5) + timedelta(minutes=40), "self_cleared", 5),
+            AlertRow("fall.motion", at(-1), at(-1), "actionable", 6),  # before the window
+            # The long lie after fall 1 is the same fall.
+            AlertRow("fall.long_lie", at(1.01), at(1.01) + timedelta(minutes=40), "actionable", 1),
         ],
         incidents=[
             IncidentRow(at(1), at(1) + timedelta(seconds=60), escalations=1, unstaffed_steps=1),
@@ -84,22 +86,23 @@ def test_figures_of_a_small_month() -> None:
         observations=4,
     )
     got = indicators(WINDOW, rows)
-    fall = got["alerts"]["by_rule"]["fall"]
-    # 3 falls in the window: actionable, false alarm, already attended -> 2 of 3 real.
-    assert fall["total"] == 3
-    assert fall["precision"] == pytest.approx(2 / 3)
+    fall = got["alerts"]["by_rule"]["fall.motion"]
+    # 2 motion falls in the window: actionable, false alarm -> 1 of 2 real.
+    assert (fall["total"], fall["actionable"], fall["false_alarm"]) == (2, 1, 1)
+    assert fall["precision"] == 0.5
+    assert got["alerts"]["by_rule"]["fall.device"]["precision"] == 1
     assert got["alerts"]["by_rule"]["sos"]["unresolved"] == 1
     assert got["alerts"]["by_rule"]["sos"]["precision"] is None
     assert got["alerts"]["by_rule"]["wear_off"]["precision"] is None  # self-cleared: unjudged
-    assert got["alerts"]["total"] == 5
-    # Resolved: 10, 20, 30, 40 minutes -> median 25 min, p90 rank 4 = 40 min.
-    assert got["alerts"]["time_to_resolve"] == {"count": 4, "median_s": 1500, "p90_s": 2400}
+    assert got["alerts"]["total"] == 6
+    # Resolved: 10, 20, 30, 40, 40 minutes -> median 30 min, p90 rank 5 = 40 min.
+    assert got["alerts"]["time_to_resolve"] == {"count": 5, "median_s": 1800, "p90_s": 2400}
     # Acknowledged: 60 s and 180 s -> median 120, p90 180.
     assert got["incidents"]["time_to_acknowledge"] == {"count": 2, "median_s": 120, "p90_s": 180}
     assert got["incidents"]["escalated"] == 2
     assert got["incidents"]["escalation_steps"] == 3
     assert got["incidents"]["unstaffed_steps"] == 1
-    # 30 + 15 resident-days; 2 real falls -> 2000 / 45.
+    # 30 + 15 resident-days; 2 real falls (incidents 1 and 3) -> 2000 / 45.
     res = got["residents"]
     assert res["resident_days"] == 45
     assert res["average_census"] == 1.5

@@ -1,0 +1,141 @@
+"""A site's indicators over a date range (`GET /api/v1/indicators`): JSON, or the same figures
+as CSV or XLSX rows. Counts and rates only, never a resident. Site-wide figures are for callers
+who see the whole site (an administrator of it or of every site, a physician or nurse bound to
+it with no unit limit); audited like every read. Definitions: docs/indicators.md."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import Response
+from openpyxl import Workbook
+
+from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, errors, invalid, require
+from services.api.routes.ward import site_zone
+from services.auth import audit
+from services.auth.principal import Principal
+from services.careteam.store import current_team
+from services.catalogue import DEFAULT_LANGUAGE, Language, has, text
+from services.indicators import store
+from services.indicators.figures import Window, flatten, indicators
+
+router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"], responses=AUTHENTICATED)
+
+Reader = Annotated[Principal, Depends(require("indicators:read"))]
+XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_DAYS: Final = 366
+COLUMNS: Final = ("indicator", "label", "value")
+# Name parts that are a rule or syndrome, not a figure: their labels come from their own keys.
+_GROUPS: Final = {"by_rule": "rule.", "by_syndrome": "syndrome."}
+
+
+def _window(site_tz: str, first: date, last: date) -> Window:
+    if last < first:
+        raise invalid(["query", "to"], "to is before from")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise invalid(["query", "to"], f"at most {MAX_DAYS} days at a time")
+    zone = ZoneInfo(site_tz)
+    start = datetime.combine(first, time(), zone)
+    return Window(start, datetime.combine(last + timedelta(days=1), time(), zone))
+
+
+@router.get(
+    "",
+    responses={
+        200: {
+            "content": {"application/json": {}, "text/csv": {}, XLSX: {}},
+            "description": "the figures, as JSON, or as a CSV (format=csv) or XLSX"
+            " (format=xlsx) file with one row per figure (dotted name, label, value)",
+        },
+        **errors(400, 404),
+    },
+)
+async def site_indicators(
+    conn: Conn,
+    caller: Reader,
+    request: Request,
+    site: Annotated[str, Query(pattern=PLACE_ID)],
+    from_: Annotated[date, Query(alias="from", description="first day, the site's local date")],
+    to: Annotated[date, Query(description="last day (included), the site's local date")],
+    format: Literal["json", "csv", "xlsx"] = "json",
+    lang: Language = DEFAULT_LANGUAGE,
+) -> Any:
+    """The site's figures for the days `from`..`to` (midnight to midnight in its time zone)."""
+    if not (caller.every_site or (caller.site_id == site and not caller.unit_ids)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"site {site} is outside your scope (the whole site)"
+        )
+    if not await store.site_exists(conn, site):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site}")
+    _, team = await current_team(conn)
+    zone = site_zone(team, site)
+    window = _window(zone, from_, to)
+    figures = indicators(window, await store.load(conn, site, window))
+    await audit.record(conn, request, caller, "indicators.read", f"site/{site}", site_id=site)
+    body = {
+        "site_id": site,
+        "from": from_.isoformat(),
+        "to": to.isoformat(),
+        "timezone": zone,
+        **figures,
+    }
+    if format == "json":
+        return body
+    rows = [
+        [name, label, value]
+        for (name, _), (_, label, value) in zip(flatten(figures), _rows(lang, figures), strict=True)
+    ]
+    filename = f"indicators-{site}-{from_}-{to}.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "xlsx":
+        return Response(_xlsx(rows), media_type=XLSX, headers=disposition)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    # A byte order mark: spreadsheet programs need it to read the Chinese labels.
+    return Response(
+        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
+    )
+
+
+def _rows(
+    lang: Language, figures: dict[str, Any], path: tuple[str, ...] = (), group: str = ""
+) -> list[list[Any]]:
+    """One row per figure: its dotted name, its words in `lang` (a rule's or syndrome's figure
+    reads as the figure's label with the rule's name: rule ids hold dots themselves, so the
+    labels follow the nesting, not the name) and its value."""
+    out: list[list[Any]] = []
+    for key, value in figures.items():
+        if path and path[-1] in _GROUPS and not group:  # `key` is the rule or syndrome
+            named = _GROUPS[path[-1]] + key
+            here, words = path, text(lang, named) if has(lang, named) else key
+        else:
+            here, words = (*path, key), group
+        if isinstance(value, dict):
+            out += _rows(lang, value, here, words)
+            continue
+        label = text(lang, "indicators." + ".".join(here))
+        out.append(["", f"{label} · {words}" if words else label, _value(value)])
+    return out
+
+
+def _value(value: object) -> object:
+    return "" if value is None else value
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "indicators"
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

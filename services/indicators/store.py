@@ -1,0 +1,115 @@
+"""The rows the indicators of one site are computed from, read for a window (the API's role
+reads them; incidents only through alerts_view, which carries their acknowledgement)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow, dict_row
+
+from services.indicators.figures import (
+    AlertRow,
+    IncidentRow,
+    OutbreakRow,
+    ReferralRow,
+    ResidentRow,
+    Rows,
+    Window,
+)
+
+Conn = AsyncConnection[TupleRow]
+
+# An incident opens with its first alert; its escalations and the steps that found nobody on
+# duty (a first page of a step with no recipient) are on its timeline.
+_INCIDENTS = """
+SELECT min(a.opened_at) AS opened_at, min(a.acknowledged_at) AS acknowledged_at,
+       (SELECT count(*) FROM alert_events e
+         WHERE e.incident_id = a.incident_id AND e.kind = 'EscalatedEvent') AS escalations,
+       (SELECT count(DISTINCT e.data->'step') FROM alert_events e
+         WHERE e.incident_id = a.incident_id AND e.kind = 'NotifiedEvent'
+           AND e.data->'recipients' = '[]'::jsonb
+           AND NOT coalesce((e.data->>'renotify')::boolean, false)) AS unstaffed_steps
+FROM alerts_view a WHERE a.site_id = %(site)s
+GROUP BY a.incident_id
+HAVING min(a.opened_at) >= %(start)s AND min(a.opened_at) < %(end)s
+"""
+_ALERTS = """
+SELECT rule_id, opened_at, resolved_at, outcome, incident_id FROM alerts_view
+WHERE site_id = %(site)s AND opened_at >= %(start)s AND opened_at < %(end)s
+"""
+_RESIDENTS = """
+SELECT r.created_at AS admitted_at, r.ability_level, r.conditions,
+       coalesce((SELECT array_agg(h.status ORDER BY h.set_at, h.id)
+                   FROM resident_status_history h WHERE h.resident_id = r.resident_id),
+                '{}') AS history,
+       coalesce((SELECT array_agg(h.set_at ORDER BY h.set_at, h.id)
+                   FROM resident_status_history h WHERE h.resident_id = r.resident_id),
+                '{}') AS history_at
+FROM residents r WHERE r.site_id = %(site)s AND r.created_at < %(end)s
+"""
+_REFERRALS = """
+SELECT * FROM (
+  SELECT (SELECT min(t.at) FROM referral_transitions t
+           WHERE t.referral_id = f.referral_id AND t.to_state = 'requested') AS requested_at,
+         (SELECT min(t.at) FROM referral_transitions t
+           WHERE t.referral_id = f.referral_id AND t.to_state IN ('accepted', 'declined'))
+           AS answered_at,
+         (SELECT min(t.at) FROM referral_transitions t
+           WHERE t.referral_id = f.referral_id AND t.to_state = 'returned') AS returned_at
+  FROM referrals f WHERE f.site_id = %(site)s
+) x
+WHERE (requested_at >= %(start)s AND requested_at < %(end)s)
+   OR (returned_at >= %(start)s AND returned_at < %(end)s)
+"""
+# Drills are not outbreaks.
+_OUTBREAKS = """
+SELECT syndrome, opened_at, reported_at, status FROM outbreaks
+WHERE site_id = %(site)s AND NOT drill AND opened_at >= %(start)s AND opened_at < %(end)s
+"""
+# A set of observations is what one person charted for a resident at one time.
+_OBSERVATIONS = """
+SELECT count(DISTINCT (o.resident_id, o.ts)) FROM manual_observations o
+JOIN residents r USING (resident_id)
+WHERE r.site_id = %(site)s AND o.ts >= %(start)s AND o.ts < %(end)s
+"""
+
+
+async def _rows(conn: Conn, sql: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, args)
+        return await cur.fetchall()
+
+
+async def site_exists(conn: Conn, site: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM sites WHERE site_id = %s", [site])
+    return await cur.fetchone() is not None
+
+
+async def load(conn: Conn, site: str, window: Window) -> Rows:
+    """Every row the site's figures in `window` need, in one snapshot."""
+    args = {"site": site, "start": window.start, "end": window.end}
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        alerts = await _rows(conn, _ALERTS, args)
+        incidents = await _rows(conn, _INCIDENTS, args)
+        residents = await _rows(conn, _RESIDENTS, args)
+        referrals = await _rows(conn, _REFERRALS, args)
+        outbreaks = await _rows(conn, _OUTBREAKS, args)
+        observed = await (await conn.execute(_OBSERVATIONS, args)).fetchone()
+    return Rows(
+        alerts=[AlertRow(**a) for a in alerts],
+        incidents=[IncidentRow(**i) for i in incidents],
+        residents=[
+            ResidentRow(
+                admitted_at=r["admitted_at"],
+                history=list(zip(r["history_at"], r["history"], strict=True)),
+                ability_level=r["ability_level"],
+                conditions=frozenset(r["conditions"]),
+            )
+            for r in residents
+        ],
+        referrals=[ReferralRow(**f) for f in referrals],
+        outbreaks=[OutbreakRow(**o) for o in outbreaks],
+        observations=int(observed[0]) if observed else 0,
+    )
