@@ -152,7 +152,7 @@ def resident_figures(
     """Resident-days, census, falls per 1,000 resident-days, disabled and dementia shares."""
     days = [days_in_home(window, r) for r in residents]
     present = [r for r, d in zip(residents, days, strict=True) if d > 0]
-    total = sum(days)
+    total = sum(days, 0.0)
     disabled = sum(1 for r in present if r.ability_level in DISABLED)
     dementia = sum(1 for r in present if "dementia" in r.conditions)
     return {

@@ -348,3 +348,8 @@ def test_only_readers_of_the_whole_site_get_its_figures(api: TestClient, month: 
     assert backwards.status_code == 422, backwards.text
     too_long = api.get("/api/v1/indicators", params=MONTH | {"from": "2025-01-01"}, headers=admin)
     assert too_long.status_code == 422, too_long.text
+    for edge in ("0001-01-01", "9999-12-31"):  # one day each: no datetime after the last
+        far = api.get(
+            "/api/v1/indicators", params=MONTH | {"from": edge, "to": edge}, headers=admin
+        )
+        assert far.status_code == 422, far.text

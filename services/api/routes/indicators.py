@@ -29,12 +29,19 @@ router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"], responses=A
 Reader = Annotated[Principal, Depends(require("indicators:read"))]
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_DAYS: Final = 366
+# Days a report may cover: far enough for any record, near enough that a day's midnight in any
+# zone is a datetime (date.max + 1 day is not).
+EARLIEST: Final = date(2000, 1, 1)
+LATEST: Final = date(2100, 12, 31)
 COLUMNS: Final = ("indicator", "label", "value")
 # Name parts that are a rule or syndrome, not a figure: their labels come from their own keys.
 _GROUPS: Final = {"by_rule": "rule.", "by_syndrome": "syndrome."}
 
 
 def _window(site_tz: str, first: date, last: date) -> Window:
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            raise invalid(["query", name], f"a day from {EARLIEST} to {LATEST}")
     if last < first:
         raise invalid(["query", "to"], "to is before from")
     if (last - first).days + 1 > MAX_DAYS:
