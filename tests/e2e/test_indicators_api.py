@@ -129,6 +129,10 @@ def _outbreak(
 
 @pytest.fixture(scope="module")
 def month(db_url: str, ward: str) -> None:
+    seed_month(db_url)
+
+
+def seed_month(db_url: str) -> None:
     """November 2026 at a site in Asia/Shanghai (UTC+8): the month runs from
     2026-10-31T16:00Z to 2026-11-30T16:00Z."""
     with psycopg.connect(db_url, autocommit=True) as db:
@@ -136,6 +140,8 @@ def month(db_url: str, ward: str) -> None:
 
 
 def _seed(db: Conn) -> None:
+    if count(db, "SELECT count(*) FROM sites WHERE site_id = %s", SITE):
+        return  # seeded already in this session's database (the web page's test uses it too)
     db.execute("INSERT INTO sites VALUES (%s, 'Indicator site')", [SITE])
     for unit in UNITS:
         db.execute("INSERT INTO units VALUES (%s, %s, 'Indicator unit')", [SITE, unit])

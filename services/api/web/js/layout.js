@@ -12,6 +12,8 @@ const NAV = [
   ['handover', '/handover', 'nav.handover', ward],
   ['checkin', '/checkin', 'nav.checkin', ward],
   ['referrals', '/referrals', 'nav.referrals', () => true],
+  // A whole site's figures: indicators:read, bound to no unit (docs/indicators.md).
+  ['indicators', '/indicators', 'nav.indicators', (me) => ['admin', 'physician', 'nurse'].includes(me.role) && !me.hospital_id && !me.unit_ids.length],
   ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
   ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],
 ];
