@@ -165,6 +165,7 @@ def login_as(
     units: tuple[str, ...] = (),
     staff: str | None = None,
     hospital: str | None = None,
+    region: str | None = None,
 ) -> dict[str, str]:
     """Headers with a bearer token for a user of this role and scope, created on first use
     (by the admin token the `api` client carries) and logged in through the OAuth2 flow."""
@@ -179,6 +180,7 @@ def login_as(
                 "unit_ids": list(units),
                 "staff_id": staff,
                 "hospital_id": hospital,
+                "region_id": region,
             },
         )
         assert created.status_code in (201, 409), created.text

@@ -5,7 +5,9 @@ Scope: a user bound to a site sees only that site's residents, and only the unit
 anyone else bound to no site sees no resident at all. Integrators never see resident health
 data: they have no permission that reads it. Staff of a partner hospital (`hospital_id`) act
 on the hospital's side of referrals and see the referrals sent to their hospital, nothing
-else: every other permission is withheld from them, whatever their role."""
+else: every other permission is withheld from them, whatever their role. A regulator is bound
+to a region (`region_id`), not a site: it reads the indicators of the region's sites (checked by
+that route) and sees no resident."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ __all__ = [
     "Role",
 ]
 
-Role = Literal["admin", "physician", "nurse", "caregiver", "integrator"]
+Role = Literal["admin", "physician", "nurse", "caregiver", "integrator", "regulator"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 Permission = Literal[
@@ -76,6 +78,9 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     # Devices and the hospital's own system (HIS) answering referrals; never residents' data
     # otherwise (a referral is sent to the hospital on purpose).
     "integrator": frozenset({"devices:manage", "referrals:read", "referrals:write"}),
+    # The district's regulator: the indicators of the sites of its region (`region_id`), counts
+    # only; bound to no site, so every resident, alert and referral read is refused or empty.
+    "regulator": frozenset({"indicators:read"}),
 }
 
 # What a partner hospital's account may do, whatever its role: its side of referrals.
@@ -92,6 +97,7 @@ class Principal:
     unit_ids: frozenset[str] = frozenset()
     staff_id: str | None = None
     hospital_id: str | None = None
+    region_id: str | None = None  # a regulator's region
 
     def can(self, permission: Permission) -> bool:
         if self.hospital_id is not None and permission not in HOSPITAL_PERMISSIONS:

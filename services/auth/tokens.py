@@ -66,6 +66,7 @@ class TokenSigner:
             "units": sorted(principal.unit_ids),
             "staff": principal.staff_id,
             "hospital": principal.hospital_id,
+            "region": principal.region_id,
             "iat": int(now.timestamp()),
             # Unique per token: two issued within a second are still told apart (and logs can
             # name one without quoting it).
@@ -88,6 +89,7 @@ class TokenSigner:
             unit_ids=frozenset(claims.get("units") or ()),
             staff_id=claims.get("staff"),
             hospital_id=claims.get("hospital"),
+            region_id=claims.get("region"),
         )
 
     def life(self, token: str) -> TokenLife:

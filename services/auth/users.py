@@ -41,11 +41,12 @@ class LoginError(CareWatchError):
     """Login or refresh refused."""
 
 
-_COLUMNS = "user_id, username, role, site_id, unit_ids, staff_id, hospital_id"
+_COLUMNS = "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, region_id"
+_WIDTH = len(_COLUMNS.split(", "))  # the columns after them are found by this
 
 
 def _principal(row: tuple[object, ...]) -> Principal:
-    _, username, role, site, units, staff, hospital = row
+    _, username, role, site, units, staff, hospital, region = row
     assert isinstance(role, str) and role in ROLES
     return Principal(
         username=str(username),
@@ -54,6 +55,7 @@ def _principal(row: tuple[object, ...]) -> Principal:
         unit_ids=frozenset(units or ()),  # type: ignore[call-overload]
         staff_id=staff if isinstance(staff, str) else None,
         hospital_id=hospital if isinstance(hospital, str) else None,
+        region_id=region if isinstance(region, str) else None,
     )
 
 
@@ -67,6 +69,7 @@ async def create_user(
     unit_ids: Iterable[str] = (),
     staff_id: str | None = None,
     hospital_id: str | None = None,
+    region_id: str | None = None,
 ) -> int:
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
@@ -75,6 +78,10 @@ async def create_user(
         raise UserError("units are within a site: give the site too")
     if role in ("physician", "nurse", "caregiver") and site_id is None and hospital_id is None:
         raise UserError(f"a {role} works somewhere: give --site (or --hospital)")
+    if (role == "regulator") != (region_id is not None):
+        raise UserError("a regulator, and only a regulator, is bound to a region")
+    if role == "regulator" and (site_id or units or hospital_id):
+        raise UserError("a regulator sees a region's sites: no site, units or hospital")
     try:
         hashed = hash_password(password)
     except ValueError as exc:
@@ -82,13 +89,13 @@ async def create_user(
     try:
         cur = await conn.execute(
             "INSERT INTO users (username, password_hash, role, site_id, unit_ids, staff_id,"
-            " hospital_id) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING user_id",
-            [username, hashed, role, site_id, units, staff_id, hospital_id],
+            " hospital_id, region_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING user_id",
+            [username, hashed, role, site_id, units, staff_id, hospital_id, region_id],
         )
     except errors.UniqueViolation:
         raise UserError(f"user {username!r} already exists") from None
     except errors.ForeignKeyViolation:
-        raise UserError(f"no site {site_id!r}") from None
+        raise UserError(f"no site {site_id!r} or no region {region_id!r}") from None
     except errors.CheckViolation:
         raise UserError("a username is 1-64 letters, digits and _ . @ - (no spaces)") from None
     row = await cur.fetchone()
@@ -108,10 +115,10 @@ async def authenticate(
     )
     row = await cur.fetchone()
     # Verify even for unknown users (against a dummy hash): the same time either way.
-    ok = verify_password(row[7] if row else None, password)
+    ok = verify_password(row[_WIDTH] if row else None, password)
     if row is None:
         raise LoginError(LOGIN_FAILED)
-    user_id, active, locked_until = int(row[0]), bool(row[8]), row[9]
+    user_id, active, locked_until = int(row[0]), bool(row[_WIDTH + 1]), row[_WIDTH + 2]
     if locked_until is not None and locked_until > now:
         raise LoginError(LOGIN_FAILED)
     if not ok or not active:
@@ -125,7 +132,7 @@ async def authenticate(
     await conn.execute(
         "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_id = %s", [user_id]
     )
-    return user_id, _principal(row[:7])
+    return user_id, _principal(row[:_WIDTH])
 
 
 async def issue_refresh(
@@ -169,7 +176,7 @@ async def rotate_refresh(conn: Conn, token: str, *, now: datetime) -> tuple[int,
     if row is None:
         raise LoginError("the refresh token is not valid: log in again")
     revoked_at, expires_at, active = row[0], row[1], bool(row[2])
-    user_id, session_id = int(row[3]), str(row[10])
+    user_id, session_id = int(row[3]), str(row[3 + _WIDTH])
     if revoked_at is not None:
         # A spent token came back: someone kept a copy. End every session of this user.
         await conn.execute(
@@ -184,7 +191,7 @@ async def rotate_refresh(conn: Conn, token: str, *, now: datetime) -> tuple[int,
         [now, hash_refresh(token)],
     )
     fresh = await issue_refresh(conn, user_id, now=now, session_id=session_id)
-    return user_id, _principal(row[3:10]), fresh
+    return user_id, _principal(row[3 : 3 + _WIDTH]), fresh
 
 
 async def revoke_refresh(conn: Conn, token: str, *, now: datetime) -> None:

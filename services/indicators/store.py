@@ -81,9 +81,11 @@ async def _rows(conn: Conn, sql: str, args: dict[str, Any]) -> list[dict[str, An
         return await cur.fetchall()
 
 
-async def site_exists(conn: Conn, site: str) -> bool:
-    cur = await conn.execute("SELECT 1 FROM sites WHERE site_id = %s", [site])
-    return await cur.fetchone() is not None
+async def site_region(conn: Conn, site: str) -> tuple[bool, str | None]:
+    """Whether the site exists, and its region (None: in none)."""
+    cur = await conn.execute("SELECT region_id FROM sites WHERE site_id = %s", [site])
+    row = await cur.fetchone()
+    return (False, None) if row is None else (True, row[0])
 
 
 async def load(conn: Conn, site: str, window: Window) -> Rows:

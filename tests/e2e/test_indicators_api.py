@@ -19,6 +19,7 @@ from services.catalogue import text
 from tests.support import Conn, count, login_as
 
 SITE = "ind1"  # a site of its own: no other test's rows in its figures
+REGION = "ind-east"  # its region; no other site is in it
 UNITS = ("ind-a", "ind-b")
 MONTH = {"site": SITE, "from": "2026-11-01", "to": "2026-11-30"}
 
@@ -142,7 +143,12 @@ def seed_month(db_url: str) -> None:
 def _seed(db: Conn) -> None:
     if count(db, "SELECT count(*) FROM sites WHERE site_id = %s", SITE):
         return  # seeded already in this session's database (the web page's test uses it too)
-    db.execute("INSERT INTO sites VALUES (%s, 'Indicator site')", [SITE])
+    db.execute("INSERT INTO regions VALUES (%s, 'Indicator district')", [REGION])
+    db.execute("INSERT INTO regions VALUES ('ind-west', 'Another district')")
+    db.execute(
+        "INSERT INTO sites (site_id, name, region_id) VALUES (%s, 'Indicator site', %s)",
+        [SITE, REGION],
+    )
     for unit in UNITS:
         db.execute("INSERT INTO units VALUES (%s, %s, 'Indicator unit')", [SITE, unit])
     # Residents: r1 the whole month (30 days); r2 from 11 Nov local (20 days) less 5 in
@@ -359,3 +365,39 @@ def test_only_readers_of_the_whole_site_get_its_figures(api: TestClient, month: 
             "/api/v1/indicators", params=MONTH | {"from": edge, "to": edge}, headers=admin
         )
         assert far.status_code == 422, far.text
+
+
+def test_a_regulator_reads_the_figures_of_its_regions_sites_and_nothing_else(
+    db: Conn, api: TestClient, month: None
+) -> None:
+    regulator = login_as(api, "ind-regulator", "regulator", region=REGION)
+    other = login_as(api, "ind-regulator-w", "regulator", region="ind-west")
+    answer = api.get("/api/v1/indicators", params=MONTH, headers=regulator)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == EXPECTED
+    refused = api.get("/api/v1/indicators", params=MONTH, headers=other)
+    assert refused.status_code == 403, refused.text
+    # t1 is in no region; a regulator sees no resident, alert or referral anywhere.
+    elsewhere = api.get("/api/v1/indicators", params=MONTH | {"site": "t1"}, headers=regulator)
+    assert elsewhere.status_code == 403, elsewhere.text
+    for path in ("/api/v1/residents", "/api/v1/alerts", "/api/v1/referrals", "/api/v1/outbreaks"):
+        assert api.get(path, headers=regulator).status_code == 403, path
+    me = api.get("/api/v1/auth/me", headers=regulator).json()
+    assert (me["role"], me["region_id"], me["site_id"]) == ("regulator", REGION, None)
+
+
+def test_a_regulator_is_bound_to_a_region_and_only_they_are(api: TestClient, month: None) -> None:
+    base = {"password": "a long enough password", "role": "regulator"}
+    for name, extra in [
+        ("ind-reg-none", {}),
+        ("ind-reg-site", {"region_id": REGION, "site_id": SITE}),
+        ("ind-reg-nowhere", {"region_id": "no-such-region"}),
+    ]:
+        made = api.post("/api/v1/users", json=base | {"username": name} | extra)
+        assert made.status_code == 422, made.text
+    nurse = api.post(
+        "/api/v1/users",
+        json=base
+        | {"username": "ind-nurse-r", "role": "nurse", "site_id": SITE, "region_id": REGION},
+    )
+    assert nurse.status_code == 422, nurse.text

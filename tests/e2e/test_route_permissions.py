@@ -192,6 +192,13 @@ CALLERS = [
         frozenset({"home", "unit2"}),
     ),
     Caller("integrator", Principal("pm-int", "integrator"), frozenset(), frozenset()),
+    # Regions are not the probes' sites' (pa, pb are in none): nothing to see.
+    Caller(
+        "regulator",
+        Principal("pm-reg", "regulator", region_id="pm-region"),
+        frozenset(),
+        frozenset(),
+    ),
 ]
 
 

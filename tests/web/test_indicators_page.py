@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from services.api.routes.web import WEB_DIR
-from tests.e2e.test_indicators_api import MONTH, SITE, seed_month
+from tests.e2e.test_indicators_api import MONTH, REGION, SITE, seed_month
 from tests.support import login_as
 from tests.web.conftest import log_in, screenshot
 
@@ -54,3 +54,22 @@ def test_a_nurse_reads_the_month_in_chinese_and_downloads_it(
         cells["residents.falls_per_1000_resident_days"][1]
         == (ZH["indicators.residents.falls_per_1000_resident_days"])
     )
+
+
+def test_a_regulator_sees_its_regions_figures_in_chinese_and_no_names(
+    db_url: str, api: TestClient, ward: str, open_page: Any
+) -> None:
+    seed_month(db_url)
+    login_as(api, "web-ind-regulator", "regulator", region=REGION)
+    page: Page = open_page(locale="zh-CN")
+    log_in(
+        page, "web-ind-regulator", f"/indicators?site={SITE}&from={MONTH['from']}&to={MONTH['to']}"
+    )
+    expect(page.locator("h1")).to_have_text(ZH["indicators.page.heading"])
+    days = page.locator("#figure-rows tr").filter(has_text=ZH["indicators.residents.resident_days"])
+    expect(days.locator("td")).to_have_text("60")
+    # Only the indicators in the top bar: no board, residents or referrals to open.
+    expect(page.locator("nav.nav a")).to_have_text([ZH["nav.indicators"]])
+    expect(page.locator(".top")).to_contain_text(ZH["role.regulator"])
+    assert "Indicator resident" not in page.content()
+    screenshot(page, "indicators-regulator-zh")

@@ -11,7 +11,9 @@ from psycopg.rows import TupleRow
 
 Conn = AsyncConnection[TupleRow]
 
-_COLUMNS: Final = "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, active"
+_COLUMNS: Final = (
+    "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, region_id, active"
+)
 NAMES: Final = tuple(_COLUMNS.split(", "))
 
 

@@ -63,6 +63,7 @@ class Me(BaseModel):
     unit_ids: list[str]
     staff_id: str | None
     hospital_id: str | None
+    region_id: str | None
 
 
 def _throttle(request: Request, account: str | None) -> None:
@@ -145,4 +146,5 @@ async def me(caller: Caller) -> Me:
         unit_ids=sorted(caller.unit_ids),
         staff_id=caller.staff_id,
         hospital_id=caller.hospital_id,
+        region_id=caller.region_id,
     )

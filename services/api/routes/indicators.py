@@ -1,7 +1,8 @@
 """A site's indicators over a date range (`GET /api/v1/indicators`): JSON, or the same figures
 as CSV or XLSX rows. Counts and rates only, never a resident. Site-wide figures are for callers
 who see the whole site (an administrator of it or of every site, a physician or nurse bound to
-it with no unit limit); audited like every read. Definitions: docs/indicators.md."""
+it with no unit limit, a regulator of its region); audited like every read. Definitions:
+docs/indicators.md."""
 
 from __future__ import annotations
 
@@ -73,11 +74,14 @@ async def site_indicators(
     lang: Language = DEFAULT_LANGUAGE,
 ) -> Any:
     """The site's figures for the days `from`..`to` (midnight to midnight in its time zone)."""
-    if not (caller.every_site or (caller.site_id == site and not caller.unit_ids)):
+    exists, region = await store.site_region(conn, site)
+    whole = caller.every_site or (caller.site_id == site and not caller.unit_ids)
+    regulated = caller.region_id is not None and region == caller.region_id
+    if not (whole or regulated):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"site {site} is outside your scope (the whole site)"
         )
-    if not await store.site_exists(conn, site):
+    if not exists:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site}")
     _, team = await current_team(conn)
     zone = site_zone(team, site)

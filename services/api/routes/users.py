@@ -31,6 +31,7 @@ class UserIn(BaseModel):
     unit_ids: list[Id] = Field(default_factory=list)
     staff_id: Id | None = None
     hospital_id: Id | None = None
+    region_id: Id | None = Field(default=None, description="a regulator's region, and only theirs")
 
 
 class UserOut(BaseModel):
@@ -41,6 +42,7 @@ class UserOut(BaseModel):
     unit_ids: list[str]
     staff_id: str | None
     hospital_id: str | None
+    region_id: str | None
     active: bool
 
 
@@ -57,6 +59,7 @@ async def add_user(body: UserIn, conn: Conn) -> UserOut:
                 unit_ids=body.unit_ids,
                 staff_id=body.staff_id,
                 hospital_id=body.hospital_id,
+                region_id=body.region_id,
             )
     except UserError as exc:
         raise _refused(exc) from None

@@ -5,15 +5,16 @@ import { LANGUAGES, language, setLanguage, t } from './i18n.js';
 import { logout } from './session.js';
 
 // Each link with who may use what is behind it (the API refuses the others anyway).
-const ward = (me) => me.role !== 'integrator' && !me.hospital_id;
+const ward = (me) => !['integrator', 'regulator'].includes(me.role) && !me.hospital_id;
 const NAV = [
   ['board', '/board', 'nav.board', ward],
   ['residents', '/residents', 'nav.residents', ward],
   ['handover', '/handover', 'nav.handover', ward],
   ['checkin', '/checkin', 'nav.checkin', ward],
-  ['referrals', '/referrals', 'nav.referrals', () => true],
+  ['referrals', '/referrals', 'nav.referrals', (me) => me.role !== 'regulator'],
   // A whole site's figures: indicators:read, bound to no unit (docs/indicators.md).
-  ['indicators', '/indicators', 'nav.indicators', (me) => ['admin', 'physician', 'nurse'].includes(me.role) && !me.hospital_id && !me.unit_ids.length],
+  ['indicators', '/indicators', 'nav.indicators', (me) =>
+    me.role === 'regulator' || (['admin', 'physician', 'nurse'].includes(me.role) && !me.hospital_id && !me.unit_ids.length)],
   ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
   ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],
 ];

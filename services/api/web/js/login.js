@@ -13,13 +13,15 @@ function showError(message) {
 }
 
 /** Where this user lands: where they were going, except that the board (the default) is no
- * place for an integrator, who may not read it: their page is the devices'. */
+ * place for an integrator or a regulator, who may not read it: their pages are the devices'
+ * and the indicators'. */
 async function landing(token) {
   if (next !== '/board') return next;
   try {
     const response = await fetch('/api/v1/auth/me', { headers: { Authorization: `Bearer ${token}` } });
     const me = response.ok ? await response.json() : null;
     if (me && me.role === 'integrator' && !me.hospital_id) return '/devices';
+    if (me && me.role === 'regulator') return '/indicators';
   } catch {
     // The board's own page sends them on if it cannot be read.
   }
