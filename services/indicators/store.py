@@ -1,8 +1,10 @@
-"""The rows the indicators of one site are computed from, read for a window (the API's role
-reads them; incidents only through alerts_view, which carries their acknowledgement)."""
+"""The rows the indicators of some sites (one, or a region's) are computed from, read for a
+window (the API's role reads them; incidents only through alerts_view, which carries their
+acknowledgement)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -30,13 +32,13 @@ SELECT min(a.opened_at) AS opened_at, min(a.acknowledged_at) AS acknowledged_at,
          WHERE e.incident_id = a.incident_id AND e.kind = 'NotifiedEvent'
            AND e.data->'recipients' = '[]'::jsonb
            AND NOT coalesce((e.data->>'renotify')::boolean, false)) AS unstaffed_steps
-FROM alerts_view a WHERE a.site_id = %(site)s
+FROM alerts_view a WHERE a.site_id = ANY(%(sites)s)
 GROUP BY a.incident_id
 HAVING min(a.opened_at) >= %(start)s AND min(a.opened_at) < %(end)s
 """
 _ALERTS = """
 SELECT rule_id, opened_at, resolved_at, outcome, incident_id FROM alerts_view
-WHERE site_id = %(site)s AND opened_at >= %(start)s AND opened_at < %(end)s
+WHERE site_id = ANY(%(sites)s) AND opened_at >= %(start)s AND opened_at < %(end)s
 """
 _RESIDENTS = """
 SELECT r.created_at AS admitted_at, r.ability_level, r.conditions,
@@ -46,7 +48,7 @@ SELECT r.created_at AS admitted_at, r.ability_level, r.conditions,
        coalesce((SELECT array_agg(h.set_at ORDER BY h.set_at, h.id)
                    FROM resident_status_history h WHERE h.resident_id = r.resident_id),
                 '{}') AS history_at
-FROM residents r WHERE r.site_id = %(site)s AND r.created_at < %(end)s
+FROM residents r WHERE r.site_id = ANY(%(sites)s) AND r.created_at < %(end)s
 """
 _REFERRALS = """
 SELECT * FROM (
@@ -57,7 +59,7 @@ SELECT * FROM (
            AS answered_at,
          (SELECT min(t.at) FROM referral_transitions t
            WHERE t.referral_id = f.referral_id AND t.to_state = 'returned') AS returned_at
-  FROM referrals f WHERE f.site_id = %(site)s
+  FROM referrals f WHERE f.site_id = ANY(%(sites)s)
 ) x
 WHERE (requested_at >= %(start)s AND requested_at < %(end)s)
    OR (returned_at >= %(start)s AND returned_at < %(end)s)
@@ -65,13 +67,13 @@ WHERE (requested_at >= %(start)s AND requested_at < %(end)s)
 # Drills are not outbreaks.
 _OUTBREAKS = """
 SELECT syndrome, opened_at, reported_at, status FROM outbreaks
-WHERE site_id = %(site)s AND NOT drill AND opened_at >= %(start)s AND opened_at < %(end)s
+WHERE site_id = ANY(%(sites)s) AND NOT drill AND opened_at >= %(start)s AND opened_at < %(end)s
 """
 # A set of observations is what one person charted for a resident at one time.
 _OBSERVATIONS = """
 SELECT count(DISTINCT (o.resident_id, o.ts)) FROM manual_observations o
 JOIN residents r USING (resident_id)
-WHERE r.site_id = %(site)s AND o.ts >= %(start)s AND o.ts < %(end)s
+WHERE r.site_id = ANY(%(sites)s) AND o.ts >= %(start)s AND o.ts < %(end)s
 """
 
 
@@ -88,9 +90,20 @@ async def site_region(conn: Conn, site: str) -> tuple[bool, str | None]:
     return (False, None) if row is None else (True, row[0])
 
 
-async def load(conn: Conn, site: str, window: Window) -> Rows:
-    """Every row the site's figures in `window` need, in one snapshot."""
-    args = {"site": site, "start": window.start, "end": window.end}
+async def region_sites(conn: Conn, region: str) -> list[str] | None:
+    """The sites of a region (None: no such region)."""
+    cur = await conn.execute(
+        "SELECT coalesce((SELECT array_agg(s.site_id ORDER BY s.site_id) FROM sites s"
+        " WHERE s.region_id = g.region_id), '{}') FROM regions g WHERE g.region_id = %s",
+        [region],
+    )
+    row = await cur.fetchone()
+    return None if row is None else list(row[0])
+
+
+async def load(conn: Conn, sites: Sequence[str], window: Window) -> Rows:
+    """Every row the sites' figures in `window` need, in one snapshot."""
+    args = {"sites": list(sites), "start": window.start, "end": window.end}
     async with conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         alerts = await _rows(conn, _ALERTS, args)

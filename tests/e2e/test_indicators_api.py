@@ -19,7 +19,8 @@ from services.catalogue import text
 from tests.support import Conn, count, login_as
 
 SITE = "ind1"  # a site of its own: no other test's rows in its figures
-REGION = "ind-east"  # its region; no other site is in it
+REGION = "ind-east"  # its region, with one more site
+SITE2 = "ind2"
 UNITS = ("ind-a", "ind-b")
 MONTH = {"site": SITE, "from": "2026-11-01", "to": "2026-11-30"}
 
@@ -214,9 +215,34 @@ def _seed(db: Conn) -> None:
     _outbreak(db, "gastrointestinal", "2026-11-10T00:00", "reported", "2026-11-10T01:00", True)
     del r4
 
+    # A second site of the region: one resident the whole month (30 days, not assessed), one
+    # real fall acknowledged in 30 s and resolved in 100 s.
+    db.execute(
+        "INSERT INTO sites (site_id, name, region_id) VALUES (%s, 'Second site', %s)",
+        [SITE2, REGION],
+    )
+    db.execute("INSERT INTO units VALUES (%s, %s, 'Second unit')", [SITE2, UNITS[0]])
+    row = db.execute(
+        "INSERT INTO residents (site_id, unit_id, display_name, created_at)"
+        " VALUES (%s, %s, 'Indicator resident', %s) RETURNING resident_id",
+        [SITE2, UNITS[0], utc("2026-06-01T00:00")],
+    ).fetchone()
+    assert row is not None
+    i7 = next(_ids)
+    at = utc("2026-11-10T00:00")
+    db.execute(
+        "INSERT INTO incidents (incident_id, subject, site_id, unit_id, resident_id, state,"
+        " severity, title, opened_at, acknowledged_at, updated_at)"
+        " VALUES (%s, 's', %s, %s, %s, 'resolved', 'high', 'seed', %s, %s, %s)",
+        [i7, SITE2, UNITS[0], row[0], at, at + timedelta(seconds=30), at],
+    )
+    _alert(db, i7, "fall.motion", "2026-11-10T00:00", 100, "actionable")
+
 
 EXPECTED: dict[str, Any] = {
     "site_id": SITE,
+    "region_id": None,
+    "sites": [SITE],
     "from": "2026-11-01",
     "to": "2026-11-30",
     "timezone": "Asia/Shanghai",
@@ -308,7 +334,7 @@ def test_a_seeded_month_gives_the_figures_worked_out_by_hand(
 def test_the_csv_and_the_workbook_carry_the_json_figures(api: TestClient, month: None) -> None:
     nurse = login_as(api, "ind-nurse", "nurse", site=SITE)
     figures = api.get("/api/v1/indicators", params=MONTH, headers=nurse).json()
-    for key in ("site_id", "from", "to", "timezone"):
+    for key in ("site_id", "region_id", "sites", "from", "to", "timezone"):
         del figures[key]
     flat = _walk(figures)
 
@@ -401,3 +427,47 @@ def test_a_regulator_is_bound_to_a_region_and_only_they_are(api: TestClient, mon
         | {"username": "ind-nurse-r", "role": "nurse", "site_id": SITE, "region_id": REGION},
     )
     assert nurse.status_code == 422, nurse.text
+
+
+def test_a_regions_figures_are_its_sites_together(api: TestClient, month: None) -> None:
+    regulator = login_as(api, "ind-regulator", "regulator", region=REGION)
+    admin = login_as(api, "ind-admin", "admin")
+    region = {"region": REGION, "from": MONTH["from"], "to": MONTH["to"]}
+    answer = api.get("/api/v1/indicators", params=region, headers=regulator)
+    assert answer.status_code == 200, answer.text
+    got = answer.json()
+    assert api.get("/api/v1/indicators", params=region, headers=admin).json() == got
+    assert (got["site_id"], got["region_id"], got["sites"]) == (None, REGION, [SITE, SITE2])
+    # ind1's month (above) and ind2's: 30 more resident-days, one more resident (not assessed),
+    # one more real fall, resolved in 100 s and acknowledged in 30 s.
+    assert got["residents"] == {
+        "resident_days": 90.0,
+        "average_census": 3.0,
+        "residents": 4,
+        "falls": 2,
+        "falls_per_1000_resident_days": pytest.approx(2000 / 90),
+        "disabled": 2,
+        "disabled_share": 0.5,
+        "dementia": 1,
+        "dementia_share": 0.25,
+        "ability_not_assessed": 1,
+    }
+    motion = got["alerts"]["by_rule"]["fall.motion"]
+    assert (motion["total"], motion["actionable"], motion["false_alarm"]) == (3, 2, 1)
+    assert motion["precision"] == pytest.approx(2 / 3)
+    # 100, 600, 900, 1200, 1800, 3600: median (900 + 1200) / 2, p90 rank ceil(5.4) = 6.
+    assert got["alerts"]["time_to_resolve"] == {"count": 6, "median_s": 1050, "p90_s": 3600}
+    # 30, 60, 120, 300: median 90, p90 rank 4.
+    assert got["incidents"]["time_to_acknowledge"] == {"count": 4, "median_s": 90, "p90_s": 300}
+    assert got["referrals"] == EXPECTED["referrals"]
+    assert got["outbreaks"] == EXPECTED["outbreaks"]
+
+    west = login_as(api, "ind-regulator-w", "regulator", region="ind-west")
+    nurse = login_as(api, "ind-phys", "physician", site=SITE)
+    for headers in (west, nurse):
+        assert api.get("/api/v1/indicators", params=region, headers=headers).status_code == 403
+    unknown = api.get("/api/v1/indicators", params=region | {"region": "no-such"}, headers=admin)
+    assert unknown.status_code == 404, unknown.text
+    for both_or_none in (region | {"site": SITE}, {"from": MONTH["from"], "to": MONTH["to"]}):
+        wrong = api.get("/api/v1/indicators", params=both_or_none, headers=admin)
+        assert wrong.status_code == 422, wrong.text

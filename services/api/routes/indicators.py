@@ -67,29 +67,33 @@ async def site_indicators(
     conn: Conn,
     caller: Reader,
     request: Request,
-    site: Annotated[str, Query(pattern=PLACE_ID)],
     from_: Annotated[date, Query(alias="from", description="first day, the site's local date")],
     to: Annotated[date, Query(description="last day (included), the site's local date")],
+    site: Annotated[str | None, Query(pattern=PLACE_ID, description="a site, or:")] = None,
+    region: Annotated[
+        str | None, Query(pattern=PLACE_ID, description="a region: its sites' figures together")
+    ] = None,
     format: Literal["json", "csv", "xlsx"] = "json",
     lang: Language = DEFAULT_LANGUAGE,
 ) -> Any:
-    """The site's figures for the days `from`..`to` (midnight to midnight in its time zone)."""
-    exists, region = await store.site_region(conn, site)
-    whole = caller.every_site or (caller.site_id == site and not caller.unit_ids)
-    regulated = caller.region_id is not None and region == caller.region_id
-    if not (whole or regulated):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"site {site} is outside your scope (the whole site)"
-        )
-    if not exists:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site}")
+    """The figures of a site, or of a region's sites together, for the days `from`..`to`
+    (midnight to midnight in the sites' time zone)."""
+    if (site is None) == (region is None):
+        raise invalid(["query", "site"], "give a site or a region, one of them")
+    sites = await (_site(conn, caller, site) if site else _region(conn, caller, region or ""))
     _, team = await current_team(conn)
-    zone = site_zone(team, site)
+    zones = {site_zone(team, s) for s in sites} or {site_zone(team, None)}
+    if len(zones) > 1:
+        raise invalid(["query", "region"], f"its sites are in different time zones: {zones}")
+    zone = zones.pop()
     window = _window(zone, from_, to)
-    figures = indicators(window, await store.load(conn, site, window))
-    await audit.record(conn, request, caller, "indicators.read", f"site/{site}", site_id=site)
+    figures = indicators(window, await store.load(conn, sites, window))
+    place = f"site/{site}" if site else f"region/{region}"
+    await audit.record(conn, request, caller, "indicators.read", place, site_id=site)
     body = {
         "site_id": site,
+        "region_id": region,
+        "sites": sites,
         "from": from_.isoformat(),
         "to": to.isoformat(),
         "timezone": zone,
@@ -101,7 +105,7 @@ async def site_indicators(
         [name, label, value]
         for (name, _), (_, label, value) in zip(flatten(figures), _rows(lang, figures), strict=True)
     ]
-    filename = f"indicators-{site}-{from_}-{to}.{format}"
+    filename = f"indicators-{site or region}-{from_}-{to}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if format == "xlsx":
         return Response(_xlsx(rows), media_type=XLSX, headers=disposition)
@@ -113,6 +117,29 @@ async def site_indicators(
     return Response(
         "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
     )
+
+
+async def _site(conn: Conn, caller: Principal, site: str) -> list[str]:
+    exists, region = await store.site_region(conn, site)
+    whole = caller.every_site or (caller.site_id == site and not caller.unit_ids)
+    regulated = caller.region_id is not None and region == caller.region_id
+    if not (whole or regulated):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"site {site} is outside your scope (the whole site)"
+        )
+    if not exists:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site}")
+    return [site]
+
+
+async def _region(conn: Conn, caller: Principal, region: str) -> list[str]:
+    # A region's figures: its regulator's, and an administrator's of every site.
+    if not (caller.every_site or caller.region_id == region):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"region {region} is outside your scope")
+    sites = await store.region_sites(conn, region)
+    if sites is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no region {region}")
+    return sites
 
 
 def _rows(

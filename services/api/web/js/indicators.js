@@ -39,7 +39,7 @@ function rows(figures, path = [], group = '') {
 function render() {
   const body = state.figures;
   if (!body) return;
-  const { site_id: _site, from: _from, to: _to, timezone: _zone, ...figures } = body;
+  const { site_id: _site, region_id: _region, sites: _sites, from: _from, to: _to, timezone: _zone, ...figures } = body;
   put(
     $('#figure-rows'),
     ...rows(figures).map(([label, value]) => h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, value))),
