@@ -73,3 +73,8 @@ def test_a_regulator_sees_its_regions_figures_in_chinese_and_no_names(
     expect(page.locator(".top")).to_contain_text(ZH["role.regulator"])
     assert "Indicator resident" not in page.content()
     screenshot(page, "indicators-regulator-zh")
+    # No site given: the whole region (ind1's 60 resident-days and ind2's 30).
+    page.locator("input[name=site]").fill("")
+    page.get_by_role("button", name=ZH["indicators.page.show"]).click()
+    expect(days.locator("td")).to_have_text("90")
+    assert "region=" in page.url

@@ -65,7 +65,10 @@ function render() {
 async function show(event) {
   event?.preventDefault();
   const form = $('#range');
-  state.query = new URLSearchParams({ site: form.site.value.trim(), from: form.from.value, to: form.to.value });
+  // No site given: a regulator's whole region.
+  const site = form.site.value.trim();
+  const place = site || !state.me.region_id ? { site } : { region: state.me.region_id };
+  state.query = new URLSearchParams({ ...place, from: form.from.value, to: form.to.value });
   history.replaceState(null, '', `/indicators?${state.query}`);
   try {
     state.figures = await api(`/api/v1/indicators?${state.query}`);
@@ -83,7 +86,7 @@ async function download(format) {
   if (!response.ok) throw new ApiError(response.status, await detailOf(response));
   const link = h('a', {
     href: URL.createObjectURL(await response.blob()),
-    download: `indicators-${query.get('site')}-${query.get('from')}-${query.get('to')}.${format}`,
+    download: `indicators-${query.get('site') || query.get('region')}-${query.get('from')}-${query.get('to')}.${format}`,
   });
   document.body.append(link);
   link.click();
@@ -118,7 +121,7 @@ async function main() {
     mountHeader('indicators', state.me);
     render();
   });
-  if ($('#range').site.value) await show();
+  if ($('#range').site.value || state.me.region_id) await show();
 }
 
 main().catch((error) => {
