@@ -128,3 +128,21 @@ async def load(conn: Conn, sites: Sequence[str], window: Window) -> Rows:
         outbreaks=[OutbreakRow(**o) for o in outbreaks],
         observations=int(observed[0]) if observed else 0,
     )
+
+
+# A case file as a regulator sees it: no names, no notes.
+_FILES = """
+SELECT o.outbreak_id, o.site_id, o.unit_id, o.syndrome, o.status, o.drill, o.opened_at,
+       o.reported_at, o.reported_to, o.reference, o.closed_at,
+       count(c.person_id) FILTER (WHERE c.person_kind = 'resident') AS residents,
+       count(c.person_id) FILTER (WHERE c.person_kind = 'staff') AS staff
+FROM outbreaks o LEFT JOIN outbreak_cases c USING (outbreak_id)
+WHERE o.site_id = ANY(%(sites)s) AND o.opened_at >= %(start)s AND o.opened_at < %(end)s
+GROUP BY o.outbreak_id ORDER BY o.opened_at, o.outbreak_id
+"""
+
+
+async def outbreak_files(conn: Conn, sites: Sequence[str], window: Window) -> list[dict[str, Any]]:
+    """The sites' case files opened in `window`, with how many residents and staff each has."""
+    args = {"sites": list(sites), "start": window.start, "end": window.end}
+    return await _rows(conn, _FILES, args)

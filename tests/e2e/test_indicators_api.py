@@ -117,16 +117,18 @@ def _observation(db: Conn, resident: int, at: str, metrics: tuple[str, ...]) -> 
 
 def _outbreak(
     db: Conn, syndrome: str, opened: str, status: str, reported: str | None, drill: bool = False
-) -> None:
+) -> int:
     at = utc(opened)
     closed = None if status == "open" else at + timedelta(hours=3)
-    db.execute(
+    row = db.execute(
         "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, status, opened_at,"
         " updated_at, reported_at, reported_to, closed_by, closed_at, drill)"
-        " VALUES (%s, %s, %s, 'seed', %s, %s, %s, %s, %s, %s, %s, %s)",
+        " VALUES (%s, %s, %s, 'seed', %s, %s, %s, %s, %s, %s, %s, %s) RETURNING outbreak_id",
         [SITE, UNITS[1], syndrome, status, at, at, reported and utc(reported),
          reported and "CDC", closed and "seed", closed, drill],
-    )  # fmt: skip
+    ).fetchone()  # fmt: skip
+    assert row is not None
+    return int(row[0])
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +211,18 @@ def _seed(db: Conn) -> None:
     _observation(db, r1, "2026-11-30T16:30", ("hr",))
 
     # Outbreaks: reported after 3 h, ruled out, still open; a drill (never counted).
-    _outbreak(db, "gastrointestinal", "2026-11-09T00:00", "reported", "2026-11-09T03:00")
+    o1 = _outbreak(db, "gastrointestinal", "2026-11-09T00:00", "reported", "2026-11-09T03:00")
+    staff = db.execute(
+        "INSERT INTO staff_people (staff_id, name) VALUES ('ind-staff', 'Indicator staff')"
+        " RETURNING person_id"
+    ).fetchone()
+    assert staff is not None
+    for kind, person in (("resident", r1), ("staff", staff[0])):
+        db.execute(
+            "INSERT INTO outbreak_cases (outbreak_id, person_kind, person_id, unit_id, onset,"
+            " signs, added_at) VALUES (%s, %s, %s, %s, %s, '{vomiting}', %s)",
+            [o1, kind, person, UNITS[1], utc("2026-11-08T00:00"), utc("2026-11-09T00:00")],
+        )
     _outbreak(db, "respiratory", "2026-11-22T00:00", "ruled_out", None)
     _outbreak(db, "fever", "2026-11-25T00:00", "open", None)
     _outbreak(db, "gastrointestinal", "2026-11-10T00:00", "reported", "2026-11-10T01:00", True)
@@ -471,3 +484,28 @@ def test_a_regions_figures_are_its_sites_together(api: TestClient, month: None) 
     for both_or_none in (region | {"site": SITE}, {"from": MONTH["from"], "to": MONTH["to"]}):
         wrong = api.get("/api/v1/indicators", params=both_or_none, headers=admin)
         assert wrong.status_code == 422, wrong.text
+
+
+def test_a_regulator_sees_its_regions_outbreak_files_without_names(
+    api: TestClient, month: None
+) -> None:
+    regulator = login_as(api, "ind-regulator", "regulator", region=REGION)
+    region = {"region": REGION, "from": MONTH["from"], "to": MONTH["to"]}
+    answer = api.get("/api/v1/indicators/outbreaks", params=region, headers=regulator)
+    assert answer.status_code == 200, answer.text
+    assert "Indicator resident" not in answer.text and "Indicator staff" not in answer.text
+    got = [
+        (f["site_id"], f["syndrome"], f["status"], f["drill"], f["residents"], f["staff"])
+        for f in answer.json()["items"]
+    ]
+    assert got == [
+        (SITE, "gastrointestinal", "reported", False, 1, 1),
+        (SITE, "gastrointestinal", "reported", True, 0, 0),
+        (SITE, "respiratory", "ruled_out", False, 0, 0),
+        (SITE, "fever", "open", False, 0, 0),
+    ]
+    assert answer.json()["items"][0]["reported_to"] == "CDC"
+    assert "note" not in answer.json()["items"][0]
+    west = login_as(api, "ind-regulator-w", "regulator", region="ind-west")
+    refused = api.get("/api/v1/indicators/outbreaks", params=region, headers=west)
+    assert refused.status_code == 403, refused.text

@@ -291,6 +291,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/isolation-flags/{flag_id}/clear"): Probe(),
     # The target's site: its figures are for callers who see the whole site.
     ("GET", "/api/v1/indicators"): Probe("site", query={"from": "2026-01-01", "to": "2026-01-31"}),
+    ("GET", "/api/v1/indicators/outbreaks"): Probe(
+        "site", query={"from": "2026-01-01", "to": "2026-01-31"}
+    ),
 }
 
 

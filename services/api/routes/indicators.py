@@ -67,26 +67,16 @@ async def site_indicators(
     conn: Conn,
     caller: Reader,
     request: Request,
-    from_: Annotated[date, Query(alias="from", description="first day, the site's local date")],
-    to: Annotated[date, Query(description="last day (included), the site's local date")],
-    site: Annotated[str | None, Query(pattern=PLACE_ID, description="a site, or:")] = None,
-    region: Annotated[
-        str | None, Query(pattern=PLACE_ID, description="a region: its sites' figures together")
-    ] = None,
+    from_: From,
+    to: To,
+    site: Site = None,
+    region: Region = None,
     format: Literal["json", "csv", "xlsx"] = "json",
     lang: Language = DEFAULT_LANGUAGE,
 ) -> Any:
     """The figures of a site, or of a region's sites together, for the days `from`..`to`
     (midnight to midnight in the sites' time zone)."""
-    if (site is None) == (region is None):
-        raise invalid(["query", "site"], "give a site or a region, one of them")
-    sites = await (_site(conn, caller, site) if site else _region(conn, caller, region or ""))
-    _, team = await current_team(conn)
-    zones = {site_zone(team, s) for s in sites} or {site_zone(team, None)}
-    if len(zones) > 1:
-        raise invalid(["query", "region"], f"its sites are in different time zones: {zones}")
-    zone = zones.pop()
-    window = _window(zone, from_, to)
+    sites, zone, window = await _place(conn, caller, site, region, from_, to)
     figures = indicators(window, await store.load(conn, sites, window))
     place = f"site/{site}" if site else f"region/{region}"
     await audit.record(conn, request, caller, "indicators.read", place, site_id=site)
@@ -117,6 +107,49 @@ async def site_indicators(
     return Response(
         "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
     )
+
+
+# Query parameters both routes take.
+Site = Annotated[str | None, Query(pattern=PLACE_ID, description="a site, or:")]
+Region = Annotated[str | None, Query(pattern=PLACE_ID, description="a region: its sites together")]
+From = Annotated[date, Query(alias="from", description="first day, the sites' local date")]
+To = Annotated[date, Query(description="last day (included), the sites' local date")]
+
+
+@router.get("/outbreaks", responses=errors(400, 404))
+async def outbreak_files(
+    conn: Conn,
+    caller: Reader,
+    request: Request,
+    from_: From,
+    to: To,
+    site: Site = None,
+    region: Region = None,
+) -> dict[str, Any]:
+    """The outbreak case files of a site or region opened in the days `from`..`to`, drills
+    marked: where, syndrome, status, when reported and to whom, and how many residents and
+    staff their line lists hold. Counts only: no one named, no notes (a reason may name
+    someone)."""
+    sites, zone, window = await _place(conn, caller, site, region, from_, to)
+    files = await store.outbreak_files(conn, sites, window)
+    place = f"site/{site}" if site else f"region/{region}"
+    await audit.record(conn, request, caller, "indicators.outbreaks", place, site_id=site)
+    return {"sites": sites, "timezone": zone, "items": files}
+
+
+async def _place(
+    conn: Conn, caller: Principal, site: str | None, region: str | None, first: date, last: date
+) -> tuple[list[str], str, Window]:
+    """The sites asked for, if the caller may read them, their time zone and the window."""
+    if (site is None) == (region is None):
+        raise invalid(["query", "site"], "give a site or a region, one of them")
+    sites = await (_site(conn, caller, site) if site else _region(conn, caller, region or ""))
+    _, team = await current_team(conn)
+    zones = {site_zone(team, s) for s in sites} or {site_zone(team, None)}
+    if len(zones) > 1:
+        raise invalid(["query", "region"], f"its sites are in different time zones: {zones}")
+    zone = zones.pop()
+    return sites, zone, _window(zone, first, last)
 
 
 async def _site(conn: Conn, caller: Principal, site: str) -> list[str]:
