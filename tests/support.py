@@ -166,6 +166,7 @@ def login_as(
     staff: str | None = None,
     hospital: str | None = None,
     resident: int | None = None,
+    region: str | None = None,
 ) -> dict[str, str]:
     """Headers with a bearer token for a user of this role and scope, created on first use
     (by the admin token the `api` client carries) and logged in through the OAuth2 flow."""
@@ -181,6 +182,7 @@ def login_as(
                 "staff_id": staff,
                 "hospital_id": hospital,
                 "resident_id": resident,
+                "region_id": region,
             },
         )
         assert created.status_code in (201, 409), created.text

@@ -11,7 +11,10 @@ Two logins are not bound to a place at all: a family doctor reaches the resident
 contract in force with them (their caseload, across sites), and a family member one resident
 (`resident_id`), read-only and only while that resident's family consent is given. Both are
 database facts, checked where a resident is looked up (services/api/deps.resident_in_scope):
-here they see no resident by place."""
+here they see no resident by place.
+
+A regulator is bound to a region (`region_id`), not a site: it reads the indicators of the
+region's sites (checked by that route) and sees no resident."""
 
 from __future__ import annotations
 
@@ -28,7 +31,16 @@ __all__ = [
     "Role",
 ]
 
-Role = Literal["admin", "physician", "nurse", "caregiver", "integrator", "family_doctor", "family"]
+Role = Literal[
+    "admin",
+    "physician",
+    "nurse",
+    "caregiver",
+    "integrator",
+    "family_doctor",
+    "family",
+    "regulator",
+]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 Permission = Literal[
@@ -53,6 +65,8 @@ Permission = Literal[
     "contracts:write",
     "visits:read",
     "visits:write",
+    # A site's indicators (counts and rates, no resident named): whole-site readers only.
+    "indicators:read",
 ]
 
 _CLINICAL: Final[frozenset[Permission]] = frozenset(
@@ -83,6 +97,7 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
         "outbreaks:report",
         "contracts:read",
         "contracts:write",
+        "indicators:read",
     },
     "nurse": _CLINICAL
     | {
@@ -91,6 +106,7 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
         "outbreaks:report",
         "contracts:read",
         "contracts:write",
+        "indicators:read",
     },
     "caregiver": _CLINICAL,
     # Devices and the hospital's own system (HIS) answering referrals; never residents' data
@@ -109,6 +125,9 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     ),
     # One resident's summary, nothing else.
     "family": frozenset({"residents:summary"}),
+    # The district's regulator: the indicators of the sites of its region (`region_id`), counts
+    # only; bound to no site, so every resident, alert and referral read is refused or empty.
+    "regulator": frozenset({"indicators:read"}),
 }
 
 # What a partner hospital's account may do, whatever its role: its side of referrals.
@@ -126,6 +145,7 @@ class Principal:
     staff_id: str | None = None
     hospital_id: str | None = None
     resident_id: int | None = None  # a family login's one resident
+    region_id: str | None = None  # a regulator's region
 
     def can(self, permission: Permission) -> bool:
         if self.hospital_id is not None and permission not in HOSPITAL_PERMISSIONS:

@@ -67,6 +67,7 @@ class TokenSigner:
             "staff": principal.staff_id,
             "hospital": principal.hospital_id,
             "resident": principal.resident_id,
+            "region": principal.region_id,
             "iat": int(now.timestamp()),
             # Unique per token: two issued within a second are still told apart (and logs can
             # name one without quoting it).
@@ -90,6 +91,7 @@ class TokenSigner:
             staff_id=claims.get("staff"),
             hospital_id=claims.get("hospital"),
             resident_id=_resident(claims.get("resident")),
+            region_id=claims.get("region"),
         )
 
     def life(self, token: str) -> TokenLife:

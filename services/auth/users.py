@@ -41,11 +41,14 @@ class LoginError(CareWatchError):
     """Login or refresh refused."""
 
 
-_COLUMNS = "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, resident_id"
+_COLUMNS = (
+    "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, resident_id, region_id"
+)
+_WIDTH = len(_COLUMNS.split(", "))  # the columns after them are found by this
 
 
 def _principal(row: tuple[object, ...]) -> Principal:
-    _, username, role, site, units, staff, hospital, resident = row
+    _, username, role, site, units, staff, hospital, resident, region = row
     assert isinstance(role, str) and role in ROLES
     return Principal(
         username=str(username),
@@ -55,6 +58,7 @@ def _principal(row: tuple[object, ...]) -> Principal:
         staff_id=staff if isinstance(staff, str) else None,
         hospital_id=hospital if isinstance(hospital, str) else None,
         resident_id=resident if isinstance(resident, int) else None,
+        region_id=region if isinstance(region, str) else None,
     )
 
 
@@ -69,6 +73,7 @@ async def create_user(
     staff_id: str | None = None,
     hospital_id: str | None = None,
     resident_id: int | None = None,
+    region_id: str | None = None,
 ) -> int:
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
@@ -79,6 +84,10 @@ async def create_user(
         raise UserError(f"a {role} works somewhere: give --site (or --hospital)")
     if (role == "family") != (resident_id is not None):
         raise UserError("a family login is for one resident: give the resident (and only then)")
+    if (role == "regulator") != (region_id is not None):
+        raise UserError("a regulator, and only a regulator, is bound to a region")
+    if role == "regulator" and (site_id or units or hospital_id):
+        raise UserError("a regulator sees a region's sites: no site, units or hospital")
     try:
         hashed = hash_password(password)
     except ValueError as exc:
@@ -86,15 +95,15 @@ async def create_user(
     try:
         cur = await conn.execute(
             "INSERT INTO users (username, password_hash, role, site_id, unit_ids, staff_id,"
-            " hospital_id, resident_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " hospital_id, resident_id, region_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " RETURNING user_id",
-            [username, hashed, role, site_id, units, staff_id, hospital_id, resident_id],
+            [username, hashed, role, site_id, units, staff_id, hospital_id, resident_id, region_id],
         )
     except errors.UniqueViolation:
         raise UserError(f"user {username!r} already exists") from None
     except errors.ForeignKeyViolation:
         what = f"site {site_id!r}" if resident_id is None else f"site or resident {resident_id}"
-        raise UserError(f"no {what}") from None
+        raise UserError(f"no {what} or no region {region_id!r}") from None
     except errors.CheckViolation:
         raise UserError("a username is 1-64 letters, digits and _ . @ - (no spaces)") from None
     row = await cur.fetchone()
@@ -114,10 +123,10 @@ async def authenticate(
     )
     row = await cur.fetchone()
     # Verify even for unknown users (against a dummy hash): the same time either way.
-    ok = verify_password(row[8] if row else None, password)
+    ok = verify_password(row[_WIDTH] if row else None, password)
     if row is None:
         raise LoginError(LOGIN_FAILED)
-    user_id, active, locked_until = int(row[0]), bool(row[9]), row[10]
+    user_id, active, locked_until = int(row[0]), bool(row[_WIDTH + 1]), row[_WIDTH + 2]
     if locked_until is not None and locked_until > now:
         raise LoginError(LOGIN_FAILED)
     if not ok or not active:
@@ -131,7 +140,7 @@ async def authenticate(
     await conn.execute(
         "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_id = %s", [user_id]
     )
-    return user_id, _principal(row[:8])
+    return user_id, _principal(row[:_WIDTH])
 
 
 async def issue_refresh(
@@ -175,7 +184,7 @@ async def rotate_refresh(conn: Conn, token: str, *, now: datetime) -> tuple[int,
     if row is None:
         raise LoginError("the refresh token is not valid: log in again")
     revoked_at, expires_at, active = row[0], row[1], bool(row[2])
-    user_id, session_id = int(row[3]), str(row[11])
+    user_id, session_id = int(row[3]), str(row[3 + _WIDTH])
     if revoked_at is not None:
         # A spent token came back: someone kept a copy. End every session of this user.
         await conn.execute(
@@ -190,7 +199,7 @@ async def rotate_refresh(conn: Conn, token: str, *, now: datetime) -> tuple[int,
         [now, hash_refresh(token)],
     )
     fresh = await issue_refresh(conn, user_id, now=now, session_id=session_id)
-    return user_id, _principal(row[3:11]), fresh
+    return user_id, _principal(row[3 : 3 + _WIDTH]), fresh
 
 
 async def revoke_refresh(conn: Conn, token: str, *, now: datetime) -> None:

@@ -48,6 +48,7 @@ def test_login_refresh_and_logout(api: TestClient, ward: str) -> None:
         "staff_id": "cg1",
         "hospital_id": None,
         "resident_id": None,
+        "region_id": None,
     }
 
     renewed = api.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})

@@ -221,6 +221,13 @@ CALLERS = [
         caseload=frozenset({"home"}),
     ),
     Caller("family of unit2 (no consent)", Principal("pm-fam2", "family"), *[frozenset()] * 2),
+    # Regions are not the probes' sites' (pa, pb are in none): nothing to see.
+    Caller(
+        "regulator",
+        Principal("pm-reg", "regulator", region_id="pm-region"),
+        frozenset(),
+        frozenset(),
+    ),
 ]
 FAMILY_OF = {"pm-fam": "home", "pm-fam2": "unit2"}
 
@@ -229,7 +236,8 @@ FAMILY_OF = {"pm-fam": "home", "pm-fam2": "unit2"}
 class Probe:
     """How a route is asked about one target. `scope`: what decides, beyond the permission:
     "resident" (the target's resident, alert or place), "referral" (the target's referral),
-    "list" (a list, which must hold exactly what the caller may see), None (no place)."""
+    "list" (a list, which must hold exactly what the caller may see), "site" (the target's whole
+    site: every resident of it in the caller's scope), None (no place)."""
 
     scope: str | None = None  # also "site": the target's site-wide figures
     body: dict[str, object] | None = None
@@ -366,6 +374,11 @@ PROBES: dict[tuple[str, str], Probe] = {
         body={}
     ),
     ("GET", "/api/v1/visits/overdue"): Probe(),
+    # The target's site: its figures are for callers who see the whole site.
+    ("GET", "/api/v1/indicators"): Probe("site", query={"from": "2026-01-01", "to": "2026-01-31"}),
+    ("GET", "/api/v1/indicators/outbreaks"): Probe(
+        "site", query={"from": "2026-01-01", "to": "2026-01-31"}
+    ),
 }
 
 
@@ -517,6 +530,8 @@ def test_each_role_and_scope_gets_what_the_docs_say(
         body = {**(body or {}), "resident_id": the.resident_id}
     elif route.path in ("/api/v1/care-team/on-duty", "/api/v1/care-team/board"):
         query |= {"site": site, "unit": unit}
+    elif probe.scope == "site":
+        query |= {"site": site}
     principal = caller.principal
     if principal.username in FAMILY_OF:
         bound = targets[FAMILY_OF[principal.username]].resident_id

@@ -12,7 +12,8 @@ from psycopg.rows import TupleRow
 Conn = AsyncConnection[TupleRow]
 
 _COLUMNS: Final = (
-    "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, resident_id, active"
+    "user_id, username, role, site_id, unit_ids, staff_id, hospital_id, resident_id, region_id,"
+    " active"
 )
 NAMES: Final = tuple(_COLUMNS.split(", "))
 

@@ -64,6 +64,7 @@ class Me(BaseModel):
     staff_id: str | None
     hospital_id: str | None
     resident_id: int | None = None  # a family login's one resident
+    region_id: str | None = None  # a regulator's region
 
 
 def _throttle(request: Request, account: str | None) -> None:
@@ -147,4 +148,5 @@ async def me(caller: Caller) -> Me:
         staff_id=caller.staff_id,
         hospital_id=caller.hospital_id,
         resident_id=caller.resident_id,
+        region_id=caller.region_id,
     )

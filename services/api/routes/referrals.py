@@ -60,8 +60,8 @@ FHIR_JSON = "application/fhir+json"
 
 def actor_of(caller: Principal) -> Actor:
     side: Side = "hospital" if caller.hospital_id is not None else "care"
-    role = cast(Role, caller.role)  # family roles hold no referral permission
-    return Actor(caller.actor, role, side)
+    # require() refused the rest: family roles and regulators hold no referral permission.
+    return Actor(caller.actor, cast(Role, caller.role), side)
 
 
 class ReferralCreate(BaseModel):

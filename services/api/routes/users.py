@@ -32,6 +32,7 @@ class UserIn(BaseModel):
     staff_id: Id | None = None
     hospital_id: Id | None = None
     resident_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # a family login's
+    region_id: Id | None = Field(default=None, description="a regulator's region, and only theirs")
 
 
 class UserOut(BaseModel):
@@ -43,6 +44,7 @@ class UserOut(BaseModel):
     staff_id: str | None
     hospital_id: str | None
     resident_id: int | None
+    region_id: str | None
     active: bool
 
 
@@ -60,6 +62,7 @@ async def add_user(body: UserIn, conn: Conn) -> UserOut:
                 staff_id=body.staff_id,
                 hospital_id=body.hospital_id,
                 resident_id=body.resident_id,
+                region_id=body.region_id,
             )
     except UserError as exc:
         raise _refused(exc) from None

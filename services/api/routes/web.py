@@ -105,6 +105,12 @@ async def checkin_page(request: Request) -> Response:
     return _serve("checkin.html", request)
 
 
+@router.get("/indicators")
+async def indicators_page(request: Request) -> Response:
+    """A site's indicators over a range of days (`?site=S&from=&to=`), with CSV/Excel files."""
+    return _serve("indicators.html", request)
+
+
 @router.get("/residents/{resident_id}")
 async def resident_page(resident_id: int, request: Request) -> Response:
     return _serve("resident.html", request)

@@ -5,7 +5,7 @@ import { LANGUAGES, language, setLanguage, t } from './i18n.js';
 import { logout } from './session.js';
 
 // Each link with who may use what is behind it (the API refuses the others anyway).
-const OFF_WARD = ['integrator', 'family', 'family_doctor'];
+const OFF_WARD = ['integrator', 'family', 'family_doctor', 'regulator'];
 const ward = (me) => !OFF_WARD.includes(me.role) && !me.hospital_id;
 const NAV = [
   ['board', '/board', 'nav.board', ward],
@@ -14,7 +14,10 @@ const NAV = [
   ['checkin', '/checkin', 'nav.checkin', ward],
   ['family', '/family', 'nav.family', (me) => me.role === 'family'],
   ['caseload', '/caseload', 'nav.caseload', (me) => me.role === 'family_doctor'],
-  ['referrals', '/referrals', 'nav.referrals', (me) => !['family', 'family_doctor'].includes(me.role)],
+  ['referrals', '/referrals', 'nav.referrals', (me) => !['family', 'family_doctor', 'regulator'].includes(me.role)],
+  // A whole site's figures: indicators:read, bound to no unit (docs/indicators.md).
+  ['indicators', '/indicators', 'nav.indicators', (me) =>
+    me.role === 'regulator' || (['admin', 'physician', 'nurse'].includes(me.role) && !me.hospital_id && !me.unit_ids.length)],
   ['devices', '/devices', 'nav.devices', (me) => ['admin', 'integrator'].includes(me.role) && !me.hospital_id],
   ['admin', '/admin', 'nav.admin', (me) => me.role === 'admin' && !me.hospital_id],
 ];

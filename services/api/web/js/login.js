@@ -14,7 +14,7 @@ function showError(message) {
 
 /** Where this user lands: where they were going, except that the board (the default) is no
  * place for an integrator, who may not read it: their page is the devices'; a family
- * login's is the family view, a family doctor's their caseload. */
+ * login's is the family view, a family doctor's their caseload, a regulator's the indicators. */
 async function landing(token) {
   if (next !== '/board') return next;
   try {
@@ -23,6 +23,7 @@ async function landing(token) {
     if (me && me.role === 'integrator' && !me.hospital_id) return '/devices';
     if (me && me.role === 'family') return '/family';
     if (me && me.role === 'family_doctor') return '/caseload';
+    if (me && me.role === 'regulator') return '/indicators';
   } catch {
     // The board's own page sends them on if it cannot be read.
   }

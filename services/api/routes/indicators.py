@@ -1,0 +1,212 @@
+"""A site's indicators over a date range (`GET /api/v1/indicators`): JSON, or the same figures
+as CSV or XLSX rows. Counts and rates only, never a resident. Site-wide figures are for callers
+who see the whole site (an administrator of it or of every site, a physician or nurse bound to
+it with no unit limit, a regulator of its region); audited like every read. Definitions:
+docs/indicators.md."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import Response
+from openpyxl import Workbook
+
+from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, errors, invalid, require
+from services.api.routes.ward import site_zone
+from services.auth import audit
+from services.auth.principal import Principal
+from services.careteam.store import current_team
+from services.catalogue import DEFAULT_LANGUAGE, Language, has, text
+from services.indicators import store
+from services.indicators.figures import Window, flatten, indicators
+
+router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"], responses=AUTHENTICATED)
+
+Reader = Annotated[Principal, Depends(require("indicators:read"))]
+XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_DAYS: Final = 366
+# Days a report may cover: far enough for any record, near enough that a day's midnight in any
+# zone is a datetime (date.max + 1 day is not).
+EARLIEST: Final = date(2000, 1, 1)
+LATEST: Final = date(2100, 12, 31)
+COLUMNS: Final = ("indicator", "label", "value")
+# Name parts that are a rule or syndrome, not a figure: their labels come from their own keys.
+_GROUPS: Final = {"by_rule": "rule.", "by_syndrome": "syndrome."}
+
+
+def _window(site_tz: str, first: date, last: date) -> Window:
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            raise invalid(["query", name], f"a day from {EARLIEST} to {LATEST}")
+    if last < first:
+        raise invalid(["query", "to"], "to is before from")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise invalid(["query", "to"], f"at most {MAX_DAYS} days at a time")
+    zone = ZoneInfo(site_tz)
+    start = datetime.combine(first, time(), zone)
+    return Window(start, datetime.combine(last + timedelta(days=1), time(), zone))
+
+
+@router.get(
+    "",
+    responses={
+        200: {
+            "content": {"application/json": {}, "text/csv": {}, XLSX: {}},
+            "description": "the figures, as JSON, or as a CSV (format=csv) or XLSX"
+            " (format=xlsx) file with one row per figure (dotted name, label, value)",
+        },
+        **errors(400, 404),
+    },
+)
+async def site_indicators(
+    conn: Conn,
+    caller: Reader,
+    request: Request,
+    from_: From,
+    to: To,
+    site: Site = None,
+    region: Region = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+    lang: Language = DEFAULT_LANGUAGE,
+) -> Any:
+    """The figures of a site, or of a region's sites together, for the days `from`..`to`
+    (midnight to midnight in the sites' time zone)."""
+    sites, zone, window = await _place(conn, caller, site, region, from_, to)
+    figures = indicators(window, await store.load(conn, sites, window))
+    place = f"site/{site}" if site else f"region/{region}"
+    await audit.record(conn, request, caller, "indicators.read", place, site_id=site)
+    body = {
+        "site_id": site,
+        "region_id": region,
+        "sites": sites,
+        "from": from_.isoformat(),
+        "to": to.isoformat(),
+        "timezone": zone,
+        **figures,
+    }
+    if format == "json":
+        return body
+    rows = [
+        [name, label, value]
+        for (name, _), (_, label, value) in zip(flatten(figures), _rows(lang, figures), strict=True)
+    ]
+    filename = f"indicators-{site or region}-{from_}-{to}.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "xlsx":
+        return Response(_xlsx(rows), media_type=XLSX, headers=disposition)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    # A byte order mark: spreadsheet programs need it to read the Chinese labels.
+    return Response(
+        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
+    )
+
+
+# Query parameters both routes take.
+Site = Annotated[str | None, Query(pattern=PLACE_ID, description="a site, or:")]
+Region = Annotated[str | None, Query(pattern=PLACE_ID, description="a region: its sites together")]
+From = Annotated[date, Query(alias="from", description="first day, the sites' local date")]
+To = Annotated[date, Query(description="last day (included), the sites' local date")]
+
+
+@router.get("/outbreaks", responses=errors(400, 404))
+async def outbreak_files(
+    conn: Conn,
+    caller: Reader,
+    request: Request,
+    from_: From,
+    to: To,
+    site: Site = None,
+    region: Region = None,
+) -> dict[str, Any]:
+    """The outbreak case files of a site or region opened in the days `from`..`to`, drills
+    marked: where, syndrome, status, when reported and to whom, and how many residents and
+    staff their line lists hold. Counts only: no one named, no notes (a reason may name
+    someone)."""
+    sites, zone, window = await _place(conn, caller, site, region, from_, to)
+    files = await store.outbreak_files(conn, sites, window)
+    place = f"site/{site}" if site else f"region/{region}"
+    await audit.record(conn, request, caller, "indicators.outbreaks", place, site_id=site)
+    return {"sites": sites, "timezone": zone, "items": files}
+
+
+async def _place(
+    conn: Conn, caller: Principal, site: str | None, region: str | None, first: date, last: date
+) -> tuple[list[str], str, Window]:
+    """The sites asked for, if the caller may read them, their time zone and the window."""
+    if (site is None) == (region is None):
+        raise invalid(["query", "site"], "give a site or a region, one of them")
+    sites = await (_site(conn, caller, site) if site else _region(conn, caller, region or ""))
+    _, team = await current_team(conn)
+    zones = {site_zone(team, s) for s in sites} or {site_zone(team, None)}
+    if len(zones) > 1:
+        raise invalid(["query", "region"], f"its sites are in different time zones: {zones}")
+    zone = zones.pop()
+    return sites, zone, _window(zone, first, last)
+
+
+async def _site(conn: Conn, caller: Principal, site: str) -> list[str]:
+    exists, region = await store.site_region(conn, site)
+    whole = caller.every_site or (caller.site_id == site and not caller.unit_ids)
+    regulated = caller.region_id is not None and region == caller.region_id
+    if not (whole or regulated):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"site {site} is outside your scope (the whole site)"
+        )
+    if not exists:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site}")
+    return [site]
+
+
+async def _region(conn: Conn, caller: Principal, region: str) -> list[str]:
+    # A region's figures: its regulator's, and an administrator's of every site.
+    if not (caller.every_site or caller.region_id == region):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"region {region} is outside your scope")
+    sites = await store.region_sites(conn, region)
+    if sites is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no region {region}")
+    return sites
+
+
+def _rows(
+    lang: Language, figures: dict[str, Any], path: tuple[str, ...] = (), group: str = ""
+) -> list[list[Any]]:
+    """One row per figure: its dotted name, its words in `lang` (a rule's or syndrome's figure
+    reads as the figure's label with the rule's name: rule ids hold dots themselves, so the
+    labels follow the nesting, not the name) and its value."""
+    out: list[list[Any]] = []
+    for key, value in figures.items():
+        if path and path[-1] in _GROUPS and not group:  # `key` is the rule or syndrome
+            named = _GROUPS[path[-1]] + key
+            here, words = path, text(lang, named) if has(lang, named) else key
+        else:
+            here, words = (*path, key), group
+        if isinstance(value, dict):
+            out += _rows(lang, value, here, words)
+            continue
+        label = text(lang, "indicators." + ".".join(here))
+        out.append(["", f"{label} · {words}" if words else label, _value(value)])
+    return out
+
+
+def _value(value: object) -> object:
+    return "" if value is None else value
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "indicators"
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

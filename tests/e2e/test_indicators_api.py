@@ -1,0 +1,511 @@
+"""Issue 18, indicators: a month seeded in the real database for a site of its own, read through
+`GET /api/v1/indicators`. Every expected figure is worked out by hand below from the seeded
+rows (not by the code under test); the CSV and the workbook carry the JSON's figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from psycopg.types.json import Jsonb
+
+from services.catalogue import text
+from tests.support import Conn, count, login_as
+
+SITE = "ind1"  # a site of its own: no other test's rows in its figures
+REGION = "ind-east"  # its region, with one more site
+SITE2 = "ind2"
+UNITS = ("ind-a", "ind-b")
+MONTH = {"site": SITE, "from": "2026-11-01", "to": "2026-11-30"}
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _resident(db: Conn, admitted: str, ability: str | None, conditions: list[str]) -> int:
+    assessed = None if ability is None else "2026-01-01"
+    due = None if ability is None else "2027-01-01"
+    row = db.execute(
+        "INSERT INTO residents (site_id, unit_id, display_name, created_at, ability_level,"
+        " ability_assessed_on, ability_due_on, conditions)"
+        " VALUES (%s, %s, 'Indicator resident', %s, %s, %s, %s, %s) RETURNING resident_id",
+        [SITE, UNITS[0], utc(admitted), ability, assessed, due, conditions],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _status(db: Conn, resident: int, status: str, at: str) -> None:
+    db.execute(
+        "INSERT INTO resident_status_history (resident_id, status, set_by, set_at)"
+        " VALUES (%s, %s, 'seed', %s)",
+        [resident, status, utc(at)],
+    )
+
+
+_ids = iter(range(7_770_000_001, 7_770_000_100))
+
+
+def _incident(db: Conn, resident: int, opened: str, ack_s: float | None) -> int:
+    incident = next(_ids)
+    at = utc(opened)
+    acked = None if ack_s is None else at + timedelta(seconds=ack_s)
+    db.execute(
+        "INSERT INTO incidents (incident_id, subject, site_id, unit_id, resident_id, state,"
+        " severity, title, opened_at, acknowledged_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, 'notified', 'high', 'seed', %s, %s, %s)",
+        [incident, f"resident:{resident}", SITE, UNITS[0], resident, at, acked, at],
+    )
+    return incident
+
+
+def _alert(
+    db: Conn, incident: int, rule: str, opened: str, resolve_s: float | None, outcome: str | None
+) -> None:
+    alert = next(_ids)
+    at = utc(opened)
+    done = None if resolve_s is None else at + timedelta(seconds=resolve_s)
+    db.execute(
+        "INSERT INTO alerts (alert_id, incident_id, rule_id, dedupe_key, subject, title,"
+        " severity, opened_at, first_ts, last_ts, count, outcome, resolved_at, resolved_by,"
+        " updated_at) VALUES (%s, %s, %s, %s, 's', 'seed', 'high', %s, %s, %s, 1, %s, %s,"
+        " %s, %s)",
+        [alert, incident, rule, f"ind{alert}", at, at, at, outcome, done,
+         None if done is None else "seed", at],
+    )  # fmt: skip
+
+
+def _event(db: Conn, incident: int, kind: str, at: str, **data: object) -> None:
+    db.execute(
+        "INSERT INTO alert_events (incident_id, ts, kind, data) VALUES (%s, %s, %s, %s)",
+        [incident, utc(at), kind, Jsonb(data)],
+    )
+
+
+def _referral(db: Conn, resident: int, steps: list[tuple[str, str]]) -> None:
+    row = db.execute(
+        "INSERT INTO referrals (resident_id, site_id, unit_id, hospital_id, hospital_name,"
+        " state, trigger, reason, patient, created_at, updated_at)"
+        " VALUES (%s, %s, %s, 'h1', 'Seed hospital', %s, 'staff', 'seed', '{}', %s, %s)"
+        " RETURNING referral_id",
+        [resident, SITE, UNITS[0], steps[-1][0], utc(steps[0][1]), utc(steps[-1][1])],
+    ).fetchone()
+    assert row is not None
+    for to, at in steps:
+        db.execute(
+            "INSERT INTO referral_transitions (referral_id, at, action, to_state)"
+            " VALUES (%s, %s, %s, %s)",
+            [row[0], utc(at), f"referral.{to}", to],
+        )
+
+
+def _observation(db: Conn, resident: int, at: str, metrics: tuple[str, ...]) -> None:
+    for metric in metrics:
+        db.execute(
+            "INSERT INTO manual_observations (resident_id, metric, value, ts, recorded_by)"
+            " VALUES (%s, %s, 1, %s, 'seed')",
+            [resident, metric, utc(at)],
+        )
+
+
+def _outbreak(
+    db: Conn, syndrome: str, opened: str, status: str, reported: str | None, drill: bool = False
+) -> int:
+    at = utc(opened)
+    closed = None if status == "open" else at + timedelta(hours=3)
+    row = db.execute(
+        "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, status, opened_at,"
+        " updated_at, reported_at, reported_to, closed_by, closed_at, drill)"
+        " VALUES (%s, %s, %s, 'seed', %s, %s, %s, %s, %s, %s, %s, %s) RETURNING outbreak_id",
+        [SITE, UNITS[1], syndrome, status, at, at, reported and utc(reported),
+         reported and "CDC", closed and "seed", closed, drill],
+    ).fetchone()  # fmt: skip
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture(scope="module")
+def month(db_url: str, ward: str) -> None:
+    seed_month(db_url)
+
+
+def seed_month(db_url: str) -> None:
+    """November 2026 at a site in Asia/Shanghai (UTC+8): the month runs from
+    2026-10-31T16:00Z to 2026-11-30T16:00Z."""
+    with psycopg.connect(db_url, autocommit=True) as db:
+        _seed(db)
+
+
+def _seed(db: Conn) -> None:
+    if count(db, "SELECT count(*) FROM sites WHERE site_id = %s", SITE):
+        return  # seeded already in this session's database (the web page's test uses it too)
+    db.execute("INSERT INTO regions VALUES (%s, 'Indicator district')", [REGION])
+    db.execute("INSERT INTO regions VALUES ('ind-west', 'Another district')")
+    db.execute(
+        "INSERT INTO sites (site_id, name, region_id) VALUES (%s, 'Indicator site', %s)",
+        [SITE, REGION],
+    )
+    for unit in UNITS:
+        db.execute("INSERT INTO units VALUES (%s, %s, 'Indicator unit')", [SITE, unit])
+    # Residents: r1 the whole month (30 days); r2 from 11 Nov local (20 days) less 5 in
+    # hospital (21-26 Nov): 15; r3 discharged on 16 Nov local: 15; r4 admitted at midnight
+    # 1 Dec local (still 30 Nov in UTC): 0; r5 discharged at 23:00 31 Oct local: 0.
+    r1 = _resident(db, "2026-10-01T00:00", "severe", ["dementia", "copd"])
+    r2 = _resident(db, "2026-11-10T16:00", "mild", [])
+    _status(db, r2, "in_hospital", "2026-11-20T16:00")
+    _status(db, r2, "admitted", "2026-11-25T16:00")
+    r3 = _resident(db, "2026-09-01T00:00", "complete_loss", [])
+    _status(db, r3, "discharged", "2026-11-15T16:00")
+    r4 = _resident(db, "2026-11-30T16:00", "severe", ["dementia"])
+    r5 = _resident(db, "2026-08-01T00:00", "severe", ["dementia"])
+    _status(db, r5, "discharged", "2026-10-31T15:00")
+
+    # A fall, acknowledged in 120 s, resolved actionable in 600 s; its long lie in 900 s.
+    i1 = _incident(db, r1, "2026-11-03T02:00", 120)
+    _alert(db, i1, "fall.motion", "2026-11-03T02:00", 600, "actionable")
+    _alert(db, i1, "fall.long_lie", "2026-11-03T02:05", 900, "actionable")
+    # A false fall: ack 300 s, resolved in 1200 s.
+    i2 = _incident(db, r2, "2026-11-12T10:00", 300)
+    _alert(db, i2, "fall.motion", "2026-11-12T10:00", 1200, "false_alarm")
+    # SOS: ack 60 s, resolved 1800 s; escalated once, step 1 found nobody on duty (its
+    # re-page is the same step, not counted again).
+    i3 = _incident(db, r3, "2026-11-05T08:00", 60)
+    _alert(db, i3, "sos", "2026-11-05T08:00", 1800, "actionable")
+    _event(db, i3, "NotifiedEvent", "2026-11-05T08:00", step=0, recipients=["n1"], renotify=False)
+    _event(db, i3, "EscalatedEvent", "2026-11-05T08:05", step=1)
+    _event(db, i3, "NotifiedEvent", "2026-11-05T08:05", step=1, recipients=[], renotify=False)
+    _event(db, i3, "NotifiedEvent", "2026-11-05T08:15", step=1, recipients=[], renotify=True)
+    # Never acknowledged nor resolved; escalated to steps 1 and 2.
+    i4 = _incident(db, r1, "2026-11-20T00:00", None)
+    _alert(db, i4, "vital.hr.high", "2026-11-20T00:00", None, None)
+    _event(db, i4, "EscalatedEvent", "2026-11-20T00:05", step=1)
+    _event(db, i4, "EscalatedEvent", "2026-11-20T00:10", step=2)
+    # A device alert that cleared itself in 3600 s.
+    i6 = _incident(db, r2, "2026-11-14T00:00", None)
+    _alert(db, i6, "wear_off", "2026-11-14T00:00", 3600, "self_cleared")
+    # A real fall at 01:00 on 1 Dec local: November in UTC, not in the site's month.
+    i5 = _incident(db, r1, "2026-11-30T17:00", 10)
+    _alert(db, i5, "fall.motion", "2026-11-30T17:00", 20, "actionable")
+
+    # Referrals: answered in 10 min and returned; declined after 20 min; never answered;
+    # requested in October and returned in November; a suggestion dismissed.
+    _referral(db, r1, [("requested", "2026-11-02T01:00"), ("accepted", "2026-11-02T01:10"),
+                       ("in_transit", "2026-11-02T02:00"), ("admitted", "2026-11-02T03:00"),
+                       ("returned", "2026-11-08T00:00")])  # fmt: skip
+    _referral(db, r2, [("requested", "2026-11-15T00:00"), ("declined", "2026-11-15T00:20")])
+    _referral(db, r3, [("requested", "2026-11-06T00:00"), ("cancelled", "2026-11-06T01:00")])
+    _referral(db, r1, [("requested", "2026-10-20T00:00"), ("accepted", "2026-10-20T00:05"),
+                       ("returned", "2026-11-01T03:00")])  # fmt: skip
+    _referral(db, r2, [("suggested", "2026-11-03T00:00"), ("dismissed", "2026-11-03T00:30")])
+
+    # Observation sets: two in the month (one of two readings), one on 1 Dec local.
+    _observation(db, r1, "2026-11-04T00:00", ("hr", "temp"))
+    _observation(db, r2, "2026-11-13T00:00", ("spo2",))
+    _observation(db, r1, "2026-11-30T16:30", ("hr",))
+
+    # Outbreaks: reported after 3 h, ruled out, still open; a drill (never counted).
+    o1 = _outbreak(db, "gastrointestinal", "2026-11-09T00:00", "reported", "2026-11-09T03:00")
+    staff = db.execute(
+        "INSERT INTO staff_people (staff_id, name) VALUES ('ind-staff', 'Indicator staff')"
+        " RETURNING person_id"
+    ).fetchone()
+    assert staff is not None
+    for kind, person in (("resident", r1), ("staff", staff[0])):
+        db.execute(
+            "INSERT INTO outbreak_cases (outbreak_id, person_kind, person_id, unit_id, onset,"
+            " signs, added_at) VALUES (%s, %s, %s, %s, %s, '{vomiting}', %s)",
+            [o1, kind, person, UNITS[1], utc("2026-11-08T00:00"), utc("2026-11-09T00:00")],
+        )
+    _outbreak(db, "respiratory", "2026-11-22T00:00", "ruled_out", None)
+    _outbreak(db, "fever", "2026-11-25T00:00", "open", None)
+    _outbreak(db, "gastrointestinal", "2026-11-10T00:00", "reported", "2026-11-10T01:00", True)
+    del r4
+
+    # A second site of the region: one resident the whole month (30 days, not assessed), one
+    # real fall acknowledged in 30 s and resolved in 100 s.
+    db.execute(
+        "INSERT INTO sites (site_id, name, region_id) VALUES (%s, 'Second site', %s)",
+        [SITE2, REGION],
+    )
+    db.execute("INSERT INTO units VALUES (%s, %s, 'Second unit')", [SITE2, UNITS[0]])
+    row = db.execute(
+        "INSERT INTO residents (site_id, unit_id, display_name, created_at)"
+        " VALUES (%s, %s, 'Indicator resident', %s) RETURNING resident_id",
+        [SITE2, UNITS[0], utc("2026-06-01T00:00")],
+    ).fetchone()
+    assert row is not None
+    i7 = next(_ids)
+    at = utc("2026-11-10T00:00")
+    db.execute(
+        "INSERT INTO incidents (incident_id, subject, site_id, unit_id, resident_id, state,"
+        " severity, title, opened_at, acknowledged_at, updated_at)"
+        " VALUES (%s, 's', %s, %s, %s, 'resolved', 'high', 'seed', %s, %s, %s)",
+        [i7, SITE2, UNITS[0], row[0], at, at + timedelta(seconds=30), at],
+    )
+    _alert(db, i7, "fall.motion", "2026-11-10T00:00", 100, "actionable")
+
+
+EXPECTED: dict[str, Any] = {
+    "site_id": SITE,
+    "region_id": None,
+    "sites": [SITE],
+    "from": "2026-11-01",
+    "to": "2026-11-30",
+    "timezone": "Asia/Shanghai",
+    "alerts": {
+        "total": 6,
+        "by_rule": {
+            "fall.long_lie": {"total": 1, "actionable": 1, "already_attended": 0,
+                              "false_alarm": 0, "self_cleared": 0, "unresolved": 0,
+                              "precision": 1.0},
+            "fall.motion": {"total": 2, "actionable": 1, "already_attended": 0,
+                            "false_alarm": 1, "self_cleared": 0, "unresolved": 0,
+                            "precision": 0.5},
+            "sos": {"total": 1, "actionable": 1, "already_attended": 0, "false_alarm": 0,
+                    "self_cleared": 0, "unresolved": 0, "precision": 1.0},
+            "vital.hr.high": {"total": 1, "actionable": 0, "already_attended": 0,
+                              "false_alarm": 0, "self_cleared": 0, "unresolved": 1,
+                              "precision": None},
+            "wear_off": {"total": 1, "actionable": 0, "already_attended": 0, "false_alarm": 0,
+                         "self_cleared": 1, "unresolved": 0, "precision": None},
+        },
+        # 600, 900, 1200, 1800, 3600: the middle one; p90 is rank ceil(4.5) = 5.
+        "time_to_resolve": {"count": 5, "median_s": 1200, "p90_s": 3600},
+    },
+    "incidents": {
+        "total": 5,
+        # 60, 120, 300: median 120; p90 rank ceil(2.7) = 3.
+        "time_to_acknowledge": {"count": 3, "median_s": 120, "p90_s": 300},
+        "escalated": 2,
+        "escalation_steps": 3,
+        "unstaffed_steps": 1,
+    },
+    "residents": {
+        "resident_days": 60.0,
+        "average_census": 2.0,
+        "residents": 3,
+        "falls": 1,
+        "falls_per_1000_resident_days": pytest.approx(1000 / 60),
+        "disabled": 2,
+        "disabled_share": pytest.approx(2 / 3),
+        "dementia": 1,
+        "dementia_share": pytest.approx(1 / 3),
+        "ability_not_assessed": 0,
+    },
+    "referrals": {
+        "requested": 3,
+        "answered": 2,
+        "answered_within_15_min": 1,
+        "answered_within_15_min_share": pytest.approx(1 / 3),
+        "returned": 2,
+    },
+    "observations": {"done": 2},
+    "outbreaks": {
+        "opened": 3,
+        "by_syndrome": {"fever": 1, "gastrointestinal": 1, "respiratory": 1},
+        "open": 1,
+        "reported": 1,
+        "ruled_out": 1,
+        "time_to_report": {"count": 1, "median_s": 10800, "p90_s": 10800},
+    },
+}  # fmt: skip
+
+
+def _walk(figures: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            out |= _walk(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_a_seeded_month_gives_the_figures_worked_out_by_hand(
+    db: Conn, api: TestClient, month: None
+) -> None:
+    admin = login_as(api, "ind-admin", "admin")
+    answer = api.get("/api/v1/indicators", params=MONTH, headers=admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == EXPECTED
+    audited = count(
+        db,
+        "SELECT count(*) FROM audit_log WHERE actor = 'ind-admin' AND action = 'indicators.read'"
+        " AND site_id = %s",
+        SITE,
+    )
+    assert audited >= 1
+
+
+def test_the_csv_and_the_workbook_carry_the_json_figures(api: TestClient, month: None) -> None:
+    nurse = login_as(api, "ind-nurse", "nurse", site=SITE)
+    figures = api.get("/api/v1/indicators", params=MONTH, headers=nurse).json()
+    for key in ("site_id", "region_id", "sites", "from", "to", "timezone"):
+        del figures[key]
+    flat = _walk(figures)
+
+    book = api.get("/api/v1/indicators", params=MONTH | {"format": "xlsx"}, headers=nurse)
+    assert book.status_code == 200, book.text
+    assert book.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(book.content), read_only=True).active
+    assert sheet is not None
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    assert header == ("indicator", "label", "value")
+    cells = {r[0]: r[2] for r in rows}
+    assert set(cells) == set(flat)
+    for name, value in flat.items():
+        assert cells[name] == (pytest.approx(value) if value is not None else None), name
+    labels = {r[0]: r[1] for r in rows}
+    assert labels["residents.falls_per_1000_resident_days"] == "每千住养人日跌倒次数"
+    assert labels["alerts.by_rule.fall.motion.precision"] == "准确率（属实/已判定） · " + (
+        text("zh-CN", "rule.fall.motion")
+    )
+
+    sent = api.get(
+        "/api/v1/indicators", params=MONTH | {"format": "csv", "lang": "en"}, headers=nurse
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.text.startswith("\ufeff")
+    table = list(csv.DictReader(io.StringIO(sent.text.removeprefix("\ufeff"))))
+    by_name = {r["indicator"]: r for r in table}
+    assert set(by_name) == set(flat)
+    assert by_name["residents.resident_days"]["value"] == "60.0"
+    assert by_name["alerts.by_rule.vital.hr.high.precision"]["value"] == ""
+    assert by_name["residents.falls_per_1000_resident_days"]["label"] == (
+        "Falls per 1,000 resident-days"
+    )
+
+
+def test_only_readers_of_the_whole_site_get_its_figures(api: TestClient, month: None) -> None:
+    whole = login_as(api, "ind-phys", "physician", site=SITE)
+    unit_only = login_as(api, "ind-nurse-u", "nurse", site=SITE, units=(UNITS[0],))
+    other_site = login_as(api, "ind-nurse-t1", "nurse", site="t1")
+    carer = login_as(api, "ind-carer", "caregiver", site=SITE)
+    assert api.get("/api/v1/indicators", params=MONTH, headers=whole).status_code == 200
+    for headers in (unit_only, other_site, carer):
+        refused = api.get("/api/v1/indicators", params=MONTH, headers=headers)
+        assert refused.status_code == 403, refused.text
+    admin = login_as(api, "ind-admin", "admin")
+    unknown = api.get("/api/v1/indicators", params=MONTH | {"site": "no-such"}, headers=admin)
+    assert unknown.status_code == 404, unknown.text
+    backwards = api.get("/api/v1/indicators", params=MONTH | {"from": "2026-12-01"}, headers=admin)
+    assert backwards.status_code == 422, backwards.text
+    too_long = api.get("/api/v1/indicators", params=MONTH | {"from": "2025-01-01"}, headers=admin)
+    assert too_long.status_code == 422, too_long.text
+    for edge in ("0001-01-01", "9999-12-31"):  # one day each: no datetime after the last
+        far = api.get(
+            "/api/v1/indicators", params=MONTH | {"from": edge, "to": edge}, headers=admin
+        )
+        assert far.status_code == 422, far.text
+
+
+def test_a_regulator_reads_the_figures_of_its_regions_sites_and_nothing_else(
+    db: Conn, api: TestClient, month: None
+) -> None:
+    regulator = login_as(api, "ind-regulator", "regulator", region=REGION)
+    other = login_as(api, "ind-regulator-w", "regulator", region="ind-west")
+    answer = api.get("/api/v1/indicators", params=MONTH, headers=regulator)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == EXPECTED
+    refused = api.get("/api/v1/indicators", params=MONTH, headers=other)
+    assert refused.status_code == 403, refused.text
+    # t1 is in no region; a regulator sees no resident, alert or referral anywhere.
+    elsewhere = api.get("/api/v1/indicators", params=MONTH | {"site": "t1"}, headers=regulator)
+    assert elsewhere.status_code == 403, elsewhere.text
+    for path in ("/api/v1/residents", "/api/v1/alerts", "/api/v1/referrals", "/api/v1/outbreaks"):
+        assert api.get(path, headers=regulator).status_code == 403, path
+    me = api.get("/api/v1/auth/me", headers=regulator).json()
+    assert (me["role"], me["region_id"], me["site_id"]) == ("regulator", REGION, None)
+
+
+def test_a_regulator_is_bound_to_a_region_and_only_they_are(api: TestClient, month: None) -> None:
+    base = {"password": "a long enough password", "role": "regulator"}
+    for name, extra in [
+        ("ind-reg-none", {}),
+        ("ind-reg-site", {"region_id": REGION, "site_id": SITE}),
+        ("ind-reg-nowhere", {"region_id": "no-such-region"}),
+    ]:
+        made = api.post("/api/v1/users", json=base | {"username": name} | extra)
+        assert made.status_code == 422, made.text
+    nurse = api.post(
+        "/api/v1/users",
+        json=base
+        | {"username": "ind-nurse-r", "role": "nurse", "site_id": SITE, "region_id": REGION},
+    )
+    assert nurse.status_code == 422, nurse.text
+
+
+def test_a_regions_figures_are_its_sites_together(api: TestClient, month: None) -> None:
+    regulator = login_as(api, "ind-regulator", "regulator", region=REGION)
+    admin = login_as(api, "ind-admin", "admin")
+    region = {"region": REGION, "from": MONTH["from"], "to": MONTH["to"]}
+    answer = api.get("/api/v1/indicators", params=region, headers=regulator)
+    assert answer.status_code == 200, answer.text
+    got = answer.json()
+    assert api.get("/api/v1/indicators", params=region, headers=admin).json() == got
+    assert (got["site_id"], got["region_id"], got["sites"]) == (None, REGION, [SITE, SITE2])
+    # ind1's month (above) and ind2's: 30 more resident-days, one more resident (not assessed),
+    # one more real fall, resolved in 100 s and acknowledged in 30 s.
+    assert got["residents"] == {
+        "resident_days": 90.0,
+        "average_census": 3.0,
+        "residents": 4,
+        "falls": 2,
+        "falls_per_1000_resident_days": pytest.approx(2000 / 90),
+        "disabled": 2,
+        "disabled_share": 0.5,
+        "dementia": 1,
+        "dementia_share": 0.25,
+        "ability_not_assessed": 1,
+    }
+    motion = got["alerts"]["by_rule"]["fall.motion"]
+    assert (motion["total"], motion["actionable"], motion["false_alarm"]) == (3, 2, 1)
+    assert motion["precision"] == pytest.approx(2 / 3)
+    # 100, 600, 900, 1200, 1800, 3600: median (900 + 1200) / 2, p90 rank ceil(5.4) = 6.
+    assert got["alerts"]["time_to_resolve"] == {"count": 6, "median_s": 1050, "p90_s": 3600}
+    # 30, 60, 120, 300: median 90, p90 rank 4.
+    assert got["incidents"]["time_to_acknowledge"] == {"count": 4, "median_s": 90, "p90_s": 300}
+    assert got["referrals"] == EXPECTED["referrals"]
+    assert got["outbreaks"] == EXPECTED["outbreaks"]
+
+    west = login_as(api, "ind-regulator-w", "regulator", region="ind-west")
+    nurse = login_as(api, "ind-phys", "physician", site=SITE)
+    for headers in (west, nurse):
+        assert api.get("/api/v1/indicators", params=region, headers=headers).status_code == 403
+    unknown = api.get("/api/v1/indicators", params=region | {"region": "no-such"}, headers=admin)
+    assert unknown.status_code == 404, unknown.text
+    for both_or_none in (region | {"site": SITE}, {"from": MONTH["from"], "to": MONTH["to"]}):
+        wrong = api.get("/api/v1/indicators", params=both_or_none, headers=admin)
+        assert wrong.status_code == 422, wrong.text
+
+
+def test_a_regulator_sees_its_regions_outbreak_files_without_names(
+    api: TestClient, month: None
+) -> None:
+    regulator = login_as(api, "ind-regulator", "regulator", region=REGION)
+    region = {"region": REGION, "from": MONTH["from"], "to": MONTH["to"]}
+    answer = api.get("/api/v1/indicators/outbreaks", params=region, headers=regulator)
+    assert answer.status_code == 200, answer.text
+    assert "Indicator resident" not in answer.text and "Indicator staff" not in answer.text
+    got = [
+        (f["site_id"], f["syndrome"], f["status"], f["drill"], f["residents"], f["staff"])
+        for f in answer.json()["items"]
+    ]
+    assert got == [
+        (SITE, "gastrointestinal", "reported", False, 1, 1),
+        (SITE, "gastrointestinal", "reported", True, 0, 0),
+        (SITE, "respiratory", "ruled_out", False, 0, 0),
+        (SITE, "fever", "open", False, 0, 0),
+    ]
+    assert answer.json()["items"][0]["reported_to"] == "CDC"
+    assert "note" not in answer.json()["items"][0]
+    west = login_as(api, "ind-regulator-w", "regulator", region="ind-west")
+    refused = api.get("/api/v1/indicators/outbreaks", params=region, headers=west)
+    assert refused.status_code == 403, refused.text
