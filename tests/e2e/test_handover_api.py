@@ -348,8 +348,9 @@ def test_a_chosen_window_and_the_shift_before(api: TestClient, handover_ward: Wa
             "at",
         ),
         ({"from": "2026-03-09T07:00:00"}, "from"),  # no UTC offset
+        ({"at": "9999-12-31T23:00:00+00:00"}, "at"),  # its shift's next day is no date
     ],
-    ids=["from-only", "to-only", "empty", "too-long", "at-and-window", "naive"],
+    ids=["from-only", "to-only", "empty", "too-long", "at-and-window", "naive", "calendar-end"],
 )
 def test_a_bad_window_is_refused_naming_the_parameter(
     api: TestClient, ward: str, params: dict[str, str], where: str

@@ -94,10 +94,18 @@ class Handover(BaseModel):
     staff: dict[str, str] = Field(description="care team names of the staff ids above")
 
 
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _window(
     start: datetime | None, end: datetime | None, at: datetime | None
 ) -> tuple[datetime, datetime] | None:
     """The chosen window, checked (422 naming the parameter); None: the shift's."""
+    for name, value in (("from", start), ("to", end), ("at", at)):
+        # A shift's days around a time at the edge of the calendar do not exist.
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise invalid(["query", name], "out of range: a time between 2000 and 2100")
     if start is None and end is None:
         return None
     if start is None or end is None:
