@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
 from psycopg.rows import TupleRow, dict_row
 from psycopg.types.json import Jsonb
 
@@ -22,6 +23,10 @@ COLUMNS: Final = (
     " (SELECT min(onset) FROM outbreak_cases c WHERE c.outbreak_id = o.outbreak_id)"
     " AS first_onset"
 )
+
+
+class DrillAlreadyOpen(Exception):
+    """A drill of the unit and syndrome is open already (one at a time)."""
 
 
 async def list_outbreaks(
@@ -113,12 +118,16 @@ async def open_drill(
     cases: int,
     now: datetime,
 ) -> int:
-    """A drill's case file with made-up cases (ids -1, -2, ...: no person has one); its id."""
-    cur = await conn.execute(
-        "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, drill, opened_at,"
-        " updated_at) VALUES (%s, %s, %s, %s, true, %s, %s) RETURNING outbreak_id",
-        [site_id, unit_id, syndrome, rule_id, now, now],
-    )
+    """A drill's case file with made-up cases (ids -1, -2, ...: no person has one); its id.
+    DrillAlreadyOpen when one of the unit and syndrome is open."""
+    try:
+        cur = await conn.execute(
+            "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, drill, opened_at,"
+            " updated_at) VALUES (%s, %s, %s, %s, true, %s, %s) RETURNING outbreak_id",
+            [site_id, unit_id, syndrome, rule_id, now, now],
+        )
+    except UniqueViolation:
+        raise DrillAlreadyOpen(f"a drill of {site_id}/{unit_id} ({syndrome}) is open") from None
     row = await cur.fetchone()
     assert row is not None
     outbreak_id = int(row[0])
@@ -131,10 +140,12 @@ async def open_drill(
     return outbreak_id
 
 
-async def page_drill(conn: Conn, *, outbreak_id: int, title: str, figures: Jsonb) -> None:
+async def page_drill(conn: Conn, *, outbreak_id: int, title: str, figures: dict[str, Any]) -> None:
     """Hand the drill's page to the alert service as the detector hands a cluster's: through
     a function that writes only a drill's candidate (migration 0028)."""
-    await conn.execute("SELECT carewatch_page_drill(%s, %s, %s)", [outbreak_id, title, figures])
+    await conn.execute(
+        "SELECT carewatch_page_drill(%s, %s, %s)", [outbreak_id, title, Jsonb(figures)]
+    )
 
 
 async def unit_exists(conn: Conn, *, site_id: str, unit_id: str) -> bool:

@@ -158,24 +158,27 @@ async def insert_resident(
     services/records/columns.py, never input) and their values."""
     names = ", ".join(record)
     marks = ", %s" * len(record)
-    cur = await conn.execute(
-        "INSERT INTO residents (site_id, unit_id, display_name, room, bed, conditions,"  # noqa: S608
-        f" fall_risk, news2_scale, timezone, rule_overrides{', ' if record else ''}{names})"
-        f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s{marks}) RETURNING " + _COLUMNS,
-        [
-            site_id,
-            unit_id,
-            display_name,
-            room,
-            bed,
-            list(conditions),
-            fall_risk,
-            news2_scale,
-            timezone,
-            Jsonb(dict(rule_overrides)),
-            *record.values(),
-        ],
-    )
+    try:
+        cur = await conn.execute(
+            "INSERT INTO residents (site_id, unit_id, display_name, room, bed, conditions,"  # noqa: S608
+            f" fall_risk, news2_scale, timezone, rule_overrides{', ' if record else ''}{names})"
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s{marks}) RETURNING " + _COLUMNS,
+            [
+                site_id,
+                unit_id,
+                display_name,
+                room,
+                bed,
+                list(conditions),
+                fall_risk,
+                news2_scale,
+                timezone,
+                Jsonb(dict(rule_overrides)),
+                *record.values(),
+            ],
+        )
+    except errors.UniqueViolation as exc:
+        raise _same_person(exc) from None
     row = await cur.fetchone()
     assert row is not None
     return _profile(row)
@@ -204,7 +207,26 @@ async def update_profile(conn: Conn, *, resident_id: int, changes: Mapping[str, 
         )
     except errors.ForeignKeyViolation:
         return False
+    except errors.UniqueViolation as exc:
+        raise _same_person(exc) from None
     return True
+
+
+# The index that keeps one record per person and site (migration 0026): hit only by two
+# admissions of one person at once, the check before having passed for both.
+SAME_PERSON_INDEX: Final = "residents_site_national_id_digest"
+
+
+class SamePerson(Exception):
+    """Another resident of the site was recorded with the same national ID meanwhile."""
+
+
+def _same_person(exc: errors.UniqueViolation) -> Exception:
+    return (
+        SamePerson(str(exc.diag.constraint_name))
+        if (exc.diag.constraint_name == SAME_PERSON_INDEX)
+        else exc
+    )
 
 
 async def news2_settings(conn: Conn, *, resident_id: int) -> tuple[Literal[1, 2], Any, Any] | None:

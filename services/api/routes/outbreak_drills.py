@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from psycopg.errors import UniqueViolation
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from rules.outbreak import RULE_ID as FEVER_RULE
@@ -69,7 +67,7 @@ async def start_drill(body: Drill, conn: Conn, caller: Lead, request: Request) -
     now = datetime.now(UTC)
     try:
         outbreak_id = await _open_and_page(conn, caller, request, body, site, now)
-    except UniqueViolation:
+    except repo.DrillAlreadyOpen:
         raise HTTPException(
             status.HTTP_409_CONFLICT, "a drill of this unit and syndrome is open already"
         ) from None
@@ -98,15 +96,13 @@ async def _open_and_page(
             outbreak_id=outbreak_id,
             title=f"Drill: {NAMES[body.syndrome]} cluster: {count} cases in unit"
             f" {body.unit_id} within {hours:g} h",
-            figures=Jsonb(
-                {
-                    "syndrome": body.syndrome,
-                    "count": count,
-                    "residents": count,
-                    "staff": 0,
-                    "window_h": hours,
-                }
-            ),
+            figures={
+                "syndrome": body.syndrome,
+                "count": count,
+                "residents": count,
+                "staff": 0,
+                "window_h": hours,
+            },
         )
         await audit.record(
             conn,

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import HTTPException, status
-from psycopg.errors import UniqueViolation
 
 from rules.errors import OverrideError
 from services.api.deps import NO_NUL, Conn, invalid, nul_at
@@ -119,11 +118,4 @@ async def check_one_record_per_person(
         raise same_person(found)
 
 
-# The index that keeps one record per person and site (migration 0026): hit only by two
-# admissions of one person at once, the check above having passed for both.
-SAME_PERSON_INDEX = "residents_site_national_id_digest"
 SAME_PERSON_RACE = "another resident of this site was recorded with the same national ID meanwhile"
-
-
-def is_same_person(exc: UniqueViolation) -> bool:
-    return exc.diag.constraint_name == SAME_PERSON_INDEX

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from psycopg.errors import UniqueViolation
 from pydantic import BaseModel, Field, model_validator
 
 from rules.news2 import compute_news2
@@ -37,7 +36,6 @@ from services.api.routes.resident_checks import (
     check_overrides,
     check_profile,
     invalid_field,
-    is_same_person,
 )
 from services.auth import audit
 from services.auth.principal import Principal
@@ -256,9 +254,7 @@ async def admit_resident(
     record = record_columns.to_columns(fields, _cipher(request))
     try:
         profile = await _insert(conn, body, record)
-    except UniqueViolation as exc:
-        if not is_same_person(exc):
-            raise
+    except repo.SamePerson:
         raise HTTPException(status.HTTP_409_CONFLICT, SAME_PERSON_RACE) from None
     (resident,) = await _with_devices(conn, [profile], request, caller)
     await audit.record(
@@ -360,9 +356,7 @@ async def update_resident(
     # The names are the model's fields, never input.
     try:
         updated = await repo.update_profile(conn, resident_id=resident_id, changes=changes)
-    except UniqueViolation as exc:
-        if not is_same_person(exc):
-            raise
+    except repo.SamePerson:
         raise HTTPException(status.HTTP_409_CONFLICT, SAME_PERSON_RACE) from None
     if not updated:
         raise invalid_field("unit_id", f"no unit {changes.get('unit_id')!r} here")
