@@ -8,6 +8,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
+from services.api.repos.resident_care import consented
 from services.auth.principal import Principal
 
 Conn = AsyncConnection[TupleRow]
@@ -16,17 +17,6 @@ Conn = AsyncConnection[TupleRow]
 # time zone: joined as `c` and `r`, with `today` the resident's date at the time given.
 TODAY = "CROSS JOIN LATERAL (SELECT (%s::timestamptz AT TIME ZONE r.timezone)::date AS d) today"
 IN_FORCE = "c.start_on <= today.d AND c.end_on >= today.d"
-
-
-async def family_consent(conn: Conn, *, resident_id: int) -> bool:
-    """Whether the resident's newest family consent is a yes (no record: no)."""
-    cur = await conn.execute(
-        "SELECT granted FROM resident_consents WHERE resident_id = %s AND kind = 'family'"
-        " ORDER BY recorded_at DESC, id DESC LIMIT 1",
-        [resident_id],
-    )
-    row = await cur.fetchone()
-    return bool(row and row[0])
 
 
 async def under_contract(conn: Conn, *, doctor: str, resident_id: int, now: datetime) -> bool:
@@ -45,5 +35,5 @@ async def reaches(conn: Conn, principal: Principal, *, resident_id: int, now: da
             conn, doctor=principal.username, resident_id=resident_id, now=now
         )
     if principal.role == "family" and principal.resident_id == resident_id:
-        return await family_consent(conn, resident_id=resident_id)
+        return await consented(conn, resident_id=resident_id, kind="family")
     return False
