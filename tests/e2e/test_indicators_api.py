@@ -145,7 +145,16 @@ def seed_month(db_url: str) -> None:
 
 def _seed(db: Conn) -> None:
     if count(db, "SELECT count(*) FROM sites WHERE site_id = %s", SITE):
-        return  # seeded already in this session's database (the web page's test uses it too)
+        # Seeded already in this session's database (the web page's test uses it too). The
+        # alert tests truncate the alert tables between them: put the month's alerts back.
+        # (Only the seed's own: an alert service run meanwhile may have paged the seeded open
+        # outbreak as overdue.)
+        seeded = "SELECT count(*) FROM incidents WHERE site_id = %s AND title = 'seed'"
+        if not count(db, seeded, SITE):
+            r1, r2, r3 = _residents_of(db, SITE)[:3]
+            _seed_alerts(db, r1, r2, r3)
+            _seed_second_site_fall(db, _residents_of(db, SITE2)[0])
+        return
     db.execute("INSERT INTO regions VALUES (%s, 'Indicator district')", [REGION])
     db.execute("INSERT INTO regions VALUES ('ind-west', 'Another district')")
     db.execute(
@@ -167,32 +176,7 @@ def _seed(db: Conn) -> None:
     r5 = _resident(db, "2026-08-01T00:00", "severe", ["dementia"])
     _status(db, r5, "discharged", "2026-10-31T15:00")
 
-    # A fall, acknowledged in 120 s, resolved actionable in 600 s; its long lie in 900 s.
-    i1 = _incident(db, r1, "2026-11-03T02:00", 120)
-    _alert(db, i1, "fall.motion", "2026-11-03T02:00", 600, "actionable")
-    _alert(db, i1, "fall.long_lie", "2026-11-03T02:05", 900, "actionable")
-    # A false fall: ack 300 s, resolved in 1200 s.
-    i2 = _incident(db, r2, "2026-11-12T10:00", 300)
-    _alert(db, i2, "fall.motion", "2026-11-12T10:00", 1200, "false_alarm")
-    # SOS: ack 60 s, resolved 1800 s; escalated once, step 1 found nobody on duty (its
-    # re-page is the same step, not counted again).
-    i3 = _incident(db, r3, "2026-11-05T08:00", 60)
-    _alert(db, i3, "sos", "2026-11-05T08:00", 1800, "actionable")
-    _event(db, i3, "NotifiedEvent", "2026-11-05T08:00", step=0, recipients=["n1"], renotify=False)
-    _event(db, i3, "EscalatedEvent", "2026-11-05T08:05", step=1)
-    _event(db, i3, "NotifiedEvent", "2026-11-05T08:05", step=1, recipients=[], renotify=False)
-    _event(db, i3, "NotifiedEvent", "2026-11-05T08:15", step=1, recipients=[], renotify=True)
-    # Never acknowledged nor resolved; escalated to steps 1 and 2.
-    i4 = _incident(db, r1, "2026-11-20T00:00", None)
-    _alert(db, i4, "vital.hr.high", "2026-11-20T00:00", None, None)
-    _event(db, i4, "EscalatedEvent", "2026-11-20T00:05", step=1)
-    _event(db, i4, "EscalatedEvent", "2026-11-20T00:10", step=2)
-    # A device alert that cleared itself in 3600 s.
-    i6 = _incident(db, r2, "2026-11-14T00:00", None)
-    _alert(db, i6, "wear_off", "2026-11-14T00:00", 3600, "self_cleared")
-    # A real fall at 01:00 on 1 Dec local: November in UTC, not in the site's month.
-    i5 = _incident(db, r1, "2026-11-30T17:00", 10)
-    _alert(db, i5, "fall.motion", "2026-11-30T17:00", 20, "actionable")
+    _seed_alerts(db, r1, r2, r3)
 
     # Referrals: answered in 10 min and returned; declined after 20 min; never answered;
     # requested in October and returned in November; a suggestion dismissed.
@@ -241,13 +225,53 @@ def _seed(db: Conn) -> None:
         [SITE2, UNITS[0], utc("2026-06-01T00:00")],
     ).fetchone()
     assert row is not None
+    _seed_second_site_fall(db, int(row[0]))
+
+
+def _residents_of(db: Conn, site: str) -> list[int]:
+    rows = db.execute(
+        "SELECT resident_id FROM residents WHERE site_id = %s ORDER BY resident_id", [site]
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _seed_alerts(db: Conn, r1: int, r2: int, r3: int) -> None:
+    # A fall, acknowledged in 120 s, resolved actionable in 600 s; its long lie in 900 s.
+    i1 = _incident(db, r1, "2026-11-03T02:00", 120)
+    _alert(db, i1, "fall.motion", "2026-11-03T02:00", 600, "actionable")
+    _alert(db, i1, "fall.long_lie", "2026-11-03T02:05", 900, "actionable")
+    # A false fall: ack 300 s, resolved in 1200 s.
+    i2 = _incident(db, r2, "2026-11-12T10:00", 300)
+    _alert(db, i2, "fall.motion", "2026-11-12T10:00", 1200, "false_alarm")
+    # SOS: ack 60 s, resolved 1800 s; escalated once, step 1 found nobody on duty (its
+    # re-page is the same step, not counted again).
+    i3 = _incident(db, r3, "2026-11-05T08:00", 60)
+    _alert(db, i3, "sos", "2026-11-05T08:00", 1800, "actionable")
+    _event(db, i3, "NotifiedEvent", "2026-11-05T08:00", step=0, recipients=["n1"], renotify=False)
+    _event(db, i3, "EscalatedEvent", "2026-11-05T08:05", step=1)
+    _event(db, i3, "NotifiedEvent", "2026-11-05T08:05", step=1, recipients=[], renotify=False)
+    _event(db, i3, "NotifiedEvent", "2026-11-05T08:15", step=1, recipients=[], renotify=True)
+    # Never acknowledged nor resolved; escalated to steps 1 and 2.
+    i4 = _incident(db, r1, "2026-11-20T00:00", None)
+    _alert(db, i4, "vital.hr.high", "2026-11-20T00:00", None, None)
+    _event(db, i4, "EscalatedEvent", "2026-11-20T00:05", step=1)
+    _event(db, i4, "EscalatedEvent", "2026-11-20T00:10", step=2)
+    # A device alert that cleared itself in 3600 s.
+    i6 = _incident(db, r2, "2026-11-14T00:00", None)
+    _alert(db, i6, "wear_off", "2026-11-14T00:00", 3600, "self_cleared")
+    # A real fall at 01:00 on 1 Dec local: November in UTC, not in the site's month.
+    i5 = _incident(db, r1, "2026-11-30T17:00", 10)
+    _alert(db, i5, "fall.motion", "2026-11-30T17:00", 20, "actionable")
+
+
+def _seed_second_site_fall(db: Conn, resident: int) -> None:
     i7 = next(_ids)
     at = utc("2026-11-10T00:00")
     db.execute(
         "INSERT INTO incidents (incident_id, subject, site_id, unit_id, resident_id, state,"
         " severity, title, opened_at, acknowledged_at, updated_at)"
         " VALUES (%s, 's', %s, %s, %s, 'resolved', 'high', 'seed', %s, %s, %s)",
-        [i7, SITE2, UNITS[0], row[0], at, at + timedelta(seconds=30), at],
+        [i7, SITE2, UNITS[0], resident, at, at + timedelta(seconds=30), at],
     )
     _alert(db, i7, "fall.motion", "2026-11-10T00:00", 100, "actionable")
 
