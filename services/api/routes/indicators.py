@@ -6,18 +6,15 @@ docs/indicators.md."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import Response
-from openpyxl import Workbook
 
 from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, errors, invalid, require
 from services.api.routes.ward import site_zone
+from services.api.spreadsheets import XLSX, table_download
 from services.auth import audit
 from services.auth.principal import Principal
 from services.careteam.store import current_team
@@ -28,7 +25,6 @@ from services.indicators.figures import Window, flatten, indicators
 router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"], responses=AUTHENTICATED)
 
 Reader = Annotated[Principal, Depends(require("indicators:read"))]
-XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_DAYS: Final = 366
 # Days a report may cover: far enough for any record, near enough that a day's midnight in any
 # zone is a datetime (date.max + 1 day is not).
@@ -96,17 +92,7 @@ async def site_indicators(
         for (name, _), (_, label, value) in zip(flatten(figures), _rows(lang, figures), strict=True)
     ]
     filename = f"indicators-{site or region}-{from_}-{to}.{format}"
-    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if format == "xlsx":
-        return Response(_xlsx(rows), media_type=XLSX, headers=disposition)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    # A byte order mark: spreadsheet programs need it to read the Chinese labels.
-    return Response(
-        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
-    )
+    return table_download(COLUMNS, rows, format=format, filename=filename, sheet="indicators")
 
 
 # Query parameters both routes take.
@@ -198,15 +184,3 @@ def _rows(
 
 def _value(value: object) -> object:
     return "" if value is None else value
-
-
-def _xlsx(rows: list[list[Any]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "indicators"
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

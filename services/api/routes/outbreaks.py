@@ -5,19 +5,16 @@ sites and units like every route, and audited."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import Response
-from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
 from rules.vocabulary import PersonKind
 from services.api.deps import AUTHENTICATED, Conn, Instant, Offset, PgText, errors, invalid, require
 from services.api.repos import outbreaks as repo
+from services.api.spreadsheets import XLSX, table_download
 from services.auth import audit
 from services.auth.principal import Principal
 
@@ -28,7 +25,6 @@ Reader = Annotated[Principal, Depends(require("alerts:read"))]
 CaseReader = Annotated[Principal, Depends(require("residents:read"))]
 Lead = Annotated[Principal, Depends(require("outbreaks:report"))]
 
-XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Status = Literal["open", "reported", "ruled_out"]
 Text = Annotated[PgText, Field(min_length=1, max_length=200)]
 CSV_COLUMNS: Final = (
@@ -165,16 +161,9 @@ async def line_list(
         return {"items": [c.model_dump(mode="json") for c in cases]}
     rows = [_row(c) for c in cases]
     name = f"{'drill-' if row['drill'] else ''}outbreak-{outbreak_id}-line-list.{format}"
-    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if format == "xlsx":
-        return Response(_xlsx(rows), media_type=XLSX, headers=disposition)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(rows)
-    return Response(
-        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
-    )
+    # The XLSX's cells hold the CSV's text, so both carry the same rows (a name like a formula
+    # escaped the same way: openpyxl would store "=..." as a formula).
+    return table_download(CSV_COLUMNS, rows, format=format, filename=name, sheet="line list")
 
 
 def _row(c: CaseOut) -> list[str | int]:
@@ -188,20 +177,6 @@ def _row(c: CaseOut) -> list[str | int]:
         "" if c.temperature is None else f"{c.temperature:.1f}",
         "DRILL" if c.drill else "",
     ]
-
-
-def _xlsx(rows: list[list[str | int]]) -> bytes:
-    # Cells hold the CSV's text, so both exports carry the same rows (a name like a formula is
-    # escaped the same way: openpyxl would store "=..." as a formula).
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "line list"
-    sheet.append(list(CSV_COLUMNS))
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def _cell(text: str) -> str:
