@@ -18,16 +18,17 @@ from services.careteam.team import CareTeam
 from services.catalogue import text
 from services.notifications.outbox import enqueue
 
-__all__ = ["remind_to_check_in"]
+__all__ = ["checked_in", "remind_to_check_in"]
 
 Conn = AsyncConnection[TupleRow]
 
 
-async def _checked_in(conn: Conn, site: str, day: date) -> set[str]:
+async def checked_in(conn: Conn, *, site_id: str, day: date) -> set[str]:
+    """Roster ids with a check-in at the site that day (any unit)."""
     cur = await conn.execute(
         "SELECT DISTINCT p.staff_id FROM staff_checkins c JOIN staff_people p USING (person_id)"
         " WHERE c.site_id = %s AND c.day = %s",
-        [site, day],
+        [site_id, day],
     )
     return {str(r[0]) for r in await cur.fetchall()}
 
@@ -44,7 +45,7 @@ async def remind_to_check_in(
         tz = ZoneInfo(team.alerts.timezone_of(site))
         local = now.astimezone(tz)
         day = local.date()
-        for due in due_today(roster, site, local, await _checked_in(conn, site, day)):
+        for due in due_today(roster, site, local, await checked_in(conn, site_id=site, day=day)):
             starts = datetime.combine(day, due.start, tz)
             if local < starts - ahead:
                 continue

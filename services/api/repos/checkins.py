@@ -72,16 +72,6 @@ async def of_day(conn: Conn, *, site_id: str, day: date, scope: Scope) -> list[d
         return await cur.fetchall()
 
 
-async def checked_in(conn: Conn, *, site_id: str, day: date) -> set[str]:
-    """Roster ids with a check-in at the site that day (any unit)."""
-    cur = await conn.execute(
-        "SELECT DISTINCT p.staff_id FROM staff_checkins c JOIN staff_people p USING (person_id)"
-        " WHERE c.site_id = %s AND c.day = %s",
-        [site_id, day],
-    )
-    return {str(r[0]) for r in await cur.fetchall()}
-
-
 async def unit_exists(conn: Conn, *, site_id: str, unit_id: str) -> bool:
     cur = await conn.execute(
         "SELECT 1 FROM units WHERE site_id = %s AND unit_id = %s", [site_id, unit_id]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from rules.vocabulary import Symptom
+from services.alerts.checkin_reminders import checked_in
 from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, errors, invalid, require
 from services.api.repos import checkins as repo
 from services.auth import audit
@@ -141,7 +142,7 @@ async def day_list(
     _, team = await current_team(conn)
     local = datetime.now(UTC).astimezone(ZoneInfo(team.alerts.timezone_of(site)))
     day = local.date()
-    done = await repo.checked_in(conn, site_id=site, day=day)
+    done = await checked_in(conn, site_id=site, day=day)
     scope = caller.scope_sql("c.site_id", "c.unit_id")
     rows = await repo.of_day(conn, site_id=site, day=day, scope=scope)
     due = due_today(_roster(team), site, local, done)
