@@ -14,6 +14,11 @@ from services.detector.partition import EVERY_SITE, Partition
 # and over and took a third of the detector's CPU at 1,000 residents (bench/detector_cpu.py).
 GC_THRESHOLDS = (50_000, 20, 10)
 
+# While the database is away every statement is retried in place, on a fresh connection, this
+# often (doubling up to the cap): short, since a fall waits for the first try that succeeds.
+RETRY_FIRST_S = 0.2
+RETRY_MAX_S = 1.0
+
 
 def tune_gc() -> None:
     """For the detector's process (not a library's business: it is process-wide)."""

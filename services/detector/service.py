@@ -2,15 +2,16 @@
 alert candidates in the database, with the engine's state snapshotted alongside.
 
 Each batch's candidates are written as soon as it is processed. Every `snapshot_every_s`
-(or sooner under load) the state of every resident changed since is saved, and only then
-are the messages taken in since acknowledged. After a crash the detector resumes from those
-snapshots and the broker redelivers exactly the messages whose effects were not saved, so
-nothing is forgotten and an open condition is not raised again: a replayed candidate already
-written is skipped by its origin, the identity of the input it was computed from (a device
-reading, a manual observation; for time passing, the data time the condition was
-established). Distinct inputs never share an origin, so two updates of one alert in one batch
-are both written. (A candidate from time passing may come again on replay from another input,
-or with a later stamp; the alert service folds repeats into the open alert.)
+(or sooner under load) the state of every resident changed since is saved, beside the batch
+loop (snapshot_writer.py), and only then are the messages it covers acknowledged. After a
+crash the detector resumes from those snapshots and the broker redelivers exactly the
+messages whose effects were not saved, so nothing is forgotten and an open condition is not
+raised again: a replayed candidate already written is skipped by its origin, the identity of
+the input it was computed from (a device reading, a manual observation; for time passing,
+the data time the condition was established). Distinct inputs never share an origin, so two
+updates of one alert in one batch are both written. (A candidate from time passing may come
+again on replay from another input, or with a later stamp; the alert service folds repeats
+into the open alert.)
 
 Staff acting on alerts (acknowledge, resolve) reach the rules the way manual observations do:
 read in order from `staff_attendance`, by a cursor committed with the snapshots.
@@ -35,10 +36,10 @@ from ingest.consumer import SessionConsumer
 from ingest.errors import Rejected
 from ingest.pipeline import Inbound
 from rules.engine import Engine, RulesConfig
-from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital, unit_subject
+from rules.types import AlertCandidate, DeviceStatus, Motion, StaffAttended, Vital
 from services.detector import symptom_feed
 from services.detector.case_files import write_with_case_files
-from services.detector.config import DetectorConfig
+from services.detector.config import RETRY_FIRST_S, RETRY_MAX_S, DetectorConfig
 from services.detector.metrics import DetectorMetrics
 from services.detector.outbox import input_key, with_origin
 from services.detector.partition import (
@@ -58,7 +59,8 @@ from services.detector.residents import (
     load_resident,
     load_residents,
 )
-from services.detector.snapshots import load_snapshots, resident_snapshot, save_snapshots
+from services.detector.snapshot_writer import Snapshot, SnapshotWriter
+from services.detector.snapshots import load_snapshots, states_to_save
 from services.detector.unit_states import restore_unit_state
 from services.detector.ward_inputs import (
     attendance_after,
@@ -72,11 +74,6 @@ from services.settings import MqttEndpoint
 log = logging.getLogger("carewatch.detector")
 
 T = TypeVar("T")
-
-# While the database is away every statement is retried in place, on a fresh connection, this
-# often (doubling up to the cap): short, since a fall waits for the first try that succeeds.
-RETRY_FIRST_S = 0.2
-RETRY_MAX_S = 1.0
 
 
 class Detector:
@@ -117,6 +114,14 @@ class Detector:
         self.dirty: set[int] = set()  # residents whose state changed since the last snapshot
         self.unacked: list[Inbound] = []  # messages taken in since the last snapshot
         self.snapshot_due = time.monotonic() + config.snapshot_every_s
+        # Snapshots are saved beside the batch loop (services/detector/snapshot_writer.py).
+        self.writer = SnapshotWriter(
+            self._connect,
+            self.consumer,
+            self.stopping,
+            database_up=lambda up: self.metrics.database_up.set(int(up)),
+        )
+        self.saving: Snapshot | None = None  # handed over, not yet seen saved
         self.watermark: datetime | None = None  # the latest message time taken in (≤ now)
         self.waited_s = 0.0  # time spent waiting for the database to come back
 
@@ -156,6 +161,7 @@ class Detector:
         )
         try:
             self._restore()
+            self.writer.start()
             self.consumer.start()
             next_tick = time.monotonic()
             try:
@@ -178,14 +184,16 @@ class Detector:
                         self.metrics.busy_seconds.inc(max(0.0, busy))
                 # A clean stop saves what it holds: nothing is taken in again on restart
                 # (unless the broker dropped us meanwhile and will send it all again).
-                if not self._held_from_dropped_connection():
-                    try:
-                        self._commit([], self.clock(), snapshot=True)
-                    except psycopg.OperationalError:
-                        # Stopped while the database is away: what was not saved is not
-                        # acknowledged either, so the broker sends it again after a restart.
-                        log.warning("stopped with the database away: nothing saved on stop")
+                self._collect_saved(wait=True)
+                if self.saving is None and not self._held_from_dropped_connection():
+                    self._hand_over(self.clock())
+                    self._collect_saved(wait=True)
+                if self.saving is not None and self.saving.outcome == "unsaved":
+                    # Stopped while the database is away: what was not saved is not
+                    # acknowledged either, so the broker sends it again after a restart.
+                    log.warning("stopped with the database away: nothing saved on stop")
             finally:
+                self.writer.close()
                 self.consumer.stop()
         finally:
             self.conn.close()
@@ -361,23 +369,33 @@ class Detector:
                 )
         self.dirty |= touched
         self.unacked += batch
-        snapshot = (
-            len(self.unacked) >= self.config.max_unacked or time.monotonic() >= self.snapshot_due
-        )
-        self._commit(candidates, now, snapshot=snapshot)
+        self._commit(candidates, now)
+        self._collect_saved(wait=False)
+        held = len(self.unacked) + (len(self.saving.messages) if self.saving else 0)
+        if held >= self.config.max_unacked and self.saving is not None:
+            self._collect_saved(wait=True)  # the broker stops sending past its receive maximum
+        if self.saving is None and (
+            held >= self.config.max_unacked or time.monotonic() >= self.snapshot_due
+        ):
+            self._hand_over(now)
         committed = self.clock()
         for ts in stamps:
             self.metrics.lag_seconds.observe((committed - ts).total_seconds())
 
     def _held_from_dropped_connection(self) -> bool:
-        # Every held message came in on one connection (the others are filtered out as they
-        # arrive), so the first says for all: no walk over thousands per batch.
-        return bool(self.unacked) and self.unacked[0].connection != self.consumer.connection
+        # The messages of a snapshot being saved, then those held since, each came in on one
+        # connection (others are filtered out as they arrive): no walk over thousands.
+        current = self.consumer.connection
+        if self.saving is not None and self.saving.connection != current:
+            return True
+        return bool(self.unacked) and self.unacked[0].connection != current
 
     def _rewind(self) -> None:
         """Back to the last snapshot. The broker dropped us (and we reconnected): it sends
         again every message not yet acknowledged, whose effects the rules already hold; taken
         in twice, a reading would count twice. Replayed onto the snapshot, they count once."""
+        self._collect_saved(wait=True)  # saved or rolled back: the database says which
+        self.saving = None
         log.warning(
             "reconnected: back to the last snapshot; %d messages come again", len(self.unacked)
         )
@@ -433,30 +451,11 @@ class Detector:
             self.engine.attend(resident_id, attended)
             touched.add(resident_id)
 
-    def _commit(self, candidates: list[AlertCandidate], now: datetime, *, snapshot: bool) -> None:
-        """Write the candidates; with `snapshot`, also the state of every resident changed
-        since the last one, then acknowledge every message taken in since. After a crash the
-        broker redelivers those messages, replayed onto the last snapshot: a candidate already
-        written is skipped by its origin (the input it came from); one from time passing may
-        come again and is folded into its open alert by the alert service."""
-        if not candidates and not snapshot:
+    def _commit(self, candidates: list[AlertCandidate], now: datetime) -> None:
+        """Write the candidates, with their case files' line lists as the rules hold them now
+        (their messages are acknowledged with the next snapshot saved)."""
+        if not candidates:
             return
-        began = time.monotonic()
-        states: dict[str, Any] = {}
-        if snapshot:
-            states = {
-                f"resident:{rid}": resident_snapshot(self.engine.residents[rid])
-                for rid in self.dirty
-                if rid in self.engine.residents
-            }
-            states[self.partition.cursor_key] = self.manual_cursor
-            states[self.partition.staff_cursor_key] = self.staff_cursor
-            states[self.partition.symptom_cursor_key] = self.symptom_cursor
-            for (site_id, unit_id), state in self.engine.units.items():
-                states[unit_subject(site_id, unit_id)] = state
-            for (site_id, unit_id, syndrome), cluster in self.engine.clusters.items():
-                states[f"cluster:{site_id}/{unit_id}/{syndrome}"] = cluster
-        # The case files' line lists as the rules hold them now (after this batch).
         files = [
             (c, *found)
             for c in candidates
@@ -465,22 +464,34 @@ class Detector:
 
         def write() -> int:
             # Retried whole: a transaction the outage cut rolled back (or, cut during its
-            # COMMIT, is found again: candidates are skipped by key, snapshots overwritten).
+            # COMMIT, is found again: candidates are skipped by key).
             with self.conn.transaction():
-                new = write_with_case_files(self.conn, candidates, files, now)
-                save_snapshots(self.conn, states, taken_at=now)
-            return new
+                return write_with_case_files(self.conn, candidates, files, now)
 
-        new = self._db(write, "writing candidates and snapshots")
-        if snapshot:
-            self.consumer.ack(self.unacked)
-            self.unacked = []
-            self.dirty = set()
-            done = time.monotonic()
-            self.snapshot_due = done + self.config.snapshot_every_s
-            self.metrics.snapshot_seconds.observe(done - began)
+        new = self._db(write, "writing candidates")
         for c in candidates:
             self.metrics.candidates.labels(c.rule_id, c.action).inc()
             log.info("%s %s %s (%s): %s", c.action, c.rule_id, c.subject, c.severity, c.title)
         if new != len(candidates):
             log.info("%d candidates were already recorded (replayed input)", len(candidates) - new)
+
+    def _hand_over(self, now: datetime) -> None:
+        """A snapshot of every resident changed since the last one, the units, the clusters
+        and the cursors, to the writer with the messages it covers."""
+        cursors = {
+            self.partition.cursor_key: self.manual_cursor,
+            self.partition.staff_cursor_key: self.staff_cursor,
+            self.partition.symptom_cursor_key: self.symptom_cursor,
+        }
+        states = states_to_save(self.engine, self.dirty, cursors)
+        self.saving = Snapshot(states, self.unacked, self.consumer.connection, now)
+        self.unacked, self.dirty = [], set()
+        self.snapshot_due = time.monotonic() + self.config.snapshot_every_s
+        self.writer.submit(self.saving)
+
+    def _collect_saved(self, *, wait: bool) -> None:
+        """Done with the snapshot being saved once it is saved (one rolled back, the broker
+        having dropped us, stays for `_rewind`)."""
+        if self.saving is not None and self.saving.saved(wait=wait):
+            self.metrics.snapshot_seconds.observe(self.saving.seconds)
+            self.saving = None

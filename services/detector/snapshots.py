@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +24,11 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from rules.engine import ResidentRules
+from rules.engine import Engine, ResidentRules
 from rules.outbreak import OutbreakState
 from rules.outbreak_syndromes import ClusterState
 from rules.state_codec import Json, StateFormatError, decode, encode, upgrade
+from rules.types import unit_subject
 from services.errors import LegacyStateError
 
 log = logging.getLogger("carewatch.detector")
@@ -61,8 +62,31 @@ STATE_FIELDS = (
 
 
 def resident_snapshot(rules: ResidentRules) -> dict[str, Any]:
-    """What a snapshot keeps of one resident, by field name."""
-    return {name: getattr(rules, name) for name in STATE_FIELDS}
+    """What a snapshot keeps of one resident, by field name. The state values are immutable;
+    the engine's two dicts (`latest`, `devices`) change in place, so they are copied: the
+    snapshot is saved while the rules go on (services/detector/snapshot_writer.py)."""
+    return {
+        name: dict(value) if isinstance(value := getattr(rules, name), dict) else value
+        for name in STATE_FIELDS
+    }
+
+
+def states_to_save(
+    engine: Engine, dirty: Iterable[int], cursors: Mapping[str, int]
+) -> dict[str, Any]:
+    """What a snapshot saves, by subject: every resident changed since the last one, every
+    unit and cluster, and the partition's cursors (by their keys)."""
+    states: dict[str, Any] = {
+        f"resident:{rid}": resident_snapshot(engine.residents[rid])
+        for rid in dirty
+        if rid in engine.residents
+    }
+    states.update(cursors)
+    for (site_id, unit_id), state in engine.units.items():
+        states[unit_subject(site_id, unit_id)] = state
+    for (site_id, unit_id, syndrome), cluster in engine.clusters.items():
+        states[f"cluster:{site_id}/{unit_id}/{syndrome}"] = cluster
+    return states
 
 
 _TYPES: Mapping[str, Any] = {"unit": OutbreakState, "cluster": ClusterState, "cursor": int}
@@ -91,10 +115,15 @@ def decode_state(subject: str, doc: Json) -> Any:
     return decode(doc, _TYPES[kind])
 
 
-def save_snapshots(
-    conn: psycopg.Connection[TupleRow], states: Mapping[str, Any], *, taken_at: datetime
-) -> None:
-    if not states:
+Encoded = list[tuple[str, Jsonb]]  # (subject, document) rows
+
+
+def encode_snapshots(states: Mapping[str, Any]) -> Encoded:
+    return [(subject, Jsonb(encode_state(subject, state))) for subject, state in states.items()]
+
+
+def save_encoded(conn: psycopg.Connection[Any], rows: Encoded, *, taken_at: datetime) -> None:
+    if not rows:
         return
     with conn.cursor() as cur:
         cur.executemany(
@@ -103,10 +132,7 @@ def save_snapshots(
             " ON CONFLICT (subject) DO UPDATE"
             " SET version = excluded.version, doc = excluded.doc, state = NULL,"
             "     taken_at = excluded.taken_at",
-            [
-                (subject, STATE_VERSION, Jsonb(encode_state(subject, state)), taken_at)
-                for subject, state in states.items()
-            ],
+            [(subject, STATE_VERSION, doc, taken_at) for subject, doc in rows],
         )
 
 

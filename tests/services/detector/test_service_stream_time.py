@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ingest.pipeline import Inbound
 from services.detector.config import DetectorConfig
 from services.detector.service import Detector
+from services.detector.snapshot_writer import Snapshot
 from services.settings import MqttEndpoint
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -55,3 +56,16 @@ def test_a_reconnect_goes_back_to_the_last_snapshot() -> None:
     d._process([left_over, again], tick=False)
     assert rewound == [0]  # state reloaded from the snapshot, nothing held any more
     assert d.unacked == [again]  # the old connection's message is not taken in
+
+
+def test_a_reconnect_while_a_snapshot_is_saved_goes_back_to_the_last_one_saved() -> None:
+    """Its messages were handed to the writer (none held by the loop), but they came in on the
+    dropped connection: they come again, so the rules go back to what the database holds."""
+    d = detector()
+    rewound: list[int] = []
+    d._restore = lambda: rewound.append(len(d.unacked))  # type: ignore[method-assign]
+    d.consumer.connection = 2
+    d.saving = Snapshot({}, [message(connection=1)], 1, NOW, outcome="dropped")
+    d.saving.done.set()
+    d._process([], tick=False)
+    assert rewound == [0] and d.saving is None
