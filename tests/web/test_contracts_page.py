@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from services.api.routes.web import WEB_DIR
 from tests.e2e.test_family_care import admit, contract, local_today, place
 from tests.support import Conn, login_as
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import log_in, no_sideways_scroll, screenshot
 
 pytestmark = pytest.mark.services
 
@@ -130,3 +130,9 @@ def test_the_coverage_figure_shows_the_rates_and_a_signed_contract_moves_it(
     ending.get_by_role("button", name=ZH["contracts.end"]).click()
     expect_row(page, "disabled", "60.0 %", "below")
     expect(bar(page, "disabled")).to_have_attribute("width", "198")  # 0.6 x 330
+
+    # On a phone: the figure shrinks with the page, nothing scrolls sideways.
+    phone: Page = open_page(locale="zh-CN", width=390, height=844)
+    log_in(phone, "web-cov-nurse", "/contracts")
+    expect(phone.locator("#contracts-page[data-loaded='true'] #coverage-rows tr")).to_have_count(3)
+    no_sideways_scroll(phone)

@@ -17,7 +17,7 @@ from services.api.routes.web import WEB_DIR
 from tests.e2e.test_family_care import admit, place
 from tests.e2e.test_visits_api import schedule
 from tests.support import Conn, login_as
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import log_in, no_sideways_scroll, screenshot
 
 pytestmark = pytest.mark.services
 
@@ -90,3 +90,30 @@ def test_an_overdue_round_shows_on_the_resident_page_and_the_board_until_recorde
     board.reload()
     expect(board.locator("#rounds[data-loaded='true']")).to_contain_text(ZH["visits.none_overdue"])
     expect(board.locator(f"#rounds li[data-resident-id='{rid}']")).to_have_count(0)
+
+    # A schedule added through the form: an empty name is refused in Chinese, then it saves.
+    page.locator("#visits summary").click()
+    adding = page.locator("#visits form.schedule-form")
+    adding.locator("select[name=kind]").select_option("nurse_visit")
+    adding.locator("input[name=interval_hours]").fill("168")
+    adding.get_by_role("button", name=ZH["visits.add_save"]).click()
+    expect(adding.locator(".form-errors")).to_have_text(
+        f"{ZH['visits.field.label']}：{ZH['error_type.string_too_short']}"
+    )
+    adding.locator("input[name=label]").fill("护士上门换药")
+    adding.get_by_role("button", name=ZH["visits.add_save"]).click()
+    added = card.locator("li.visit-schedule").filter(has_text="护士上门换药")
+    expect(added).to_contain_text(f"{ZH['visits.kind.nurse_visit']} · 每 7 天")
+    expect(card.locator("li.visit-schedule")).to_have_count(3)
+    listed = api.get(f"/api/v1/residents/{rid}/visit-schedules").json()["items"]
+    assert {(s["kind"], s["interval_hours"]) for s in listed} == {
+        ("vitals_round", 12),
+        ("vitals_round", 720),
+        ("nurse_visit", 168),
+    }
+
+    phone: Page = open_page(locale="zh-CN", width=390, height=844)
+    log_in(phone, "web-vis-cg", f"/residents/{rid}")
+    phone.locator("#visits[data-loaded='true'] summary").click()
+    expect(phone.locator("#visits form.schedule-form")).to_be_visible()
+    no_sideways_scroll(phone)
