@@ -10,6 +10,7 @@ import { api, requireSession } from './session.js';
 
 const WRITERS = ['admin', 'physician', 'nurse'];
 const PATH = '/api/v1/family-doctor-contracts';
+const PAGE = 500;
 const state = { me: null, site: '', coverage: [], contracts: [], residents: [] };
 
 const canWrite = () => WRITERS.includes(state.me.role) && !state.me.hospital_id;
@@ -136,17 +137,28 @@ async function sign(event) {
   }
 }
 
+/** Every item of a list, page by page (contracts have no site filter; a site has many
+ * residents). */
+async function allPages(path) {
+  const found = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = (await api(`${path}&limit=${PAGE}&offset=${offset}`)).items;
+    found.push(...page);
+    if (page.length < PAGE) return found;
+  }
+}
+
 async function load() {
   const site = encodeURIComponent(state.site);
   // A whole site's coverage is for callers bound to no unit: others still get the list.
   const [coverage, contracts, residents] = await Promise.all([
     api(`/api/v1/sites/${site}/contract-coverage`).catch((error) => error),
-    api(`${PATH}?limit=500`),
-    api(`/api/v1/residents?site=${site}&limit=500`),
+    allPages(`${PATH}?`),
+    allPages(`/api/v1/residents?site=${site}`),
   ]);
   state.coverage = coverage instanceof Error ? coverage : coverage.items;
-  state.contracts = contracts.items.filter((c) => c.site_id === state.site);
-  state.residents = residents.items;
+  state.contracts = contracts.filter((c) => c.site_id === state.site);
+  state.residents = residents;
   renderAll();
   $('#contracts-page').dataset.loaded = 'true';
 }
