@@ -70,8 +70,8 @@ function endForm(contract) {
       notify(t('contracts.ended'));
       await load();
     } catch (problem) {
-      if (!(problem instanceof FormProblem)) throw problem;
-      $('#list-errors').textContent = problem.message;
+      $('#list-errors').textContent =
+        problem instanceof FormProblem ? problem.message : t('common.error', { detail: problem.message });
     }
   };
   return h('form', { class: 'inline-form end-contract', onsubmit: end }, date, h('button', { type: 'submit', class: 'quiet' }, t('contracts.end')));
@@ -130,8 +130,8 @@ async function sign(event) {
     notify(t('contracts.signed'));
     await load();
   } catch (problem) {
-    if (!(problem instanceof FormProblem)) throw problem;
-    errors.textContent = problem.message;
+    // A refusal in the reader's words; anything else (the network) as it came.
+    errors.textContent = problem instanceof FormProblem ? problem.message : t('common.error', { detail: problem.message });
   } finally {
     button.disabled = false;
   }

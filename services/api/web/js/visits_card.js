@@ -41,8 +41,8 @@ async function submit(event, path, body, done) {
     card.open = null;
     await load();
   } catch (problem) {
-    if (!(problem instanceof FormProblem)) throw problem;
-    errors.textContent = problem.message;
+    // A refusal in the reader's words; anything else (the network) as it came.
+    errors.textContent = problem instanceof FormProblem ? problem.message : t('common.error', { detail: problem.message });
   } finally {
     button.disabled = false;
   }
