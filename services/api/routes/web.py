@@ -133,6 +133,12 @@ async def caseload_page(request: Request) -> Response:
     return _serve("caseload.html", request)
 
 
+@router.get("/contracts")
+async def contracts_page(request: Request) -> Response:
+    """A site's family-doctor contracts and their coverage against the 80 % target."""
+    return _serve("contracts.html", request)
+
+
 @router.get("/devices")
 async def devices_page(request: Request) -> Response:
     """Devices and their state, for integrators and administrators."""

@@ -22,6 +22,7 @@ import {
   passes,
 } from './incidents.js';
 import { loadFlags, renderBanner, residentChips } from './isolation.js';
+import { mountRounds } from './rounds_panel.js';
 import { wardTiles } from './ward_grid.js';
 import { roomText } from './wardview.js';
 
@@ -804,6 +805,7 @@ async function main() {
   startStream();
   await loadAlerts();
   loadSide().then(renderFilters);
+  mountRounds($('#rounds'), () => state, () => state.residents);
   setInterval(loadSide, SIDE_MS);
   setInterval(render, AGE_MS);
   $('#sound').addEventListener('click', async () => {

@@ -14,6 +14,8 @@ const NAV = [
   ['checkin', '/checkin', 'nav.checkin', ward],
   ['family', '/family', 'nav.family', (me) => me.role === 'family'],
   ['caseload', '/caseload', 'nav.caseload', (me) => me.role === 'family_doctor'],
+  // Contracts and their coverage: the roles that may write them (a family doctor has the caseload).
+  ['contracts', '/contracts', 'nav.contracts', (me) => ['admin', 'physician', 'nurse'].includes(me.role) && !me.hospital_id],
   ['referrals', '/referrals', 'nav.referrals', (me) => !['family', 'family_doctor', 'regulator'].includes(me.role)],
   // A whole site's figures: indicators:read, bound to no unit (docs/indicators.md).
   ['indicators', '/indicators', 'nav.indicators', (me) =>

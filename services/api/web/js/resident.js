@@ -11,6 +11,7 @@ import { reasonText } from './referral_detail.js';
 import { ApiError, api, requireSession } from './session.js';
 import { formatSiteTime } from './sitetime.js';
 import { thresholdsFor } from './thresholds.js';
+import { mountVisits } from './visits_card.js';
 import { roomText } from './wardview.js';
 
 const MINUTE = 60_000;
@@ -499,6 +500,8 @@ async function main() {
   renderToolbar();
   $('#observe').addEventListener('submit', submitObservations);
   await Promise.all([loadVitals(), loadTrend(), loadHistory(), loadHomeCare(residentId)]);
+  // A visit's observations are charted: show them at once.
+  await mountVisits(residentId, state.me, state.resident, () => Promise.all([loadVitals(), loadTrend()]));
   setInterval(() => {
     loadVitals();
     loadHistory();
