@@ -153,7 +153,11 @@ def test_the_receiving_physician_reads_trends_and_alerts_only_while_the_referral
     path = f"/residents/{rid}?referral={referral_id}"
 
     page: Page = open_page(locale="zh-CN")
-    log_in(page, "web-acc-doc", path)
+    log_in(page, "web-acc-doc", "/referrals")
+    # From the referral's card: the resident's page, read through the referral.
+    theirs = page.locator(f"li.referral[data-referral-id='{referral_id}']")
+    theirs.get_by_role("link", name="查看趋势与警报（转诊期间）").click()
+    page.wait_for_url(re.compile(re.escape(path) + "$"))
     expect(page.locator("#profile h1")).to_have_text("许桂芳")
     expect(page.locator("#referral-view")).to_contain_text(f"转诊 #{referral_id}")
     expect(page.locator("#alert-history li[data-alert-id='982000001']")).to_be_visible()
@@ -171,6 +175,12 @@ def test_the_receiving_physician_reads_trends_and_alerts_only_while_the_referral
     )
     assert declined.status_code == 200, declined.text
     page.reload()
+    expect(page.locator("#profile h1")).to_have_text("您无权查看此内容。")
+    page.goto("/referrals")
+    page.get_by_label("显示已结束").check()
+    expect(theirs).to_have_attribute("data-state", "declined")
+    expect(theirs.get_by_role("link", name="查看趋势与警报（转诊期间）")).to_have_count(0)
+    page.goto(path)
     expect(page.locator("#profile h1")).to_have_text("您无权查看此内容。")
     expect(page.locator("main")).not_to_contain_text("许桂芳")
     expect(page.locator("#alert-history")).to_have_count(0)
