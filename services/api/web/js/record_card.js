@@ -77,7 +77,7 @@ export function renderRecord(r) {
       row('allergies', 'allergies', r.allergies?.length ? labelsOf(r.allergies) : t('record.none')),
       row('medications', 'medications', r.medications || t('record.none')),
       row('ability', 'ability', abilityText(r.ability, zone)),
-      row('status', 'status', label('record.status_', r.status)),
+      row('status', 'status', label('resident_status.', r.status)),
     ),
   );
 }
