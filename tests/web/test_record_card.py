@@ -30,7 +30,9 @@ def test_a_nurse_sees_the_whole_national_id_and_a_caregiver_only_its_masked_ends
     open_page: Any, api: TestClient, ward: str
 ) -> None:
     nid = fresh_national_id()
-    rid = admit(api, national_id=nid, display_name="王秀英")["resident_id"]
+    # Re-assessment due months ago: overdue.
+    overdue = {"level": "moderate", "assessed_on": "2025-03-01", "due_on": "2026-03-01"}
+    rid = admit(api, national_id=nid, display_name="王秀英", ability=overdue)["resident_id"]
     login_as(api, "web-rec-nurse", "nurse", site=SITE, units=(UNIT,), staff="web-rec-nurse")
     login_as(api, "web-rec-cg", "caregiver", site=SITE, units=(UNIT,), staff="web-rec-cg")
 
@@ -50,7 +52,8 @@ def test_a_nurse_sees_the_whole_national_id_and_a_caregiver_only_its_masked_ends
     expect(card.locator("[data-field=allergies]")).to_have_text("青霉素")
     expect(card.locator("[data-field=medications]")).to_have_text("氨氯地平 5 mg 每日一次")
     expect(card.locator("[data-field=ability]")).to_contain_text("能力中度受损")
-    expect(card.locator("[data-field=ability]")).to_contain_text("下次评估 2027-03-01")
+    expect(card.locator("[data-field=ability]")).to_contain_text("下次评估 2026-03-01")
+    expect(card.locator("[data-field=ability] .overdue")).to_have_text("已逾期")
     expect(card.locator("[data-field=status]")).to_have_text("在院")
     expect(card).not_to_contain_text("已脱敏")
     screenshot(nurse, "record-card-nurse-zh")
