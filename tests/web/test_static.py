@@ -16,9 +16,11 @@ from rules.news2 import Band, Parameter
 from rules.outbreak_syndromes import SYNDROMES
 from rules.vocabulary import PERSON_KINDS, SIGNS
 from services.alerts.model import STAFF_OUTCOMES
+from services.api.routes.resident_care import Status as ResidentStatus
 from services.api.routes.web import WEB_DIR
 from services.auth.principal import ROLES
 from services.careteam.roster import Role as StaffRole
+from services.records.model import ABILITY_LEVELS, Sex
 from services.referrals.model import STATES, TRANSITIONS
 
 CATALOGUES = {path.stem: json.loads(path.read_text()) for path in (WEB_DIR / "i18n").glob("*.json")}
@@ -73,6 +75,9 @@ def test_every_key_the_pages_use_is_in_the_catalogue() -> None:
         ("syndrome.", (*SYNDROMES, "fever")),
         ("outbreak_status.", ("open", "reported", "ruled_out")),
         ("person_kind.", PERSON_KINDS),
+        ("resident_status.", get_args(ResidentStatus)),
+        ("ability.", ABILITY_LEVELS),
+        ("sex.", get_args(Sex)),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )

@@ -265,6 +265,10 @@ function residentLine(alert) {
     h('a', { href: `/residents/${alert.resident_id}` }, name),
     resident?.room ? ` · ${roomText(resident.room)}` : '',
     resident?.bed ? ` · ${t('resident.bed', { bed: resident.bed })}` : '',
+    // Goals of care: the night nurse knows no transfer is suggested (the alert still pages).
+    resident?.comfort_care
+      ? [' ', h('span', { class: 'badge comfort' }, t('record.board_comfort'))]
+      : '',
   );
 }
 

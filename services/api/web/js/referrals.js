@@ -229,6 +229,7 @@ function card(referral) {
       referral.hospital.name,
     ),
     reasonWords(referral, detail),
+    readLink(referral),
     h(
       'p',
       { class: 'muted' },
@@ -269,6 +270,17 @@ function card(referral) {
     detail?.discharge ? dischargeBlock(detail.discharge) : null,
     detail ? carried(referral, detail) : null,
   );
+}
+
+// While open, the receiving hospital's physician reads the resident's trends and alerts
+// through the referral (services/api/routes/referral_access.py).
+const READABLE = new Set(['requested', 'accepted', 'in_transit', 'admitted']);
+
+function readLink(referral) {
+  const me = state.me;
+  if (!me?.hospital_id || me.role !== 'physician' || !READABLE.has(referral.state)) return null;
+  const href = `/residents/${referral.resident_id}?referral=${referral.id}`;
+  return h('p', { class: 'read-through' }, h('a', { href }, t('record.referral_read')));
 }
 
 function who(referral, resident, detail) {

@@ -1,5 +1,7 @@
-// One resident: profile and devices, NEWS2 with its parts, current vitals, trend charts with
-// the alert limits, manual observations from rounds, and the alert and referral history.
+// One resident: profile and devices, the record and goals of care, NEWS2 with its parts,
+// current vitals, trend charts with the alert limits, manual observations from rounds, and the
+// alert and referral history. With `?referral=ID` (a receiving hospital's physician): only the
+// trends and alerts that referral opens to them, while it is open.
 import { drawChart } from './chart.js';
 import { $, h, put } from './dom.js';
 import { deviceWhen } from './devstate.js';
@@ -7,6 +9,7 @@ import { formatAge, formatInterval, formatNumber } from './format.js';
 import { loadHomeCare, renderHomeCare } from './home_care.js';
 import { LANGUAGE_EVENT, initI18n, label, labels, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
+import { loadGoals, renderGoals, renderRecord } from './record_card.js';
 import { reasonText } from './referral_detail.js';
 import { ApiError, api, requireSession } from './session.js';
 import { formatSiteTime } from './sitetime.js';
@@ -38,6 +41,9 @@ const REFRESH_MS = 60_000;
 
 const residentId = Number(location.pathname.split('/').pop());
 const query = new URLSearchParams(location.search);
+// Read through a referral (GET /api/v1/referrals/{id}/vitals and /alerts), not the resident.
+const referralId = Number(query.get('referral')) || null;
+const readPath = referralId ? `/api/v1/referrals/${referralId}` : `/api/v1/residents/${residentId}`;
 const state = {
   me: null,
   resident: null,
@@ -326,7 +332,7 @@ async function loadTrend() {
     bucket,
   });
   try {
-    const trend = await api(`/api/v1/residents/${residentId}/vitals?${params}`);
+    const trend = await api(`${readPath}/vitals?${params}`);
     if (mine !== trendRequest) return; // a newer choice is on its way
     state.trend = trend;
     state.trendError = null;
@@ -465,18 +471,67 @@ async function loadVitals() {
 }
 
 async function loadHistory() {
+  const about = `resident=${residentId}&limit=50`;
+  const alertsPath = referralId ? `${readPath}/alerts?limit=50` : `/api/v1/alerts?${about}`;
   const [alerts, referrals] = await Promise.all([
-    settle(api(`/api/v1/alerts?resident=${residentId}&limit=50`)),
-    settle(api(`/api/v1/referrals?resident=${residentId}&limit=50`)),
+    settle(api(alertsPath)),
+    referralId ? { items: [] } : settle(api(`/api/v1/referrals?${about}`)),
   ]);
   state.alerts = alerts instanceof Error ? alerts : alerts.items;
   state.referrals = referrals instanceof Error ? referrals : referrals.items;
   renderHistory();
 }
 
+// --- read through a referral ---------------------------------------------------------------
+
+function renderReferralProfile() {
+  const r = state.resident;
+  put(
+    $('#profile'),
+    h('h1', {}, r.display_name),
+    h('p', { class: 'muted', id: 'referral-view' }, t('record.referral_view', { id: referralId })),
+  );
+}
+
+/** Only what the referral opens: the trends and the alerts, while it is open (else 403). */
+async function referralMain() {
+  for (const id of ['#record-grid', '#vitals-grid', '#observe-card', '#referral-history-card'])
+    $(id).hidden = true;
+  let referral;
+  try {
+    referral = await api(readPath);
+  } catch (error) {
+    $('#profile').replaceChildren(h('h1', {}, unavailable(error)));
+    return;
+  }
+  state.resident = {
+    display_name: referral.snapshot.patient.name,
+    site_timezone: referral.timezone,
+  };
+  renderReferralProfile();
+  renderToolbar();
+  await Promise.all([loadTrend(), loadHistory()]);
+  if (state.trendError instanceof ApiError && state.trendError.status === 403) {
+    // Closed (or never theirs): nothing of the resident stays on the page.
+    $('#resident').replaceChildren(
+      h('section', { class: 'card', id: 'profile' }, h('h1', {}, t('common.forbidden'))),
+    );
+    return;
+  }
+  document.addEventListener(LANGUAGE_EVENT, renderAll);
+}
+
 function renderAll() {
   mountHeader(null, state.me);
+  if (referralId) {
+    renderReferralProfile();
+    renderChart();
+    renderHistory();
+    return;
+  }
   renderProfile();
+  renderRecord(state.resident);
+  renderGoals(residentId, state.me, state.resident.site_timezone);
   renderHomeCare();
   renderNews2();
   renderLatest();
@@ -490,6 +545,10 @@ async function main() {
   await initI18n();
   state.me = await api('/api/v1/auth/me');
   mountHeader(null, state.me);
+  if (referralId) {
+    await referralMain();
+    return;
+  }
   try {
     state.resident = await api(`/api/v1/residents/${residentId}`);
   } catch (error) {
@@ -497,9 +556,18 @@ async function main() {
     return;
   }
   renderProfile();
+  renderRecord(state.resident);
   renderToolbar();
   $('#observe').addEventListener('submit', submitObservations);
-  await Promise.all([loadVitals(), loadTrend(), loadHistory(), loadHomeCare(residentId)]);
+  await Promise.all([
+    loadVitals(),
+    loadTrend(),
+    loadHistory(),
+    loadHomeCare(residentId),
+    loadGoals(residentId).then(() =>
+      renderGoals(residentId, state.me, state.resident.site_timezone),
+    ),
+  ]);
   // A visit's observations are charted: show them at once.
   await mountVisits(residentId, state.me, state.resident, () => Promise.all([loadVitals(), loadTrend()]));
   setInterval(() => {
