@@ -1,6 +1,7 @@
 """Regions (issue 18): a district over institutions (sites), whose regulators read its sites'
 indicators. Made and assigned by an operator (`carewatch region add`, `carewatch site add
---region`, `carewatch site region`), with the owner's account."""
+--region`, `carewatch site region`) or an administrator of every site through the API
+(services/api/routes/regions.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ Conn = AsyncConnection[TupleRow]
 
 class RegionError(CareWatchError, ValueError):
     """A region or a site's region that cannot be set as asked."""
+
+
+class NoSuchSite(RegionError):
+    """The site to put in a region does not exist."""
 
 
 async def add_region(conn: Conn, *, region_id: str, name: str) -> bool:
@@ -33,6 +38,15 @@ async def add_region(conn: Conn, *, region_id: str, name: str) -> bool:
     return bool(row[0])
 
 
+async def create_region(conn: Conn, *, region_id: str, name: str) -> bool:
+    """Make a region; False when one with that id exists already (nothing changed)."""
+    cur = await conn.execute(
+        "INSERT INTO regions (region_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        [region_id, name],
+    )
+    return cur.rowcount == 1
+
+
 async def set_site_region(conn: Conn, *, site_id: str, region_id: str | None) -> None:
     """Put a site in a region (None: in none)."""
     try:
@@ -40,6 +54,6 @@ async def set_site_region(conn: Conn, *, site_id: str, region_id: str | None) ->
             "UPDATE sites SET region_id = %s WHERE site_id = %s", [region_id, site_id]
         )
     except errors.ForeignKeyViolation:
-        raise RegionError(f"no region {region_id!r} (carewatch region add)") from None
+        raise RegionError(f"no region {region_id!r}") from None
     if cur.rowcount == 0:
-        raise RegionError(f"no site {site_id!r} (carewatch site add)")
+        raise NoSuchSite(f"no site {site_id!r} (carewatch site add)")
