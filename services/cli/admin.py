@@ -1,18 +1,25 @@
 """Administration: the care team document (`carewatch team`), user accounts (`carewatch
-user`) and sites (`carewatch site`)."""
+user`), sites (`carewatch site`) and regions (`carewatch region`)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from services.cli.common import fail
 from services.errors import CareWatchError
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
+
+    Conn = AsyncConnection[TupleRow]
 
 
 def _read_team(path: Path) -> object:
@@ -67,7 +74,10 @@ def team_load(path: Path) -> None:
 
 def user_add(
     username: str,
-    role: Annotated[str, typer.Option(help="admin, physician, nurse, caregiver or integrator.")],
+    role: Annotated[
+        str,
+        typer.Option(help="admin, physician, nurse, caregiver, integrator, ... or regulator."),
+    ],
     site: Annotated[
         str | None,
         typer.Option(
@@ -83,6 +93,9 @@ def user_add(
     ] = None,
     resident: Annotated[
         int | None, typer.Option(help="For a family login: the one resident they may see.")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="For a regulator: the region whose sites they read.")
     ] = None,
 ) -> None:
     """Create a user; the password is read from standard input (never from the command line,
@@ -114,6 +127,7 @@ def user_add(
                 staff_id=staff,
                 hospital_id=hospital,
                 resident_id=resident,
+                region_id=region,
             )
             await conn.commit()
             return user_id
@@ -125,16 +139,65 @@ def user_add(
     typer.echo(f"created user {username} ({role}) with id {user_id}")
 
 
-def site_add(site_id: str, name: Annotated[str, typer.Option(help="Display name.")]) -> None:
-    """Add a site (idempotent)."""
+def site_add(
+    site_id: str,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    region: Annotated[
+        str | None, typer.Option(help="The region it belongs to (carewatch region add).")
+    ] = None,
+) -> None:
+    """Add a site (idempotent); with --region, put it in that region too."""
+    from services.devices import repo
+    from services.regions import set_site_region
+
+    async def run(conn: Conn) -> None:
+        await repo.ensure_site(conn, site_id=site_id, name=name)
+        if region is not None:
+            await set_site_region(conn, site_id=site_id, region_id=region)
+
+    _owner(run)
+    typer.echo(f"site {site_id} ready" + (f" in region {region}" if region else ""))
+
+
+def site_region(
+    site_id: str,
+    region: Annotated[str | None, typer.Argument(help="The region (omit: in no region).")] = None,
+) -> None:
+    """Put an existing site in a region, or (no region given) take it out of its region."""
+    from services.regions import set_site_region
+
+    async def run(conn: Conn) -> None:
+        await set_site_region(conn, site_id=site_id, region_id=region)
+
+    _owner(run)
+    typer.echo(f"site {site_id} is in region {region}" if region else f"site {site_id}: no region")
+
+
+def region_add(region_id: str, name: Annotated[str, typer.Option(help="Display name.")]) -> None:
+    """Add a region (a district over sites), or rename it."""
+    from services.regions import add_region
+
+    made: list[bool] = []
+
+    async def run(conn: Conn) -> None:
+        made.append(await add_region(conn, region_id=region_id, name=name))
+
+    _owner(run)
+    typer.echo(f"region {region_id} " + ("added" if made[0] else "renamed"))
+
+
+def _owner(work: Callable[[Conn], Awaitable[None]]) -> None:
+    """Run `work` in one transaction on the owner's account; a refusal exits 1 with its reason."""
     from psycopg import AsyncConnection
 
-    from services.devices import repo
     from services.settings import database_url
 
     async def run() -> None:
-        async with await AsyncConnection.connect(database_url(Settings()), autocommit=True) as conn:
-            await repo.ensure_site(conn, site_id=site_id, name=name)
+        async with await AsyncConnection.connect(database_url(Settings())) as conn:
+            await work(conn)
+            await conn.commit()
 
-    asyncio.run(run())
-    typer.echo(f"site {site_id} ready")
+    try:
+        asyncio.run(run())
+    except CareWatchError as exc:
+        raise fail(exc) from None

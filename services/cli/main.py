@@ -14,6 +14,9 @@ app = typer.Typer(
 )
 device_app = typer.Typer(help="Provision and manage devices.", no_args_is_help=True)
 site_app = typer.Typer(help="Sites (care homes, community stations, home-care areas).")
+region_app = typer.Typer(
+    help="Regions: districts over sites, read by their regulators.", no_args_is_help=True
+)
 user_app = typer.Typer(help="User accounts for the API and web pages.", no_args_is_help=True)
 team_app = typer.Typer(
     help="The care team document: staff, shifts, contacts, hospitals, alert policy.",
@@ -35,6 +38,9 @@ user_app.command("add")(admin.user_add)
 app.command()(serve.api)
 app.add_typer(site_app, name="site")
 site_app.command("add")(admin.site_add)
+site_app.command("region")(admin.site_region)
+app.add_typer(region_app, name="region")
+region_app.command("add")(admin.region_add)
 app.add_typer(device_app, name="device")
 device_app.command("add")(devices.device_add)
 device_app.command("check")(devices.device_check)

@@ -75,6 +75,26 @@ class OutbreakRow:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceRow:
+    kind: str
+    created_at: datetime
+    retired_at: datetime | None
+    online_s: float  # seconds online inside the window (up to `now`), summed by the reader
+    # Wear events (when, worn), in time order: the last one before the window, then its own.
+    wear: Sequence[tuple[datetime, bool]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    kind: str
+    starts_at: datetime
+    interval: timedelta
+    # The last visit before the window (None: none), then those from its start on.
+    done_before: datetime | None
+    done: Sequence[datetime] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Rows:
     alerts: Sequence[AlertRow] = ()
     incidents: Sequence[IncidentRow] = ()
@@ -82,6 +102,10 @@ class Rows:
     referrals: Sequence[ReferralRow] = ()
     outbreaks: Sequence[OutbreakRow] = ()
     observations: int = 0  # manual observations charted in the window
+    devices: Sequence[DeviceRow] = ()
+    schedules: Sequence[ScheduleRow] = ()
+    # (category, residents of it, of them under a contract) at the window's last day.
+    contracts: Sequence[tuple[str, int, int]] = ()
 
 
 def durations(values: Iterable[float]) -> dict[str, float | int | None]:
@@ -206,8 +230,115 @@ def outbreak_figures(window: Window, outbreaks: Sequence[OutbreakRow]) -> dict[s
     }
 
 
-def indicators(window: Window, rows: Rows) -> dict[str, Any]:
-    """Every figure of the site in the window, nested by section."""
+def _hours(seconds: float) -> float:
+    return seconds / 3600
+
+
+def device_figures(window: Window, devices: Sequence[DeviceRow], now: datetime) -> dict[str, Any]:
+    """Device-hours (each device from its provisioning to its retirement, inside the window
+    and before `now`), the share of them online, and the share of wearable-hours worn."""
+    end = min(window.end, now)
+    total = online = wearable = worn = 0.0
+    for d in devices:
+        start, until = max(d.created_at, window.start), min(d.retired_at or end, end)
+        if until <= start:
+            continue
+        total += (until - start).total_seconds()
+        online += d.online_s
+        if d.kind == "wearable":
+            wearable += (until - start).total_seconds()
+            worn += worn_seconds(d.wear, start, until)
+    return {
+        "device_hours": _hours(total),
+        "online_hours": _hours(online),
+        "online_share": online / total if total else None,
+        "wearable_hours": _hours(wearable),
+        "worn_hours": _hours(worn),
+        "worn_share": worn / wearable if wearable else None,
+    }
+
+
+def worn_seconds(wear: Sequence[tuple[datetime, bool]], start: datetime, end: datetime) -> float:
+    """Seconds in [start, end) from a wear_on to the next wear_off (before any event: not worn,
+    nothing says it was)."""
+    total = 0.0
+    for n, (since, on) in enumerate(wear):
+        until = wear[n + 1][0] if n + 1 < len(wear) else end
+        lo, hi = max(since, start), min(until, end)
+        if on and hi > lo:
+            total += (hi - lo).total_seconds()
+    return total
+
+
+def round_outcomes(window: Window, s: ScheduleRow, now: datetime) -> Counter[str]:
+    """The schedule's rounds due in the window: each done on time (a visit at or before it was
+    due), late (a visit after, within one interval), missed (none within one interval: the next
+    is then due one interval later) or pending (still within its interval at `now`). Due times
+    follow services/visits/due.py: first at the start, then one interval after a visit."""
+    out: Counter[str] = Counter()
+    at = s.starts_at if s.done_before is None else max(s.done_before + s.interval, s.starts_at)
+    # Rounds missed before the window (no visit between): not counted, skipped at once.
+    if (skip := (min(window.start, now) - at) // s.interval) > 0:
+        at += skip * s.interval
+    visits = iter(sorted(s.done))
+    visit = next(visits, None)
+    while at < window.end:
+        due_at = at
+        if visit is not None and visit < due_at + s.interval:
+            outcome = "on_time" if visit <= due_at else "late"
+            at = max(visit + s.interval, s.starts_at)
+            visit = next(visits, None)
+        elif now < due_at + s.interval:
+            outcome = "pending"
+        else:
+            outcome, at = "missed", due_at + s.interval
+        if due_at >= window.start:
+            out[outcome] += 1
+        if outcome == "pending":
+            break
+    return out
+
+
+OUTCOMES: Final = ("on_time", "late", "missed", "pending")
+
+
+def schedule_figures(
+    window: Window, schedules: Sequence[ScheduleRow], now: datetime
+) -> dict[str, Any]:
+    """Rounds and visits due in the window and what became of them, in all and by kind."""
+    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in schedules:
+        by_kind[s.kind] += round_outcomes(window, s, now)
+    everything: Counter[str] = sum(by_kind.values(), Counter())
+
+    def counts(c: Counter[str]) -> dict[str, Any]:
+        due = sum(c[o] for o in OUTCOMES)
+        done = c["on_time"] + c["late"]
+        return {"due": due, **{o: c[o] for o in OUTCOMES}, "done_share": _share(done, due)}
+
+    return {
+        **counts(everything),
+        "by_kind": {kind: counts(c) for kind, c in sorted(by_kind.items())},
+    }
+
+
+def contract_figures(counts: Sequence[tuple[str, int, int]], target: float) -> dict[str, Any]:
+    """Family-doctor contract coverage per special-needs category against the target."""
+    out: dict[str, Any] = {}
+    for category, residents, contracted in counts:
+        rate = _share(contracted, residents)
+        out[category] = {
+            "residents": residents,
+            "contracted": contracted,
+            "rate": rate,
+            "meets_target": None if rate is None else rate >= target,
+        }
+    return {"target": target, "by_category": out}
+
+
+def indicators(window: Window, rows: Rows, *, now: datetime, target: float = 0.8) -> dict[str, Any]:
+    """Every figure of the site in the window, nested by section (`now`: what is not over
+    yet, a device's hours to come or a round still in its interval, is not counted)."""
     alerts = alert_figures(window, rows.alerts)
     # A fall is an incident with a fall alert (detected, reported by the device, or the long
     # lie after it: one fall) that staff found real.
@@ -223,8 +354,13 @@ def indicators(window: Window, rows: Rows) -> dict[str, Any]:
         "incidents": incident_figures(window, rows.incidents),
         "residents": resident_figures(window, rows.residents, falls),
         "referrals": referral_figures(window, rows.referrals),
-        "observations": {"done": rows.observations},
+        "observations": {
+            "done": rows.observations,
+            "rounds": schedule_figures(window, rows.schedules, now),
+        },
         "outbreaks": outbreak_figures(window, rows.outbreaks),
+        "devices": device_figures(window, rows.devices, now),
+        "contracts": contract_figures(rows.contracts, target),
     }
 
 

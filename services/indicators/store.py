@@ -4,7 +4,9 @@ acknowledgement)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -12,11 +14,13 @@ from psycopg.rows import TupleRow, dict_row
 
 from services.indicators.figures import (
     AlertRow,
+    DeviceRow,
     IncidentRow,
     OutbreakRow,
     ReferralRow,
     ResidentRow,
     Rows,
+    ScheduleRow,
     Window,
 )
 
@@ -76,6 +80,102 @@ JOIN residents r USING (resident_id)
 WHERE r.site_id = ANY(%(sites)s) AND o.ts >= %(start)s AND o.ts < %(end)s
 """
 
+# Devices of the sites that existed some time in the window.
+_DEVICES = """
+SELECT device_id, kind, created_at, retired_at FROM devices
+WHERE site_id = ANY(%(sites)s) AND created_at < %(end)s
+  AND (retired_at IS NULL OR retired_at > %(start)s)
+"""
+# Online as the devices API has it (services/devices/repo.py): heard within `after` (any
+# message, rejected ones too, by when it was received), and the last thing heard not an
+# offline status (its own or the broker's last will). Each message keeps the device online
+# until the next one or for `after`, whichever is first; an offline status, not at all.
+# (`ts` bounds only prune chunks: a device's clock may be off by up to a day.)
+_ONLINE = """
+WITH heard AS (
+  SELECT device_id, received_at AS at, false AS down FROM readings
+   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
+     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
+  UNION ALL
+  SELECT device_id, received_at, false FROM motion_windows
+   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
+     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
+  UNION ALL
+  SELECT device_id, received_at, false FROM device_events
+   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
+     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
+  UNION ALL
+  SELECT device_id, received_at, online IS FALSE FROM device_status
+   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
+     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
+  UNION ALL
+  SELECT device_id, received_at, false FROM dead_letters
+   WHERE device_id = ANY(%(ids)s) AND received_at >= %(lo)s AND received_at < %(hi)s
+), spans AS (
+  SELECT device_id, at, down,
+         lead(at) OVER (PARTITION BY device_id ORDER BY at, down) AS next FROM heard
+)
+SELECT device_id,
+       sum(extract(epoch FROM greatest(
+             least(coalesce(next, 'infinity'), at + %(after)s, %(hi)s)
+             - greatest(at, %(start)s), interval '0'))) AS online_s
+FROM spans WHERE NOT down GROUP BY device_id
+"""
+# Wear events in the window, and the last one before it (the state it started in).
+_WEAR = """
+SELECT device_id, ts, type = 'wear_on' AS worn FROM (
+  SELECT device_id, ts, type FROM device_events
+   WHERE device_id = ANY(%(ids)s) AND type IN ('wear_on', 'wear_off')
+     AND ts >= %(start)s AND ts < %(end)s
+  UNION ALL
+  SELECT d.id, w.ts, w.type FROM unnest(%(ids)s::text[]) AS d(id)
+  CROSS JOIN LATERAL (
+    SELECT ts, type FROM device_events e
+     WHERE e.device_id = d.id AND e.type IN ('wear_on', 'wear_off') AND e.ts < %(start)s
+     ORDER BY ts DESC LIMIT 1) w
+) x ORDER BY device_id, ts
+"""
+# Active schedules of the sites' residents (an ended one keeps no date it ended on), the last
+# visit before the window, and the visits from its start until one interval after its end
+# (a round due at the end may be done that late).
+_SCHEDULES = """
+SELECT s.kind, s.starts_at, make_interval(hours => s.interval_hours) AS interval,
+       (SELECT max(v.done_at) FROM visits v
+         WHERE v.schedule_id = s.schedule_id AND v.done_at < %(start)s) AS done_before,
+       coalesce((SELECT array_agg(v.done_at ORDER BY v.done_at) FROM visits v
+         WHERE v.schedule_id = s.schedule_id AND v.done_at >= %(start)s
+           AND v.done_at < %(end)s + make_interval(hours => s.interval_hours)), '{}') AS done
+FROM visit_schedules s JOIN residents r USING (resident_id)
+WHERE r.site_id = ANY(%(sites)s) AND s.active AND s.starts_at < %(end)s
+"""
+
+
+async def _devices(
+    conn: Conn, args: dict[str, Any], offline_after: timedelta, now: datetime
+) -> list[DeviceRow]:
+    devices = await _rows(conn, _DEVICES, args)
+    ids = [d["device_id"] for d in devices]
+    online_args = args | {
+        "ids": ids,
+        "lo": args["start"] - offline_after,
+        "hi": min(args["end"], now),
+        "after": offline_after,
+    }
+    online = {r["device_id"]: float(r["online_s"]) for r in await _rows(conn, _ONLINE, online_args)}
+    wear: dict[str, list[tuple[datetime, bool]]] = defaultdict(list)
+    for w in await _rows(conn, _WEAR, args | {"ids": ids}):
+        wear[w["device_id"]].append((w["ts"], w["worn"]))
+    return [
+        DeviceRow(
+            kind=d["kind"],
+            created_at=d["created_at"],
+            retired_at=d["retired_at"],
+            online_s=online.get(d["device_id"], 0.0),
+            wear=wear[d["device_id"]],
+        )
+        for d in devices
+    ]
+
 
 async def _rows(conn: Conn, sql: str, args: dict[str, Any]) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
@@ -101,8 +201,11 @@ async def region_sites(conn: Conn, region: str) -> list[str] | None:
     return None if row is None else list(row[0])
 
 
-async def load(conn: Conn, sites: Sequence[str], window: Window) -> Rows:
-    """Every row the sites' figures in `window` need, in one snapshot."""
+async def load(
+    conn: Conn, sites: Sequence[str], window: Window, *, offline_after: timedelta, now: datetime
+) -> Rows:
+    """Every row the sites' figures in `window` need, in one snapshot (`offline_after`: when
+    a silent device is offline; nothing is counted online after `now`)."""
     args = {"sites": list(sites), "start": window.start, "end": window.end}
     async with conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -112,6 +215,8 @@ async def load(conn: Conn, sites: Sequence[str], window: Window) -> Rows:
         referrals = await _rows(conn, _REFERRALS, args)
         outbreaks = await _rows(conn, _OUTBREAKS, args)
         observed = await (await conn.execute(_OBSERVATIONS, args)).fetchone()
+        devices = await _devices(conn, args, offline_after, now)
+        schedules = await _rows(conn, _SCHEDULES, args)
     return Rows(
         alerts=[AlertRow(**a) for a in alerts],
         incidents=[IncidentRow(**i) for i in incidents],
@@ -127,6 +232,8 @@ async def load(conn: Conn, sites: Sequence[str], window: Window) -> Rows:
         referrals=[ReferralRow(**f) for f in referrals],
         outbreaks=[OutbreakRow(**o) for o in outbreaks],
         observations=int(observed[0]) if observed else 0,
+        devices=devices,
+        schedules=[ScheduleRow(**s) for s in schedules],
     )
 
 

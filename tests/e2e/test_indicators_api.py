@@ -210,7 +210,9 @@ def _seed(db: Conn) -> None:
     _outbreak(db, "respiratory", "2026-11-22T00:00", "ruled_out", None)
     _outbreak(db, "fever", "2026-11-25T00:00", "open", None)
     _outbreak(db, "gastrointestinal", "2026-11-10T00:00", "reported", "2026-11-10T01:00", True)
-    del r4
+    _seed_devices(db)
+    _seed_schedules(db, r1)
+    _seed_contracts(db, r1, r2, r4)
 
     # A second site of the region: one resident the whole month (30 days, not assessed), one
     # real fall acknowledged in 30 s and resolved in 100 s.
@@ -226,6 +228,121 @@ def _seed(db: Conn) -> None:
     ).fetchone()
     assert row is not None
     _seed_second_site_fall(db, int(row[0]))
+
+
+def _device(db: Conn, device: str, kind: str, created: str, retired: str | None = None) -> None:
+    db.execute(
+        "INSERT INTO devices (device_id, site_id, kind, secret_hash, created_at, retired_at)"
+        " VALUES (%s, %s, %s, 'seed', %s, %s)",
+        [device, SITE, kind, utc(created), retired and utc(retired)],
+    )
+
+
+def _heard(db: Conn, device: str, table: str, at: str, **extra: object) -> None:
+    """A message from `device` received at `at` (its own ts the same)."""
+    defaults: dict[str, dict[str, object]] = {
+        "readings": {"metric": "hr", "value": 70, "source": "seed"},
+        "motion_windows": {"hz": 50, "ax": [0.0], "ay": [0.0], "az": [1.0]},
+        "device_events": {"type": "sos"},
+        "device_status": {"online": True},
+    }
+    columns: dict[str, object] = {"ts": utc(at), "device_id": device, "received_at": utc(at)}
+    columns |= defaults[table] | extra
+    names = ", ".join(columns)
+    db.execute(
+        f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",
+        list(columns.values()),
+    )
+
+
+def _seed_devices(db: Conn) -> None:
+    """The month is 720 hours (2026-10-31T16:00Z to 2026-11-30T16:00Z)."""
+    # A wearable all month (720 h), worn from before the month (only the last event before it
+    # counts) until 10 Nov 16:00Z (240 h), and again from 20 Nov 16:00Z to the end (240 h).
+    _device(db, "ind-w1", "wearable", "2026-10-01T00:00")
+    for at, worn in [("2026-10-10T00:00", False), ("2026-10-20T00:00", True),
+                     ("2026-11-10T16:00", False), ("2026-11-20T16:00", True),
+                     ("2026-12-01T00:00", False)]:  # fmt: skip
+        _heard(db, "ind-w1", "device_events", at, type="wear_on" if worn else "wear_off")
+    # Online, each message for 5 min or until the next: the two wear events in the month
+    # 5 + 5 min; heard 2 min before the month: 3 min of it; a status, readings 3 and 6 min
+    # later: 3 + 3 + 5 min; a reading 2 min before the last will (offline status): 2 min,
+    # then a reading 1 min after it: 5 min; a motion window and an event 10 min later: 5 + 5
+    # min; a reading 1 min before the month ends: 1 min. In all 42 min.
+    _heard(db, "ind-w1", "readings", "2026-10-31T15:58")
+    _heard(db, "ind-w1", "device_status", "2026-11-02T00:00")
+    _heard(db, "ind-w1", "readings", "2026-11-02T00:03")
+    _heard(db, "ind-w1", "readings", "2026-11-02T00:06", metric="spo2")
+    _heard(db, "ind-w1", "readings", "2026-11-02T23:58")
+    _heard(db, "ind-w1", "device_status", "2026-11-03T00:00", online=False)
+    _heard(db, "ind-w1", "readings", "2026-11-03T00:01")
+    _heard(db, "ind-w1", "motion_windows", "2026-11-04T00:00")
+    _heard(db, "ind-w1", "device_events", "2026-11-04T00:10")
+    _heard(db, "ind-w1", "readings", "2026-11-30T15:59")
+    # A gateway from 16 Nov 04:00Z, retired 26 Nov 04:00Z: 240 h, online 5 min of them.
+    _device(db, "ind-g1", "gateway", "2026-11-16T04:00", "2026-11-26T04:00")
+    _heard(db, "ind-g1", "device_status", "2026-11-16T05:00")
+    # Not in the month: retired before it, provisioned after it.
+    _device(db, "ind-w2", "wearable", "2026-10-01T00:00", "2026-10-15T00:00")
+    _device(db, "ind-b1", "bed_sensor", "2026-12-01T00:00")
+
+
+def _schedule(db: Conn, resident: int, kind: str, hours: int, starts: str, active: bool) -> int:
+    row = db.execute(
+        "INSERT INTO visit_schedules (resident_id, kind, label, interval_hours, starts_at,"
+        " active, created_by) VALUES (%s, %s, 'seed', %s, %s, %s, 'seed') RETURNING schedule_id",
+        [resident, kind, hours, utc(starts), active],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _seed_schedules(db: Conn, resident: int) -> None:
+    # Daily rounds, last done before the month at 31 Oct 10:00Z: due 1 Nov 10:00 (done at
+    # 09:00, on time), 2 Nov 09:00 (done 12:00, late), 3 Nov 12:00 and 4 Nov 12:00 (missed),
+    # 5 Nov 12:00 (done 13:00, late), then 6 Nov 13:00 to 30 Nov 13:00: 25 missed. 30 due.
+    rounds = _schedule(db, resident, "vitals_round", 24, "2026-10-30T16:00", True)
+    for at in ("2026-10-31T10:00", "2026-11-01T09:00", "2026-11-02T12:00", "2026-11-05T13:00"):
+        db.execute(
+            "INSERT INTO visits (schedule_id, resident_id, done_at, done_by)"
+            " VALUES (%s, %s, %s, 'seed')",
+            [rounds, resident, utc(at)],
+        )
+    # A monthly family-doctor visit from 15 Nov, done a day early: on time.
+    doctor = _schedule(db, resident, "family_doctor_visit", 720, "2026-11-15T00:00", True)
+    db.execute(
+        "INSERT INTO visits (schedule_id, resident_id, done_at, done_by)"
+        " VALUES (%s, %s, %s, 'seed')",
+        [doctor, resident, utc("2026-11-14T00:00")],
+    )
+    # A yearly nurse visit due 20 Nov, not done: within its interval, pending.
+    _schedule(db, resident, "nurse_visit", 8784, "2026-11-20T00:00", True)
+    # An ended schedule and one starting after the month: not counted.
+    _schedule(db, resident, "vitals_round", 1, "2026-10-01T00:00", False)
+    _schedule(db, resident, "vitals_round", 1, "2026-12-05T00:00", True)
+
+
+def _seed_contracts(db: Conn, r1: int, r2: int, r4: int) -> None:
+    """On 30 Nov (the last day): disabled r1, r2, r4, of them r1 and r4 contracted (r2's ended
+    the day before; r4's starts that day); aged 80+ r1 (by birth date) and r2, r1 contracted;
+    special difficulty r1, contracted."""
+    db.execute(
+        "INSERT INTO users (username, password_hash, role) VALUES ('ind-fd', 'x', 'family_doctor')"
+    )
+    needs = [(r1, ["disabled", "special_difficulty"]), (r2, ["disabled", "aged_80_plus"]),
+             (r4, ["disabled"])]  # fmt: skip
+    for resident, categories in needs:
+        db.execute(
+            "UPDATE residents SET special_needs = %s WHERE resident_id = %s", [categories, resident]
+        )
+    db.execute("UPDATE residents SET birth_date = '1940-01-01' WHERE resident_id = %s", [r1])
+    for resident, start, end in [(r1, "2026-01-01", "2026-12-31"), (r2, "2026-01-01",
+                                 "2026-11-29"), (r4, "2026-11-30", "2027-11-29")]:  # fmt: skip
+        db.execute(
+            "INSERT INTO family_doctor_contracts (resident_id, team, doctor, start_on, end_on,"
+            " service_package, created_by) VALUES (%s, 'seed', 'ind-fd', %s, %s, 'basic', 'seed')",
+            [resident, start, end],
+        )
 
 
 def _residents_of(db: Conn, site: str) -> list[int]:
@@ -330,7 +447,21 @@ EXPECTED: dict[str, Any] = {
         "answered_within_15_min_share": pytest.approx(1 / 3),
         "returned": 2,
     },
-    "observations": {"done": 2},
+    "observations": {
+        "done": 2,
+        "rounds": {
+            "due": 32, "on_time": 2, "late": 2, "missed": 27, "pending": 1,
+            "done_share": pytest.approx(4 / 32),
+            "by_kind": {
+                "family_doctor_visit": {"due": 1, "on_time": 1, "late": 0, "missed": 0,
+                                        "pending": 0, "done_share": 1.0},
+                "nurse_visit": {"due": 1, "on_time": 0, "late": 0, "missed": 0, "pending": 1,
+                                "done_share": 0.0},
+                "vitals_round": {"due": 30, "on_time": 1, "late": 2, "missed": 27,
+                                 "pending": 0, "done_share": pytest.approx(3 / 30)},
+            },
+        },
+    },
     "outbreaks": {
         "opened": 3,
         "by_syndrome": {"fever": 1, "gastrointestinal": 1, "respiratory": 1},
@@ -338,6 +469,25 @@ EXPECTED: dict[str, Any] = {
         "reported": 1,
         "ruled_out": 1,
         "time_to_report": {"count": 1, "median_s": 10800, "p90_s": 10800},
+    },
+    "devices": {
+        "device_hours": 960.0,
+        "online_hours": pytest.approx(47 / 60),
+        "online_share": pytest.approx(47 / 60 / 960),
+        "wearable_hours": 720.0,
+        "worn_hours": 480.0,
+        "worn_share": pytest.approx(2 / 3),
+    },
+    "contracts": {
+        "target": 0.8,
+        "by_category": {
+            "disabled": {"residents": 3, "contracted": 2, "rate": pytest.approx(2 / 3),
+                         "meets_target": False},
+            "aged_80_plus": {"residents": 2, "contracted": 1, "rate": 0.5,
+                             "meets_target": False},
+            "special_difficulty": {"residents": 1, "contracted": 1, "rate": 1.0,
+                                   "meets_target": True},
+        },
     },
 }  # fmt: skip
 
@@ -405,6 +555,16 @@ def test_the_csv_and_the_workbook_carry_the_json_figures(api: TestClient, month:
     assert by_name["residents.falls_per_1000_resident_days"]["label"] == (
         "Falls per 1,000 resident-days"
     )
+    assert by_name["devices.worn_share"]["label"] == "Share of wearable-hours worn"
+    coverage = by_name["contracts.by_category.special_difficulty.meets_target"]
+    assert (coverage["label"], coverage["value"]) == (
+        "Meets the 80 % target · Special hardship",
+        "True",
+    )
+    assert by_name["observations.rounds.by_kind.vitals_round.missed"]["label"] == (
+        "Missed · Vital-signs rounds"
+    )
+    assert labels["devices.online_share"] == "设备在线率"
 
 
 def test_only_readers_of_the_whole_site_get_its_figures(api: TestClient, month: None) -> None:

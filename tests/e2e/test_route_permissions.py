@@ -355,6 +355,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/sites/{site_id}/contract-coverage"): Probe("site"),
     # The kind the probe sites already have: nothing changes.
     ("PUT", "/api/v1/sites/{site_id}/kind"): Probe("site", {"kind": "institution"}),
+    # The probe sites are in no region already: nothing changes.
+    ("PUT", "/api/v1/sites/{site_id}/region"): Probe("site", {"region_id": None}),
+    # The regulator's region: made once (201), then there already (409).
+    ("POST", "/api/v1/regions"): Probe(body={"region_id": "pm-region", "name": "probe"}),
     ("GET", "/api/v1/residents/{resident_id}/visit-schedules"): Probe("resident"),
     # Due in a year: never overdue, never reminded.
     ("POST", "/api/v1/residents/{resident_id}/visit-schedules"): Probe(

@@ -37,6 +37,18 @@ def test_a_nurse_reads_the_month_in_chinese_and_downloads_it(
         has_text=ZH["indicators.residents.falls_per_1000_resident_days"]
     )
     expect(falls.locator("td")).to_have_text("16.7")  # 1000 x 1 fall / 60 resident-days
+    # The figures added later: worn 480 of 720 wearable-hours; contract coverage of the one
+    # resident in special difficulty, who is contracted; 30 daily rounds due, 27 missed.
+    worn = page.locator("#figure-rows tr").filter(has_text=ZH["indicators.devices.worn_share"])
+    expect(worn.locator("td")).to_have_text("66.7 %")
+    meets = ZH["indicators.contracts.by_category.meets_target"]
+    special = ZH["indicators.contract_category.special_difficulty"]
+    coverage = page.locator("#figure-rows tr").filter(has_text=f"{meets} · {special}")
+    expect(coverage.locator("td")).to_have_text(ZH["indicators.bool.true"])
+    missed = ZH["indicators.observations.rounds.by_kind.missed"]
+    rounds = ZH["indicators.visit_kind.vitals_round"]
+    row = page.locator("#figure-rows tr").filter(has_text=f"{missed} · {rounds}")
+    expect(row.locator("td")).to_have_text("27")
     motion = page.locator("#precision-rows tr").filter(has_text=ZH["rule.fall.motion"])
     expect(motion.locator("meter")).to_have_attribute("value", "0.5")
     expect(motion.locator("td").last).to_have_text("50.0 %")

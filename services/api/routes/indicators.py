@@ -6,13 +6,24 @@ docs/indicators.md."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
-from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, errors, invalid, require
+from services.api.deps import (
+    AUTHENTICATED,
+    OFFLINE_AFTER,
+    PLACE_ID,
+    Conn,
+    errors,
+    invalid,
+    require,
+)
+from services.api.repos import contracts
+from services.api.routes.contracts import TARGET
 from services.api.routes.ward import site_zone
 from services.api.spreadsheets import XLSX, table_download
 from services.auth import audit
@@ -32,7 +43,12 @@ EARLIEST: Final = date(2000, 1, 1)
 LATEST: Final = date(2100, 12, 31)
 COLUMNS: Final = ("indicator", "label", "value")
 # Name parts that are a rule or syndrome, not a figure: their labels come from their own keys.
-_GROUPS: Final = {"by_rule": "rule.", "by_syndrome": "syndrome."}
+_GROUPS: Final = {
+    "by_rule": "rule.",
+    "by_syndrome": "syndrome.",
+    "by_kind": "indicators.visit_kind.",
+    "by_category": "indicators.contract_category.",
+}
 
 
 def _window(site_tz: str, first: date, last: date) -> Window:
@@ -73,7 +89,10 @@ async def site_indicators(
     """The figures of a site, or of a region's sites together, for the days `from`..`to`
     (midnight to midnight in the sites' time zone)."""
     sites, zone, window = await _place(conn, caller, site, region, from_, to)
-    figures = indicators(window, await store.load(conn, sites, window))
+    now = datetime.now(UTC)
+    read = await store.load(conn, sites, window, offline_after=OFFLINE_AFTER, now=now)
+    read = replace(read, contracts=await _coverage(conn, sites, to, now))
+    figures = indicators(window, read, now=now, target=TARGET)
     place = f"site/{site}" if site else f"region/{region}"
     await audit.record(conn, request, caller, "indicators.read", place, site_id=site)
     body = {
@@ -136,6 +155,21 @@ async def _place(
         raise invalid(["query", "region"], f"its sites are in different time zones: {zones}")
     zone = zones.pop()
     return sites, zone, _window(zone, first, last)
+
+
+async def _coverage(
+    conn: Conn, sites: list[str], on: date, now: datetime
+) -> list[tuple[str, int, int]]:
+    """Contract coverage per category on the period's last day (the contracts page's query,
+    services/api/repos/contracts.py), the sites' counts added together."""
+    totals: dict[str, tuple[int, int]] = {}
+    for site in sites:
+        for category, residents, contracted in await contracts.coverage(
+            conn, site_id=site, on=on, now=now
+        ):
+            before = totals.get(category, (0, 0))
+            totals[category] = (before[0] + residents, before[1] + contracted)
+    return [(c, *totals.get(c, (0, 0))) for c in contracts.CATEGORIES]
 
 
 async def _site(conn: Conn, caller: Principal, site: str) -> list[str]:

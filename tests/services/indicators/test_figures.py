@@ -9,20 +9,27 @@ import pytest
 
 from services.indicators.figures import (
     AlertRow,
+    DeviceRow,
     IncidentRow,
     OutbreakRow,
     ReferralRow,
     ResidentRow,
     Rows,
+    ScheduleRow,
     Window,
+    contract_figures,
     days_in_home,
+    device_figures,
     durations,
     flatten,
     indicators,
+    round_outcomes,
+    worn_seconds,
 )
 
 START = datetime(2026, 10, 31, 16, tzinfo=UTC)  # 1 November 00:00 in Shanghai
 WINDOW = Window(START, START + timedelta(days=30))
+LATER = START + timedelta(days=60)  # `now`: the window is over
 
 
 def at(day: float) -> datetime:
@@ -85,7 +92,7 @@ def test_figures_of_a_small_month() -> None:
         ],
         observations=4,
     )
-    got = indicators(WINDOW, rows)
+    got = indicators(WINDOW, rows, now=LATER)
     fall = got["alerts"]["by_rule"]["fall.motion"]
     # 2 motion falls in the window: actionable, false alarm -> 1 of 2 real.
     assert (fall["total"], fall["actionable"], fall["false_alarm"]) == (2, 1, 1)
@@ -118,7 +125,7 @@ def test_figures_of_a_small_month() -> None:
         "answered_within_15_min_share": pytest.approx(1 / 3),
         "returned": 2,
     }
-    assert got["observations"] == {"done": 4}
+    assert got["observations"]["done"] == 4
     out = got["outbreaks"]
     assert (out["opened"], out["reported"], out["ruled_out"], out["open"]) == (2, 1, 1, 0)
     assert out["by_syndrome"] == {"gastrointestinal": 1, "respiratory": 1}
@@ -126,8 +133,70 @@ def test_figures_of_a_small_month() -> None:
 
 
 def test_an_empty_window_has_no_rates() -> None:
-    got = indicators(WINDOW, Rows())
+    got = indicators(WINDOW, Rows(), now=LATER)
     assert got["residents"]["falls_per_1000_resident_days"] is None
     assert got["referrals"]["answered_within_15_min_share"] is None
     assert ("alerts.time_to_resolve.median_s", None) in flatten(got)
     assert ("residents.resident_days", 0.0) in flatten(got)
+
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "now", "expected"),
+    [
+        # Never done, daily from day 28: due days 28 and 29, both missed once the day is over.
+        (ScheduleRow("r", at(28), DAY, None), LATER, {"missed": 2}),
+        # ... but on day 29.5 the one due on day 29 is still within its day: pending.
+        (ScheduleRow("r", at(28), DAY, None), at(29.5), {"missed": 1, "pending": 1}),
+        # Daily for 400 days before the window, never done: those are skipped, not counted;
+        # the window's 30 are missed.
+        (ScheduleRow("r", at(-400), DAY, None), LATER, {"missed": 30}),
+        # Every 10 days from day 0: done day 0 (on time), day 12 (late: due day 10, next due
+        # day 22), day 22 (on time; next due day 32, after the window).
+        (ScheduleRow("r", at(0), 10 * DAY, None, [at(0), at(12), at(22)]), LATER,
+         {"on_time": 2, "late": 1}),
+        # Done early, before the schedule starts: on time, and due again one interval later.
+        (ScheduleRow("r", at(5), 30 * DAY, None, [at(4)]), LATER, {"on_time": 1}),
+    ],
+    ids=["missed", "pending-at-now", "long-missed-skipped", "on-time-and-late", "early"],
+)  # fmt: skip
+def test_rounds_due_in_the_window_and_what_became_of_them(
+    schedule: ScheduleRow, now: datetime, expected: dict[str, int]
+) -> None:
+    assert dict(round_outcomes(WINDOW, schedule, now)) == expected
+
+
+def test_wear_starts_from_the_last_event_before_the_window() -> None:
+    # Nothing heard: not worn. Worn from before the start to day 10, again from day 20.
+    assert worn_seconds([], START, at(30)) == 0
+    wear = [(at(-5), True), (at(10), False), (at(20), True)]
+    assert worn_seconds(wear, START, at(30)) == 20 * 86_400
+
+
+def test_device_hours_stop_at_retirement_and_at_now() -> None:
+    devices = [
+        DeviceRow("wearable", at(-10), None, online_s=3600, wear=[(at(-1), True)]),
+        DeviceRow("gateway", at(5), at(10), online_s=7200),
+        DeviceRow("bed_sensor", at(-10), at(-5), online_s=0),  # retired before: no hours
+    ]
+    # `now` on day 15: the wearable 15 days (360 h, all worn), the gateway 5 days (120 h).
+    got = device_figures(WINDOW, devices, at(15))
+    assert got == {
+        "device_hours": 480.0,
+        "online_hours": 3.0,
+        "online_share": pytest.approx(3 / 480),
+        "wearable_hours": 360.0,
+        "worn_hours": 360.0,
+        "worn_share": 1.0,
+    }
+    assert device_figures(WINDOW, [], LATER)["online_share"] is None
+
+
+def test_contract_coverage_against_the_target() -> None:
+    got = contract_figures([("disabled", 5, 4), ("aged_80_plus", 4, 3), ("x", 0, 0)], 0.8)
+    cats = got["by_category"]
+    assert (cats["disabled"]["rate"], cats["disabled"]["meets_target"]) == (0.8, True)
+    assert cats["aged_80_plus"]["meets_target"] is False
+    assert (cats["x"]["rate"], cats["x"]["meets_target"]) == (None, None)

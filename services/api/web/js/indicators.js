@@ -7,12 +7,20 @@ import { LANGUAGE_EVENT, initI18n, label, language, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
 import { ApiError, api, apiFetch, detailOf, requireSession } from './session.js';
 
-const GROUPS = { by_rule: 'rule.', by_syndrome: 'syndrome.' };
+const GROUPS = {
+  by_rule: 'rule.',
+  by_syndrome: 'syndrome.',
+  by_kind: 'indicators.visit_kind.',
+  by_category: 'indicators.contract_category.',
+};
+// Shares of a whole, shown as percentages.
+const PERCENT = ['_share', 'precision', '.rate', 'contracts.target'];
 const state = { me: null, figures: null, query: null };
 
 function shown(name, value) {
   if (value === null || value === undefined) return '—';
-  if (name.endsWith('_share') || name.endsWith('precision')) return `${formatNumber(100 * value, 1)} %`;
+  if (typeof value === 'boolean') return t(`indicators.bool.${value}`);
+  if (PERCENT.some((end) => name.endsWith(end))) return `${formatNumber(100 * value, 1)} %`;
   return formatNumber(value, Number.isInteger(value) ? 0 : 1);
 }
 

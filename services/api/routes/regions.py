@@ -1,0 +1,73 @@
+"""Regions (issue 18): make one, and put a site in one (or in none). A region spans sites and
+decides what its regulators read, so only an administrator of every site manages them; the
+command line does the same (`carewatch region add`, `carewatch site region`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from pydantic import BaseModel, Field
+
+from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, PgText, errors, invalid, require
+from services.auth import audit
+from services.auth.principal import Principal
+from services.regions import NoSuchSite, RegionError, create_region, set_site_region
+
+router = APIRouter(tags=["regions"], responses=AUTHENTICATED)
+
+Manager = Annotated[Principal, Depends(require("users:manage"))]
+RegionId = Annotated[str, Field(pattern=PLACE_ID)]
+
+
+class RegionIn(BaseModel):
+    region_id: RegionId
+    name: Annotated[PgText, Field(min_length=1, max_length=200)]
+
+
+class SiteRegionIn(BaseModel):
+    region_id: RegionId | None = Field(description="the region; null: in no region")
+
+
+class SiteRegionOut(BaseModel):
+    site_id: str
+    region_id: str | None
+
+
+def _every_site(caller: Principal) -> None:
+    if not caller.every_site:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "regions span sites: only an administrator of every site manages them",
+        )
+
+
+@router.post("/api/v1/regions", status_code=status.HTTP_201_CREATED, responses=errors(400, 409))
+async def post_region(body: RegionIn, conn: Conn, caller: Manager, request: Request) -> RegionIn:
+    """Make a region (a district over sites, read by its regulators)."""
+    _every_site(caller)
+    if not await create_region(conn, region_id=body.region_id, name=body.name.strip()):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"region {body.region_id!r} exists")
+    await audit.record(conn, request, caller, "region.add", f"region/{body.region_id}")
+    return body
+
+
+@router.put("/api/v1/sites/{site_id}/region", responses=errors(400, 404))
+async def put_site_region(
+    site_id: Annotated[str, Path(pattern=PLACE_ID)],
+    body: SiteRegionIn,
+    conn: Conn,
+    caller: Manager,
+    request: Request,
+) -> SiteRegionOut:
+    """Put a site in a region, or (null) in none: its regulators read its figures from now."""
+    _every_site(caller)
+    try:
+        await set_site_region(conn, site_id=site_id, region_id=body.region_id)
+    except NoSuchSite as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except RegionError as exc:  # the region named does not exist
+        raise invalid(["body", "region_id"], str(exc)) from None
+    resource = f"site/{site_id}/region/{body.region_id}"
+    await audit.record(conn, request, caller, "site.region", resource, site_id=site_id)
+    return SiteRegionOut(site_id=site_id, region_id=body.region_id)
