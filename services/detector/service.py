@@ -236,7 +236,7 @@ class Detector:
             kind, _, key = subject.partition(":")
             if kind == "cursor":
                 continue  # ours is read below; other partitions' are theirs
-            if kind in ("cluster", "unit"):
+            if kind in ("cluster", "unit", "sitecluster"):
                 restore_unit_state(self.engine, self.partition, subject, state)
             elif kind == "resident" and self._ensure_resident(int(key)):
                 rules = self.engine.residents[int(key)]
@@ -456,6 +456,8 @@ class Detector:
                 states[unit_subject(site_id, unit_id)] = state
             for (site_id, unit_id, syndrome), cluster in self.engine.clusters.items():
                 states[f"cluster:{site_id}/{unit_id}/{syndrome}"] = cluster
+            for (site_id, of), site in self.engine.sites.items():
+                states[f"sitecluster:{site_id}/{of}"] = site
         # The case files' line lists as the rules hold them now (after this batch).
         files = [
             (c, *found)

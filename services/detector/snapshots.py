@@ -5,6 +5,7 @@ A row's `doc` is JSON (rules/state_codec.py) and its `version` the format versio
   field missing from it keeps its default when restored);
 - `unit:<site>/<unit>`: the unit's `OutbreakState`;
 - `cluster:<site>/<unit>/<syndrome>`: the unit's `ClusterState` of that syndrome;
+- `sitecluster:<site>/<syndrome>`: the site's `SiteClusterState` of that syndrome;
 - `cursor:...`: a position (an integer).
 Format 1 is the binary format of earlier releases: the detector does not read it and refuses
 to start while any is left (`carewatch upgrade-state`, upgrade/state.py, rewrites it as JSON).
@@ -26,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from rules.engine import ResidentRules
 from rules.outbreak import OutbreakState
+from rules.outbreak_site import SiteClusterState
 from rules.outbreak_syndromes import ClusterState
 from rules.state_codec import Json, StateFormatError, decode, encode, upgrade
 from services.errors import LegacyStateError
@@ -65,12 +67,17 @@ def resident_snapshot(rules: ResidentRules) -> dict[str, Any]:
     return {name: getattr(rules, name) for name in STATE_FIELDS}
 
 
-_TYPES: Mapping[str, Any] = {"unit": OutbreakState, "cluster": ClusterState, "cursor": int}
+_TYPES: Mapping[str, Any] = {
+    "unit": OutbreakState,
+    "cluster": ClusterState,
+    "sitecluster": SiteClusterState,
+    "cursor": int,
+}
 
 
 def _kind(subject: str) -> str:
     kind = subject.partition(":")[0]
-    if kind not in ("resident", "unit", "cluster", "cursor"):
+    if kind not in ("resident", *_TYPES):
         raise StateFormatError(f"unknown subject kind {kind!r}")
     return kind
 
