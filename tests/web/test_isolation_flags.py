@@ -1,5 +1,6 @@
 """Isolation and cohort flags in a real browser, in Chinese, on a phone: a unit cohorted and a
-resident in isolation show as a banner and a chip on the residents list and on the board."""
+resident in isolation show as a banner and a chip on the residents list and on the board; the
+ward views go round isolated residents last in their unit, a cohorted unit's as one group."""
 
 from __future__ import annotations
 
@@ -54,3 +55,75 @@ def test_flags_show_on_the_residents_list_and_the_board(
     expect(page.locator("#isolation-banner")).to_have_text(banner)
     tile = page.locator(f"#ward li[data-resident-id='{rid}'] .isolation-flag")
     expect(tile).to_have_text(ZH["isolation.isolation"])
+
+
+def _resident(db: Conn, unit: str, name: str, room: str) -> int:
+    row = db.execute(
+        "INSERT INTO residents (site_id, unit_id, display_name, room, bed)"
+        " VALUES (%s, %s, %s, %s, '1') RETURNING resident_id",
+        [SITE, unit, name, room],
+    ).fetchone()
+    assert row is not None
+    db.commit()
+    return int(row[0])
+
+
+def test_the_ward_views_go_round_isolated_residents_last_and_group_a_cohorted_unit(
+    db: Conn, api: TestClient, ward: str, open_page: Any
+) -> None:
+    units = ("obw2", "obw3")
+    for unit in units:
+        db.execute(
+            "INSERT INTO units VALUES (%s, %s, '巡视单元') ON CONFLICT DO NOTHING", [SITE, unit]
+        )
+    # In bed order the isolated resident would come first in their unit.
+    isolated = _resident(db, "obw2", "赵隔离", "201")
+    others = [_resident(db, "obw2", "钱其他", "202"), _resident(db, "obw2", "孙其他", "203")]
+    elsewhere = _resident(db, "obw3", "李别处", "301")
+    nurse = login_as(api, "web-round-nurse", "nurse", site=SITE, units=units)
+    for body in (
+        {"kind": "isolation", "reason": "腹泻", "resident_id": isolated},
+        {"kind": "cohort", "reason": "诺如病毒", "unit_id": "obw2"},
+    ):
+        made = api.post("/api/v1/isolation-flags", json=body, headers=nurse)
+        assert made.status_code == 201, made.text
+    heading = ZH["isolation.unit_cohort"].format(unit="obw2", reason="诺如病毒")
+    expected = [*others, isolated, elsewhere]
+
+    page: Page = open_page(locale="zh-CN", **PHONE)
+    log_in(page, "web-round-nurse", "/residents")
+    table = page.locator("#ward-table[data-loaded='true']")
+    expect(table).to_be_visible()
+    expect(page.locator("#round-note")).to_be_visible()
+    expect(page.locator("#round-note")).to_have_text(ZH["isolation.round_note"])
+    rows = page.locator("#ward-rows tr")
+    expect(rows.nth(0)).to_have_text(heading)  # the cohort's heading, then its residents
+    ids = page.locator("#ward-rows tr[data-resident-id]")
+    expect(ids).to_have_count(4)
+    assert [int(i) for i in ids.evaluate_all("rs => rs.map(r => r.dataset.residentId)")] == expected
+    iso = page.locator(f"#ward-rows tr[data-resident-id='{isolated}']")
+    expect(iso).to_have_attribute("data-precaution", "isolation")
+    expect(iso).to_have_attribute("data-cohort", "obw2")
+    expect(iso.locator(".isolation-flag")).to_have_text(ZH["isolation.isolation"])
+    lone = page.locator(f"#ward-rows tr[data-resident-id='{elsewhere}']")
+    expect(lone).not_to_have_attribute("data-cohort", "obw2")
+    no_sideways_scroll(page)
+    screenshot(page, "isolation-round-order-phone-zh")
+
+    page.goto("/board")
+    tiles = page.locator("#ward li[data-resident-id]")
+    expect(tiles).to_have_count(4)
+    expect(page.locator("#ward li.cohort-head")).to_have_text(heading)
+    got = tiles.evaluate_all("ts => ts.map(t => Number(t.dataset.residentId))")
+    assert got == expected
+    expect(page.locator(f"#ward li[data-resident-id='{isolated}']")).to_have_attribute(
+        "data-precaution", "isolation"
+    )
+
+    page.goto("/handover")
+    due = page.locator("#due li[data-resident-id]")
+    expect(due).to_have_count(4)
+    assert due.evaluate_all("ds => ds.map(d => Number(d.dataset.residentId))") == expected
+    expect(page.locator("#due li.cohort-head")).to_have_text(heading)
+    expect(page.locator("#round-note")).to_be_visible()
+    expect(page.locator("#round-note")).to_have_text(ZH["isolation.round_note"])

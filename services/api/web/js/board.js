@@ -409,7 +409,7 @@ function renderGrid(incidents) {
   const residents = [...state.residents.values()].filter(
     (r) => (!state.site || r.site_id === state.site) && (!state.unit || r.unit_id === state.unit),
   );
-  put(grid, wardTiles(residents, incidents, state.news2, deviceProblem));
+  put(grid, wardTiles(residents, incidents, state.news2, deviceProblem, state.flags || []));
   for (const tile of grid.querySelectorAll('li[data-resident-id]')) {
     const chips = residentChips(state.flags || [], Number(tile.dataset.residentId));
     if (chips.length) tile.querySelector('.tile-badges').prepend(...chips);
