@@ -46,8 +46,10 @@ from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
 from rules.outbreak_site import (
     SiteClustersConfig,
     SiteClusterState,
+    SiteIndex,
     SiteSyndrome,
     cases_behind,
+    site_index,
     sites_step,
 )
 from rules.outbreak_syndromes import (
@@ -383,10 +385,11 @@ class Engine:
             out += found
         return out + self._site(site_id, now=now)
 
-    def _site(self, site_id: str, *, now: datetime) -> list[AlertCandidate]:
-        states, found = sites_step(
-            self.sites, site_id, self.units, self.clusters, now=now, config=self.config.sites
-        )
+    def _site(
+        self, site_id: str, *, now: datetime, index: SiteIndex | None = None
+    ) -> list[AlertCandidate]:
+        index = index or site_index(self.units, self.clusters)
+        states, found = sites_step(self.sites, site_id, index, now=now, config=self.config.sites)
         self.sites.update(states)
         return found
 
@@ -431,8 +434,9 @@ class Engine:
                 config=self.config.syndromes.of(syndrome),
             )
             out += found
-        for site_id in sorted({key[0] for key in [*self.units, *self.clusters, *self.sites]}):
-            out += self._site(site_id, now=now)
+        index = site_index(self.units, self.clusters)
+        for site_id in sorted(index.keys() | {site for site, _ in self.sites}):
+            out += self._site(site_id, now=now, index=index)
         return out
 
     def tick_resident(self, r: ResidentRules, *, now: datetime) -> list[AlertCandidate]:

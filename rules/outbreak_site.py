@@ -32,6 +32,7 @@ __all__ = [
     "SiteSyndrome",
     "UnitCases",
     "cases_behind",
+    "site_index",
     "site_rule_id",
     "site_step",
     "site_subject",
@@ -138,37 +139,50 @@ def site_step(
     return SiteClusterState(key, cases, is_open, reported), out
 
 
+# What each site's unit rules hold, by site, then syndrome, then unit.
+SiteIndex = Mapping[str, Mapping[SiteSyndrome, Mapping[str, UnitCases]]]
+
+
+def site_index(
+    fevers: Mapping[tuple[str, str], OutbreakState],
+    clusters: Mapping[tuple[str, str, Syndrome], ClusterState],
+) -> SiteIndex:
+    """The engine's unit states (fever clusters by (site, unit), syndromic ones by (site, unit,
+    syndrome)) by site, in one pass: a tick steps every site from it."""
+    fever = frozenset({"fever"})
+    index: dict[str, dict[SiteSyndrome, dict[str, UnitCases]]] = {}
+    for (site, unit_id), state in fevers.items():
+        cases: dict[Person, Case] = {
+            ("resident", rid): Case(t, fever) for rid, t in state.onsets.items()
+        }
+        index.setdefault(site, {}).setdefault("fever", {})[unit_id] = UnitCases(cases, state.open)
+    for (site, unit_id, of), cluster in clusters.items():
+        held = UnitCases(cluster.cases, cluster.open)
+        index.setdefault(site, {}).setdefault(of, {})[unit_id] = held
+    return index
+
+
 def sites_step(
     sites: Mapping[tuple[str, SiteSyndrome], SiteClusterState],
     site_id: str,
-    fevers: Mapping[tuple[str, str], OutbreakState],
-    clusters: Mapping[tuple[str, str, Syndrome], ClusterState],
+    index: SiteIndex,
     *,
     now: datetime,
     config: SiteClustersConfig,
 ) -> tuple[dict[tuple[str, SiteSyndrome], SiteClusterState], list[AlertCandidate]]:
-    """Step every syndrome's rule of one site from the engine's unit states (fever clusters
-    by (site, unit), syndromic ones by (site, unit, syndrome)); the site's new states."""
-    fever = frozenset({"fever"})
-    held: dict[str, dict[str, UnitCases]] = {s: {} for s in SITE_SYNDROMES}
-    for (site, unit_id), state in fevers.items():
-        if site == site_id:
-            cases: dict[Person, Case] = {
-                ("resident", rid): Case(t, fever) for rid, t in state.onsets.items()
-            }
-            held["fever"][unit_id] = UnitCases(cases, state.open)
-    for (site, unit_id, of), cluster in clusters.items():
-        if site == site_id:
-            held[of][unit_id] = UnitCases(cluster.cases, cluster.open)
+    """Step every syndrome's rule of one site from what its units hold (`site_index`); the
+    site's new states."""
+    held = index.get(site_id, {})
     states: dict[tuple[str, SiteSyndrome], SiteClusterState] = {}
     out: list[AlertCandidate] = []
     for syndrome in SITE_SYNDROMES:
+        units = held.get(syndrome, {})
         known = sites.get((site_id, syndrome))
-        if known is None and not any(u.cases for u in held[syndrome].values()):
+        if known is None and not any(u.cases for u in units.values()):
             continue  # nothing to count, nothing open
         states[(site_id, syndrome)], found = site_step(
             known or SiteClusterState(),
-            held[syndrome],
+            units,
             syndrome=syndrome,
             site_id=site_id,
             now=now,

@@ -9,12 +9,15 @@ import pytest
 
 from rules.config import with_overrides
 from rules.engine import Engine
+from rules.outbreak import OutbreakState
 from rules.outbreak_site import (
     SiteClustersConfig,
     SiteClusterState,
     UnitCases,
+    site_index,
     site_rule_id,
     site_step,
+    sites_step,
 )
 from rules.outbreak_syndromes import Case, SignReport
 from rules.types import AlertCandidate
@@ -117,13 +120,12 @@ def test_switched_off_or_configured_counts() -> None:
 
 
 def test_fever_onsets_of_several_units_make_a_site_fever_cluster() -> None:
-    from rules.outbreak import OutbreakState
-    from rules.outbreak_site import sites_step
-
     fevers = {
         ("site-a", f"unit-{n}"): OutbreakState(f"unit:site-a/unit-{n}", {n: hours(n)})
         for n in (1, 2, 3)
     }
-    states, found = sites_step({}, "site-a", fevers, {}, now=hours(3), config=SiteClustersConfig())
+    states, found = sites_step(
+        {}, "site-a", site_index(fevers, {}), now=hours(3), config=SiteClustersConfig()
+    )
     assert rules(found) == [(site_rule_id("fever"), "raise", "site:site-a")]
     assert set(states) == {("site-a", "fever")}
