@@ -1,6 +1,7 @@
 """Issue 18, site-level clusters through the real pipeline: one gastrointestinal case in each
 of three units of a site (no unit's rule reaches its 3) opens ONE case file for the site, with
-no unit and each case in its own unit; the alert service routes its page as the site's."""
+no unit and each case in its own unit; the alert service routes its page, and the file's
+escalation when left unreported, as the site's."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def test_cases_in_three_units_open_one_site_case_file(
     for unit in UNITS:
         db.execute("INSERT INTO units VALUES (%s, %s, 'Unit') ON CONFLICT DO NOTHING", [SITE, unit])
     db.commit()
-    store(db, team(http, smtp))
+    document = team(http, smtp)
+    document["alerts"]["outbreak_report_within_s"] = 3
+    store(db, document)
     run_service(settings, tick_s=0.2)
     lead = login_as(api, "os-lead", "nurse", site=SITE)  # the whole site
     unit_nurse = login_as(api, "os-unit", "nurse", site=SITE, units=("osa",))
@@ -83,7 +86,8 @@ def test_cases_in_three_units_open_one_site_case_file(
     # The alert service routes the site's cluster: an incident of the site, with no unit.
     incident = wait_for(
         lambda: db.execute(
-            "SELECT site_id, unit_id, audience FROM incidents WHERE subject = %s",
+            "SELECT site_id, unit_id, audience FROM incidents WHERE subject = %s"
+            " AND audience = 'infection_control'",
             [f"site:{SITE}"],
         ).fetchall(),
         until=lambda rows: len(rows) == 1,
@@ -91,3 +95,16 @@ def test_cases_in_three_units_open_one_site_case_file(
         what="the site's incident",
     )
     assert incident == [(SITE, None, "infection_control")]
+
+    # Left unreported, the site's file escalates as the site's, like a unit's file.
+    overdue = wait_for(
+        lambda: db.execute(
+            "SELECT i.site_id, i.unit_id FROM incidents i JOIN alerts a USING (incident_id)"
+            " WHERE a.dedupe_key = %s",
+            [f"outbreak.report_overdue:{oid}"],
+        ).fetchall(),
+        until=lambda rows: len(rows) == 1,
+        timeout=30,
+        what="the site file's overdue incident",
+    )
+    assert overdue == [(SITE, None)]
