@@ -252,7 +252,9 @@ function residentLine(alert) {
     return h(
       'p',
       { class: 'who' },
-      t('board.unit_alert', { unit: alert.unit_id || alert.site_id }),
+      alert.unit_id
+        ? t('board.unit_alert', { unit: alert.unit_id })
+        : t('board.site_alert', { site: alert.site_id }),
     );
   const resident = state.residents.get(alert.resident_id);
   const name = resident

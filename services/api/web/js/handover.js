@@ -94,7 +94,13 @@ function alertItem(alert) {
     ),
     h('h3', { class: 'alert-title', title: alert.title }, label('rule.', alert.rule_id)),
     alert.resident_id === null
-      ? h('p', {}, t('board.unit_alert', { unit: alert.unit_id || alert.site_id }))
+      ? h(
+          'p',
+          {},
+          alert.unit_id
+            ? t('board.unit_alert', { unit: alert.unit_id })
+            : t('board.site_alert', { site: alert.site_id }),
+        )
       : h(
           'p',
           { class: 'who' },
