@@ -1,10 +1,12 @@
 """Isolation and cohort flags in a real browser, in Chinese, on a phone: a unit cohorted and a
 resident in isolation show as a banner and a chip on the residents list and on the board; the
-ward views go round isolated residents last in their unit, a cohorted unit's as one group."""
+ward views go round isolated residents last in their unit, a cohorted unit's as one group; an
+alert about a whole site (a site-level cluster) says so."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -127,3 +129,36 @@ def test_the_ward_views_go_round_isolated_residents_last_and_group_a_cohorted_un
     expect(page.locator("#due li.cohort-head")).to_have_text(heading)
     expect(page.locator("#round-note")).to_be_visible()
     expect(page.locator("#round-note")).to_have_text(ZH["isolation.round_note"])
+
+
+def test_an_alert_about_a_whole_site_says_so_on_the_board(
+    db: Conn, api: TestClient, ward: str, open_page: Any
+) -> None:
+    # A site-level cluster's incident, as the alert service stores it: no unit, no resident.
+    aid = 880_000 + int(datetime.now(UTC).timestamp()) % 100_000
+    rule = "outbreak.site_gastrointestinal_cluster"
+    db.execute(
+        "INSERT INTO incidents (incident_id, subject, audience, site_id, unit_id, resident_id,"
+        " state, severity, title, opened_at, delivered_at, updated_at)"
+        " VALUES (%s, %s, 'infection_control', %s, NULL, NULL, 'notified', 'high', 'Cluster',"
+        " now(), now(), now())",
+        [aid, f"site:{SITE}", SITE],
+    )
+    db.execute(
+        "INSERT INTO alerts (alert_id, incident_id, rule_id, dedupe_key, subject, title,"
+        " severity, opened_at, first_ts, last_ts, count, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, 'Cluster', 'high', now(), now(), now(), 1, now())",
+        [aid, aid, rule, f"{rule}:site:{SITE}:{aid}", f"site:{SITE}"],
+    )
+    db.commit()
+    try:
+        login_as(api, "web-site-lead", "nurse", site=SITE)  # the whole site
+        page: Page = open_page(locale="zh-CN", **PHONE)
+        log_in(page, "web-site-lead", "/board")
+        card = page.locator(f".alert[data-incident-id='{aid}']")
+        expect(card).to_contain_text(ZH["board.site_alert"].format(site=SITE))
+        expect(card).to_contain_text(ZH[f"rule.{rule}"])
+    finally:
+        db.execute("DELETE FROM alerts WHERE alert_id = %s", [aid])
+        db.execute("DELETE FROM incidents WHERE incident_id = %s", [aid])
+        db.commit()
