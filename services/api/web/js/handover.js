@@ -255,7 +255,7 @@ function render() {
   fill($('#resolved'), resolved, alertItem, 'handover.none_resolved');
   fill($('#moved'), report.referrals, referralItem, 'handover.none_referrals');
   const due = roundOrder(report.observations, state.flags);
-  const heading = (unitId) => unitHeading('li', state.flags, unitId);
+  const heading = (place) => unitHeading('li', state.flags, place);
   if (due.length) put($('#due'), withCohorts(due, state.flags, dueItem, heading));
   else fill($('#due'), due, dueItem, 'handover.none_due');
   $('#due').dataset.count = String(due.length);

@@ -55,13 +55,21 @@ export function precautionOf(flags, residentId) {
   return own.includes('cohort') ? 'cohort' : null;
 }
 
-/** The flag of a whole unit in force (isolation before cohort), or null. */
-export function unitFlag(flags, unitId) {
-  const units = flags.filter((f) => f.resident_id === null && f.unit_id === unitId);
+/** The flag in force on the whole unit of `place` (a row with `site_id` and `unit_id`;
+ * isolation before cohort), or null. */
+export function unitFlag(flags, place) {
+  const units = flags.filter(
+    (f) =>
+      f.resident_id === null &&
+      f.unit_id === place.unit_id &&
+      (!place.site_id || f.site_id === place.site_id),
+  );
   return units.find((f) => f.kind === 'isolation') || units[0] || null;
 }
 
 const RANK = { cohort: 1, isolation: 2 };
+// A unit is known by its site too: an every-site list may have a "u1" at two sites.
+const unitKey = (item) => `${item.site_id || ''}/${item.unit_id}`;
 
 /** The round order: units as they come, and in each unit the residents with no precaution of
  * their own first, then those cohorted, then those in isolation (infection control: care for
@@ -69,9 +77,10 @@ const RANK = { cohort: 1, isolation: 2 };
 export function roundOrder(items, flags) {
   const units = new Map();
   const rows = items.map((item, index) => {
-    if (!units.has(item.unit_id)) units.set(item.unit_id, units.size);
+    const key = unitKey(item);
+    if (!units.has(key)) units.set(key, units.size);
     const rank = RANK[precautionOf(flags, item.resident_id)] || 0;
-    return { item, index, unit: units.get(item.unit_id), rank };
+    return { item, index, unit: units.get(key), rank };
   });
   rows.sort((a, b) => a.unit - b.unit || a.rank - b.rank || a.index - b.index);
   return rows.map((row) => row.item);
@@ -82,10 +91,12 @@ export function anyPrecaution(items, flags) {
   return items.some((item) => precautionOf(flags, item.resident_id) !== null);
 }
 
-/** The heading of a flagged unit's group ("单元 u1 集中安置中：…"), or null. */
-export function unitHeading(tag, flags, unitId, attrs = {}) {
-  const flag = unitFlag(flags, unitId);
+/** The heading of the group of `place`'s unit if it is flagged ("单元 u1 集中安置中：…"),
+ * or null. */
+export function unitHeading(tag, flags, place, attrs = {}) {
+  const flag = unitFlag(flags, place);
   if (!flag) return null;
+  const unitId = place.unit_id;
   return h(
     tag,
     { class: `cohort-head flag-${flag.kind}`, dataset: { cohortUnit: unitId, flag: flag.kind }, ...attrs },
@@ -94,20 +105,21 @@ export function unitHeading(tag, flags, unitId, attrs = {}) {
 }
 
 /** `render(item)` for each item in round order, each flagged unit's residents after its
- * heading (`heading(unitId)`, null for none) as one cohort. */
+ * heading (`heading(item)` for the unit's first, null for none) as one cohort. */
 export function withCohorts(ordered, flags, render, heading) {
   const out = [];
   let unit;
   for (const item of ordered) {
-    if (item.unit_id !== unit) {
-      unit = item.unit_id;
-      const head = unitFlag(flags, unit) ? heading(unit) : null;
+    const flagged = unitFlag(flags, item);
+    if (unitKey(item) !== unit) {
+      unit = unitKey(item);
+      const head = flagged ? heading(item) : null;
       if (head) out.push(head);
     }
     const node = render(item);
     const precaution = precautionOf(flags, item.resident_id);
     if (precaution) node.dataset.precaution = precaution;
-    if (unitFlag(flags, unit)) node.dataset.cohort = unit;
+    if (flagged) node.dataset.cohort = item.unit_id;
     out.push(node);
   }
   return out;

@@ -65,8 +65,9 @@ function sorted() {
 }
 
 /** A flagged unit's heading row: its residents below it are one cohort. */
-function cohortRow(unitId) {
-  return h('tr', { class: 'cohort-row' }, unitHeading('th', state.flags, unitId, { colspan: 5, scope: 'rowgroup' }));
+function cohortRow(place) {
+  const attrs = { colspan: 5, scope: 'rowgroup' };
+  return h('tr', { class: 'cohort-row' }, unitHeading('th', state.flags, place, attrs));
 }
 
 function cell(key, ...children) {

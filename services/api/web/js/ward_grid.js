@@ -37,7 +37,7 @@ export function wardTiles(residents, incidents, news2, problemOf, flags = []) {
     news2.filter((n) => n.observations.status !== 'ok').map((n) => [n.resident_id, n]),
   );
   const ordered = roundOrder([...residents].sort(byPlace), flags);
-  const heading = (unitId) => unitHeading('li', flags, unitId);
+  const heading = (place) => unitHeading('li', flags, place);
   return withCohorts(ordered, flags, (r) => {
     const incident = loudest.get(r.resident_id);
     const problems = (r.devices || []).map(problemOf).filter(Boolean);
