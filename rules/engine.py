@@ -42,8 +42,16 @@ from rules.news2 import (
     sub_score,
 )
 from rules.news2 import note_motion as note_news2_motion
-from rules.outbreak import RULE_ID as FEVER_CLUSTER
 from rules.outbreak import OutbreakConfig, OutbreakState, outbreak_step
+from rules.outbreak_site import (
+    SiteClustersConfig,
+    SiteClusterState,
+    SiteIndex,
+    SiteSyndrome,
+    cases_behind,
+    site_index,
+    sites_step,
+)
 from rules.outbreak_syndromes import (
     SYNDROMES,
     Case,
@@ -52,7 +60,6 @@ from rules.outbreak_syndromes import (
     SignReport,
     Syndrome,
     SyndromesConfig,
-    rule_id,
     syndrome_step,
 )
 from rules.sos import sos_step
@@ -93,6 +100,7 @@ class RulesConfig(RuleConfig):
     wandering: WanderingConfig = Field(default_factory=WanderingConfig)
     outbreak: OutbreakConfig = Field(default_factory=OutbreakConfig)
     syndromes: SyndromesConfig = Field(default_factory=SyndromesConfig)
+    sites: SiteClustersConfig = Field(default_factory=SiteClustersConfig)
     # NEWS2 is re-scored when a parameter's chart score moves, and otherwise at ticks this
     # far apart (staleness and the rule's timers): inputs change every second, bands do not.
     news2_every_s: float = Field(default=5.0, gt=0, le=30)
@@ -148,6 +156,8 @@ class Engine:
         self.units: dict[tuple[str, str], OutbreakState] = {}
         # Syndromic clusters by (site, unit, syndrome).
         self.clusters: dict[tuple[str, str, Syndrome], ClusterState] = {}
+        # Clusters of a whole site by (site, syndrome), over the units' cases.
+        self.sites: dict[tuple[str, SiteSyndrome], SiteClusterState] = {}
         # Not rule state (never snapshotted): what each streamed NEWS2 parameter of a resident
         # counts as, while valid.
         self._resting: dict[int, dict[str, _Resting]] = {}
@@ -373,22 +383,20 @@ class Engine:
                 config=config,
             )
             out += found
-        return out
+        return out + self._site(site_id, now=now)
+
+    def _site(
+        self, site_id: str, *, now: datetime, index: SiteIndex | None = None
+    ) -> list[AlertCandidate]:
+        index = index or site_index(self.units, self.clusters)
+        states, found = sites_step(self.sites, site_id, index, now=now, config=self.config.sites)
+        self.sites.update(states)
+        return found
 
     def cases_of(self, candidate: AlertCandidate) -> tuple[str, Mapping[Person, Case]] | None:
         """The syndrome and the cases behind an outbreak alert (its case file's line list),
         or None if it is not one."""
-        site_id, _, unit_id = candidate.subject.removeprefix("unit:").partition("/")
-        if candidate.rule_id == FEVER_CLUSTER:
-            state = self.units.get((site_id, unit_id), OutbreakState())
-            fever = frozenset({"fever"})
-            return "fever", {("resident", rid): Case(t, fever) for rid, t in state.onsets.items()}
-        for syndrome in SYNDROMES:
-            if candidate.rule_id == rule_id(syndrome):
-                return syndrome, self.clusters.get(
-                    (site_id, unit_id, syndrome), ClusterState()
-                ).cases
-        return None
+        return cases_behind(candidate, self.units, self.clusters, self.sites)
 
     # --- time --------------------------------------------------------------------------------
 
@@ -426,6 +434,9 @@ class Engine:
                 config=self.config.syndromes.of(syndrome),
             )
             out += found
+        index = site_index(self.units, self.clusters)
+        for site_id in sorted(index.keys() | {site for site, _ in self.sites}):
+            out += self._site(site_id, now=now, index=index)
         return out
 
     def tick_resident(self, r: ResidentRules, *, now: datetime) -> list[AlertCandidate]:

@@ -102,11 +102,13 @@ class SignReport:
 class Case:
     """One line of the line list: onset (the first sign of the definition met), the signs
     seen (the definition's, and any other reported with or after them), the highest
-    temperature reported."""
+    temperature reported; the unit it was counted in when a site's rule lists it (a unit's
+    own cases are of its unit)."""
 
     onset: datetime
     signs: frozenset[str]
     temperature: float | None = None
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

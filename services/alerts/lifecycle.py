@@ -253,7 +253,7 @@ _Place = tuple[str, str | None, str, int | None]  # site, unit, time zone, resid
 
 def _place(subject: str, roster: Roster, config: AlertsConfig) -> _Place:
     """Where a subject is, so its incident can be routed: residents through the roster,
-    units from the subject itself."""
+    units and sites from the subject itself."""
     kind, _, rest = subject.partition(":")
     if kind == "resident":
         if not rest.isdigit():
@@ -267,7 +267,12 @@ def _place(subject: str, roster: Roster, config: AlertsConfig) -> _Place:
         if not site or not unit:
             raise UnknownSubject(subject, "a unit subject is 'unit:<site>/<unit>'")
         return site, unit, config.timezone_of(site), None
-    raise UnknownSubject(subject, "subjects are 'resident:<id>' or 'unit:<site>/<unit>'")
+    if kind == "site" and rest and "/" not in rest:
+        # A site's outbreak cluster: routed to the site's staff (site-wide shifts).
+        return rest, None, config.timezone_of(rest), None
+    raise UnknownSubject(
+        subject, "subjects are 'resident:<id>', 'unit:<site>/<unit>' or 'site:<site>'"
+    )
 
 
 def _update(

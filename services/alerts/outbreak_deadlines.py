@@ -80,9 +80,11 @@ def _candidate(action: Action, row: Any, now: datetime, within_s: float) -> Aler
     }
     if drill:
         values["drill"] = 1
-    title = f"Outbreak case file {outbreak_id} ({syndrome}, unit {unit_id}) not reported"
+    # A site's file (no unit) is about the site.
+    place = f"unit {unit_id}" if unit_id else f"site {site_id}"
+    title = f"Outbreak case file {outbreak_id} ({syndrome}, {place}) not reported"
     title += f" within {hours:g} h"
-    subject = unit_subject(site_id, unit_id)
+    subject = unit_subject(site_id, unit_id) if unit_id else f"site:{site_id}"
     return AlertCandidate(
         rule_id=RULE_ID,
         action=action,

@@ -1,6 +1,6 @@
-"""Outbreak case files: a cluster alert opens one for its unit and syndrome (or adds to the one
-open), and its cases are the file's line list. Written in the transaction of the candidates
-that raised them, and only for candidates written then: a replayed one (skipped by its
+"""Outbreak case files: a cluster alert opens one for its unit (or site) and syndrome (or adds
+to the one open), and its cases are the file's line list. Written in the transaction of the
+candidates that raised them, and only for candidates written then: a replayed one (skipped by its
 origin) had its file written with it the first time, and written again after that file was
 closed it would open a new one.
 """
@@ -46,14 +46,24 @@ def write_case_file(
     cases: Mapping[Person, Case],
     now: datetime,
 ) -> int:
-    """Open (or find the open) case file of the candidate's unit and syndrome and add its
-    cases; returns the file's id. A clear does not close a file: only a person does."""
-    site_id, _, unit_id = candidate.subject.removeprefix("unit:").partition("/")
-    row = conn.execute(
+    """Open (or find the open) case file of the candidate's unit (or site: subject
+    "site:<site>", a file with no unit) and syndrome and add its cases; returns the file's id.
+    A clear does not close a file: only a person does."""
+    insert = (
         "INSERT INTO outbreaks (site_id, unit_id, syndrome, rule_id, opened_at, updated_at)"
         " VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (site_id, unit_id, syndrome) WHERE status = 'open' AND NOT drill"
-        " DO UPDATE SET updated_at = excluded.updated_at RETURNING outbreak_id",
+    )
+    if candidate.subject.startswith("site:"):
+        site_id, unit_id = candidate.subject.removeprefix("site:"), None
+        insert += (
+            " ON CONFLICT (site_id, syndrome) WHERE unit_id IS NULL AND status = 'open'"
+            " AND NOT drill"
+        )
+    else:
+        site_id, _, unit_id = candidate.subject.removeprefix("unit:").partition("/")
+        insert += " ON CONFLICT (site_id, unit_id, syndrome) WHERE status = 'open' AND NOT drill"
+    row = conn.execute(
+        insert + " DO UPDATE SET updated_at = excluded.updated_at RETURNING outbreak_id",
         [site_id, unit_id, syndrome, candidate.rule_id, now, now],
     ).fetchone()
     assert row is not None  # inserted or updated: either returns the row
@@ -70,7 +80,7 @@ def write_case_file(
                     outbreak_id,
                     kind,
                     person_id,
-                    unit_id,
+                    case.unit or unit_id,
                     case.onset,
                     sorted(case.signs),
                     case.temperature,

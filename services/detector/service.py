@@ -244,7 +244,7 @@ class Detector:
             kind, _, key = subject.partition(":")
             if kind == "cursor":
                 continue  # ours is read below; other partitions' are theirs
-            if kind in ("cluster", "unit"):
+            if kind in ("cluster", "unit", "sitecluster"):
                 restore_unit_state(self.engine, self.partition, subject, state)
             elif kind == "resident" and self._ensure_resident(int(key)):
                 rules = self.engine.residents[int(key)]

@@ -5,6 +5,7 @@ A row's `doc` is JSON (rules/state_codec.py) and its `version` the format versio
   field missing from it keeps its default when restored);
 - `unit:<site>/<unit>`: the unit's `OutbreakState`;
 - `cluster:<site>/<unit>/<syndrome>`: the unit's `ClusterState` of that syndrome;
+- `sitecluster:<site>/<syndrome>`: the site's `SiteClusterState` of that syndrome;
 - `cursor:...`: a position (an integer).
 Format 1 is the binary format of earlier releases: the detector does not read it and refuses
 to start while any is left (`carewatch upgrade-state`, upgrade/state.py, rewrites it as JSON).
@@ -26,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from rules.engine import Engine, ResidentRules
 from rules.outbreak import OutbreakState
+from rules.outbreak_site import SiteClusterState
 from rules.outbreak_syndromes import ClusterState
 from rules.state_codec import Json, StateFormatError, decode, encode, upgrade
 from rules.types import unit_subject
@@ -75,7 +77,7 @@ def states_to_save(
     engine: Engine, dirty: Iterable[int], cursors: Mapping[str, int]
 ) -> dict[str, Any]:
     """What a snapshot saves, by subject: every resident changed since the last one, every
-    unit and cluster, and the partition's cursors (by their keys)."""
+    unit, cluster and site cluster, and the partition's cursors (by their keys)."""
     states: dict[str, Any] = {
         f"resident:{rid}": resident_snapshot(engine.residents[rid])
         for rid in dirty
@@ -86,15 +88,22 @@ def states_to_save(
         states[unit_subject(site_id, unit_id)] = state
     for (site_id, unit_id, syndrome), cluster in engine.clusters.items():
         states[f"cluster:{site_id}/{unit_id}/{syndrome}"] = cluster
+    for (site_id, syndrome), site in engine.sites.items():
+        states[f"sitecluster:{site_id}/{syndrome}"] = site
     return states
 
 
-_TYPES: Mapping[str, Any] = {"unit": OutbreakState, "cluster": ClusterState, "cursor": int}
+_TYPES: Mapping[str, Any] = {
+    "unit": OutbreakState,
+    "cluster": ClusterState,
+    "sitecluster": SiteClusterState,
+    "cursor": int,
+}
 
 
 def _kind(subject: str) -> str:
     kind = subject.partition(":")[0]
-    if kind not in ("resident", "unit", "cluster", "cursor"):
+    if kind not in ("resident", *_TYPES):
         raise StateFormatError(f"unknown subject kind {kind!r}")
     return kind
 

@@ -1,6 +1,7 @@
 """Putting a unit's snapshots back: its fever-cluster state (`unit:SITE/UNIT`) and its
-syndromic clusters (`cluster:SITE/UNIT/SYNDROME`), each only for a site this partition owns and
-only when the row holds the state of the subject it is stored under."""
+syndromic clusters (`cluster:SITE/UNIT/SYNDROME`), and a site's clusters
+(`sitecluster:SITE/SYNDROME`), each only for a site this partition owns and only when the row
+holds the state of the subject it is stored under."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from typing import Any
 
 from rules.engine import Engine
+from rules.outbreak_site import SITE_SYNDROMES
 from rules.outbreak_syndromes import SYNDROMES
 from services.detector.partition import Partition
 
@@ -16,7 +18,13 @@ log = logging.getLogger("carewatch.detector")
 
 def restore_unit_state(engine: Engine, partition: Partition, subject: str, state: Any) -> None:
     kind, _, key = subject.partition(":")
-    if kind == "cluster":
+    if kind == "sitecluster":
+        site_id, _, syndrome = key.partition("/")
+        if getattr(state, "key", None) not in (None, f"site:{key}"):
+            log.error("snapshot %s holds the state of %s: not loaded", subject, state.key)
+        elif partition.owns(site_id) and syndrome in SITE_SYNDROMES:
+            engine.sites[(site_id, syndrome)] = state
+    elif kind == "cluster":
         site_id, _, rest = key.partition("/")
         unit_id, _, syndrome = rest.rpartition("/")
         if getattr(state, "key", None) not in (None, f"unit:{key}"):

@@ -133,7 +133,10 @@ def test_symptoms_from_rounds_make_a_gastrointestinal_cluster_with_its_line_list
         at = seconds(3600 * i)
         out += engine.symptoms(rid, at, frozenset({"diarrhoea", "rash"}), now=at)
     assert engine.symptoms(99, seconds(0), frozenset({"vomiting"}), now=seconds(0)) == []
-    [cluster] = out
+    # Three cases over two units make the site's cluster (rules/outbreak_site.py) first.
+    site = [(c.rule_id, c.action) for c in out if c.subject == "site:s"]
+    assert site == [("outbreak.site_gastrointestinal_cluster", a) for a in ("raise", "update")]
+    [cluster] = [c for c in out if c.subject.startswith("unit:")]
     assert (cluster.rule_id, cluster.action) == ("outbreak.gastrointestinal_cluster", "raise")
     found = engine.cases_of(cluster)
     assert found is not None
@@ -146,7 +149,8 @@ def test_symptoms_from_rounds_make_a_gastrointestinal_cluster_with_its_line_list
     }
     cleared = engine.tick_units(now=seconds(3600 * 75))
     assert [(c.rule_id, c.action) for c in cleared] == [
-        ("outbreak.gastrointestinal_cluster", "clear")
+        ("outbreak.gastrointestinal_cluster", "clear"),
+        ("outbreak.site_gastrointestinal_cluster", "clear"),
     ]
 
 

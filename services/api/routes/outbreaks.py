@@ -35,7 +35,7 @@ CSV_COLUMNS: Final = (
 class OutbreakOut(BaseModel):
     outbreak_id: int
     site_id: str
-    unit_id: str
+    unit_id: str | None = Field(description="None: a site's file (cases of several units)")
     syndrome: str = Field(description="respiratory, gastrointestinal or fever")
     rule_id: str
     status: Status

@@ -48,3 +48,31 @@ def test_snapshots_round_trip_and_skip_what_this_code_cannot_read(detector: Conn
     states, skipped = snapshots.load_snapshots(detector)
     assert subject not in states and subject in skipped
     db.execute("DELETE FROM detector_snapshots WHERE subject = %s", [subject])
+
+
+def test_a_site_cluster_is_kept_and_put_back_only_for_its_own_site(detector: Conn) -> None:
+    from rules.engine import Engine
+    from rules.outbreak_site import SiteClusterState
+    from rules.outbreak_syndromes import Case
+    from services.detector.partition import Partition
+    from services.detector.unit_states import restore_unit_state
+
+    site = f"s-{uuid.uuid4().hex[:8]}"
+    state = SiteClusterState(
+        f"site:{site}/gastrointestinal",
+        {("staff", 3): Case(TS, frozenset({"vomiting"}), 37.9, "u2")},
+        open=True,
+        reported=frozenset({("staff", 3)}),
+    )
+    subject = f"sitecluster:{site}/gastrointestinal"
+    snapshots.save_snapshots(detector, {subject: state}, taken_at=TS)
+    states, _ = snapshots.load_snapshots(detector)
+    assert states[subject] == state  # the case keeps its unit
+    engine = Engine()
+    restore_unit_state(engine, Partition(None, frozenset()), subject, states[subject])
+    assert engine.sites == {(site, "gastrointestinal"): state}
+    # Stored under another site's key: refused, as a unit's state would be.
+    other = Engine()
+    every = Partition(None, frozenset())
+    restore_unit_state(other, every, "sitecluster:elsewhere/gastrointestinal", state)
+    assert other.sites == {}

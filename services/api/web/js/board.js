@@ -253,7 +253,9 @@ function residentLine(alert) {
     return h(
       'p',
       { class: 'who' },
-      t('board.unit_alert', { unit: alert.unit_id || alert.site_id }),
+      alert.unit_id
+        ? t('board.unit_alert', { unit: alert.unit_id })
+        : t('board.site_alert', { site: alert.site_id }),
     );
   const resident = state.residents.get(alert.resident_id);
   const name = resident
@@ -414,7 +416,7 @@ function renderGrid(incidents) {
   const residents = [...state.residents.values()].filter(
     (r) => (!state.site || r.site_id === state.site) && (!state.unit || r.unit_id === state.unit),
   );
-  put(grid, wardTiles(residents, incidents, state.news2, deviceProblem));
+  put(grid, wardTiles(residents, incidents, state.news2, deviceProblem, state.flags || []));
   for (const tile of grid.querySelectorAll('li[data-resident-id]')) {
     const chips = residentChips(state.flags || [], Number(tile.dataset.residentId));
     if (chips.length) tile.querySelector('.tile-badges').prepend(...chips);

@@ -1,15 +1,24 @@
 // The shift handover: what happened during the shift just ended (or a chosen window), in the
 // site's time zone: alerts still open and those resolved with outcome and note, who
-// acknowledged, referrals that moved, and who needs observations now. Printable.
+// acknowledged, referrals that moved, and who needs observations now (in round order: isolated
+// residents last in their unit, a flagged unit's residents as one cohort). Printable.
 import { $, h, put } from './dom.js';
 import { LANGUAGE_EVENT, initI18n, label, t } from './i18n.js';
+import {
+  anyPrecaution,
+  loadFlags,
+  residentChips,
+  roundOrder,
+  unitHeading,
+  withCohorts,
+} from './isolation.js';
 import { mountHeader, notify } from './layout.js';
 import { api, requireSession } from './session.js';
 import { formatAt, fromLocalInput, sameDay, toLocalInput } from './sitetime.js';
 import { news2Chip, observationText, placeText, residentLink } from './wardview.js';
 
 const SUMMARY = ['opened', 'resolved', 'still_open', 'referrals', 'observations_due'];
-const state = { me: null, report: null, error: null };
+const state = { me: null, report: null, flags: [], error: null };
 const ms = (iso) => new Date(iso).getTime();
 
 function query() {
@@ -26,7 +35,10 @@ async function load() {
     if (value) params.set(key, value);
   }
   try {
-    state.report = await api(`/api/v1/handover?${params}`);
+    [state.report, state.flags] = await Promise.all([
+      api(`/api/v1/handover?${params}`),
+      loadFlags(params),
+    ]);
     state.error = null;
   } catch (error) {
     state.error = error;
@@ -82,7 +94,13 @@ function alertItem(alert) {
     ),
     h('h3', { class: 'alert-title', title: alert.title }, label('rule.', alert.rule_id)),
     alert.resident_id === null
-      ? h('p', {}, t('board.unit_alert', { unit: alert.unit_id || alert.site_id }))
+      ? h(
+          'p',
+          {},
+          alert.unit_id
+            ? t('board.unit_alert', { unit: alert.unit_id })
+            : t('board.site_alert', { site: alert.site_id }),
+        )
       : h(
           'p',
           { class: 'who' },
@@ -173,6 +191,7 @@ function dueItem(row) {
     { class: `observation obs-${status}`, dataset: { residentId: row.resident_id, status } },
     residentLink(row.resident_id, row.display_name),
     placeText(row) ? ` · ${placeText(row)}` : '',
+    ...residentChips(state.flags, row.resident_id),
     h('br'),
     news2Chip(row.news2),
     ' ',
@@ -235,7 +254,12 @@ function render() {
   fill($('#still-open'), open, alertItem, 'handover.none_open');
   fill($('#resolved'), resolved, alertItem, 'handover.none_resolved');
   fill($('#moved'), report.referrals, referralItem, 'handover.none_referrals');
-  fill($('#due'), report.observations, dueItem, 'handover.none_due');
+  const due = roundOrder(report.observations, state.flags);
+  const heading = (place) => unitHeading('li', state.flags, place);
+  if (due.length) put($('#due'), withCohorts(due, state.flags, dueItem, heading));
+  else fill($('#due'), due, dueItem, 'handover.none_due');
+  $('#due').dataset.count = String(due.length);
+  $('#round-note').hidden = !anyPrecaution(due, state.flags);
   $('#truncated').hidden = !report.alerts_truncated;
   main.dataset.loaded = 'true';
 }

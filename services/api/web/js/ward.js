@@ -4,7 +4,15 @@
 import { $, h, put } from './dom.js';
 import { LANGUAGE_EVENT, initI18n, t } from './i18n.js';
 import { mountHeader, notify } from './layout.js';
-import { loadFlags, renderBanner, residentChips } from './isolation.js';
+import {
+  anyPrecaution,
+  loadFlags,
+  renderBanner,
+  residentChips,
+  roundOrder,
+  unitHeading,
+  withCohorts,
+} from './isolation.js';
 import { api, requireSession } from './session.js';
 import { news2Chip, news2Score, observationText, placeText, residentLink } from './wardview.js';
 
@@ -48,10 +56,18 @@ function byNews2(a, b) {
   );
 }
 
+/** By NEWS2; or the round order: the API's bed order, isolated residents last in their unit. */
 function sorted() {
-  const rows = state.items.map((item, index) => ({ item, index })); // the API's bed order
-  if (state.sort === 'news2') rows.sort(byNews2);
+  if (state.sort !== 'news2') return roundOrder(state.items, state.flags);
+  const rows = state.items.map((item, index) => ({ item, index }));
+  rows.sort(byNews2);
   return rows.map((row) => row.item);
+}
+
+/** A flagged unit's heading row: its residents below it are one cohort. */
+function cohortRow(place) {
+  const attrs = { colspan: 5, scope: 'rowgroup' };
+  return h('tr', { class: 'cohort-row' }, unitHeading('th', state.flags, place, attrs));
 }
 
 function cell(key, ...children) {
@@ -101,7 +117,9 @@ function render() {
   }
   const items = sorted();
   renderBanner($('#isolation-banner'), state.flags);
-  put($('#ward-rows'), items.map(row));
+  const rounds = state.sort !== 'news2';
+  put($('#ward-rows'), rounds ? withCohorts(items, state.flags, row, cohortRow) : items.map(row));
+  $('#round-note').hidden = !rounds || !anyPrecaution(items, state.flags);
   $('#no-residents').hidden = items.length > 0;
   table.hidden = items.length === 0;
   $('#ward-count').textContent = t('ward.count', { n: items.length });

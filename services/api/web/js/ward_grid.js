@@ -1,9 +1,11 @@
 // The board's room/bed view: every resident in the place at a glance, one tile each, in room
 // and bed order: an open alert (in its severity's colour), a device problem, observations due,
-// or nothing to do.
+// or nothing to do. Isolated residents come last in their unit (the round order), a flagged
+// unit's tiles follow its heading as one cohort (js/isolation.js).
 import { h } from './dom.js';
 import { label, t } from './i18n.js';
 import { SEVERITY_RANK } from './incidents.js';
+import { roundOrder, unitHeading, withCohorts } from './isolation.js';
 import { roomText } from './wardview.js';
 
 const byPlace = (a, b) =>
@@ -21,8 +23,8 @@ function stateOf(alert, device, observation) {
 }
 
 /** Tiles for `residents`; `incidents` open ones, `news2` the NEWS2 list, `problemOf(device)`
- * a device's problem or null. */
-export function wardTiles(residents, incidents, news2, problemOf) {
+ * a device's problem or null, `flags` the isolation and cohort flags in force. */
+export function wardTiles(residents, incidents, news2, problemOf, flags = []) {
   const loudest = new Map();
   for (const incident of incidents) {
     const rid = incident.lead.resident_id;
@@ -34,7 +36,9 @@ export function wardTiles(residents, incidents, news2, problemOf) {
   const due = new Map(
     news2.filter((n) => n.observations.status !== 'ok').map((n) => [n.resident_id, n]),
   );
-  return [...residents].sort(byPlace).map((r) => {
+  const ordered = roundOrder([...residents].sort(byPlace), flags);
+  const heading = (place) => unitHeading('li', flags, place);
+  return withCohorts(ordered, flags, (r) => {
     const incident = loudest.get(r.resident_id);
     const problems = (r.devices || []).map(problemOf).filter(Boolean);
     const observation = due.get(r.resident_id);
@@ -81,5 +85,5 @@ export function wardTiles(residents, incidents, news2, problemOf) {
       ),
       h('span', { class: 'tile-badges' }, badges),
     );
-  });
+  }, heading);
 }
