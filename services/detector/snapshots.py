@@ -88,8 +88,8 @@ def states_to_save(
         states[unit_subject(site_id, unit_id)] = state
     for (site_id, unit_id, syndrome), cluster in engine.clusters.items():
         states[f"cluster:{site_id}/{unit_id}/{syndrome}"] = cluster
-    for (site_id, syndrome), site in engine.sites.items():
-        states[f"sitecluster:{site_id}/{syndrome}"] = site
+    for (site_id, of), site in engine.sites.items():
+        states[f"sitecluster:{site_id}/{of}"] = site
     return states
 
 

@@ -65,7 +65,7 @@ def test_a_site_cluster_is_kept_and_put_back_only_for_its_own_site(detector: Con
         reported=frozenset({("staff", 3)}),
     )
     subject = f"sitecluster:{site}/gastrointestinal"
-    snapshots.save_snapshots(detector, {subject: state}, taken_at=TS)
+    save(detector, {subject: state})
     states, _ = snapshots.load_snapshots(detector)
     assert states[subject] == state  # the case keeps its unit
     engine = Engine()
