@@ -57,3 +57,32 @@ async def set_site_region(conn: Conn, *, site_id: str, region_id: str | None) ->
         raise RegionError(f"no region {region_id!r}") from None
     if cur.rowcount == 0:
         raise NoSuchSite(f"no site {site_id!r} (carewatch site add)")
+
+
+class NoSuchRegion(RegionError):
+    """The region named does not exist."""
+
+
+async def set_lead_hospital(
+    conn: Conn, *, region_id: str, hospital_id: str | None, known: frozenset[str]
+) -> None:
+    """Name the medical consortium's lead hospital of a region (None: none). `known`: the
+    hospital ids of the care team's document, where hospitals are kept."""
+    if hospital_id is not None and hospital_id not in known:
+        raise RegionError(
+            f"no hospital {hospital_id!r} in the care team's hospitals"
+            f" ({', '.join(sorted(known)) or 'none'})"
+        )
+    cur = await conn.execute(
+        "UPDATE regions SET lead_hospital_id = %s WHERE region_id = %s", [hospital_id, region_id]
+    )
+    if cur.rowcount == 0:
+        raise NoSuchRegion(f"no region {region_id!r} (carewatch region add)")
+
+
+async def lead_hospital(conn: Conn, region_id: str) -> str | None:
+    cur = await conn.execute(
+        "SELECT lead_hospital_id FROM regions WHERE region_id = %s", [region_id]
+    )
+    row = await cur.fetchone()
+    return None if row is None else row[0]

@@ -173,17 +173,32 @@ def site_region(
     typer.echo(f"site {site_id} is in region {region}" if region else f"site {site_id}: no region")
 
 
-def region_add(region_id: str, name: Annotated[str, typer.Option(help="Display name.")]) -> None:
+def region_add(
+    region_id: str,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    lead_hospital: Annotated[
+        str | None,
+        typer.Option(help="The medical consortium's lead hospital: a care-team hospital id."),
+    ] = None,
+) -> None:
     """Add a region (a district over sites), or rename it."""
-    from services.regions import add_region
+    from services.careteam.store import current_team
+    from services.regions import add_region, set_lead_hospital
 
     made: list[bool] = []
 
     async def run(conn: Conn) -> None:
         made.append(await add_region(conn, region_id=region_id, name=name))
+        if lead_hospital is not None:
+            _, team = await current_team(conn)
+            known = frozenset(h.id for h in team.hospitals)
+            await set_lead_hospital(
+                conn, region_id=region_id, hospital_id=lead_hospital, known=known
+            )
 
     _owner(run)
-    typer.echo(f"region {region_id} " + ("added" if made[0] else "renamed"))
+    lead = f", lead hospital {lead_hospital}" if lead_hospital else ""
+    typer.echo(f"region {region_id} " + ("added" if made[0] else "renamed") + lead)
 
 
 def _owner(work: Callable[[Conn], Awaitable[None]]) -> None:

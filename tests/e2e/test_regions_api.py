@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.e2e.alerting import store
 from tests.support import Conn, login_as
 
 MONTH = {"from": "2026-11-01", "to": "2026-11-30"}
@@ -80,3 +81,38 @@ def test_only_an_administrator_of_every_site_manages_regions(api: TestClient, db
         moved = api.put("/api/v1/sites/rg-s3/region", json={"region_id": None}, headers=headers)
         assert moved.status_code == 403, moved.text
     assert db.execute("SELECT 1 FROM regions WHERE region_id = 'rg-south'").fetchone() is None
+
+
+def test_a_region_names_its_consortium_lead_hospital_from_the_care_team(
+    api: TestClient, db: Conn
+) -> None:
+    """Region -> institutions -> units, plus the medical consortium's lead hospital: one of
+    the care team's hospitals, named on the region's indicators."""
+    made = api.post("/api/v1/regions", json={"region_id": "rg-lead", "name": "东区"})
+    assert made.status_code in (201, 409), made.text
+    # The current team, with the consortium's hospital added (other tests' entries kept).
+    row = db.execute("SELECT document FROM care_team ORDER BY version DESC LIMIT 1").fetchone()
+    document = dict(row[0]) if row else {}
+    hospital = {"id": "rg-lead-hosp", "name": "区人民医院", "sites": ["rg-s9"],
+                "channels": ["json://127.0.0.1:9/lead"]}  # fmt: skip
+    others = [h for h in document.get("hospitals", []) if h["id"] != hospital["id"]]
+    store(db, {**document, "hospitals": [*others, hospital]})
+
+    unknown = api.put("/api/v1/regions/rg-lead/lead-hospital", json={"hospital_id": "rg-nope"})
+    assert unknown.status_code == 422, unknown.text
+    assert "rg-nope" in unknown.text
+    nowhere = api.put("/api/v1/regions/rg-none/lead-hospital", json={"hospital_id": None})
+    assert nowhere.status_code == 404, nowhere.text
+    led = api.put("/api/v1/regions/rg-lead/lead-hospital", json={"hospital_id": "rg-lead-hosp"})
+    assert led.status_code == 200, led.text
+    lead = db.execute("SELECT lead_hospital_id FROM regions WHERE region_id = 'rg-lead'")
+    assert lead.fetchone() == ("rg-lead-hosp",)
+
+    regulator = login_as(api, "rg-lead-regulator", "regulator", region="rg-lead")
+    read = api.get("/api/v1/indicators", params={"region": "rg-lead"} | MONTH, headers=regulator)
+    assert read.status_code == 200, read.text
+    assert read.json()["lead_hospital"] == {"id": "rg-lead-hosp", "name": "区人民医院"}
+    cleared = api.put("/api/v1/regions/rg-lead/lead-hospital", json={"hospital_id": None})
+    assert cleared.status_code == 200, cleared.text
+    read = api.get("/api/v1/indicators", params={"region": "rg-lead"} | MONTH, headers=regulator)
+    assert read.json()["lead_hospital"] is None

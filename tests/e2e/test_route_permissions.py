@@ -359,6 +359,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/sites/{site_id}/region"): Probe("site", {"region_id": None}),
     # The regulator's region: made once (201), then there already (409).
     ("POST", "/api/v1/regions"): Probe(body={"region_id": "pm-region", "name": "probe"}),
+    # No region NOTHING (404): nothing changes.
+    ("PUT", "/api/v1/regions/{region_id}/lead-hospital"): Probe(body={"hospital_id": None}),
     ("GET", "/api/v1/residents/{resident_id}/visit-schedules"): Probe("resident"),
     # Due in a year: never overdue, never reminded.
     ("POST", "/api/v1/residents/{resident_id}/visit-schedules"): Probe(

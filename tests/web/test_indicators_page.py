@@ -8,12 +8,14 @@ import io
 import json
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from services.api.routes.web import WEB_DIR
+from tests.e2e.alerting import store
 from tests.e2e.test_indicators_api import MONTH, REGION, SITE, seed_month
 from tests.support import login_as
 from tests.web.conftest import log_in, screenshot
@@ -72,6 +74,7 @@ def test_a_regulator_sees_its_regions_figures_in_chinese_and_no_names(
     db_url: str, api: TestClient, ward: str, open_page: Any
 ) -> None:
     seed_month(db_url)
+    lead_hospital(db_url, "区中心医院")
     login_as(api, "web-ind-regulator", "regulator", region=REGION)
     page: Page = open_page(locale="zh-CN")
     log_in(
@@ -90,3 +93,21 @@ def test_a_regulator_sees_its_regions_figures_in_chinese_and_no_names(
     page.get_by_role("button", name=ZH["indicators.page.show"]).click()
     expect(days.locator("td")).to_have_text("90")
     assert "region=" in page.url
+    # The region's medical consortium lead hospital, by its care-team name.
+    expect(page.locator("#lead-hospital")).to_have_text(
+        ZH["indicators.page.lead_hospital"].format(name="区中心医院")
+    )
+
+
+def lead_hospital(db_url: str, name: str) -> None:
+    """The region led by a hospital of the current care team (other tests' entries kept)."""
+    with psycopg.connect(db_url, autocommit=True) as db:
+        row = db.execute("SELECT document FROM care_team ORDER BY version DESC LIMIT 1").fetchone()
+        document = dict(row[0]) if row else {}
+        hospital = {"id": "ind-lead", "name": name, "sites": [SITE],
+                    "channels": ["json://127.0.0.1:9/lead"]}  # fmt: skip
+        others = [h for h in document.get("hospitals", []) if h["id"] != "ind-lead"]
+        store(db, {**document, "hospitals": [*others, hospital]})
+        db.execute(
+            "UPDATE regions SET lead_hospital_id = 'ind-lead' WHERE region_id = %s", [REGION]
+        )

@@ -32,6 +32,7 @@ from services.careteam.store import current_team
 from services.catalogue import DEFAULT_LANGUAGE, Language, has, text
 from services.indicators import store
 from services.indicators.figures import Window, flatten, indicators
+from services.regions import lead_hospital
 
 router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"], responses=AUTHENTICATED)
 
@@ -98,6 +99,7 @@ async def site_indicators(
     body = {
         "site_id": site,
         "region_id": region,
+        "lead_hospital": await _lead_hospital(conn, region),
         "sites": sites,
         "from": from_.isoformat(),
         "to": to.isoformat(),
@@ -218,3 +220,13 @@ def _rows(
 
 def _value(value: object) -> object:
     return "" if value is None else value
+
+
+async def _lead_hospital(conn: Conn, region: str | None) -> dict[str, str] | None:
+    """A region's consortium lead hospital, by id and name (the care team's entry)."""
+    hospital_id = None if region is None else await lead_hospital(conn, region)
+    if hospital_id is None:
+        return None
+    _, team = await current_team(conn)
+    name = next((h.name for h in team.hospitals if h.id == hospital_id), hospital_id)
+    return {"id": hospital_id, "name": name}

@@ -12,7 +12,15 @@ from pydantic import BaseModel, Field
 from services.api.deps import AUTHENTICATED, PLACE_ID, Conn, PgText, errors, invalid, require
 from services.auth import audit
 from services.auth.principal import Principal
-from services.regions import NoSuchSite, RegionError, create_region, set_site_region
+from services.careteam.store import current_team
+from services.regions import (
+    NoSuchRegion,
+    NoSuchSite,
+    RegionError,
+    create_region,
+    set_lead_hospital,
+    set_site_region,
+)
 
 router = APIRouter(tags=["regions"], responses=AUTHENTICATED)
 
@@ -27,6 +35,17 @@ class RegionIn(BaseModel):
 
 class SiteRegionIn(BaseModel):
     region_id: RegionId | None = Field(description="the region; null: in no region")
+
+
+class LeadHospitalIn(BaseModel):
+    hospital_id: RegionId | None = Field(
+        description="a hospital of the care team's document (`hospitals[].id`); null: none"
+    )
+
+
+class LeadHospitalOut(BaseModel):
+    region_id: str
+    hospital_id: str | None
 
 
 class SiteRegionOut(BaseModel):
@@ -71,3 +90,29 @@ async def put_site_region(
     resource = f"site/{site_id}/region/{body.region_id}"
     await audit.record(conn, request, caller, "site.region", resource, site_id=site_id)
     return SiteRegionOut(site_id=site_id, region_id=body.region_id)
+
+
+@router.put("/api/v1/regions/{region_id}/lead-hospital", responses=errors(400, 404))
+async def put_lead_hospital(
+    region_id: Annotated[str, Path(pattern=PLACE_ID)],
+    body: LeadHospitalIn,
+    conn: Conn,
+    caller: Manager,
+    request: Request,
+) -> LeadHospitalOut:
+    """Name the region's medical consortium lead hospital (or, null, none): the hospital at
+    the head of its two-way referral, shown on the region's indicators."""
+    _every_site(caller)
+    _, team = await current_team(conn)
+    known = frozenset(h.id for h in team.hospitals)
+    try:
+        await set_lead_hospital(
+            conn, region_id=region_id, hospital_id=body.hospital_id, known=known
+        )
+    except NoSuchRegion as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except RegionError as exc:  # not one of the care team's hospitals
+        raise invalid(["body", "hospital_id"], str(exc)) from None
+    resource = f"region/{region_id}/lead-hospital/{body.hospital_id}"
+    await audit.record(conn, request, caller, "region.lead_hospital", resource)
+    return LeadHospitalOut(region_id=region_id, hospital_id=body.hospital_id)

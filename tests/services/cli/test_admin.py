@@ -69,3 +69,13 @@ def test_unknown_regions_and_sites_are_refused_and_change_nothing(db: Conn, db_u
     )  # fmt: skip
     assert regulator.exit_code == 1, regulator.output
     assert "no region 'nowhere'" in regulator.output
+
+
+def test_a_lead_hospital_must_be_one_of_the_care_teams(db: Conn, db_url: str) -> None:
+    refused = _run(
+        db_url, "region", "add", "cli-lead", "--name", "Lead", "--lead-hospital", "cli-no-hosp"
+    )
+    assert refused.exit_code == 1, refused.output
+    assert "no hospital 'cli-no-hosp'" in refused.output
+    # One transaction: the region is not made without its lead hospital.
+    assert db.execute("SELECT 1 FROM regions WHERE region_id = 'cli-lead'").fetchone() is None

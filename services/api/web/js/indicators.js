@@ -47,7 +47,19 @@ function rows(figures, path = [], group = '') {
 function render() {
   const body = state.figures;
   if (!body) return;
-  const { site_id: _site, region_id: _region, sites: _sites, from: _from, to: _to, timezone: _zone, ...figures } = body;
+  const {
+    site_id: _site,
+    region_id: _region,
+    lead_hospital: lead,
+    sites: _sites,
+    from: _from,
+    to: _to,
+    timezone: _zone,
+    ...figures
+  } = body;
+  // A region's medical consortium and the hospital that leads it.
+  $('#lead-hospital').hidden = !lead;
+  $('#lead-hospital').textContent = lead ? t('indicators.page.lead_hospital', { name: lead.name }) : '';
   put(
     $('#figure-rows'),
     ...rows(figures).map(([label, value]) => h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, value))),
