@@ -311,9 +311,8 @@ class IngestWorker:
             device, down = outcome.device_id, False
         else:
             device = outcome.header.device_id
-            down = any(
-                isinstance(o, DeviceStatus) and o.online is False for o in outcome.observations
-            )
+            status = outcome.observations[0] if outcome.header.stream == "status" else None
+            down = isinstance(status, DeviceStatus) and status.online is False
         if device is not None and directory.known(device):
             self.presence.heard(device, at, down=down)
 
