@@ -41,3 +41,7 @@ class DeviceDirectory:
             self._misses.pop(device_id, None)
             self._sites[device_id] = site
         return site
+
+    def known(self, device_id: str) -> bool:
+        """Whether the device was found provisioned (no lookup: after `site_of`)."""
+        return device_id in self._sites

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -30,20 +30,25 @@ from ingest.consumer import BrokerEndpoint, SessionConsumer
 from ingest.directory import DeviceDirectory
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Inbound, classify, topic_device
+from ingest.presence import PresenceBook
+from ingest.readings import DeviceMessage
 from ingest.writer import (
     Batch,
     BatchWriter,
     DeadLetter,
     WriteResult,
     drop_expired,
+    open_spans,
     trim_dead_letters,
 )
-from rules.vocabulary import DATA_FILTER
+from rules.types import DeviceStatus
+from rules.vocabulary import DATA_FILTER, OFFLINE_AFTER
 
 log = logging.getLogger("carewatch.ingest")
 T = TypeVar("T")
 
 RETENTION_EVERY_S = 3600.0
+SWEEP_SPANS_EVERY_S = 60.0  # devices gone quiet: their spans' last minute is written this late
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,10 @@ def retention_job(config: WorkerConfig) -> Job:
     )
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def device_site(conn: psycopg.Connection[TupleRow], device_id: str) -> str | None:
     row = conn.execute("SELECT site_id FROM devices WHERE device_id = %s", [device_id]).fetchone()
     return None if row is None else str(row[0])
@@ -159,6 +168,7 @@ class IngestWorker:
         self.stopping = threading.Event()
         self.apart: dict[str, threading.Thread] = {}  # a running `apart` job's thread, by name
         self.dead_since_trim = 0
+        self.presence = PresenceBook(OFFLINE_AFTER)
 
     # --- pipeline -----------------------------------------------------------------------
 
@@ -166,6 +176,9 @@ class IngestWorker:
         """Consume until `stop()`; then flush what is in hand and disconnect."""
         self.writer = self._open_writer()
         self.metrics.database_up.set(1)
+        # Go on with the spans a previous run left open (it wrote them a minute late at most).
+        self.presence.resume(open_spans(self.writer.conn, _now() - OFFLINE_AFTER))
+        sweep = Periodic(SWEEP_SPANS_EVERY_S)
         directory = DeviceDirectory(
             lambda device_id: device_site(self.writer.conn, device_id), time.monotonic
         )
@@ -188,10 +201,13 @@ class IngestWorker:
                 for job, periodic in schedule:
                     if periodic.due():
                         self._run_job(job)
+                if sweep.due():
+                    self._sweep_spans()
             # What is already queued is written before we go: a clean stop leaves nothing
             # for the broker to redeliver.
             while inbound := self._drain_nowait():
                 self._process(inbound, directory)
+            self._sweep_spans()
         finally:
             self.consumer.stop()
             self.writer.conn.close()
@@ -273,6 +289,8 @@ class IngestWorker:
             else:
                 batch.add(outcome, item.received_at)
                 measured_at.append(outcome.header.ts.timestamp())
+            self._heard(outcome, item.received_at, directory)
+        batch.presence = self.presence.take()
         started = time.perf_counter()
         result = self._write_with_retry(batch)
         write_s = time.perf_counter() - started
@@ -283,6 +301,25 @@ class IngestWorker:
         # dead-lettered (again) and cleared.
         self.consumer.clear_retained(to_clear)
         self._count(len(inbound), batch, result, measured_at, write_s, committed)
+
+    def _heard(
+        self, outcome: DeviceMessage | DeadLetter, at: datetime, directory: DeviceDirectory
+    ) -> None:
+        """Any message of a provisioned device keeps it online, a rejected one too (as the
+        devices API has it); an offline status (its own or its last will) ends that."""
+        if isinstance(outcome, DeadLetter):
+            device, down = outcome.device_id, False
+        else:
+            device = outcome.header.device_id
+            status = outcome.observations[0] if outcome.header.stream == "status" else None
+            down = isinstance(status, DeviceStatus) and status.online is False
+        if device is not None and directory.known(device):
+            self.presence.heard(device, at, down=down)
+
+    def _sweep_spans(self) -> None:
+        rows = self.presence.sweep(_now())
+        if rows:
+            self._while_database_away(lambda: self.writer.write_spans(rows), "span write")
 
     def _write_with_retry(self, batch: Batch) -> WriteResult:
         return self._while_database_away(lambda: self.writer.write(batch), "batch write")

@@ -12,6 +12,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import TupleRow
 
+from ingest.presence import SpanRow
 from ingest.readings import DeviceMessage
 from rules.types import DeviceEvent, DeviceStatus, Motion, Vital
 
@@ -115,6 +116,7 @@ class Batch:
 
     rows: dict[str, list[Row]] = field(default_factory=lambda: {table: [] for table in COPIES})
     dead: list[DeadLetter] = field(default_factory=list)
+    presence: list[SpanRow] = field(default_factory=list)  # spans its messages started or moved
 
     def add(self, message: DeviceMessage, received_at: datetime) -> None:
         seq = message.header.seq
@@ -211,7 +213,39 @@ class BatchWriter:
                         for d in batch.dead
                     ],
                 )
+            if batch.presence:
+                store_spans(cur, batch.presence)
         return WriteResult(staged, stored, len(batch.dead))
+
+    def write_spans(self, rows: list[SpanRow]) -> None:
+        """Spans alone (the worker's sweep of devices gone quiet), in a transaction."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            store_spans(cur, rows)
+
+
+# A span is written when it starts and again as it grows or ends; a redelivered batch may
+# write an older state of it, which must not shorten or reopen it.
+_STORE_SPANS = """
+    INSERT INTO device_presence (device_id, since, last_heard, ended)
+    SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::boolean[])
+    ON CONFLICT (device_id, since) DO UPDATE SET
+        last_heard = greatest(device_presence.last_heard, excluded.last_heard),
+        ended = device_presence.ended OR excluded.ended"""
+# The devices' latest open spans, for a restarted worker to go on with.
+_OPEN_SPANS = """
+    SELECT DISTINCT ON (device_id) device_id, since, last_heard, ended FROM device_presence
+    WHERE last_heard >= %s AND NOT ended ORDER BY device_id, since DESC"""
+
+
+def store_spans(cur: psycopg.Cursor[TupleRow], rows: list[SpanRow]) -> None:
+    cur.execute(_STORE_SPANS.encode(), [list(column) for column in zip(*rows, strict=True)])
+
+
+def open_spans(conn: psycopg.Connection[TupleRow], heard_since: datetime) -> list[SpanRow]:
+    """The spans still open, of devices heard since `heard_since`."""
+    with conn.cursor() as cur:
+        cur.execute(_OPEN_SPANS.encode(), [heard_since])
+        return [(str(r[0]), r[1], r[2], bool(r[3])) for r in cur.fetchall()]
 
 
 def drop_expired(
@@ -226,6 +260,10 @@ def drop_expired(
     Dropping a chunk takes ownership: the owner's SECURITY DEFINER function (migration 0008)
     does it for the ingest worker's role, for `readings` and `motion_windows` only."""
     conn.execute("SELECT carewatch_drop_expired(%s)", [retention_days])
+    conn.execute(
+        "DELETE FROM device_presence WHERE last_heard < now() - make_interval(days => %s)",
+        [retention_days],
+    )
     trim_dead_letters(conn, days=dead_letter_days, max_rows=dead_letter_max_rows)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Final, Literal, get_args
 
@@ -228,3 +229,10 @@ FHIR_UNITS: Final[Mapping[MetricName, frozenset[str]]] = MappingProxyType(
 # Statuses whose value is a result; the others (registered, cancelled, entered-in-error,
 # unknown) say there is no trustworthy value to store.
 FHIR_RESULT_STATUSES: Final = frozenset({"preliminary", "final", "amended", "corrected"})
+
+# --- presence ------------------------------------------------------------------------------
+
+# A device not heard from for this long is offline: on every page and list that shows one, and
+# in the presence spans the ingest worker keeps (docs/device-protocol.md, "When a device is
+# offline"; docs/indicators.md).
+OFFLINE_AFTER: Final = timedelta(minutes=5)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -22,6 +22,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import AfterValidator, AwareDatetime, BaseModel
 
+from rules import vocabulary
 from services.api.repos import family, residents
 from services.auth.principal import Permission, Principal
 from services.auth.tokens import TokenError, TokenSigner
@@ -72,7 +73,7 @@ Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="how many items t
 PLACE_ID: Final = r"^[A-Za-z0-9_-]{1,64}$"  # site, unit and device ids (a CHECK in the schema)
 # A device not heard from for this long is offline, on every page and list that shows one
 # (docs/device-protocol.md, "When a device is offline").
-OFFLINE_AFTER: Final = timedelta(minutes=5)
+OFFLINE_AFTER: Final = vocabulary.OFFLINE_AFTER  # the one constant, ingest's spans use it too
 OfflineReason = Literal["disconnected", "silent", "retired"]
 NO_NUL = "must not contain NUL characters (\\u0000)"
 

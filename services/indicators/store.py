@@ -86,40 +86,16 @@ SELECT device_id, kind, created_at, retired_at FROM devices
 WHERE site_id = ANY(%(sites)s) AND created_at < %(end)s
   AND (retired_at IS NULL OR retired_at > %(start)s)
 """
-# Online as the devices API has it (services/devices/repo.py): heard within `after` (any
-# message, rejected ones too, by when it was received), and the last thing heard not an
-# offline status (its own or the broker's last will). Each message keeps the device online
-# until the next one or for `after`, whichever is first; an offline status, not at all.
-# (`ts` bounds only prune chunks: a device's clock may be off by up to a day.)
-_ONLINE = """
-WITH heard AS (
-  SELECT device_id, received_at AS at, false AS down FROM readings
-   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
-     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
-  UNION ALL
-  SELECT device_id, received_at, false FROM motion_windows
-   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
-     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
-  UNION ALL
-  SELECT device_id, received_at, false FROM device_events
-   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
-     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
-  UNION ALL
-  SELECT device_id, received_at, online IS FALSE FROM device_status
-   WHERE device_id = ANY(%(ids)s) AND ts >= %(lo)s - interval '1 day'
-     AND ts < %(hi)s + interval '1 day' AND received_at >= %(lo)s AND received_at < %(hi)s
-  UNION ALL
-  SELECT device_id, received_at, false FROM dead_letters
-   WHERE device_id = ANY(%(ids)s) AND received_at >= %(lo)s AND received_at < %(hi)s
-), spans AS (
-  SELECT device_id, at, down,
-         lead(at) OVER (PARTITION BY device_id ORDER BY at, down) AS next FROM heard
-)
-SELECT device_id,
-       sum(extract(epoch FROM greatest(
-             least(coalesce(next, 'infinity'), at + %(after)s, %(hi)s)
-             - greatest(at, %(start)s), interval '0'))) AS online_s
-FROM spans WHERE NOT down GROUP BY device_id
+# Online as the devices API has it (services/devices/repo.py), from the presence spans the
+# ingest worker keeps (migration 0034, ingest/presence.py): a span is online from its first
+# message until its last one heard plus `after`, or only until that one if it ended with an
+# offline status. Only spans that may reach into [lo, hi): a few rows per device and episode.
+_SPANS = """
+SELECT device_id, since,
+       CASE WHEN ended THEN last_heard ELSE last_heard + %(after)s END AS until
+FROM device_presence
+WHERE device_id = ANY(%(ids)s) AND since < %(hi)s AND last_heard >= %(lo)s
+ORDER BY device_id, since
 """
 # Wear events in the window, and the last one before it (the state it started in).
 _WEAR = """
@@ -161,7 +137,10 @@ async def _devices(
         "hi": min(args["end"], now),
         "after": offline_after,
     }
-    online = {r["device_id"]: float(r["online_s"]) for r in await _rows(conn, _ONLINE, online_args)}
+    spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for r in await _rows(conn, _SPANS, online_args):
+        spans[r["device_id"]].append((r["since"], r["until"]))
+    online = {d: _covered(s, args["start"], online_args["hi"]) for d, s in spans.items()}
     wear: dict[str, list[tuple[datetime, bool]]] = defaultdict(list)
     for w in await _rows(conn, _WEAR, args | {"ids": ids}):
         wear[w["device_id"]].append((w["ts"], w["worn"]))
@@ -175,6 +154,19 @@ async def _devices(
         )
         for d in devices
     ]
+
+
+def _covered(spans: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> float:
+    """Seconds of [start, end) inside the spans (sorted by start). Several ingest workers may
+    each keep a span of the same device (a shared subscription splits its messages): they
+    overlap, and the time is counted once."""
+    total, reached = 0.0, start
+    for since, until in spans:
+        since, until = max(since, reached), min(until, end)
+        if until > since:
+            total += (until - since).total_seconds()
+            reached = until
+    return total
 
 
 async def _rows(conn: Conn, sql: str, args: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,6 +15,9 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from psycopg.types.json import Jsonb
 
+from ingest.presence import PresenceBook
+from ingest.writer import store_spans
+from rules.vocabulary import OFFLINE_AFTER
 from services.catalogue import text
 from tests.support import Conn, count, login_as
 
@@ -239,7 +242,9 @@ def _device(db: Conn, device: str, kind: str, created: str, retired: str | None 
 
 
 def _heard(db: Conn, device: str, table: str, at: str, **extra: object) -> None:
-    """A message from `device` received at `at` (its own ts the same)."""
+    """A message from `device` received at `at` (its own ts the same). Its raw row, and what
+    the ingest worker makes of it for online time (`_store_presence`)."""
+    _HEARD.append((utc(at), device, table == "device_status" and extra.get("online") is False))
     defaults: dict[str, dict[str, object]] = {
         "readings": {"metric": "hr", "value": 70, "source": "seed"},
         "motion_windows": {"hz": 50, "ax": [0.0], "ay": [0.0], "az": [1.0]},
@@ -255,6 +260,21 @@ def _heard(db: Conn, device: str, table: str, at: str, **extra: object) -> None:
     )
 
 
+_HEARD: list[tuple[datetime, str, bool]] = []
+
+
+def _store_presence(db: Conn) -> None:
+    """The presence spans the worker keeps, from the messages in the order received (the
+    worker's own handling is tested in tests/ingest/test_presence.py and
+    tests/e2e/test_ingest_presence.py)."""
+    book = PresenceBook(OFFLINE_AFTER)
+    for at, device, down in sorted(_HEARD):
+        book.heard(device, at, down=down)
+    rows = book.sweep(datetime.max.replace(tzinfo=UTC))
+    with db.cursor() as cur:
+        store_spans(cur, rows)
+
+
 def _seed_devices(db: Conn) -> None:
     """The month is 720 hours (2026-10-31T16:00Z to 2026-11-30T16:00Z)."""
     # A wearable all month (720 h), worn from before the month (only the last event before it
@@ -268,7 +288,9 @@ def _seed_devices(db: Conn) -> None:
     # 5 + 5 min; heard 2 min before the month: 3 min of it; a status, readings 3 and 6 min
     # later: 3 + 3 + 5 min; a reading 2 min before the last will (offline status): 2 min,
     # then a reading 1 min after it: 5 min; a motion window and an event 10 min later: 5 + 5
-    # min; a reading 1 min before the month ends: 1 min. In all 42 min.
+    # min; a reading 1 min before the month ends: 1 min. In all 42 min. (Read from the
+    # presence spans: 10-31 15:58 for 5 min; 11-02 00:00 to 00:11; 23:58 to 11-03 00:00,
+    # ended; 00:01 for 5 min; ...)
     _heard(db, "ind-w1", "readings", "2026-10-31T15:58")
     _heard(db, "ind-w1", "device_status", "2026-11-02T00:00")
     _heard(db, "ind-w1", "readings", "2026-11-02T00:03")
@@ -285,6 +307,16 @@ def _seed_devices(db: Conn) -> None:
     # Not in the month: retired before it, provisioned after it.
     _device(db, "ind-w2", "wearable", "2026-10-01T00:00", "2026-10-15T00:00")
     _device(db, "ind-b1", "bed_sensor", "2026-12-01T00:00")
+    _store_presence(db)
+    # October, for the upgrade to presence spans: a message stored before it (a raw row, no
+    # span) counts nothing; a span the worker wrote counts alone (an hour, ended).
+    db.execute(
+        "INSERT INTO readings (ts, device_id, metric, value, source, received_at)"
+        " VALUES (%s, 'ind-w2', 'hr', 70, 'seed', %s)",
+        [utc("2026-10-05T00:00"), utc("2026-10-05T00:00")],
+    )
+    with db.cursor() as cur:
+        store_spans(cur, [("ind-w2", utc("2026-10-06T00:00"), utc("2026-10-06T01:00"), True)])
 
 
 def _schedule(db: Conn, resident: int, kind: str, hours: int, starts: str, active: bool) -> int:
@@ -516,6 +548,17 @@ def test_a_seeded_month_gives_the_figures_worked_out_by_hand(
         SITE,
     )
     assert audited >= 1
+
+
+def test_online_time_is_read_from_the_presence_spans(api: TestClient, month: None) -> None:
+    # October 2026 local (2026-09-30T16:00Z to 2026-10-31T16:00Z): ind-w1's wear events of
+    # 10 and 20 Oct, 5 min each, and its reading 2 min before the end; ind-w2's span, 60 min;
+    # its reading from before the upgrade, nothing. 72 min.
+    admin = login_as(api, "ind-admin", "admin")
+    october = {"site": SITE, "from": "2026-10-01", "to": "2026-10-31"}
+    answer = api.get("/api/v1/indicators", params=october, headers=admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["devices"]["online_hours"] == pytest.approx(72 / 60)
 
 
 def test_the_csv_and_the_workbook_carry_the_json_figures(api: TestClient, month: None) -> None:

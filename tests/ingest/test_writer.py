@@ -15,7 +15,14 @@ from ingest.readings import (
     DeviceMessage,
     Header,
 )
-from ingest.writer import DEAD_LETTER_BYTES, Batch, BatchWriter, DeadLetter, drop_expired
+from ingest.writer import (
+    DEAD_LETTER_BYTES,
+    Batch,
+    BatchWriter,
+    DeadLetter,
+    drop_expired,
+    open_spans,
+)
 from rules.types import DeviceEvent, DeviceStatus, Motion, Vital
 from rules.vocabulary import Stream
 from services.settings import ServiceRole
@@ -345,3 +352,30 @@ def test_drop_expired_drops_old_chunks_and_keeps_recent_rows(
             f"SELECT DISTINCT ts FROM {table} WHERE device_id = %s".encode(), [device]
         ).fetchall()
         assert kept == [(recent,)], table
+
+
+def test_spans_are_stored_with_the_batch_never_shortened_and_go_with_retention(
+    writer: BatchWriter, conn: Conn
+) -> None:
+    device = new_device_id()
+    now = datetime.now(UTC)
+    old, since = now - timedelta(days=400), now - timedelta(minutes=3)
+    batch = one_of_each(device)
+    batch.presence = [(device, old, old, False), (device, since, now, False)]
+    writer.write(batch)
+    writer.write_spans([(device, since, since, True)])  # an older state, redelivered: ends it
+    heard_lately = now - timedelta(minutes=5)
+    assert device not in {row[0] for row in open_spans(writer.conn, heard_lately)}
+    stored = (
+        "SELECT since, last_heard, ended FROM device_presence WHERE device_id = %s ORDER BY since"
+    )
+    assert conn.execute(stored, [device]).fetchall() == [
+        (old, old, False),
+        (since, now, True),
+    ]
+    writer.write_spans([(device, now, now, False)])
+    assert (device, now, now, False) in open_spans(writer.conn, heard_lately)
+
+    drop_expired(writer.conn, retention_days=365)
+
+    assert conn.execute(stored, [device]).fetchall() == [(since, now, True), (now, now, False)]
