@@ -428,6 +428,7 @@ def _seed_second_site_fall(db: Conn, resident: int) -> None:
 EXPECTED: dict[str, Any] = {
     "site_id": SITE,
     "region_id": None,
+    "lead_hospital": None,
     "sites": [SITE],
     "from": "2026-11-01",
     "to": "2026-11-30",
@@ -564,7 +565,7 @@ def test_online_time_is_read_from_the_presence_spans(api: TestClient, month: Non
 def test_the_csv_and_the_workbook_carry_the_json_figures(api: TestClient, month: None) -> None:
     nurse = login_as(api, "ind-nurse", "nurse", site=SITE)
     figures = api.get("/api/v1/indicators", params=MONTH, headers=nurse).json()
-    for key in ("site_id", "region_id", "sites", "from", "to", "timezone"):
+    for key in ("site_id", "region_id", "lead_hospital", "sites", "from", "to", "timezone"):
         del figures[key]
     flat = _walk(figures)
 

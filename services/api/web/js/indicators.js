@@ -14,7 +14,8 @@ const GROUPS = {
   by_category: 'indicators.contract_category.',
 };
 // Shares of a whole, shown as percentages.
-const PERCENT = ['_share', 'precision', '.rate', 'contracts.target'];
+// Figure paths shown as percentages, by how they end (`contracts.target` is 0.8).
+const PERCENT = ['_share', 'precision', '.rate', '.target'];
 const state = { me: null, figures: null, query: null };
 
 function shown(name, value) {
