@@ -79,7 +79,7 @@ class Snapshot:
 
 
 class SnapshotWriter:
-    """Saves one snapshot at a time, in its own thread (or inline, `threaded=False`)."""
+    """Saves one snapshot at a time, in its own thread once started (inline before)."""
 
     def __init__(
         self,
@@ -88,19 +88,17 @@ class SnapshotWriter:
         stopping: threading.Event,
         *,
         database_up: Callable[[bool], None] = lambda up: None,
-        threaded: bool = True,
     ) -> None:
         self.connect = connect
         self.consumer = consumer
         self.stopping = stopping
         self.database_up = database_up
-        self.threaded = threaded
         self.conn: psycopg.Connection[Any] | None = None
         self._jobs: queue.Queue[Snapshot | None] = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.threaded and self._thread is None:
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
             self._thread.start()
 

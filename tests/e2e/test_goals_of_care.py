@@ -83,6 +83,20 @@ def chart_news2_9(db: Conn, rid: int) -> None:
     db.commit()
 
 
+def raise_news2_9(db: Conn, rid: int) -> None:
+    """Readings that score NEWS2 9, and the detector's candidate for them."""
+    chart_news2_9(db, rid)
+    candidate(
+        db,
+        f"resident:{rid}",
+        rule_id="news2",
+        severity="critical",
+        title="NEWS2 9 (high)",
+        values={"news2": 9},
+        suggestion="referral",
+    )
+
+
 def test_a_high_news2_on_comfort_care_pages_but_suggests_no_transfer(
     db: Conn,
     api: TestClient,
@@ -102,16 +116,7 @@ def test_a_high_news2_on_comfort_care_pages_but_suggests_no_transfer(
     assert comfort(api, palliative, doctor).status_code == 200
     run_service(settings)
     for rid in (palliative, other):
-        chart_news2_9(db, rid)
-        candidate(
-            db,
-            f"resident:{rid}",
-            rule_id="news2",
-            severity="critical",
-            title="NEWS2 9 (high)",
-            values={"news2": 9},
-            suggestion="referral",
-        )
+        raise_news2_9(db, rid)
     pages = http.wait(2, timeout=15, what="both residents' pages")
     assert {p.path for p in pages} == {"/cg1"}
     assert any("Gao Min" in p.title for p in pages) and any("Fang Jie" in p.title for p in pages)

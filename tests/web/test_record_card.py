@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
 from services.records.identity import mask_national_id
-from tests.e2e.alerting import Running, candidate, resident
+from tests.e2e.alerting import Running, resident
 from tests.e2e.test_family_care import alert
-from tests.e2e.test_goals_of_care import chart_news2_9
+from tests.e2e.test_goals_of_care import raise_news2_9
 from tests.e2e.test_resident_record_api import INSURANCE_NO, admit
 from tests.receivers import HttpReceiver, SmtpReceiver
 from tests.services.referrals.test_store import deteriorating
@@ -106,16 +106,7 @@ def test_comfort_care_set_on_the_page_pages_but_suggests_no_transfer(
 
     http, _ = receivers
     for rid in (palliative, other):
-        chart_news2_9(db, rid)
-        candidate(
-            db,
-            f"resident:{rid}",
-            rule_id="news2",
-            severity="critical",
-            title="NEWS2 9 (high)",
-            values={"news2": 9},
-            suggestion="referral",
-        )
+        raise_news2_9(db, rid)
     pages = http.wait(2, timeout=30, what="both residents' pages")
     assert any("高敏" in p.title for p in pages) and any("方洁" in p.title for p in pages)
     wait_for(
